@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace itscam {
+
+enum class DType : uint8_t { kF32, kF16, kBF16, kI8, kU8, kI32, kI64, kBool, kF64 };
+
+size_t dtype_size(DType t);
+const char* dtype_name(DType t);
+
+// IEEE half <-> float with round-to-nearest-even; handles subnormals, Inf and NaN.
+uint16_t float_to_half(float f);
+float half_to_float(uint16_t h);
+// bfloat16: the upper 16 bits of a float, rounded to nearest even (NaN kept quiet).
+inline uint16_t float_to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+inline float bf16_to_float(uint16_t b) {
+    uint32_t u = static_cast<uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+}  // namespace itscam

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace itscam {
+
+// value name -> indices of the nodes reading it (a node reading a value twice appears twice).
+std::map<std::string, std::vector<size_t>> consumer_map(const Graph& g);
+bool is_graph_output(const Graph& g, const std::string& v);
+// Removes the nodes whose indices are flagged, keeping order.
+void erase_nodes(Graph& g, const std::vector<bool>& dead);
+
+}  // namespace itscam

@@ -1,0 +1,47 @@
+// Graph passes. Each pass mutates the graph in place, keeps it verified and topologically sorted, and returns
+// how many rewrites it made. Every fusion states its legality conditions beside its code and can be switched off
+// through PassOptions; each has a before/after test on the reference backend (tests/passes).
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "core/status.h"
+#include "graph/graph.h"
+
+namespace itscam {
+
+// Shape/dtype inference over the whole graph (values of every node output).
+Status infer_shapes(Graph& g);
+
+// Sets the runtime input to [batch, C, H, W] (0 keeps the exported value) and rebinds batch-dependent Reshape
+// targets, so a model exported with batch 1 runs batches of N.
+Status bind_input_shape(Graph& g, int64_t batch, int64_t height, int64_t width);
+
+// Evaluates every node whose inputs are all constant (and Shape of known shapes) with the reference kernels.
+Result<int> fold_constants(Graph& g);
+// Removes nodes whose outputs nobody reads and constants nobody uses.
+Result<int> eliminate_dead_nodes(Graph& g);
+// Conv -> BatchNormalization with constant parameters becomes one Conv with scaled weights and bias.
+Result<int> fuse_conv_bn(Graph& g);
+// Conv -> Sigmoid -> Mul(conv, sigmoid) (SiLU) and Conv -> Relu become Conv with an "activation" attribute.
+Result<int> fuse_conv_activation(Graph& g);
+// Conv(+act) -> Add(other, conv) becomes Conv with a 4th "residual" input, added after the activation.
+Result<int> fuse_conv_residual(Graph& g);
+// The onnxruntime dynamic-quant pattern DynamicQuantizeLinear -> ConvInteger -> Cast -> Mul(scale) [-> Add(bias)]
+// becomes a float Conv with dequantized weights (w - w_zp) * w_scale and the bias folded in.
+Result<int> dequantize_weights(Graph& g);
+
+struct PassOptions {
+    bool optimize = true;           // false: only the passes needed to run (bind, fold, DCE)
+    bool fuse_residual = true;      // backends that cannot run a fused residual switch it off
+    std::set<std::string> disabled;  // pass names: "fuse_conv_bn", "fuse_conv_activation", ...
+};
+
+// Prepares an imported graph for a backend: bind input shape, dequantize, fold constants, fuse, DCE, infer shapes.
+// `stats` (optional) receives the rewrite count per pass.
+Status optimize_graph(Graph& g, int64_t batch, int64_t height, int64_t width, const PassOptions& opt,
+                      std::map<std::string, int>* stats = nullptr);
+
+}  // namespace itscam

@@ -1,0 +1,53 @@
+// Detector: letterbox -> engine -> decode + class-aware NMS -> boxes in original image pixels.
+// Not thread-safe (owns one Engine and its staging buffer); make one per worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/engine.h"
+#include "vision/detection.h"
+
+namespace itscam {
+
+struct ImageView {
+    const uint8_t* bgr = nullptr;  // interleaved BGR, 8 bits per channel
+    int width = 0;
+    int height = 0;
+    size_t stride = 0;  // bytes per row
+};
+
+struct DetectorOptions {
+    EngineOptions engine;
+    vision::NmsOptions nms;
+};
+
+struct DetectTimings {
+    double preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
+};
+
+class Detector {
+public:
+    static Result<std::unique_ptr<Detector>> create(const std::string& model_path, const DetectorOptions& opt);
+
+    // Runs any number of images; they are processed in engine-sized batches (a short last batch is zero-padded).
+    Result<std::vector<std::vector<vision::Detection>>> detect(const std::vector<ImageView>& images);
+
+    const std::vector<std::string>& class_names() const { return names_; }
+    std::string class_name(int id) const;
+    Engine& engine() { return *engine_; }
+    vision::NmsOptions& nms() { return opt_.nms; }
+    const DetectTimings& last_timings() const { return timings_; }
+
+private:
+    Detector() = default;
+    DetectorOptions opt_;
+    std::unique_ptr<Engine> engine_;
+    std::vector<std::string> names_;
+    Tensor input_;
+    DetectTimings timings_;
+};
+
+}  // namespace itscam

@@ -1,0 +1,86 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.h"
+
+namespace itscam::cli {
+
+namespace fs = std::filesystem;
+
+int fail(const std::string& msg, int code) {
+    std::fprintf(stderr, "itscam: error: %s\n", msg.c_str());
+    return code;
+}
+
+static bool is_image_file(const fs::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    static const char* kExts[] = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
+    return std::find(std::begin(kExts), std::end(kExts), ext) != std::end(kExts);
+}
+
+bool collect_images(const std::vector<std::string>& paths, std::vector<std::string>& out, std::string& err) {
+    out.clear();
+    if (paths.empty()) {
+        err = "no input images given";
+        return false;
+    }
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> files;
+            for (const auto& e : fs::directory_iterator(p, ec))
+                if (e.is_regular_file() && is_image_file(e.path())) files.push_back(e.path().string());
+            if (ec) {
+                err = "cannot list directory '" + p + "': " + ec.message();
+                return false;
+            }
+            if (files.empty()) {
+                err = "directory '" + p + "' contains no images (.jpg, .jpeg, .png, .bmp, .webp, .tif)";
+                return false;
+            }
+            std::sort(files.begin(), files.end());
+            out.insert(out.end(), files.begin(), files.end());
+        } else if (fs::exists(p, ec)) {
+            out.push_back(p);
+        } else {
+            err = "no such file or directory: '" + p + "'";
+            return false;
+        }
+    }
+    return true;
+}
+
+bool parse_int_csv(const std::string& s, std::vector<int>& out, std::string& err) {
+    out.clear();
+    size_t i = 0;
+    while (i <= s.size()) {
+        size_t j = s.find(',', i);
+        if (j == std::string::npos) j = s.size();
+        std::string tok = s.substr(i, j - i);
+        if (tok.empty() || tok.find_first_not_of("0123456789") != std::string::npos || tok.size() > 6) {
+            err = "'" + s + "' is not a comma-separated list of non-negative integers";
+            return false;
+        }
+        out.push_back(std::stoi(tok));
+        i = j + 1;
+    }
+    return true;
+}
+
+void progress(size_t done, size_t total, const std::string& label) {
+    static const bool tty = isatty(fileno(stderr));
+    if (!tty && done != total && done % 16 != 0) return;
+    const int width = 30;
+    const int filled = total ? static_cast<int>(width * done / total) : width;
+    std::string bar(filled, '=');
+    if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
+    std::fprintf(stderr, "%s[%s] %zu/%zu %s", tty ? "\r" : "", bar.c_str(), done, total, label.c_str());
+    if (!tty || done == total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+}
+
+}  // namespace itscam::cli

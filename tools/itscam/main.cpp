@@ -1,0 +1,33 @@
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"itscam: real-time YOLO11 traffic-camera analytics engine"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "itscam 0.1.0");
+    std::vector<std::pair<CLI::App*, itscam::cli::RunFn>> cmds;
+    auto add = [&](const char* name, const char* desc, itscam::cli::RunFn (*fn)(CLI::App&)) {
+        CLI::App* sub = app.add_subcommand(name, desc);
+        cmds.emplace_back(sub, fn(*sub));
+    };
+    add("detect", "Detect objects in images (JSON and annotated images)", itscam::cli::add_detect_command);
+    add("inspect", "Show a model's metadata, inputs/outputs, op counts, parameters and GFLOPs",
+        itscam::cli::add_inspect_command);
+    add("val", "Measure mAP50-95 / mAP50 on a YOLO-format dataset folder", itscam::cli::add_val_command);
+    add("bench", "Benchmark the engine (p50/p99 latency, FPS, peak memory)", itscam::cli::add_bench_command);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    try {
+        for (auto& [sub, run] : cmds)
+            if (sub->parsed()) return run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "itscam: error: %s\n", e.what());
+        return 1;
+    }
+    return 2;
+}

@@ -1,0 +1,23 @@
+// Options shared by the commands that load a model (detect, val, bench).
+#pragma once
+
+#include <string>
+
+#include "commands.h"
+#include "runtime/detector.h"
+
+namespace itscam::cli {
+
+struct ModelArgs {
+    std::string model;
+    std::string device = "cpu";
+    std::string precision = "fp32";
+    int threads = 0;
+    int imgsz = 0;
+};
+
+void add_model_options(CLI::App& app, ModelArgs& a);
+// Fills engine options from the arguments; false with a message when a value is invalid.
+bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err);
+
+}  // namespace itscam::cli
