@@ -1,0 +1,563 @@
+// The CPU backend on oneDNN.
+//
+// Layout choice: convolutions, pooling, nearest resize, channel Concat/Split and same-shape element-wise ops run
+// on dense NHWC ("channels last") buffers, which oneDNN's AVX-512 convolutions read and write directly; every
+// other op (the detection head's Reshape/Transpose/Softmax, the attention MatMuls) runs on plain row-major
+// tensors. A value crosses layouts through a oneDNN reorder placed right after its producer, and only when a
+// consumer needs the other layout. Conv bias + SiLU and the bottleneck residual Add run as oneDNN post-ops.
+//
+// Precision: fp32, or opt-in bf16 where the NHWC activations and conv weights are bfloat16 (f32 accumulation;
+// AVX512-BF16 or AMX needed, else compile() says so). Memory: every buffer is allocated at compile time; run()
+// allocates only for the few generic ops that fall back to reference kernels (none in YOLO11 detect graphs).
+#include <omp.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <set>
+#include <sstream>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_kernels.h"
+#include "ops/conv_params.h"
+#include "ops/op_registry.h"
+#include "ops/resize_params.h"
+
+namespace itscam {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+enum class Kind { kConv, kPool, kResize, kConcat, kSplit, kEltNhwc, kSigmoidNhwc,  // NHWC kinds
+                  kView, kTranspose, kSoftmax, kEltPlain, kSigmoidPlain, kMatMul, kGeneric };
+
+bool is_nhwc_kind(Kind k) { return k <= Kind::kSigmoidNhwc; }
+
+struct Slot {
+    Shape shape;
+    DType dtype = DType::kF32;
+    Tensor plain;  // row-major buffer (preallocated, or set per run by view/generic steps)
+    Tensor nhwc;   // channels-last buffer in the activation dtype
+    bool producer_nhwc = false;
+    bool need_plain = false;
+    bool need_nhwc = false;
+    bool plain_prealloc = false;
+};
+
+memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+
+Status dnnl_status(const dnnl::error& e, const std::string& what) {
+    return Status(StatusCode::kDevice, what + ": oneDNN error " + std::to_string(static_cast<int>(e.status)) + " " +
+                                          e.what());
+}
+
+class CpuCompiled final : public CompiledGraph {
+public:
+    CpuCompiled(const Graph& g, const BackendOptions& opt) : g_(g), opt_(opt) {}
+
+    Status build();
+    Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) override;
+    size_t memory_bytes() const override { return bytes_; }
+    std::string describe() const override {
+        std::ostringstream os;
+        for (const auto& d : desc_) os << d << "\n";
+        return os.str();
+    }
+
+private:
+    Kind classify(const Node& n) const;
+    Status add_conv(const Node& n);
+    Status add_pool(const Node& n);
+    Status add_resize(const Node& n);
+    Status add_matmul(const Node& n);
+    void add_to_nhwc(const std::string& v);
+    void add_to_plain(const std::string& v);
+    memory nhwc_mem(const std::string& v) {
+        Slot& s = slots_.at(v);
+        return memory({to_dims(s.shape), act_dt_, tag::nhwc}, eng_, s.nhwc.raw());
+    }
+    Tensor& plain(const std::string& v) { return slots_.at(v).plain; }
+    const Tensor* const_or_plain(const std::string& v) {
+        if (const Tensor* c = g_.constant(v)) return c;
+        return &slots_.at(v).plain;
+    }
+
+    Graph g_;
+    BackendOptions opt_;
+    dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
+    dnnl::stream strm_{eng_};
+    dt act_dt_ = dt::f32;
+    DType act_dtype_ = DType::kF32;
+    std::map<std::string, Slot> slots_;
+    std::vector<std::function<Status()>> steps_;
+    std::vector<std::string> desc_;
+    std::vector<Tensor> keep_;  // reordered weights and other compile-time buffers
+    size_t bytes_ = 0;
+};
+
+Kind CpuCompiled::classify(const Node& n) const {
+    auto rank4 = [&](const std::string& v) {
+        const ValueInfo* vi = g_.info(v);
+        return vi && vi->shape.size() == 4 && vi->dtype == DType::kF32;
+    };
+    auto all_inputs_dynamic = [&] {
+        for (size_t i = 0; i < n.num_inputs(); ++i)
+            if (n.inputs[i].empty() || g_.is_constant(n.inputs[i])) return false;
+        return true;
+    };
+    if (n.op == "Conv" && rank4(n.inputs[0]) && g_.is_constant(n.inputs[1]) &&
+        (n.num_inputs() < 3 || g_.is_constant(n.inputs[2])) && (n.num_inputs() < 4 || !g_.is_constant(n.inputs[3])))
+        return Kind::kConv;
+    if ((n.op == "MaxPool" || n.op == "AveragePool") && rank4(n.inputs[0]) && n.outputs.size() == 1)
+        return Kind::kPool;
+    if (n.op == "Resize" && rank4(n.inputs[0])) {
+        const Tensor* sc = n.num_inputs() > 2 ? g_.constant(n.inputs[2]) : nullptr;
+        const Tensor* sz = n.num_inputs() > 3 ? g_.constant(n.inputs[3]) : nullptr;
+        auto p = resize_params(n, g_.info(n.inputs[0])->shape, sc, sz);
+        const Shape& in = g_.info(n.inputs[0])->shape;
+        if (p && p->out[0] == in[0] && p->out[1] == in[1]) return Kind::kResize;
+    }
+    if (n.op == "Concat" && all_inputs_dynamic() && rank4(n.outputs[0]) &&
+        (n.attr_int("axis", 0) == 1 || n.attr_int("axis", 0) == -3))
+        return Kind::kConcat;
+    if (n.op == "Split" && rank4(n.inputs[0]) && (n.attr_int("axis", 0) == 1 || n.attr_int("axis", 0) == -3) &&
+        (n.num_inputs() < 2 || g_.is_constant(n.inputs[1])))
+        return Kind::kSplit;
+    const bool same_shape_binary = (n.op == "Add" || n.op == "Sub" || n.op == "Mul" || n.op == "Div") &&
+                                   all_inputs_dynamic() && g_.info(n.inputs[0])->shape == g_.info(n.inputs[1])->shape &&
+                                   g_.info(n.inputs[0])->dtype == DType::kF32;
+    if (same_shape_binary) return rank4(n.inputs[0]) && act_dtype_ == DType::kF32 ? Kind::kEltNhwc : Kind::kEltPlain;
+    if (n.op == "Sigmoid" && g_.info(n.inputs[0])->dtype == DType::kF32)
+        return rank4(n.inputs[0]) && act_dtype_ == DType::kF32 ? Kind::kSigmoidNhwc : Kind::kSigmoidPlain;
+    if ((n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze" || n.op == "Identity") &&
+        !g_.is_constant(n.inputs[0]))
+        return Kind::kView;
+    if (n.op == "Transpose" && !g_.is_constant(n.inputs[0])) return Kind::kTranspose;
+    if (n.op == "Softmax" && g_.info(n.inputs[0])->dtype == DType::kF32) return Kind::kSoftmax;
+    if (n.op == "MatMul" && all_inputs_dynamic() && g_.info(n.inputs[0])->dtype == DType::kF32 &&
+        g_.info(n.inputs[0])->shape.size() >= 2 && g_.info(n.inputs[1])->shape.size() >= 2)
+        return Kind::kMatMul;
+    return Kind::kGeneric;
+}
+
+void CpuCompiled::add_to_nhwc(const std::string& v) {
+    Slot& s = slots_.at(v);
+    memory::desc src_md(to_dims(s.shape), dt::f32, tag::nchw), dst_md(to_dims(s.shape), act_dt_, tag::nhwc);
+    dnnl::reorder r(dnnl::reorder::primitive_desc(eng_, src_md, eng_, dst_md));
+    desc_.push_back("  reorder " + v + " nchw->nhwc");
+    steps_.push_back([this, v, r, src_md, dst_md]() -> Status {
+        Slot& s = slots_.at(v);
+        memory src(src_md, eng_, s.plain.raw()), dst(dst_md, eng_, s.nhwc.raw());
+        r.execute(strm_, src, dst);
+        return Status::ok();
+    });
+}
+
+void CpuCompiled::add_to_plain(const std::string& v) {
+    Slot& s = slots_.at(v);
+    memory::desc src_md(to_dims(s.shape), act_dt_, tag::nhwc), dst_md(to_dims(s.shape), dt::f32, tag::nchw);
+    dnnl::reorder r(dnnl::reorder::primitive_desc(eng_, src_md, eng_, dst_md));
+    desc_.push_back("  reorder " + v + " nhwc->nchw");
+    steps_.push_back([this, v, r, src_md, dst_md]() -> Status {
+        Slot& s = slots_.at(v);
+        memory src(src_md, eng_, s.nhwc.raw()), dst(dst_md, eng_, s.plain.raw());
+        r.execute(strm_, src, dst);
+        return Status::ok();
+    });
+}
+
+Status CpuCompiled::add_conv(const Node& n) {
+    const Slot& xs = slots_.at(n.inputs[0]);
+    const Tensor& w = *g_.constant(n.inputs[1]);
+    ITSCAM_ASSIGN_OR_RETURN(ConvParams p, conv_params(n, xs.shape, w.shape(), false));
+    const bool grouped = p.group > 1;
+    Tensor wf = w.cast(DType::kF32);
+    memory::dims wdims = grouped ? memory::dims{p.group, p.oc / p.group, p.c / p.group, p.kh, p.kw}
+                                 : memory::dims{p.oc, p.c, p.kh, p.kw};
+    memory::desc src_md(to_dims(xs.shape), act_dt_, tag::nhwc);
+    memory::desc dst_md({p.n, p.oc, p.oh, p.ow}, act_dt_, tag::nhwc);
+    memory::desc w_any(wdims, act_dt_, tag::any);
+    memory::desc b_md({p.oc}, dt::f32, tag::a);
+    const bool has_bias = n.num_inputs() > 2 && !n.inputs[2].empty();
+    const bool has_res = n.num_inputs() > 3 && !n.inputs[3].empty();
+    dnnl::post_ops po;
+    const std::string act = n.attr_string("activation", "");
+    if (act == "silu") po.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+    else if (act == "relu") po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    else if (act == "sigmoid") po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+    else if (act == "leaky_relu")
+        po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, n.attr_float("activation_alpha", 0.01f), 0.f);
+    else if (!act.empty() && act != "none") return unsupported(n.label() + ": activation '" + act + "'");
+    const int res_index = po.len();  // post-op index of the residual, for its argument id
+    if (has_res) po.append_binary(dnnl::algorithm::binary_add, dst_md);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(po);
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                          src_md, w_any, b_md, dst_md, {p.sh, p.sw}, {p.dh - 1, p.dw - 1},
+                                          {p.pt, p.pl}, {p.pb, p.pr});
+        pd = dnnl::convolution_forward::primitive_desc(d, attr, eng_);
+    } catch (const dnnl::error& e) {
+        return dnnl_status(e, n.label());
+    }
+    // Weights: reorder once into the layout the chosen implementation wants.
+    memory user_w({wdims, dt::f32, grouped ? tag::goihw : tag::oihw}, eng_, wf.raw());
+    Tensor wbuf = Tensor::empty(DType::kU8, {static_cast<int64_t>(pd.weights_desc().get_size())});
+    memory wmem(pd.weights_desc(), eng_, wbuf.raw());
+    dnnl::reorder(user_w, wmem).execute(strm_, user_w, wmem);
+    strm_.wait();
+    keep_.push_back(wbuf);
+    bytes_ += wbuf.nbytes();
+    Tensor bias = has_bias ? g_.constant(n.inputs[2])->cast(DType::kF32) : Tensor::zeros(DType::kF32, {p.oc});
+    keep_.push_back(bias);
+    dnnl::convolution_forward prim(pd);
+    desc_.push_back(n.name + " Conv " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " g" +
+                    std::to_string(p.group) + " " + std::to_string(p.c) + "->" + std::to_string(p.oc) + " [" +
+                    pd.impl_info_str() + "]" + (act.empty() ? "" : " +" + act) + (has_res ? " +residual" : ""));
+    memory bmem(b_md, eng_, bias.raw());
+    const std::string x = n.inputs[0], y = n.outputs[0], r = has_res ? n.inputs[3] : std::string();
+    steps_.push_back([this, prim, wmem, bmem, x, y, r, res_index]() -> Status {
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, nhwc_mem(x)},
+                                             {DNNL_ARG_WEIGHTS, wmem},
+                                             {DNNL_ARG_BIAS, bmem},
+                                             {DNNL_ARG_DST, nhwc_mem(y)}};
+        if (!r.empty()) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_index) | DNNL_ARG_SRC_1] = nhwc_mem(r);
+        prim.execute(strm_, args);
+        return Status::ok();
+    });
+    return Status::ok();
+}
+
+Status CpuCompiled::add_pool(const Node& n) {
+    const Slot& xs = slots_.at(n.inputs[0]);
+    ITSCAM_ASSIGN_OR_RETURN(ConvParams p, conv_params(n, xs.shape, {}, true));
+    if (p.dh != 1 || p.dw != 1) return unsupported(n.label() + ": dilated pooling");
+    memory::desc src_md(to_dims(xs.shape), act_dt_, tag::nhwc), dst_md({p.n, p.c, p.oh, p.ow}, act_dt_, tag::nhwc);
+    const auto alg = n.op == "MaxPool" ? dnnl::algorithm::pooling_max
+                     : n.attr_int("count_include_pad", 0) ? dnnl::algorithm::pooling_avg_include_padding
+                                                          : dnnl::algorithm::pooling_avg_exclude_padding;
+    // oneDNN needs the right padding to cover the last window exactly as ceil_mode computes it.
+    const int64_t pb = (p.oh - 1) * p.sh + p.kh - p.h - p.pt, pr = (p.ow - 1) * p.sw + p.kw - p.w - p.pl;
+    dnnl::pooling_forward::primitive_desc pd;
+    try {
+        dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, src_md, dst_md, {p.sh, p.sw},
+                                      {p.kh, p.kw}, {p.pt, p.pl}, {pb, pr});
+        pd = dnnl::pooling_forward::primitive_desc(d, eng_);
+    } catch (const dnnl::error& e) {
+        return dnnl_status(e, n.label());
+    }
+    dnnl::pooling_forward prim(pd);
+    desc_.push_back(n.name + " " + n.op + " [" + pd.impl_info_str() + "]");
+    const std::string x = n.inputs[0], y = n.outputs[0];
+    steps_.push_back([this, prim, x, y]() -> Status {
+        prim.execute(strm_, {{DNNL_ARG_SRC, nhwc_mem(x)}, {DNNL_ARG_DST, nhwc_mem(y)}});
+        return Status::ok();
+    });
+    return Status::ok();
+}
+
+Status CpuCompiled::add_resize(const Node& n) {
+    const Slot& xs = slots_.at(n.inputs[0]);
+    const Tensor* sc = n.num_inputs() > 2 ? g_.constant(n.inputs[2]) : nullptr;
+    const Tensor* sz = n.num_inputs() > 3 ? g_.constant(n.inputs[3]) : nullptr;
+    ITSCAM_ASSIGN_OR_RETURN(ResizeParams p, resize_params(n, xs.shape, sc, sz));
+    std::vector<int64_t> ys(p.out[2]), xs_idx(p.out[3]);
+    for (int64_t i = 0; i < p.out[2]; ++i) ys[i] = resize_nearest_index(p, 2, i, xs.shape[2]);
+    for (int64_t i = 0; i < p.out[3]; ++i) xs_idx[i] = resize_nearest_index(p, 3, i, xs.shape[3]);
+    const Shape s = xs.shape;
+    const size_t es = dtype_size(act_dtype_);
+    desc_.push_back(n.name + " Resize nearest [itscam nhwc]");
+    const std::string x = n.inputs[0], y = n.outputs[0];
+    steps_.push_back([this, x, y, s, ys, xs_idx, es]() -> Status {
+        cpu::nhwc_resize_nearest(slots_.at(x).nhwc.raw(), slots_.at(y).nhwc.raw(), s[0], s[2], s[3], s[1], ys, xs_idx,
+                                 es);
+        return Status::ok();
+    });
+    return Status::ok();
+}
+
+Status CpuCompiled::add_matmul(const Node& n) {
+    Shape a = slots_.at(n.inputs[0]).shape, b = slots_.at(n.inputs[1]).shape, y = slots_.at(n.outputs[0]).shape;
+    // oneDNN wants equal ranks: left-pad with 1s (broadcast dims).
+    const size_t r = std::max({a.size(), b.size(), y.size()});
+    while (a.size() < r) a.insert(a.begin(), 1);
+    while (b.size() < r) b.insert(b.begin(), 1);
+    while (y.size() < r) y.insert(y.begin(), 1);
+    auto plain_md = [](const Shape& s) {
+        memory::dims st(s.size(), 1);
+        for (int64_t d = static_cast<int64_t>(s.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * s[d + 1];
+        return memory::desc(to_dims(s), dt::f32, st);
+    };
+    memory::desc a_md = plain_md(a), b_md = plain_md(b), y_md = plain_md(y);
+    dnnl::matmul::primitive_desc pd;
+    try {
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, y_md), eng_);
+    } catch (const dnnl::error& e) {
+        return dnnl_status(e, n.label());
+    }
+    dnnl::matmul prim(pd);
+    desc_.push_back(n.name + " MatMul [" + std::string(pd.impl_info_str()) + "]");
+    const std::string ia = n.inputs[0], ib = n.inputs[1], o = n.outputs[0];
+    steps_.push_back([this, prim, a_md, b_md, y_md, ia, ib, o]() -> Status {
+        memory am(a_md, eng_, plain(ia).raw()), bm(b_md, eng_, plain(ib).raw()), ym(y_md, eng_, plain(o).raw());
+        prim.execute(strm_, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, ym}});
+        return Status::ok();
+    });
+    return Status::ok();
+}
+
+Status CpuCompiled::build() {
+    if (opt_.precision == Precision::kBF16) {
+        act_dt_ = dt::bf16;
+        act_dtype_ = DType::kBF16;
+    } else if (opt_.precision != Precision::kF32) {
+        return unsupported(std::string("the cpu backend runs fp32 or bf16, not ") + precision_name(opt_.precision));
+    }
+    if (g_.inputs.size() != 1) return unsupported("the cpu backend runs single-input graphs");
+    for (const auto& [name, vi] : g_.values)
+        if (!g_.is_constant(name) && !vi.shape_known())
+            return invalid_argument("value '" + name + "' has an unknown shape " + shape_str(vi.shape));
+
+    std::vector<Kind> kinds;
+    for (const auto& n : g_.nodes) kinds.push_back(classify(n));
+    auto make_slot = [&](const std::string& v) {
+        if (v.empty() || g_.is_constant(v) || slots_.count(v)) return;
+        const ValueInfo& vi = g_.values.at(v);
+        slots_[v] = Slot{vi.shape, vi.dtype};
+    };
+    make_slot(g_.inputs[0]);
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+        const Node& n = g_.nodes[i];
+        for (const auto& o : n.outputs) {
+            make_slot(o);
+            if (!o.empty() && is_nhwc_kind(kinds[i])) slots_[o].producer_nhwc = true;
+        }
+    }
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+        const Node& n = g_.nodes[i];
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const std::string& in = n.inputs[k];
+            if (in.empty() || g_.is_constant(in)) continue;
+            Slot& s = slots_.at(in);
+            if (is_nhwc_kind(kinds[i])) {
+                if (!s.producer_nhwc) s.need_nhwc = true;
+            } else if (s.producer_nhwc) {
+                s.need_plain = true;
+            }
+        }
+    }
+    for (const auto& o : g_.outputs)
+        if (slots_.count(o) && slots_[o].producer_nhwc) slots_[o].need_plain = true;
+
+    // Allocate. Plain buffers of view/generic outputs are bound per run instead.
+    std::set<std::string> per_run;
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+        if (kinds[i] == Kind::kView || kinds[i] == Kind::kGeneric)
+            for (const auto& o : g_.nodes[i].outputs) per_run.insert(o);
+    for (auto& [name, s] : slots_) {
+        const bool plain_needed = !s.producer_nhwc || s.need_plain;
+        if (plain_needed && !per_run.count(name) && name != g_.inputs[0]) {
+            s.plain = Tensor::zeros(s.dtype, s.shape);
+            s.plain_prealloc = true;
+            bytes_ += s.plain.nbytes();
+        }
+        if (s.producer_nhwc || s.need_nhwc) {
+            s.nhwc = Tensor::zeros(act_dtype_, s.shape);
+            bytes_ += s.nhwc.nbytes();
+        }
+    }
+
+    if (slots_.at(g_.inputs[0]).need_nhwc) add_to_nhwc(g_.inputs[0]);
+    try {
+        for (size_t i = 0; i < g_.nodes.size(); ++i) {
+            const Node& n = g_.nodes[i];
+            const std::string y = n.outputs[0];
+            switch (kinds[i]) {
+                case Kind::kConv: ITSCAM_RETURN_IF_ERROR(add_conv(n)); break;
+                case Kind::kPool: ITSCAM_RETURN_IF_ERROR(add_pool(n)); break;
+                case Kind::kResize: ITSCAM_RETURN_IF_ERROR(add_resize(n)); break;
+                case Kind::kConcat: {
+                    std::vector<std::string> ins(n.inputs.begin(), n.inputs.end());
+                    std::vector<int64_t> widths;
+                    for (const auto& in : ins) widths.push_back(slots_.at(in).shape[1]);
+                    const Shape s = slots_.at(y).shape;
+                    const int64_t pixels = s[0] * s[2] * s[3];
+                    const size_t es = dtype_size(act_dtype_);
+                    desc_.push_back(n.name + " Concat [itscam nhwc]");
+                    steps_.push_back([this, ins, widths, y, pixels, s, es]() -> Status {
+                        std::vector<const void*> srcs;
+                        for (const auto& in : ins) srcs.push_back(slots_.at(in).nhwc.raw());
+                        cpu::nhwc_concat(srcs, widths, slots_.at(y).nhwc.raw(), pixels, s[1], es);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kSplit: {
+                    std::vector<std::string> outs(n.outputs.begin(), n.outputs.end());
+                    std::vector<int64_t> widths;
+                    for (const auto& o : outs) widths.push_back(slots_.at(o).shape[1]);
+                    const Shape s = slots_.at(n.inputs[0]).shape;
+                    const size_t es = dtype_size(act_dtype_);
+                    const std::string x = n.inputs[0];
+                    desc_.push_back(n.name + " Split [itscam nhwc]");
+                    steps_.push_back([this, x, outs, widths, s, es]() -> Status {
+                        std::vector<void*> dsts;
+                        for (const auto& o : outs) dsts.push_back(slots_.at(o).nhwc.raw());
+                        cpu::nhwc_split(slots_.at(x).nhwc.raw(), s[0] * s[2] * s[3], s[1], dsts, widths, es);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kEltNhwc:
+                case Kind::kEltPlain: {
+                    const bool nhwc = kinds[i] == Kind::kEltNhwc;
+                    const cpu::EltOp op = n.op == "Add" ? cpu::EltOp::kAdd : n.op == "Sub" ? cpu::EltOp::kSub
+                                          : n.op == "Mul" ? cpu::EltOp::kMul : cpu::EltOp::kDiv;
+                    const std::string a = n.inputs[0], b = n.inputs[1];
+                    const int64_t cnt = shape_numel(slots_.at(y).shape);
+                    desc_.push_back(n.name + " " + n.op + (nhwc ? " [itscam nhwc]" : " [itscam]"));
+                    steps_.push_back([this, nhwc, op, a, b, y, cnt]() -> Status {
+                        Slot &sa = slots_.at(a), &sb = slots_.at(b), &sy = slots_.at(y);
+                        if (nhwc) cpu::eltwise_binary(op, sa.nhwc.data<float>(), sb.nhwc.data<float>(), sy.nhwc.data<float>(), cnt);
+                        else cpu::eltwise_binary(op, sa.plain.data<float>(), sb.plain.data<float>(), sy.plain.data<float>(), cnt);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kSigmoidNhwc:
+                case Kind::kSigmoidPlain: {
+                    const bool nhwc = kinds[i] == Kind::kSigmoidNhwc;
+                    const std::string x = n.inputs[0];
+                    const int64_t cnt = shape_numel(slots_.at(y).shape);
+                    desc_.push_back(n.name + " Sigmoid" + (nhwc ? " [itscam nhwc]" : " [itscam]"));
+                    steps_.push_back([this, nhwc, x, y, cnt]() -> Status {
+                        Slot &sx = slots_.at(x), &sy = slots_.at(y);
+                        if (nhwc) cpu::sigmoid(sx.nhwc.data<float>(), sy.nhwc.data<float>(), cnt);
+                        else cpu::sigmoid(sx.plain.data<float>(), sy.plain.data<float>(), cnt);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kView: {
+                    const std::string x = n.inputs[0];
+                    const Shape s = slots_.at(y).shape;
+                    desc_.push_back(n.name + " " + n.op + " [view]");
+                    steps_.push_back([this, x, y, s]() -> Status {
+                        slots_.at(y).plain = slots_.at(x).plain.reshaped(s);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kTranspose: {
+                    const std::string x = n.inputs[0];
+                    const Shape s = slots_.at(x).shape;
+                    std::vector<int64_t> perm = n.attr_ints("perm");
+                    if (perm.empty())
+                        for (size_t d = 0; d < s.size(); ++d) perm.push_back(static_cast<int64_t>(s.size() - 1 - d));
+                    const size_t es = dtype_size(slots_.at(x).dtype);
+                    desc_.push_back(n.name + " Transpose [itscam]");
+                    steps_.push_back([this, x, y, s, perm, es]() -> Status {
+                        cpu::transpose(slots_.at(x).plain.raw(), slots_.at(y).plain.raw(), s, perm, es);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kSoftmax: {
+                    const std::string x = n.inputs[0];
+                    const Shape s = slots_.at(x).shape;
+                    const int64_t r = static_cast<int64_t>(s.size());
+                    const bool legacy = n.attr_int("opset", 13) < 13;
+                    ITSCAM_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(n, n.attr_int("axis", legacy ? 1 : -1), r));
+                    int64_t outer = 1, len = 1, inner = 1;
+                    for (int64_t d = 0; d < axis; ++d) outer *= s[d];
+                    if (legacy) {
+                        for (int64_t d = axis; d < r; ++d) len *= s[d];
+                    } else {
+                        len = s[axis];
+                        for (int64_t d = axis + 1; d < r; ++d) inner *= s[d];
+                    }
+                    desc_.push_back(n.name + " Softmax [itscam]");
+                    steps_.push_back([this, x, y, outer, len, inner]() -> Status {
+                        cpu::softmax(slots_.at(x).plain.data<float>(), slots_.at(y).plain.data<float>(), outer, len, inner);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kMatMul: ITSCAM_RETURN_IF_ERROR(add_matmul(n)); break;
+                case Kind::kGeneric: {
+                    if (!op_find(n.op)) return unsupported(n.label() + ": no CPU kernel");
+                    desc_.push_back(n.name + " " + n.op + " [reference kernel]");
+                    const size_t idx = i;
+                    steps_.push_back([this, idx]() -> Status {
+                        const Node& nn = g_.nodes[idx];
+                        std::vector<const Tensor*> ins(nn.inputs.size(), nullptr);
+                        for (size_t k = 0; k < nn.inputs.size(); ++k)
+                            if (!nn.inputs[k].empty()) ins[k] = const_or_plain(nn.inputs[k]);
+                        std::vector<Tensor> outs;
+                        ITSCAM_RETURN_IF_ERROR(op_run_ref(nn, ins, outs));
+                        for (size_t k = 0; k < nn.outputs.size(); ++k)
+                            if (!nn.outputs[k].empty()) slots_.at(nn.outputs[k]).plain = std::move(outs[k]);
+                        return Status::ok();
+                    });
+                    break;
+                }
+            }
+            for (const auto& o : n.outputs) {
+                if (o.empty()) continue;
+                const Slot& s = slots_.at(o);
+                if (s.producer_nhwc && s.need_plain) add_to_plain(o);
+                if (!s.producer_nhwc && s.need_nhwc) add_to_nhwc(o);
+            }
+        }
+    } catch (const dnnl::error& e) {
+        return dnnl_status(e, "cpu backend compile");
+    }
+    return Status::ok();
+}
+
+Status CpuCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
+    if (inputs.size() != 1) return invalid_argument("the cpu backend expects one input");
+    Slot& in = slots_.at(g_.inputs[0]);
+    if (inputs[0].shape() != in.shape || inputs[0].dtype() != DType::kF32)
+        return invalid_argument("input must be float32 " + shape_str(in.shape) + ", got " +
+                                dtype_name(inputs[0].dtype()) + shape_str(inputs[0].shape()));
+    if (opt_.threads > 0) omp_set_num_threads(opt_.threads);
+    in.plain = inputs[0];
+    try {
+        for (auto& step : steps_) ITSCAM_RETURN_IF_ERROR(step());
+        strm_.wait();
+    } catch (const dnnl::error& e) {
+        return dnnl_status(e, "cpu backend run");
+    }
+    outputs.clear();
+    for (const auto& o : g_.outputs) {
+        if (const Tensor* c = g_.constant(o)) outputs.push_back(*c);
+        else outputs.push_back(slots_.at(o).plain);
+    }
+    return Status::ok();
+}
+
+class CpuBackend final : public Backend {
+public:
+    std::string name() const override { return "cpu"; }
+    Status supports(const Graph&, const Node& n) const override {
+        return op_find(n.op) ? Status::ok() : unsupported(n.label() + ": no CPU kernel");
+    }
+    Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const override {
+        if (opt.threads > 0) omp_set_num_threads(opt.threads);
+        auto c = std::make_unique<CpuCompiled>(g, opt);
+        ITSCAM_RETURN_IF_ERROR(c->build());
+        return std::unique_ptr<CompiledGraph>(std::move(c));
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace itscam
