@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages itscam needs to build and test. Run as root (or it uses sudo).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+packages=(
+  g++ cmake ninja-build pkg-config ca-certificates
+  libonnx-dev libprotobuf-dev            # ONNX import
+  libdnnl-dev                            # CPU backend (oneDNN)
+  libopencv-imgproc-dev libopencv-imgcodecs-dev  # image I/O, drawing
+  nlohmann-json3-dev libcli11-dev        # JSON, command line
+  libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
+)
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}"

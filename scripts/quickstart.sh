@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One command for a fresh Debian 12 machine: install dependencies, build, and detect objects in the bundled
+# sample image with the real YOLO11n model, writing an annotated image and JSON to runs/detect/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${ITSCAM_SHARED_DIR:-../shared}
+bash scripts/install-deps.sh
+bash scripts/build.sh
+mkdir -p runs/detect
+./build/tools/itscam/itscam detect --model "$SHARED/models/yolo11n.onnx" --save-dir runs/detect \
+  --json runs/detect/bus.json "$SHARED/data/images/bus.jpg"
+echo "annotated image: runs/detect/bus.jpg, detections: runs/detect/bus.json"
