@@ -11,7 +11,10 @@
 // allocates only for the few generic ops that fall back to reference kernels (none in YOLO11 detect graphs).
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -33,7 +36,8 @@ using tag = memory::format_tag;
 using dt = memory::data_type;
 
 enum class Kind { kConv, kPool, kResize, kConcat, kSplit, kEltNhwc, kSigmoidNhwc,  // NHWC kinds
-                  kView, kTranspose, kSoftmax, kEltPlain, kSigmoidPlain, kMatMul, kGeneric };
+                  kView, kTranspose, kSoftmax, kEltPlain, kEltBroadcast, kSigmoidPlain, kMatMul, kConcatPlain,
+                  kSplitPlain, kSlice, kGeneric };
 
 bool is_nhwc_kind(Kind k) { return k <= Kind::kSigmoidNhwc; }
 
@@ -57,7 +61,8 @@ Status dnnl_status(const dnnl::error& e, const std::string& what) {
 
 class CpuCompiled final : public CompiledGraph {
 public:
-    CpuCompiled(const Graph& g, const BackendOptions& opt) : g_(g), opt_(opt) {}
+    CpuCompiled(const Graph& g, const BackendOptions& opt) : g_(g), opt_(opt), profile_(std::getenv("ITSCAM_PROFILE")) {}
+    ~CpuCompiled() override { print_profile(); }
 
     Status build();
     Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) override;
@@ -96,6 +101,11 @@ private:
     std::vector<std::function<Status()>> steps_;
     std::vector<std::string> desc_;
     std::vector<Tensor> keep_;  // reordered weights and other compile-time buffers
+    // ITSCAM_PROFILE=1: per-step wall time, printed (slowest first) when the compiled graph is destroyed.
+    bool profile_ = false;
+    std::vector<double> step_ms_;
+    int profiled_runs_ = 0;
+    void print_profile() const;
     size_t bytes_ = 0;
 };
 
@@ -131,6 +141,17 @@ Kind CpuCompiled::classify(const Node& n) const {
                                    all_inputs_dynamic() && g_.info(n.inputs[0])->shape == g_.info(n.inputs[1])->shape &&
                                    g_.info(n.inputs[0])->dtype == DType::kF32;
     if (same_shape_binary) return rank4(n.inputs[0]) && act_dtype_ == DType::kF32 ? Kind::kEltNhwc : Kind::kEltPlain;
+    if ((n.op == "Add" || n.op == "Sub" || n.op == "Mul" || n.op == "Div") &&
+        g_.info(n.inputs[0])->dtype == DType::kF32 && g_.info(n.inputs[1])->dtype == DType::kF32 &&
+        !(g_.is_constant(n.inputs[0]) && g_.is_constant(n.inputs[1])))
+        return Kind::kEltBroadcast;
+    if (n.op == "Concat") return Kind::kConcatPlain;
+    if (n.op == "Split" && (n.num_inputs() < 2 || g_.is_constant(n.inputs[1]))) return Kind::kSplitPlain;
+    if (n.op == "Slice") {
+        bool consts = !g_.is_constant(n.inputs[0]);
+        for (size_t i = 1; i < n.num_inputs(); ++i) consts &= n.inputs[i].empty() || g_.is_constant(n.inputs[i]);
+        if (consts) return Kind::kSlice;
+    }
     if (n.op == "Sigmoid" && g_.info(n.inputs[0])->dtype == DType::kF32)
         return rank4(n.inputs[0]) && act_dtype_ == DType::kF32 ? Kind::kSigmoidNhwc : Kind::kSigmoidPlain;
     if ((n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze" || n.op == "Identity") &&
@@ -489,6 +510,97 @@ Status CpuCompiled::build() {
                     break;
                 }
                 case Kind::kMatMul: ITSCAM_RETURN_IF_ERROR(add_matmul(n)); break;
+                case Kind::kEltBroadcast: {
+                    const cpu::EltOp op = n.op == "Add" ? cpu::EltOp::kAdd : n.op == "Sub" ? cpu::EltOp::kSub
+                                          : n.op == "Mul" ? cpu::EltOp::kMul : cpu::EltOp::kDiv;
+                    Shape os = slots_.at(y).shape, as = g_.info(n.inputs[0])->shape, bs = g_.info(n.inputs[1])->shape;
+                    while (as.size() < os.size()) as.insert(as.begin(), 1);
+                    while (bs.size() < os.size()) bs.insert(bs.begin(), 1);
+                    const std::string a = n.inputs[0], b = n.inputs[1];
+                    desc_.push_back(n.name + " " + n.op + " [itscam broadcast]");
+                    steps_.push_back([this, op, a, b, y, as, bs, os]() -> Status {
+                        cpu::eltwise_broadcast(op, const_or_plain(a)->data<float>(), as, const_or_plain(b)->data<float>(),
+                                               bs, plain(y).data<float>(), os);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kConcatPlain: {
+                    const Shape os = slots_.at(y).shape;
+                    ITSCAM_ASSIGN_OR_RETURN(int64_t axis,
+                                            normalize_axis(n, n.attr_int("axis", 0), static_cast<int64_t>(os.size())));
+                    int64_t outer = 1, inner = 1;
+                    for (int64_t d = 0; d < axis; ++d) outer *= os[d];
+                    for (size_t d = axis + 1; d < os.size(); ++d) inner *= os[d];
+                    const size_t es = dtype_size(slots_.at(y).dtype);
+                    std::vector<std::string> ins(n.inputs.begin(), n.inputs.end());
+                    std::vector<int64_t> row_bytes;
+                    for (const auto& in : ins) row_bytes.push_back(g_.info(in)->shape[axis] * inner * es);
+                    desc_.push_back(n.name + " Concat [itscam]");
+                    steps_.push_back([this, ins, row_bytes, y, outer]() -> Status {
+                        std::vector<const void*> srcs;
+                        for (const auto& in : ins) srcs.push_back(const_or_plain(in)->raw());
+                        cpu::concat_rows(srcs, row_bytes, plain(y).raw(), outer);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kSplitPlain: {
+                    const Shape is = slots_.at(n.inputs[0]).shape;
+                    ITSCAM_ASSIGN_OR_RETURN(int64_t axis,
+                                            normalize_axis(n, n.attr_int("axis", 0), static_cast<int64_t>(is.size())));
+                    int64_t outer = 1, inner = 1;
+                    for (int64_t d = 0; d < axis; ++d) outer *= is[d];
+                    for (size_t d = axis + 1; d < is.size(); ++d) inner *= is[d];
+                    const size_t es = dtype_size(slots_.at(n.inputs[0]).dtype);
+                    std::vector<std::string> outs(n.outputs.begin(), n.outputs.end());
+                    std::vector<int64_t> row_bytes;
+                    for (const auto& o : outs) row_bytes.push_back(slots_.at(o).shape[axis] * inner * es);
+                    const std::string x = n.inputs[0];
+                    desc_.push_back(n.name + " Split [itscam]");
+                    steps_.push_back([this, x, outs, row_bytes, outer]() -> Status {
+                        std::vector<void*> dsts;
+                        for (const auto& o : outs) dsts.push_back(plain(o).raw());
+                        cpu::split_rows(plain(x).raw(), outer, dsts, row_bytes);
+                        return Status::ok();
+                    });
+                    break;
+                }
+                case Kind::kSlice: {
+                    // Reuse the reference geometry by slicing a tiny probe: count per dim = output shape.
+                    const Shape is = slots_.at(n.inputs[0]).shape;
+                    std::vector<int64_t> starts, ends, axes, steps;
+                    auto vec = [&](size_t i) {
+                        return n.num_inputs() > i && !n.inputs[i].empty() ? g_.constant(n.inputs[i])->to_i64_vector()
+                                                                          : std::vector<int64_t>{};
+                    };
+                    if (n.num_inputs() > 1) {
+                        starts = vec(1), ends = vec(2), axes = vec(3), steps = vec(4);
+                    } else {
+                        starts = n.attr_ints("starts"), ends = n.attr_ints("ends"), axes = n.attr_ints("axes");
+                    }
+                    const int64_t r = static_cast<int64_t>(is.size());
+                    if (axes.empty())
+                        for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+                    if (steps.empty()) steps.assign(starts.size(), 1);
+                    std::vector<int64_t> st(r, 0), sp(r, 1);
+                    for (size_t k = 0; k < axes.size(); ++k) {
+                        ITSCAM_ASSIGN_OR_RETURN(int64_t a, normalize_axis(n, axes[k], r));
+                        int64_t b = starts[k];
+                        if (b < 0) b += is[a];
+                        sp[a] = steps[k];
+                        st[a] = sp[a] > 0 ? std::clamp<int64_t>(b, 0, is[a]) : std::clamp<int64_t>(b, 0, is[a] - 1);
+                    }
+                    const Shape cnt = slots_.at(y).shape;
+                    const size_t es = dtype_size(slots_.at(y).dtype);
+                    const std::string x = n.inputs[0];
+                    desc_.push_back(n.name + " Slice [itscam]");
+                    steps_.push_back([this, x, y, is, st, sp, cnt, es]() -> Status {
+                        cpu::slice_copy(plain(x).raw(), is, plain(y).raw(), st, sp, cnt, es);
+                        return Status::ok();
+                    });
+                    break;
+                }
                 case Kind::kGeneric: {
                     if (!op_find(n.op)) return unsupported(n.label() + ": no CPU kernel");
                     desc_.push_back(n.name + " " + n.op + " [reference kernel]");
@@ -529,7 +641,18 @@ Status CpuCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& 
     if (opt_.threads > 0) omp_set_num_threads(opt_.threads);
     in.plain = inputs[0];
     try {
-        for (auto& step : steps_) ITSCAM_RETURN_IF_ERROR(step());
+        if (!profile_) {
+            for (auto& step : steps_) ITSCAM_RETURN_IF_ERROR(step());
+        } else {
+            step_ms_.resize(steps_.size(), 0.0);
+            for (size_t i = 0; i < steps_.size(); ++i) {
+                const auto t0 = std::chrono::steady_clock::now();
+                ITSCAM_RETURN_IF_ERROR(steps_[i]());
+                strm_.wait();
+                step_ms_[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            }
+            ++profiled_runs_;
+        }
         strm_.wait();
     } catch (const dnnl::error& e) {
         return dnnl_status(e, "cpu backend run");
@@ -540,6 +663,25 @@ Status CpuCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& 
         else outputs.push_back(slots_.at(o).plain);
     }
     return Status::ok();
+}
+
+void CpuCompiled::print_profile() const {
+    if (!profile_ || profiled_runs_ == 0) return;
+    std::vector<size_t> order(step_ms_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return step_ms_[a] > step_ms_[b]; });
+    double total = 0;
+    std::map<std::string, double> by_kind;
+    for (size_t i = 0; i < step_ms_.size(); ++i) {
+        total += step_ms_[i];
+        const std::string& d = desc_[i];
+        const size_t lb = d.find('[');
+        by_kind[lb == std::string::npos ? d : d.substr(lb)] += step_ms_[i];
+    }
+    std::fprintf(stderr, "itscam cpu profile: %d runs, %.3f ms per run\n", profiled_runs_, total / profiled_runs_);
+    for (const auto& [k, v] : by_kind) std::fprintf(stderr, "  %8.3f ms  %s\n", v / profiled_runs_, k.c_str());
+    for (size_t i = 0; i < order.size(); ++i)
+        std::fprintf(stderr, "  %8.3f ms  %s\n", step_ms_[order[i]] / profiled_runs_, desc_[order[i]].c_str());
 }
 
 class CpuBackend final : public Backend {

@@ -1,9 +1,19 @@
 #include "backend/cpu/cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+// Hot loops are compiled for AVX-512 and AVX2 as well as the x86-64 baseline; the loader picks one at start-up.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define ITSCAM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ITSCAM_CLONES
+#endif
+
 namespace itscam::cpu {
+
+float fast_exp(float x);
 
 void nhwc_concat(const std::vector<const void*>& srcs, const std::vector<int64_t>& widths, void* dst,
                  int64_t pixels, int64_t total_c, size_t es) {
@@ -48,6 +58,7 @@ void nhwc_resize_nearest(const void* src, void* dst, int64_t n, int64_t h, int64
         }
 }
 
+ITSCAM_CLONES
 void eltwise_binary(EltOp op, const float* a, const float* b, float* y, int64_t n) {
     switch (op) {
         case EltOp::kAdd:
@@ -69,11 +80,126 @@ void eltwise_binary(EltOp op, const float* a, const float* b, float* y, int64_t 
     }
 }
 
-void sigmoid(const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + std::exp(-x[i]));
+static inline float fast_exp_impl(float x) {
+    // exp(x) = 2^k * exp(r), k = round(x / ln2), r = x - k*ln2 (ln2 split in two for exactness).
+    x = std::min(88.3762626647949f, std::max(-87.3365478515625f, x));
+    // Round to nearest by adding and subtracting 1.5 * 2^23 (vectorizes on every SSE level, unlike nearbyint).
+    const float k = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    int32_t bits;
+    std::memcpy(&bits, &p, 4);
+    bits += static_cast<int32_t>(k) << 23;
+    std::memcpy(&p, &bits, 4);
+    return p;
 }
 
+ITSCAM_CLONES
+void sigmoid(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + fast_exp_impl(-x[i]));
+}
+
+ITSCAM_CLONES
+void eltwise_broadcast(EltOp op, const float* a, const std::vector<int64_t>& a_shape, const float* b,
+                       const std::vector<int64_t>& b_shape, float* y, const std::vector<int64_t>& out_shape) {
+    const int64_t r = static_cast<int64_t>(out_shape.size());
+    std::vector<int64_t> sa(r, 0), sb(r, 0);
+    int64_t acc_a = 1, acc_b = 1;
+    for (int64_t d = r - 1; d >= 0; --d) {
+        sa[d] = a_shape[d] == 1 ? 0 : acc_a;
+        sb[d] = b_shape[d] == 1 ? 0 : acc_b;
+        acc_a *= a_shape[d];
+        acc_b *= b_shape[d];
+    }
+    const int64_t inner = r ? out_shape[r - 1] : 1;
+    const int64_t ia = r ? sa[r - 1] : 0, ib = r ? sb[r - 1] : 0;
+    int64_t outer = 1;
+    for (int64_t d = 0; d + 1 < r; ++d) outer *= out_shape[d];
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+        int64_t rem = o, oa = 0, ob = 0;
+        for (int64_t d = r - 2; d >= 0; --d) {
+            const int64_t c = rem % out_shape[d];
+            rem /= out_shape[d];
+            oa += c * sa[d];
+            ob += c * sb[d];
+        }
+        const float* ap = a + oa;
+        const float* bp = b + ob;
+        float* yp = y + o * inner;
+        switch (op) {
+            case EltOp::kAdd: for (int64_t i = 0; i < inner; ++i) yp[i] = ap[i * ia] + bp[i * ib]; break;
+            case EltOp::kSub: for (int64_t i = 0; i < inner; ++i) yp[i] = ap[i * ia] - bp[i * ib]; break;
+            case EltOp::kMul: for (int64_t i = 0; i < inner; ++i) yp[i] = ap[i * ia] * bp[i * ib]; break;
+            case EltOp::kDiv: for (int64_t i = 0; i < inner; ++i) yp[i] = ap[i * ia] / bp[i * ib]; break;
+        }
+    }
+}
+
+void concat_rows(const std::vector<const void*>& srcs, const std::vector<int64_t>& row_bytes, void* dst,
+                 int64_t outer) {
+    int64_t total = 0;
+    for (int64_t b : row_bytes) total += b;
+    auto* d = static_cast<std::byte*>(dst);
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+        std::byte* row = d + o * total;
+        for (size_t i = 0; i < srcs.size(); ++i) {
+            std::memcpy(row, static_cast<const std::byte*>(srcs[i]) + o * row_bytes[i], row_bytes[i]);
+            row += row_bytes[i];
+        }
+    }
+}
+
+void split_rows(const void* src, int64_t outer, const std::vector<void*>& dsts, const std::vector<int64_t>& row_bytes) {
+    int64_t total = 0;
+    for (int64_t b : row_bytes) total += b;
+    const auto* s = static_cast<const std::byte*>(src);
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+        const std::byte* row = s + o * total;
+        for (size_t i = 0; i < dsts.size(); ++i) {
+            std::memcpy(static_cast<std::byte*>(dsts[i]) + o * row_bytes[i], row, row_bytes[i]);
+            row += row_bytes[i];
+        }
+    }
+}
+
+void slice_copy(const void* src, const std::vector<int64_t>& in_shape, void* dst, const std::vector<int64_t>& start,
+                const std::vector<int64_t>& step, const std::vector<int64_t>& count, size_t es) {
+    const int64_t r = static_cast<int64_t>(in_shape.size());
+    std::vector<int64_t> stride(r, 1);
+    for (int64_t d = r - 2; d >= 0; --d) stride[d] = stride[d + 1] * in_shape[d + 1];
+    const int64_t inner = r ? count[r - 1] : 1;
+    int64_t outer = 1;
+    for (int64_t d = 0; d + 1 < r; ++d) outer *= count[d];
+    const bool contiguous = r == 0 || step[r - 1] == 1;
+    const auto* s = static_cast<const std::byte*>(src);
+    auto* d = static_cast<std::byte*>(dst);
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+        int64_t rem = o, off = r ? start[r - 1] * stride[r - 1] : 0;
+        for (int64_t k = r - 2; k >= 0; --k) {
+            off += (start[k] + (rem % count[k]) * step[k]) * stride[k];
+            rem /= count[k];
+        }
+        std::byte* drow = d + o * inner * es;
+        if (contiguous) {
+            std::memcpy(drow, s + off * es, inner * es);
+        } else {
+            for (int64_t i = 0; i < inner; ++i) std::memcpy(drow + i * es, s + (off + i * step[r - 1]) * es, es);
+        }
+    }
+}
+
+ITSCAM_CLONES
 void transpose(const void* src, void* dst, const std::vector<int64_t>& shape, const std::vector<int64_t>& perm,
                size_t es) {
     const size_t r = shape.size();
@@ -105,6 +231,7 @@ void transpose(const void* src, void* dst, const std::vector<int64_t>& shape, co
     }
 }
 
+ITSCAM_CLONES
 void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner) {
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t o = 0; o < outer; ++o)
@@ -115,7 +242,7 @@ void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner
             for (int64_t k = 0; k < len; ++k) mx = std::max(mx, xp[k * inner]);
             float sum = 0.f;
             for (int64_t k = 0; k < len; ++k) {
-                const float e = std::exp(xp[k * inner] - mx);
+                const float e = fast_exp_impl(xp[k * inner] - mx);
                 yp[k * inner] = e;
                 sum += e;
             }
@@ -123,5 +250,7 @@ void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner
             for (int64_t k = 0; k < len; ++k) yp[k * inner] *= inv;
         }
 }
+
+float fast_exp(float x) { return fast_exp_impl(x); }
 
 }  // namespace itscam::cpu

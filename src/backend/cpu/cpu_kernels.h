@@ -23,7 +23,20 @@ void nhwc_resize_nearest(const void* src, void* dst, int64_t n, int64_t h, int64
 enum class EltOp { kAdd, kSub, kMul, kDiv };
 // Same-shape element-wise ops (f32).
 void eltwise_binary(EltOp op, const float* a, const float* b, float* y, int64_t n);
+// Numpy-broadcast element-wise op: a_shape/b_shape are already left-padded to out_shape's rank.
+void eltwise_broadcast(EltOp op, const float* a, const std::vector<int64_t>& a_shape, const float* b,
+                       const std::vector<int64_t>& b_shape, float* y, const std::vector<int64_t>& out_shape);
 void sigmoid(const float* x, float* y, int64_t n);
+// exp(x) for float, vectorizable (Cody-Waite range reduction + degree-6 polynomial, < 2 ulp on [-87, 88]).
+float fast_exp(float x);
+
+// Dense row-major Concat/Split/Slice: `outer` rows of contiguous runs.
+void concat_rows(const std::vector<const void*>& srcs, const std::vector<int64_t>& row_bytes, void* dst,
+                 int64_t outer);
+void split_rows(const void* src, int64_t outer, const std::vector<void*>& dsts, const std::vector<int64_t>& row_bytes);
+// Strided slice copy: for each output element index, src offset = sum(start[d] + i[d]*step[d]) * stride[d].
+void slice_copy(const void* src, const std::vector<int64_t>& in_shape, void* dst, const std::vector<int64_t>& start,
+                const std::vector<int64_t>& step, const std::vector<int64_t>& count, size_t es);
 
 // Generic permutation of a dense row-major tensor (element size `es`).
 void transpose(const void* src, void* dst, const std::vector<int64_t>& shape, const std::vector<int64_t>& perm,
