@@ -13,7 +13,10 @@ Status bind_input_shape(Graph& g, int64_t batch, int64_t height, int64_t width) 
     if (vi.dtype != DType::kF32 && vi.dtype != DType::kF16)
         return unsupported(std::string("model input dtype ") + dtype_name(vi.dtype) + " is not supported");
     if (vi.shape[1] < 0) vi.shape[1] = 3;
-    const int64_t old_batch = vi.shape[0] > 0 ? vi.shape[0] : -1;
+    // The batch the export baked into constant Reshape targets. When the input's dim 0 is dynamic (a static export
+    // whose dim 0 was renamed to a dim_param) the Ultralytics metadata still records it.
+    int64_t old_batch = vi.shape[0] > 0 ? vi.shape[0] : -1;
+    if (old_batch < 0 && g.metadata.raw.count("batch") && g.metadata.batch > 0) old_batch = g.metadata.batch;
     auto bind = [&](int64_t& dim, int64_t want, const char* what) -> Status {
         if (want <= 0) {
             if (dim < 0) return invalid_argument(std::string("model input ") + what + " is dynamic; give a value");

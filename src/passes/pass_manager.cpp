@@ -17,6 +17,7 @@ Status optimize_graph(Graph& g, int64_t batch, int64_t height, int64_t width, co
                       std::map<std::string, int>* stats) {
     // Fold what is constant before binding (bias reshapes of quantized exports), then bind the runtime shape and
     // fold again: with the shape known, the Shape/Gather/Concat chains of dynamic exports collapse to constants.
+    ITSCAM_RETURN_IF_ERROR(run_pass("float16_to_float32", float16_to_float32, g, {}, stats));
     ITSCAM_RETURN_IF_ERROR(run_pass("fold_constants", fold_constants, g, {}, stats));
     ITSCAM_RETURN_IF_ERROR(bind_input_shape(g, batch, height, width));
     ITSCAM_RETURN_IF_ERROR(run_pass("fold_constants", fold_constants, g, {}, stats));

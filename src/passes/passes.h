@@ -33,6 +33,9 @@ Result<int> fuse_conv_residual(Graph& g);
 // becomes a float Conv with dequantized weights (w - w_zp) * w_scale and the bias folded in.
 Result<int> dequantize_weights(Graph& g);
 
+// float16 constants, inputs and Casts become float32 (fp16 exports on fp32 backends); no-op Casts are bypassed.
+Result<int> float16_to_float32(Graph& g);
+
 struct PassOptions {
     bool optimize = true;           // false: only the passes needed to run (bind, fold, DCE)
     bool fuse_residual = true;      // backends that cannot run a fused residual switch it off
