@@ -13,12 +13,16 @@
 
 namespace itscam::cpu {
 
+// Below this many bytes a kernel runs on the calling thread: an OpenMP region costs a barrier, and under CPU
+// contention a barrier can cost a whole scheduler time slice.
+constexpr int64_t kParallelBytes = 64 * 1024;
+
 float fast_exp(float x);
 
 void nhwc_concat(const std::vector<const void*>& srcs, const std::vector<int64_t>& widths, void* dst,
                  int64_t pixels, int64_t total_c, size_t es) {
     auto* d = static_cast<std::byte*>(dst);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(pixels * total_c * es > kParallelBytes)
     for (int64_t p = 0; p < pixels; ++p) {
         std::byte* row = d + p * total_c * es;
         for (size_t i = 0; i < srcs.size(); ++i) {
@@ -32,7 +36,7 @@ void nhwc_concat(const std::vector<const void*>& srcs, const std::vector<int64_t
 void nhwc_split(const void* src, int64_t pixels, int64_t total_c, const std::vector<void*>& dsts,
                 const std::vector<int64_t>& widths, size_t es) {
     const auto* s = static_cast<const std::byte*>(src);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(pixels * total_c * es > kParallelBytes)
     for (int64_t p = 0; p < pixels; ++p) {
         const std::byte* row = s + p * total_c * es;
         for (size_t i = 0; i < dsts.size(); ++i) {
@@ -49,7 +53,7 @@ void nhwc_resize_nearest(const void* src, void* dst, int64_t n, int64_t h, int64
     const size_t px = c * es;
     const auto* s = static_cast<const std::byte*>(src);
     auto* d = static_cast<std::byte*>(dst);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if(n * oh * ow * c * es > kParallelBytes)
     for (int64_t b = 0; b < n; ++b)
         for (int64_t y = 0; y < oh; ++y) {
             const std::byte* srow = s + ((b * h + src_y[y]) * w) * px;
@@ -62,19 +66,19 @@ ITSCAM_CLONES
 void eltwise_binary(EltOp op, const float* a, const float* b, float* y, int64_t n) {
     switch (op) {
         case EltOp::kAdd:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(n * 4 > kParallelBytes)
             for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
             break;
         case EltOp::kSub:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(n * 4 > kParallelBytes)
             for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i];
             break;
         case EltOp::kMul:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(n * 4 > kParallelBytes)
             for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
             break;
         case EltOp::kDiv:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(n * 4 > kParallelBytes)
             for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i];
             break;
     }
@@ -102,7 +106,7 @@ static inline float fast_exp_impl(float x) {
 
 ITSCAM_CLONES
 void sigmoid(const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if(n * 4 > kParallelBytes)
     for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + fast_exp_impl(-x[i]));
 }
 
@@ -122,7 +126,7 @@ void eltwise_broadcast(EltOp op, const float* a, const std::vector<int64_t>& a_s
     const int64_t ia = r ? sa[r - 1] : 0, ib = r ? sb[r - 1] : 0;
     int64_t outer = 1;
     for (int64_t d = 0; d + 1 < r; ++d) outer *= out_shape[d];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(outer * inner * 4 > kParallelBytes)
     for (int64_t o = 0; o < outer; ++o) {
         int64_t rem = o, oa = 0, ob = 0;
         for (int64_t d = r - 2; d >= 0; --d) {
@@ -148,7 +152,7 @@ void concat_rows(const std::vector<const void*>& srcs, const std::vector<int64_t
     int64_t total = 0;
     for (int64_t b : row_bytes) total += b;
     auto* d = static_cast<std::byte*>(dst);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(outer * total > kParallelBytes)
     for (int64_t o = 0; o < outer; ++o) {
         std::byte* row = d + o * total;
         for (size_t i = 0; i < srcs.size(); ++i) {
@@ -162,7 +166,7 @@ void split_rows(const void* src, int64_t outer, const std::vector<void*>& dsts, 
     int64_t total = 0;
     for (int64_t b : row_bytes) total += b;
     const auto* s = static_cast<const std::byte*>(src);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(outer * total > kParallelBytes)
     for (int64_t o = 0; o < outer; ++o) {
         const std::byte* row = s + o * total;
         for (size_t i = 0; i < dsts.size(); ++i) {
@@ -183,7 +187,7 @@ void slice_copy(const void* src, const std::vector<int64_t>& in_shape, void* dst
     const bool contiguous = r == 0 || step[r - 1] == 1;
     const auto* s = static_cast<const std::byte*>(src);
     auto* d = static_cast<std::byte*>(dst);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(outer * inner * static_cast<int64_t>(es) > kParallelBytes)
     for (int64_t o = 0; o < outer; ++o) {
         int64_t rem = o, off = r ? start[r - 1] * stride[r - 1] : 0;
         for (int64_t k = r - 2; k >= 0; --k) {
@@ -213,7 +217,7 @@ void transpose(const void* src, void* dst, const std::vector<int64_t>& shape, co
     const int64_t inner_stride = r ? in_stride[perm[r - 1]] : 1;
     const auto* s = static_cast<const std::byte*>(src);
     auto* d = static_cast<std::byte*>(dst);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(outer * inner * static_cast<int64_t>(es) > kParallelBytes)
     for (int64_t o = 0; o < outer; ++o) {
         int64_t rem = o, off = 0;
         for (int64_t k = static_cast<int64_t>(r) - 2; k >= 0; --k) {
@@ -233,7 +237,7 @@ void transpose(const void* src, void* dst, const std::vector<int64_t>& shape, co
 
 ITSCAM_CLONES
 void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if(outer * len * inner * 4 > kParallelBytes)
     for (int64_t o = 0; o < outer; ++o)
         for (int64_t i = 0; i < inner; ++i) {
             const float* xp = x + o * len * inner + i;
