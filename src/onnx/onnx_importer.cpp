@@ -53,13 +53,23 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& tp, const std::string&
         if (bytes) std::memcpy(t.raw(), tp.raw_data().data(), bytes);
         return t;
     }
-    Tensor t = Tensor::empty(dt, shape);
+    // The typed fields: check the value count before allocating, so a huge shape without data is refused rather
+    // than allocated.
+    int count = 0;
+    switch (dt) {
+        case DType::kF32: count = tp.float_data_size(); break;
+        case DType::kF64: count = tp.double_data_size(); break;
+        case DType::kI64: count = tp.int64_data_size(); break;
+        default: count = tp.int32_data_size(); break;
+    }
     auto need = [&](int have) -> Status {
         if (have != numel)
             return corrupt(what + ": holds " + std::to_string(have) + " values, shape " + shape_str(shape) +
                            " needs " + std::to_string(numel));
         return Status::ok();
     };
+    ITSCAM_RETURN_IF_ERROR(need(count));
+    Tensor t = Tensor::empty(dt, shape);
     switch (dt) {
         case DType::kF32:
             ITSCAM_RETURN_IF_ERROR(need(tp.float_data_size()));

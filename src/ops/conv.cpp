@@ -49,6 +49,10 @@ Result<ConvParams> conv_params(const Node& n, const Shape& x, const Shape& w_or_
     p.dw = dl[1];
     if (p.kh <= 0 || p.kw <= 0 || p.sh <= 0 || p.sw <= 0 || p.dh <= 0 || p.dw <= 0)
         return op_error(n, "kernel, strides and dilations must be positive");
+    constexpr int64_t kMaxWindow = int64_t{1} << 20;  // keeps (k - 1) * d and (o - 1) * s far from int64 overflow
+    if (p.kh > kMaxWindow || p.kw > kMaxWindow || p.sh > kMaxWindow || p.sw > kMaxWindow || p.dh > kMaxWindow ||
+        p.dw > kMaxWindow)
+        return op_error(n, "kernel, strides or dilations out of range");
     p.pt = pads[0];
     p.pl = pads[1];
     p.pb = pads[2];

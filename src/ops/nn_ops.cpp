@@ -261,3 +261,57 @@ void register_nn_ops(std::map<std::string, OpDef>& r) {
 }
 
 }  // namespace itscam
+
+namespace itscam {
+
+// DflDecode (itscam extension, produced by the fuse_dfl pass): the Distribution Focal Loss box decode of the
+// YOLOv8/11 Detect head. x: [N, 4, R, A] logits over R bins per box side; w: [1, R, 1, 1] bin values (0..R-1).
+//   y[n, 0, j, a] = sum_k softmax_k(x[n, j, :, a]) * w[k]
+namespace {
+
+Status dfl_infer(const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) {
+    const Shape& s = in[0].info->shape;
+    const Shape& w = in[1].info->shape;
+    if (s.size() != 4 || w.size() != 4 || (s[2] >= 0 && w[1] != s[2]))
+        return op_error(n, "expects x [N,4,R,A] and w [1,R,1,1], got " + shape_str(s) + " and " + shape_str(w));
+    out[0].dtype = in[0].info->dtype;
+    out[0].shape = {s[0], 1, s[1], s[3]};
+    return Status::ok();
+}
+
+Status dfl_ref(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) {
+    const Shape& s = in[0]->shape();
+    if (s.size() != 4 || in[1]->numel() != s[2]) return op_error(n, "shape mismatch");
+    Tensor x = in[0]->cast(DType::kF32);
+    auto w = in[1]->to_f32_vector();
+    Tensor y = Tensor::empty(DType::kF32, {s[0], 1, s[1], s[3]});
+    const int64_t r = s[2], a_n = s[3];
+    for (int64_t nj = 0; nj < s[0] * s[1]; ++nj)
+        for (int64_t a = 0; a < a_n; ++a) {
+            const float* xp = x.data<float>() + nj * r * a_n + a;
+            float mx = -INFINITY;
+            for (int64_t k = 0; k < r; ++k) mx = std::max(mx, xp[k * a_n]);
+            double sum = 0, acc = 0;
+            for (int64_t k = 0; k < r; ++k) {
+                const double e = std::exp(static_cast<double>(xp[k * a_n] - mx));
+                sum += e;
+                acc += e * w[k];
+            }
+            y.data<float>()[nj * a_n + a] = static_cast<float>(acc / sum);
+        }
+    out[0] = y;
+    return Status::ok();
+}
+
+}  // namespace
+
+void register_dfl_op(std::map<std::string, OpDef>& r) {
+    OpDef d;
+    d.name = "DflDecode";
+    d.min_inputs = d.max_inputs = 2;
+    d.infer = dfl_infer;
+    d.ref = dfl_ref;
+    r["DflDecode"] = d;
+}
+
+}  // namespace itscam

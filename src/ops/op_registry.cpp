@@ -12,6 +12,7 @@ const std::map<std::string, OpDef>& registry() {
         register_conv_ops(m);
         register_tensor_ops(m);
         register_nn_ops(m);
+        register_dfl_op(m);
         return m;
     }();
     return r;
@@ -28,6 +29,8 @@ std::vector<std::string> op_names() {
     for (const auto& [k, d] : registry()) v.push_back(k);
     return v;
 }
+
+constexpr int64_t kMaxInferredElements = int64_t{1} << 40;
 
 Status op_error(const Node& n, const std::string& what) { return invalid_argument(n.label() + ": " + what); }
 
@@ -57,7 +60,20 @@ Status op_infer(const Graph& g, const Node& n, std::vector<ValueInfo>& outs) {
         if (!ins[i].info) return op_error(n, "input '" + n.inputs[i] + "' has no type information");
     }
     outs.assign(n.outputs.size(), ValueInfo{});
-    return d->infer(n, ins, outs);
+    ITSCAM_RETURN_IF_ERROR(d->infer(n, ins, outs));
+    // Hostile files can make inference produce absurd dimensions (Reshape targets, Resize scales, ...); stopping
+    // them here keeps every later shape computation far from int64 overflow.
+    for (const auto& o : outs) {
+        if (o.shape.size() > 64) return op_error(n, "output rank " + std::to_string(o.shape.size()) + " is too large");
+        int64_t known = 1;
+        for (int64_t dim : o.shape) {
+            if (dim < -1) return op_error(n, "inferred a negative dimension in " + shape_str(o.shape));
+            if (dim > 0 && known > kMaxInferredElements / dim)
+                return op_error(n, "inferred shape " + shape_str(o.shape) + " is too large");
+            if (dim > 0) known *= dim;
+        }
+    }
+    return Status::ok();
 }
 
 Status op_run_ref(const Node& n, const std::vector<const Tensor*>& ins, std::vector<Tensor>& outs) {

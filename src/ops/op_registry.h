@@ -50,6 +50,7 @@ void register_elementwise_ops(std::map<std::string, OpDef>& r);
 void register_conv_ops(std::map<std::string, OpDef>& r);
 void register_tensor_ops(std::map<std::string, OpDef>& r);
 void register_nn_ops(std::map<std::string, OpDef>& r);
+void register_dfl_op(std::map<std::string, OpDef>& r);
 
 // Shared helpers for op files.
 Result<Shape> broadcast_shapes(const Shape& a, const Shape& b);

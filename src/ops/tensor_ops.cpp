@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "ops/op_registry.h"
@@ -13,6 +14,7 @@ namespace itscam {
 namespace {
 
 constexpr int64_t kMaxElements = int64_t{1} << 34;  // refuse absurd shapes from hostile files
+constexpr int64_t kMaxRank = 64;
 
 Status check_shape_sane(const Node& n, const Shape& s) {
     int64_t total = 1;
@@ -22,6 +24,28 @@ Status check_shape_sane(const Node& n, const Shape& s) {
         total *= d;
     }
     return Status::ok();
+}
+
+// One output dimension of Tile, refusing negative repeats and absurd sizes (no int64 overflow).
+Result<int64_t> tile_dim(const Node& n, int64_t dim, int64_t rep) {
+    if (rep < 0) return op_error(n, "negative repeat " + std::to_string(rep));
+    if (dim < 0) return int64_t{-1};
+    if (rep > 0 && dim > kMaxElements / rep)
+        return op_error(n, "tiling " + std::to_string(dim) + " by " + std::to_string(rep) + " is too large");
+    return dim * rep;
+}
+
+// Length of Range(start, limit, delta): ceil((limit - start) / delta) clamped at 0, in double as the kernel
+// computes it; refuses non-scalars, a zero or non-finite delta and absurd lengths (before any float->int cast).
+Result<int64_t> range_count(const Node& n, const Tensor& start, const Tensor& limit, const Tensor& delta) {
+    if (start.numel() != 1 || limit.numel() != 1 || delta.numel() != 1) return op_error(n, "inputs must be scalars");
+    const double s = *start.cast(DType::kF64).data<double>(), l = *limit.cast(DType::kF64).data<double>(),
+                 d = *delta.cast(DType::kF64).data<double>();
+    if (d == 0) return op_error(n, "delta is 0");
+    const double cnt = std::ceil((l - s) / d);
+    if (!std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d) || !(cnt <= static_cast<double>(kMaxElements)))
+        return op_error(n, "range too long or not finite");
+    return cnt > 0 ? static_cast<int64_t>(cnt) : int64_t{0};
 }
 
 bool all_known(const Shape& s) {
@@ -52,6 +76,7 @@ Status concat_infer(const Node& n, const std::vector<InferInput>& in, std::vecto
                 return op_error(n, "input shapes " + shape_str(s0) + " and " + shape_str(s) + " differ off the axis");
             if (o[d] < 0) o[d] = s[d];
         }
+        if (s[axis] > kMaxElements) return op_error(n, "input shape " + shape_str(s) + " is too large");
         o[axis] = (o[axis] < 0 || s[axis] < 0) ? -1 : o[axis] + s[axis];
     }
     out[0].dtype = in[0].info->dtype;
@@ -106,6 +131,7 @@ Result<std::vector<int64_t>> split_sizes(const Node& n, const Shape& s, int64_t 
     int64_t total = 0;
     for (int64_t v : sizes) {
         if (v < 0) return op_error(n, "negative split size");
+        if (v > kMaxElements) return op_error(n, "split size " + std::to_string(v) + " is too large");
         total += v;
     }
     if (s[axis] >= 0 && total != s[axis])
@@ -196,14 +222,19 @@ Result<SliceSpec> slice_spec(const Node& n, const Shape& s, const std::vector<co
         int64_t b = starts[i], e = ends[i];
         if (b < 0) b += dim;
         if (e < 0) e += dim;
+        // Counts as (span - 1) / |step| + 1: no overflow for steps near the int64 limits.
         if (st > 0) {
             b = std::clamp<int64_t>(b, 0, dim);
             e = std::clamp<int64_t>(e, 0, dim);
-            sp.count[a] = e > b ? (e - b + st - 1) / st : 0;
+            sp.count[a] = e > b ? (e - b - 1) / st + 1 : 0;
+        } else if (dim == 0) {
+            b = 0;
+            sp.count[a] = 0;
         } else {
             b = std::clamp<int64_t>(b, 0, dim - 1);
             e = std::clamp<int64_t>(e, -1, dim - 1);
-            sp.count[a] = b > e ? (b - e + (-st) - 1) / (-st) : 0;
+            const int64_t ast = st == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max() : -st;
+            sp.count[a] = b > e ? (b - e - 1) / ast + 1 : 0;
         }
         sp.start[a] = b;
         sp.step[a] = st;
@@ -270,6 +301,8 @@ Result<Shape> reshape_target(const Node& n, const Shape& in, std::vector<int64_t
         } else if (target[i] < 0) {
             return op_error(n, "invalid target dimension " + std::to_string(target[i]));
         } else {
+            if (target[i] > 0 && known > kMaxElements / target[i])
+                return op_error(n, "target shape " + shape_str(target) + " is too large");
             known *= target[i];
         }
     }
@@ -292,7 +325,8 @@ Status reshape_infer(const Node& n, const std::vector<InferInput>& in, std::vect
     out[0].dtype = in[0].info->dtype;
     if (!in[1].value) {
         const Shape& ts = in[1].info->shape;
-        if (ts.size() != 1 || ts[0] < 0) return op_error(n, "target shape must be a 1-D tensor of known length");
+        if (ts.size() != 1 || ts[0] < 0 || ts[0] > kMaxRank)
+            return op_error(n, "target shape must be a 1-D tensor of known length");
         out[0].shape.assign(ts[0], -1);
         return Status::ok();
     }
@@ -466,6 +500,7 @@ Status flatten_infer(const Node& n, const std::vector<InferInput>& in, std::vect
     int64_t a = 1, b = 1;
     for (int64_t d = 0; d < r; ++d) {
         int64_t& t = d < axis ? a : b;
+        if (t > 0 && s[d] > 0 && t > kMaxElements / s[d]) return op_error(n, "shape " + shape_str(s) + " is too large");
         t = (t < 0 || s[d] < 0) ? -1 : t * s[d];
     }
     out[0].dtype = in[0].info->dtype;
@@ -572,6 +607,7 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
             return check_shape_sane(n, out[0].shape);
         }
         const Shape& s = in[0].info->shape;
+        if (!s.empty() && s[0] > kMaxRank) return op_error(n, "shape input of length " + std::to_string(s[0]));
         out[0].shape.assign(s.empty() || s[0] < 0 ? 0 : s[0], -1);
         return Status::ok();
     };
@@ -595,21 +631,14 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
         out[0].dtype = in[0].info->dtype;
         out[0].shape = {-1};
         if (in[0].value && in[1].value && in[2].value) {
-            double s = in[0].value->to_f32_vector().at(0), l = in[1].value->to_f32_vector().at(0),
-                   d = in[2].value->to_f32_vector().at(0);
-            if (d == 0) return op_error(n, "delta is 0");
-            out[0].shape = {std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)))};
+            ITSCAM_ASSIGN_OR_RETURN(int64_t cnt, range_count(n, *in[0].value, *in[1].value, *in[2].value));
+            out[0].shape = {cnt};
         }
         return Status::ok();
     };
     range.ref = [](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
-        for (int i = 0; i < 3; ++i)
-            if (in[i]->numel() != 1) return op_error(n, "inputs must be scalars");
-        const Tensor s = in[0]->cast(DType::kF64), l = in[1]->cast(DType::kF64), d = in[2]->cast(DType::kF64);
-        const double sv = *s.data<double>(), lv = *l.data<double>(), dv = *d.data<double>();
-        if (dv == 0) return op_error(n, "delta is 0");
-        const int64_t cnt = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((lv - sv) / dv)));
-        if (cnt > kMaxElements) return op_error(n, "range too long");
+        ITSCAM_ASSIGN_OR_RETURN(int64_t cnt, range_count(n, *in[0], *in[1], *in[2]));
+        const double sv = *in[0]->cast(DType::kF64).data<double>(), dv = *in[2]->cast(DType::kF64).data<double>();
         Tensor o = Tensor::empty(DType::kF64, {cnt});
         for (int64_t i = 0; i < cnt; ++i) o.data<double>()[i] = sv + i * dv;
         out[0] = o.cast(in[0]->dtype());
@@ -623,8 +652,9 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
     expand.infer = [](const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) -> Status {
         out[0].dtype = in[0].info->dtype;
         if (!in[1].value) {
-            out[0].shape.assign(std::max<int64_t>(in[1].info->shape.empty() ? 0 : in[1].info->shape[0],
-                                                  static_cast<int64_t>(in[0].info->shape.size())), -1);
+            const int64_t len = in[1].info->shape.empty() ? 0 : in[1].info->shape[0];
+            if (len > kMaxRank) return op_error(n, "shape input of length " + std::to_string(len));
+            out[0].shape.assign(std::max<int64_t>(len, static_cast<int64_t>(in[0].info->shape.size())), -1);
             return Status::ok();
         }
         auto s = broadcast_shapes(in[0].info->shape, in[1].value->to_i64_vector());
@@ -673,7 +703,10 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
         if (in[1].value) {
             auto rep = in[1].value->to_i64_vector();
             if (rep.size() != s.size()) return op_error(n, "repeats length != rank");
-            for (size_t i = 0; i < s.size(); ++i) out[0].shape[i] = s[i] < 0 ? -1 : s[i] * rep[i];
+            for (size_t i = 0; i < s.size(); ++i) {
+                ITSCAM_ASSIGN_OR_RETURN(int64_t d, tile_dim(n, s[i], rep[i]));
+                out[0].shape[i] = d;
+            }
         }
         return Status::ok();
     };
@@ -683,8 +716,7 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
         if (rep.size() != s.size()) return op_error(n, "repeats length != rank");
         Shape os(s.size());
         for (size_t i = 0; i < s.size(); ++i) {
-            if (rep[i] < 0) return op_error(n, "negative repeat");
-            os[i] = s[i] * rep[i];
+            ITSCAM_ASSIGN_OR_RETURN(os[i], tile_dim(n, s[i], rep[i]));
         }
         ITSCAM_RETURN_IF_ERROR(check_shape_sane(n, os));
         out[0] = Tensor::empty(in[0]->dtype(), os);

@@ -28,7 +28,7 @@ Result<int> dequantize_weights(Graph& g) {
         if (dql.outputs.size() != 3 || c.inputs[2] != dql.outputs[2]) continue;
         const Tensor* wq = g.constant(c.inputs[1]);
         const Tensor* wz = c.num_inputs() > 3 ? g.constant(c.inputs[3]) : nullptr;
-        if (!wq || wq->rank() != 4 || (c.num_inputs() > 3 && (!wz || wz->numel() != 1))) continue;
+        if (!wq || wq->rank() != 4 || wq->dim(0) <= 0 || (c.num_inputs() > 3 && (!wz || wz->numel() != 1))) continue;
         const int ki = only_user(c.outputs[0]);
         if (ki < 0 || g.nodes[ki].op != "Cast" || g.nodes[ki].attr_int("to", 0) != 1) continue;
         const int mi = only_user(g.nodes[ki].outputs[0]);

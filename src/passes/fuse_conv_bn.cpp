@@ -23,7 +23,7 @@ Result<int> fuse_conv_bn(Graph& g) {
         Node& bn = g.nodes[it->second[0]];
         if (bn.op != "BatchNormalization" || bn.inputs[0] != y || bn.outputs.size() != 1) continue;
         const Tensor* w = g.constant(conv.inputs[1]);
-        if (!w || w->dtype() != DType::kF32) continue;
+        if (!w || w->dtype() != DType::kF32 || w->rank() == 0 || w->dim(0) <= 0) continue;
         const Tensor* p[4];
         bool ok = true;
         for (int k = 0; k < 4; ++k) ok &= (p[k] = g.constant(bn.inputs[k + 1])) != nullptr;

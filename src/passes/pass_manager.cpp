@@ -31,6 +31,7 @@ Status optimize_graph(Graph& g, int64_t batch, int64_t height, int64_t width, co
         ITSCAM_RETURN_IF_ERROR(infer_shapes(g));
         ITSCAM_RETURN_IF_ERROR(run_pass("fuse_conv_activation", fuse_conv_activation, g, opt, stats));
         ITSCAM_RETURN_IF_ERROR(infer_shapes(g));
+        ITSCAM_RETURN_IF_ERROR(run_pass("fuse_dfl", fuse_dfl, g, opt, stats));
         if (opt.fuse_residual) {
             ITSCAM_RETURN_IF_ERROR(run_pass("fuse_conv_residual", fuse_conv_residual, g, opt, stats));
         }

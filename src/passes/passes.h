@@ -33,6 +33,9 @@ Result<int> fuse_conv_residual(Graph& g);
 // becomes a float Conv with dequantized weights (w - w_zp) * w_scale and the bias folded in.
 Result<int> dequantize_weights(Graph& g);
 
+// Transpose -> Softmax -> Transpose -> 1x1 Conv of the Detect head's DFL becomes one DflDecode node.
+Result<int> fuse_dfl(Graph& g);
+
 // float16 constants, inputs and Casts become float32 (fp16 exports on fp32 backends); no-op Casts are bypassed.
 Result<int> float16_to_float32(Graph& g);
 

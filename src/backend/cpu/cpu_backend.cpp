@@ -37,7 +37,7 @@ using dt = memory::data_type;
 
 enum class Kind { kConv, kPool, kResize, kConcat, kSplit, kEltNhwc, kSigmoidNhwc,  // NHWC kinds
                   kView, kTranspose, kSoftmax, kEltPlain, kEltBroadcast, kSigmoidPlain, kMatMul, kConcatPlain,
-                  kSplitPlain, kSlice, kGeneric };
+                  kSplitPlain, kSlice, kDfl, kGeneric };
 
 bool is_nhwc_kind(Kind k) { return k <= Kind::kSigmoidNhwc; }
 
@@ -146,6 +146,9 @@ Kind CpuCompiled::classify(const Node& n) const {
         !(g_.is_constant(n.inputs[0]) && g_.is_constant(n.inputs[1])))
         return Kind::kEltBroadcast;
     if (n.op == "Concat") return Kind::kConcatPlain;
+    if (n.op == "DflDecode" && !g_.is_constant(n.inputs[0]) && g_.is_constant(n.inputs[1]) &&
+        g_.info(n.inputs[0])->dtype == DType::kF32)
+        return Kind::kDfl;
     if (n.op == "Split" && (n.num_inputs() < 2 || g_.is_constant(n.inputs[1]))) return Kind::kSplitPlain;
     if (n.op == "Slice") {
         bool consts = !g_.is_constant(n.inputs[0]);
@@ -510,6 +513,19 @@ Status CpuCompiled::build() {
                     break;
                 }
                 case Kind::kMatMul: ITSCAM_RETURN_IF_ERROR(add_matmul(n)); break;
+                case Kind::kDfl: {
+                    const Shape s = slots_.at(n.inputs[0]).shape;
+                    const Tensor w = g_.constant(n.inputs[1])->cast(DType::kF32);
+                    keep_.push_back(w);
+                    const std::string x = n.inputs[0];
+                    desc_.push_back(n.name + " DflDecode [itscam]");
+                    steps_.push_back([this, x, y, s, w]() -> Status {
+                        cpu::dfl_decode(plain(x).data<float>(), w.data<float>(), plain(y).data<float>(), s[0] * s[1],
+                                        s[2], s[3]);
+                        return Status::ok();
+                    });
+                    break;
+                }
                 case Kind::kEltBroadcast: {
                     const cpu::EltOp op = n.op == "Add" ? cpu::EltOp::kAdd : n.op == "Sub" ? cpu::EltOp::kSub
                                           : n.op == "Mul" ? cpu::EltOp::kMul : cpu::EltOp::kDiv;

@@ -257,4 +257,30 @@ void softmax(const float* x, float* y, int64_t outer, int64_t len, int64_t inner
 
 float fast_exp(float x) { return fast_exp_impl(x); }
 
+ITSCAM_CLONES
+void dfl_decode(const float* x, const float* w, float* y, int64_t nj, int64_t r, int64_t a) {
+    constexpr int64_t kBlock = 256;  // anchors per block: the running max/sums stay in L1 and vectorize over a
+    const int64_t blocks = (a + kBlock - 1) / kBlock;
+#pragma omp parallel for collapse(2) schedule(static) if(nj * r * a * 4 > kParallelBytes)
+    for (int64_t j = 0; j < nj; ++j)
+        for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t a0 = b * kBlock, len = std::min(kBlock, a - a0);
+            const float* xp = x + j * r * a + a0;
+            float mx[kBlock], sum[kBlock], acc[kBlock];
+            for (int64_t i = 0; i < len; ++i) mx[i] = xp[i], sum[i] = 0.f, acc[i] = 0.f;
+            for (int64_t k = 1; k < r; ++k)
+                for (int64_t i = 0; i < len; ++i) mx[i] = std::max(mx[i], xp[k * a + i]);
+            for (int64_t k = 0; k < r; ++k) {
+                const float wk = w[k];
+                for (int64_t i = 0; i < len; ++i) {
+                    const float e = fast_exp_impl(xp[k * a + i] - mx[i]);
+                    sum[i] += e;
+                    acc[i] += e * wk;
+                }
+            }
+            float* yp = y + j * a + a0;
+            for (int64_t i = 0; i < len; ++i) yp[i] = acc[i] / sum[i];
+        }
+}
+
 }  // namespace itscam::cpu

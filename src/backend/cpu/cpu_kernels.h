@@ -30,6 +30,9 @@ void sigmoid(const float* x, float* y, int64_t n);
 // exp(x) for float, vectorizable (Cody-Waite range reduction + degree-6 polynomial, < 2 ulp on [-87, 88]).
 float fast_exp(float x);
 
+// DFL box decode: x [NJ][R][A] logits, w [R] bin values -> y [NJ][A] = sum_k softmax_k(x[.,:,a]) * w[k].
+void dfl_decode(const float* x, const float* w, float* y, int64_t nj, int64_t r, int64_t a);
+
 // Dense row-major Concat/Split/Slice: `outer` rows of contiguous runs.
 void concat_rows(const std::vector<const void*>& srcs, const std::vector<int64_t>& row_bytes, void* dst,
                  int64_t outer);
