@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "runtime/engine.h"
+#include "runtime/process_setup.h"
 #include "vision/letterbox.h"
 #include "vision/npy.h"
 #include "vision/postprocess.h"
@@ -77,4 +78,11 @@ BENCHMARK(BM_Engine)
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    itscam::prefer_passive_openmp_waits(argv);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "core/status.h"
@@ -91,15 +92,24 @@ double load_as_double(const void* p, DType t, int64_t i) {
     }
     return 0;
 }
+// Float -> integer conversion saturates (NaN -> 0): a plain cast of an out-of-range value is undefined.
+template <typename I>
+I saturate(double v) {
+    if (!(v == v)) return 0;
+    if (v <= static_cast<double>(std::numeric_limits<I>::min())) return std::numeric_limits<I>::min();
+    if (v >= static_cast<double>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
+    return static_cast<I>(v);
+}
+
 void store_from_double(void* p, DType t, int64_t i, double v) {
     switch (t) {
         case DType::kF32: static_cast<float*>(p)[i] = static_cast<float>(v); break;
         case DType::kF16: static_cast<uint16_t*>(p)[i] = float_to_half(static_cast<float>(v)); break;
         case DType::kBF16: static_cast<uint16_t*>(p)[i] = float_to_bf16(static_cast<float>(v)); break;
-        case DType::kI8: static_cast<int8_t*>(p)[i] = static_cast<int8_t>(v); break;
-        case DType::kU8: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
-        case DType::kI32: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
-        case DType::kI64: static_cast<int64_t*>(p)[i] = static_cast<int64_t>(v); break;
+        case DType::kI8: static_cast<int8_t*>(p)[i] = saturate<int8_t>(v); break;
+        case DType::kU8: static_cast<uint8_t*>(p)[i] = saturate<uint8_t>(v); break;
+        case DType::kI32: static_cast<int32_t*>(p)[i] = saturate<int32_t>(v); break;
+        case DType::kI64: static_cast<int64_t*>(p)[i] = saturate<int64_t>(v); break;
         case DType::kBool: static_cast<uint8_t*>(p)[i] = v != 0.0; break;
         case DType::kF64: static_cast<double*>(p)[i] = v; break;
     }
@@ -115,7 +125,7 @@ Tensor Tensor::cast(DType to) const {
         return t;
     }
     if ((dtype_ == DType::kI64 || dtype_ == DType::kI32) && to == DType::kI64) {
-        for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = static_cast<int64_t>(load_as_double(raw(), dtype_, i));
+        for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = saturate<int64_t>(load_as_double(raw(), dtype_, i));
         return t;
     }
     for (int64_t i = 0; i < n; ++i) store_from_double(t.raw(), to, i, load_as_double(raw(), dtype_, i));
@@ -125,7 +135,7 @@ Tensor Tensor::cast(DType to) const {
 std::vector<int64_t> Tensor::to_i64_vector() const {
     std::vector<int64_t> v(static_cast<size_t>(numel()));
     for (int64_t i = 0; i < numel(); ++i) {
-        v[i] = dtype_ == DType::kI64 ? data<int64_t>()[i] : static_cast<int64_t>(load_as_double(raw(), dtype_, i));
+        v[i] = dtype_ == DType::kI64 ? data<int64_t>()[i] : saturate<int64_t>(load_as_double(raw(), dtype_, i));
     }
     return v;
 }

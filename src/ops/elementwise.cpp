@@ -1,6 +1,7 @@
 // Element-wise ops with numpy broadcasting (Add, Mul, Sigmoid, Cast, Where, ...). Reference kernels compute in
 // float for float tensors and in double/int64 for integer tensors so shape arithmetic stays exact.
 #include <cmath>
+#include <limits>
 
 #include "ops/op_registry.h"
 
@@ -44,7 +45,11 @@ void for_each_broadcast(const Shape& out, const std::vector<const Shape*>& ins, 
 
 bool is_float(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF64; }
 
-enum class Bin { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kEqual, kLess, kGreater, kLessEq, kGreaterEq, kAnd, kOr };
+// kFmod is Mod with fmod=1 (C fmod: the result has the dividend's sign); kMod is Python's (the divisor's sign).
+enum class Bin {
+    kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kFmod,
+    kEqual, kLess, kGreater, kLessEq, kGreaterEq, kAnd, kOr  // comparisons and logic last (bin_is_compare)
+};
 
 bool bin_is_compare(Bin b) { return b >= Bin::kEqual; }
 
@@ -60,6 +65,7 @@ double bin_apply(Bin b, double x, double y, bool integer) {
         case Bin::kMax: return std::max(x, y);
         case Bin::kMin: return std::min(x, y);
         case Bin::kMod: return y == 0 ? 0 : x - std::floor(x / y) * y;
+        case Bin::kFmod: return integer && y == 0 ? 0 : std::fmod(x, y);
         case Bin::kEqual: return x == y;
         case Bin::kLess: return x < y;
         case Bin::kGreater: return x > y;
@@ -69,6 +75,14 @@ double bin_apply(Bin b, double x, double y, bool integer) {
         case Bin::kOr: return (x != 0) || (y != 0);
     }
     return 0;
+}
+
+// double -> int64 without undefined behaviour: NaN gives 0, out-of-range values saturate.
+int64_t saturate_i64(double v) {
+    if (std::isnan(v)) return 0;
+    if (v >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+    if (v <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+    return static_cast<int64_t>(v);
 }
 
 float bin_apply_f(Bin b, float x, float y) {
@@ -95,7 +109,8 @@ OpDef make_binary(const std::string& name, Bin b) {
         out[0].dtype = bin_is_compare(b) ? DType::kBool : in[0].info->dtype;
         return Status::ok();
     };
-    d.ref = [b](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
+    d.ref = [b0 = b](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
+        const Bin b = b0 == Bin::kMod && n.attr_int("fmod", 0) != 0 ? Bin::kFmod : b0;
         auto s = broadcast_shapes(in[0]->shape(), in[1]->shape());
         if (!s) return op_error(n, s.status().message());
         if (in[0]->dtype() != in[1]->dtype()) return op_error(n, "input dtypes differ");
@@ -120,11 +135,14 @@ OpDef make_binary(const std::string& name, Bin b) {
             for_each_broadcast(*s, {&in[0]->shape(), &in[1]->shape()}, [&](int64_t i, const std::vector<int64_t>& off) {
                 int64_t a = x[off[0]], c = y[off[1]], r = 0;
                 switch (b) {
-                    case Bin::kAdd: r = a + c; break;
-                    case Bin::kSub: r = a - c; break;
-                    case Bin::kMul: r = a * c; break;
-                    case Bin::kDiv: r = c == 0 ? 0 : a / c; break;
-                    default: r = static_cast<int64_t>(bin_apply(b, static_cast<double>(a), static_cast<double>(c), true));
+                    // Two's-complement wrap-around on overflow (as ONNX Runtime), never C++ signed overflow.
+                    case Bin::kAdd: r = static_cast<int64_t>(uint64_t(a) + uint64_t(c)); break;
+                    case Bin::kSub: r = static_cast<int64_t>(uint64_t(a) - uint64_t(c)); break;
+                    case Bin::kMul: r = static_cast<int64_t>(uint64_t(a) * uint64_t(c)); break;
+                    case Bin::kDiv:
+                        r = c == 0 ? 0 : c == -1 ? static_cast<int64_t>(uint64_t{0} - static_cast<uint64_t>(a)) : a / c;
+                        break;
+                    default: r = saturate_i64(bin_apply(b, static_cast<double>(a), static_cast<double>(c), true));
                 }
                 if (bin_is_compare(b)) oi.data<uint8_t>()[i] = r != 0;
                 else oi.data<int64_t>()[i] = r;

@@ -34,6 +34,20 @@ constexpr int64_t kMaxInferredElements = int64_t{1} << 40;
 
 Status op_error(const Node& n, const std::string& what) { return invalid_argument(n.label() + ": " + what); }
 
+// Inputs ONNX requires to be integer tensors (shapes, axes, indices, sizes). A float tensor there is a broken file;
+// refusing it also keeps float->int conversions of arbitrary values out of the shape code.
+static bool is_integer_input(const std::string& op, size_t i) {
+    static const std::map<std::string, std::vector<size_t>> kIntInputs = {
+        {"Reshape", {1}}, {"Expand", {1}}, {"ConstantOfShape", {0}}, {"Tile", {1}},     {"Slice", {1, 2, 3, 4}},
+        {"Split", {1}},   {"Unsqueeze", {1}}, {"Squeeze", {1}},       {"Gather", {1}}, {"Resize", {3}}};
+    auto it = kIntInputs.find(op);
+    return it != kIntInputs.end() && std::find(it->second.begin(), it->second.end(), i) != it->second.end();
+}
+static Status check_integer_input(const Node& n, size_t i, DType t) {
+    if (t == DType::kI64 || t == DType::kI32 || !is_integer_input(n.op, i)) return Status::ok();
+    return op_error(n, "input " + std::to_string(i) + " must be int64, got " + dtype_name(t));
+}
+
 static Status check_arity(const OpDef& d, const Node& n) {
     int ni = static_cast<int>(n.num_inputs());
     int no = static_cast<int>(n.outputs.size());
@@ -58,6 +72,7 @@ Status op_infer(const Graph& g, const Node& n, std::vector<ValueInfo>& outs) {
         ins[i].info = g.info(n.inputs[i]);
         ins[i].value = g.constant(n.inputs[i]);
         if (!ins[i].info) return op_error(n, "input '" + n.inputs[i] + "' has no type information");
+        ITSCAM_RETURN_IF_ERROR(check_integer_input(n, i, ins[i].info->dtype));
     }
     outs.assign(n.outputs.size(), ValueInfo{});
     ITSCAM_RETURN_IF_ERROR(d->infer(n, ins, outs));
@@ -80,6 +95,8 @@ Status op_run_ref(const Node& n, const std::vector<const Tensor*>& ins, std::vec
     const OpDef* d = op_find(n.op);
     if (!d) return unsupported(n.label() + ": op '" + n.op + "' is not supported by itscam");
     ITSCAM_RETURN_IF_ERROR(check_arity(*d, n));
+    for (size_t i = 0; i < ins.size() && i < n.inputs.size(); ++i)
+        if (ins[i]) ITSCAM_RETURN_IF_ERROR(check_integer_input(n, i, ins[i]->dtype()));
     outs.assign(n.outputs.size(), Tensor{});
     return d->ref(n, ins, outs);
 }

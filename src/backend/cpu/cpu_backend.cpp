@@ -342,7 +342,6 @@ Status CpuCompiled::build() {
     } else if (opt_.precision != Precision::kF32) {
         return unsupported(std::string("the cpu backend runs fp32 or bf16, not ") + precision_name(opt_.precision));
     }
-    if (g_.inputs.size() != 1) return unsupported("the cpu backend runs single-input graphs");
     for (const auto& [name, vi] : g_.values)
         if (!g_.is_constant(name) && !vi.shape_known())
             return invalid_argument("value '" + name + "' has an unknown shape " + shape_str(vi.shape));
@@ -352,9 +351,12 @@ Status CpuCompiled::build() {
     auto make_slot = [&](const std::string& v) {
         if (v.empty() || g_.is_constant(v) || slots_.count(v)) return;
         const ValueInfo& vi = g_.values.at(v);
-        slots_[v] = Slot{vi.shape, vi.dtype};
+        Slot s;
+        s.shape = vi.shape;
+        s.dtype = vi.dtype;
+        slots_[v] = std::move(s);
     };
-    make_slot(g_.inputs[0]);
+    for (const auto& in : g_.inputs) make_slot(in);
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
         const Node& n = g_.nodes[i];
         for (const auto& o : n.outputs) {
@@ -385,7 +387,8 @@ Status CpuCompiled::build() {
             for (const auto& o : g_.nodes[i].outputs) per_run.insert(o);
     for (auto& [name, s] : slots_) {
         const bool plain_needed = !s.producer_nhwc || s.need_plain;
-        if (plain_needed && !per_run.count(name) && name != g_.inputs[0]) {
+        const bool is_input = std::find(g_.inputs.begin(), g_.inputs.end(), name) != g_.inputs.end();
+        if (plain_needed && !per_run.count(name) && !is_input) {
             s.plain = Tensor::zeros(s.dtype, s.shape);
             s.plain_prealloc = true;
             bytes_ += s.plain.nbytes();
@@ -396,7 +399,8 @@ Status CpuCompiled::build() {
         }
     }
 
-    if (slots_.at(g_.inputs[0]).need_nhwc) add_to_nhwc(g_.inputs[0]);
+    for (const auto& in : g_.inputs)
+        if (slots_.at(in).need_nhwc) add_to_nhwc(in);
     try {
         for (size_t i = 0; i < g_.nodes.size(); ++i) {
             const Node& n = g_.nodes[i];
@@ -649,13 +653,18 @@ Status CpuCompiled::build() {
 }
 
 Status CpuCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
-    if (inputs.size() != 1) return invalid_argument("the cpu backend expects one input");
-    Slot& in = slots_.at(g_.inputs[0]);
-    if (inputs[0].shape() != in.shape || inputs[0].dtype() != DType::kF32)
-        return invalid_argument("input must be float32 " + shape_str(in.shape) + ", got " +
-                                dtype_name(inputs[0].dtype()) + shape_str(inputs[0].shape()));
+    if (inputs.size() != g_.inputs.size())
+        return invalid_argument("expected " + std::to_string(g_.inputs.size()) + " inputs, got " +
+                                std::to_string(inputs.size()));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        Slot& in = slots_.at(g_.inputs[i]);
+        if (inputs[i].shape() != in.shape || inputs[i].dtype() != in.dtype)
+            return invalid_argument("input '" + g_.inputs[i] + "' must be " + dtype_name(in.dtype) +
+                                    shape_str(in.shape) + ", got " + dtype_name(inputs[i].dtype()) +
+                                    shape_str(inputs[i].shape()));
+    }
     if (opt_.threads > 0) omp_set_num_threads(opt_.threads);
-    in.plain = inputs[0];
+    for (size_t i = 0; i < inputs.size(); ++i) slots_.at(g_.inputs[i]).plain = inputs[i];
     try {
         if (!profile_) {
             for (auto& step : steps_) ITSCAM_RETURN_IF_ERROR(step());

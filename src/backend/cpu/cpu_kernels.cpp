@@ -84,9 +84,9 @@ void eltwise_binary(EltOp op, const float* a, const float* b, float* y, int64_t 
     }
 }
 
-static inline float fast_exp_impl(float x) {
+static inline float fast_exp_impl(float x_in) {
     // exp(x) = 2^k * exp(r), k = round(x / ln2), r = x - k*ln2 (ln2 split in two for exactness).
-    x = std::min(88.3762626647949f, std::max(-87.3365478515625f, x));
+    float x = std::min(88.3762626647949f, std::max(-87.3365478515625f, x_in));
     // Round to nearest by adding and subtracting 1.5 * 2^23 (vectorizes on every SSE level, unlike nearbyint).
     const float k = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
     const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
@@ -101,7 +101,8 @@ static inline float fast_exp_impl(float x) {
     std::memcpy(&bits, &p, 4);
     bits += static_cast<int32_t>(k) << 23;
     std::memcpy(&p, &bits, 4);
-    return p;
+    // The clamp above turns NaN into a finite number; give NaN back (a compare + blend, still vectorized).
+    return x_in == x_in ? p : x_in;
 }
 
 ITSCAM_CLONES

@@ -1,0 +1,16 @@
+#include "runtime/process_setup.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace itscam {
+
+void prefer_passive_openmp_waits(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    // execv only returns on failure: carry on with whatever policy the runtime already has.
+}
+
+}  // namespace itscam
