@@ -79,7 +79,7 @@ BENCHMARK(BM_Engine)
 }  // namespace
 
 int main(int argc, char** argv) {
-    itscam::prefer_passive_openmp_waits(argv);
+    itscam::prefer_short_openmp_spins(argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -6,9 +6,9 @@
 
 namespace itscam {
 
-void prefer_passive_openmp_waits(char** argv) {
+void prefer_short_openmp_spins(char** argv) {
     if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    if (setenv("GOMP_SPINCOUNT", "3000", 1) != 0) return;
     execv("/proc/self/exe", argv);
     // execv only returns on failure: carry on with whatever policy the runtime already has.
 }

@@ -5,7 +5,7 @@
 #include "runtime/process_setup.h"
 
 int main(int argc, char** argv) {
-    itscam::prefer_passive_openmp_waits(argv);
+    itscam::prefer_short_openmp_spins(argv);
     CLI::App app{"itscam: real-time YOLO11 traffic-camera analytics engine"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "itscam 0.1.0");
