@@ -6,7 +6,7 @@ SUDO=""
 packages=(
   g++ cmake ninja-build pkg-config ca-certificates
   libonnx-dev libprotobuf-dev            # ONNX import
-  libdnnl-dev                            # CPU backend (oneDNN)
+  libdnnl-dev ocl-icd-opencl-dev         # CPU backend (oneDNN; its CMake config looks for OpenCL)
   libopencv-imgproc-dev libopencv-imgcodecs-dev  # image I/O, drawing
   nlohmann-json3-dev libcli11-dev        # JSON, command line
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks

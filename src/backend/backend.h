@@ -5,6 +5,7 @@
 // worker for concurrency. A node a backend cannot run is an error at compile time, never a silent fallback.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,9 +20,21 @@ enum class Precision { kF32, kBF16, kF16, kInt8 };
 const char* precision_name(Precision p);
 Result<Precision> parse_precision(const std::string& s);
 
+// Observed value range of an activation (for int8 calibration).
+struct ValueRange {
+    float min = 0.f;
+    float max = 0.f;
+};
+using ActivationRanges = std::map<std::string, ValueRange>;
+
 struct BackendOptions {
     int threads = 0;  // 0: all cores
     Precision precision = Precision::kF32;
+    // int8: calibrated ranges of the activations that feed convolutions; a conv whose input has no range runs in
+    // the backend's next precision (bf16) instead.
+    ActivationRanges ranges;
+    // Record the range of every activation that feeds a convolution on each run (calibration pass).
+    bool collect_ranges = false;
 };
 
 class CompiledGraph {
@@ -34,6 +47,8 @@ public:
     virtual size_t memory_bytes() const { return 0; }
     // One line per step for `inspect`/debugging (op, implementation chosen).
     virtual std::string describe() const { return {}; }
+    // Ranges recorded so far when compiled with collect_ranges (merged over runs).
+    virtual ActivationRanges collected_ranges() const { return {}; }
 };
 
 class Backend {

@@ -11,6 +11,28 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, cons
     return e;
 }
 
+// int8 calibration: an fp32 batch-1 build of the same graph records, over the calibration inputs, the range of
+// every activation that feeds a convolution. Value names are the same at every batch size.
+static Result<ActivationRanges> calibrate(const Graph& imported, const EngineOptions& opt, int h, int w) {
+    if (!opt.calibration)
+        return invalid_argument("int8 needs calibration images (--calib DIR): their activation ranges set the "
+                                "quantization scales");
+    ITSCAM_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, opt.calibration(h, w));
+    if (inputs.empty()) return invalid_argument("int8 calibration: no calibration images");
+    Graph g = imported;
+    ITSCAM_RETURN_IF_ERROR(optimize_graph(g, 1, h, w, opt.passes));
+    ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create(opt.device));
+    BackendOptions bo;
+    bo.threads = opt.threads;
+    bo.collect_ranges = true;
+    ITSCAM_ASSIGN_OR_RETURN(auto compiled, backend->compile(g, bo));
+    std::vector<Tensor> outs;
+    for (const Tensor& t : inputs) ITSCAM_RETURN_IF_ERROR(compiled->run({t}, outs).with_context("int8 calibration"));
+    ActivationRanges r = compiled->collected_ranges();
+    if (r.empty()) return unsupported("device '" + opt.device + "' cannot calibrate int8");
+    return r;
+}
+
 Result<std::unique_ptr<Engine>> Engine::from_graph(Graph g, const EngineOptions& opt) {
     if (opt.batch <= 0 || opt.batch > 4096) return invalid_argument("batch must be in 1..4096");
     std::unique_ptr<Engine> e(new Engine());
@@ -19,11 +41,14 @@ Result<std::unique_ptr<Engine>> Engine::from_graph(Graph g, const EngineOptions&
     const int h = opt.height > 0 ? opt.height : g.metadata.imgsz_h;
     const int w = opt.width > 0 ? opt.width : g.metadata.imgsz_w;
     PassOptions po = opt.passes;
-    ITSCAM_RETURN_IF_ERROR(optimize_graph(g, opt.batch, h, w, po, &e->pass_stats_));
-    e->input_shape_ = g.values.at(g.inputs[0]).shape;
     BackendOptions bo;
     bo.threads = opt.threads;
     bo.precision = opt.precision;
+    if (opt.precision == Precision::kInt8) {
+        ITSCAM_ASSIGN_OR_RETURN(bo.ranges, calibrate(g, opt, h, w));
+    }
+    ITSCAM_RETURN_IF_ERROR(optimize_graph(g, opt.batch, h, w, po, &e->pass_stats_));
+    e->input_shape_ = g.values.at(g.inputs[0]).shape;
     ITSCAM_ASSIGN_OR_RETURN(e->compiled_, e->backend_->compile(g, bo));
     e->graph_ = std::move(g);
     return e;

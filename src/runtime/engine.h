@@ -4,6 +4,7 @@
 // run() on optimized backends allocates nothing.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,9 @@ struct EngineOptions {
     int threads = 0;  // 0: all cores
     Precision precision = Precision::kF32;
     PassOptions passes;
+    // int8 only: produces calibration inputs ([1, C, h, w] float32, preprocessed like real frames) for the given
+    // input size. The engine runs them through an fp32 build of the same graph to record activation ranges.
+    std::function<Result<std::vector<Tensor>>(int h, int w)> calibration;
 };
 
 class Engine {

@@ -1,12 +1,18 @@
 #include "model_options.h"
 
+#include <opencv2/imgcodecs.hpp>
+
+#include "vision/letterbox.h"
+
 namespace itscam::cli {
 
 void add_model_options(CLI::App& app, ModelArgs& a) {
     app.add_option("-m,--model", a.model, "ONNX model (Ultralytics YOLO11 detect export)")->required();
     app.add_option("--device", a.device, "Backend: cpu (oneDNN) or ref (reference oracle)")->capture_default_str();
-    app.add_option("--precision", a.precision, "fp32 (default) or bf16 (opt-in, CPUs with AVX512-BF16/AMX)")
+    app.add_option("--precision", a.precision,
+                   "fp32 (default); opt-in bf16 (AVX512-BF16/AMX) or int8 (VNNI, needs --calib)")
         ->capture_default_str();
+    app.add_option("--calib", a.calib, "int8: folder of calibration images (traffic frames like the ones you run on)");
     app.add_option("--threads", a.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     app.add_option("--imgsz", a.imgsz, "Input size (0 = the model's imgsz; fixed-size exports only run at theirs)")
         ->check(CLI::Range(0, 8192));
@@ -22,6 +28,25 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
         return false;
     }
     e.precision = *p;
+    if (!a.calib.empty()) {
+        std::vector<std::string> files;
+        if (!collect_images({a.calib}, files, err)) {
+            err = "--calib: " + err;
+            return false;
+        }
+        e.calibration = [files](int h, int w) -> Result<std::vector<Tensor>> {
+            std::vector<Tensor> out;
+            for (const auto& f : files) {
+                cv::Mat img = cv::imread(f, cv::IMREAD_COLOR);
+                if (img.empty()) return io_error("cannot read calibration image '" + f + "'");
+                Tensor t = Tensor::empty(DType::kF32, {1, 3, h, w});
+                vision::letterbox_bgr_u8_to_rgb_f32(img.data, img.cols, img.rows, img.step[0], w, h, t.data<float>());
+                out.push_back(t);
+            }
+            std::fprintf(stderr, "int8: calibrated on %zu images from %s\n", out.size(), "--calib");
+            return out;
+        };
+    }
     return true;
 }
 

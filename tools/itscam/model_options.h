@@ -14,6 +14,7 @@ struct ModelArgs {
     std::string precision = "fp32";
     int threads = 0;
     int imgsz = 0;
+    std::string calib;  // int8: folder of calibration images
 };
 
 void add_model_options(CLI::App& app, ModelArgs& a);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +51,10 @@ struct Slot {
     bool need_plain = false;
     bool need_nhwc = false;
     bool plain_prealloc = false;
+    bool need_q = false;  // an int8 convolution reads it: keep a uint8 copy (asymmetric, per-tensor)
+    Tensor q;
+    float q_scale = 1.f;
+    int32_t q_zero = 0;
 };
 
 memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
@@ -75,7 +80,10 @@ public:
 
 private:
     Kind classify(const Node& n) const;
-    Status add_conv(const Node& n);
+    Status add_conv(const Node& n, bool int8);
+    void add_quantize(const std::string& v);
+    bool int8_eligible(const Node& n) const;
+    ActivationRanges collected_ranges() const override { return collected_; }
     Status add_pool(const Node& n);
     Status add_resize(const Node& n);
     Status add_matmul(const Node& n);
@@ -95,6 +103,9 @@ private:
     BackendOptions opt_;
     dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
     dnnl::stream strm_{eng_};
+    bool int8_ = false;
+    ActivationRanges collected_;
+    std::vector<std::string> range_values_;  // conv inputs whose ranges a calibration run records
     dt act_dt_ = dt::f32;
     DType act_dtype_ = DType::kF32;
     std::map<std::string, Slot> slots_;
@@ -194,7 +205,34 @@ void CpuCompiled::add_to_plain(const std::string& v) {
     });
 }
 
-Status CpuCompiled::add_conv(const Node& n) {
+// int8 pays off on the convolutions that carry the FLOPs. The first convolution (3 input channels) and those
+// whose output leaves for plain consumers (the Detect head's box/class logits, the attention qkv) stay in bf16:
+// they are cheap, and their outputs are the most precision-sensitive values of the network.
+bool CpuCompiled::int8_eligible(const Node& n) const {
+    if (n.attr_int("group", 1) != 1 || !opt_.ranges.count(n.inputs[0])) return false;
+    const Slot& x = slots_.at(n.inputs[0]);
+    const Slot& y = slots_.at(n.outputs[0]);
+    return x.shape[1] >= 8 && !y.need_plain;
+}
+
+void CpuCompiled::add_quantize(const std::string& v) {
+    Slot& s = slots_.at(v);
+    memory::desc src_md(to_dims(s.shape), act_dt_, tag::nhwc), dst_md(to_dims(s.shape), dt::u8, tag::nhwc);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(0, {1.f / s.q_scale});
+    attr.set_zero_points(DNNL_ARG_DST, 0, {s.q_zero});
+    dnnl::reorder r(dnnl::reorder::primitive_desc(eng_, src_md, eng_, dst_md, attr));
+    desc_.push_back("  quantize " + v + " -> u8 (scale " + std::to_string(s.q_scale) + ", zero " +
+                    std::to_string(s.q_zero) + ")");
+    steps_.push_back([this, v, r, src_md, dst_md]() -> Status {
+        Slot& s = slots_.at(v);
+        memory src(src_md, eng_, s.nhwc.raw()), dst(dst_md, eng_, s.q.raw());
+        r.execute(strm_, src, dst);
+        return Status::ok();
+    });
+}
+
+Status CpuCompiled::add_conv(const Node& n, bool int8) {
     const Slot& xs = slots_.at(n.inputs[0]);
     const Tensor& w = *g_.constant(n.inputs[1]);
     ITSCAM_ASSIGN_OR_RETURN(ConvParams p, conv_params(n, xs.shape, w.shape(), false));
@@ -202,9 +240,27 @@ Status CpuCompiled::add_conv(const Node& n) {
     Tensor wf = w.cast(DType::kF32);
     memory::dims wdims = grouped ? memory::dims{p.group, p.oc / p.group, p.c / p.group, p.kh, p.kw}
                                  : memory::dims{p.oc, p.c, p.kh, p.kw};
-    memory::desc src_md(to_dims(xs.shape), act_dt_, tag::nhwc);
+    memory::desc src_md(to_dims(xs.shape), int8 ? dt::u8 : act_dt_, tag::nhwc);
     memory::desc dst_md({p.n, p.oc, p.oh, p.ow}, act_dt_, tag::nhwc);
-    memory::desc w_any(wdims, act_dt_, tag::any);
+    memory::desc w_any(wdims, int8 ? dt::s8 : act_dt_, tag::any);
+    // int8: per-output-channel symmetric weights. oneDNN 2.x computes dst = scale[oc] * (acc + bias), so the bias
+    // is divided by the scale, scale[oc] = x_scale * w_scale[oc].
+    std::vector<float> out_scales;
+    Tensor wq;
+    if (int8) {
+        const int64_t per = wf.numel() / p.oc;
+        wq = Tensor::empty(DType::kI8, wf.shape());
+        out_scales.resize(p.oc);
+        for (int64_t o = 0; o < p.oc; ++o) {
+            float amax = 0.f;
+            for (int64_t j = 0; j < per; ++j) amax = std::max(amax, std::fabs(wf.data<float>()[o * per + j]));
+            const float ws = amax > 0.f ? amax / 127.f : 1.f;
+            for (int64_t j = 0; j < per; ++j)
+                wq.data<int8_t>()[o * per + j] = static_cast<int8_t>(
+                    std::clamp(std::nearbyint(wf.data<float>()[o * per + j] / ws), -127.f, 127.f));
+            out_scales[o] = xs.q_scale * ws;
+        }
+    }
     memory::desc b_md({p.oc}, dt::f32, tag::a);
     const bool has_bias = n.num_inputs() > 2 && !n.inputs[2].empty();
     const bool has_res = n.num_inputs() > 3 && !n.inputs[3].empty();
@@ -220,6 +276,10 @@ Status CpuCompiled::add_conv(const Node& n) {
     if (has_res) po.append_binary(dnnl::algorithm::binary_add, dst_md);
     dnnl::primitive_attr attr;
     attr.set_post_ops(po);
+    if (int8) {
+        attr.set_output_scales(1 << 1, out_scales);
+        attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    }
     dnnl::convolution_forward::primitive_desc pd;
     try {
         dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
@@ -230,7 +290,8 @@ Status CpuCompiled::add_conv(const Node& n) {
         return dnnl_status(e, n.label());
     }
     // Weights: reorder once into the layout the chosen implementation wants.
-    memory user_w({wdims, dt::f32, grouped ? tag::goihw : tag::oihw}, eng_, wf.raw());
+    memory user_w({wdims, int8 ? dt::s8 : dt::f32, grouped ? tag::goihw : tag::oihw}, eng_,
+                  int8 ? wq.raw() : wf.raw());
     Tensor wbuf = Tensor::empty(DType::kU8, {static_cast<int64_t>(pd.weights_desc().get_size())});
     memory wmem(pd.weights_desc(), eng_, wbuf.raw());
     dnnl::reorder(user_w, wmem).execute(strm_, user_w, wmem);
@@ -238,18 +299,27 @@ Status CpuCompiled::add_conv(const Node& n) {
     keep_.push_back(wbuf);
     bytes_ += wbuf.nbytes();
     Tensor bias = has_bias ? g_.constant(n.inputs[2])->cast(DType::kF32) : Tensor::zeros(DType::kF32, {p.oc});
+    if (int8)
+        for (int64_t o = 0; o < p.oc; ++o) bias.data<float>()[o] /= out_scales[o];
     keep_.push_back(bias);
+    Tensor zero = Tensor::empty(DType::kI32, {1});
+    *zero.data<int32_t>() = xs.q_zero;
+    keep_.push_back(zero);
     dnnl::convolution_forward prim(pd);
     desc_.push_back(n.name + " Conv " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " g" +
                     std::to_string(p.group) + " " + std::to_string(p.c) + "->" + std::to_string(p.oc) + " [" +
-                    pd.impl_info_str() + "]" + (act.empty() ? "" : " +" + act) + (has_res ? " +residual" : ""));
+                    pd.impl_info_str() + "]" + (int8 ? " int8" : "") + (act.empty() ? "" : " +" + act) +
+                    (has_res ? " +residual" : ""));
     memory bmem(b_md, eng_, bias.raw());
+    memory zmem({{1}, dt::s32, tag::x}, eng_, zero.raw());
     const std::string x = n.inputs[0], y = n.outputs[0], r = has_res ? n.inputs[3] : std::string();
-    steps_.push_back([this, prim, wmem, bmem, x, y, r, res_index]() -> Status {
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, nhwc_mem(x)},
+    const memory::desc qmd = src_md;
+    steps_.push_back([this, prim, wmem, bmem, zmem, x, y, r, res_index, int8, qmd]() -> Status {
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, int8 ? memory(qmd, eng_, slots_.at(x).q.raw()) : nhwc_mem(x)},
                                              {DNNL_ARG_WEIGHTS, wmem},
                                              {DNNL_ARG_BIAS, bmem},
                                              {DNNL_ARG_DST, nhwc_mem(y)}};
+        if (int8) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zmem;
         if (!r.empty()) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_index) | DNNL_ARG_SRC_1] = nhwc_mem(r);
         prim.execute(strm_, args);
         return Status::ok();
@@ -336,11 +406,13 @@ Status CpuCompiled::add_matmul(const Node& n) {
 }
 
 Status CpuCompiled::build() {
-    if (opt_.precision == Precision::kBF16) {
+    if (opt_.precision == Precision::kBF16 || opt_.precision == Precision::kInt8) {
+        // int8 runs its convolutions on uint8 copies of bf16 activations; the rest of the graph runs in bf16.
         act_dt_ = dt::bf16;
         act_dtype_ = DType::kBF16;
+        int8_ = opt_.precision == Precision::kInt8;
     } else if (opt_.precision != Precision::kF32) {
-        return unsupported(std::string("the cpu backend runs fp32 or bf16, not ") + precision_name(opt_.precision));
+        return unsupported(std::string("the cpu backend runs fp32, bf16 or int8, not ") + precision_name(opt_.precision));
     }
     for (const auto& [name, vi] : g_.values)
         if (!g_.is_constant(name) && !vi.shape_known())
@@ -379,6 +451,24 @@ Status CpuCompiled::build() {
     }
     for (const auto& o : g_.outputs)
         if (slots_.count(o) && slots_[o].producer_nhwc) slots_[o].need_plain = true;
+    std::vector<bool> int8_conv(g_.nodes.size(), false);
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+        if (kinds[i] != Kind::kConv) continue;
+        const Node& n = g_.nodes[i];
+        if (opt_.collect_ranges &&
+            std::find(range_values_.begin(), range_values_.end(), n.inputs[0]) == range_values_.end())
+            range_values_.push_back(n.inputs[0]);
+        if (int8_ && int8_eligible(n)) {
+            int8_conv[i] = true;
+            Slot& x = slots_.at(n.inputs[0]);
+            x.need_q = true;
+            const ValueRange& r = opt_.ranges.at(n.inputs[0]);
+            // Asymmetric uint8 over [min(r.min, 0), max(r.max, 0)]: zero must be exactly representable.
+            const float lo = std::min(r.min, 0.f), hi = std::max(r.max, 0.f);
+            x.q_scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+            x.q_zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / x.q_scale), 0.f, 255.f));
+        }
+    }
 
     // Allocate. Plain buffers of view/generic outputs are bound per run instead.
     std::set<std::string> per_run;
@@ -397,16 +487,22 @@ Status CpuCompiled::build() {
             s.nhwc = Tensor::zeros(act_dtype_, s.shape);
             bytes_ += s.nhwc.nbytes();
         }
+        if (s.need_q) {
+            s.q = Tensor::zeros(DType::kU8, s.shape);
+            bytes_ += s.q.nbytes();
+        }
     }
 
-    for (const auto& in : g_.inputs)
+    for (const auto& in : g_.inputs) {
         if (slots_.at(in).need_nhwc) add_to_nhwc(in);
+        if (slots_.at(in).need_q) add_quantize(in);
+    }
     try {
         for (size_t i = 0; i < g_.nodes.size(); ++i) {
             const Node& n = g_.nodes[i];
             const std::string y = n.outputs[0];
             switch (kinds[i]) {
-                case Kind::kConv: ITSCAM_RETURN_IF_ERROR(add_conv(n)); break;
+                case Kind::kConv: ITSCAM_RETURN_IF_ERROR(add_conv(n, int8_conv[i])); break;
                 case Kind::kPool: ITSCAM_RETURN_IF_ERROR(add_pool(n)); break;
                 case Kind::kResize: ITSCAM_RETURN_IF_ERROR(add_resize(n)); break;
                 case Kind::kConcat: {
@@ -644,6 +740,7 @@ Status CpuCompiled::build() {
                 const Slot& s = slots_.at(o);
                 if (s.producer_nhwc && s.need_plain) add_to_plain(o);
                 if (!s.producer_nhwc && s.need_nhwc) add_to_nhwc(o);
+                if (s.need_q) add_quantize(o);
             }
         }
     } catch (const dnnl::error& e) {
@@ -681,6 +778,17 @@ Status CpuCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& 
         strm_.wait();
     } catch (const dnnl::error& e) {
         return dnnl_status(e, "cpu backend run");
+    }
+    for (const auto& v : range_values_) {
+        const Slot& sl = slots_.at(v);
+        const Tensor& t = sl.producer_nhwc || sl.need_nhwc ? sl.nhwc : sl.plain;
+        if (t.dtype() != DType::kF32) continue;
+        float lo = INFINITY, hi = -INFINITY;
+        const float* p = t.data<float>();
+        for (int64_t i = 0; i < t.numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+        auto it = collected_.find(v);
+        if (it == collected_.end()) collected_[v] = {lo, hi};
+        else it->second = {std::min(it->second.min, lo), std::max(it->second.max, hi)};
     }
     outputs.clear();
     for (const auto& o : g_.outputs) {
