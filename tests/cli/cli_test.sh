@@ -55,7 +55,9 @@ bad_images)
     expect_fail "--classes" "$bin" detect --model "$model" --classes 2,x "$shared/data/images/bus.jpg"
     expect_fail "unknown device" "$bin" detect --model "$model" --device tpu "$shared/data/images/bus.jpg"
     expect_fail "imgsz" "$bin" detect --model "$model" --imgsz 320 "$shared/data/images/bus.jpg"
-    expect_fail "precision" "$bin" bench model --model "$model" --precision fp64 --iters 1;;
+    expect_fail "precision" "$bin" bench model --model "$model" --precision fp64 --iters 1
+    expect_fail "calibration" "$bin" bench model --model "$model" --precision int8 --iters 1
+    expect_fail "--calib" "$bin" bench model --model "$model" --precision int8 --calib "$work/empty_dir" --iters 1;;
 val_coco128)
     "$bin" val --model "$model" --data "$shared/data/coco128" --json "$work/val.json" || exit 1
     ours=$(grep -o '"map50_95": [0-9.e-]*' "$work/val.json" | awk '{print $2}')

@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "runtime/detector.h"
+#include "vision/letterbox.h"
 #include "vision/npy.h"
 
 namespace itscam {
@@ -221,6 +222,43 @@ TEST(Bf16, KeepsTheSameObjects) {
     ASSERT_TRUE(d) << d.status().to_string();
     auto golden = load_golden(kShared + "/golden/bus_640.json");
     expect_detections_match(golden, detect_file(**d, kShared + "/data/images/bus.jpg"), 0.9f, 0.05f, 0.25f, "bus bf16");
+}
+
+// The opt-in int8 path (calibrated on the shared traffic stills) keeps the same objects on the golden images.
+TEST(Int8, KeepsTheSameObjects) {
+    if (!has_backend("cpu")) GTEST_SKIP() << "cpu backend not built";
+    DetectorOptions o;
+    o.engine.precision = Precision::kInt8;
+    o.engine.calibration = [](int h, int w) -> Result<std::vector<Tensor>> {
+        std::vector<Tensor> out;
+        for (const char* f : {"bus.jpg", "zidane.jpg", "highway_trucks.jpg", "highway_trucks_720p_t10.png",
+                              "urban_360p_t5.png"}) {
+            cv::Mat img = cv::imread(kShared + "/data/images/" + f, cv::IMREAD_COLOR);
+            if (img.empty()) return io_error(f);
+            Tensor t = Tensor::empty(DType::kF32, {1, 3, h, w});
+            vision::letterbox_bgr_u8_to_rgb_f32(img.data, img.cols, img.rows, img.step[0], w, h, t.data<float>());
+            out.push_back(t);
+        }
+        return out;
+    };
+    auto d = Detector::create(kModel, o);
+    ASSERT_TRUE(d) << d.status().to_string();
+    for (const char* image : {"bus", "zidane"}) {
+        auto golden = load_golden(kShared + "/golden/" + std::string(image) + "_640.json");
+        // 8-bit activations move individual scores by up to ~0.05 (zidane's tie: 0.357 -> 0.411); the accuracy bar
+        // for int8 is coco128 mAP (docs/benchmarks.md), this test guards against wrong scales or layouts.
+        expect_detections_match(golden, detect_file(**d, kShared + "/data/images/" + image + ".jpg"), 0.9f, 0.08f,
+                                0.25f, std::string(image) + " int8");
+    }
+}
+
+TEST(Int8, WithoutCalibrationIsAClearError) {
+    if (!has_backend("cpu")) GTEST_SKIP() << "cpu backend not built";
+    DetectorOptions o;
+    o.engine.precision = Precision::kInt8;
+    auto d = Detector::create(kModel, o);
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.status().message().find("calibration"), std::string::npos) << d.status().to_string();
 }
 
 }  // namespace
