@@ -65,6 +65,17 @@ val_coco128)
     awk -v a="$ours" -v b="$ref" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.005) }' \
         || { echo "FAIL: mAP50-95 $ours vs reference $ref (tolerance 0.005)"; exit 1; }
     echo "ok: coco128 mAP50-95 $ours vs reference $ref";;
+val_reduced_precision)
+    # The opt-in precisions may cost at most 1 point of mAP50-95 (0.01) against the fp32 reference.
+    ref=$(grep -o '"map50_95": [0-9.e-]*' "$shared/golden/coco128_640.json" | awk '{print $2}')
+    for p in bf16 int8; do
+        "$bin" val --model "$model" --data "$shared/data/coco128" --precision "$p" --calib "$shared/data/images" \
+            --json "$work/val_$p.json" || exit 1
+        ours=$(grep -o '"map50_95": [0-9.e-]*' "$work/val_$p.json" | awk '{print $2}')
+        awk -v a="$ours" -v b="$ref" 'BEGIN { exit !(a >= b - 0.01) }' \
+            || { echo "FAIL: $p mAP50-95 $ours vs fp32 reference $ref (budget 0.01)"; exit 1; }
+        echo "ok: $p coco128 mAP50-95 $ours vs fp32 reference $ref"
+    done;;
 bench)
     "$bin" bench model --model "$model" --batch 1,2 --iters 2 --warmup 1 --json "$work/bench.json" || exit 1
     grep -q '"p50_ms"' "$work/bench.json" || { echo "FAIL: bench JSON lacks p50_ms"; exit 1; }

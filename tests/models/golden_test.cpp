@@ -56,8 +56,8 @@ float iou(const float* a, const vision::Detection& b) {
 
 // One-to-one match by class; detections within `edge` of the confidence threshold may be missing on either side.
 void expect_detections_match(const std::vector<GoldenDet>& golden, const std::vector<vision::Detection>& got,
-                             float min_iou, float max_score_delta, float conf, const std::string& what) {
-    const float edge = 0.01f;
+                             float min_iou, float max_score_delta, float conf, const std::string& what,
+                             float edge = 0.01f) {
     std::vector<bool> used(got.size(), false);
     int matched = 0;
     for (const auto& g : golden) {
@@ -245,10 +245,11 @@ TEST(Int8, KeepsTheSameObjects) {
     ASSERT_TRUE(d) << d.status().to_string();
     for (const char* image : {"bus", "zidane"}) {
         auto golden = load_golden(kShared + "/golden/" + std::string(image) + "_640.json");
-        // 8-bit activations move individual scores by up to ~0.05 (zidane's tie: 0.357 -> 0.411); the accuracy bar
+        // 8-bit activations move individual scores by up to ~0.06 (zidane's tie: 0.357 -> 0.416); the accuracy bar
         // for int8 is coco128 mAP (docs/benchmarks.md), this test guards against wrong scales or layouts.
+        // Near-threshold detections may appear or vanish: zidane's second tie box scores 0.289 in int8.
         expect_detections_match(golden, detect_file(**d, kShared + "/data/images/" + image + ".jpg"), 0.9f, 0.08f,
-                                0.25f, std::string(image) + " int8");
+                                0.25f, std::string(image) + " int8", 0.05f);
     }
 }
 

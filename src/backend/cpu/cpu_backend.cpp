@@ -52,6 +52,7 @@ struct Slot {
     bool need_nhwc = false;
     bool plain_prealloc = false;
     bool need_q = false;  // an int8 convolution reads it: keep a uint8 copy (asymmetric, per-tensor)
+    bool q_only = false;  // only int8 convolutions read it and a convolution makes it: it exists only as uint8
     Tensor q;
     float q_scale = 1.f;
     int32_t q_zero = 0;
@@ -241,7 +242,9 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
     memory::dims wdims = grouped ? memory::dims{p.group, p.oc / p.group, p.c / p.group, p.kh, p.kw}
                                  : memory::dims{p.oc, p.c, p.kh, p.kw};
     memory::desc src_md(to_dims(xs.shape), int8 ? dt::u8 : act_dt_, tag::nhwc);
-    memory::desc dst_md({p.n, p.oc, p.oh, p.ow}, act_dt_, tag::nhwc);
+    const Slot& ys = slots_.at(n.outputs[0]);
+    const bool out_q = ys.q_only;
+    memory::desc dst_md({p.n, p.oc, p.oh, p.ow}, out_q ? dt::u8 : act_dt_, tag::nhwc);
     memory::desc w_any(wdims, int8 ? dt::s8 : act_dt_, tag::any);
     // int8: per-output-channel symmetric weights. oneDNN 2.x computes dst = scale[oc] * (acc + bias), so the bias
     // is divided by the scale, scale[oc] = x_scale * w_scale[oc].
@@ -273,7 +276,10 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
         po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, n.attr_float("activation_alpha", 0.01f), 0.f);
     else if (!act.empty() && act != "none") return unsupported(n.label() + ": activation '" + act + "'");
     const int res_index = po.len();  // post-op index of the residual, for its argument id
-    if (has_res) po.append_binary(dnnl::algorithm::binary_add, dst_md);
+    if (has_res)
+        po.append_binary(dnnl::algorithm::binary_add, memory::desc({p.n, p.oc, p.oh, p.ow}, act_dt_, tag::nhwc));
+    // uint8 output: q = y / scale + zero, rounded and saturated by the conversion to the destination type.
+    if (out_q) po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / ys.q_scale, static_cast<float>(ys.q_zero));
     dnnl::primitive_attr attr;
     attr.set_post_ops(po);
     if (int8) {
@@ -309,16 +315,17 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
     desc_.push_back(n.name + " Conv " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " g" +
                     std::to_string(p.group) + " " + std::to_string(p.c) + "->" + std::to_string(p.oc) + " [" +
                     pd.impl_info_str() + "]" + (int8 ? " int8" : "") + (act.empty() ? "" : " +" + act) +
-                    (has_res ? " +residual" : ""));
+                    (has_res ? " +residual" : "") + (out_q ? " ->u8" : ""));
     memory bmem(b_md, eng_, bias.raw());
     memory zmem({{1}, dt::s32, tag::x}, eng_, zero.raw());
     const std::string x = n.inputs[0], y = n.outputs[0], r = has_res ? n.inputs[3] : std::string();
     const memory::desc qmd = src_md;
-    steps_.push_back([this, prim, wmem, bmem, zmem, x, y, r, res_index, int8, qmd]() -> Status {
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, int8 ? memory(qmd, eng_, slots_.at(x).q.raw()) : nhwc_mem(x)},
-                                             {DNNL_ARG_WEIGHTS, wmem},
-                                             {DNNL_ARG_BIAS, bmem},
-                                             {DNNL_ARG_DST, nhwc_mem(y)}};
+    steps_.push_back([this, prim, wmem, bmem, zmem, x, y, r, res_index, int8, qmd, out_q, dst_md]() -> Status {
+        std::unordered_map<int, memory> args{
+            {DNNL_ARG_SRC, int8 ? memory(qmd, eng_, slots_.at(x).q.raw()) : nhwc_mem(x)},
+            {DNNL_ARG_WEIGHTS, wmem},
+            {DNNL_ARG_BIAS, bmem},
+            {DNNL_ARG_DST, out_q ? memory(dst_md, eng_, slots_.at(y).q.raw()) : nhwc_mem(y)}};
         if (int8) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zmem;
         if (!r.empty()) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_index) | DNNL_ARG_SRC_1] = nhwc_mem(r);
         prim.execute(strm_, args);
@@ -469,6 +476,26 @@ Status CpuCompiled::build() {
             x.q_zero = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / x.q_scale), 0.f, 255.f));
         }
     }
+    // A value that an int8 convolution produces and only int8 convolutions read is written as uint8 by its producer:
+    // no bf16 copy, no separate quantize pass.
+    if (int8_) {
+        std::map<std::string, bool> int8_only;
+        for (size_t i = 0; i < g_.nodes.size(); ++i)
+            for (const auto& in : g_.nodes[i].inputs) {
+                if (in.empty() || g_.is_constant(in)) continue;
+                const bool ok = int8_conv[i] && g_.nodes[i].inputs[0] == in;
+                auto it = int8_only.find(in);
+                int8_only[in] = (it == int8_only.end() ? true : it->second) && ok;
+            }
+        for (size_t i = 0; i < g_.nodes.size(); ++i) {
+            if (!int8_conv[i]) continue;  // bf16 convolutions cannot write uint8
+            const std::string& y = g_.nodes[i].outputs[0];
+            Slot& s = slots_.at(y);
+            if (s.need_q && int8_only[y] && !s.need_plain &&
+                std::find(g_.outputs.begin(), g_.outputs.end(), y) == g_.outputs.end())
+                s.q_only = true;
+        }
+    }
 
     // Allocate. Plain buffers of view/generic outputs are bound per run instead.
     std::set<std::string> per_run;
@@ -483,7 +510,7 @@ Status CpuCompiled::build() {
             s.plain_prealloc = true;
             bytes_ += s.plain.nbytes();
         }
-        if (s.producer_nhwc || s.need_nhwc) {
+        if ((s.producer_nhwc || s.need_nhwc) && !s.q_only) {
             s.nhwc = Tensor::zeros(act_dtype_, s.shape);
             bytes_ += s.nhwc.nbytes();
         }
@@ -740,7 +767,7 @@ Status CpuCompiled::build() {
                 const Slot& s = slots_.at(o);
                 if (s.producer_nhwc && s.need_plain) add_to_plain(o);
                 if (!s.producer_nhwc && s.need_nhwc) add_to_nhwc(o);
-                if (s.need_q) add_quantize(o);
+                if (s.need_q && !s.q_only) add_quantize(o);
             }
         }
     } catch (const dnnl::error& e) {
