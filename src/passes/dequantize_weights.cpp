@@ -14,11 +14,6 @@ Result<int> dequantize_weights(Graph& g) {
     int rewritten = 0;
     auto cons = consumer_map(g);
     std::vector<bool> dead(g.nodes.size(), false);
-    auto only_user = [&](const std::string& v) -> int {
-        auto it = cons.find(v);
-        if (it == cons.end() || it->second.size() != 1 || is_graph_output(g, v)) return -1;
-        return static_cast<int>(it->second[0]);
-    };
     for (size_t ci = 0; ci < g.nodes.size(); ++ci) {
         const Node& c = g.nodes[ci];
         if (c.op != "ConvInteger" || c.num_inputs() < 3) continue;
@@ -29,9 +24,9 @@ Result<int> dequantize_weights(Graph& g) {
         const Tensor* wq = g.constant(c.inputs[1]);
         const Tensor* wz = c.num_inputs() > 3 ? g.constant(c.inputs[3]) : nullptr;
         if (!wq || wq->rank() != 4 || wq->dim(0) <= 0 || (c.num_inputs() > 3 && (!wz || wz->numel() != 1))) continue;
-        const int ki = only_user(c.outputs[0]);
+        const int ki = sole_consumer(g, cons, c.outputs[0]);
         if (ki < 0 || g.nodes[ki].op != "Cast" || g.nodes[ki].attr_int("to", 0) != 1) continue;
-        const int mi = only_user(g.nodes[ki].outputs[0]);
+        const int mi = sole_consumer(g, cons, g.nodes[ki].outputs[0]);
         if (mi < 0 || g.nodes[mi].op != "Mul") continue;
         const Node& mul = g.nodes[mi];
         const std::string scale = mul.inputs[0] == g.nodes[ki].outputs[0] ? mul.inputs[1] : mul.inputs[0];
@@ -47,7 +42,7 @@ Result<int> dequantize_weights(Graph& g) {
         // Optional bias Add.
         std::string out = mul.outputs[0];
         const Tensor* bias = nullptr;
-        int ai = only_user(out);
+        int ai = sole_consumer(g, cons, out);
         if (ai >= 0 && g.nodes[ai].op == "Add") {
             const Node& add = g.nodes[ai];
             const std::string& other = add.inputs[0] == out ? add.inputs[1] : add.inputs[0];

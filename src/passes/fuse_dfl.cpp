@@ -15,25 +15,20 @@ Result<int> fuse_dfl(Graph& g) {
     int fused = 0;
     auto cons = consumer_map(g);
     std::vector<bool> dead(g.nodes.size(), false);
-    auto only_user = [&](const std::string& v) -> int {
-        auto it = cons.find(v);
-        if (it == cons.end() || it->second.size() != 1 || is_graph_output(g, v)) return -1;
-        return static_cast<int>(it->second[0]);
-    };
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         const Node& t1 = g.nodes[i];
         if (t1.op != "Transpose" || t1.attr_ints("perm") != std::vector<int64_t>{0, 3, 1, 2}) continue;
         const ValueInfo* xi = g.info(t1.inputs[0]);
         if (!xi || xi->shape.size() != 4) continue;
-        const int si = only_user(t1.outputs[0]);
+        const int si = sole_consumer(g, cons, t1.outputs[0]);
         if (si < 0 || g.nodes[si].op != "Softmax") continue;
         const Node& sm = g.nodes[si];
         const int64_t axis = sm.attr_int("axis", sm.attr_int("opset", 13) < 13 ? 1 : -1);
         if (axis != -1 && axis != 3) continue;
-        const int ti = only_user(sm.outputs[0]);
+        const int ti = sole_consumer(g, cons, sm.outputs[0]);
         if (ti < 0 || g.nodes[ti].op != "Transpose" || g.nodes[ti].attr_ints("perm") != std::vector<int64_t>{0, 3, 2, 1})
             continue;
-        const int ci = only_user(g.nodes[ti].outputs[0]);
+        const int ci = sole_consumer(g, cons, g.nodes[ti].outputs[0]);
         if (ci < 0) continue;
         const Node& conv = g.nodes[ci];
         if (conv.op != "Conv" || conv.num_inputs() != 2 || conv.has_attr("activation") || conv.attr_int("group", 1) != 1)

@@ -16,6 +16,12 @@ bool is_graph_output(const Graph& g, const std::string& v) {
     return std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
 }
 
+int sole_consumer(const Graph& g, const std::map<std::string, std::vector<size_t>>& consumers, const std::string& v) {
+    auto it = consumers.find(v);
+    if (it == consumers.end() || it->second.size() != 1 || is_graph_output(g, v)) return -1;
+    return static_cast<int>(it->second[0]);
+}
+
 void erase_nodes(Graph& g, const std::vector<bool>& dead) {
     std::vector<Node> kept;
     kept.reserve(g.nodes.size());
