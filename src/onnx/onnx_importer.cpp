@@ -227,16 +227,18 @@ Result<std::vector<std::string>> parse_names_dict(const std::string& text) {
 Result<std::vector<int64_t>> parse_int_list(const std::string& text) {
     Lit lx{text};
     std::vector<int64_t> v;
-    const bool bracket = lx.eat('[') || lx.eat('(');
-    if (!bracket) {
+    char close = 0;
+    if (lx.eat('[')) close = ']';
+    else if (lx.eat('(')) close = ')';
+    if (!close) {
         ITSCAM_ASSIGN_OR_RETURN(int64_t x, lx.integer());
         v.push_back(x);
-    } else if (!(lx.eat(']') || lx.eat(')'))) {
+    } else if (!lx.eat(close)) {
         for (;;) {
             ITSCAM_ASSIGN_OR_RETURN(int64_t x, lx.integer());
             v.push_back(x);
-            if (lx.eat(']') || lx.eat(')')) break;
-            if (!lx.eat(',')) return corrupt("expected ',' in list");
+            if (lx.eat(close)) break;
+            if (!lx.eat(',')) return corrupt(std::string("expected ',' or '") + close + "' in list");
         }
     }
     lx.ws();

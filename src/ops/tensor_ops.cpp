@@ -290,10 +290,15 @@ Status slice_ref(const Node& n, const std::vector<const Tensor*>& in, std::vecto
 Result<Shape> reshape_target(const Node& n, const Shape& in, std::vector<int64_t> target) {
     const bool allowzero = n.attr_int("allowzero", 0) != 0;
     int64_t infer_at = -1, known = 1;
+    bool copied_unknown = false;  // a 0 copied a dimension that is not known yet
     for (size_t i = 0; i < target.size(); ++i) {
         if (target[i] == 0 && !allowzero) {
             if (i >= in.size()) return op_error(n, "0 in the target shape past the input rank");
             target[i] = in[i];
+            if (in[i] < 0) {
+                copied_unknown = true;
+                continue;
+            }
         }
         if (target[i] == -1) {
             if (infer_at >= 0) return op_error(n, "more than one -1 in the target shape");
@@ -306,7 +311,7 @@ Result<Shape> reshape_target(const Node& n, const Shape& in, std::vector<int64_t
             known *= target[i];
         }
     }
-    if (!all_known(in)) {
+    if (!all_known(in) || copied_unknown) {
         return target;  // -1 stays unknown
     }
     const int64_t total = shape_numel(in);

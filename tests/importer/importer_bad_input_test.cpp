@@ -561,7 +561,7 @@ TEST(ParseIntList, Valid) {
 
 TEST(ParseIntList, Malformed) {
     for (const char* s : {"", "[", "[640,", "[640 640]", "abc", "[1,2]x", "[+]", "-", "[1,,2]", "[,]", "[1.5]",
-                          "[99999999999999999999]", "640 640", "[[1]]"}) {
+                          "[99999999999999999999]", "640 640", "[[1]]", "[1, 2)", "(1, 2]"}) {
         auto v = parse_int_list(s);
         EXPECT_FALSE(v.is_ok()) << "'" << s << "' parsed";
         if (!v.is_ok()) {

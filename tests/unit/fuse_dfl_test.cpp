@@ -68,3 +68,25 @@ TEST(FuseDfl, LeavesOtherPatternsAlone) {
 
 }  // namespace
 }  // namespace itscam
+
+namespace itscam {
+namespace {
+
+// Reshape's 0 copies an input dimension; copying one that is still unknown must not be mistaken for a second -1.
+TEST(ReshapeInference, ZeroCopyingAnUnknownDimIsNotASecondMinusOne) {
+    Graph g;
+    g.inputs = {"x"};
+    g.values["x"] = {DType::kF32, {-1, 6, 4}};
+    g.constants["shape"] = Tensor::from_i64({0, -1}, {2});
+    g.values["shape"] = {DType::kI64, {2}};
+    g.nodes = {Node{"Reshape", "r", {"x", "shape"}, {"y"}, {}}};
+    g.outputs = {"y"};
+    ASSERT_TRUE(infer_shapes(g).is_ok());
+    EXPECT_EQ(g.values.at("y").shape, (Shape{-1, -1}));
+    g.values["x"].shape = {2, 6, 4};
+    ASSERT_TRUE(infer_shapes(g).is_ok());
+    EXPECT_EQ(g.values.at("y").shape, (Shape{2, 24}));
+}
+
+}  // namespace
+}  // namespace itscam
