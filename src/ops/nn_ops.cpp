@@ -121,40 +121,40 @@ Status resize_ref(const Node& n, const std::vector<const Tensor*>& in, std::vect
     return Status::ok();
 }
 
-// Softmax: opset >= 13 normalises along `axis` (default -1). Older opsets flatten to 2-D at `axis` (default 1)
-// and normalise each row; the importer records the opset in the "opset" attribute.
-Result<std::pair<int64_t, int64_t>> softmax_layout(const Node& n, const Shape& s, int64_t& inner) {
+}  // namespace
+
+Result<SoftmaxLayout> softmax_layout(const Node& n, const Shape& s) {
     const int64_t r = static_cast<int64_t>(s.size());
     const bool legacy = n.attr_int("opset", 13) < 13;
     ITSCAM_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(n, n.attr_int("axis", legacy ? 1 : -1), r));
-    int64_t outer = 1, len = 1;
-    inner = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= s[d];
+    SoftmaxLayout l;
+    for (int64_t d = 0; d < axis; ++d) l.outer *= s[d];
     if (legacy) {
-        for (int64_t d = axis; d < r; ++d) len *= s[d];
+        for (int64_t d = axis; d < r; ++d) l.len *= s[d];
     } else {
-        len = s[axis];
-        for (int64_t d = axis + 1; d < r; ++d) inner *= s[d];
+        l.len = s[axis];
+        for (int64_t d = axis + 1; d < r; ++d) l.inner *= s[d];
     }
-    return std::make_pair(outer, len);
+    return l;
 }
 
+namespace {
+
 Status softmax_ref(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) {
-    int64_t inner = 1;
-    ITSCAM_ASSIGN_OR_RETURN(auto ol, softmax_layout(n, in[0]->shape(), inner));
+    ITSCAM_ASSIGN_OR_RETURN(SoftmaxLayout l, softmax_layout(n, in[0]->shape()));
     Tensor y = in[0]->cast(DType::kF32);
     float* p = y.data<float>();
-    for (int64_t o = 0; o < ol.first; ++o)
-        for (int64_t i = 0; i < inner; ++i) {
-            float* base = p + o * ol.second * inner + i;
+    for (int64_t o = 0; o < l.outer; ++o)
+        for (int64_t i = 0; i < l.inner; ++i) {
+            float* base = p + o * l.len * l.inner + i;
             float mx = -INFINITY;
-            for (int64_t k = 0; k < ol.second; ++k) mx = std::max(mx, base[k * inner]);
+            for (int64_t k = 0; k < l.len; ++k) mx = std::max(mx, base[k * l.inner]);
             double sum = 0;
-            for (int64_t k = 0; k < ol.second; ++k) {
-                base[k * inner] = std::exp(base[k * inner] - mx);
-                sum += base[k * inner];
+            for (int64_t k = 0; k < l.len; ++k) {
+                base[k * l.inner] = std::exp(base[k * l.inner] - mx);
+                sum += base[k * l.inner];
             }
-            for (int64_t k = 0; k < ol.second; ++k) base[k * inner] = static_cast<float>(base[k * inner] / sum);
+            for (int64_t k = 0; k < l.len; ++k) base[k * l.inner] = static_cast<float>(base[k * l.inner] / sum);
         }
     out[0] = in[0]->dtype() == DType::kF32 ? y : y.cast(in[0]->dtype());
     return Status::ok();

@@ -16,6 +16,14 @@ struct ResizeParams {
 };
 
 Result<ResizeParams> resize_params(const Node& n, const Shape& x, const Tensor* scales, const Tensor* sizes);
+// Softmax geometry: `outer * inner` independent rows of `len` elements, `inner` apart. opset >= 13 normalises along
+// `axis` (default -1); older opsets flatten to 2-D at `axis` (default 1) and normalise each row (the importer
+// records the opset in the node's "opset" attribute).
+struct SoftmaxLayout {
+    int64_t outer = 1, len = 1, inner = 1;
+};
+Result<SoftmaxLayout> softmax_layout(const Node& n, const Shape& s);
+
 // Source index along `dim` for output coordinate `o` (ONNX Resize nearest semantics).
 int64_t resize_nearest_index(const ResizeParams& p, size_t dim, int64_t o, int64_t in_len);
 

@@ -88,8 +88,7 @@ private:
     Status add_pool(const Node& n);
     Status add_resize(const Node& n);
     Status add_matmul(const Node& n);
-    void add_to_nhwc(const std::string& v);
-    void add_to_plain(const std::string& v);
+    void add_reorder(const std::string& v, bool to_nhwc);
     memory nhwc_mem(const std::string& v) {
         Slot& s = slots_.at(v);
         return memory({to_dims(s.shape), act_dt_, tag::nhwc}, eng_, s.nhwc.raw());
@@ -180,27 +179,17 @@ Kind CpuCompiled::classify(const Node& n) const {
     return Kind::kGeneric;
 }
 
-void CpuCompiled::add_to_nhwc(const std::string& v) {
+// One oneDNN reorder between the plain f32 buffer and the NHWC buffer (in the activation dtype) of `v`.
+void CpuCompiled::add_reorder(const std::string& v, bool to_nhwc) {
     Slot& s = slots_.at(v);
-    memory::desc src_md(to_dims(s.shape), dt::f32, tag::nchw), dst_md(to_dims(s.shape), act_dt_, tag::nhwc);
+    const memory::desc plain_md(to_dims(s.shape), dt::f32, tag::nchw), nhwc_md(to_dims(s.shape), act_dt_, tag::nhwc);
+    const memory::desc src_md = to_nhwc ? plain_md : nhwc_md, dst_md = to_nhwc ? nhwc_md : plain_md;
     dnnl::reorder r(dnnl::reorder::primitive_desc(eng_, src_md, eng_, dst_md));
-    desc_.push_back("  reorder " + v + " nchw->nhwc");
-    steps_.push_back([this, v, r, src_md, dst_md]() -> Status {
+    desc_.push_back("  reorder " + v + (to_nhwc ? " nchw->nhwc" : " nhwc->nchw"));
+    steps_.push_back([this, v, r, src_md, dst_md, to_nhwc]() -> Status {
         Slot& s = slots_.at(v);
-        memory src(src_md, eng_, s.plain.raw()), dst(dst_md, eng_, s.nhwc.raw());
-        r.execute(strm_, src, dst);
-        return Status::ok();
-    });
-}
-
-void CpuCompiled::add_to_plain(const std::string& v) {
-    Slot& s = slots_.at(v);
-    memory::desc src_md(to_dims(s.shape), act_dt_, tag::nhwc), dst_md(to_dims(s.shape), dt::f32, tag::nchw);
-    dnnl::reorder r(dnnl::reorder::primitive_desc(eng_, src_md, eng_, dst_md));
-    desc_.push_back("  reorder " + v + " nhwc->nchw");
-    steps_.push_back([this, v, r, src_md, dst_md]() -> Status {
-        Slot& s = slots_.at(v);
-        memory src(src_md, eng_, s.nhwc.raw()), dst(dst_md, eng_, s.plain.raw());
+        memory src(src_md, eng_, to_nhwc ? s.plain.raw() : s.nhwc.raw());
+        memory dst(dst_md, eng_, to_nhwc ? s.nhwc.raw() : s.plain.raw());
         r.execute(strm_, src, dst);
         return Status::ok();
     });
@@ -521,7 +510,7 @@ Status CpuCompiled::build() {
     }
 
     for (const auto& in : g_.inputs) {
-        if (slots_.at(in).need_nhwc) add_to_nhwc(in);
+        if (slots_.at(in).need_nhwc) add_reorder(in, true);
         if (slots_.at(in).need_q) add_quantize(in);
     }
     try {
@@ -621,17 +610,8 @@ Status CpuCompiled::build() {
                 case Kind::kSoftmax: {
                     const std::string x = n.inputs[0];
                     const Shape s = slots_.at(x).shape;
-                    const int64_t r = static_cast<int64_t>(s.size());
-                    const bool legacy = n.attr_int("opset", 13) < 13;
-                    ITSCAM_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(n, n.attr_int("axis", legacy ? 1 : -1), r));
-                    int64_t outer = 1, len = 1, inner = 1;
-                    for (int64_t d = 0; d < axis; ++d) outer *= s[d];
-                    if (legacy) {
-                        for (int64_t d = axis; d < r; ++d) len *= s[d];
-                    } else {
-                        len = s[axis];
-                        for (int64_t d = axis + 1; d < r; ++d) inner *= s[d];
-                    }
+                    ITSCAM_ASSIGN_OR_RETURN(SoftmaxLayout l, softmax_layout(n, s));
+                    const int64_t outer = l.outer, len = l.len, inner = l.inner;
                     desc_.push_back(n.name + " Softmax [itscam]");
                     steps_.push_back([this, x, y, outer, len, inner]() -> Status {
                         cpu::softmax(slots_.at(x).plain.data<float>(), slots_.at(y).plain.data<float>(), outer, len, inner);
@@ -765,8 +745,8 @@ Status CpuCompiled::build() {
             for (const auto& o : n.outputs) {
                 if (o.empty()) continue;
                 const Slot& s = slots_.at(o);
-                if (s.producer_nhwc && s.need_plain) add_to_plain(o);
-                if (!s.producer_nhwc && s.need_nhwc) add_to_nhwc(o);
+                if (s.producer_nhwc && s.need_plain) add_reorder(o, false);
+                if (!s.producer_nhwc && s.need_nhwc) add_reorder(o, true);
                 if (s.need_q && !s.q_only) add_quantize(o);
             }
         }
