@@ -301,15 +301,13 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
     *zero.data<int32_t>() = xs.q_zero;
     keep_.push_back(zero);
     dnnl::convolution_forward prim(pd);
-    desc_.push_back(n.name + " Conv " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " g" +
-                    std::to_string(p.group) + " " + std::to_string(p.c) + "->" + std::to_string(p.oc) + " [" +
-                    pd.impl_info_str() + "]" + (int8 ? " int8" : "") + (act.empty() ? "" : " +" + act) +
-                    (has_res ? " +residual" : "") + (out_q ? " ->u8" : ""));
+    std::string impl = pd.impl_info_str();
     memory bmem(b_md, eng_, bias.raw());
     memory zmem({{1}, dt::s32, tag::x}, eng_, zero.raw());
     const std::string x = n.inputs[0], y = n.outputs[0], r = has_res ? n.inputs[3] : std::string();
     const memory::desc qmd = src_md;
-    steps_.push_back([this, prim, wmem, bmem, zmem, x, y, r, res_index, int8, qmd, out_q, dst_md]() -> Status {
+    std::function<Status()> step = [this, prim, wmem, bmem, zmem, x, y, r, res_index, int8, qmd, out_q,
+                                    dst_md]() -> Status {
         std::unordered_map<int, memory> args{
             {DNNL_ARG_SRC, int8 ? memory(qmd, eng_, slots_.at(x).q.raw()) : nhwc_mem(x)},
             {DNNL_ARG_WEIGHTS, wmem},
@@ -319,7 +317,82 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
         if (!r.empty()) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_index) | DNNL_ARG_SRC_1] = nhwc_mem(r);
         prim.execute(strm_, args);
         return Status::ok();
-    });
+    };
+
+    // A 1x1 stride-1 convolution over NHWC is a GEMM [pixels x C] x [C x OC]. oneDNN's matmul beats its 1x1
+    // convolution on some of YOLO's shapes (thin channel counts: up to 1.5x) and loses on others, so both are
+    // timed here on the real buffers and the faster one is kept: autotuning per layer.
+    const bool gemm_shape = !int8 && !grouped && p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 &&
+                            p.pl == 0 && p.pb == 0 && p.pr == 0 && opt_.autotune;
+    if (gemm_shape) {
+        const int64_t pixels = p.n * p.oh * p.ow;
+        const memory::desc a_md({pixels, p.c}, act_dt_, tag::ab), y_md({pixels, p.oc}, act_dt_, tag::ab);
+        const memory::desc w_user({p.c, p.oc}, dt::f32, tag::ba);  // OIHW with 1x1 kernels is [OC][C]
+        dnnl::post_ops mpo;
+        if (act == "silu") mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+        else if (act == "relu") mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        else if (act == "sigmoid") mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+        else if (act == "leaky_relu")
+            mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, n.attr_float("activation_alpha", 0.01f), 0.f);
+        const int mres = mpo.len();
+        if (has_res) mpo.append_binary(dnnl::algorithm::binary_add, y_md);
+        dnnl::primitive_attr mattr;
+        mattr.set_post_ops(mpo);
+        try {
+            dnnl::matmul::primitive_desc mpd(
+                dnnl::matmul::desc(a_md, memory::desc({p.c, p.oc}, act_dt_, tag::any),
+                                   memory::desc({1, p.oc}, dt::f32, tag::ab), y_md),
+                mattr, eng_);
+            Tensor mw = Tensor::empty(DType::kU8, {static_cast<int64_t>(mpd.weights_desc().get_size())});
+            memory mwmem(mpd.weights_desc(), eng_, mw.raw());
+            memory wsrc(w_user, eng_, wf.raw());
+            dnnl::reorder(wsrc, mwmem).execute(strm_, wsrc, mwmem);
+            strm_.wait();
+            // oneDNN's matmul adds the bias after scaling like the conv; with f32 there is no scale.
+            memory mbias({{1, p.oc}, dt::f32, tag::ab}, eng_, bias.raw());
+            dnnl::matmul mprim(mpd);
+            std::function<Status()> mstep = [this, mprim, mwmem, mbias, x, y, r, mres, a_md, y_md]() -> Status {
+                std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(a_md, eng_, slots_.at(x).nhwc.raw())},
+                                                     {DNNL_ARG_WEIGHTS, mwmem},
+                                                     {DNNL_ARG_BIAS, mbias},
+                                                     {DNNL_ARG_DST, memory(y_md, eng_, slots_.at(y).nhwc.raw())}};
+                if (!r.empty())
+                    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(mres) | DNNL_ARG_SRC_1] =
+                        memory(y_md, eng_, slots_.at(r).nhwc.raw());
+                mprim.execute(strm_, args);
+                return Status::ok();
+            };
+            auto best_ms = [this](const std::function<Status()>& f) {
+                double best = 1e30;
+                for (int i = 0; i < 7; ++i) {
+                    const auto t0 = std::chrono::steady_clock::now();
+                    if (!f().is_ok()) return 1e30;
+                    strm_.wait();
+                    if (i >= 2)
+                        best = std::min(best, std::chrono::duration<double, std::milli>(
+                                                  std::chrono::steady_clock::now() - t0).count());
+                }
+                return best;
+            };
+            // ITSCAM_CPU_GEMM=matmul|conv forces the choice (tests, debugging); anything else times both.
+            const char* force = std::getenv("ITSCAM_CPU_GEMM");
+            const std::string f = force ? force : "";
+            const bool use_matmul = f == "matmul" ? true : f == "conv" ? false : best_ms(mstep) < 0.95 * best_ms(step);
+            if (use_matmul) {
+                step = mstep;
+                impl = std::string("matmul ") + mpd.impl_info_str();
+                keep_.push_back(mw);
+                bytes_ += mw.nbytes();
+            }
+        } catch (const dnnl::error&) {
+            // No matmul for this shape: keep the convolution.
+        }
+    }
+    desc_.push_back(n.name + " Conv " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " g" +
+                    std::to_string(p.group) + " " + std::to_string(p.c) + "->" + std::to_string(p.oc) + " [" + impl +
+                    "]" + (int8 ? " int8" : "") + (act.empty() ? "" : " +" + act) + (has_res ? " +residual" : "") +
+                    (out_q ? " ->u8" : ""));
+    steps_.push_back(step);
     return Status::ok();
 }
 
