@@ -1,5 +1,7 @@
 #include "vision/letterbox.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <cfloat>
@@ -185,30 +187,37 @@ bool resize_linear_u8(const uint8_t* src, int src_w, int src_h, size_t src_strid
     for (int dx = 0; dx < dst_w; ++dx) off1[dx] = (xtaps[dx].w1 != 0 ? xtaps[dx].s + 1 : xtaps[dx].s) * channels;
 
     const int width = dst_w * channels;
-    std::vector<int32_t> rows(2 * static_cast<size_t>(width));
-    int32_t* buf[2] = {rows.data(), rows.data() + width};
-    int buf_row[2] = {-1, -1};
-
-    for (int dy = 0; dy < dst_h; ++dy) {
-        const Tap t = make_tap(dy, scale_y);
-        const int sy[2] = {std::clamp(t.s, 0, src_h - 1), std::clamp(t.s + 1, 0, src_h - 1)};
-        // Consecutive output rows mostly share source rows; reuse the horizontal pass when possible.
-        auto cached = [&](int row) { return buf_row[0] == row ? 0 : (buf_row[1] == row ? 1 : -1); };
-        int slot0 = cached(sy[0]);
-        if (slot0 < 0) {
-            slot0 = buf_row[0] == sy[1] ? 1 : 0;  // keep the row the second tap will need
-            hresize_row_any(src + static_cast<size_t>(sy[0]) * src_stride_bytes, xtaps, off1, dst_w, channels,
-                            buf[slot0]);
-            buf_row[slot0] = sy[0];
+    // Rows are split into one contiguous band per thread; each band keeps its own two-row cache of horizontal
+    // passes, so the output is the same bit for bit whatever the thread count.
+#pragma omp parallel if (static_cast<int64_t>(width) * dst_h > (int64_t{1} << 16))
+    {
+        const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int y_begin = static_cast<int>(static_cast<int64_t>(dst_h) * tid / nt);
+        const int y_end = static_cast<int>(static_cast<int64_t>(dst_h) * (tid + 1) / nt);
+        std::vector<int32_t> rows(2 * static_cast<size_t>(width));
+        int32_t* buf[2] = {rows.data(), rows.data() + width};
+        int buf_row[2] = {-1, -1};
+        for (int dy = y_begin; dy < y_end; ++dy) {
+            const Tap t = make_tap(dy, scale_y);
+            const int sy[2] = {std::clamp(t.s, 0, src_h - 1), std::clamp(t.s + 1, 0, src_h - 1)};
+            // Consecutive output rows mostly share source rows; reuse the horizontal pass when possible.
+            auto cached = [&](int row) { return buf_row[0] == row ? 0 : (buf_row[1] == row ? 1 : -1); };
+            int slot0 = cached(sy[0]);
+            if (slot0 < 0) {
+                slot0 = buf_row[0] == sy[1] ? 1 : 0;  // keep the row the second tap will need
+                hresize_row_any(src + static_cast<size_t>(sy[0]) * src_stride_bytes, xtaps, off1, dst_w, channels,
+                                buf[slot0]);
+                buf_row[slot0] = sy[0];
+            }
+            int slot1 = cached(sy[1]);
+            if (slot1 < 0) {
+                slot1 = 1 - slot0;
+                hresize_row_any(src + static_cast<size_t>(sy[1]) * src_stride_bytes, xtaps, off1, dst_w, channels,
+                                buf[slot1]);
+                buf_row[slot1] = sy[1];
+            }
+            vresize_row(buf[slot0], buf[slot1], t.w0, t.w1, width, dst + static_cast<size_t>(dy) * dst_stride_bytes);
         }
-        int slot1 = cached(sy[1]);
-        if (slot1 < 0) {
-            slot1 = 1 - slot0;
-            hresize_row_any(src + static_cast<size_t>(sy[1]) * src_stride_bytes, xtaps, off1, dst_w, channels,
-                            buf[slot1]);
-            buf_row[slot1] = sy[1];
-        }
-        vresize_row(buf[slot0], buf[slot1], t.w0, t.w1, width, dst + static_cast<size_t>(dy) * dst_stride_bytes);
     }
     return true;
 }
@@ -236,6 +245,7 @@ void letterbox_bgr_u8_to_rgb_f32(const uint8_t* bgr, int src_w, int src_h, size_
     const float pad = lut[kLetterboxPadValue];
     const size_t plane = static_cast<size_t>(dst_w) * dst_h;
     float* planes[3] = {out_chw, out_chw + plane, out_chw + 2 * plane};  // R, G, B
+#pragma omp parallel for schedule(static) if (plane > (size_t{1} << 16))
     for (int y = 0; y < dst_h; ++y) {
         const size_t row = static_cast<size_t>(y) * dst_w;
         const int iy = y - info.pad_y;
