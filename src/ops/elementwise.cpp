@@ -7,9 +7,6 @@
 
 namespace itscam {
 
-namespace {
-
-// Strides of `s` broadcast to rank `r` (0 on broadcast dims).
 std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out) {
     size_t r = out.size();
     std::vector<int64_t> st(r, 0);
@@ -22,6 +19,8 @@ std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out) {
     }
     return st;
 }
+
+namespace {
 
 // Calls f(out_index, offset_in_each_input) over the output in row-major order.
 template <typename F>

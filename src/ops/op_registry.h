@@ -54,6 +54,8 @@ void register_dfl_op(std::map<std::string, OpDef>& r);
 
 // Shared helpers for op files.
 Result<Shape> broadcast_shapes(const Shape& a, const Shape& b);
+// Element strides of a tensor of shape `s` read as `out` under numpy broadcasting (0 on broadcast dims).
+std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out);
 // Normalises a possibly negative axis against `rank`.
 Result<int64_t> normalize_axis(const Node& n, int64_t axis, int64_t rank);
 Status op_error(const Node& n, const std::string& what);

@@ -671,16 +671,9 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
         auto s = broadcast_shapes(in[0]->shape(), in[1]->to_i64_vector());
         if (!s) return op_error(n, s.status().message());
         ITSCAM_RETURN_IF_ERROR(check_shape_sane(n, *s));
-        // Expand = broadcast copy: reuse Where-free logic by multiplying strides.
-        const Shape& is = in[0]->shape();
+        // Expand = broadcast copy.
         const size_t r = s->size();
-        std::vector<int64_t> st(r, 0);
-        int64_t acc = 1;
-        for (size_t k = 0; k < is.size(); ++k) {
-            size_t i = is.size() - 1 - k, o = r - 1 - k;
-            st[o] = is[i] == 1 ? 0 : acc;
-            acc *= is[i];
-        }
+        const std::vector<int64_t> st = broadcast_strides(in[0]->shape(), *s);
         out[0] = Tensor::empty(in[0]->dtype(), *s);
         const size_t es = dtype_size(in[0]->dtype());
         std::vector<int64_t> idx(r, 0);

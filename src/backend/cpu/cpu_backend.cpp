@@ -65,6 +65,24 @@ Status dnnl_status(const dnnl::error& e, const std::string& what) {
                                           e.what());
 }
 
+// The fused activation of a Conv as a oneDNN post-op (none for no activation).
+Status append_activation(const Node& n, dnnl::post_ops& po) {
+    const std::string act = n.attr_string("activation", "");
+    if (act == "silu") po.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+    else if (act == "relu") po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    else if (act == "sigmoid") po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+    else if (act == "leaky_relu")
+        po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, n.attr_float("activation_alpha", 0.01f), 0.f);
+    else if (!act.empty() && act != "none") return unsupported(n.label() + ": activation '" + act + "'");
+    return Status::ok();
+}
+
+// Add/Sub/Mul/Div -> our element-wise kernel's op.
+cpu::EltOp elt_op(const std::string& op) {
+    return op == "Add" ? cpu::EltOp::kAdd : op == "Sub" ? cpu::EltOp::kSub : op == "Mul" ? cpu::EltOp::kMul
+                                                                                     : cpu::EltOp::kDiv;
+}
+
 class CpuCompiled final : public CompiledGraph {
 public:
     CpuCompiled(const Graph& g, const BackendOptions& opt) : g_(g), opt_(opt), profile_(std::getenv("ITSCAM_PROFILE")) {}
@@ -258,12 +276,7 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
     const bool has_res = n.num_inputs() > 3 && !n.inputs[3].empty();
     dnnl::post_ops po;
     const std::string act = n.attr_string("activation", "");
-    if (act == "silu") po.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
-    else if (act == "relu") po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    else if (act == "sigmoid") po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-    else if (act == "leaky_relu")
-        po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, n.attr_float("activation_alpha", 0.01f), 0.f);
-    else if (!act.empty() && act != "none") return unsupported(n.label() + ": activation '" + act + "'");
+    ITSCAM_RETURN_IF_ERROR(append_activation(n, po));
     const int res_index = po.len();  // post-op index of the residual, for its argument id
     if (has_res)
         po.append_binary(dnnl::algorithm::binary_add, memory::desc({p.n, p.oc, p.oh, p.ow}, act_dt_, tag::nhwc));
@@ -329,11 +342,7 @@ Status CpuCompiled::add_conv(const Node& n, bool int8) {
         const memory::desc a_md({pixels, p.c}, act_dt_, tag::ab), y_md({pixels, p.oc}, act_dt_, tag::ab);
         const memory::desc w_user({p.c, p.oc}, dt::f32, tag::ba);  // OIHW with 1x1 kernels is [OC][C]
         dnnl::post_ops mpo;
-        if (act == "silu") mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
-        else if (act == "relu") mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-        else if (act == "sigmoid") mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-        else if (act == "leaky_relu")
-            mpo.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, n.attr_float("activation_alpha", 0.01f), 0.f);
+        (void)append_activation(n, mpo);  // already validated for the convolution above
         const int mres = mpo.len();
         if (has_res) mpo.append_binary(dnnl::algorithm::binary_add, y_md);
         dnnl::primitive_attr mattr;
@@ -629,8 +638,7 @@ Status CpuCompiled::build() {
                 case Kind::kEltNhwc:
                 case Kind::kEltPlain: {
                     const bool nhwc = kinds[i] == Kind::kEltNhwc;
-                    const cpu::EltOp op = n.op == "Add" ? cpu::EltOp::kAdd : n.op == "Sub" ? cpu::EltOp::kSub
-                                          : n.op == "Mul" ? cpu::EltOp::kMul : cpu::EltOp::kDiv;
+                    const cpu::EltOp op = elt_op(n.op);
                     const std::string a = n.inputs[0], b = n.inputs[1];
                     const int64_t cnt = shape_numel(slots_.at(y).shape);
                     desc_.push_back(n.name + " " + n.op + (nhwc ? " [itscam nhwc]" : " [itscam]"));
@@ -707,8 +715,7 @@ Status CpuCompiled::build() {
                     break;
                 }
                 case Kind::kEltBroadcast: {
-                    const cpu::EltOp op = n.op == "Add" ? cpu::EltOp::kAdd : n.op == "Sub" ? cpu::EltOp::kSub
-                                          : n.op == "Mul" ? cpu::EltOp::kMul : cpu::EltOp::kDiv;
+                    const cpu::EltOp op = elt_op(n.op);
                     Shape os = slots_.at(y).shape, as = g_.info(n.inputs[0])->shape, bs = g_.info(n.inputs[1])->shape;
                     while (as.size() < os.size()) as.insert(as.begin(), 1);
                     while (bs.size() < os.size()) bs.insert(bs.begin(), 1);
