@@ -58,6 +58,13 @@ if(ITSCAM_WITH_FFMPEG)
   endif()
 endif()
 
+if(ITSCAM_WITH_YAML)
+  find_package(yaml-cpp QUIET)
+  if(NOT yaml-cpp_FOUND)
+    message(FATAL_ERROR "ITSCAM_WITH_YAML=ON but yaml-cpp was not found: install libyaml-cpp-dev (or pass -DITSCAM_WITH_YAML=OFF)")
+  endif()
+endif()
+
 if(ITSCAM_WITH_CUDA)
   include(CheckLanguage)
   check_language(CUDA)

@@ -9,6 +9,9 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev         # CPU backend (oneDNN; its CMake config looks for OpenCL)
   libopencv-imgproc-dev libopencv-imgcodecs-dev  # image I/O, drawing
   nlohmann-json3-dev libcli11-dev        # JSON, command line
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video ingest (FFmpeg)
+  libyaml-cpp-dev                        # YAML config
+  ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
 )
 export DEBIAN_FRONTEND=noninteractive

@@ -15,6 +15,10 @@ const char* status_code_name(StatusCode code) {
         case StatusCode::kIo: return "I/O error";
         case StatusCode::kInternal: return "internal error";
         case StatusCode::kDevice: return "device error";
+        case StatusCode::kOutOfMemory: return "out of memory";
+        case StatusCode::kDeviceLost: return "device lost";
+        case StatusCode::kUnavailable: return "unavailable";
+        case StatusCode::kCancelled: return "cancelled";
     }
     return "unknown";
 }

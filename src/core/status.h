@@ -9,7 +9,23 @@
 
 namespace itscam {
 
-enum class StatusCode { kOk = 0, kInvalidArgument, kNotFound, kUnsupported, kCorrupt, kIo, kInternal, kDevice };
+// kDevice: a transient device failure (retry may succeed). kOutOfMemory: the device or host ran out of memory.
+// kDeviceLost: a sticky device failure (illegal address, ECC, lost context); the context must be rebuilt.
+// kUnavailable: a resource is temporarily unavailable (source disconnected, circuit open).
+enum class StatusCode {
+    kOk = 0,
+    kInvalidArgument,
+    kNotFound,
+    kUnsupported,
+    kCorrupt,
+    kIo,
+    kInternal,
+    kDevice,
+    kOutOfMemory,
+    kDeviceLost,
+    kUnavailable,
+    kCancelled,
+};
 
 const char* status_code_name(StatusCode code);
 
@@ -39,6 +55,11 @@ inline Status unsupported(std::string m) { return {StatusCode::kUnsupported, std
 inline Status corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
 inline Status io_error(std::string m) { return {StatusCode::kIo, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status device_error(std::string m) { return {StatusCode::kDevice, std::move(m)}; }
+inline Status out_of_memory(std::string m) { return {StatusCode::kOutOfMemory, std::move(m)}; }
+inline Status device_lost(std::string m) { return {StatusCode::kDeviceLost, std::move(m)}; }
+inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
 template <typename T>
 class [[nodiscard]] Result {

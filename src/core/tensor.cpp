@@ -24,6 +24,17 @@ std::string shape_str(const Shape& s) {
     return out + "]";
 }
 
+Tensor Tensor::from_buffer(DType dtype, Shape shape, std::shared_ptr<std::byte> buffer) {
+    Tensor t;
+    t.dtype_ = dtype;
+    t.shape_ = std::move(shape);
+    for (int64_t d : t.shape_) ITSCAM_CHECK(d >= 0, "negative dimension in " + shape_str(t.shape_));
+    ITSCAM_CHECK(buffer != nullptr, "from_buffer: null buffer");
+    ITSCAM_CHECK(reinterpret_cast<uintptr_t>(buffer.get()) % 64 == 0, "from_buffer: buffer not 64-byte aligned");
+    t.buf_ = std::move(buffer);
+    return t;
+}
+
 Tensor Tensor::empty(DType dtype, Shape shape) {
     Tensor t;
     t.dtype_ = dtype;

@@ -24,6 +24,9 @@ public:
     static Tensor scalar_f32(float v);
     static Tensor from_i64(const std::vector<int64_t>& v, Shape shape);
     static Tensor from_f32(const std::vector<float>& v, Shape shape);
+    // A tensor over memory owned elsewhere (for example a pooled staging buffer); `buffer` must hold at least
+    // numel * dtype_size bytes and stay 64-byte aligned. The tensor shares ownership of it.
+    static Tensor from_buffer(DType dtype, Shape shape, std::shared_ptr<std::byte> buffer);
 
     bool defined() const { return static_cast<bool>(buf_); }
     DType dtype() const { return dtype_; }

@@ -40,6 +40,15 @@ std::string Detector::class_name(int id) const {
 }
 
 Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::vector<ImageView>& images) {
+    return detect(images, input_);
+}
+
+Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::vector<ImageView>& images,
+                                                                    Tensor& staging) {
+    const Shape want = {engine_->batch(), 3, engine_->input_height(), engine_->input_width()};
+    if (staging.dtype() != DType::kF32 || staging.shape() != want)
+        return invalid_argument("detect: staging tensor " + shape_str(staging.shape()) + " does not match the engine input " +
+                                shape_str(want));
     std::vector<std::vector<vision::Detection>> results;
     timings_ = {};
     const int b = engine_->batch(), h = engine_->input_height(), w = engine_->input_width();
@@ -55,13 +64,13 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::
                 return invalid_argument("image " + std::to_string(start + i) + " is empty or malformed");
             infos[i] = vision::letterbox_info(im.width, im.height, w, h);
             vision::letterbox_bgr_u8_to_rgb_f32(im.bgr, im.width, im.height, im.stride, w, h,
-                                                input_.data<float>() + i * plane);
+                                                staging.data<float>() + i * plane);
         }
         if (count < static_cast<size_t>(b))
-            std::memset(input_.data<float>() + count * plane, 0, (b - count) * plane * sizeof(float));
+            std::memset(staging.data<float>() + count * plane, 0, (b - count) * plane * sizeof(float));
         timings_.preprocess_ms += ms_since(t0);
         t0 = std::chrono::steady_clock::now();
-        ITSCAM_RETURN_IF_ERROR(engine_->run(input_, outs));
+        ITSCAM_RETURN_IF_ERROR(engine_->run(staging, outs));
         timings_.inference_ms += ms_since(t0);
         t0 = std::chrono::steady_clock::now();
         const Tensor& o = outs[0];

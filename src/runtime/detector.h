@@ -34,10 +34,15 @@ public:
 
     // Runs any number of images; they are processed in engine-sized batches (a short last batch is zero-padded).
     Result<std::vector<std::vector<vision::Detection>>> detect(const std::vector<ImageView>& images);
+    // Same, letterboxing into `staging` (float32 [batch, 3, H, W] of this detector's engine, e.g. a pooled
+    // buffer) instead of the detector's own input tensor.
+    Result<std::vector<std::vector<vision::Detection>>> detect(const std::vector<ImageView>& images,
+                                                              Tensor& staging);
 
     const std::vector<std::string>& class_names() const { return names_; }
     std::string class_name(int id) const;
     Engine& engine() { return *engine_; }
+    const Engine& engine() const { return *engine_; }
     vision::NmsOptions& nms() { return opt_.nms; }
     const DetectTimings& last_timings() const { return timings_; }
 

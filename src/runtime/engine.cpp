@@ -38,6 +38,7 @@ Result<std::unique_ptr<Engine>> Engine::from_graph(Graph g, const EngineOptions&
     std::unique_ptr<Engine> e(new Engine());
     e->opt_ = opt;
     ITSCAM_ASSIGN_OR_RETURN(e->backend_, backend_create(opt.device));
+    if (opt.backend_decorator) e->backend_ = opt.backend_decorator(std::move(e->backend_));
     const int h = opt.height > 0 ? opt.height : g.metadata.imgsz_h;
     const int w = opt.width > 0 ? opt.width : g.metadata.imgsz_w;
     PassOptions po = opt.passes;

@@ -26,6 +26,8 @@ struct EngineOptions {
     // int8 only: produces calibration inputs ([1, C, h, w] float32, preprocessed like real frames) for the given
     // input size. The engine runs them through an fp32 build of the same graph to record activation ranges.
     std::function<Result<std::vector<Tensor>>(int h, int w)> calibration;
+    // Wraps the backend before it compiles (fault injection in tests and drills). Empty: the plain backend.
+    std::function<std::unique_ptr<Backend>(std::unique_ptr<Backend>)> backend_decorator;
 };
 
 class Engine {

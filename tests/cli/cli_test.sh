@@ -19,7 +19,7 @@ expect_fail() {
 
 case $case_name in
 help)
-    for c in "" detect inspect val "bench model"; do
+    for c in "" detect inspect val "bench model" "bench pipeline" run; do
         # shellcheck disable=SC2086
         out=$("$bin" $c --help 2>&1) || { echo "FAIL: itscam $c --help exited non-zero"; exit 1; }
         grep -q "Usage" <<<"$out" || { echo "FAIL: itscam $c --help printed no usage"; exit 1; }
@@ -76,6 +76,78 @@ val_reduced_precision)
             || { echo "FAIL: $p mAP50-95 $ours vs fp32 reference $ref (budget 0.01)"; exit 1; }
         echo "ok: $p coco128 mAP50-95 $ours vs fp32 reference $ref"
     done;;
+run_smoke)
+    # The two lowest-resolution clips, once each, as fast as they decode; detections to JSON Lines.
+    cat > "$work/smoke.yaml" <<EOF
+device: cpu
+model: $model
+MEMORY_POOL_SIZE: 2
+pipeline: { max_batch_size: 2, queue_capacity: 2 }
+sinks: [ { type: jsonl, path: $work/det.jsonl } ]
+cameras:
+  - { id: urban, url: $shared/data/videos/urban_road_cctv_360p.mp4, realtime: false }
+  - { id: intersection, url: $shared/data/videos/intersection_cctv_480p.mp4, realtime: false }
+EOF
+    out=$("$bin" run --config "$work/smoke.yaml" --status-interval 0 2>&1) || { echo "FAIL: run exited $?"; echo "$out"; exit 1; }
+    grep -q "frames processed" <<<"$out" || { echo "FAIL: no summary"; echo "$out"; exit 1; }
+    for cam in urban intersection; do
+        n=$(grep -c "\"camera\":\"$cam\"" "$work/det.jsonl")
+        [ "$n" -gt 0 ] || { echo "FAIL: no records for $cam"; exit 1; }
+        # captured == decoded frames: 1190 and 909
+        grep -E "^  $cam +ended +(1190|909) " <<<"$out" >/dev/null || { echo "FAIL: $cam frame count"; echo "$out"; exit 1; }
+    done
+    for field in '"pts":' '"time":"20' '"wall_time_us":' '"detections":[{' '"class":"car"' '"box":['; do
+        grep -qF "$field" "$work/det.jsonl" || { echo "FAIL: JSONL lacks $field"; head -n 2 "$work/det.jsonl"; exit 1; }
+    done
+    echo "ok: run on two clips: $(wc -l < "$work/det.jsonl") records";;
+run_signal)
+    # A looping camera runs until SIGTERM; the process drains and exits 0, and the sink ends with a whole line.
+    cat > "$work/loop.yaml" <<EOF
+model: $model
+sinks: [ { type: jsonl, path: $work/det.jsonl } ]
+cameras:
+  - { id: loop, url: $shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 10 }
+EOF
+    "$bin" run --config "$work/loop.yaml" --status-interval 1 > "$work/out.txt" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do [ -s "$work/det.jsonl" ] && break; sleep 0.1; done
+    [ -s "$work/det.jsonl" ] || { echo "FAIL: no detections within 30 s"; kill -9 $pid; cat "$work/out.txt"; exit 1; }
+    sleep 1.5
+    kill -TERM $pid
+    for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $pid 2>/dev/null; then echo "FAIL: still running 10 s after SIGTERM"; kill -9 $pid; exit 1; fi
+    wait $pid; rc=$?
+    [ $rc -eq 0 ] || { echo "FAIL: exit $rc after SIGTERM"; cat "$work/out.txt"; exit 1; }
+    grep -q "SIGTERM received, draining" "$work/out.txt" || { echo "FAIL: no drain message"; cat "$work/out.txt"; exit 1; }
+    grep -q "fps .* | e2e p50" "$work/out.txt" || { echo "FAIL: no status line"; cat "$work/out.txt"; exit 1; }
+    [ "$(tail -c 1 "$work/det.jsonl" | od -An -c | tr -d ' ')" = '\n' ] || { echo "FAIL: last JSONL line cut"; exit 1; }
+    echo "ok: SIGTERM drained cleanly after $(wc -l < "$work/det.jsonl") records";;
+run_bad_config)
+    printf 'model: %s\nMEMORY_POOL_SIZ: 4\n' "$model" > "$work/typo.yaml"
+    expect_fail "typo.yaml:2:1" "$bin" run --config "$work/typo.yaml"
+    expect_fail "did you mean 'MEMORY_POOL_SIZE'" "$bin" run --config "$work/typo.yaml"
+    printf 'model: %s\ncameras:\n  - { id: a, url: x.mp4, confidence: 2 }\n' "$model" > "$work/conf.yaml"
+    expect_fail "conf.yaml:3" "$bin" run --config "$work/conf.yaml"
+    printf 'model: [unclosed\n' > "$work/syntax.yaml"
+    expect_fail "syntax.yaml:" "$bin" run --config "$work/syntax.yaml"
+    printf 'model: %s\n' "$model" > "$work/ok.yaml"
+    expect_fail "MEMORY_POOL_SIZE" env MEMORY_POOL_SIZE=lots "$bin" run --config "$work/ok.yaml"
+    expect_fail "missing.yaml" "$bin" run --config "$work/missing.yaml"
+    printf 'model: %s/nope.onnx\ncameras: [ { id: a, url: x.mp4 } ]\n' "$work" > "$work/nomodel.yaml"
+    expect_fail "nope.onnx" "$bin" run --config "$work/nomodel.yaml"
+    # The effective config after environment overrides
+    out=$(MEMORY_POOL_SIZE=7 "$bin" run --config "$work/ok.yaml" --print-config) || { echo "FAIL: --print-config"; exit 1; }
+    grep -q "MEMORY_POOL_SIZE: 7" <<<"$out" || { echo "FAIL: env override not applied"; echo "$out"; exit 1; }
+    echo "ok: bad configs rejected";;
+bench_pipeline)
+    "$bin" bench pipeline --model "$model" --cameras 1,2 --source synthetic --fps 10 --duration 2 --warmup 1 \
+        --json "$work/pipe.json" || exit 1
+    for field in '"fps"' '"e2e_p99_ms"' '"drop_rate"' '"pool_hit_rate"' '"pool_acquire_p99_us"'; do
+        grep -qF "$field" "$work/pipe.json" || { echo "FAIL: bench JSON lacks $field"; exit 1; }
+    done
+    expect_fail "--cameras" "$bin" bench pipeline --model "$model" --cameras 0
+    expect_fail "--source" "$bin" bench pipeline --model "$model" --source "$work/none.mp4"
+    echo "ok: bench pipeline";;
 bench)
     "$bin" bench model --model "$model" --batch 1,2 --iters 2 --warmup 1 --json "$work/bench.json" || exit 1
     grep -q '"p50_ms"' "$work/bench.json" || { echo "FAIL: bench JSON lacks p50_ms"; exit 1; }

@@ -93,9 +93,12 @@ RunFn add_bench_command(CLI::App& app) {
     model->add_option("--warmup", a->warmup, "Untimed warm-up iterations")->check(CLI::Range(0, 10000))
         ->capture_default_str();
     model->add_option("--json", a->json_out, "Write results as JSON");
-    return [a, model] {
+    CLI::App* pipe = app.add_subcommand("pipeline", "Multi-camera pipeline: sustained FPS, latency, drops, pools");
+    RunFn run_pipe = add_bench_pipeline_command(*pipe);
+    return [a, model, pipe, run_pipe] {
         if (model->parsed()) return run_bench_model(*a);
-        return fail("choose a benchmark: model", 2);
+        if (pipe->parsed()) return run_pipe();
+        return fail("choose a benchmark: model | pipeline", 2);
     };
 }
 

@@ -15,6 +15,8 @@ RunFn add_detect_command(CLI::App& app);
 RunFn add_inspect_command(CLI::App& app);
 RunFn add_val_command(CLI::App& app);
 RunFn add_bench_command(CLI::App& app);
+RunFn add_bench_pipeline_command(CLI::App& app);
+RunFn add_run_command(CLI::App& app);
 
 // Shared helpers.
 int fail(const std::string& msg, int code = 1);

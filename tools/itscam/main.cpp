@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     add("inspect", "Show a model's metadata, inputs/outputs, op counts, parameters and GFLOPs",
         itscam::cli::add_inspect_command);
     add("val", "Measure mAP50-95 / mAP50 on a YOLO-format dataset folder", itscam::cli::add_val_command);
+    add("run", "Run the multi-camera pipeline from a YAML config until SIGINT/SIGTERM", itscam::cli::add_run_command);
     add("bench", "Benchmark the engine (p50/p99 latency, FPS, peak memory)", itscam::cli::add_bench_command);
     try {
         app.parse(argc, argv);

@@ -1,0 +1,158 @@
+// Config: one YAML file with the service settings (the names of ../shared/design/SEED_SETTINGS.md, kept exactly)
+// and the cameras. Environment variables of the same names override the file (ITSCAM_* for our own keys).
+// Every error names the file, line and column, and what was expected.
+//
+//   ENABLE_MEMORY_PREALLOCATION: true
+//   MEMORY_POOL_SIZE: 4
+//   CIRCUIT_BREAKER_FAILURE_THRESHOLD: 15
+//   device_ids: [0]
+//   model: ../shared/models/yolo11n.onnx
+//   pipeline: { max_batch_size: 8, preferred_batch_sizes: [1, 2, 4, 8], max_queue_delay_ms: 10, queue_capacity: 2 }
+//   fallback: { device: cpu, imgsz: 320, max_fps: 5 }
+//   sinks: [ { type: jsonl, path: detections.jsonl } ]
+//   cameras:
+//     - { id: cam1, url: ../shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 15 }
+//
+// Relative paths (model, camera file urls, sink paths) are kept as written and resolve against the current working
+// directory of the process, not against the config file's folder (configs/example.yaml is written for running from
+// the repository root). Nothing here checks that files exist: sources fail (and reconnect) at run time.
+// `server:`, `alerts:` and `streaming:` sections are reserved for later: accepted, and kept as YAML text in
+// Config::reserved.
+// Environment: every SEED name overrides the setting of the same name (device_ids as "0,1" or "[0,1]"); our own keys
+// come from ITSCAM_DEVICE, ITSCAM_PRECISION, ITSCAM_THREADS, ITSCAM_MODEL and ITSCAM_IMGSZ. An empty variable is
+// treated as unset. Booleans accept true/false/yes/no/on/off/1/0 (any case) in YAML and in the environment.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace itscam::config {
+
+struct CameraConfig {
+    std::string id;                 // [A-Za-z0-9_.-]{1,64}, unique
+    std::string url;                // file path, rtsp://, http(s)://, synthetic://WxH@fps
+    bool enabled = true;
+    double max_fps = 0;             // 0: as delivered
+    std::string model;              // empty: the global model
+    double confidence = 0.25;       // (0, 1]
+    std::vector<int> classes;       // empty: all classes
+    bool loop = false;              // files only
+    bool realtime = true;           // files: pace at the clip's frame rate (a file behaves like a camera)
+    std::string rtsp_transport = "tcp";  // tcp | udp
+
+    bool operator==(const CameraConfig&) const = default;
+};
+
+struct SinkConfig {
+    std::string type = "jsonl";     // jsonl
+    std::string path = "-";         // "-": stdout
+
+    bool operator==(const SinkConfig&) const = default;
+};
+
+struct PipelineConfig {
+    int max_batch_size = 8;
+    std::vector<int> preferred_batch_sizes;  // empty: powers of two up to max_batch_size
+    double max_queue_delay_ms = 0;           // 0: deadline_fraction x the fastest camera's frame interval
+    double deadline_fraction = 0.5;
+    int queue_capacity = 2;                  // per camera (latest-frame policy)
+    int decode_threads = 0;                  // per camera; 0: cores / cameras, at least 1
+    int inference_workers = 1;               // per device
+    double stall_timeout_s = 10.0;
+    double reconnect_initial_s = 0.5;
+    double reconnect_max_s = 30.0;
+    double nms_iou = 0.7;
+    int max_det = 300;
+
+    bool operator==(const PipelineConfig&) const = default;
+};
+
+struct FallbackConfig {
+    bool enabled = true;
+    std::string device = "cpu";
+    int imgsz = 0;          // 0: same as the primary; else a lower input size (multiple of 32; needs a model
+                            // exported with dynamic=True, or a fallback model exported at that size)
+    double max_fps = 0;     // 0: no per-camera frame-rate cap while degraded
+    int threads = 0;
+    std::string model;      // empty: the camera's model; else a lighter model for degraded serving
+                            // (e.g. an export at imgsz 320)
+
+    bool operator==(const FallbackConfig&) const = default;
+};
+
+struct Settings {
+    // SEED_SETTINGS.md names, defaults as documented there.
+    bool ENABLE_MEMORY_PREALLOCATION = true;
+    int MEMORY_POOL_SIZE = 4;
+    bool MEMORY_WARMUP_ON_START = true;
+    double TOTAL_GPU_MEMORY_GB = 16.0;
+    double UNIFIED_MEMORY_RATIO = 0.6;
+    int STREAMS_PER_DEVICE = 16;
+    int MAX_STREAMS_PER_DEVICE = 32;
+    bool ENABLE_CUDA_STREAMS_MONITORING = true;
+    int CIRCUIT_BREAKER_FAILURE_THRESHOLD = 15;
+    double CIRCUIT_BREAKER_RECOVERY_TIMEOUT = 30.0;
+    int CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS = 10;
+    int gpu_memory_failure_threshold = 3;
+    bool ENABLE_TENSORRT = true;
+    bool ENABLE_TORCH_JIT_OPTIMIZATION = false;
+    bool ENABLE_ADAPTIVE_QUALITY = true;
+    double TARGET_BANDWIDTH_REDUCTION = 0.25;
+    bool ENABLE_NETWORK_AWARE_STREAMING = true;
+    std::vector<int> device_ids = {0};
+
+    bool operator==(const Settings&) const = default;
+};
+
+struct Config {
+    Settings settings;
+    std::string device = "cpu";     // primary inference device: "cpu" | "ref" | "cuda" (then device_ids apply)
+    std::string precision = "fp32"; // fp32 | bf16 | int8 | fp16
+    int threads = 0;                // CPU backend threads (0: all cores)
+    std::string model;              // required when any camera has no model of its own
+    int imgsz = 0;                  // 0: the model's
+    PipelineConfig pipeline;
+    FallbackConfig fallback;
+    std::vector<SinkConfig> sinks;  // empty: none
+    std::vector<CameraConfig> cameras;
+    // Sections reserved for later issues ("server", "alerts", "streaming"): their YAML text, as re-emitted by yaml-cpp.
+    std::map<std::string, std::string> reserved;
+    // Values that came from the environment, "NAME=value" (for the startup log).
+    std::vector<std::string> env_overrides;
+    std::string source_path;        // the file it was loaded from ("" for defaults)
+
+    // Compares everything, env_overrides and source_path included (clear those to compare only the settings).
+    bool operator==(const Config&) const = default;
+};
+
+// Every function returns kInvalidArgument for a bad configuration (load_config: kNotFound / kIo for a missing or
+// unreadable file; kUnsupported for YAML input when built without yaml-cpp). Only the first error is reported.
+// Parses YAML text. `origin` names it in errors ("config.yaml:12:5: MEMORY_POOL_SIZE: expected an integer >= 0,
+// got 'four'"). Unknown top-level keys are errors (with a did-you-mean suggestion for near misses), so a typo in a
+// setting name can never be silently ignored. Applies environment overrides when `env` is given.
+using Env = std::map<std::string, std::string>;
+Result<Config> parse_config(const std::string& yaml_text, const std::string& origin, const Env* env = nullptr);
+Result<Config> load_config(const std::string& path, const Env* env = nullptr);
+// The process environment as an Env.
+Env process_env();
+// Settings applied over defaults from the environment only (no file).
+Result<Config> config_from_env(const Env& env);
+// Checks every range and cross-field rule (unique camera ids, batch sizes, fallback imgsz multiple of 32, ...).
+// parse_config/load_config/config_from_env already run it (and report file positions); call it again after changing
+// a Config in code. An empty pipeline.preferred_batch_sizes is accepted here; the parsers fill it in (powers of two
+// below max_batch_size, then max_batch_size).
+Status validate(const Config& c);
+// Fills defaults that depend on other settings (preferred_batch_sizes); the parsers call it before validating.
+void resolve(Config& c);
+// The effective configuration as YAML (for `itscam run --print-config` and the startup log). parse_config accepts it
+// and gives back an equal Config (env_overrides and source_path aside; the overrides are listed as comments).
+std::string to_yaml(const Config& c);
+// Parses one camera from a JSON/YAML mapping text (used by the HTTP API to add cameras at run time). Checks the
+// camera on its own (id pattern, url, ranges), not against other cameras or the global model.
+Result<CameraConfig> parse_camera(const std::string& yaml_or_json, const std::string& origin);
+
+}  // namespace itscam::config

@@ -1,0 +1,419 @@
+// The YAML reader (yaml-cpp): types and unknown keys are checked here with file positions; ranges and cross-field
+// rules are checked by validate_config, which finds the positions this reader recorded. No exception leaves this file.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/config.h"
+#include "config/config_internal.h"
+
+#ifdef ITSCAM_HAVE_YAML
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+#endif
+
+namespace itscam::config {
+
+using namespace internal;
+
+#ifdef ITSCAM_HAVE_YAML
+
+namespace {
+
+constexpr size_t kMaxConfigBytes = 1 << 20;
+
+Location loc_of_mark(const YAML::Mark& m) {
+    if (m.is_null() || m.line < 0 || m.column < 0) return {};
+    return {m.line + 1, m.column + 1};
+}
+
+Location loc_of(const YAML::Node& n) {
+    return loc_of_mark(n.Mark());
+}
+
+std::string describe(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Scalar:
+            return quote_for_message(n.Scalar());
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Map:
+            return "a map";
+        case YAML::NodeType::Undefined:
+            break;
+    }
+    return "an undefined value";
+}
+
+std::string join(const std::string& prefix, const std::string& name) {
+    return prefix.empty() ? name : prefix + "." + name;
+}
+
+std::string at(const std::string& path, size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+}
+
+template <typename S>
+std::vector<std::string> names_of(const std::vector<Field<S>>& fields) {
+    std::vector<std::string> names;
+    for (const auto& f : fields) names.emplace_back(f.name);
+    return names;
+}
+
+class Reader {
+  public:
+    explicit Reader(Provenance& prov) : prov_(prov) {}
+
+    Status error(Location loc, const std::string& path, const std::string& what) const {
+        const std::string tail = path.empty() ? what : path + ": " + what;
+        if (loc.line <= 0) return invalid_argument(prov_.origin + ": " + tail);
+        return invalid_argument(prov_.origin + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column) +
+                                ": " + tail);
+    }
+
+    Status read_config(const YAML::Node& root, Config& c) {
+        std::vector<std::string> names = names_of(settings_fields());
+        for (const auto& n : names_of(top_fields())) names.push_back(n);
+        for (const auto& n : top_sections()) names.push_back(n);
+        for (const auto& n : reserved_sections()) names.push_back(n);
+        Location gpu_threshold_at;  // where gpu_memory_failure_threshold was given (it has two spellings)
+        auto read_gpu_threshold = [&](const Field<Settings>& f, const YAML::Node& v, Location kloc,
+                                      Location vloc) -> Status {
+            if (gpu_threshold_at.line > 0) {
+                return error(kloc, "",
+                             "gpu_memory_failure_threshold is given twice (first at line " +
+                                 std::to_string(gpu_threshold_at.line) +
+                                 "; use either the top-level or the circuit_breaker form)");
+            }
+            gpu_threshold_at = kloc;
+            return read_field(c.settings, f.member, v, f.name, vloc);
+        };
+        return for_each_entry(
+            root, "", [&](const std::string& name, Location kloc, const YAML::Node& v, Location vloc) -> Status {
+                for (const auto& f : settings_fields()) {
+                    if (name != f.name) continue;
+                    if (name == "gpu_memory_failure_threshold") return read_gpu_threshold(f, v, kloc, vloc);
+                    return read_field(c.settings, f.member, v, name, vloc);
+                }
+                for (const auto& f : top_fields())
+                    if (name == f.name) return read_field(c, f.member, v, name, vloc);
+                if (name == "pipeline") return read_struct(v, name, kloc, vloc, c.pipeline, pipeline_fields());
+                if (name == "fallback") return read_struct(v, name, kloc, vloc, c.fallback, fallback_fields());
+                if (name == "circuit_breaker") {
+                    prov_.file[name] = kloc;
+                    if (v.IsNull()) return Status::ok();
+                    if (!v.IsMap()) return error(vloc, name, "expected a map, got " + describe(v));
+                    const Field<Settings>* f = nullptr;
+                    for (const auto& sf : settings_fields())
+                        if (std::string(sf.name) == "gpu_memory_failure_threshold") f = &sf;
+                    return for_each_entry(
+                        v, name,
+                        [&](const std::string& key, Location kl, const YAML::Node& value, Location vl) -> Status {
+                            if (key == f->name) return read_gpu_threshold(*f, value, kl, vl);
+                            return unknown(kl, name, key, {f->name});
+                        });
+                }
+                if (name == "sinks") {
+                    return read_list(v, name, kloc, vloc, "sinks",
+                                     [&](const YAML::Node& item, const std::string& path, Location iloc) -> Status {
+                                         SinkConfig s;
+                                         ITSCAM_RETURN_IF_ERROR(read_struct(item, path, iloc, iloc, s, sink_fields()));
+                                         c.sinks.push_back(std::move(s));
+                                         return Status::ok();
+                                     });
+                }
+                if (name == "cameras") {
+                    return read_list(v, name, kloc, vloc, "cameras",
+                                     [&](const YAML::Node& item, const std::string& path, Location iloc) -> Status {
+                                         CameraConfig cam;
+                                         ITSCAM_RETURN_IF_ERROR(read_camera(item, path, iloc, cam));
+                                         c.cameras.push_back(std::move(cam));
+                                         return Status::ok();
+                                     });
+                }
+                for (const auto& r : reserved_sections()) {
+                    if (name != r) continue;
+                    // Reserved for later issues: any content, kept as text.
+                    prov_.file[name] = kloc;
+                    c.reserved[name] = YAML::Dump(v);
+                    return Status::ok();
+                }
+                return unknown(kloc, "", name, names);
+            });
+    }
+
+    Status read_camera(const YAML::Node& node, const std::string& path, Location loc, CameraConfig& cam) {
+        if (!node.IsMap()) return error(loc, path, "expected a map with at least id and url, got " + describe(node));
+        ITSCAM_RETURN_IF_ERROR(read_struct(node, path, loc, loc, cam, camera_fields()));
+        for (const char* required : {"id", "url"}) {
+            if (prov_.file.count(join(path, required)) == 0)
+                return error(loc, path, std::string("missing required setting '") + required + "'");
+        }
+        return Status::ok();
+    }
+
+  private:
+    // Calls fn(name, key position, value, value position) for each entry; rejects non-scalar and repeated keys. A
+    // null value has no position of its own in yaml-cpp (it reports the next token's), so it gets the key's.
+    template <typename Fn>
+    Status for_each_entry(const YAML::Node& map, const std::string& path, Fn&& fn) {
+        std::set<std::string> seen;
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            const YAML::Node key = it->first;
+            const YAML::Node value = it->second;
+            const Location kloc = loc_of(key);
+            if (!key.IsScalar()) return error(kloc, path, "expected a setting name, got " + describe(key));
+            const std::string name = key.Scalar();
+            if (!seen.insert(name).second)
+                return error(kloc, path, "setting " + quote_for_message(name) + " is given twice");
+            Location vloc = value.IsNull() ? kloc : loc_of(value);
+            if (vloc.line <= 0) vloc = kloc;
+            ITSCAM_RETURN_IF_ERROR(fn(name, kloc, value, vloc));
+        }
+        return Status::ok();
+    }
+
+    Status unknown(Location kloc, const std::string& path, const std::string& name,
+                   const std::vector<std::string>& candidates) const {
+        return error(kloc, path, "unknown setting " + quote_for_message(name) + did_you_mean(name, candidates));
+    }
+
+    template <typename S>
+    Status read_struct(const YAML::Node& node, const std::string& path, Location kloc, Location vloc, S& obj,
+                       const std::vector<Field<S>>& fields) {
+        prov_.file[path] = kloc;
+        if (node.IsNull()) return Status::ok();
+        if (!node.IsMap()) return error(vloc, path, "expected a map, got " + describe(node));
+        return for_each_entry(node, path,
+                              [&](const std::string& name, Location kl, const YAML::Node& v, Location vl) -> Status {
+                                  for (const auto& f : fields)
+                                      if (name == f.name) return read_field(obj, f.member, v, join(path, name), vl);
+                                  return unknown(kl, path, name, names_of(fields));
+                              });
+    }
+
+    template <typename Fn>
+    Status read_list(const YAML::Node& node, const std::string& path, Location kloc, Location vloc, const char* what,
+                     Fn&& fn) {
+        prov_.file[path] = kloc;
+        if (node.IsNull()) return Status::ok();
+        if (!node.IsSequence())
+            return error(vloc, path, std::string("expected a list of ") + what + ", got " + describe(node));
+        size_t i = 0;
+        for (auto it = node.begin(); it != node.end(); ++it, ++i) {
+            const YAML::Node item = *it;
+            Location iloc = loc_of(item);
+            if (iloc.line <= 0) iloc = vloc;
+            const std::string ipath = at(path, i);
+            prov_.file[ipath] = iloc;
+            if (!item.IsMap()) return error(iloc, ipath, "expected a map, got " + describe(item));
+            ITSCAM_RETURN_IF_ERROR(fn(item, ipath, iloc));
+        }
+        return Status::ok();
+    }
+
+    Status scalar_error(const YAML::Node& v, const std::string& path, Location loc, const std::string& expected) {
+        return error(loc, path, expected + ", got " + describe(v));
+    }
+
+    template <typename S>
+    Status read_field(S& obj, const Member<S>& member, const YAML::Node& v, const std::string& path, Location loc) {
+        prov_.file[path] = loc;
+        return std::visit(
+            [&](auto m) -> Status {
+                auto& out = obj.*m;
+                using T = std::remove_reference_t<decltype(out)>;
+                if constexpr (std::is_same_v<T, std::vector<int>>) {
+                    out.clear();
+                    if (v.IsNull()) return Status::ok();
+                    if (!v.IsSequence()) return scalar_error(v, path, loc, "expected a list of integers");
+                    size_t i = 0;
+                    for (auto it = v.begin(); it != v.end(); ++it, ++i) {
+                        const YAML::Node item = *it;
+                        Location iloc = loc_of(item);
+                        if (iloc.line <= 0) iloc = loc;
+                        const std::string ipath = at(path, i);
+                        prov_.file[ipath] = iloc;
+                        int x = 0;
+                        const std::string err = item.IsScalar() ? parse_int(item.Scalar(), x) : "expected an integer";
+                        if (!err.empty()) return scalar_error(item, ipath, iloc, err);
+                        out.push_back(x);
+                    }
+                    return Status::ok();
+                } else {
+                    if constexpr (std::is_same_v<T, std::string>) {
+                        if (!v.IsScalar()) return scalar_error(v, path, loc, "expected a string");
+                        out = v.Scalar();
+                        return Status::ok();
+                    } else {
+                        std::string err;
+                        if constexpr (std::is_same_v<T, bool>) {
+                            err = v.IsScalar() ? parse_bool(v.Scalar(), out) : parse_bool("", out);
+                        } else if constexpr (std::is_same_v<T, int>) {
+                            err = v.IsScalar() ? parse_int(v.Scalar(), out) : parse_int("", out);
+                        } else {
+                            err = v.IsScalar() ? parse_double(v.Scalar(), out) : parse_double("", out);
+                        }
+                        if (!err.empty()) return scalar_error(v, path, loc, err);
+                        return Status::ok();
+                    }
+                }
+            },
+            member);
+    }
+
+    Provenance& prov_;
+};
+
+// Counts the documents of a stream and where each starts, ignoring everything else.
+class DocumentCounter : public YAML::EventHandler {
+  public:
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+    std::vector<YAML::Mark> starts;
+};
+
+std::string position(const std::string& origin, Location loc) {
+    if (loc.line <= 0) loc = {1, 1};
+    return origin + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column) + ": ";
+}
+
+// The one document of `text`. YAML::LoadAll is not used: on a stray ',' at the top level, yaml-cpp 0.7 reports an
+// endless series of empty documents (LoadAll then grows until memory runs out), so the documents are counted by a
+// parse that stops after the second one, and the first is loaded on its own.
+Status load_root(const std::string& text, const std::string& origin, bool require_map, YAML::Node& root) {
+    try {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        DocumentCounter counter;
+        for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+        }
+        if (counter.starts.size() > 1) {
+            return invalid_argument(position(origin, loc_of_mark(counter.starts[1])) +
+                                    "unexpected content after the configuration (only one YAML document is allowed)");
+        }
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        const Location loc = loc_of_mark(e.mark);
+        if (loc.line <= 0) return invalid_argument(origin + ": invalid YAML: " + e.msg);
+        return invalid_argument(position(origin, loc) + "invalid YAML: " + e.msg);
+    }
+    if (root.IsNull())
+        return invalid_argument(position(origin, {}) + "the configuration is empty (expected a map of settings)");
+    if (require_map && !root.IsMap()) {
+        return invalid_argument(position(origin, loc_of(root)) + "expected a map of settings at the top level, got " +
+                                describe(root));
+    }
+    return Status::ok();
+}
+
+Result<Config> parse_config_impl(const std::string& yaml_text, const std::string& origin, const Env* env) {
+    YAML::Node root;
+    ITSCAM_RETURN_IF_ERROR(load_root(yaml_text, origin, /*require_map=*/true, root));
+    Provenance prov;
+    prov.origin = origin;
+    Config c;
+    Reader reader(prov);
+    ITSCAM_RETURN_IF_ERROR(reader.read_config(root, c));
+    if (env != nullptr) ITSCAM_RETURN_IF_ERROR(apply_env(c, *env, prov));
+    resolve(c);
+    ITSCAM_RETURN_IF_ERROR(validate_config(c, &prov));
+    return c;
+}
+
+Result<CameraConfig> parse_camera_impl(const std::string& text, const std::string& origin) {
+    YAML::Node root;
+    ITSCAM_RETURN_IF_ERROR(load_root(text, origin, /*require_map=*/false, root));
+    Provenance prov;
+    prov.origin = origin;
+    CameraConfig cam;
+    Reader reader(prov);
+    Location loc = loc_of(root);
+    if (loc.line <= 0) loc = {1, 1};
+    ITSCAM_RETURN_IF_ERROR(reader.read_camera(root, "", loc, cam));
+    ITSCAM_RETURN_IF_ERROR(validate_camera(cam, "", &prov));
+    return cam;
+}
+
+// yaml-cpp reports bad input by exceptions (and a few internal ones on odd trees): none may escape.
+template <typename Fn>
+auto guarded(const std::string& origin, Fn&& fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (const YAML::Exception& e) {
+        return invalid_argument(origin + ": invalid YAML: " + e.what());
+    } catch (const std::bad_alloc&) {
+        return out_of_memory(origin + ": out of memory while reading the configuration");
+    } catch (const std::exception& e) {
+        return internal_error(origin + ": while reading the configuration: " + e.what());
+    } catch (...) {
+        return internal_error(origin + ": unknown error while reading the configuration");
+    }
+}
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& yaml_text, const std::string& origin, const Env* env) {
+    return guarded(origin, [&] { return parse_config_impl(yaml_text, origin, env); });
+}
+
+Result<CameraConfig> parse_camera(const std::string& yaml_or_json, const std::string& origin) {
+    return guarded(origin, [&] { return parse_camera_impl(yaml_or_json, origin); });
+}
+
+Result<Config> load_config(const std::string& path, const Env* env) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::file_status st = fs::status(path, ec);
+    if (st.type() == fs::file_type::not_found) return not_found(path + ": no such file");
+    if (ec) return io_error(path + ": " + ec.message());
+    if (st.type() == fs::file_type::directory) return invalid_argument(path + ": is a directory, not a config file");
+    if (st.type() == fs::file_type::regular) {
+        const auto size = fs::file_size(path, ec);
+        if (!ec && size > kMaxConfigBytes) {
+            return invalid_argument(path + ": " + std::to_string(size) +
+                                    " bytes is too large for a config file (at most 1 MiB)");
+        }
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return io_error(path + ": cannot open: " + std::strerror(errno));
+    std::string text(kMaxConfigBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) return io_error(path + ": cannot read: " + std::strerror(errno));
+    text.resize(static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) return invalid_argument(path + ": too large for a config file (at most 1 MiB)");
+    ITSCAM_ASSIGN_OR_RETURN(Config c, parse_config(text, path, env));
+    c.source_path = path;
+    return c;
+}
+
+#else  // !ITSCAM_HAVE_YAML
+
+Result<Config> parse_config(const std::string&, const std::string& origin, const Env*) {
+    return unsupported(origin + ": built without YAML support");
+}
+
+Result<CameraConfig> parse_camera(const std::string&, const std::string& origin) {
+    return unsupported(origin + ": built without YAML support");
+}
+
+Result<Config> load_config(const std::string& path, const Env*) {
+    return unsupported(path + ": built without YAML support");
+}
+
+#endif  // ITSCAM_HAVE_YAML
+
+}  // namespace itscam::config

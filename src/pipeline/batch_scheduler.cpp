@@ -1,0 +1,153 @@
+#include "pipeline/batch_scheduler.h"
+
+#include <algorithm>
+
+namespace itscam::pipeline {
+
+BatchScheduler::BatchScheduler(BatcherOptions opt) : opt_(std::move(opt)) {
+    opt_.max_batch = std::max(1, opt_.max_batch);
+    opt_.queue_capacity = std::max(1, opt_.queue_capacity);
+    auto& p = opt_.preferred_batch_sizes;
+    p.erase(std::remove_if(p.begin(), p.end(), [&](int b) { return b < 1 || b > opt_.max_batch; }), p.end());
+    if (p.empty()) p.push_back(opt_.max_batch);
+    std::sort(p.begin(), p.end());
+    p.erase(std::unique(p.begin(), p.end()), p.end());
+}
+
+uint64_t BatchScheduler::add_camera() {
+    std::lock_guard<std::mutex> lk(mu_);
+    uint64_t id = next_id_++;
+    cams_[id];
+    return id;
+}
+
+void BatchScheduler::remove_camera(uint64_t camera) {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = cams_.find(camera);
+    if (it == cams_.end()) return;
+    pending_ -= static_cast<int>(it->second.q.size());
+    dropped_removed_ += static_cast<int64_t>(it->second.q.size());
+    cams_.erase(it);
+}
+
+bool BatchScheduler::push(uint64_t camera, video::Frame&& frame) {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (stopped_) return false;
+        auto it = cams_.find(camera);
+        if (it == cams_.end()) return false;
+        CamQueue& cq = it->second;
+        if (static_cast<int>(cq.q.size()) >= opt_.queue_capacity) {
+            cq.q.pop_front();  // latest-frame policy: the oldest goes
+            ++cq.stats.dropped;
+            --pending_;
+        }
+        cq.q.push_back(QueuedFrame{camera, std::move(frame), Clock::now()});
+        ++cq.stats.pushed;
+        ++pending_;
+    }
+    cv_.notify_one();
+    return true;
+}
+
+int BatchScheduler::take_count_locked() const {
+    const int n = std::min(pending_, opt_.max_batch);
+    const auto& pref = opt_.preferred_batch_sizes;
+    if (n < pref.front()) return n;
+    int best = pref.front();
+    for (int b : pref)
+        if (b <= n) best = b;
+    return best;
+}
+
+Batch BatchScheduler::next_batch() {
+    std::unique_lock<std::mutex> lk(mu_);
+    const auto delay = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double, std::milli>(std::max(0.0, opt_.max_queue_delay_ms)));
+    Batch batch;
+    Clock::time_point wait_started{};
+    bool waited = false;
+    for (;;) {
+        if (stopped_ && (!draining_ || pending_ == 0)) return batch;
+        if (pending_ > 0) {
+            if (pending_ >= opt_.max_batch || draining_) break;
+            Clock::time_point oldest = Clock::time_point::max();
+            for (auto& [id, cq] : cams_)
+                if (!cq.q.empty()) oldest = std::min(oldest, cq.q.front().enqueued);
+            const Clock::time_point due = oldest + delay;
+            const Clock::time_point now = Clock::now();
+            if (now >= due) break;
+            if (!waited) {
+                waited = true;
+                wait_started = std::max(now, oldest);
+            }
+            cv_.wait_until(lk, due);
+        } else {
+            waited = false;
+            cv_.wait(lk);
+        }
+    }
+    batch.formed = Clock::now();
+    if (waited) batch.batch_wait_ms = std::chrono::duration<double, std::milli>(batch.formed - wait_started).count();
+    int want = take_count_locked();
+    batch.frames.reserve(want);
+    // Round-robin: one frame per camera per round, starting after the camera that led the previous batch.
+    while (static_cast<int>(batch.frames.size()) < want) {
+        auto it = cams_.upper_bound(rr_after_);
+        bool took = false;
+        for (size_t visited = 0; visited < cams_.size() && static_cast<int>(batch.frames.size()) < want; ++visited) {
+            if (it == cams_.end()) it = cams_.begin();
+            CamQueue& cq = it->second;
+            if (!cq.q.empty()) {
+                batch.frames.push_back(std::move(cq.q.front()));
+                cq.q.pop_front();
+                ++cq.stats.taken;
+                --pending_;
+                rr_after_ = it->first;
+                took = true;
+            }
+            ++it;
+        }
+        if (!took) break;
+    }
+    return batch;
+}
+
+void BatchScheduler::stop(bool drain) {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stopped_ = true;
+        draining_ = drain;
+        if (!drain) {
+            for (auto& [id, cq] : cams_) {
+                cq.stats.dropped += static_cast<int64_t>(cq.q.size());
+                cq.q.clear();
+            }
+            pending_ = 0;
+        }
+    }
+    cv_.notify_all();
+}
+
+CameraQueueStats BatchScheduler::camera_stats(uint64_t camera) const {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = cams_.find(camera);
+    if (it == cams_.end()) return {};
+    CameraQueueStats s = it->second.stats;
+    s.depth = static_cast<int>(it->second.q.size());
+    return s;
+}
+
+int BatchScheduler::pending() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return pending_;
+}
+
+int64_t BatchScheduler::dropped_total() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    int64_t d = dropped_removed_;
+    for (auto& [id, cq] : cams_) d += cq.stats.dropped;
+    return d;
+}
+
+}  // namespace itscam::pipeline

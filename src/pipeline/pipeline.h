@@ -1,0 +1,122 @@
+// Pipeline: many cameras -> latest-frame queues -> deadline-aware batcher -> inference workers -> sinks.
+//
+//   CaptureLoop (thread per camera, FFmpeg or synthetic; reconnects on its own)
+//        | frames in pooled buffers
+//   BatchScheduler (one per model: bounded latest-frame queue per camera, round-robin dynamic batching)
+//        | batches of preferred sizes, formed at max batch or at the deadline
+//   Workers (per device: one Detector per served batch size, staging tensors from pools)
+//        | guarded by the device's CircuitBreaker; while it is open, batches run on the fallback backend
+//        | (degraded: lower input size and/or per-camera frame-rate cap), and move back when it closes
+//   Sinks (JSON Lines) + per-camera latest detections + per-stage latency statistics
+//
+// One camera's failure (dead URL, bad file, stall) never affects another: capture runs per camera and a frame
+// either reaches the queue or it does not. Inference failures on the primary device are retried on the fallback
+// for the same batch, so frames are not lost when the GPU faults.
+// Thread-safety: every public method may be called from any thread (the HTTP API adds and removes cameras while
+// the pipeline runs).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/status.h"
+#include "pipeline/circuit_breaker.h"
+#include "pipeline/fault_injection.h"
+#include "pipeline/latency.h"
+#include "pipeline/memory_pool.h"
+#include "pipeline/sink.h"
+#include "video/capture.h"
+
+namespace itscam::pipeline {
+
+struct CameraSnapshot {
+    std::string id, url, model;
+    bool enabled = true;
+    std::string state;          // capture state: starting | streaming | reconnecting | ended | failed | stopped
+    int width = 0, height = 0;
+    int64_t frames_captured = 0;   // delivered by the capture loop
+    int64_t frames_processed = 0;  // detections emitted
+    int64_t frames_dropped = 0;    // latest-frame policy drops (queue full)
+    int64_t frames_skipped = 0;    // max_fps and degraded-mode frame-rate caps
+    int64_t reconnects = 0, errors = 0, stalls = 0, format_changes = 0;
+    double fps = 0;                // processed frames per second over the last 5 s
+    int queue_depth = 0;
+    LatencySummary latency;        // capture -> detections
+    std::string last_error;
+    bool degraded = false;         // last frame was served by the fallback
+};
+
+struct DeviceSnapshot {
+    std::string name;              // "cpu", "cuda:0"
+    CircuitState circuit = CircuitState::kClosed;
+    CircuitStats circuit_stats;
+    int64_t batches = 0, frames = 0, failures = 0, fallback_batches = 0;
+    double busy_fraction = 0;      // share of wall time the device's workers spent in inference (last 5 s)
+    int workers = 0;
+};
+
+struct PipelineSnapshot {
+    double uptime_s = 0;
+    bool ready = false;
+    std::string not_ready_reason;
+    int64_t frames_processed = 0;   // "requests" in Triton terms
+    int64_t batches = 0;            // "executions"
+    int64_t frames_dropped = 0, frames_skipped = 0;
+    int64_t frames_failed = 0;      // frames whose batch failed on every backend
+    double fps = 0;                 // processed frames per second over the last 5 s
+    std::map<int, int64_t> batch_sizes;           // batch size -> executions
+    std::map<std::string, LatencySummary> stages;  // decode, queue, batch_wait, preprocess, inference, nms, e2e
+    std::map<std::string, std::vector<int64_t>> stage_buckets;  // cumulative histogram buckets per stage
+    std::vector<PoolStats> pools;
+    PoolStats pool_total;
+    std::vector<CameraSnapshot> cameras;
+    std::vector<DeviceSnapshot> devices;
+    int64_t circuit_transitions = 0;
+};
+
+struct PipelineOptions {
+    // Extra sinks (tests, the HTTP layer); the config's sinks are opened by the pipeline itself.
+    std::vector<std::shared_ptr<DetectionSink>> sinks;
+    // When set, every primary-device engine is wrapped with fault injection driven by this controller.
+    std::shared_ptr<FaultController> faults;
+    // Log lines (transitions, camera events); default: stderr with a timestamp.
+    std::function<void(const std::string&)> log;
+};
+
+class Pipeline {
+public:
+    // Validates the config, builds pools and engines (one Detector per served batch size per worker, plus the
+    // fallback's), warms up when MEMORY_WARMUP_ON_START. Does not start cameras yet.
+    static Result<std::unique_ptr<Pipeline>> create(const config::Config& cfg, PipelineOptions opt = {});
+    ~Pipeline();  // stop(drain=false) if still running
+
+    // Starts the workers and every enabled camera.
+    Status start();
+    // Stops the cameras; with drain, processes the frames already queued before stopping the workers; flushes sinks.
+    void stop(bool drain = true);
+    // Blocks until every camera has ended on its own (files without loop) or stop() is called.
+    void wait_cameras_ended();
+
+    Status add_camera(const config::CameraConfig& cam);
+    Status remove_camera(const std::string& id);
+    std::vector<std::string> camera_ids() const;
+    // The latest detections of a camera (empty record when none yet); kNotFound for an unknown camera.
+    Result<DetectionRecord> latest(const std::string& id) const;
+
+    PipelineSnapshot snapshot() const;
+    bool ready() const;
+    const config::Config& config() const;
+    std::shared_ptr<FaultController> faults() const;
+
+    struct Impl;
+
+private:
+    explicit Pipeline(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace itscam::pipeline

@@ -1,0 +1,83 @@
+#include "pipeline/sink.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace itscam::pipeline {
+
+std::string iso8601_utc(int64_t unix_us) {
+    const std::time_t secs = static_cast<std::time_t>(unix_us / 1000000);
+    const int ms = static_cast<int>((unix_us % 1000000) / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return buf;
+}
+
+namespace {
+// Rounds to 1/scale (a power of ten); dividing (not multiplying by 0.01) keeps 219.7 printing as 219.7.
+double round_to(double v, double scale) { return std::round(v * scale) / scale; }
+}  // namespace
+
+std::string detection_record_json(const DetectionRecord& r) {
+    nlohmann::json j;
+    j["camera"] = r.camera;
+    j["frame"] = r.frame;
+    j["pts"] = round_to(r.pts, 1e6);
+    j["time"] = iso8601_utc(r.wall_time_us);
+    j["wall_time_us"] = r.wall_time_us;
+    j["width"] = r.width;
+    j["height"] = r.height;
+    j["latency_ms"] = round_to(r.latency_ms, 1e3);
+    j["device"] = r.device;
+    j["degraded"] = r.degraded;
+    nlohmann::json dets = nlohmann::json::array();
+    for (const auto& d : r.detections) {
+        nlohmann::json o;
+        o["class_id"] = d.class_id;
+        if (r.class_names && d.class_id >= 0 && d.class_id < static_cast<int>(r.class_names->size()))
+            o["class"] = (*r.class_names)[d.class_id];
+        o["score"] = round_to(d.score, 1e4);
+        o["box"] = {round_to(d.x1, 100), round_to(d.y1, 100), round_to(d.x2, 100), round_to(d.y2, 100)};
+        dets.push_back(std::move(o));
+    }
+    j["detections"] = std::move(dets);
+    return j.dump();
+}
+
+Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {
+    std::unique_ptr<JsonlSink> s(new JsonlSink());
+    if (path == "-") {
+        s->f_ = stdout;
+        return s;
+    }
+    s->f_ = std::fopen(path.c_str(), "ae");
+    if (!s->f_) return io_error("cannot open detections sink '" + path + "': " + std::strerror(errno));
+    s->owns_ = true;
+    return s;
+}
+
+JsonlSink::~JsonlSink() {
+    if (f_) std::fflush(f_);
+    if (owns_ && f_) std::fclose(f_);
+}
+
+void JsonlSink::write(const DetectionRecord& r) {
+    std::string line = detection_record_json(r);
+    line.push_back('\n');
+    std::lock_guard<std::mutex> lk(mu_);
+    std::fwrite(line.data(), 1, line.size(), f_);
+    ++lines_;
+}
+
+void JsonlSink::flush() {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::fflush(f_);
+}
+
+}  // namespace itscam::pipeline

@@ -1,0 +1,70 @@
+// Detection sinks: where the pipeline's per-frame results go. JSON Lines to a file or stdout (one object per
+// frame: camera id, frame index, pts, wall-clock time, latency, boxes in source pixels), or a callback.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "vision/detection.h"
+
+namespace itscam::pipeline {
+
+struct DetectionRecord {
+    std::string camera;
+    int64_t frame = 0;         // Frame.index
+    double pts = 0;            // seconds
+    int64_t wall_time_us = 0;  // capture time, system clock
+    int width = 0, height = 0;
+    double latency_ms = 0;     // capture -> detections
+    bool degraded = false;     // served by the fallback backend
+    std::string device;        // backend that produced it ("cpu", "cuda:0", "cpu(fallback)")
+    std::vector<vision::Detection> detections;
+    const std::vector<std::string>* class_names = nullptr;  // for labels; may be null
+};
+
+class DetectionSink {
+public:
+    virtual ~DetectionSink() = default;
+    virtual void write(const DetectionRecord& r) = 0;
+    virtual void flush() {}
+};
+
+// One JSON object per line. Path "-" is stdout. Lines are written whole (never interleaved) and flushed after
+// each batch so that a crash loses at most the batch in flight.
+class JsonlSink : public DetectionSink {
+public:
+    static Result<std::unique_ptr<JsonlSink>> open(const std::string& path);
+    ~JsonlSink() override;
+    void write(const DetectionRecord& r) override;
+    void flush() override;
+    int64_t lines() const { return lines_; }
+
+private:
+    JsonlSink() = default;
+    std::mutex mu_;
+    FILE* f_ = nullptr;
+    bool owns_ = false;
+    int64_t lines_ = 0;
+};
+
+class CallbackSink : public DetectionSink {
+public:
+    explicit CallbackSink(std::function<void(const DetectionRecord&)> fn) : fn_(std::move(fn)) {}
+    void write(const DetectionRecord& r) override { fn_(r); }
+
+private:
+    std::function<void(const DetectionRecord&)> fn_;
+};
+
+// The record as one JSON line (no trailing newline).
+std::string detection_record_json(const DetectionRecord& r);
+// ISO 8601 UTC with milliseconds ("2026-11-30T01:02:03.456Z").
+std::string iso8601_utc(int64_t unix_us);
+
+}  // namespace itscam::pipeline

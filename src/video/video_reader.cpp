@@ -1,0 +1,68 @@
+#include "video/video_reader.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+
+#include "video/synthetic_reader.h"
+
+#if defined(ITSCAM_HAVE_FFMPEG) && ITSCAM_HAVE_FFMPEG
+#include "video/ffmpeg_reader.h"
+#endif
+
+namespace itscam::video {
+
+namespace {
+
+// Lower-cased scheme of "scheme://...", or "" for a plain path.
+std::string url_scheme(const std::string& url) {
+    const size_t p = url.find("://");
+    if (p == std::string::npos || p == 0) return {};
+    std::string s = url.substr(0, p);
+    for (char c : s) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return {};
+    }
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+}  // namespace
+
+bool is_live_url(const std::string& url) {
+    static constexpr std::array<std::string_view, 15> kLive = {"rtsp", "rtsps", "rtmp", "rtmps", "rtmpt",
+                                                               "http", "https", "udp",  "tcp",   "rtp",
+                                                               "srt",  "mms",   "mmsh", "mmst",  "hls"};
+    const std::string s = url_scheme(url);
+    return std::find(kLive.begin(), kLive.end(), s) != kLive.end();
+}
+
+bool ffmpeg_available() {
+#if defined(ITSCAM_HAVE_FFMPEG) && ITSCAM_HAVE_FFMPEG
+    return true;
+#else
+    return false;
+#endif
+}
+
+Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt) {
+    if (url.empty()) return invalid_argument("empty video URL");
+    ReaderOptions o = opt;
+    if (!o.allocator) o.allocator = heap_allocator();
+    if (o.rtsp_transport != "tcp" && o.rtsp_transport != "udp")
+        return invalid_argument(url + ": rtsp_transport must be \"tcp\" or \"udp\", not \"" + o.rtsp_transport + "\"");
+    if (o.decode_threads < 0) return invalid_argument(url + ": decode_threads must be >= 0");
+    const std::string scheme = url_scheme(url);
+    if (scheme == "synthetic") return make_synthetic_reader(url, o);
+#if defined(ITSCAM_HAVE_FFMPEG) && ITSCAM_HAVE_FFMPEG
+    if (!scheme.empty() && scheme != "file" && !ffmpeg_protocol_supported(scheme))
+        return unsupported(url + ": unknown or unsupported URL scheme '" + scheme + "://'");
+    return std::unique_ptr<VideoReader>(std::make_unique<FfmpegReader>(url, std::move(o)));
+#else
+    return unsupported(url +
+                       ": this build has no FFmpeg (built with ITSCAM_WITH_FFMPEG=OFF); only synthetic:// "
+                       "sources are available");
+#endif
+}
+
+}  // namespace itscam::video

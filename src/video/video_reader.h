@@ -1,0 +1,52 @@
+// VideoReader: one connection to one video source, decoded frame by frame (pull). Implementations: FFmpeg (files,
+// RTSP, HTTP; when built with FFmpeg) and synthetic/raw frames (always). The decoder sits behind this interface so
+// that a GPU decoder (NVDEC) can slot in later.
+//
+// Thread-safety: read() from one thread; interrupt() may be called from any thread and makes a blocked open() or
+// read() return kCancelled promptly.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "video/frame.h"
+
+namespace itscam::video {
+
+struct ReaderOptions {
+    PixelFormat format = PixelFormat::kBGR24;
+    int decode_threads = 1;          // FFmpeg frame threads for this stream (0: FFmpeg decides)
+    std::string rtsp_transport = "tcp";  // "tcp" | "udp"
+    double open_timeout_s = 10.0;    // connect/open deadline
+    double read_timeout_s = 10.0;    // no packet for this long -> read() fails (stall)
+    BufferAllocator allocator;       // empty: heap_allocator()
+};
+
+struct StreamInfo {
+    std::string codec;     // "h264", ...
+    int width = 0, height = 0;
+    double fps = 0;        // nominal (from the container; informational only)
+    bool live = false;     // network stream (rtsp/http/udp...), as opposed to a seekable file
+};
+
+class VideoReader {
+public:
+    virtual ~VideoReader() = default;
+    virtual Status open() = 0;
+    // Decodes the next frame. Returns true with a frame, false at end of stream; an error status on failure.
+    // Frame.pts is the stream's own timestamp in seconds (may restart on reopen; CaptureLoop makes it monotonic).
+    virtual Result<bool> read(Frame& out) = 0;
+    virtual void interrupt() = 0;
+    virtual StreamInfo info() const = 0;
+};
+
+// "synthetic://1920x1080@30" (moving boxes on a gradient, deterministic) or any URL FFmpeg can open
+// (file path, file://, rtsp://, rtsps://, http(s)://, udp://...). Unknown schemes and, without FFmpeg, every
+// non-synthetic URL are kUnsupported errors.
+Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt);
+bool is_live_url(const std::string& url);
+bool ffmpeg_available();
+
+}  // namespace itscam::video

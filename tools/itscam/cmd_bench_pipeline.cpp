@@ -1,0 +1,195 @@
+// itscam bench pipeline: N cameras (a real clip, looped and paced at its own frame rate, or synthetic frames)
+// through the whole pipeline for a fixed time. Reports sustained FPS, capture-to-detection latency, drop rate and
+// pool statistics, measured after a warm-up period so start-up costs do not blur the steady state.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.h"
+#include "config/config.h"
+#include "pipeline/pipeline.h"
+#include "pipeline_report.h"
+
+namespace itscam::cli {
+
+namespace {
+
+struct PipeBenchArgs {
+    std::string cameras = "4";
+    std::string source = "synthetic";
+    std::string model;
+    std::string device = "cpu";
+    std::string precision = "fp32";
+    int threads = 0;
+    int imgsz = 0;
+    int max_batch = 8;
+    double fps = 30;
+    double duration_s = 20;
+    double warmup_s = 5;
+    double max_delay_ms = 0;
+    int workers = 1;
+    std::string json_out;
+    bool verbose = false;
+};
+
+struct Counters {
+    int64_t processed = 0, captured = 0, dropped = 0, skipped = 0, acquires = 0, hits = 0, misses = 0;
+};
+
+Counters counters(const pipeline::PipelineSnapshot& s) {
+    Counters c;
+    c.processed = s.frames_processed;
+    c.dropped = s.frames_dropped;
+    c.skipped = s.frames_skipped;
+    for (const auto& cam : s.cameras) c.captured += cam.frames_captured;
+    c.acquires = s.pool_total.acquires;
+    c.hits = s.pool_total.hits;
+    c.misses = s.pool_total.misses;
+    return c;
+}
+
+nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
+    rc = 0;
+    config::Config cfg;
+    if (a.device.rfind("cuda", 0) == 0) {
+        cfg.device = "cuda";
+        const auto colon = a.device.find(':');
+        cfg.settings.device_ids = {colon == std::string::npos ? 0 : std::stoi(a.device.substr(colon + 1))};
+    } else {
+        cfg.device = a.device;
+    }
+    cfg.precision = a.precision;
+    cfg.threads = a.threads;
+    cfg.model = a.model;
+    cfg.imgsz = a.imgsz;
+    cfg.pipeline.max_batch_size = a.max_batch;
+    cfg.pipeline.preferred_batch_sizes.clear();
+    for (int b = 1; b <= a.max_batch; b *= 2) cfg.pipeline.preferred_batch_sizes.push_back(b);
+    if (cfg.pipeline.preferred_batch_sizes.back() != a.max_batch) cfg.pipeline.preferred_batch_sizes.push_back(a.max_batch);
+    cfg.pipeline.max_queue_delay_ms = a.max_delay_ms;
+    cfg.pipeline.inference_workers = a.workers;
+    cfg.fallback.enabled = false;
+    for (int i = 0; i < ncam; ++i) {
+        config::CameraConfig c;
+        c.id = "cam" + std::to_string(i);
+        if (a.source == "synthetic") {
+            char url[96];
+            std::snprintf(url, sizeof url, "synthetic://1920x1080@%g", a.fps);
+            c.url = url;
+        } else {
+            c.url = a.source;
+            c.loop = true;
+        }
+        c.realtime = true;
+        cfg.cameras.push_back(c);
+    }
+    auto p = pipeline::Pipeline::create(cfg, {.sinks = {}, .faults = {}, .log = a.verbose ? std::function<void(const std::string&)>{} : [](const std::string&) {}});
+    if (!p) {
+        std::fprintf(stderr, "itscam: error: %s\n", p.status().to_string().c_str());
+        rc = 2;
+        return {};
+    }
+    pipeline::Pipeline& pipe = **p;
+    if (Status st = pipe.start(); !st) {
+        std::fprintf(stderr, "itscam: error: %s\n", st.to_string().c_str());
+        rc = 1;
+        return {};
+    }
+    std::fprintf(stderr, "  %d camera(s): warming up %.0f s, measuring %.0f s...\n", ncam, a.warmup_s, a.duration_s);
+    std::this_thread::sleep_for(std::chrono::duration<double>(a.warmup_s));
+    const Counters c0 = counters(pipe.snapshot());
+    const auto t0 = std::chrono::steady_clock::now();
+    // Reset nothing: percentiles come from the recent window, which by now only holds steady-state samples
+    // once the measurement is long enough; counters are differenced.
+    std::this_thread::sleep_for(std::chrono::duration<double>(a.duration_s));
+    const pipeline::PipelineSnapshot s = pipe.snapshot();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const Counters c1 = counters(s);
+    pipe.stop(false);
+    const auto& e2e = s.stages.at("e2e");
+    const int64_t processed = c1.processed - c0.processed;
+    const int64_t captured = c1.captured - c0.captured;
+    const int64_t dropped = c1.dropped - c0.dropped;
+    const int64_t acquires = c1.acquires - c0.acquires, hits = c1.hits - c0.hits;
+    nlohmann::json j;
+    j["cameras"] = ncam;
+    j["source"] = a.source;
+    j["device"] = a.device;
+    j["precision"] = a.precision;
+    j["seconds"] = secs;
+    j["fps"] = processed / secs;
+    j["fps_per_camera"] = processed / secs / ncam;
+    j["offered_fps"] = captured / secs;
+    j["e2e_p50_ms"] = e2e.p50_ms;
+    j["e2e_p99_ms"] = e2e.p99_ms;
+    j["drop_rate"] = captured > 0 ? static_cast<double>(dropped) / captured : 0.0;
+    j["pool_hit_rate"] = acquires > 0 ? static_cast<double>(hits) / acquires : 1.0;
+    j["pool_acquires"] = acquires;
+    j["pool_acquire_p50_us"] = s.pool_total.acquire_p50_us;
+    j["pool_acquire_p99_us"] = s.pool_total.acquire_p99_us;
+    j["mean_batch"] = s.batches ? static_cast<double>(s.frames_processed) / s.batches : 0.0;
+    j["inference_p50_ms"] = s.stages.at("inference").p50_ms;
+    j["queue_p99_ms"] = s.stages.at("queue").p99_ms;
+    j["busy"] = s.devices.empty() ? 0.0 : s.devices[0].busy_fraction;
+    if (a.verbose) std::fprintf(stderr, "%s", pipeline_summary(s).c_str());
+    return j;
+}
+
+int run_bench_pipeline(const PipeBenchArgs& a) {
+    std::vector<int> cams;
+    std::string err;
+    if (!parse_int_csv(a.cameras, cams, err)) return fail("--cameras: " + err, 2);
+    for (int c : cams)
+        if (c < 1 || c > 1024) return fail("--cameras values must be in 1..1024", 2);
+    if (a.source != "synthetic" && !std::ifstream(a.source)) return fail("--source: cannot open '" + a.source + "'", 2);
+    nlohmann::json all = nlohmann::json::array();
+    std::printf("%7s %9s %9s %9s %9s %9s %9s %9s %10s\n", "cameras", "fps", "offered", "p50 ms", "p99 ms", "drop %",
+                "batch", "pool hit", "acq p99us");
+    for (int n : cams) {
+        int rc = 0;
+        nlohmann::json j = run_one(a, n, rc);
+        if (rc) return rc;
+        std::printf("%7d %9.1f %9.1f %9.1f %9.1f %9.2f %9.2f %9.4f %10.2f\n", n, j["fps"].get<double>(),
+                    j["offered_fps"].get<double>(), j["e2e_p50_ms"].get<double>(), j["e2e_p99_ms"].get<double>(),
+                    100 * j["drop_rate"].get<double>(), j["mean_batch"].get<double>(), j["pool_hit_rate"].get<double>(),
+                    j["pool_acquire_p99_us"].get<double>());
+        std::fflush(stdout);
+        all.push_back(j);
+    }
+    if (!a.json_out.empty()) {
+        std::ofstream f(a.json_out);
+        if (!f) return fail("cannot write " + a.json_out);
+        f << all.dump(2) << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+RunFn add_bench_pipeline_command(CLI::App& app) {
+    auto a = std::make_shared<PipeBenchArgs>();
+    app.add_option("--model", a->model, "ONNX model")->required()->check(CLI::ExistingFile);
+    app.add_option("--cameras", a->cameras, "Camera counts to run, comma-separated (one run each)")->capture_default_str();
+    app.add_option("--source", a->source, "A video file (looped, paced at its frame rate) or 'synthetic' (1080p)")
+        ->capture_default_str();
+    app.add_option("--fps", a->fps, "Synthetic cameras' frame rate")->check(CLI::Range(0.1, 1000.0))->capture_default_str();
+    app.add_option("--device", a->device, "cpu | ref | cuda[:N]")->capture_default_str();
+    app.add_option("--precision", a->precision, "fp32 | bf16 | fp16")->capture_default_str();
+    app.add_option("--threads", a->threads, "Backend threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--imgsz", a->imgsz, "Model input size (0: the model's)")->check(CLI::NonNegativeNumber);
+    app.add_option("--max-batch", a->max_batch, "Max batch size (preferred sizes: powers of two up to it)")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    app.add_option("--max-delay-ms", a->max_delay_ms, "Batcher deadline (0: half a frame interval)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--workers", a->workers, "Inference workers")->check(CLI::Range(1, 64))->capture_default_str();
+    app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
+    app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run")->check(CLI::Range(0.0, 600.0))->capture_default_str();
+    app.add_option("--json", a->json_out, "Write results as JSON");
+    app.add_flag("-v,--verbose", a->verbose, "Log pipeline events and print a full summary per run");
+    return [a] { return run_bench_pipeline(*a); };
+}
+
+}  // namespace itscam::cli

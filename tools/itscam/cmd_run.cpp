@@ -1,0 +1,102 @@
+// itscam run: the multi-camera service loop. Runs until SIGINT/SIGTERM (or, with only non-looping files, until
+// they end), then drains the queues and shuts down cleanly.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "commands.h"
+#include "config/config.h"
+#include "pipeline/pipeline.h"
+#include "pipeline_report.h"
+
+namespace itscam::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_signal(int sig) { g_signal = sig; }
+
+struct RunArgs {
+    std::string config;
+    bool print_config = false;
+    double duration_s = 0;
+    double status_interval_s = 10;
+    bool check = false;
+};
+
+int run_run(const RunArgs& a) {
+    const config::Env env = config::process_env();
+    auto cfg = config::load_config(a.config, &env);
+    if (!cfg) return fail(cfg.status().message(), 2);
+    if (a.print_config) {
+        std::fputs(config::to_yaml(*cfg).c_str(), stdout);
+        return 0;
+    }
+    for (const auto& o : cfg->env_overrides) std::fprintf(stderr, "itscam: environment override %s\n", o.c_str());
+    if (cfg->cameras.empty()) std::fprintf(stderr, "itscam: no cameras configured; add them through the API\n");
+    std::fprintf(stderr, "itscam: building engines for %s (%s, %s)...\n", cfg->model.c_str(), cfg->device.c_str(),
+                 cfg->precision.c_str());
+    auto p = pipeline::Pipeline::create(*cfg);
+    if (!p) return fail(p.status().to_string(), p.status().code() == StatusCode::kInvalidArgument ||
+                                                        p.status().code() == StatusCode::kNotFound ||
+                                                        p.status().code() == StatusCode::kIo ||
+                                                        p.status().code() == StatusCode::kCorrupt ||
+                                                        p.status().code() == StatusCode::kUnsupported
+                                                    ? 2
+                                                    : 1);
+    pipeline::Pipeline& pipe = **p;
+    if (a.check) {
+        std::fprintf(stderr, "itscam: config and engines OK\n");
+        return 0;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    if (Status st = pipe.start(); !st) return fail(st.to_string());
+    std::fprintf(stderr, "itscam: running %zu camera(s); Ctrl-C to stop\n", cfg->cameras.size());
+
+    // Cameras that are all non-looping files end on their own; live ones run until a signal.
+    std::atomic<bool> ended{false};
+    std::thread waiter([&] {
+        pipe.wait_cameras_ended();
+        ended = true;
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    auto next_status = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(a.status_interval_s));
+    while (!g_signal && !ended) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const auto now = std::chrono::steady_clock::now();
+        if (a.duration_s > 0 && std::chrono::duration<double>(now - t0).count() >= a.duration_s) break;
+        if (a.status_interval_s > 0 && now >= next_status) {
+            std::fprintf(stderr, "itscam: %s\n", pipeline_status_line(pipe.snapshot()).c_str());
+            next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(a.status_interval_s));
+        }
+    }
+    if (g_signal) std::fprintf(stderr, "itscam: %s received, draining...\n", g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    pipe.stop(true);
+    waiter.join();
+    std::fprintf(stderr, "%s", pipeline_summary(pipe.snapshot()).c_str());
+    return 0;
+}
+
+}  // namespace
+
+RunFn add_run_command(CLI::App& app) {
+    auto a = std::make_shared<RunArgs>();
+    app.add_option("-c,--config", a->config, "YAML config file (settings + cameras; environment overrides)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    app.add_flag("--print-config", a->print_config, "Print the effective configuration (after environment) and exit");
+    app.add_flag("--check", a->check, "Validate the config and build the engines, then exit");
+    app.add_option("--duration", a->duration_s, "Stop after this many seconds (0: run until SIGINT/SIGTERM)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--status-interval", a->status_interval_s, "Seconds between status lines on stderr (0: none)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    return [a] { return run_run(*a); };
+}
+
+}  // namespace itscam::cli
