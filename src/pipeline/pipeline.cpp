@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <shared_mutex>
@@ -177,11 +178,28 @@ struct Pipeline::Impl {
         return d;
     }
 
-    Result<std::shared_ptr<BufferPool>> staging_pool(const Detector& d) {
+    // Staging tensors come from one pool per (input size, batch size). On a CUDA device they are pinned host
+    // memory, a UNIFIED_MEMORY_RATIO share of the acquisitions from mapped (zero-copy) pinned memory; on the CPU
+    // plain host memory.
+    std::atomic<uint64_t> staging_acquires{0};
+    Result<std::shared_ptr<BufferPool>> staging_pool(const Detector& d, bool for_acquire = false) {
         const Engine& e = d.engine();
         const size_t bytes = static_cast<size_t>(e.batch()) * 3 * e.input_height() * e.input_width() * sizeof(float);
         const std::string name = "staging_b" + std::to_string(e.batch()) + "_" + std::to_string(e.input_height());
-        return pools->get(MemoryKind::kHost, bytes, name);
+        const std::string& dev = e.options().device;
+        if (dev.rfind("cuda", 0) != 0) return pools->get(MemoryKind::kHost, bytes, name);
+        const double ratio = std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0);
+        if (!for_acquire) {  // create both up front
+            if (ratio > 0) ITSCAM_RETURN_IF_ERROR(pools->get(MemoryKind::kMapped, bytes, name + "_mapped").status());
+            if (ratio < 1) ITSCAM_RETURN_IF_ERROR(pools->get(MemoryKind::kPinned, bytes, name + "_pinned").status());
+            return pools->get(ratio > 0 ? MemoryKind::kMapped : MemoryKind::kPinned, bytes,
+                              name + (ratio > 0 ? "_mapped" : "_pinned"));
+        }
+        // Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio): exactly the ratio over time.
+        const uint64_t n = staging_acquires++;
+        const bool mapped = std::floor(static_cast<double>(n + 1) * ratio) > std::floor(static_cast<double>(n) * ratio);
+        return pools->get(mapped ? MemoryKind::kMapped : MemoryKind::kPinned, bytes,
+                          name + (mapped ? "_mapped" : "_pinned"));
     }
 
     Status warm_up(Detector& d) {
@@ -214,7 +232,7 @@ struct Pipeline::Impl {
                 const video::Frame& f = frames[start + i].frame;
                 views.push_back(ImageView{f.data.get(), f.width, f.height, f.stride});
             }
-            ITSCAM_ASSIGN_OR_RETURN(auto pool, staging_pool(d));
+            ITSCAM_ASSIGN_OR_RETURN(auto pool, staging_pool(d, true));
             auto buf = pool->acquire();
             if (!buf) return out_of_memory("no host memory for a staging buffer");
             const Engine& e = d.engine();

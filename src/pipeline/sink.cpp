@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 namespace itscam::pipeline {
@@ -56,6 +57,10 @@ Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const std::string& path) {
         s->f_ = stdout;
         return s;
     }
+    // Create the folder (runs/...) like any output option would; a path that cannot be a folder is an error below.
+    std::error_code ec;
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     s->f_ = std::fopen(path.c_str(), "ae");
     if (!s->f_) return io_error("cannot open detections sink '" + path + "': " + std::strerror(errno));
     s->owns_ = true;

@@ -35,7 +35,8 @@ public:
     virtual void flush() {}
 };
 
-// One JSON object per line. Path "-" is stdout. Lines are written whole (never interleaved) and flushed after
+// One JSON object per line, appended (a restart never overwrites earlier output); missing folders are created.
+// Path "-" is stdout. Lines are written whole (never interleaved) and flushed after
 // each batch so that a crash loses at most the batch in flight.
 class JsonlSink : public DetectionSink {
 public:

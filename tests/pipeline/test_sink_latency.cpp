@@ -93,8 +93,11 @@ TEST(Sink, JsonlFileAppendsWholeLinesAndBadPathIsAnError) {
         ++n;
     }
     EXPECT_EQ(n, 6);
-    auto bad = JsonlSink::open((dir / "no" / "such" / "dir.jsonl").string());
+    auto nested = JsonlSink::open((dir / "new" / "folder" / "d.jsonl").string());  // folders are created
+    EXPECT_TRUE(nested.is_ok()) << nested.status().to_string();
+    std::ofstream(dir / "plainfile") << "x";
+    auto bad = JsonlSink::open((dir / "plainfile" / "d.jsonl").string());  // a file where a folder should be
     ASSERT_FALSE(bad.is_ok());
-    EXPECT_NE(bad.status().message().find("no/such/dir.jsonl"), std::string::npos);
+    EXPECT_NE(bad.status().message().find("plainfile/d.jsonl"), std::string::npos);
     std::filesystem::remove_all(dir);
 }
