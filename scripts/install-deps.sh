@@ -11,7 +11,9 @@ packages=(
   nlohmann-json3-dev libcli11-dev        # JSON, command line
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video ingest (FFmpeg)
   libyaml-cpp-dev                        # YAML config
+  libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # HTTP service, Prometheus metrics, history
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
+  prometheus                             # tests: promtool checks the /metrics exposition
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
 )
 export DEBIAN_FRONTEND=noninteractive

@@ -406,7 +406,7 @@ struct Pipeline::Impl {
         co.stall_timeout_s = cfg.pipeline.stall_timeout_s;
         co.reader.format = video::PixelFormat::kBGR24;
         co.reader.rtsp_transport = cam->cfg.rtsp_transport;
-        co.reader.decode_threads = decode_threads(cameras.size());
+        co.reader.decode_threads = decode_threads(std::max(cameras.size(), cfg.cameras.size()));
         co.reader.read_timeout_s = cfg.pipeline.stall_timeout_s;
         auto reg = pools;
         co.reader.allocator = [reg](size_t bytes) -> std::shared_ptr<uint8_t> {
@@ -700,6 +700,8 @@ void Pipeline::wait_cameras_ended() {
         bool any_running = false;
         {
             std::shared_lock<std::shared_mutex> lk(P.cams_mu);
+            // No cameras (yet): a service waiting for cameras from the API has not ended.
+            any_running = P.cameras.empty();
             for (auto& [id, c] : P.cameras)
                 if (c->capture && c->capture->running()) any_running = true;
         }

@@ -98,7 +98,8 @@ public:
     Status start();
     // Stops the cameras; with drain, processes the frames already queued before stopping the workers; flushes sinks.
     void stop(bool drain = true);
-    // Blocks until every camera has ended on its own (files without loop) or stop() is called.
+    // Blocks until every camera has ended on its own (files without loop) and their frames are processed, or
+    // stop() is called. With no cameras at all it waits for stop() (cameras may still come from the API).
     void wait_cameras_ended();
 
     Status add_camera(const config::CameraConfig& cam);
