@@ -238,6 +238,20 @@ const std::vector<Field<FallbackConfig>>& fallback_fields() {
     return kFields;
 }
 
+const std::vector<Field<ServerConfig>>& server_fields() {
+    using S = ServerConfig;
+    static const std::vector<Field<S>> kFields = {
+        {"enabled", &S::enabled},
+        {"host", &S::host},
+        {"port", &S::port},
+        {"api_token", &S::api_token},
+        {"max_body_bytes", &S::max_body_bytes},
+        {"read_timeout_s", &S::read_timeout_s},
+        {"write_timeout_s", &S::write_timeout_s},
+    };
+    return kFields;
+}
+
 const std::vector<Field<SinkConfig>>& sink_fields() {
     static const std::vector<Field<SinkConfig>> kFields = {{"type", &SinkConfig::type}, {"path", &SinkConfig::path}};
     return kFields;
@@ -261,12 +275,13 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
 }
 
 const std::vector<std::string>& top_sections() {
-    static const std::vector<std::string> kNames = {"pipeline", "fallback", "sinks", "cameras", "circuit_breaker"};
+    static const std::vector<std::string> kNames = {"pipeline", "fallback", "server", "sinks", "cameras",
+                                                    "circuit_breaker"};
     return kNames;
 }
 
 const std::vector<std::string>& reserved_sections() {
-    static const std::vector<std::string> kNames = {"server", "alerts", "streaming"};
+    static const std::vector<std::string> kNames = {"alerts", "streaming"};
     return kNames;
 }
 
@@ -323,6 +338,14 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
         std::string var = "ITSCAM_";
         for (const char* p = f.name; *p; ++p) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
         ITSCAM_RETURN_IF_ERROR(apply_env_field(c, f, var, f.name, env, c, prov));
+    }
+    // server.* from ITSCAM_HTTP_HOST, ITSCAM_HTTP_PORT, ITSCAM_API_TOKEN (the token belongs in the environment).
+    for (const auto& f : server_fields()) {
+        const std::string n = f.name;
+        const std::string var = n == "api_token" ? "ITSCAM_API_TOKEN" : n == "host" ? "ITSCAM_HTTP_HOST"
+                                : n == "port"    ? "ITSCAM_HTTP_PORT"
+                                                 : "";
+        if (!var.empty()) ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, "server." + n, env, c, prov));
     }
     return Status::ok();
 }
@@ -483,6 +506,11 @@ Status validate_config(const Config& c, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "fallback.imgsz", c.fallback.imgsz));
     ITSCAM_RETURN_IF_ERROR(check_non_negative(p, "fallback.max_fps", c.fallback.max_fps));
     ITSCAM_RETURN_IF_ERROR(check_int(p, "fallback.threads", c.fallback.threads, 0, 1024));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "server.port", c.server.port, 0, 65535));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "server.max_body_bytes", c.server.max_body_bytes, 1024, 64 << 20));
+    if (c.server.host.empty()) return config_error(p, "server.host", "must not be empty (127.0.0.1: this machine only)");
+    if (!(c.server.read_timeout_s > 0)) return config_error(p, "server.read_timeout_s", "must be > 0");
+    if (!(c.server.write_timeout_s > 0)) return config_error(p, "server.write_timeout_s", "must be > 0");
     for (size_t i = 0; i < c.sinks.size(); ++i) {
         const SinkConfig& s = c.sinks[i];
         if (s.type != "jsonl")
@@ -628,6 +656,8 @@ std::string to_yaml(const Config& c) {
     emit_fields(out, c.pipeline, pipeline_fields(), "  ");
     out += "fallback:\n";
     emit_fields(out, c.fallback, fallback_fields(), "  ");
+    out += "server:\n";
+    emit_fields(out, c.server, server_fields(), "  ");
     if (c.sinks.empty()) {
         out += "sinks: []\n";
     } else {

@@ -47,6 +47,20 @@ struct CameraConfig {
     bool operator==(const CameraConfig&) const = default;
 };
 
+// The HTTP API (health, metrics, cameras). Mutating endpoints need api_token (ITSCAM_API_TOKEN in the
+// environment keeps it out of the file); without one they answer 403.
+struct ServerConfig {
+    bool enabled = true;
+    std::string host = "127.0.0.1";
+    int port = 8000;                // 0: any free port (printed at start)
+    std::string api_token;          // empty: POST/DELETE disabled
+    int max_body_bytes = 65536;
+    double read_timeout_s = 5.0;
+    double write_timeout_s = 5.0;
+
+    bool operator==(const ServerConfig&) const = default;
+};
+
 struct SinkConfig {
     std::string type = "jsonl";     // jsonl
     std::string path = "-";         // "-": stdout
@@ -117,6 +131,7 @@ struct Config {
     int imgsz = 0;                  // 0: the model's
     PipelineConfig pipeline;
     FallbackConfig fallback;
+    ServerConfig server;
     std::vector<SinkConfig> sinks;  // empty: none
     std::vector<CameraConfig> cameras;
     // Sections reserved for later issues ("server", "alerts", "streaming"): their YAML text, as re-emitted by yaml-cpp.

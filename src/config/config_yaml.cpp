@@ -104,6 +104,7 @@ class Reader {
                     if (name == f.name) return read_field(c, f.member, v, name, vloc);
                 if (name == "pipeline") return read_struct(v, name, kloc, vloc, c.pipeline, pipeline_fields());
                 if (name == "fallback") return read_struct(v, name, kloc, vloc, c.fallback, fallback_fields());
+                if (name == "server") return read_struct(v, name, kloc, vloc, c.server, server_fields());
                 if (name == "circuit_breaker") {
                     prov_.file[name] = kloc;
                     if (v.IsNull()) return Status::ok();

@@ -82,6 +82,7 @@ run_smoke)
 device: cpu
 model: $model
 MEMORY_POOL_SIZE: 2
+server: { port: 0 }
 pipeline: { max_batch_size: 2, queue_capacity: 2 }
 sinks: [ { type: jsonl, path: $work/det.jsonl } ]
 cameras:
@@ -104,6 +105,7 @@ run_signal)
     # A looping camera runs until SIGTERM; the process drains and exits 0, and the sink ends with a whole line.
     cat > "$work/loop.yaml" <<EOF
 model: $model
+server: { enabled: false }
 sinks: [ { type: jsonl, path: $work/det.jsonl } ]
 cameras:
   - { id: loop, url: $shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 10 }
@@ -139,6 +141,43 @@ run_bad_config)
     out=$(MEMORY_POOL_SIZE=7 "$bin" run --config "$work/ok.yaml" --print-config) || { echo "FAIL: --print-config"; exit 1; }
     grep -q "MEMORY_POOL_SIZE: 7" <<<"$out" || { echo "FAIL: env override not applied"; echo "$out"; exit 1; }
     echo "ok: bad configs rejected";;
+run_http)
+    # itscam run serves the HTTP API beside the pipeline (port 0: any free port, printed at start).
+    cat > "$work/http.yaml" <<EOF
+model: $model
+server: { port: 0 }
+cameras:
+  - { id: loop, url: $shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 5 }
+EOF
+    ITSCAM_API_TOKEN=t0ken "$bin" run --config "$work/http.yaml" --status-interval 0 > "$work/out.txt" 2>&1 &
+    pid=$!
+    port=""
+    for _ in $(seq 1 300); do
+        port=$(grep -o 'HTTP API on http://127.0.0.1:[0-9]*' "$work/out.txt" | grep -o '[0-9]*$')
+        [ -n "$port" ] && break; sleep 0.1
+    done
+    [ -n "$port" ] || { echo "FAIL: no HTTP port announced"; kill -9 $pid; cat "$work/out.txt"; exit 1; }
+    http() {  # http METHOD PATH [HEADER]: the raw response, HTTP/1.0 over bash's /dev/tcp
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+        printf '%s %s HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n%s\r\n' "$1" "$2" "${3:+$3$'\r\n'}" >&3
+        cat <&3; exec 3<&-
+    }
+    for _ in $(seq 1 100); do http GET /health/performance | grep -q '"inference_latency_p99":[1-9]' && break; sleep 0.2; done
+    perf=$(http GET /health/performance)
+    for field in '"status"' '"inference_latency_p99"' '"gpu_utilization"' '"memory_pool_efficiency"' '"circuit_breaker_state":"closed"'; do
+        grep -qF "$field" <<<"$perf" || { echo "FAIL: /health/performance lacks $field"; echo "$perf"; kill -9 $pid; exit 1; }
+    done
+    http GET /health/ready | head -n 1 | grep -q " 200 " || { echo "FAIL: not ready"; kill -9 $pid; exit 1; }
+    http GET /metrics | grep -q '^itscam_stage_latency_seconds_bucket{' || { echo "FAIL: /metrics"; kill -9 $pid; exit 1; }
+    http GET /api/v1/alerts | grep -q '"alerts"' || { echo "FAIL: /api/v1/alerts"; kill -9 $pid; exit 1; }
+    http DELETE /api/v1/cameras/loop | head -n 1 | grep -q " 401 " || { echo "FAIL: DELETE without token"; kill -9 $pid; exit 1; }
+    http POST /api/v1/baseline "Authorization: Bearer t0ken" | grep -q '"baseline_p99_ms"' \
+        || { echo "FAIL: POST /api/v1/baseline"; http POST /api/v1/baseline "Authorization: Bearer t0ken"; kill -9 $pid; exit 1; }
+    kill -INT $pid
+    for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $pid 2>/dev/null; then echo "FAIL: still running after SIGINT"; kill -9 $pid; exit 1; fi
+    wait $pid || { echo "FAIL: exit $? after SIGINT"; cat "$work/out.txt"; exit 1; }
+    echo "ok: run serves health, performance, metrics, alerts and baseline on port $port";;
 bench_pipeline)
     "$bin" bench pipeline --model "$model" --cameras 1,2 --source synthetic --fps 10 --duration 2 --warmup 1 \
         --json "$work/pipe.json" || exit 1

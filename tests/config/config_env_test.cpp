@@ -174,5 +174,17 @@ TEST(ConfigEnv, ProcessEnvironment) {
     unsetenv("ITSCAM_CONFIG_TEST_VAR");
 }
 
+TEST(ConfigEnv, ServerSettingsFromTheEnvironment) {
+    const Env env = {{"ITSCAM_API_TOKEN", "from-env"}, {"ITSCAM_HTTP_PORT", "9100"}};
+    const Result<Config> r = parse_config("server: {port: 8080, api_token: file-token}\n", "s.yaml", &env);
+    ASSERT_TRUE(r.is_ok()) << r.status().message();
+    EXPECT_EQ(r->server.port, 9100);
+    EXPECT_EQ(r->server.api_token, "from-env");
+    const Env bad = {{"ITSCAM_HTTP_PORT", "70000"}};
+    const Result<Config> b = parse_config("server: {}\n", "s.yaml", &bad);
+    ASSERT_FALSE(b.is_ok());
+    EXPECT_NE(b.status().message().find("ITSCAM_HTTP_PORT"), std::string::npos) << b.status().message();
+}
+
 }  // namespace
 }  // namespace itscam::config

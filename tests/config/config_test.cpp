@@ -173,7 +173,7 @@ sinks: [{type: jsonl, path: out.jsonl}, {type: jsonl}]
 cameras:
   - {id: cam-1, url: "rtsp://h/s", enabled: false, max_fps: 12.5, model: other.onnx, confidence: 1,
      classes: [2, 999], loop: true, realtime: false, rtsp_transport: udp}
-server: {port: 8080}
+server: {port: 8080, api_token: s3cret}
 alerts: [a, b]
 streaming:
 )";
@@ -233,8 +233,10 @@ streaming:
     EXPECT_TRUE(cam.loop);
     EXPECT_FALSE(cam.realtime);
     EXPECT_EQ(cam.rtsp_transport, "udp");
-    EXPECT_EQ(c.reserved.size(), 3u);
-    EXPECT_NE(c.reserved.at("server").find("8080"), std::string::npos);
+    EXPECT_EQ(c.reserved.size(), 2u);  // alerts, streaming
+    EXPECT_EQ(c.server.port, 8080);
+    EXPECT_EQ(c.server.api_token, "s3cret");
+    EXPECT_EQ(c.server.host, "127.0.0.1");
 
     // And it survives a round trip.
     const Result<Config> again = parse_config(to_yaml(c), "roundtrip.yaml");
@@ -298,7 +300,9 @@ TEST(ConfigRoundTrip, AwkwardStringsAndNumbers) {
     cam.id = "0123";
     cam.url = "  leading and trailing spaces  \ttab\nnewline";
     c.cameras.push_back(cam);
-    c.reserved["server"] = "port: 8080\nroutes:\n  - /health\n  - /metrics";
+    c.reserved["streaming"] = "port: 8080\nroutes:\n  - /health\n  - /metrics";
+    c.server.port = 0;
+    c.server.api_token = "tok en:with#odd chars";
     ASSERT_TRUE(validate(c).is_ok()) << validate(c).message();
     const std::string text = to_yaml(c);
     const Result<Config> again = parse_config(text, "printed.yaml");

@@ -1,0 +1,132 @@
+// History: the SQLite store of recorded metrics, alert transitions, camera events and circuit-breaker transitions
+// (the source of the daily report and the weekly analysis).
+//
+// One connection guarded by a mutex (thread-safe); WAL journal, synchronous=NORMAL, busy timeout 5 s. Every
+// statement is prepared once and bound with parameters. Times are stored as INTEGER milliseconds since the Unix
+// epoch (UTC). Schema (version 1, in table `meta` key 'schema_version'; a newer version is refused):
+//   metric_samples(id, ts_ms, camera_id NULL = pipeline-wide, latency_p50_ms, latency_p95_ms, latency_p99_ms, fps,
+//                  pool_efficiency, gpu_utilization, circuit_state, frames_processed, frames_dropped, error_rate,
+//                  gpu_memory_pressure, memory_allocation_p99_ms)          -- NULL columns = not measured
+//   alert_events(id, ts_ms, rule, severity, from_state, to_state, value, threshold, message)
+//   camera_events(id, ts_ms, camera_id, kind, message)
+//   circuit_transitions(id, ts_ms, device, from_state, to_state, reason)
+// frames_processed / frames_dropped are per-sample deltas (frames since the previous sample), so sums over a time
+// range are the totals for that range.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "service/alerts.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace itscam::service {
+
+struct HistorySample {
+    SystemTime timestamp{};
+    std::string camera_id;  // empty: pipeline-wide
+    std::optional<double> latency_p50_ms, latency_p95_ms, latency_p99_ms;
+    std::optional<double> fps;
+    std::optional<double> pool_efficiency;  // 0..1
+    std::optional<double> gpu_utilization;  // 0..1; absent without a GPU / NVML
+    std::string circuit_state;  // "closed" | "open" | "half_open"; empty: not recorded (NULL)
+    int64_t frames_processed = 0, frames_dropped = 0;  // since the previous sample
+    std::optional<double> error_rate, gpu_memory_pressure, memory_allocation_p99_ms;
+};
+
+struct AlertEventRecord {
+    SystemTime timestamp{};
+    std::string rule, severity, from_state, to_state;
+    double value = 0, threshold = 0;
+    std::string message;
+};
+AlertEventRecord alert_event_from_transition(const AlertTransition& t);
+
+enum class CameraEventKind { kConnected, kDisconnected, kReconnecting, kFailed, kAdded, kRemoved };
+const char* camera_event_kind_name(CameraEventKind k);  // "connected" | ... | "removed"
+Result<CameraEventKind> parse_camera_event_kind(const std::string& s);
+
+struct CameraEvent {
+    SystemTime timestamp{};
+    std::string camera_id;
+    CameraEventKind kind = CameraEventKind::kConnected;
+    std::string message;
+};
+
+struct CircuitEventRecord {
+    SystemTime timestamp{};
+    std::string device;           // e.g. "cuda:0"
+    std::string from_state, to_state;  // "closed" | "open" | "half_open"
+    std::string reason;
+};
+
+struct HistoryCounts {
+    int64_t samples = 0, alerts = 0, camera_events = 0, circuit_transitions = 0;
+};
+
+class History {
+public:
+    static constexpr int kSchemaVersion = 1;
+
+    // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory store).
+    // kIo: cannot open/create (missing directory, permissions); kCorrupt: not a database / damaged;
+    // kUnsupported: written by a newer itscam (schema_version > kSchemaVersion).
+    static Result<std::unique_ptr<History>> open(const std::string& path);
+    ~History();
+    History(const History&) = delete;
+    History& operator=(const History&) = delete;
+
+    const std::string& path() const { return path_; }
+    Result<int> schema_version();
+
+    Status insert_sample(const HistorySample& s);
+    Status insert_samples(const std::vector<HistorySample>& samples);  // one transaction
+    Status insert_alert(const AlertEventRecord& a);
+    Status record_alert(const AlertTransition& t) { return insert_alert(alert_event_from_transition(t)); }
+    Status insert_camera_event(const CameraEvent& e);
+    Status insert_circuit_transition(const CircuitEventRecord& c);
+
+    // Rows with from <= timestamp < to, oldest first.
+    Result<std::vector<HistorySample>> samples(SystemTime from, SystemTime to);  // pipeline-wide rows only
+    Result<std::vector<HistorySample>> camera_samples(const std::string& camera_id, SystemTime from, SystemTime to);
+    Result<std::vector<AlertEventRecord>> alerts(SystemTime from, SystemTime to);
+    Result<std::vector<CameraEvent>> camera_events(SystemTime from, SystemTime to);
+    Result<std::vector<CircuitEventRecord>> circuit_transitions(SystemTime from, SystemTime to);
+    Result<std::optional<SystemTime>> latest_sample_time();  // newest pipeline-wide sample, if any
+    Result<HistoryCounts> counts();
+
+    // Deletes rows of every table older than `cutoff`; returns the number of rows deleted.
+    Result<int64_t> delete_older_than(SystemTime cutoff);
+    // Retention: delete_older_than(now - days). Call it periodically (e.g. hourly). days must be > 0.
+    Result<int64_t> apply_retention(int days, SystemTime now = std::chrono::system_clock::now());
+
+private:
+    explicit History(std::string path);
+    Status init();
+    Status migrate_locked();
+    Status exec_locked(const char* sql);
+    Result<sqlite3_stmt*> stmt_locked(const char* sql);  // prepared once, cached, reset before reuse
+    Status error_locked(int rc, const std::string& what) const;
+    Status insert_sample_locked(const HistorySample& s);
+    Result<std::vector<HistorySample>> query_samples_locked(const char* sql, const std::string* camera,
+                                                            SystemTime from, SystemTime to);
+
+    std::string path_;
+    std::mutex mu_;
+    sqlite3* db_ = nullptr;
+    std::map<const char*, sqlite3_stmt*> stmts_;
+};
+
+int64_t to_epoch_ms(SystemTime t);
+SystemTime from_epoch_ms(int64_t ms);
+
+}  // namespace itscam::service

@@ -1,0 +1,538 @@
+#include "service/http_service.h"
+
+#include <httplib.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "service/metrics.h"
+
+namespace itscam::service {
+
+using json = nlohmann::json;
+using pipeline::CameraSnapshot;
+using pipeline::CircuitState;
+using pipeline::LatencySummary;
+using pipeline::PipelineSnapshot;
+
+namespace {
+
+void send_json(httplib::Response& res, int status, const json& j) {
+    res.status = status;
+    // replace: invalid UTF-8 (say, in a source's error text) must not turn a status answer into an exception.
+    res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+    send_json(res, status, json{{"error", message}, {"status", status}});
+}
+
+int http_status_for(StatusCode c) {
+    switch (c) {
+        case StatusCode::kOk: return 200;
+        case StatusCode::kInvalidArgument:
+        case StatusCode::kCorrupt: return 400;
+        case StatusCode::kNotFound: return 404;
+        case StatusCode::kUnsupported: return 501;
+        case StatusCode::kUnavailable:
+        case StatusCode::kCancelled: return 503;
+        default: return 500;
+    }
+}
+
+const char* default_message(int status) {
+    switch (status) {
+        case 400: return "bad request";
+        case 401: return "unauthorized";
+        case 403: return "forbidden";
+        case 404: return "not found";
+        case 405: return "method not allowed";
+        case 408: return "request timeout";
+        case 413: return "request body too large";
+        case 414: return "request URI too long";
+        case 415: return "unsupported media type";
+        case 416: return "range not satisfiable";
+        case 500: return "internal error";
+        case 503: return "service unavailable";
+        default: return "error";
+    }
+}
+
+json latency_json(const LatencySummary& l) {
+    return json{{"count", l.count},   {"window", l.window}, {"mean_ms", l.mean_ms}, {"p50_ms", l.p50_ms},
+                {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
+}
+
+json camera_config_json(const config::CameraConfig& c) {
+    return json{{"id", c.id},
+                {"url", c.url},
+                {"enabled", c.enabled},
+                {"max_fps", c.max_fps},
+                {"model", c.model},
+                {"confidence", c.confidence},
+                {"classes", c.classes},
+                {"loop", c.loop},
+                {"realtime", c.realtime},
+                {"rtsp_transport", c.rtsp_transport}};
+}
+
+json camera_stats_json(const CameraSnapshot& c) {
+    return json{{"width", c.width},
+                {"height", c.height},
+                {"fps", c.fps},
+                {"frames_captured", c.frames_captured},
+                {"frames_processed", c.frames_processed},
+                {"frames_dropped", c.frames_dropped},
+                {"frames_skipped", c.frames_skipped},
+                {"reconnects", c.reconnects},
+                {"errors", c.errors},
+                {"stalls", c.stalls},
+                {"format_changes", c.format_changes},
+                {"queue_depth", c.queue_depth},
+                {"latency", latency_json(c.latency)},
+                {"last_error", c.last_error},
+                {"degraded", c.degraded}};
+}
+
+bool is_json_content_type(const httplib::Request& req) {
+    std::string ct = req.get_header_value("Content-Type");
+    const size_t semi = ct.find(';');
+    if (semi != std::string::npos) ct.resize(semi);
+    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+    for (auto& ch : ct) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return ct == "application/json" || (ct.size() > 5 && ct.compare(ct.size() - 5, 5, "+json") == 0 &&
+                                        ct.rfind("application/", 0) == 0);
+}
+
+}  // namespace
+
+bool constant_time_equal(const std::string& expected, const std::string& given) {
+    unsigned diff = expected.size() == given.size() ? 0u : 1u;
+    const size_t n = expected.size();
+    for (size_t i = 0; i < given.size(); ++i) {
+        const unsigned char e = n ? static_cast<unsigned char>(expected[i % n]) : 0;
+        diff |= static_cast<unsigned>(e ^ static_cast<unsigned char>(given[i]));
+    }
+    return diff == 0 && n > 0;
+}
+
+json performance_json(const PipelineSnapshot& s, std::optional<double> gpu_utilization) {
+    CircuitState worst = CircuitState::kClosed;
+    std::vector<std::string> reasons;
+    if (!s.ready) reasons.push_back("not ready: " + (s.not_ready_reason.empty() ? "unknown" : s.not_ready_reason));
+    for (const auto& d : s.devices) {
+        if (d.circuit == CircuitState::kOpen) worst = CircuitState::kOpen;
+        else if (d.circuit == CircuitState::kHalfOpen && worst != CircuitState::kOpen) worst = CircuitState::kHalfOpen;
+        if (d.circuit != CircuitState::kClosed)
+            reasons.push_back("device " + d.name + ": circuit " + pipeline::circuit_state_name(d.circuit));
+    }
+    auto stage_p99 = [&](const char* name) {
+        auto it = s.stages.find(name);
+        return it == s.stages.end() ? 0.0 : it->second.p99_ms;
+    };
+    json j;
+    // SEED fields (names kept exactly).
+    j["status"] = reasons.empty() ? "healthy" : "degraded";
+    j["inference_latency_p99"] = stage_p99("inference");
+    j["gpu_utilization"] = gpu_utilization ? json(*gpu_utilization) : json(nullptr);
+    j["memory_pool_efficiency"] = s.pool_total.hit_rate();
+    j["circuit_breaker_state"] = pipeline::circuit_state_name(worst);
+    // Extensions.
+    j["gpu_utilization_unit"] = "ratio";  // 0..1
+    j["reasons"] = reasons;
+    j["ready"] = s.ready;
+    j["uptime_s"] = s.uptime_s;
+    j["e2e_latency_p99"] = stage_p99("e2e");
+    j["fps"] = s.fps;
+    j["frames_processed"] = s.frames_processed;
+    j["frames_dropped"] = s.frames_dropped;
+    j["frames_skipped"] = s.frames_skipped;
+    j["frames_failed"] = s.frames_failed;
+    j["batches"] = s.batches;
+    json cams = json::array();
+    for (const auto& c : s.cameras) {
+        cams.push_back(json{{"id", c.id},
+                            {"state", c.state},
+                            {"fps", c.fps},
+                            {"frames_processed", c.frames_processed},
+                            {"frames_dropped", c.frames_dropped},
+                            {"frames_skipped", c.frames_skipped},
+                            {"reconnects", c.reconnects},
+                            {"errors", c.errors},
+                            {"e2e_latency_p50", c.latency.p50_ms},
+                            {"e2e_latency_p99", c.latency.p99_ms},
+                            {"last_error", c.last_error},
+                            {"degraded", c.degraded}});
+    }
+    j["cameras"] = std::move(cams);
+    json devs = json::array();
+    for (const auto& d : s.devices) {
+        devs.push_back(json{{"name", d.name},
+                            {"circuit", pipeline::circuit_state_name(d.circuit)},
+                            {"batches", d.batches},
+                            {"frames", d.frames},
+                            {"failures", d.failures},
+                            {"fallback_batches", d.fallback_batches},
+                            {"busy", d.busy_fraction},
+                            {"workers", d.workers},
+                            {"needs_rebuild", d.circuit_stats.needs_rebuild}});
+    }
+    j["devices"] = std::move(devs);
+    json stages = json::object();
+    for (const auto& [name, l] : s.stages)
+        stages[name] = json{{"p50_ms", l.p50_ms}, {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms},
+                            {"max_ms", l.max_ms}, {"mean_ms", l.mean_ms}, {"count", l.count}};
+    j["stages"] = std::move(stages);
+    j["memory_pool"] = json{{"hit_rate", s.pool_total.hit_rate()},
+                            {"acquires", s.pool_total.acquires},
+                            {"misses", s.pool_total.misses},
+                            {"acquire_p99_us", s.pool_total.acquire_p99_us},
+                            {"bytes_total", s.pool_total.bytes_total},
+                            {"bytes_in_use", s.pool_total.bytes_in_use}};
+    return j;
+}
+
+struct HttpService::Impl {
+    Impl(HttpService& self_, pipeline::Pipeline& p, ServiceOptions o)
+        : self(self_), pipe(p), opt(std::move(o)), gpu(opt.nvml_library) {
+        for (const auto& c : pipe.config().cameras) configs[c.id] = c;
+    }
+
+    HttpService& self;
+    pipeline::Pipeline& pipe;
+    ServiceOptions opt;
+    GpuMonitor gpu;
+    httplib::Server svr;
+    std::thread th;
+    std::atomic<bool> listen_returned{false};
+    std::atomic<int> bound_port{0};
+    bool started = false;
+    std::mutex life_mu;
+    // Camera configs as the API knows them (the pipeline's config lists only the cameras it started with).
+    std::mutex cfg_mu;
+    std::map<std::string, config::CameraConfig> configs;
+
+    // --- helpers ---
+    bool authorize(const httplib::Request& req, httplib::Response& res) const {
+        if (opt.api_token.empty()) {
+            send_error(res, 403,
+                       "mutating endpoints are disabled: configure an API token (ServiceOptions::api_token) and send "
+                       "it as 'Authorization: Bearer <token>'");
+            return false;
+        }
+        const std::string h = req.get_header_value("Authorization");
+        const bool bearer = h.size() > 7 && strncasecmp(h.c_str(), "Bearer ", 7) == 0;
+        const bool ok = bearer && constant_time_equal(opt.api_token, h.substr(7));
+        if (!ok) {
+            res.set_header("WWW-Authenticate", h.empty() ? "Bearer realm=\"itscam\""
+                                                         : "Bearer realm=\"itscam\", error=\"invalid_token\"");
+            send_error(res, 401, h.empty() ? "missing 'Authorization: Bearer <token>' header"
+                                           : (bearer ? "invalid bearer token" : "expected a Bearer token"));
+            return false;
+        }
+        return true;
+    }
+
+    json camera_json(const CameraSnapshot& c) {
+        json j;
+        {
+            std::lock_guard<std::mutex> lk(cfg_mu);
+            auto it = configs.find(c.id);
+            if (it != configs.end()) j = camera_config_json(it->second);
+        }
+        if (j.is_null()) j = json{{"id", c.id}, {"url", c.url}, {"model", c.model}, {"enabled", c.enabled}};
+        j["state"] = c.state;
+        j["stats"] = camera_stats_json(c);
+        return j;
+    }
+
+    static const CameraSnapshot* find_camera(const PipelineSnapshot& s, const std::string& id) {
+        for (const auto& c : s.cameras)
+            if (c.id == id) return &c;
+        return nullptr;
+    }
+
+    // --- handlers ---
+    void health(const httplib::Request&, httplib::Response& res) {
+        send_json(res, 200, json{{"status", "alive"}, {"uptime_s", process_uptime_s()}, {"version", kServiceVersion}});
+    }
+
+    void ready(const httplib::Request&, httplib::Response& res) {
+        const PipelineSnapshot s = pipe.snapshot();
+        const bool ok = s.ready && pipe.ready();
+        std::string reason = ok ? "ok" : s.not_ready_reason;
+        if (!ok && reason.empty()) reason = "the pipeline is not ready (model loading or warming up)";
+        send_json(res, ok ? 200 : 503, json{{"ready", ok}, {"reason", reason}});
+    }
+
+    void performance(const httplib::Request&, httplib::Response& res) {
+        send_json(res, 200, performance_json(pipe.snapshot(), gpu.mean_utilization()));
+    }
+
+    void metrics(const httplib::Request&, httplib::Response& res) {
+        res.status = 200;
+        res.set_content(self.metrics_text(), kPrometheusContentType);
+    }
+
+    void list_cameras(const httplib::Request&, httplib::Response& res) {
+        const PipelineSnapshot s = pipe.snapshot();
+        json arr = json::array();
+        for (const auto& c : s.cameras) arr.push_back(camera_json(c));
+        send_json(res, 200, json{{"cameras", std::move(arr)}});
+    }
+
+    void get_camera(const httplib::Request& req, httplib::Response& res) {
+        const std::string id = req.matches[1];
+        const PipelineSnapshot s = pipe.snapshot();
+        const CameraSnapshot* c = find_camera(s, id);
+        if (!c) return send_error(res, 404, "camera '" + id + "' does not exist");
+        send_json(res, 200, camera_json(*c));
+    }
+
+    void add_camera(const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res)) return;
+        if (!is_json_content_type(req))
+            return send_error(res, 415, "Content-Type must be application/json (got '" +
+                                            req.get_header_value("Content-Type") + "')");
+        json body;
+        try {
+            body = json::parse(req.body);
+        } catch (const json::parse_error& e) {
+            return send_error(res, 400, std::string("invalid JSON body: ") + e.what());
+        }
+        if (!body.is_object()) return send_error(res, 400, "expected one camera as a JSON object");
+        auto cam = config::parse_camera(req.body, "request body");
+        if (!cam.is_ok()) return send_error(res, 400, cam.status().message());
+        const auto ids = pipe.camera_ids();
+        const auto exists = [&](const std::vector<std::string>& v) {
+            for (const auto& i : v)
+                if (i == cam->id) return true;
+            return false;
+        };
+        if (exists(ids)) return send_error(res, 409, "camera '" + cam->id + "' already exists");
+        const Status st = pipe.add_camera(*cam);
+        if (!st.is_ok()) {
+            if (st.code() == StatusCode::kInvalidArgument && exists(pipe.camera_ids()))
+                return send_error(res, 409, "camera '" + cam->id + "' already exists");
+            return send_error(res, http_status_for(st.code()), st.message());
+        }
+        {
+            std::lock_guard<std::mutex> lk(cfg_mu);
+            configs[cam->id] = *cam;
+        }
+        const PipelineSnapshot s = pipe.snapshot();
+        const CameraSnapshot* c = find_camera(s, cam->id);
+        json j = c ? camera_json(*c) : camera_config_json(*cam);
+        res.set_header("Location", "/api/v1/cameras/" + cam->id);
+        send_json(res, 201, j);
+    }
+
+    void delete_camera(const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res)) return;
+        const std::string id = req.matches[1];
+        const Status st = pipe.remove_camera(id);
+        if (!st.is_ok()) return send_error(res, http_status_for(st.code()), st.message());
+        {
+            std::lock_guard<std::mutex> lk(cfg_mu);
+            configs.erase(id);
+        }
+        res.status = 204;
+    }
+
+    void latest(const httplib::Request& req, httplib::Response& res) {
+        const std::string id = req.matches[1];
+        auto r = pipe.latest(id);
+        if (!r.is_ok()) return send_error(res, http_status_for(r.status().code()), r.status().message());
+        res.status = 200;
+        res.set_content(pipeline::detection_record_json(*r), "application/json");
+    }
+
+    void alerts(const httplib::Request&, httplib::Response& res) {
+        if (!self.alerts_json)
+            return send_json(res, 200, json{{"alerts", json::array()}, {"note", "alerting not configured"}});
+        send_json(res, 200, self.alerts_json());
+    }
+
+    void baseline(const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res)) return;
+        if (!self.record_baseline) return send_error(res, 501, "alerting not configured: no baseline recorder");
+        auto r = self.record_baseline();
+        if (!r.is_ok()) return send_error(res, http_status_for(r.status().code()), r.status().message());
+        send_json(res, 200, *r);
+    }
+
+    // --- routing ---
+    using H = void (Impl::*)(const httplib::Request&, httplib::Response&);
+    struct Route {
+        std::string pattern;
+        std::map<std::string, H> methods;
+    };
+
+    void register_routes() {
+        const std::vector<Route> routes = {
+            {"/health", {{"GET", &Impl::health}}},
+            {"/health/ready", {{"GET", &Impl::ready}}},
+            {"/health/performance", {{"GET", &Impl::performance}}},
+            {"/metrics", {{"GET", &Impl::metrics}}},
+            {"/api/v1/cameras", {{"GET", &Impl::list_cameras}, {"POST", &Impl::add_camera}}},
+            {R"(/api/v1/cameras/([^/]+))", {{"GET", &Impl::get_camera}, {"DELETE", &Impl::delete_camera}}},
+            {R"(/api/v1/cameras/([^/]+)/detections/latest)", {{"GET", &Impl::latest}}},
+            {"/api/v1/alerts", {{"GET", &Impl::alerts}}},
+            {"/api/v1/baseline", {{"POST", &Impl::baseline}}},
+        };
+        const char* all[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+        for (const auto& r : routes) {
+            std::string allow;
+            for (const auto& [m, h] : r.methods) {
+                if (!allow.empty()) allow += ", ";
+                allow += m == "GET" ? "GET, HEAD" : m;
+            }
+            for (const char* m : all) {
+                httplib::Server::Handler handler;
+                auto it = r.methods.find(m);
+                if (it != r.methods.end()) {
+                    H h = it->second;
+                    handler = [this, h](const httplib::Request& req, httplib::Response& res) { (this->*h)(req, res); };
+                } else {
+                    handler = [allow](const httplib::Request& req, httplib::Response& res) {
+                        res.set_header("Allow", allow);
+                        send_error(res, 405, "method " + req.method + " is not allowed on " + req.path +
+                                                 " (allowed: " + allow + ")");
+                    };
+                }
+                const std::string method = m;
+                if (method == "GET") svr.Get(r.pattern, handler);
+                else if (method == "POST") svr.Post(r.pattern, handler);
+                else if (method == "PUT") svr.Put(r.pattern, handler);
+                else if (method == "PATCH") svr.Patch(r.pattern, handler);
+                else if (method == "DELETE") svr.Delete(r.pattern, handler);
+                else svr.Options(r.pattern, handler);
+            }
+        }
+        httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // already a JSON error
+            std::string msg = default_message(res.status);
+            if (res.status == 404) msg = "no such endpoint: " + req.method + " " + req.path;
+            if (res.status == 413)
+                msg = "request body too large (limit " + std::to_string(opt.max_body_bytes) + " bytes)";
+            send_error(res, res.status, msg);
+            return httplib::Server::HandlerResponse::Handled;
+        };
+        svr.set_error_handler(on_error);
+        svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+            std::string what = "unknown exception";
+            try {
+                if (ep) std::rethrow_exception(ep);
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            send_error(res, 500, "internal error: " + what);
+        });
+    }
+};
+
+HttpService::HttpService(pipeline::Pipeline& pipeline, ServiceOptions opt)
+    : impl_(std::make_unique<Impl>(*this, pipeline, std::move(opt))) {}
+
+HttpService::~HttpService() { stop(); }
+
+Status HttpService::start() {
+    Impl& I = *impl_;
+    std::lock_guard<std::mutex> lk(I.life_mu);
+    if (I.started) return internal_error("the HTTP service was already started (it cannot be restarted)");
+    const ServiceOptions& o = I.opt;
+    if (o.port < 0 || o.port > 65535) return invalid_argument("port must be in 0..65535, got " + std::to_string(o.port));
+    if (o.max_body_bytes == 0) return invalid_argument("max_body_bytes must be > 0");
+    if (o.threads < 1) return invalid_argument("threads must be >= 1");
+    if (o.read_timeout_s < 1 || o.write_timeout_s < 1) return invalid_argument("timeouts must be >= 1 s");
+    if (o.keep_alive_max_count < 1 || o.keep_alive_timeout_s < 1)
+        return invalid_argument("keep-alive count and timeout must be >= 1");
+
+    const size_t threads = static_cast<size_t>(o.threads);
+    I.svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second server bind a port that
+    // is already in use instead of failing.
+    I.svr.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    I.svr.set_payload_max_length(o.max_body_bytes);
+    I.svr.set_read_timeout(o.read_timeout_s, 0);
+    I.svr.set_write_timeout(o.write_timeout_s, 0);
+    I.svr.set_keep_alive_max_count(static_cast<size_t>(o.keep_alive_max_count));
+    I.svr.set_keep_alive_timeout(o.keep_alive_timeout_s);
+    I.register_routes();
+
+    errno = 0;
+    int port = -1;
+    if (o.port == 0) {
+        port = I.svr.bind_to_any_port(o.host);
+    } else if (I.svr.bind_to_port(o.host, o.port)) {
+        port = o.port;
+    }
+    if (port < 0) {
+        const int e = errno;
+        return unavailable("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                           (e ? std::string(std::strerror(e)) : std::string("bind failed")) +
+                           " (is the port already in use, or the address not local?)");
+    }
+    I.started = true;
+    I.bound_port = port;
+    I.th = std::thread([&I] {
+        I.svr.listen_after_bind();
+        I.listen_returned = true;
+    });
+    // Wait until the accept loop runs, so that a stop() right after start() is not lost.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!I.svr.is_running() && !I.listen_returned && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!I.svr.is_running()) {
+        I.svr.stop();
+        if (I.th.joinable()) I.th.join();
+        return internal_error("the HTTP server did not start on " + o.host + ":" + std::to_string(port));
+    }
+    return Status::ok();
+}
+
+void HttpService::stop() {
+    Impl& I = *impl_;
+    std::lock_guard<std::mutex> lk(I.life_mu);
+    if (!I.th.joinable()) return;
+    I.svr.stop();
+    I.th.join();
+}
+
+int HttpService::port() const { return impl_->started ? impl_->bound_port.load() : impl_->opt.port; }
+
+bool HttpService::running() const { return impl_->svr.is_running(); }
+
+nlohmann::json HttpService::performance() {
+    return performance_json(impl_->pipe.snapshot(), impl_->gpu.mean_utilization());
+}
+
+std::string HttpService::metrics_text() {
+    std::string text = render_metrics(impl_->pipe.snapshot(), impl_->gpu.sample(), process_uptime_s());
+    if (extra_metrics) {
+        std::string extra = extra_metrics();
+        if (!extra.empty()) {
+            if (!text.empty() && text.back() != '\n') text += '\n';
+            text += extra;
+            if (text.back() != '\n') text += '\n';
+        }
+    }
+    return text;
+}
+
+GpuMonitor& HttpService::gpu() { return impl_->gpu; }
+
+}  // namespace itscam::service

@@ -1,0 +1,96 @@
+// HttpService: the HTTP API and Prometheus metrics over a running Pipeline (cpp-httplib server with its own thread
+// pool, on a thread of its own).
+//
+//   GET    /health                               200 {"status":"alive","uptime_s","version"}
+//   GET    /health/ready                         200 when the pipeline can serve, else 503; {"ready","reason"}
+//   GET    /health/performance                   SEED fields (see performance_json) + cameras, devices, stages
+//   GET    /metrics                              Prometheus text format 0.0.4 (see metrics.h)
+//   GET    /api/v1/cameras                       [{config..., state...}]
+//   POST   /api/v1/cameras                       one camera as JSON -> 201 | 400 | 409 | 415
+//   GET    /api/v1/cameras/{id}                  200 | 404
+//   DELETE /api/v1/cameras/{id}                  204 | 404
+//   GET    /api/v1/cameras/{id}/detections/latest   the latest DetectionRecord (pipeline::detection_record_json)
+//   GET    /api/v1/alerts                        the alerts_json hook, or {"alerts":[],"note":"alerting not configured"}
+//   POST   /api/v1/baseline                      the record_baseline hook (501 when not configured)
+//
+// Mutating endpoints (POST, DELETE) need `Authorization: Bearer <api_token>` (401 with WWW-Authenticate: Bearer
+// when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). Every error
+// body is JSON {"error": "...", "status": N}: unknown paths 404, wrong method 405 (with Allow), bodies over
+// max_body_bytes 413, non-JSON bodies 400/415. No endpoint serves files.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "pipeline/pipeline.h"
+#include "service/gpu_monitor.h"
+
+namespace itscam::service {
+
+inline constexpr const char* kServiceVersion = "0.1.0";
+
+struct ServiceOptions {
+    std::string host = "127.0.0.1";
+    int port = 8000;                 // 0: any free port (port() tells which)
+    std::string api_token;           // empty: POST/DELETE endpoints answer 403
+    size_t max_body_bytes = 64 * 1024;
+    int read_timeout_s = 5;          // slow clients are cut off after this long without data
+    int write_timeout_s = 5;
+    int keep_alive_max_count = 100;  // requests per connection
+    int keep_alive_timeout_s = 5;    // idle seconds before a kept-alive connection is closed
+    int threads = 4;                 // request handler threads
+    std::string nvml_library = "libnvidia-ml.so.1";  // GPU metrics; a missing library only disables them
+};
+
+class HttpService {
+public:
+    // The pipeline must outlive the service (stop() the service first).
+    explicit HttpService(pipeline::Pipeline& pipeline, ServiceOptions opt = {});
+    ~HttpService();  // stop()
+    HttpService(const HttpService&) = delete;
+    HttpService& operator=(const HttpService&) = delete;
+
+    // Binds and starts serving on a thread of its own. kUnavailable when the address cannot be bound (port in use),
+    // kInvalidArgument for bad options, kInternal if already started.
+    Status start();
+    // Graceful: stops accepting, lets the handler threads finish, joins. Idempotent.
+    void stop();
+    int port() const;  // the bound port (after start), else the configured one
+    bool running() const;
+
+    // Hooks for the alerting part; set them before start() (they are read by the handler threads).
+    std::function<nlohmann::json()> alerts_json;                // GET /api/v1/alerts
+    std::function<Result<nlohmann::json>()> record_baseline;    // POST /api/v1/baseline
+    std::function<std::string()> extra_metrics;                 // appended to /metrics (exposition text)
+
+    // What the endpoints serve, for callers that want it without HTTP.
+    nlohmann::json performance();
+    std::string metrics_text();
+    GpuMonitor& gpu();
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// /health/performance from a snapshot. SEED fields:
+//   status                  "healthy" iff the pipeline is ready and every device circuit is closed, else "degraded"
+//                           (a "reasons" array says why)
+//   inference_latency_p99   ms, p99 of the `inference` stage over the recent window (0 before the first batch);
+//                           capture-to-detections is e2e_latency_p99 and stages.e2e
+//   gpu_utilization         0..1 (mean over GPUs, from NVML), null when NVML is absent; "gpu_utilization_unit":"ratio"
+//   memory_pool_efficiency  0..1, hit rate over all buffer pools
+//   circuit_breaker_state   "closed" | "half_open" | "open": the worst over devices
+// plus cameras, devices and stages.
+nlohmann::json performance_json(const pipeline::PipelineSnapshot& s, std::optional<double> gpu_utilization);
+
+// Constant-time comparison of two secrets (time depends only on the length of `given`).
+bool constant_time_equal(const std::string& expected, const std::string& given);
+
+}  // namespace itscam::service
