@@ -13,7 +13,7 @@ packages=(
   libyaml-cpp-dev                        # YAML config
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # HTTP service, Prometheus metrics, history
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
-  prometheus                             # tests: promtool checks the /metrics exposition
+  prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
 )
 export DEBIAN_FRONTEND=noninteractive

@@ -223,6 +223,7 @@ const std::vector<Field<PipelineConfig>>& pipeline_fields() {
         {"stall_timeout_s", &P::stall_timeout_s},
         {"reconnect_initial_s", &P::reconnect_initial_s},
         {"reconnect_max_s", &P::reconnect_max_s},
+        {"latency_window_s", &P::latency_window_s},
         {"nms_iou", &P::nms_iou},
         {"max_det", &P::max_det},
     };
@@ -252,6 +253,17 @@ const std::vector<Field<ServerConfig>>& server_fields() {
     return kFields;
 }
 
+const std::vector<Field<HistoryConfig>>& history_fields() {
+    using H = HistoryConfig;
+    static const std::vector<Field<H>> kFields = {
+        {"enabled", &H::enabled},
+        {"path", &H::path},
+        {"sample_interval_s", &H::sample_interval_s},
+        {"retention_days", &H::retention_days},
+    };
+    return kFields;
+}
+
 const std::vector<Field<SinkConfig>>& sink_fields() {
     static const std::vector<Field<SinkConfig>> kFields = {{"type", &SinkConfig::type}, {"path", &SinkConfig::path}};
     return kFields;
@@ -275,8 +287,8 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
 }
 
 const std::vector<std::string>& top_sections() {
-    static const std::vector<std::string> kNames = {"pipeline", "fallback", "server", "sinks", "cameras",
-                                                    "circuit_breaker"};
+    static const std::vector<std::string> kNames = {"pipeline", "fallback", "server", "history", "sinks",
+                                                    "cameras", "circuit_breaker"};
     return kNames;
 }
 
@@ -347,6 +359,9 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
                                                  : "";
         if (!var.empty()) ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, "server." + n, env, c, prov));
     }
+    for (const auto& f : history_fields())
+        if (std::string(f.name) == "path")
+            ITSCAM_RETURN_IF_ERROR(apply_env_field(c.history, f, "ITSCAM_HISTORY_PATH", "history.path", env, c, prov));
     return Status::ok();
 }
 
@@ -458,6 +473,7 @@ Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "decode_threads", pl.decode_threads, 0, 1024));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "inference_workers", pl.inference_workers, 1, 1024));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "stall_timeout_s", pl.stall_timeout_s));
+    ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "latency_window_s", pl.latency_window_s));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "reconnect_initial_s", pl.reconnect_initial_s));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "reconnect_max_s", pl.reconnect_max_s));
     if (pl.reconnect_max_s < pl.reconnect_initial_s) {
@@ -511,6 +527,11 @@ Status validate_config(const Config& c, const Provenance* p) {
     if (c.server.host.empty()) return config_error(p, "server.host", "must not be empty (127.0.0.1: this machine only)");
     if (!(c.server.read_timeout_s > 0)) return config_error(p, "server.read_timeout_s", "must be > 0");
     if (!(c.server.write_timeout_s > 0)) return config_error(p, "server.write_timeout_s", "must be > 0");
+    if (c.history.enabled && c.history.path.empty())
+        return config_error(p, "history.path", "must not be empty (or set history.enabled: false)");
+    if (!(c.history.sample_interval_s >= 1) || c.history.sample_interval_s > 3600)
+        return config_error(p, "history.sample_interval_s", "must be in 1..3600 seconds");
+    if (!(c.history.retention_days > 0)) return config_error(p, "history.retention_days", "must be > 0");
     for (size_t i = 0; i < c.sinks.size(); ++i) {
         const SinkConfig& s = c.sinks[i];
         if (s.type != "jsonl")
@@ -658,6 +679,8 @@ std::string to_yaml(const Config& c) {
     emit_fields(out, c.fallback, fallback_fields(), "  ");
     out += "server:\n";
     emit_fields(out, c.server, server_fields(), "  ");
+    out += "history:\n";
+    emit_fields(out, c.history, history_fields(), "  ");
     if (c.sinks.empty()) {
         out += "sinks: []\n";
     } else {

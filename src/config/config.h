@@ -61,6 +61,17 @@ struct ServerConfig {
     bool operator==(const ServerConfig&) const = default;
 };
 
+// History: metric samples, alerts, camera events and circuit transitions in SQLite (WAL), kept across restarts;
+// `itscam report` reads it. Relative paths resolve against the working directory.
+struct HistoryConfig {
+    bool enabled = true;
+    std::string path = "runs/itscam.db";
+    double sample_interval_s = 10.0;
+    double retention_days = 30.0;
+
+    bool operator==(const HistoryConfig&) const = default;
+};
+
 struct SinkConfig {
     std::string type = "jsonl";     // jsonl
     std::string path = "-";         // "-": stdout
@@ -79,6 +90,7 @@ struct PipelineConfig {
     double stall_timeout_s = 10.0;
     double reconnect_initial_s = 0.5;
     double reconnect_max_s = 30.0;
+    double latency_window_s = 60.0;          // percentiles (alerts, /health/performance) cover this much recent time
     double nms_iou = 0.7;
     int max_det = 300;
 
@@ -132,10 +144,17 @@ struct Config {
     PipelineConfig pipeline;
     FallbackConfig fallback;
     ServerConfig server;
+    HistoryConfig history;
     std::vector<SinkConfig> sinks;  // empty: none
     std::vector<CameraConfig> cameras;
-    // Sections reserved for later issues ("server", "alerts", "streaming"): their YAML text, as re-emitted by yaml-cpp.
+    // Sections consumed outside this module ("alerts", "streaming"): their YAML text, as re-emitted by yaml-cpp.
     std::map<std::string, std::string> reserved;
+    // The same sections as JSON text (plain scalars typed: numbers, booleans, null), for consumers that take JSON
+    // (the alert rules: alert_rules_from_json). Not part of equality: it is derived from `reserved`.
+    struct DerivedJson {
+        std::map<std::string, std::string> sections;
+        bool operator==(const DerivedJson&) const { return true; }
+    } reserved_json;
     // Values that came from the environment, "NAME=value" (for the startup log).
     std::vector<std::string> env_overrides;
     std::string source_path;        // the file it was loaded from ("" for defaults)

@@ -57,6 +57,7 @@ const std::vector<Field<Config>>& top_fields();  // device, precision, threads, 
 const std::vector<Field<PipelineConfig>>& pipeline_fields();
 const std::vector<Field<FallbackConfig>>& fallback_fields();
 const std::vector<Field<ServerConfig>>& server_fields();
+const std::vector<Field<HistoryConfig>>& history_fields();
 const std::vector<Field<SinkConfig>>& sink_fields();
 const std::vector<Field<CameraConfig>>& camera_fields();
 // Names accepted at the top level besides the fields (maps and lists).

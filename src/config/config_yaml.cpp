@@ -1,5 +1,9 @@
 // The YAML reader (yaml-cpp): types and unknown keys are checked here with file positions; ranges and cross-field
 // rules are checked by validate_config, which finds the positions this reader recorded. No exception leaves this file.
+#include <cctype>
+#include <cstdlib>
+#include <cstdio>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +26,64 @@ using namespace internal;
 #ifdef ITSCAM_HAVE_YAML
 
 namespace {
+
+std::string json_escape(const std::string& in) {
+    std::string out = "\"";
+    for (unsigned char ch : in) {
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (ch < 0x20) {
+                    char b[8];
+                    std::snprintf(b, sizeof b, "\\u%04x", ch);
+                    out += b;
+                } else {
+                    out += static_cast<char>(ch);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+// A YAML node as JSON text. Plain (untagged, unquoted) scalars become numbers, booleans or null when they read as
+// such; everything else is a string. Depth-limited like the rest of the reader.
+std::string yaml_to_json(const YAML::Node& n, int depth) {
+    if (depth > 64) return "null";
+    if (!n.IsDefined() || n.IsNull()) return "null";
+    if (n.IsMap()) {
+        std::string out = "{";
+        bool first = true;
+        for (const auto& kv : n) {
+            if (!first) out += ",";
+            first = false;
+            out += json_escape(kv.first.Scalar()) + ":" + yaml_to_json(kv.second, depth + 1);
+        }
+        return out + "}";
+    }
+    if (n.IsSequence()) {
+        std::string out = "[";
+        for (size_t i = 0; i < n.size(); ++i) out += (i ? "," : "") + yaml_to_json(n[i], depth + 1);
+        return out + "]";
+    }
+    const std::string& v = n.Scalar();
+    if (n.Tag() == "?") {  // plain scalar
+        std::string low;
+        for (char ch : v) low += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (low == "true" || low == "false") return low;
+        if (low == "~" || low == "null") return "null";
+        char* end = nullptr;
+        errno = 0;
+        const double d = std::strtod(v.c_str(), &end);
+        if (!v.empty() && end == v.c_str() + v.size() && errno == 0 && std::isfinite(d) &&
+            v.find_first_of("xXpP") == std::string::npos)
+            return v.front() == '+' ? v.substr(1) : (v.front() == '.' ? "0" + v : v);
+    }
+    return json_escape(v);
+}
 
 constexpr size_t kMaxConfigBytes = 1 << 20;
 
@@ -105,6 +167,7 @@ class Reader {
                 if (name == "pipeline") return read_struct(v, name, kloc, vloc, c.pipeline, pipeline_fields());
                 if (name == "fallback") return read_struct(v, name, kloc, vloc, c.fallback, fallback_fields());
                 if (name == "server") return read_struct(v, name, kloc, vloc, c.server, server_fields());
+                if (name == "history") return read_struct(v, name, kloc, vloc, c.history, history_fields());
                 if (name == "circuit_breaker") {
                     prov_.file[name] = kloc;
                     if (v.IsNull()) return Status::ok();
@@ -142,6 +205,7 @@ class Reader {
                     // Reserved for later issues: any content, kept as text.
                     prov_.file[name] = kloc;
                     c.reserved[name] = YAML::Dump(v);
+                    c.reserved_json.sections[name] = yaml_to_json(v, 0);
                     return Status::ok();
                 }
                 return unknown(kloc, "", name, names);

@@ -14,13 +14,18 @@ double percentile(std::vector<float>& values, double p) {
     return values[rank];
 }
 
-LatencyRecorder::LatencyRecorder(size_t window) : ring_(std::max<size_t>(window, 1)) {}
+LatencyRecorder::LatencyRecorder(size_t window, double max_age_s)
+    : ring_(std::max<size_t>(window, 1)),
+      times_(ring_.size()),
+      max_age_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(max_age_s > 0 ? max_age_s : 1e9))) {}
 
 void LatencyRecorder::record(double ms) {
     if (!std::isfinite(ms) || ms < 0) ms = 0;
     const size_t b = static_cast<size_t>(std::lower_bound(kBucketsMs.begin(), kBucketsMs.end(), ms) - kBucketsMs.begin());
     std::lock_guard<std::mutex> lk(mu_);
     ring_[pos_] = static_cast<float>(ms);
+    times_[pos_] = std::chrono::steady_clock::now();
     pos_ = (pos_ + 1) % ring_.size();
     filled_ = std::min(filled_ + 1, ring_.size());
     ++count_;
@@ -33,7 +38,10 @@ LatencySummary LatencyRecorder::summary() const {
     LatencySummary s;
     {
         std::lock_guard<std::mutex> lk(mu_);
-        v.assign(ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(filled_));
+        const auto cutoff = std::chrono::steady_clock::now() - max_age_;
+        v.reserve(filled_);
+        for (size_t i = 0; i < filled_; ++i)
+            if (times_[i] >= cutoff) v.push_back(ring_[i]);
         s.count = count_;
         s.sum_ms = sum_;
     }

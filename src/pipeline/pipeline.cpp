@@ -109,7 +109,8 @@ struct Camera {
     std::atomic<int64_t> captured{0}, processed{0}, skipped{0};
     std::atomic<bool> degraded{false};
     Clock::time_point last_accept{};  // capture thread only (degraded frame-rate cap)
-    LatencyRecorder e2e{1024};
+    explicit Camera(double window_s) : e2e(1024, window_s) {}
+    LatencyRecorder e2e;
     RateMeter fps;
     mutable std::mutex latest_mu;
     DetectionRecord latest;
@@ -147,7 +148,18 @@ struct Pipeline::Impl {
     std::atomic<int64_t> frames_processed{0}, batches{0}, frames_failed{0}, transitions{0};
     RateMeter fps;
     std::atomic<bool> running{false}, stopping{false}, is_ready{false};
-    std::string not_ready_reason = "starting";
+    std::mutex load_mu;   // held while engines build; groups/workers are complete once loaded is set
+    bool loaded = false;  // guarded by load_mu
+    mutable std::mutex reason_mu;
+    std::string not_ready_reason = "starting";  // guarded by reason_mu
+    void set_reason(std::string r) {
+        std::lock_guard<std::mutex> lk(reason_mu);
+        not_ready_reason = std::move(r);
+    }
+    std::string reason() const {
+        std::lock_guard<std::mutex> lk(reason_mu);
+        return not_ready_reason;
+    }
 
     void log(const std::string& m) const { opt.log ? opt.log(m) : default_log(m); }
 
@@ -441,7 +453,84 @@ struct Pipeline::Impl {
                 if (ev.kind == video::CaptureEvent::Kind::kReconnecting)
                     m += " (retry in " + std::to_string(ev.retry_in_s).substr(0, 4) + " s)";
                 log(m);
+                if (opt.on_camera_event) opt.on_camera_event(c->cfg.id, video::capture_event_name(ev.kind), ev.message);
             });
+        return Status::ok();
+    }
+
+    Status load_engines() {
+        Impl& P = *this;
+        const config::Config& cfg = P.cfg;
+        const config::Settings& st = cfg.settings;
+        // Model groups: one scheduler per distinct model.
+        std::vector<std::string> models;
+        if (!cfg.model.empty()) models.push_back(cfg.model);
+        for (const auto& c : cfg.cameras)
+            if (!c.model.empty() && std::find(models.begin(), models.end(), c.model) == models.end())
+                models.push_back(c.model);
+        if (models.empty()) return invalid_argument("no model: set 'model' (or a model per camera)");
+
+        BatcherOptions bo;
+        bo.max_batch = cfg.pipeline.max_batch_size;
+        bo.preferred_batch_sizes = cfg.pipeline.preferred_batch_sizes;
+        bo.queue_capacity = cfg.pipeline.queue_capacity;
+        bo.max_queue_delay_ms = cfg.pipeline.max_queue_delay_ms;
+        if (bo.max_queue_delay_ms <= 0) {
+            double fastest = 30;  // fps
+            for (const auto& c : cfg.cameras)
+                if (c.max_fps > 0) fastest = std::max(fastest, c.max_fps);
+            bo.max_queue_delay_ms = cfg.pipeline.deadline_fraction * 1000.0 / fastest;
+        }
+        if (bo.preferred_batch_sizes.empty())
+            for (int b = 1; b <= bo.max_batch; b *= 2) bo.preferred_batch_sizes.push_back(b);
+
+        const int workers_per_dev = std::max(1, cfg.pipeline.inference_workers);
+        for (const auto& m : models) {
+            auto g = std::make_unique<ModelGroup>();
+            g->model_path = m;
+            g->sched = std::make_unique<BatchScheduler>(bo);
+            const auto& sizes = g->sched->options().preferred_batch_sizes;
+            for (auto& dev : P.devices) {
+                for (int wi = 0; wi < workers_per_dev; ++wi) {
+                    auto w = std::make_unique<Worker>();
+                    w->group = g.get();
+                    w->dev = dev.get();
+                    w->threads = cfg.threads > 0 ? std::max(1, cfg.threads / workers_per_dev) : 0;
+                    for (int b : sizes) {
+                        ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(m, dev->engine_device, b, cfg.imgsz, w->threads, true));
+                        if (g->names.empty()) g->names = d->class_names();
+                        w->primary[b] = std::move(d);
+                    }
+                    if (cfg.fallback.enabled) {
+                        const std::string& fmodel = cfg.fallback.model.empty() ? m : cfg.fallback.model;
+                        const int fimg = cfg.fallback.imgsz > 0 ? cfg.fallback.imgsz
+                                         : cfg.fallback.model.empty() ? w->primary.begin()->second->engine().input_height()
+                                                                      : 0;
+                        const int fthreads = cfg.fallback.threads > 0 ? cfg.fallback.threads : w->threads;
+                        for (int b : sizes) {
+                            ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(fmodel, cfg.fallback.device, b, fimg, fthreads, false));
+                            if (d->class_names() != g->names)
+                                return invalid_argument("fallback model " + fmodel + " has other classes than " + m);
+                            w->fallback[b] = std::move(d);
+                        }
+                    }
+                    for (auto* dm : {&w->primary, &w->fallback})
+                        for (auto& [b, d] : *dm) {
+                            ITSCAM_RETURN_IF_ERROR(P.staging_pool(*d).status());
+                            if (st.MEMORY_WARMUP_ON_START) {
+                                Status ws = P.warm_up(*d);
+                                if (!ws) return ws.with_context("warm-up of " + m + " (batch " + std::to_string(b) + ")");
+                            }
+                        }
+                    dev->workers++;
+                    P.workers.push_back(std::move(w));
+                }
+            }
+            {
+                std::unique_lock<std::shared_mutex> lk(P.cams_mu);
+                P.groups[m] = std::move(g);
+            }
+        }
         return Status::ok();
     }
 
@@ -491,7 +580,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
     P.cfg = cfg;
     P.opt = std::move(opt);
     P.faults = P.opt.faults;
-    for (const char* s : kStages) P.stages[s] = std::make_unique<LatencyRecorder>();
+    for (const char* s : kStages) P.stages[s] = std::make_unique<LatencyRecorder>(4096, cfg.pipeline.latency_window_s);
     const config::Settings& st = cfg.settings;
 
     // Pools: MEMORY_POOL_SIZE buffers per batch size (none up front when preallocation is off). Frame pools are
@@ -533,83 +622,41 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
             raw->transitions++;
             raw->log("device " + dn + ": circuit " + circuit_state_name(t.from) + " -> " + circuit_state_name(t.to) +
                      " (" + t.reason + ")");
+            if (raw->opt.on_circuit_transition) raw->opt.on_circuit_transition(dn, t);
         });
         P.devices.push_back(std::move(d));
     }
 
-    // Model groups: one scheduler per distinct model.
-    std::vector<std::string> models;
-    if (!cfg.model.empty()) models.push_back(cfg.model);
-    for (const auto& c : cfg.cameras)
-        if (!c.model.empty() && std::find(models.begin(), models.end(), c.model) == models.end())
-            models.push_back(c.model);
-    if (models.empty()) return invalid_argument("no model: set 'model' (or a model per camera)");
+    if (cfg.model.empty() && std::any_of(cfg.cameras.begin(), cfg.cameras.end(),
+                                         [](const config::CameraConfig& c) { return c.model.empty(); }))
+        return invalid_argument("no model: set 'model' (or a model per camera)");
+    std::unique_ptr<Pipeline> pipe(new Pipeline(std::move(impl)));
+    if (!pipe->impl_->opt.defer_load) ITSCAM_RETURN_IF_ERROR(pipe->load());
+    return pipe;
+}
 
-    BatcherOptions bo;
-    bo.max_batch = cfg.pipeline.max_batch_size;
-    bo.preferred_batch_sizes = cfg.pipeline.preferred_batch_sizes;
-    bo.queue_capacity = cfg.pipeline.queue_capacity;
-    bo.max_queue_delay_ms = cfg.pipeline.max_queue_delay_ms;
-    if (bo.max_queue_delay_ms <= 0) {
-        double fastest = 30;  // fps
-        for (const auto& c : cfg.cameras)
-            if (c.max_fps > 0) fastest = std::max(fastest, c.max_fps);
-        bo.max_queue_delay_ms = cfg.pipeline.deadline_fraction * 1000.0 / fastest;
+Status Pipeline::load() {
+    Impl& P = *impl_;
+    std::lock_guard<std::mutex> load_lock(P.load_mu);
+    if (P.loaded) return invalid_argument("pipeline already loaded");
+    P.set_reason("loading models and warming up");
+    Status st = P.load_engines();
+    if (!st) {
+        P.set_reason("model load failed: " + st.to_string());
+        return st;
     }
-    if (bo.preferred_batch_sizes.empty())
-        for (int b = 1; b <= bo.max_batch; b *= 2) bo.preferred_batch_sizes.push_back(b);
-
-    const int workers_per_dev = std::max(1, cfg.pipeline.inference_workers);
-    for (const auto& m : models) {
-        auto g = std::make_unique<ModelGroup>();
-        g->model_path = m;
-        g->sched = std::make_unique<BatchScheduler>(bo);
-        const auto& sizes = g->sched->options().preferred_batch_sizes;
-        for (auto& dev : P.devices) {
-            for (int wi = 0; wi < workers_per_dev; ++wi) {
-                auto w = std::make_unique<Worker>();
-                w->group = g.get();
-                w->dev = dev.get();
-                w->threads = cfg.threads > 0 ? std::max(1, cfg.threads / workers_per_dev) : 0;
-                for (int b : sizes) {
-                    ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(m, dev->engine_device, b, cfg.imgsz, w->threads, true));
-                    if (g->names.empty()) g->names = d->class_names();
-                    w->primary[b] = std::move(d);
-                }
-                if (cfg.fallback.enabled) {
-                    const std::string& fmodel = cfg.fallback.model.empty() ? m : cfg.fallback.model;
-                    const int fimg = cfg.fallback.imgsz > 0 ? cfg.fallback.imgsz
-                                     : cfg.fallback.model.empty() ? w->primary.begin()->second->engine().input_height()
-                                                                  : 0;
-                    const int fthreads = cfg.fallback.threads > 0 ? cfg.fallback.threads : w->threads;
-                    for (int b : sizes) {
-                        ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(fmodel, cfg.fallback.device, b, fimg, fthreads, false));
-                        if (d->class_names() != g->names)
-                            return invalid_argument("fallback model " + fmodel + " has other classes than " + m);
-                        w->fallback[b] = std::move(d);
-                    }
-                }
-                for (auto* dm : {&w->primary, &w->fallback})
-                    for (auto& [b, d] : *dm) {
-                        ITSCAM_RETURN_IF_ERROR(P.staging_pool(*d).status());
-                        if (st.MEMORY_WARMUP_ON_START) {
-                            Status ws = P.warm_up(*d);
-                            if (!ws) return ws.with_context("warm-up of " + m + " (batch " + std::to_string(b) + ")");
-                        }
-                    }
-                dev->workers++;
-                P.workers.push_back(std::move(w));
-            }
-        }
-        P.groups[m] = std::move(g);
-    }
+    P.loaded = true;
     P.is_ready = true;
-    P.not_ready_reason.clear();
-    return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+    P.set_reason("");
+    return Status::ok();
 }
 
 Status Pipeline::start() {
     Impl& P = *impl_;
+    {
+        std::lock_guard<std::mutex> lk(P.load_mu);
+        if (!P.loaded) return invalid_argument("pipeline not loaded: call load() before start()");
+    }
     if (P.running.exchange(true)) return invalid_argument("pipeline already started");
     for (auto& w : P.workers) {
         Worker* wp = w.get();
@@ -633,7 +680,7 @@ Status Pipeline::add_camera(const config::CameraConfig& cc) {
     ITSCAM_RETURN_IF_ERROR(config::validate(probe).with_context("camera '" + cc.id + "'"));
     std::unique_lock<std::shared_mutex> lk(P.cams_mu);
     if (P.cameras.count(cc.id)) return invalid_argument("camera '" + cc.id + "' already exists");
-    auto cam = std::make_shared<Camera>();
+    auto cam = std::make_shared<Camera>(P.cfg.pipeline.latency_window_s);
     cam->cfg = cc;
     cam->group = P.group_for(cc);
     if (!cam->group)
@@ -645,6 +692,7 @@ Status Pipeline::add_camera(const config::CameraConfig& cc) {
     P.update_min_conf(cam->group);
     if (cc.enabled && P.running) ITSCAM_RETURN_IF_ERROR(P.start_camera_locked(cam));
     P.log("camera " + cc.id + ": added (" + cc.url + ")");
+    if (P.opt.on_camera_event) P.opt.on_camera_event(cc.id, "added", cc.url);
     return Status::ok();
 }
 
@@ -669,6 +717,7 @@ Status Pipeline::remove_camera(const std::string& id) {
         P.update_min_conf(cam->group);
     }
     P.log("camera " + id + ": removed");
+    if (P.opt.on_camera_event) P.opt.on_camera_event(id, "removed", "");
     return Status::ok();
 }
 
@@ -718,6 +767,7 @@ void Pipeline::wait_cameras_ended() {
 void Pipeline::stop(bool drain) {
     Impl& P = *impl_;
     if (P.stopping.exchange(true)) return;
+    std::lock_guard<std::mutex> load_lock(P.load_mu);  // a load in progress finishes first
     std::vector<std::shared_ptr<Camera>> cams;
     {
         std::shared_lock<std::shared_mutex> lk(P.cams_mu);
@@ -731,7 +781,7 @@ void Pipeline::stop(bool drain) {
     for (auto& s : P.sinks) s->flush();
     P.running = false;
     P.is_ready = false;
-    P.not_ready_reason = "stopped";
+    P.set_reason("stopped");
 }
 
 bool Pipeline::ready() const {
@@ -752,7 +802,7 @@ PipelineSnapshot Pipeline::snapshot() const {
     PipelineSnapshot s;
     s.uptime_s = std::chrono::duration<double>(Clock::now() - P.created).count();
     s.ready = ready();
-    if (!s.ready) s.not_ready_reason = P.is_ready ? "no backend can serve (circuit open, fallback disabled)" : P.not_ready_reason;
+    if (!s.ready) s.not_ready_reason = P.is_ready ? "no backend can serve (circuit open, fallback disabled)" : P.reason();
     s.frames_processed = P.frames_processed.load();
     s.batches = P.batches.load();
     s.frames_failed = P.frames_failed.load();

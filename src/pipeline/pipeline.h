@@ -85,6 +85,13 @@ struct PipelineOptions {
     std::shared_ptr<FaultController> faults;
     // Log lines (transitions, camera events); default: stderr with a timestamp.
     std::function<void(const std::string&)> log;
+    // Camera events for history/alerting: kind is a capture event name (connected, disconnected, reconnecting,
+    // format_changed, ended, failed, stall) or "added" / "removed". Called from capture or API threads.
+    std::function<void(const std::string& camera, const std::string& kind, const std::string& message)> on_camera_event;
+    // Every circuit transition of a device. Called outside the breaker's lock.
+    std::function<void(const std::string& device, const CircuitTransition&)> on_circuit_transition;
+    // create() returns at once and load() builds the engines (the HTTP API can answer "not ready" meanwhile).
+    bool defer_load = false;
 };
 
 class Pipeline {
@@ -92,6 +99,9 @@ public:
     // Validates the config, builds pools and engines (one Detector per served batch size per worker, plus the
     // fallback's), warms up when MEMORY_WARMUP_ON_START. Does not start cameras yet.
     static Result<std::unique_ptr<Pipeline>> create(const config::Config& cfg, PipelineOptions opt = {});
+    // Builds the engines (and warms them up); ready() turns true when it succeeds. create() calls it unless
+    // PipelineOptions.defer_load; call it once, from any thread, before start().
+    Status load();
     ~Pipeline();  // stop(drain=false) if still running
 
     // Starts the workers and every enabled camera.

@@ -43,7 +43,7 @@ struct ServiceOptions {
     int write_timeout_s = 5;
     int keep_alive_max_count = 100;  // requests per connection
     int keep_alive_timeout_s = 5;    // idle seconds before a kept-alive connection is closed
-    int threads = 4;                 // request handler threads
+    int threads = 16;                // request handler threads (a kept-alive connection holds one while open)
     std::string nvml_library = "libnvidia-ml.so.1";  // GPU metrics; a missing library only disables them
 };
 

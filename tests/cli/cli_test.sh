@@ -19,7 +19,7 @@ expect_fail() {
 
 case $case_name in
 help)
-    for c in "" detect inspect val "bench model" "bench pipeline" run; do
+    for c in "" detect inspect val "bench model" "bench pipeline" run report; do
         # shellcheck disable=SC2086
         out=$("$bin" $c --help 2>&1) || { echo "FAIL: itscam $c --help exited non-zero"; exit 1; }
         grep -q "Usage" <<<"$out" || { echo "FAIL: itscam $c --help printed no usage"; exit 1; }
@@ -146,6 +146,9 @@ run_http)
     cat > "$work/http.yaml" <<EOF
 model: $model
 server: { port: 0 }
+history: { path: $work/history.db, sample_interval_s: 1 }
+pipeline: { max_batch_size: 1 }
+fallback: { enabled: false }
 cameras:
   - { id: loop, url: $shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 5 }
 EOF
@@ -162,7 +165,10 @@ EOF
         printf '%s %s HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n%s\r\n' "$1" "$2" "${3:+$3$'\r\n'}" >&3
         cat <&3; exec 3<&-
     }
-    for _ in $(seq 1 100); do http GET /health/performance | grep -q '"inference_latency_p99":[1-9]' && break; sleep 0.2; done
+    # Not ready while the engines build (the API is up first), then ready.
+    http GET /health/ready | grep -q '"ready":false\|"ready":true' || { echo "FAIL: /health/ready"; kill -9 $pid; exit 1; }
+    for _ in $(seq 1 600); do http GET /health/ready | head -n 1 | grep -q " 200 " && break; sleep 0.1; done
+    for _ in $(seq 1 300); do http GET /health/performance | grep -q '"inference_latency_p99":[1-9]' && break; sleep 0.1; done
     perf=$(http GET /health/performance)
     for field in '"status"' '"inference_latency_p99"' '"gpu_utilization"' '"memory_pool_efficiency"' '"circuit_breaker_state":"closed"'; do
         grep -qF "$field" <<<"$perf" || { echo "FAIL: /health/performance lacks $field"; echo "$perf"; kill -9 $pid; exit 1; }
@@ -177,7 +183,15 @@ EOF
     for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
     if kill -0 $pid 2>/dev/null; then echo "FAIL: still running after SIGINT"; kill -9 $pid; exit 1; fi
     wait $pid || { echo "FAIL: exit $? after SIGINT"; cat "$work/out.txt"; exit 1; }
+    [ -s "$work/history.db" ] || { echo "FAIL: no history database"; exit 1; }
     echo "ok: run serves health, performance, metrics, alerts and baseline on port $port";;
+load_wrk)
+    # wrk against /health/performance and /metrics while the pipeline runs: no socket errors, no non-2xx.
+    command -v wrk >/dev/null || { echo "SKIP: wrk not installed"; exit 0; }
+    out=$(bash "$(dirname "$0")/../../tools/bench/load_test.sh" --itscam "$bin" --shared "$shared" --seconds 2 \
+          --connections 8 2>&1) || { echo "FAIL: load test"; echo "$out"; exit 1; }
+    grep -q "^/metrics: .* req/s" <<<"$out" || { echo "FAIL: no wrk result"; echo "$out"; exit 1; }
+    echo "ok: $(tr '\n' ' ' <<<"$out")";;
 bench_pipeline)
     "$bin" bench pipeline --model "$model" --cameras 1,2 --source synthetic --fps 10 --duration 2 --warmup 1 \
         --json "$work/pipe.json" || exit 1
@@ -191,5 +205,64 @@ bench)
     "$bin" bench model --model "$model" --batch 1,2 --iters 2 --warmup 1 --json "$work/bench.json" || exit 1
     grep -q '"p50_ms"' "$work/bench.json" || { echo "FAIL: bench JSON lacks p50_ms"; exit 1; }
     echo "ok: bench";;
+report)
+    # itscam report reads the history `itscam run` records (history: in the config). Error paths first: exit 2.
+    expect_exit2() {  # expect_exit2 "substring" cmd...: like expect_fail, and the exit status must be 2
+        expect_fail "$@" || exit 1
+        "${@:2}" >/dev/null 2>&1; local rc=$?
+        [ $rc -eq 2 ] || { echo "FAIL: '${*:2}' exited $rc, expected 2"; exit 1; }
+    }
+    expect_exit2 "no history at $work/missing.db" "$bin" report --duration 1h --db "$work/missing.db"
+    head -c 4096 /dev/urandom > "$work/garbage.db"
+    expect_exit2 "not an itscam history database" "$bin" report --duration 1h --db "$work/garbage.db"
+    expect_exit2 "accepted: optimization" "$bin" report --period weekly --analysis bogus --db "$work/garbage.db"
+    expect_exit2 "mutually exclusive" "$bin" report --duration 1h --period weekly --db "$work/garbage.db"
+    expect_exit2 "bad duration unit in '5x'" "$bin" report --duration 5x --db "$work/garbage.db"
+    expect_exit2 "--period" "$bin" report --period monthly --db "$work/garbage.db"
+    expect_exit2 "give --duration" "$bin" report --db "$work/garbage.db"
+    expect_exit2 "--end" "$bin" report --duration 1h --end yesterday --db "$work/garbage.db"
+    # Real data: run the pipeline briefly with history sampled every second.
+    cat > "$work/h.yaml" <<EOF
+model: $model
+server: { enabled: false }
+history: { path: $work/h.db, sample_interval_s: 1 }
+cameras:
+  - { id: cam, url: $shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 5 }
+EOF
+    "$bin" run --config "$work/h.yaml" --duration 6 --status-interval 0 > "$work/run1.txt" 2>&1 \
+        || { echo "FAIL: run exited $?"; cat "$work/run1.txt"; exit 1; }
+    [ -s "$work/h.db" ] || { echo "FAIL: itscam run recorded no history at $work/h.db"; cat "$work/run1.txt"; exit 1; }
+    out=$("$bin" report --duration 1h --output "$work/reports" --db "$work/h.db" 2>"$work/report1.err") \
+        || { echo "FAIL: report exited $?"; cat "$work/report1.err"; exit 1; }
+    html=$(sed -n 's/^html: //p' <<<"$out"); md=$(sed -n 's/^markdown: //p' <<<"$out")
+    [ -s "$html" ] && [ -s "$md" ] || { echo "FAIL: report files missing"; echo "$out"; ls -l "$work/reports"; exit 1; }
+    grep -q '<svg' "$html" || { echo "FAIL: HTML report has no SVG chart"; echo "$out"; exit 1; }
+    ! grep -qE 'https?://' "$html" || { echo "FAIL: HTML report references an external resource"; exit 1; }
+    grep -q 'p99' "$md" && grep -q 'frames processed' "$md" || { echo "FAIL: Markdown lacks p99/frames"; cat "$md"; exit 1; }
+    frames1=$(sed -n 's/^frames processed: //p' <<<"$out")
+    [ "${frames1:-0}" -gt 0 ] || { echo "FAIL: the report counts no frames"; echo "$out"; cat "$md"; exit 1; }
+    # A restart appends to the same history: the report now counts more frames (db from --config this time).
+    "$bin" run --config "$work/h.yaml" --duration 6 --status-interval 0 > "$work/run2.txt" 2>&1 \
+        || { echo "FAIL: second run exited $?"; cat "$work/run2.txt"; exit 1; }
+    out2=$("$bin" report --duration 1h --output "$work/reports2" --config "$work/h.yaml" 2>"$work/report2.err") \
+        || { echo "FAIL: report after restart exited $?"; cat "$work/report2.err"; exit 1; }
+    frames2=$(sed -n 's/^frames processed: //p' <<<"$out2")
+    [ "${frames2:-0}" -gt "$frames1" ] \
+        || { echo "FAIL: frames after restart ${frames2:-none} not above $frames1 (history lost?)"; echo "$out2"; exit 1; }
+    # The weekly optimization analysis: a comparison table and findings on stdout, files with --output.
+    an=$("$bin" report --period weekly --analysis optimization --db "$work/h.db" --output "$work/analysis" \
+        2>"$work/analysis.err") || { echo "FAIL: analysis exited $?"; cat "$work/analysis.err"; exit 1; }
+    for field in '| p99 latency (mean) |' '## Findings' '## Against the baseline'; do
+        grep -qF -- "$field" <<<"$an" || { echo "FAIL: analysis lacks '$field'"; echo "$an"; exit 1; }
+    done
+    grep -qE '^Current week: .*\([1-9][0-9,]* samples\)' <<<"$an" \
+        || { echo "FAIL: analysis saw no samples"; echo "$an"; exit 1; }
+    ls "$work"/analysis/analysis-weekly-*.md "$work"/analysis/analysis-weekly-*.html >/dev/null 2>&1 \
+        || { echo "FAIL: analysis files not written"; ls -l "$work/analysis"; exit 1; }
+    # An empty window still renders and says so.
+    out3=$("$bin" report --duration 1h --end 2001-01-01 --output "$work/reports3" --db "$work/h.db" 2>/dev/null) \
+        || { echo "FAIL: empty-window report exited $?"; exit 1; }
+    grep -q 'no samples in this period' <<<"$out3" || { echo "FAIL: empty window not reported"; echo "$out3"; exit 1; }
+    echo "ok: report: frames $frames1 -> $frames2 across a restart; HTML + Markdown + weekly analysis";;
 *) echo "unknown case $case_name"; exit 2;;
 esac

@@ -471,3 +471,18 @@ TEST(NoYaml, ParsersSayUnsupported) {
 
 }  // namespace
 }  // namespace itscam::config
+
+namespace itscam::config {
+TEST(ConfigReserved, AlertsSectionIsAlsoGivenAsTypedJson) {
+    const Result<Config> r = parse_config(
+        "alerts:\n  webhook: {url: 'http://127.0.0.1:9/hook'}\n  rules:\n"
+        "    inference_latency_p99_high: {threshold: 90, for: 10s, enabled: true, note: \"a \\\"q\\\"\"}\n"
+        "  hysteresis: 0.1\n  list: [1, -2.5, null, yes]\n",
+        "a.yaml");
+    ASSERT_TRUE(r.is_ok()) << r.status().message();
+    EXPECT_EQ(r->reserved_json.sections.at("alerts"),
+              "{\"webhook\":{\"url\":\"http://127.0.0.1:9/hook\"},\"rules\":{\"inference_latency_p99_high\":"
+              "{\"threshold\":90,\"for\":\"10s\",\"enabled\":true,\"note\":\"a \\\"q\\\"\"}},\"hysteresis\":0.1,"
+              "\"list\":[1,-2.5,null,\"yes\"]}");
+}
+}  // namespace itscam::config

@@ -85,7 +85,9 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
         c.realtime = true;
         cfg.cameras.push_back(c);
     }
-    auto p = pipeline::Pipeline::create(cfg, {.sinks = {}, .faults = {}, .log = a.verbose ? std::function<void(const std::string&)>{} : [](const std::string&) {}});
+    pipeline::PipelineOptions po;
+    if (!a.verbose) po.log = [](const std::string&) {};
+    auto p = pipeline::Pipeline::create(cfg, po);
     if (!p) {
         std::fprintf(stderr, "itscam: error: %s\n", p.status().to_string().c_str());
         rc = 2;

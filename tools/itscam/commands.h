@@ -17,6 +17,9 @@ RunFn add_val_command(CLI::App& app);
 RunFn add_bench_command(CLI::App& app);
 RunFn add_bench_pipeline_command(CLI::App& app);
 RunFn add_run_command(CLI::App& app);
+#ifdef ITSCAM_HAVE_SERVICE
+RunFn add_report_command(CLI::App& app);  // needs the service library (History, reports)
+#endif
 
 // Shared helpers.
 int fail(const std::string& msg, int code = 1);

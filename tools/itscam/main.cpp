@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
     add("val", "Measure mAP50-95 / mAP50 on a YOLO-format dataset folder", itscam::cli::add_val_command);
     add("run", "Run the multi-camera pipeline from a YAML config until SIGINT/SIGTERM", itscam::cli::add_run_command);
     add("bench", "Benchmark the engine (p50/p99 latency, FPS, peak memory)", itscam::cli::add_bench_command);
+#ifdef ITSCAM_HAVE_SERVICE
+    add("report", "Performance report (HTML + Markdown) or period analysis from the recorded history",
+        itscam::cli::add_report_command);
+#endif
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
