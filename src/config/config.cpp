@@ -3,6 +3,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cctype>
 #include <charconv>
 #include <climits>

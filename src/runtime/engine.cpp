@@ -1,14 +1,21 @@
 #include "runtime/engine.h"
 
+#ifdef ITSCAM_HAVE_ONNX
 #include "onnx/onnx_importer.h"
+#endif
 
 namespace itscam {
 
 Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const EngineOptions& opt) {
+#ifdef ITSCAM_HAVE_ONNX
     ITSCAM_ASSIGN_OR_RETURN(Graph g, onnx_import_file(model_path));
     auto e = from_graph(std::move(g), opt);
     if (!e) return e.status().with_context(model_path);
     return e;
+#else
+    (void)opt;
+    return unsupported(model_path + ": this build has no ONNX import (configure with -DITSCAM_WITH_ONNX=ON)");
+#endif
 }
 
 // int8 calibration: an fp32 batch-1 build of the same graph records, over the calibration inputs, the range of
