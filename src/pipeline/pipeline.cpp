@@ -32,18 +32,17 @@ public:
     }
     double rate() const {
         std::lock_guard<std::mutex> lk(mu_);
-        const auto now = Clock::now();
-        const_cast<RateMeter*>(this)->prune(now);
+        prune(Clock::now());
         return static_cast<double>(times_.size()) / kRateWindowS;
     }
 
 private:
-    void prune(Clock::time_point now) {
+    void prune(Clock::time_point now) const {
         const auto cutoff = now - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kRateWindowS));
         while (!times_.empty() && times_.front() < cutoff) times_.pop_front();
     }
     mutable std::mutex mu_;
-    std::deque<Clock::time_point> times_;
+    mutable std::deque<Clock::time_point> times_;  // pruned on read too
 };
 
 // Busy intervals of a device's workers over the last kRateWindowS seconds.
@@ -117,12 +116,22 @@ struct Camera {
     std::atomic<int> width{0}, height{0};
 };
 
+// The staging pools of one detector: host memory on the CPU; on a CUDA device pinned host memory, with a
+// UNIFIED_MEMORY_RATIO share of the acquisitions from mapped (zero-copy) pinned memory.
+struct StagingPools {
+    std::shared_ptr<BufferPool> main;    // host or pinned; null when every acquisition is mapped
+    std::shared_ptr<BufferPool> mapped;  // CUDA with UNIFIED_MEMORY_RATIO > 0
+    double mapped_ratio = 0;
+    uint64_t acquires = 0;  // only the owning worker's thread touches it
+};
+
 struct Worker {
     ModelGroup* group = nullptr;
     Device* dev = nullptr;
     int threads = 0;
     std::map<int, std::unique_ptr<Detector>> primary;   // batch size -> detector
     std::map<int, std::unique_ptr<Detector>> fallback;  // empty when the fallback is disabled
+    std::map<const Detector*, StagingPools> staging;    // resolved once per detector, not per batch
     std::thread thread;
 };
 
@@ -190,45 +199,55 @@ struct Pipeline::Impl {
         return d;
     }
 
-    // Staging tensors come from one pool per (input size, batch size). On a CUDA device they are pinned host
-    // memory, a UNIFIED_MEMORY_RATIO share of the acquisitions from mapped (zero-copy) pinned memory; on the CPU
-    // plain host memory.
-    std::atomic<uint64_t> staging_acquires{0};
-    Result<std::shared_ptr<BufferPool>> staging_pool(const Detector& d, bool for_acquire = false) {
+    // Staging tensors come from one pool per (input size, batch size), looked up in the registry once per
+    // detector and kept in the worker.
+    Result<StagingPools*> staging_pools(Worker& w, const Detector& d) {
+        auto it = w.staging.find(&d);
+        if (it != w.staging.end()) return &it->second;
         const Engine& e = d.engine();
         const size_t bytes = static_cast<size_t>(e.batch()) * 3 * e.input_height() * e.input_width() * sizeof(float);
         const std::string name = "staging_b" + std::to_string(e.batch()) + "_" + std::to_string(e.input_height());
-        const std::string& dev = e.options().device;
-        if (dev.rfind("cuda", 0) != 0) return pools->get(MemoryKind::kHost, bytes, name);
-        const double ratio = std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0);
-        if (!for_acquire) {  // create both up front
-            if (ratio > 0) ITSCAM_RETURN_IF_ERROR(pools->get(MemoryKind::kMapped, bytes, name + "_mapped").status());
-            if (ratio < 1) ITSCAM_RETURN_IF_ERROR(pools->get(MemoryKind::kPinned, bytes, name + "_pinned").status());
-            return pools->get(ratio > 0 ? MemoryKind::kMapped : MemoryKind::kPinned, bytes,
-                              name + (ratio > 0 ? "_mapped" : "_pinned"));
+        StagingPools sp;
+        if (e.options().device.rfind("cuda", 0) != 0) {
+            ITSCAM_ASSIGN_OR_RETURN(sp.main, pools->get(MemoryKind::kHost, bytes, name));
+        } else {
+            sp.mapped_ratio = std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0);
+            if (sp.mapped_ratio > 0) {
+                ITSCAM_ASSIGN_OR_RETURN(sp.mapped, pools->get(MemoryKind::kMapped, bytes, name + "_mapped"));
+            }
+            if (sp.mapped_ratio < 1) {
+                ITSCAM_ASSIGN_OR_RETURN(sp.main, pools->get(MemoryKind::kPinned, bytes, name + "_pinned"));
+            }
         }
-        // Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio): exactly the ratio over time.
-        const uint64_t n = staging_acquires++;
-        const bool mapped = std::floor(static_cast<double>(n + 1) * ratio) > std::floor(static_cast<double>(n) * ratio);
-        return pools->get(mapped ? MemoryKind::kMapped : MemoryKind::kPinned, bytes,
-                          name + (mapped ? "_mapped" : "_pinned"));
+        return &w.staging.emplace(&d, std::move(sp)).first->second;
     }
 
-    Status warm_up(Detector& d) {
-        ITSCAM_ASSIGN_OR_RETURN(auto pool, staging_pool(d));
-        auto buf = pool->acquire();
-        if (!buf) return out_of_memory("staging buffer");
+    // A staging tensor [batch, 3, H, W] for `d`'s engine, from its pools.
+    Result<Tensor> staging_tensor(Worker& w, const Detector& d) {
+        ITSCAM_ASSIGN_OR_RETURN(StagingPools * sp, staging_pools(w, d));
+        // Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio): exactly the ratio over time.
+        const uint64_t n = sp->acquires++;
+        const double r = sp->mapped_ratio;
+        const bool mapped = sp->mapped && (!sp->main || std::floor(static_cast<double>(n + 1) * r) >
+                                                            std::floor(static_cast<double>(n) * r));
+        auto buf = (mapped ? sp->mapped : sp->main)->acquire();
+        if (!buf) return out_of_memory("no host memory for a staging buffer");
         const Engine& e = d.engine();
-        Tensor t = Tensor::from_buffer(DType::kF32, {e.batch(), 3, e.input_height(), e.input_width()},
-                                       std::shared_ptr<std::byte>(buf, reinterpret_cast<std::byte*>(buf.get())));
+        return Tensor::from_buffer(DType::kF32, {e.batch(), 3, e.input_height(), e.input_width()},
+                                   std::shared_ptr<std::byte>(buf, reinterpret_cast<std::byte*>(buf.get())));
+    }
+
+    Status warm_up(Worker& w, Detector& d) {
+        ITSCAM_ASSIGN_OR_RETURN(Tensor t, staging_tensor(w, d));
         std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.447f);
         std::vector<Tensor> outs;
         return d.engine().run(t, outs);
     }
 
     // Runs `frames` on one set of detectors. Fills `dets` (one vector per frame) and the stage timings.
-    Status run_on(std::map<int, std::unique_ptr<Detector>>& dmap, ModelGroup& g, const std::vector<QueuedFrame>& frames,
-                  std::vector<std::vector<vision::Detection>>& dets, DetectTimings& tm) {
+    Status run_on(Worker& w, std::map<int, std::unique_ptr<Detector>>& dmap, ModelGroup& g,
+                  const std::vector<QueuedFrame>& frames, std::vector<std::vector<vision::Detection>>& dets,
+                  DetectTimings& tm) {
         dets.clear();
         tm = {};
         size_t start = 0;
@@ -244,12 +263,7 @@ struct Pipeline::Impl {
                 const video::Frame& f = frames[start + i].frame;
                 views.push_back(ImageView{f.data.get(), f.width, f.height, f.stride});
             }
-            ITSCAM_ASSIGN_OR_RETURN(auto pool, staging_pool(d, true));
-            auto buf = pool->acquire();
-            if (!buf) return out_of_memory("no host memory for a staging buffer");
-            const Engine& e = d.engine();
-            Tensor staging = Tensor::from_buffer(DType::kF32, {e.batch(), 3, e.input_height(), e.input_width()},
-                                                 std::shared_ptr<std::byte>(buf, reinterpret_cast<std::byte*>(buf.get())));
+            ITSCAM_ASSIGN_OR_RETURN(Tensor staging, staging_tensor(w, d));
             d.nms().conf = g.min_conf.load();
             ITSCAM_ASSIGN_OR_RETURN(auto r, d.detect(views, staging));
             const DetectTimings& t = d.last_timings();
@@ -271,6 +285,7 @@ struct Pipeline::Impl {
             fresh[b] = std::move(nd);
         }
         w.primary = std::move(fresh);
+        w.staging.clear();  // keyed by the old detectors; the pools themselves stay in the registry
         return Status::ok();
     }
 
@@ -289,7 +304,7 @@ struct Pipeline::Impl {
                 st = rebuild_primary(w);
                 if (st) dev.breaker->rebuilt();
             }
-            if (st) st = run_on(w.primary, g, batch.frames, dets, tm);
+            if (st) st = run_on(w, w.primary, g, batch.frames, dets, tm);
             dev.breaker->record(st);
             if (st) {
                 ok = true;
@@ -300,7 +315,7 @@ struct Pipeline::Impl {
             }
         }
         if (!ok && !w.fallback.empty()) {
-            Status st = run_on(w.fallback, g, batch.frames, dets, tm);
+            Status st = run_on(w, w.fallback, g, batch.frames, dets, tm);
             if (st) {
                 ok = true;
                 degraded = true;
@@ -421,10 +436,14 @@ struct Pipeline::Impl {
         co.reader.decode_threads = decode_threads(std::max(cameras.size(), cfg.cameras.size()));
         co.reader.read_timeout_s = cfg.pipeline.stall_timeout_s;
         auto reg = pools;
-        co.reader.allocator = [reg](size_t bytes) -> std::shared_ptr<uint8_t> {
-            auto pool = reg->get(MemoryKind::kHost, bytes, "frames_" + std::to_string(bytes));
-            if (!pool) return nullptr;
-            return (*pool)->acquire();
+        // One capture thread calls it; the pool is looked up again only when the frame size changes.
+        co.reader.allocator = [reg, pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
+            if (!pool || pool->options().buffer_bytes != bytes) {
+                auto p = reg->get(MemoryKind::kHost, bytes, "frames_" + std::to_string(bytes));
+                if (!p) return nullptr;
+                pool = std::move(p).value();
+            }
+            return pool->acquire();
         };
         cam->capture = std::make_unique<video::CaptureLoop>(cam->cfg.url, co);
         Camera* c = cam.get();
@@ -516,9 +535,9 @@ struct Pipeline::Impl {
                     }
                     for (auto* dm : {&w->primary, &w->fallback})
                         for (auto& [b, d] : *dm) {
-                            ITSCAM_RETURN_IF_ERROR(P.staging_pool(*d).status());
+                            ITSCAM_RETURN_IF_ERROR(P.staging_pools(*w, *d).status());
                             if (st.MEMORY_WARMUP_ON_START) {
-                                Status ws = P.warm_up(*d);
+                                Status ws = P.warm_up(*w, *d);
                                 if (!ws) return ws.with_context("warm-up of " + m + " (batch " + std::to_string(b) + ")");
                             }
                         }
