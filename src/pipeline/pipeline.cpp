@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "core/time_format.h"
 #include "pipeline/batch_scheduler.h"
 #include "runtime/detector.h"
 
@@ -72,9 +73,7 @@ private:
 };
 
 void default_log(const std::string& msg) {
-    const auto now = std::chrono::system_clock::now();
-    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-    std::fprintf(stderr, "%s itscam: %s\n", iso8601_utc(us).c_str(), msg.c_str());
+    std::fprintf(stderr, "%s itscam: %s\n", iso8601_utc(std::chrono::system_clock::now()).c_str(), msg.c_str());
 }
 
 std::string capture_state_str(video::CaptureState s) { return video::capture_state_name(s); }

@@ -1,24 +1,16 @@
 #include "pipeline/sink.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/time_format.h"
+
 namespace itscam::pipeline {
 
-std::string iso8601_utc(int64_t unix_us) {
-    const std::time_t secs = static_cast<std::time_t>(unix_us / 1000000);
-    const int ms = static_cast<int>((unix_us % 1000000) / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[80];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-    return buf;
-}
 
 namespace {
 // Rounds to 1/scale (a power of ten); dividing (not multiplying by 0.01) keeps 219.7 printing as 219.7.
@@ -30,7 +22,7 @@ std::string detection_record_json(const DetectionRecord& r) {
     j["camera"] = r.camera;
     j["frame"] = r.frame;
     j["pts"] = round_to(r.pts, 1e6);
-    j["time"] = iso8601_utc(r.wall_time_us);
+    j["time"] = iso8601_utc(std::chrono::system_clock::time_point(std::chrono::microseconds(r.wall_time_us)));
     j["wall_time_us"] = r.wall_time_us;
     j["width"] = r.width;
     j["height"] = r.height;

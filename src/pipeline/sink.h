@@ -65,7 +65,5 @@ private:
 
 // The record as one JSON line (no trailing newline).
 std::string detection_record_json(const DetectionRecord& r);
-// ISO 8601 UTC with milliseconds ("2026-11-30T01:02:03.456Z").
-std::string iso8601_utc(int64_t unix_us);
 
 }  // namespace itscam::pipeline

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <set>
 
 #include <nlohmann/json.hpp>
+
+#include "core/time_format.h"
 
 namespace itscam::service {
 
@@ -530,30 +531,18 @@ void AlertEngine::on_transition(TransitionCallback cb) {
     callbacks_.push_back(std::make_shared<TransitionCallback>(std::move(cb)));
 }
 
-std::string format_time_utc(SystemTime t) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    const int rem = static_cast<int>(ms - static_cast<int64_t>(secs) * 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rem);
-    return buf;
-}
-
 nlohmann::json alert_transition_to_json(const AlertTransition& t) {
     nlohmann::json j;
     j["rule"] = t.alert.rule;
     j["severity"] = alert_severity_name(t.alert.severity);
     j["state"] = alert_state_name(t.to);
     j["previous_state"] = alert_state_name(t.from);
-    j["at"] = format_time_utc(t.at);
+    j["at"] = iso8601_utc(t.at);
     j["value"] = t.alert.value;
     j["threshold"] = t.alert.threshold;
     j["message"] = t.alert.message;
     auto opt = [](const std::optional<SystemTime>& tp) -> nlohmann::json {
-        return tp ? nlohmann::json(format_time_utc(*tp)) : nlohmann::json(nullptr);
+        return tp ? nlohmann::json(iso8601_utc(*tp)) : nlohmann::json(nullptr);
     };
     j["pending_since"] = opt(t.alert.pending_since);
     j["fired_at"] = opt(t.alert.fired_at);

@@ -181,6 +181,5 @@ private:
 // {"rule","severity","state","previous_state","at","value","threshold","message","pending_since","fired_at",
 //  "resolved_at"} with times as RFC 3339 UTC strings.
 nlohmann::json alert_transition_to_json(const AlertTransition& t);
-std::string format_time_utc(SystemTime t);  // "2024-05-01T12:34:56.789Z"
 
 }  // namespace itscam::service
