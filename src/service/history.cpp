@@ -390,113 +390,99 @@ Status History::insert_circuit_transition(const CircuitEventRecord& c) {
     return Status::ok();
 }
 
-Result<std::vector<HistorySample>> History::query_samples_locked(const char* sql, const std::string* camera,
-                                                                 SystemTime from, SystemTime to) {
+template <typename T, typename RowFn>
+Result<std::vector<T>> History::query_range_locked(const char* sql, const std::string* camera, SystemTime from,
+                                                   SystemTime to, const char* what, RowFn row) {
     ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(sql));
     StmtReset reset{st};
     sqlite3_bind_int64(st, 1, to_epoch_ms(from));
     sqlite3_bind_int64(st, 2, to_epoch_ms(to));
     if (camera) bind_text(st, 3, *camera);
-    std::vector<HistorySample> out;
+    std::vector<T> out;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        HistorySample s;
-        s.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
-        s.camera_id = col_text(st, 1);
-        s.latency_p50_ms = col_opt(st, 2);
-        s.latency_p95_ms = col_opt(st, 3);
-        s.latency_p99_ms = col_opt(st, 4);
-        s.fps = col_opt(st, 5);
-        s.pool_efficiency = col_opt(st, 6);
-        s.gpu_utilization = col_opt(st, 7);
-        s.circuit_state = col_text(st, 8);
-        s.frames_processed = sqlite3_column_int64(st, 9);
-        s.frames_dropped = sqlite3_column_int64(st, 10);
-        s.error_rate = col_opt(st, 11);
-        s.gpu_memory_pressure = col_opt(st, 12);
-        s.memory_allocation_p99_ms = col_opt(st, 13);
-        out.push_back(std::move(s));
+        T item;
+        ITSCAM_RETURN_IF_ERROR(row(st, item));
+        out.push_back(std::move(item));
     }
-    if (rc != SQLITE_DONE) return error_locked(rc, "query samples");
+    if (rc != SQLITE_DONE) return error_locked(rc, what);
     return out;
 }
 
+namespace {
+
+Status sample_row(sqlite3_stmt* st, HistorySample& s) {
+    s.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
+    s.camera_id = col_text(st, 1);
+    s.latency_p50_ms = col_opt(st, 2);
+    s.latency_p95_ms = col_opt(st, 3);
+    s.latency_p99_ms = col_opt(st, 4);
+    s.fps = col_opt(st, 5);
+    s.pool_efficiency = col_opt(st, 6);
+    s.gpu_utilization = col_opt(st, 7);
+    s.circuit_state = col_text(st, 8);
+    s.frames_processed = sqlite3_column_int64(st, 9);
+    s.frames_dropped = sqlite3_column_int64(st, 10);
+    s.error_rate = col_opt(st, 11);
+    s.gpu_memory_pressure = col_opt(st, 12);
+    s.memory_allocation_p99_ms = col_opt(st, 13);
+    return Status::ok();
+}
+
+}  // namespace
+
 Result<std::vector<HistorySample>> History::samples(SystemTime from, SystemTime to) {
     std::lock_guard<std::mutex> lock(mu_);
-    return query_samples_locked(kSelectSamples, nullptr, from, to);
+    return query_range_locked<HistorySample>(kSelectSamples, nullptr, from, to, "query samples", sample_row);
 }
 
 Result<std::vector<HistorySample>> History::camera_samples(const std::string& camera_id, SystemTime from,
                                                            SystemTime to) {
     std::lock_guard<std::mutex> lock(mu_);
-    return query_samples_locked(kSelectCameraSamples, &camera_id, from, to);
+    return query_range_locked<HistorySample>(kSelectCameraSamples, &camera_id, from, to, "query samples", sample_row);
 }
 
 Result<std::vector<AlertEventRecord>> History::alerts(SystemTime from, SystemTime to) {
     std::lock_guard<std::mutex> lock(mu_);
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kSelectAlerts));
-    StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(from));
-    sqlite3_bind_int64(st, 2, to_epoch_ms(to));
-    std::vector<AlertEventRecord> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        AlertEventRecord a;
-        a.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
-        a.rule = col_text(st, 1);
-        a.severity = col_text(st, 2);
-        a.from_state = col_text(st, 3);
-        a.to_state = col_text(st, 4);
-        a.value = sqlite3_column_double(st, 5);
-        a.threshold = sqlite3_column_double(st, 6);
-        a.message = col_text(st, 7);
-        out.push_back(std::move(a));
-    }
-    if (rc != SQLITE_DONE) return error_locked(rc, "query alerts");
-    return out;
+    return query_range_locked<AlertEventRecord>(
+        kSelectAlerts, nullptr, from, to, "query alerts", [](sqlite3_stmt* st, AlertEventRecord& a) {
+            a.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
+            a.rule = col_text(st, 1);
+            a.severity = col_text(st, 2);
+            a.from_state = col_text(st, 3);
+            a.to_state = col_text(st, 4);
+            a.value = sqlite3_column_double(st, 5);
+            a.threshold = sqlite3_column_double(st, 6);
+            a.message = col_text(st, 7);
+            return Status::ok();
+        });
 }
 
 Result<std::vector<CameraEvent>> History::camera_events(SystemTime from, SystemTime to) {
     std::lock_guard<std::mutex> lock(mu_);
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kSelectCamera));
-    StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(from));
-    sqlite3_bind_int64(st, 2, to_epoch_ms(to));
-    std::vector<CameraEvent> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        CameraEvent e;
-        e.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
-        e.camera_id = col_text(st, 1);
-        auto kind = parse_camera_event_kind(col_text(st, 2));
-        if (!kind) return kind.status().with_context("history '" + path_ + "'");
-        e.kind = *kind;
-        e.message = col_text(st, 3);
-        out.push_back(std::move(e));
-    }
-    if (rc != SQLITE_DONE) return error_locked(rc, "query camera events");
-    return out;
+    return query_range_locked<CameraEvent>(
+        kSelectCamera, nullptr, from, to, "query camera events", [this](sqlite3_stmt* st, CameraEvent& e) -> Status {
+            e.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
+            e.camera_id = col_text(st, 1);
+            auto kind = parse_camera_event_kind(col_text(st, 2));
+            if (!kind) return kind.status().with_context("history '" + path_ + "'");
+            e.kind = *kind;
+            e.message = col_text(st, 3);
+            return Status::ok();
+        });
 }
 
 Result<std::vector<CircuitEventRecord>> History::circuit_transitions(SystemTime from, SystemTime to) {
     std::lock_guard<std::mutex> lock(mu_);
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kSelectCircuit));
-    StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(from));
-    sqlite3_bind_int64(st, 2, to_epoch_ms(to));
-    std::vector<CircuitEventRecord> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        CircuitEventRecord c;
-        c.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
-        c.device = col_text(st, 1);
-        c.from_state = col_text(st, 2);
-        c.to_state = col_text(st, 3);
-        c.reason = col_text(st, 4);
-        out.push_back(std::move(c));
-    }
-    if (rc != SQLITE_DONE) return error_locked(rc, "query circuit transitions");
-    return out;
+    return query_range_locked<CircuitEventRecord>(
+        kSelectCircuit, nullptr, from, to, "query circuit transitions", [](sqlite3_stmt* st, CircuitEventRecord& c) {
+            c.timestamp = from_epoch_ms(sqlite3_column_int64(st, 0));
+            c.device = col_text(st, 1);
+            c.from_state = col_text(st, 2);
+            c.to_state = col_text(st, 3);
+            c.reason = col_text(st, 4);
+            return Status::ok();
+        });
 }
 
 Result<std::optional<SystemTime>> History::latest_sample_time() {

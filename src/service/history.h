@@ -117,8 +117,11 @@ private:
     Result<sqlite3_stmt*> stmt_locked(const char* sql);  // prepared once, cached, reset before reuse
     Status error_locked(int rc, const std::string& what) const;
     Status insert_sample_locked(const HistorySample& s);
-    Result<std::vector<HistorySample>> query_samples_locked(const char* sql, const std::string* camera,
-                                                            SystemTime from, SystemTime to);
+    // Runs a range query (parameters 1 and 2: from and to in epoch ms, 3: `camera` when given) and maps every row
+    // with `row(stmt, out)`; `what` names it in errors. Defined in history.cpp, where all its callers are.
+    template <typename T, typename RowFn>
+    Result<std::vector<T>> query_range_locked(const char* sql, const std::string* camera, SystemTime from,
+                                              SystemTime to, const char* what, RowFn row);
 
     std::string path_;
     std::mutex mu_;
