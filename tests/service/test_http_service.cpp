@@ -21,6 +21,7 @@
 #include "pipeline/pipeline.h"
 #include "service/http_service.h"
 #include "service/metrics.h"
+#include "service_test_util.h"
 
 using namespace itscam;
 using namespace itscam::pipeline;
@@ -61,22 +62,6 @@ bool wait_for(const std::function<bool()>& pred, double timeout_s) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return pred();
-}
-
-std::string promtool_check(const std::string& text) {
-    if (std::system("command -v promtool >/dev/null 2>&1") != 0) return "skip: promtool not installed";
-    const fs::path dir = fs::temp_directory_path();
-    const std::string stem = "itscam_http_metrics_" + std::to_string(::getpid());
-    const fs::path in = dir / (stem + ".prom"), out = dir / (stem + ".out");
-    std::ofstream(in) << text;
-    const std::string cmd = "promtool check metrics < '" + in.string() + "' > '" + out.string() + "' 2>&1";
-    const int rc = std::system(cmd.c_str());
-    std::ifstream f(out);
-    std::string output((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    fs::remove(in);
-    fs::remove(out);
-    if (rc == 0 && output.empty()) return "";
-    return "rc=" + std::to_string(rc) + ": " + (output.empty() ? "(no output)" : output);
 }
 
 httplib::Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
@@ -218,7 +203,7 @@ TEST_F(HttpServiceTest, MetricsPassPromtoolWithHistogramsAndCameraSeries) {
     if (!svc_->gpu().available()) {
         EXPECT_EQ(t.find("itscam_gpu_"), std::string::npos) << "no NVML: no GPU metrics";
     }
-    const std::string res = promtool_check(t);
+    const std::string res = test::promtool_check(t);
     if (res.rfind("skip:", 0) == 0) GTEST_SKIP() << res;
     EXPECT_EQ(res, "") << t;
 }

@@ -13,6 +13,7 @@
 #include "service/gpu_monitor.h"
 #include "service/http_service.h"
 #include "service/metrics.h"
+#include "service_test_util.h"
 
 using namespace itscam;
 using namespace itscam::service;
@@ -22,23 +23,6 @@ namespace {
 
 // Runs `promtool check metrics` on the text. Returns "" when it passes, else its output (or "skip: ..." when
 // promtool is not installed).
-std::string promtool_check(const std::string& text) {
-    if (!fs::exists("/usr/bin/promtool") && std::system("command -v promtool >/dev/null 2>&1") != 0)
-        return "skip: promtool not installed";
-    const fs::path dir = fs::temp_directory_path();
-    const std::string stem = "itscam_metrics_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand());
-    const fs::path in = dir / (stem + ".prom"), out = dir / (stem + ".out");
-    std::ofstream(in) << text;
-    const std::string cmd = "promtool check metrics < '" + in.string() + "' > '" + out.string() + "' 2>&1";
-    const int rc = std::system(cmd.c_str());
-    std::ifstream f(out);
-    std::string output((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    fs::remove(in);
-    fs::remove(out);
-    if (rc == 0 && output.empty()) return "";
-    return "rc=" + std::to_string(rc) + ": " + (output.empty() ? "(no output)" : output);
-}
-
 pipeline::PipelineSnapshot sample_snapshot() {
     pipeline::PipelineSnapshot s;
     s.uptime_s = 12.5;
@@ -151,18 +135,18 @@ TEST(Metrics, GpuFamiliesOnlyWithSamples) {
     const std::string t = render_metrics(sample_snapshot(), {g}, 1.0);
     EXPECT_NE(t.find("itscam_gpu_utilization_ratio{gpu=\"0\",name=\"NVIDIA H200\"} 0.8"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_gpu_memory_total_bytes{gpu=\"0\""), std::string::npos) << t;
-    const std::string r = promtool_check(t);
+    const std::string r = test::promtool_check(t);
     if (r.rfind("skip:", 0) == 0) GTEST_SKIP() << r;
     EXPECT_EQ(r, "") << t;
 }
 
 TEST(Metrics, PassesPromtool) {
     const std::string t = render_metrics(sample_snapshot(), {}, 1.0);
-    const std::string r = promtool_check(t);
+    const std::string r = test::promtool_check(t);
     if (r.rfind("skip:", 0) == 0) GTEST_SKIP() << r;
     EXPECT_EQ(r, "") << t;
     // An empty pipeline (no cameras, no stages yet) is valid too.
-    const std::string r2 = promtool_check(render_metrics(pipeline::PipelineSnapshot{}, {}, 0.1));
+    const std::string r2 = test::promtool_check(render_metrics(pipeline::PipelineSnapshot{}, {}, 0.1));
     EXPECT_EQ(r2, "");
 }
 
