@@ -89,17 +89,6 @@ std::optional<SystemTime> parse_iso8601_utc(const std::string& s) {
     return std::chrono::system_clock::from_time_t(t);
 }
 
-int exit_code_for(const Status& st) {
-    switch (st.code()) {
-        case StatusCode::kInvalidArgument:
-        case StatusCode::kNotFound:
-        case StatusCode::kCorrupt:
-        case StatusCode::kUnsupported:
-        case StatusCode::kIo: return 2;
-        default: return 1;
-    }
-}
-
 Status write_text_file(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     {

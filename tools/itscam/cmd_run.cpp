@@ -42,17 +42,6 @@ struct RunArgs {
     bool check = false;
 };
 
-int exit_code_for(const Status& st) {
-    switch (st.code()) {
-        case StatusCode::kInvalidArgument:
-        case StatusCode::kNotFound:
-        case StatusCode::kIo:
-        case StatusCode::kCorrupt:
-        case StatusCode::kUnsupported: return 2;
-        default: return 1;
-    }
-}
-
 std::chrono::steady_clock::time_point after(std::chrono::steady_clock::time_point t, double seconds) {
     return t + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
 }

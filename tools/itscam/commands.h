@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
+
 namespace itscam::cli {
 
 using RunFn = std::function<int()>;
@@ -23,6 +25,8 @@ RunFn add_report_command(CLI::App& app);  // needs the service library (History,
 
 // Shared helpers.
 int fail(const std::string& msg, int code = 1);
+// The exit code for a failed Status: 2 for bad input (invalid, missing, unreadable, corrupt, unsupported), else 1.
+int exit_code_for(const Status& st);
 // Expands files and directories into a sorted list of image files; errors on missing paths or no images.
 bool collect_images(const std::vector<std::string>& paths, std::vector<std::string>& out, std::string& err);
 // Parses "2,5,7" into ints; false with a message on bad input.

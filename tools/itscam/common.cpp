@@ -15,6 +15,17 @@ int fail(const std::string& msg, int code) {
     return code;
 }
 
+int exit_code_for(const Status& st) {
+    switch (st.code()) {
+        case StatusCode::kInvalidArgument:
+        case StatusCode::kNotFound:
+        case StatusCode::kIo:
+        case StatusCode::kCorrupt:
+        case StatusCode::kUnsupported: return 2;
+        default: return 1;
+    }
+}
+
 static bool is_image_file(const fs::path& p) {
     std::string ext = p.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
