@@ -746,6 +746,13 @@ std::vector<std::string> Pipeline::camera_ids() const {
     return ids;
 }
 
+Result<config::CameraConfig> Pipeline::camera_config(const std::string& id) const {
+    std::shared_lock<std::shared_mutex> lk(impl_->cams_mu);
+    auto it = impl_->cameras.find(id);
+    if (it == impl_->cameras.end()) return not_found("camera '" + id + "' does not exist");
+    return it->second->cfg;
+}
+
 Result<DetectionRecord> Pipeline::latest(const std::string& id) const {
     std::shared_ptr<Camera> cam;
     {

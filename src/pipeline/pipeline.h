@@ -115,6 +115,8 @@ public:
     Status add_camera(const config::CameraConfig& cam);
     Status remove_camera(const std::string& id);
     std::vector<std::string> camera_ids() const;
+    // A camera's configuration as it runs now (also for cameras added after start); kNotFound when unknown.
+    Result<config::CameraConfig> camera_config(const std::string& id) const;
     // The latest detections of a camera (empty record when none yet); kNotFound for an unknown camera.
     Result<DetectionRecord> latest(const std::string& id) const;
 

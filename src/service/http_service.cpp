@@ -203,9 +203,7 @@ json performance_json(const PipelineSnapshot& s, std::optional<double> gpu_utili
 
 struct HttpService::Impl {
     Impl(HttpService& self_, pipeline::Pipeline& p, ServiceOptions o)
-        : self(self_), pipe(p), opt(std::move(o)), gpu(opt.nvml_library) {
-        for (const auto& c : pipe.config().cameras) configs[c.id] = c;
-    }
+        : self(self_), pipe(p), opt(std::move(o)), gpu(opt.nvml_library) {}
 
     HttpService& self;
     pipeline::Pipeline& pipe;
@@ -217,9 +215,6 @@ struct HttpService::Impl {
     std::atomic<int> bound_port{0};
     bool started = false;
     std::mutex life_mu;
-    // Camera configs as the API knows them (the pipeline's config lists only the cameras it started with).
-    std::mutex cfg_mu;
-    std::map<std::string, config::CameraConfig> configs;
 
     // --- helpers ---
     bool authorize(const httplib::Request& req, httplib::Response& res) const {
@@ -243,13 +238,10 @@ struct HttpService::Impl {
     }
 
     json camera_json(const CameraSnapshot& c) {
-        json j;
-        {
-            std::lock_guard<std::mutex> lk(cfg_mu);
-            auto it = configs.find(c.id);
-            if (it != configs.end()) j = camera_config_json(it->second);
-        }
-        if (j.is_null()) j = json{{"id", c.id}, {"url", c.url}, {"model", c.model}, {"enabled", c.enabled}};
+        // The pipeline's own record of the camera; only a camera removed since the snapshot lacks one.
+        const auto cfg = pipe.camera_config(c.id);
+        json j = cfg ? camera_config_json(*cfg)
+                     : json{{"id", c.id}, {"url", c.url}, {"model", c.model}, {"enabled", c.enabled}};
         j["state"] = c.state;
         j["stats"] = camera_stats_json(c);
         return j;
@@ -325,10 +317,6 @@ struct HttpService::Impl {
                 return send_error(res, 409, "camera '" + cam->id + "' already exists");
             return send_error(res, http_status_for(st.code()), st.message());
         }
-        {
-            std::lock_guard<std::mutex> lk(cfg_mu);
-            configs[cam->id] = *cam;
-        }
         const PipelineSnapshot s = pipe.snapshot();
         const CameraSnapshot* c = find_camera(s, cam->id);
         json j = c ? camera_json(*c) : camera_config_json(*cam);
@@ -341,10 +329,6 @@ struct HttpService::Impl {
         const std::string id = req.matches[1];
         const Status st = pipe.remove_camera(id);
         if (!st.is_ok()) return send_error(res, http_status_for(st.code()), st.message());
-        {
-            std::lock_guard<std::mutex> lk(cfg_mu);
-            configs.erase(id);
-        }
         res.status = 204;
     }
 
