@@ -76,6 +76,16 @@ struct PipelineSnapshot {
     std::vector<CameraSnapshot> cameras;
     std::vector<DeviceSnapshot> devices;
     int64_t circuit_transitions = 0;
+
+    // The worst circuit over the devices: open > half_open > closed (what the service reports as one state).
+    CircuitState worst_circuit() const {
+        CircuitState w = CircuitState::kClosed;
+        for (const auto& d : devices) {
+            if (d.circuit == CircuitState::kOpen) return CircuitState::kOpen;
+            if (d.circuit == CircuitState::kHalfOpen) w = CircuitState::kHalfOpen;
+        }
+        return w;
+    }
 };
 
 struct PipelineOptions {

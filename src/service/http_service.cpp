@@ -126,12 +126,9 @@ bool constant_time_equal(const std::string& expected, const std::string& given) 
 }
 
 json performance_json(const PipelineSnapshot& s, std::optional<double> gpu_utilization) {
-    CircuitState worst = CircuitState::kClosed;
     std::vector<std::string> reasons;
     if (!s.ready) reasons.push_back("not ready: " + (s.not_ready_reason.empty() ? "unknown" : s.not_ready_reason));
     for (const auto& d : s.devices) {
-        if (d.circuit == CircuitState::kOpen) worst = CircuitState::kOpen;
-        else if (d.circuit == CircuitState::kHalfOpen && worst != CircuitState::kOpen) worst = CircuitState::kHalfOpen;
         if (d.circuit != CircuitState::kClosed)
             reasons.push_back("device " + d.name + ": circuit " + pipeline::circuit_state_name(d.circuit));
     }
@@ -145,7 +142,7 @@ json performance_json(const PipelineSnapshot& s, std::optional<double> gpu_utili
     j["inference_latency_p99"] = stage_p99("inference");
     j["gpu_utilization"] = gpu_utilization ? json(*gpu_utilization) : json(nullptr);
     j["memory_pool_efficiency"] = s.pool_total.hit_rate();
-    j["circuit_breaker_state"] = pipeline::circuit_state_name(worst);
+    j["circuit_breaker_state"] = pipeline::circuit_state_name(s.worst_circuit());
     // Extensions.
     j["gpu_utilization_unit"] = "ratio";  // 0..1
     j["reasons"] = reasons;

@@ -12,9 +12,7 @@ MetricsSample metrics_sample_from(const pipeline::PipelineSnapshot& s, const pip
         m.inference_latency_p95_ms = it->second.p95_ms;
     }
     m.memory_pool_efficiency = s.pool_total.hit_rate();
-    bool open = false;
-    for (const auto& d : s.devices) open |= d.circuit == pipeline::CircuitState::kOpen;
-    m.circuit_open = open;
+    m.circuit_open = s.worst_circuit() == pipeline::CircuitState::kOpen;
     int pending = 0;
     for (const auto& c : s.cameras) pending += c.queue_depth;
     m.work_queued = pending;
@@ -39,12 +37,7 @@ HistorySample history_sample_from(const pipeline::PipelineSnapshot& s, const pip
     h.fps = s.fps;
     h.pool_efficiency = s.pool_total.hit_rate();
     h.gpu_utilization = gpu_utilization;
-    pipeline::CircuitState worst = pipeline::CircuitState::kClosed;
-    for (const auto& d : s.devices) {
-        if (d.circuit == pipeline::CircuitState::kOpen) worst = d.circuit;
-        if (d.circuit == pipeline::CircuitState::kHalfOpen && worst == pipeline::CircuitState::kClosed) worst = d.circuit;
-    }
-    h.circuit_state = pipeline::circuit_state_name(worst);
+    h.circuit_state = pipeline::circuit_state_name(s.worst_circuit());
     h.frames_processed = s.frames_processed - (prev ? prev->frames_processed : 0);
     h.frames_dropped = s.frames_dropped - (prev ? prev->frames_dropped : 0);
     const int64_t failed = s.frames_failed - (prev ? prev->frames_failed : 0);
