@@ -1,12 +1,36 @@
 #include "runtime/engine.h"
 
+#include <cstdio>
+
 #ifdef ITSCAM_HAVE_ONNX
 #include "onnx/onnx_importer.h"
 #endif
 
 namespace itscam {
 
+namespace {
+
+std::string join_ints(const std::vector<int>& v) {
+    std::string s;
+    for (int x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
+    return s;
+}
+
+// Creates the backend for `device` ("cuda:1" -> the cuda backend on GPU 1) and fills BackendOptions::device_id.
+Result<std::unique_ptr<Backend>> make_backend(const std::string& device, BackendOptions& bo) {
+    ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create(device));
+    ITSCAM_ASSIGN_OR_RETURN(auto dev, parse_device(device));
+    bo.device_id = dev.second;
+    return backend;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const EngineOptions& opt) {
+    if (is_plan_file(model_path)) {
+        ITSCAM_ASSIGN_OR_RETURN(Plan plan, plan_read(model_path));
+        return from_plan(plan, opt, model_path);
+    }
 #ifdef ITSCAM_HAVE_ONNX
     ITSCAM_ASSIGN_OR_RETURN(Graph g, onnx_import_file(model_path));
     auto e = from_graph(std::move(g), opt);
@@ -14,8 +38,66 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, cons
     return e;
 #else
     (void)opt;
-    return unsupported(model_path + ": this build has no ONNX import (configure with -DITSCAM_WITH_ONNX=ON)");
+    if (FILE* f = std::fopen(model_path.c_str(), "rb")) {
+        std::fclose(f);
+    } else {
+        return io_error("cannot open model file '" + model_path + "'");
+    }
+    return unsupported(model_path + ": not an itscam plan, and this build has no ONNX import (configure with "
+                       "-DITSCAM_WITH_ONNX=ON, or convert the model with `itscam optimize --device portable` on a "
+                       "machine that has it)");
 #endif
+}
+
+Result<std::unique_ptr<Engine>> Engine::from_plan(const Plan& plan, const EngineOptions& opt, const std::string& name) {
+    const PlanInfo& pi = plan.info;
+    EngineOptions o = opt;
+    std::unique_ptr<Backend> backend;
+    std::string tuning;
+    if (pi.portable()) {
+        // Graph only: the caller's device, batch and precision; the plan's input size unless another is asked.
+        if (o.height <= 0 && o.width <= 0 && pi.height > 0 && pi.width > 0) {
+            o.height = pi.height;
+            o.width = pi.width;
+        }
+    } else {
+        ITSCAM_ASSIGN_OR_RETURN(auto dev, parse_device(opt.device));
+        if (dev.first != pi.backend) {
+            auto other = backend_create(opt.device);
+            const std::string here = other ? (*other)->target_key() : dev.first;
+            return invalid_argument("plan " + name + " was built for " + pi.target_key + "; device '" + opt.device +
+                                    "' is " + here + ": pass --device " + pi.backend +
+                                    (pi.backend == "cuda" ? "[:N]" : "") + ", or rebuild it with `itscam optimize`");
+        }
+        BackendOptions unused;
+        ITSCAM_ASSIGN_OR_RETURN(backend, make_backend(opt.device, unused));
+        const std::string key = backend->target_key();
+        if (key != pi.target_key)
+            return invalid_argument("plan " + name + " was built for " + pi.target_key + "; this machine is " + key +
+                                    ": rebuild it with `itscam optimize`");
+        if (opt.precision_explicit && opt.precision != pi.precision)
+            return invalid_argument("plan " + name + " was built for " + precision_name(pi.precision) + ", not " +
+                                    precision_name(opt.precision) + ": drop --precision, or rebuild it with "
+                                    "`itscam optimize`");
+        o.precision = pi.precision;
+        o.autotune = pi.autotune;  // with a recorded tuning the backend reuses it; without, it times (or not) as built
+        auto t = pi.tuning.find(opt.batch);
+        if (t == pi.tuning.end())
+            return invalid_argument("plan " + name + " serves batch sizes " + join_ints(pi.batch_sizes) + ", not " +
+                                    std::to_string(opt.batch) + ": use one of those, or rebuild it with "
+                                    "`itscam optimize --batch-sizes`");
+        tuning = t->second;
+        if ((opt.height > 0 && opt.height != pi.height) || (opt.width > 0 && opt.width != pi.width))
+            return invalid_argument("plan " + name + " was built for input " + std::to_string(pi.height) + "x" +
+                                    std::to_string(pi.width) + ", not " + std::to_string(opt.height) + "x" +
+                                    std::to_string(opt.width) + ": rebuild it with `itscam optimize --imgsz`");
+        o.height = pi.height;
+        o.width = pi.width;
+    }
+    auto e = build(plan.graph, o, std::move(backend), tuning);
+    if (!e) return e.status().with_context(name);
+    (*e)->plan_info_ = pi;
+    return e;
 }
 
 // int8 calibration: an fp32 batch-1 build of the same graph records, over the calibration inputs, the range of
@@ -28,8 +110,8 @@ static Result<ActivationRanges> calibrate(const Graph& imported, const EngineOpt
     if (inputs.empty()) return invalid_argument("int8 calibration: no calibration images");
     Graph g = imported;
     ITSCAM_RETURN_IF_ERROR(optimize_graph(g, 1, h, w, opt.passes));
-    ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create(opt.device));
     BackendOptions bo;
+    ITSCAM_ASSIGN_OR_RETURN(auto backend, make_backend(opt.device, bo));
     bo.threads = opt.threads;
     bo.collect_ranges = true;
     ITSCAM_ASSIGN_OR_RETURN(auto compiled, backend->compile(g, bo));
@@ -41,17 +123,31 @@ static Result<ActivationRanges> calibrate(const Graph& imported, const EngineOpt
 }
 
 Result<std::unique_ptr<Engine>> Engine::from_graph(Graph g, const EngineOptions& opt) {
+    return build(std::move(g), opt, nullptr, {});
+}
+
+Result<std::unique_ptr<Engine>> Engine::build(Graph g, const EngineOptions& opt, std::unique_ptr<Backend> backend,
+                                              const std::string& tuning) {
     if (opt.batch <= 0 || opt.batch > 4096) return invalid_argument("batch must be in 1..4096");
     std::unique_ptr<Engine> e(new Engine());
     e->opt_ = opt;
-    ITSCAM_ASSIGN_OR_RETURN(e->backend_, backend_create(opt.device));
+    BackendOptions bo;
+    if (backend) {
+        ITSCAM_ASSIGN_OR_RETURN(auto dev, parse_device(opt.device));
+        bo.device_id = dev.second;
+        e->backend_ = std::move(backend);
+    } else {
+        ITSCAM_ASSIGN_OR_RETURN(e->backend_, make_backend(opt.device, bo));
+    }
+    e->target_key_ = e->backend_->target_key();
     if (opt.backend_decorator) e->backend_ = opt.backend_decorator(std::move(e->backend_));
     const int h = opt.height > 0 ? opt.height : g.metadata.imgsz_h;
     const int w = opt.width > 0 ? opt.width : g.metadata.imgsz_w;
     PassOptions po = opt.passes;
-    BackendOptions bo;
     bo.threads = opt.threads;
     bo.precision = opt.precision;
+    bo.autotune = opt.autotune;
+    bo.tuning = tuning;
     if (opt.precision == Precision::kInt8) {
         ITSCAM_ASSIGN_OR_RETURN(bo.ranges, calibrate(g, opt, h, w));
     }

@@ -1,5 +1,10 @@
 // Engine: an imported model, optimized and compiled for one backend, batch size and input size.
 //
+// The model is an ONNX file or an itscam plan (runtime/plan.h, written by `itscam optimize`); load() tells them
+// apart by the plan magic, not the extension. A plan with a target only loads on a backend with the same
+// target_key(), at one of its batch sizes, in its precision, and reuses its recorded tuning. Plans load without
+// the ONNX importer (builds with ITSCAM_WITH_ONNX=OFF run plans only).
+//
 // Thread-safety: run() is not reentrant; use one Engine per worker. Memory: the compiled backend owns its buffers;
 // run() on optimized backends allocates nothing.
 #pragma once
@@ -7,21 +12,29 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend/backend.h"
 #include "graph/graph.h"
 #include "passes/passes.h"
+#include "runtime/plan.h"
 
 namespace itscam {
 
 struct EngineOptions {
-    std::string device = "cpu";  // "cpu" (oneDNN), "ref" (reference oracle)
+    std::string device = "cpu";  // "cpu" (oneDNN), "ref" (reference oracle), "cuda" / "cuda:N" (GPU N)
     int batch = 1;
     int height = 0;  // 0: the model's imgsz
     int width = 0;
     int threads = 0;  // 0: all cores
     Precision precision = Precision::kF32;
+    // True when the caller asked for `precision`: a plan built for another precision is then an error. False: a
+    // targeted plan's own precision is used.
+    bool precision_explicit = false;
+    // Let the backend time alternative implementations per layer (BackendOptions::autotune). A plan's recorded
+    // tuning, when it has one, replaces the timing.
+    bool autotune = true;
     PassOptions passes;
     // int8 only: produces calibration inputs ([1, C, h, w] float32, preprocessed like real frames) for the given
     // input size. The engine runs them through an fp32 build of the same graph to record activation ranges.
@@ -32,8 +45,13 @@ struct EngineOptions {
 
 class Engine {
 public:
+    // An ONNX model or a plan (detected by its magic).
     static Result<std::unique_ptr<Engine>> load(const std::string& model_path, const EngineOptions& opt);
     static Result<std::unique_ptr<Engine>> from_graph(Graph imported, const EngineOptions& opt);
+    // Checks the plan's target against opt.device (backend name and target_key), its batch sizes, precision and
+    // input size, then builds with its tuning. `name` is the file, for messages.
+    static Result<std::unique_ptr<Engine>> from_plan(const Plan& plan, const EngineOptions& opt,
+                                                     const std::string& name = "plan");
 
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -50,10 +68,23 @@ public:
     int input_height() const { return static_cast<int>(input_shape_[2]); }
     int input_width() const { return static_cast<int>(input_shape_[3]); }
     const CompiledGraph& compiled() const { return *compiled_; }
+    // Mutable access for device-resident execution (GPU pre/post-processing around run_device()).
+    CompiledGraph& compiled() { return *compiled_; }
+    // The per-layer choices of this build (CompiledGraph::tuning()), for a plan; empty on CPU backends.
+    std::string tuning() const { return compiled_->tuning(); }
+    // Backend::target_key() of the backend this engine runs on (before any backend_decorator).
+    const std::string& target_key() const { return target_key_; }
+    // Set when the engine was built from a plan.
+    const std::optional<PlanInfo>& plan_info() const { return plan_info_; }
 
 private:
     Engine() = default;
+    // from_graph with a backend already made (nullptr: make one from opt.device) and recorded tuning.
+    static Result<std::unique_ptr<Engine>> build(Graph g, const EngineOptions& opt, std::unique_ptr<Backend> backend,
+                                                 const std::string& tuning);
     EngineOptions opt_;
+    std::string target_key_;
+    std::optional<PlanInfo> plan_info_;
     Graph graph_;
     Shape input_shape_;
     std::map<std::string, int> pass_stats_;

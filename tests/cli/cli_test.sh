@@ -19,7 +19,7 @@ expect_fail() {
 
 case $case_name in
 help)
-    for c in "" detect inspect val "bench model" "bench pipeline" run report; do
+    for c in "" detect inspect val optimize "bench model" "bench pipeline" run report; do
         # shellcheck disable=SC2086
         out=$("$bin" $c --help 2>&1) || { echo "FAIL: itscam $c --help exited non-zero"; exit 1; }
         grep -q "Usage" <<<"$out" || { echo "FAIL: itscam $c --help printed no usage"; exit 1; }
@@ -264,5 +264,87 @@ EOF
         || { echo "FAIL: empty-window report exited $?"; exit 1; }
     grep -q 'no samples in this period' <<<"$out3" || { echo "FAIL: empty window not reported"; echo "$out3"; exit 1; }
     echo "ok: report: frames $frames1 -> $frames2 across a restart; HTML + Markdown + weekly analysis";;
+optimize_plan)
+    # Plans for batch 1 and 2 on the cpu backend from a folder holding a symlink to the model; detect, inspect
+    # and bench take the plan as the model.
+    mkdir -p "$work/models"
+    ln -s "$model" "$work/models/yolo11n.onnx"
+    out=$("$bin" optimize --input-dir "$work/models" --output-dir "$work/plans" --batch-sizes 1,2 --device cpu 2>"$work/optimize.err") \
+        || { echo "FAIL: optimize exited $?"; cat "$work/optimize.err"; exit 1; }
+    plan=$work/plans/yolo11n.plan
+    [ -s "$plan" ] || { echo "FAIL: no plan written"; ls -l "$work/plans"; exit 1; }
+    [ "$(head -c 8 "$plan")" = "ITSCPLAN" ] || { echo "FAIL: the plan lacks its magic"; exit 1; }
+    ls "$work/plans" | grep -q tmp && { echo "FAIL: a temp file was left behind"; ls -l "$work/plans"; exit 1; }
+    grep -qE '^yolo11n.onnx +cpu +fp32 +1,2 ' <<<"$out" || { echo "FAIL: summary table"; echo "$out"; exit 1; }
+    grep -q 'yolo11n.onnx batch 2 fp32: ' "$work/optimize.err" || { echo "FAIL: no progress line per engine"; cat "$work/optimize.err"; exit 1; }
+    "$bin" detect --model "$plan" --json "$work/bus.json" "$shared/data/images/bus.jpg" || exit 1
+    "$bin" detect --model "$model" --json "$work/bus_onnx.json" "$shared/data/images/bus.jpg" || exit 1
+    grep -qF '"name": "bus"' "$work/bus.json" || { echo "FAIL: no bus from the plan"; cat "$work/bus.json"; exit 1; }
+    # Same classes as from the ONNX model (scores may differ in the last digits: the cpu backend re-times its
+    # kernel choices at each load).
+    diff <(grep -o '"name": "[^"]*"' "$work/bus.json" | sort) <(grep -o '"name": "[^"]*"' "$work/bus_onnx.json" | sort) \
+        >/dev/null || { echo "FAIL: the plan detects differently from the ONNX model"; diff "$work/bus.json" "$work/bus_onnx.json"; exit 1; }
+    # Whatever the extension: the magic decides.
+    cp "$plan" "$work/renamed.onnx"
+    "$bin" detect -q --model "$work/renamed.onnx" "$shared/data/images/bus.jpg" || { echo "FAIL: a plan named .onnx"; exit 1; }
+    info=$("$bin" inspect "$plan") || { echo "FAIL: inspect on a plan"; exit 1; }
+    for field in 'target    cpu, fp32' 'key       cpu' 'batches   1, 2' 'tuning    batch 1' 'created   20' 'sha256 '; do
+        grep -qF "$field" <<<"$info" || { echo "FAIL: inspect lacks '$field'"; echo "$info"; exit 1; }
+    done
+    "$bin" inspect --json "$plan" | grep -q '"target_key": "cpu"' || { echo "FAIL: inspect --json"; exit 1; }
+    "$bin" bench model --model "$plan" --batch 1,2 --iters 1 --warmup 0 --device cpu >/dev/null || { echo "FAIL: bench on a plan"; exit 1; }
+    expect_fail "serves batch sizes 1, 2, not 4" "$bin" bench model --model "$plan" --batch 4 --iters 1
+    expect_fail "was built for fp32, not bf16" "$bin" detect --model "$plan" --precision bf16 "$shared/data/images/bus.jpg"
+    expect_fail "rebuild it with \`itscam optimize" "$bin" detect --model "$plan" --device ref "$shared/data/images/bus.jpg"
+    # A damaged plan is an error, not a crash.
+    head -c 500000 "$plan" > "$work/truncated.plan"
+    expect_fail "truncated" "$bin" detect --model "$work/truncated.plan" "$shared/data/images/bus.jpg"
+    cp "$plan" "$work/flipped.plan"
+    printf '\x55' | dd of="$work/flipped.plan" bs=1 seek=5000000 conv=notrunc 2>/dev/null
+    expect_fail "checksum" "$bin" inspect "$work/flipped.plan"
+    echo "ok: optimize -> plan at batch 1,2; detect, inspect, bench on the plan";;
+optimize_portable)
+    # A portable plan (graph only) runs on any device and batch; optimizing it again targets a device (the GPU
+    # machine without ONNX does exactly this).
+    mkdir -p "$work/models"
+    ln -s "$model" "$work/models/yolo11n.onnx"
+    "$bin" optimize --input-dir "$work/models" --output-dir "$work/portable" --device portable --enable-fp16 \
+        > "$work/p.out" 2>&1 || { echo "FAIL: portable optimize"; cat "$work/p.out"; exit 1; }
+    plan=$work/portable/yolo11n.plan
+    size=$(stat -c %s "$plan"); onnx=$(stat -L -c %s "$model")
+    [ "$size" -lt $((onnx * 6 / 10)) ] || { echo "FAIL: fp16 portable plan is $size bytes (onnx $onnx)"; exit 1; }
+    "$bin" inspect "$plan" | grep -q 'target    portable' || { echo "FAIL: inspect does not say portable"; exit 1; }
+    "$bin" detect --model "$plan" --json "$work/bus.json" "$shared/data/images/bus.jpg" || exit 1
+    grep -qF '"name": "bus"' "$work/bus.json" || { echo "FAIL: no bus from the portable plan"; exit 1; }
+    "$bin" bench model --model "$plan" --batch 3 --iters 1 --warmup 0 >/dev/null || { echo "FAIL: portable plan at batch 3"; exit 1; }
+    "$bin" optimize --input-dir "$work/portable" --output-dir "$work/cpu" --device cpu --max-batch-size 2 \
+        > "$work/c.out" 2>&1 || { echo "FAIL: re-targeting the portable plan"; cat "$work/c.out"; exit 1; }
+    info=$("$bin" inspect "$work/cpu/yolo11n.plan")
+    grep -q 'batches   1, 2' <<<"$info" || { echo "FAIL: re-targeted plan batches"; echo "$info"; exit 1; }
+    grep -q "source    .*yolo11n.onnx" <<<"$info" || { echo "FAIL: re-targeted plan lost its source"; echo "$info"; exit 1; }
+    "$bin" detect -q --model "$work/cpu/yolo11n.plan" "$shared/data/images/bus.jpg" || exit 1
+    echo "ok: portable fp16 plan ($size bytes) runs anywhere and re-targets to cpu";;
+optimize_errors)
+    expect_exit2() {
+        expect_fail "$@" || exit 1
+        "${@:2}" >/dev/null 2>&1; local rc=$?
+        [ $rc -eq 2 ] || { echo "FAIL: '${*:2}' exited $rc, expected 2"; exit 1; }
+    }
+    expect_exit2 "--input-dir '$work/missing' does not exist" "$bin" optimize --input-dir "$work/missing" --output-dir "$work/out"
+    mkdir -p "$work/empty"; : > "$work/empty/readme.txt"
+    expect_exit2 "has no models" "$bin" optimize --input-dir "$work/empty" --output-dir "$work/out"
+    mkdir -p "$work/models"; ln -s "$model" "$work/models/yolo11n.onnx"
+    expect_exit2 "no fp16" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --device cpu --enable-fp16
+    expect_exit2 "--target-performance" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --target-performance turbo
+    expect_exit2 "unknown device" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --device tpu
+    expect_exit2 "--batch-sizes" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --batch-sizes 1,x
+    expect_fail "excludes" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --batch-sizes 1 --max-batch-size 4
+    # A broken model among good ones: the others are still written, the exit status says one failed.
+    head -c 100000 "$model" > "$work/models/broken.onnx"
+    out=$("$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --batch-sizes 1 --device cpu 2>&1); rc=$?
+    [ $rc -ne 0 ] || { echo "FAIL: a broken model did not fail the run"; echo "$out"; exit 1; }
+    grep -q "broken.onnx.*FAILED" <<<"$out" || { echo "FAIL: summary does not flag broken.onnx"; echo "$out"; exit 1; }
+    [ -s "$work/out/yolo11n.plan" ] && [ ! -e "$work/out/broken.plan" ] || { echo "FAIL: outputs"; ls -l "$work/out"; exit 1; }
+    echo "ok: optimize errors";;
 *) echo "unknown case $case_name"; exit 2;;
 esac

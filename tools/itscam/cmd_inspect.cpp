@@ -1,11 +1,16 @@
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "onnx/onnx_importer.h"
 #include "passes/passes.h"
 #include "runtime/engine.h"
+#include "runtime/plan.h"
+
+#ifdef ITSCAM_HAVE_ONNX
+#include "onnx/onnx_importer.h"
+#endif
 
 namespace itscam::cli {
 
@@ -34,12 +39,88 @@ nlohmann::json describe(const Graph& g) {
     return io;
 }
 
+size_t count_lines(const std::string& s) {
+    size_t n = 0;
+    bool any = false;
+    for (char c : s) {
+        if (c == '\n') {
+            n += any;
+            any = false;
+        } else {
+            any = true;
+        }
+    }
+    return n + any;
+}
+
+nlohmann::json describe_plan(const PlanInfo& p, const PlanFileStats& st) {
+    nlohmann::json tuning = nlohmann::json::object();
+    for (const auto& [b, t] : p.tuning)
+        tuning[std::to_string(b)] = {{"bytes", t.size()}, {"entries", count_lines(t)}, {"text", t}};
+    return {{"backend", p.backend},
+            {"target_key", p.target_key},
+            {"precision", precision_name(p.precision)},
+            {"imgsz", {p.height, p.width}},
+            {"batch_sizes", p.batch_sizes},
+            {"autotune", p.autotune},
+            {"performance", p.performance},
+            {"tuning", tuning},
+            {"creator", p.creator},
+            {"created", p.created},
+            {"source", {{"path", p.source_path}, {"sha256", p.source_sha256}, {"bytes", p.source_bytes}}},
+            {"file_bytes", st.file_bytes},
+            {"header_bytes", st.header_bytes},
+            {"blob_bytes", st.blob_bytes},
+            {"tensors", st.constants},
+            {"fp16_stored", st.fp16_stored}};
+}
+
+void print_plan(const PlanInfo& p, const PlanFileStats& st) {
+    std::printf("plan      %s, %.1f MB (%zu tensors%s)\n", p.creator.c_str(), st.file_bytes / 1048576.0, st.constants,
+                st.fp16_stored ? (", " + std::to_string(st.fp16_stored) + " stored as fp16").c_str() : "");
+    std::printf("created   %s\n", p.created.c_str());
+    std::printf("source    %s (%lld bytes, sha256 %s)\n", p.source_path.c_str(), static_cast<long long>(p.source_bytes),
+                p.source_sha256.empty() ? "?" : p.source_sha256.c_str());
+    if (p.portable()) {
+        std::printf("target    portable (graph only: any device, batch size and precision; weights %s)\n",
+                    precision_name(p.precision));
+    } else {
+        std::printf("target    %s, %s, input %dx%d, %s%s\n", p.backend.c_str(), precision_name(p.precision), p.height,
+                    p.width, p.performance.empty() ? "" : (p.performance + ", ").c_str(),
+                    p.autotune ? "autotuned" : "not autotuned");
+        std::printf("key       %s\n", p.target_key.c_str());
+        std::string bs;
+        for (int b : p.batch_sizes) bs += (bs.empty() ? "" : ", ") + std::to_string(b);
+        std::printf("batches   %s\n", bs.c_str());
+        for (const auto& [b, t] : p.tuning)
+            std::printf("tuning    batch %-4d %s\n", b,
+                        t.empty() ? "none (backend records no choices)"
+                                  : (std::to_string(count_lines(t)) + " entries, " + std::to_string(t.size()) + " bytes")
+                                        .c_str());
+    }
+}
+
 int run_inspect(const InspectArgs& a) {
-    auto g = onnx_import_file(a.model);
+    Result<Graph> g = internal_error("unset");
+    std::optional<std::pair<PlanInfo, PlanFileStats>> plan;
+    if (is_plan_file(a.model)) {
+        PlanFileStats st;
+        auto p = plan_read(a.model, &st);
+        if (!p) return fail(p.status().to_string(), 2);
+        plan.emplace(p->info, st);
+        g = std::move(p->graph);
+    } else {
+#ifdef ITSCAM_HAVE_ONNX
+        g = onnx_import_file(a.model);
+#else
+        g = unsupported(a.model + ": not an itscam plan, and this build has no ONNX import");
+#endif
+    }
     if (!g) return fail(g.status().to_string(), 2);
     const ModelMetadata& md = g->metadata;
     nlohmann::json j;
     j["model"] = a.model;
+    if (plan) j["plan"] = describe_plan(plan->first, plan->second);
     j["opset"] = g->opset;
     j["metadata"] = {{"task", md.task}, {"stride", md.stride}, {"imgsz", {md.imgsz_h, md.imgsz_w}},
                      {"batch", md.batch}, {"classes", md.names.size()}, {"names", md.names},
@@ -47,7 +128,8 @@ int run_inspect(const InspectArgs& a) {
     j["imported"] = describe(*g);
     Graph opt = *g;
     std::map<std::string, int> stats;
-    Status st = optimize_graph(opt, a.batch, 0, 0, PassOptions{}, &stats);
+    const int ih = plan ? plan->first.height : 0, iw = plan ? plan->first.width : 0;
+    Status st = optimize_graph(opt, a.batch, ih, iw, PassOptions{}, &stats);
     if (!st.is_ok()) return fail(st.to_string(), 2);
     j["optimized"] = describe(opt);
     j["optimized"]["passes"] = stats;
@@ -55,6 +137,7 @@ int run_inspect(const InspectArgs& a) {
         std::printf("%s\n", j.dump(1).c_str());
     } else {
         std::printf("model     %s (opset %lld)\n", a.model.c_str(), static_cast<long long>(g->opset));
+        if (plan) print_plan(plan->first, plan->second);
         std::printf("task      %s, stride %d, imgsz %dx%d, %zu classes, exported batch %d\n", md.task.c_str(), md.stride,
                     md.imgsz_h, md.imgsz_w, md.names.size(), md.batch);
         if (!md.description.empty()) std::printf("about     %s (Ultralytics %s)\n", md.description.c_str(), md.version.c_str());
@@ -83,7 +166,8 @@ int run_inspect(const InspectArgs& a) {
 
 RunFn add_inspect_command(CLI::App& app) {
     auto a = std::make_shared<InspectArgs>();
-    app.add_option("model", a->model, "ONNX model")->required();
+    app.add_option("model", a->model, "ONNX model or itscam plan (target, key, precision, batch sizes, tuning)")
+        ->required();
     app.add_option("--batch", a->batch, "Batch size to bind for the optimized view")->check(CLI::Range(1, 4096));
     app.add_flag("--graph", a->graph, "Dump the optimized graph, one node per line");
     app.add_flag("--raw", a->raw, "With --graph: dump the graph as imported");

@@ -1,17 +1,26 @@
 #include "model_options.h"
 
+#if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>
+#endif
 
+#include "runtime/plan.h"
 #include "vision/letterbox.h"
 
 namespace itscam::cli {
 
 void add_model_options(CLI::App& app, ModelArgs& a) {
-    app.add_option("-m,--model", a.model, "ONNX model (Ultralytics YOLO11 detect export)")->required();
-    app.add_option("--device", a.device, "Backend: cpu (oneDNN) or ref (reference oracle)")->capture_default_str();
-    app.add_option("--precision", a.precision,
-                   "fp32 (default); opt-in bf16 (AVX512-BF16/AMX) or int8 (VNNI, needs --calib)")
-        ->capture_default_str();
+    app.add_option("-m,--model", a.model,
+                   "ONNX model (Ultralytics YOLO11 detect export) or itscam plan (from `itscam optimize`)")
+        ->required();
+    a.device_opt = app.add_option("--device", a.device,
+                                  "Backend: cpu (oneDNN), ref (reference oracle) or cuda[:N] (GPU N, CUDA builds); "
+                                  "a plan's own device when not given")
+                       ->capture_default_str();
+    a.precision_opt = app.add_option("--precision", a.precision,
+                                     "fp32 (default); opt-in bf16 (AVX512-BF16/AMX), int8 (VNNI, needs --calib), "
+                                     "fp16 (cuda); a plan's own precision when not given")
+                          ->capture_default_str();
     app.add_option("--calib", a.calib, "int8: folder of calibration images (traffic frames like the ones you run on)");
     app.add_option("--threads", a.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     app.add_option("--imgsz", a.imgsz, "Input size (0 = the model's imgsz; fixed-size exports only run at theirs)")
@@ -20,6 +29,11 @@ void add_model_options(CLI::App& app, ModelArgs& a) {
 
 bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
     e.device = a.device;
+    if ((!a.device_opt || a.device_opt->count() == 0) && is_plan_file(a.model)) {
+        // A targeted plan runs on the backend it was built for (GPU 0 for cuda) unless --device says otherwise.
+        auto info = plan_read_info(a.model);
+        if (info && !info->portable()) e.device = info->backend;
+    }
     e.threads = a.threads;
     e.height = e.width = a.imgsz;
     auto p = parse_precision(a.precision);
@@ -28,7 +42,12 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
         return false;
     }
     e.precision = *p;
+    e.precision_explicit = a.precision_opt && a.precision_opt->count() > 0;
     if (!a.calib.empty()) {
+#if !(defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV)
+        err = "--calib needs image decoding, and this build has no OpenCV (configure with -DITSCAM_WITH_OPENCV=ON)";
+        return false;
+#else
         std::vector<std::string> files;
         if (!collect_images({a.calib}, files, err)) {
             err = "--calib: " + err;
@@ -46,6 +65,7 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
             std::fprintf(stderr, "int8: calibrated on %zu images from %s\n", out.size(), "--calib");
             return out;
         };
+#endif
     }
     return true;
 }
