@@ -265,6 +265,37 @@ const std::vector<Field<HistoryConfig>>& history_fields() {
     return kFields;
 }
 
+const std::vector<Field<StreamingConfig>>& streaming_fields() {
+    using S = StreamingConfig;
+    static const std::vector<Field<S>> kFields = {
+        {"enabled", &S::enabled},
+        {"preset", &S::preset},
+        {"gop", &S::gop},
+        {"rate_control", &S::rate_control},
+        {"crf", &S::crf},
+        {"bitrate_kbps", &S::bitrate_kbps},
+        {"max_bitrate_kbps", &S::max_bitrate_kbps},
+        {"encoder_threads", &S::encoder_threads},
+        {"annotate", &S::annotate},
+        {"max_viewers", &S::max_viewers},
+        {"viewer_queue_fragments", &S::viewer_queue_fragments},
+        {"viewer_queue_kib", &S::viewer_queue_kib},
+        {"idle_stop_s", &S::idle_stop_s},
+    };
+    return kFields;
+}
+
+const std::vector<Field<RenditionConfig>>& rendition_fields() {
+    using R = RenditionConfig;
+    static const std::vector<Field<R>> kFields = {
+        {"name", &R::name},
+        {"height", &R::height},
+        {"bitrate_kbps", &R::bitrate_kbps},
+        {"fragment_ms", &R::fragment_ms},
+    };
+    return kFields;
+}
+
 const std::vector<Field<SinkConfig>>& sink_fields() {
     static const std::vector<Field<SinkConfig>> kFields = {{"type", &SinkConfig::type}, {"path", &SinkConfig::path}};
     return kFields;
@@ -288,13 +319,13 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
 }
 
 const std::vector<std::string>& top_sections() {
-    static const std::vector<std::string> kNames = {"pipeline", "fallback", "server", "history", "sinks",
-                                                    "cameras", "circuit_breaker"};
+    static const std::vector<std::string> kNames = {"pipeline", "fallback", "server",          "history",
+                                                    "streaming", "sinks",  "cameras", "circuit_breaker"};
     return kNames;
 }
 
 const std::vector<std::string>& reserved_sections() {
-    static const std::vector<std::string> kNames = {"alerts", "streaming"};
+    static const std::vector<std::string> kNames = {"alerts"};
     return kNames;
 }
 
@@ -363,6 +394,12 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
     for (const auto& f : history_fields())
         if (std::string(f.name) == "path")
             ITSCAM_RETURN_IF_ERROR(apply_env_field(c.history, f, "ITSCAM_HISTORY_PATH", "history.path", env, c, prov));
+    for (const auto& f : streaming_fields()) {
+        std::string var = "ITSCAM_STREAMING_";
+        for (const char* q = f.name; *q; ++q) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*q)));
+        ITSCAM_RETURN_IF_ERROR(
+            apply_env_field(c.streaming, f, var, std::string("streaming.") + f.name, env, c, prov));
+    }
     return Status::ok();
 }
 
@@ -489,6 +526,62 @@ Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
 
 }  // namespace
 
+namespace {
+
+bool valid_rendition_name(const std::string& n) {
+    if (n.empty() || n.size() > 32) return false;
+    return std::all_of(n.begin(), n.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+    });
+}
+
+Status validate_streaming(const StreamingConfig& s, const Provenance* p) {
+    static const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+                                     "medium",    "slow",      "slower",   "veryslow"};
+    if (std::find_if(std::begin(kPresets), std::end(kPresets), [&](const char* x) { return s.preset == x; }) ==
+        std::end(kPresets)) {
+        return config_error(p, "streaming.preset",
+                            "expected an x264 preset (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
+                            "slower, veryslow), got " + quote_for_message(s.preset));
+    }
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.gop", s.gop, 1, 1000));
+    if (s.rate_control != "crf" && s.rate_control != "cbr")
+        return config_error(p, "streaming.rate_control", "expected crf or cbr, got " + quote_for_message(s.rate_control));
+    if (!(s.crf >= 0 && s.crf <= 51))
+        return config_error(p, "streaming.crf", "must be in 0..51, got " + format_number(s.crf));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.bitrate_kbps", s.bitrate_kbps, 50, 200000));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.max_bitrate_kbps", s.max_bitrate_kbps, 0, 200000));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.encoder_threads", s.encoder_threads, 0, 64));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.max_viewers", s.max_viewers, 0, 1000));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.viewer_queue_fragments", s.viewer_queue_fragments, 2, 100000));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.viewer_queue_kib", s.viewer_queue_kib, 64, 1 << 20));
+    if (!(s.idle_stop_s >= 0 && s.idle_stop_s <= 3600))
+        return config_error(p, "streaming.idle_stop_s", "must be in 0..3600 seconds, got " + format_number(s.idle_stop_s));
+    std::map<std::string, size_t> names;
+    for (size_t i = 0; i < s.renditions.size(); ++i) {
+        const RenditionConfig& r = s.renditions[i];
+        const std::string k = at("streaming.renditions", i);
+        if (!valid_rendition_name(r.name))
+            return config_error(p, k + ".name", "must be 1 to 32 of a-z 0-9 _ -, got " + quote_for_message(r.name));
+        if (auto [it, inserted] = names.emplace(r.name, i); !inserted) {
+            return config_error(p, k + ".name", "rendition " + quote_for_message(r.name) + " is already used by " +
+                                                    at("streaming.renditions", it->second));
+        }
+        ITSCAM_RETURN_IF_ERROR(check_int(p, k + ".height", r.height, 0, 4320));
+        if (r.height % 2 != 0 || (r.height != 0 && r.height < 64))
+            return config_error(p, k + ".height", "must be 0 (the camera's) or an even number >= 64, got " +
+                                                      std::to_string(r.height));
+        ITSCAM_RETURN_IF_ERROR(check_int(p, k + ".bitrate_kbps", r.bitrate_kbps, 0, 200000));
+        if (r.bitrate_kbps != 0 && r.bitrate_kbps < 50)
+            return config_error(p, k + ".bitrate_kbps", "must be 0 or at least 50, got " + std::to_string(r.bitrate_kbps));
+        if (!(r.fragment_ms >= 0 && r.fragment_ms <= 10000))
+            return config_error(p, k + ".fragment_ms", "must be in 0..10000 ms, got " + format_number(r.fragment_ms));
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
 Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p) {
     if (!valid_camera_id(cam.id)) {
         return config_error(p, join(prefix, "id"),
@@ -512,9 +605,10 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
 Status validate_config(const Config& c, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(validate_settings(c.settings, p));
     ITSCAM_RETURN_IF_ERROR(check_device(p, "device", c.device));
-    if (c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" && c.precision != "fp16") {
+    if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" &&
+        c.precision != "fp16") {
         return config_error(p, "precision",
-                            "expected one of fp32, bf16, int8, fp16, got " + quote_for_message(c.precision));
+                            "expected one of auto, fp32, bf16, int8, fp16, got " + quote_for_message(c.precision));
     }
     ITSCAM_RETURN_IF_ERROR(check_int(p, "threads", c.threads, 0, 1024));
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "imgsz", c.imgsz));
@@ -533,6 +627,7 @@ Status validate_config(const Config& c, const Provenance* p) {
     if (!(c.history.sample_interval_s >= 1) || c.history.sample_interval_s > 3600)
         return config_error(p, "history.sample_interval_s", "must be in 1..3600 seconds");
     if (!(c.history.retention_days > 0)) return config_error(p, "history.retention_days", "must be > 0");
+    ITSCAM_RETURN_IF_ERROR(validate_streaming(c.streaming, p));
     for (size_t i = 0; i < c.sinks.size(); ++i) {
         const SinkConfig& s = c.sinks[i];
         if (s.type != "jsonl")
@@ -638,6 +733,10 @@ void resolve(Config& c) {
     }
 }
 
+std::vector<RenditionConfig> default_renditions() {
+    return {{"source", 0, 0, 0}, {"mid", 480, 1000, 500}, {"low", 240, 300, 1000}};
+}
+
 Status validate(const Config& c) {
     return validate_config(c, nullptr);
 }
@@ -682,6 +781,20 @@ std::string to_yaml(const Config& c) {
     emit_fields(out, c.server, server_fields(), "  ");
     out += "history:\n";
     emit_fields(out, c.history, history_fields(), "  ");
+    out += "streaming:\n";
+    emit_fields(out, c.streaming, streaming_fields(), "  ");
+    if (c.streaming.renditions.empty()) {
+        out += "  renditions: []\n";
+    } else {
+        out += "  renditions:\n";
+        for (const RenditionConfig& r : c.streaming.renditions) {
+            bool first = true;
+            for (const auto& f : rendition_fields()) {
+                out += (first ? "    - " : "      ") + std::string(f.name) + ": " + yaml_value(r, f.member) + "\n";
+                first = false;
+            }
+        }
+    }
     if (c.sinks.empty()) {
         out += "sinks: []\n";
     } else {

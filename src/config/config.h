@@ -16,8 +16,7 @@
 // Relative paths (model, camera file urls, sink paths) are kept as written and resolve against the current working
 // directory of the process, not against the config file's folder (configs/example.yaml is written for running from
 // the repository root). Nothing here checks that files exist: sources fail (and reconnect) at run time.
-// `server:`, `alerts:` and `streaming:` sections are reserved for later: accepted, and kept as YAML text in
-// Config::reserved.
+// The `alerts:` section is consumed by the alerting module: accepted here and kept as YAML text in Config::reserved.
 // Environment: every SEED name overrides the setting of the same name (device_ids as "0,1" or "[0,1]"); our own keys
 // come from ITSCAM_DEVICE, ITSCAM_PRECISION, ITSCAM_THREADS, ITSCAM_MODEL and ITSCAM_IMGSZ. An empty variable is
 // treated as unset. Booleans accept true/false/yes/no/on/off/1/0 (any case) in YAML and in the environment.
@@ -71,6 +70,47 @@ struct HistoryConfig {
 
     bool operator==(const HistoryConfig&) const = default;
 };
+
+// One rung of the live-video ladder (docs/streaming.md). A viewer gets one rung at a time; the network-aware
+// controller moves it between rungs by its measured throughput. Rungs are encoded only while someone watches them.
+struct RenditionConfig {
+    std::string name;        // [a-z0-9_-]{1,32}, unique in the ladder (used in URLs: ?rendition=NAME)
+    int height = 0;          // 0: the camera's own height; else scaled to this height (even), aspect kept
+    int bitrate_kbps = 0;    // 0: the camera's rate control (crf / bitrate_kbps + the adaptive controller);
+                             // else this rung is capped (VBV) at this bitrate
+    double fragment_ms = 0;  // fMP4 fragment duration; 0: one frame per fragment (lowest latency). Fragments are
+                             // always also cut at keyframes.
+
+    bool operator==(const RenditionConfig&) const = default;
+};
+
+// Live annotated video: per camera and rendition one x264 encode shared by all viewers, packaged as fragmented MP4
+// (docs/streaming.md). ENABLE_ADAPTIVE_QUALITY, TARGET_BANDWIDTH_REDUCTION and ENABLE_NETWORK_AWARE_STREAMING (in
+// Settings) steer the controller. Environment: ITSCAM_STREAMING_<KEY> for every scalar key here
+// (ITSCAM_STREAMING_ENABLED, ITSCAM_STREAMING_PRESET, ...).
+struct StreamingConfig {
+    bool enabled = true;              // serve /streams/...; nothing is encoded until someone watches
+    std::string preset = "veryfast";  // x264 preset: ultrafast .. veryslow
+    int gop = 60;                     // frames between keyframes
+    std::string rate_control = "crf"; // crf | cbr
+    double crf = 23;                  // rate_control crf: the base CRF (0..51) the controller moves around
+    int bitrate_kbps = 4000;          // rate_control cbr: the target; also the baseline bandwidth of the
+                                      // streaming_bandwidth alert and TARGET_BANDWIDTH_REDUCTION
+    int max_bitrate_kbps = 0;         // crf: VBV cap (0: none)
+    int encoder_threads = 1;          // x264 threads per encode
+    bool annotate = true;             // draw boxes and labels before encoding
+    int max_viewers = 8;              // concurrent streaming connections (video + events) over all cameras;
+                                      // beyond it 503 (each holds one of the 16 HTTP handler threads)
+    int viewer_queue_fragments = 120; // per-viewer queue bound; a viewer past it skips to the latest keyframe
+    int viewer_queue_kib = 8192;      // the same bound in bytes
+    double idle_stop_s = 10;          // an encode nobody watches stops after this long
+    std::vector<RenditionConfig> renditions;  // empty: the default ladder (source/0, 480p/1000k, 240p/300k)
+
+    bool operator==(const StreamingConfig&) const = default;
+};
+
+// The ladder used when StreamingConfig::renditions is empty.
+std::vector<RenditionConfig> default_renditions();
 
 struct SinkConfig {
     std::string type = "jsonl";     // jsonl
@@ -137,7 +177,7 @@ struct Settings {
 struct Config {
     Settings settings;
     std::string device = "cpu";     // primary inference device: "cpu" | "ref" | "cuda" (then device_ids apply)
-    std::string precision = "fp32"; // fp32 | bf16 | int8 | fp16
+    std::string precision = "auto"; // auto (fp16 on cuda, fp32 on cpu) | fp32 | bf16 | int8 | fp16
     int threads = 0;                // CPU backend threads (0: all cores)
     std::string model;              // required when any camera has no model of its own
     int imgsz = 0;                  // 0: the model's
@@ -145,9 +185,10 @@ struct Config {
     FallbackConfig fallback;
     ServerConfig server;
     HistoryConfig history;
+    StreamingConfig streaming;
     std::vector<SinkConfig> sinks;  // empty: none
     std::vector<CameraConfig> cameras;
-    // Sections consumed outside this module ("alerts", "streaming"): their YAML text, as re-emitted by yaml-cpp.
+    // Sections consumed outside this module ("alerts"): their YAML text, as re-emitted by yaml-cpp.
     std::map<std::string, std::string> reserved;
     // The same sections as JSON text (plain scalars typed: numbers, booleans, null), for consumers that take JSON
     // (the alert rules: alert_rules_from_json). Not part of equality: it is derived from `reserved`.

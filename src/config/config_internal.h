@@ -59,10 +59,12 @@ const std::vector<Field<FallbackConfig>>& fallback_fields();
 const std::vector<Field<ServerConfig>>& server_fields();
 const std::vector<Field<HistoryConfig>>& history_fields();
 const std::vector<Field<SinkConfig>>& sink_fields();
+const std::vector<Field<StreamingConfig>>& streaming_fields();  // scalars; `renditions` is read as a list
+const std::vector<Field<RenditionConfig>>& rendition_fields();
 const std::vector<Field<CameraConfig>>& camera_fields();
 // Names accepted at the top level besides the fields (maps and lists).
 const std::vector<std::string>& top_sections();       // pipeline, fallback, sinks, cameras, circuit_breaker
-const std::vector<std::string>& reserved_sections();  // server, alerts, streaming
+const std::vector<std::string>& reserved_sections();  // alerts
 
 Status apply_env(Config& c, const Env& env, Provenance& prov);
 Status validate_config(const Config& c, const Provenance* p);

@@ -168,6 +168,7 @@ class Reader {
                 if (name == "fallback") return read_struct(v, name, kloc, vloc, c.fallback, fallback_fields());
                 if (name == "server") return read_struct(v, name, kloc, vloc, c.server, server_fields());
                 if (name == "history") return read_struct(v, name, kloc, vloc, c.history, history_fields());
+                if (name == "streaming") return read_streaming(v, kloc, vloc, c.streaming);
                 if (name == "circuit_breaker") {
                     prov_.file[name] = kloc;
                     if (v.IsNull()) return Status::ok();
@@ -220,6 +221,35 @@ class Reader {
                 return error(loc, path, std::string("missing required setting '") + required + "'");
         }
         return Status::ok();
+    }
+
+    // streaming: the scalar keys, plus `renditions` (a list of maps).
+    Status read_streaming(const YAML::Node& node, Location kloc, Location vloc, StreamingConfig& s) {
+        const std::string path = "streaming";
+        prov_.file[path] = kloc;
+        if (node.IsNull()) return Status::ok();
+        if (!node.IsMap()) return error(vloc, path, "expected a map, got " + describe(node));
+        std::vector<std::string> names = names_of(streaming_fields());
+        names.push_back("renditions");
+        return for_each_entry(
+            node, path, [&](const std::string& name, Location kl, const YAML::Node& v, Location vl) -> Status {
+                if (name == "renditions") {
+                    s.renditions.clear();
+                    return read_list(v, join(path, name), kl, vl, "renditions",
+                                     [&](const YAML::Node& item, const std::string& ipath, Location iloc) -> Status {
+                                         RenditionConfig r;
+                                         ITSCAM_RETURN_IF_ERROR(
+                                             read_struct(item, ipath, iloc, iloc, r, rendition_fields()));
+                                         if (prov_.file.count(join(ipath, "name")) == 0)
+                                             return error(iloc, ipath, "missing required setting 'name'");
+                                         s.renditions.push_back(std::move(r));
+                                         return Status::ok();
+                                     });
+                }
+                for (const auto& f : streaming_fields())
+                    if (name == f.name) return read_field(s, f.member, v, join(path, name), vl);
+                return unknown(kl, path, name, names);
+            });
     }
 
   private:

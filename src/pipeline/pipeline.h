@@ -100,6 +100,10 @@ struct PipelineOptions {
     std::function<void(const std::string& camera, const std::string& kind, const std::string& message)> on_camera_event;
     // Every circuit transition of a device. Called outside the breaker's lock.
     std::function<void(const std::string& device, const CircuitTransition&)> on_circuit_transition;
+    // Every processed frame with its detections (after the sinks): the live stream encoder's feed
+    // (StreamHub::push). Called on an inference worker thread for each frame of a batch, so it must return at once
+    // (hand the frame over, never encode or block here); the Frame shares the pooled pixels, keep it only briefly.
+    std::function<void(const video::Frame& frame, const DetectionRecord& rec)> on_frame;
     // create() returns at once and load() builds the engines (the HTTP API can answer "not ready" meanwhile).
     bool defer_load = false;
 };

@@ -137,7 +137,7 @@ TEST(ConfigEnv, EnvironmentBeatsTheFile) {
     EXPECT_EQ(r->settings.MEMORY_POOL_SIZE, 8);
     EXPECT_EQ(r->settings.device_ids, std::vector<int>{3});
     EXPECT_EQ(r->model, "env.onnx");
-    EXPECT_EQ(r->precision, "fp32");
+    EXPECT_EQ(r->precision, "auto");
     EXPECT_EQ(r->env_overrides,
               (std::vector<std::string>{"MEMORY_POOL_SIZE=8", "device_ids=[3]", "ITSCAM_MODEL=env.onnx"}));
     // Without env, the file wins.

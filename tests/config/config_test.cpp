@@ -34,7 +34,7 @@ TEST(ConfigDefaults, MatchSeedSettings) {
     EXPECT_TRUE(s.ENABLE_NETWORK_AWARE_STREAMING);
     EXPECT_EQ(s.device_ids, std::vector<int>{0});
     EXPECT_EQ(c.device, "cpu");
-    EXPECT_EQ(c.precision, "fp32");
+    EXPECT_EQ(c.precision, "auto");
     EXPECT_TRUE(validate(c).is_ok()) << validate(c).message();
 }
 
@@ -77,7 +77,7 @@ TEST(ConfigFiles, ExampleLoadsAndSpellsOutTheDefaults) {
     EXPECT_EQ(c.pipeline, pipeline);
     EXPECT_EQ(c.fallback, FallbackConfig{});
     EXPECT_EQ(c.device, "cpu");
-    EXPECT_EQ(c.precision, "fp32");
+    EXPECT_EQ(c.precision, "auto");
     EXPECT_EQ(c.threads, 0);
     EXPECT_EQ(c.imgsz, 0);
     EXPECT_EQ(c.model, "../shared/models/yolo11n.onnx");
@@ -239,7 +239,8 @@ streaming:
     EXPECT_TRUE(cam.loop);
     EXPECT_FALSE(cam.realtime);
     EXPECT_EQ(cam.rtsp_transport, "udp");
-    EXPECT_EQ(c.reserved.size(), 2u);  // alerts, streaming
+    EXPECT_EQ(c.reserved.size(), 1u);  // alerts
+    EXPECT_EQ(c.streaming, StreamingConfig{});  // `streaming:` with nothing: the defaults
     EXPECT_EQ(c.server.port, 8080);
     EXPECT_EQ(c.server.api_token, "s3cret");
     EXPECT_EQ(c.server.host, "127.0.0.1");
@@ -306,7 +307,7 @@ TEST(ConfigRoundTrip, AwkwardStringsAndNumbers) {
     cam.id = "0123";
     cam.url = "  leading and trailing spaces  \ttab\nnewline";
     c.cameras.push_back(cam);
-    c.reserved["streaming"] = "port: 8080\nroutes:\n  - /health\n  - /metrics";
+    c.reserved["alerts"] = "port: 8080\nroutes:\n  - /health\n  - /metrics";
     c.server.port = 0;
     c.server.api_token = "tok en:with#odd chars";
     ASSERT_TRUE(validate(c).is_ok()) << validate(c).message();
