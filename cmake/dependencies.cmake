@@ -84,8 +84,24 @@ if(ITSCAM_WITH_CUDA)
   if(NOT CMAKE_CUDA_COMPILER)
     message(FATAL_ERROR "ITSCAM_WITH_CUDA=ON but nvcc was not found: install the CUDA toolkit or set CMAKE_CUDA_COMPILER")
   endif()
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    # Hopper (H100/H200) machine code + PTX, which the driver JIT-compiles on newer GPUs. Override for others.
+    set(CMAKE_CUDA_ARCHITECTURES 90)
+  endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
+  # cuDNN 9: with the toolkit (/usr/local/cuda) or from the distribution's packages.
+  find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} PATHS /usr/include/x86_64-linux-gnu /usr/include)
+  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
+               HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}/lib PATHS /usr/lib/x86_64-linux-gnu)
+  if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
+    message(FATAL_ERROR "ITSCAM_WITH_CUDA=ON needs cuDNN 9 (cudnn.h and libcudnn): install it or pass CUDNN_INCLUDE_DIR "
+                        "and CUDNN_LIBRARY")
+  endif()
+  add_library(itscam_cudnn INTERFACE)
+  target_include_directories(itscam_cudnn INTERFACE ${CUDNN_INCLUDE_DIR})
+  target_link_libraries(itscam_cudnn INTERFACE ${CUDNN_LIBRARY})
+  message(STATUS "cuDNN: ${CUDNN_LIBRARY} (${CUDNN_INCLUDE_DIR}); CUDA architectures ${CMAKE_CUDA_ARCHITECTURES}")
 endif()
 
 if(ITSCAM_BUILD_TESTS)

@@ -15,7 +15,11 @@ packages=(
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
+  chromium                               # tests: the dashboard in a headless browser (tests/browser)
 )
+# Node and npm for tests/browser (playwright-core; `npm ci --prefix tests/browser`). A node from elsewhere that
+# already has npm (NodeSource's nodejs bundles it, and conflicts with Debian's npm package) is kept.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}"

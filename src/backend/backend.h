@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -37,6 +38,19 @@ struct BackendOptions {
     bool collect_ranges = false;
     // Time alternative implementations per layer at compile time and keep the fastest (adds ~0.2 s to a build).
     bool autotune = true;
+    // GPU backends: the device ordinal ("cuda:1" -> 1).
+    int device_id = 0;
+    // Per-layer implementation choices recorded by an earlier compile (CompiledGraph::tuning(), stored in a plan).
+    // Non-empty: the backend reuses them instead of autotuning; a choice that no longer applies is an error.
+    std::string tuning;
+};
+
+// Device-resident input and output of a GPU compiled graph, for pre/post-processing that stays on the device.
+struct DeviceBinding {
+    void* input = nullptr;         // graph input 0: float32, dense NCHW, on the device
+    const void* output = nullptr;  // graph output 0: float32, dense, on the device (valid after run_device)
+    void* stream = nullptr;        // cudaStream_t the graph runs on; work enqueued on it is ordered with run_device
+    int device_id = 0;
 };
 
 class CompiledGraph {
@@ -51,6 +65,18 @@ public:
     virtual std::string describe() const { return {}; }
     // Ranges recorded so far when compiled with collect_ranges (merged over runs).
     virtual ActivationRanges collected_ranges() const { return {}; }
+    // The per-layer choices this compile made (autotuned algorithms), to store in a plan; empty on CPU backends.
+    virtual std::string tuning() const { return {}; }
+    // GPU backends: the device buffers of input 0 / output 0, or null on host backends.
+    virtual const DeviceBinding* device_binding() const { return nullptr; }
+    // GPU backends: runs on device_binding().input, leaves output 0 on the device. Enqueued on the binding's stream;
+    // the caller synchronizes (or enqueues more work on that stream).
+    virtual Status run_device() { return unsupported("this backend has no device-resident execution"); }
+    // GPU backends: GPU time of each of `iters` back-to-back replays on the device-resident input (events around
+    // each replay), in ms. Measures the graph alone: no host copies, no launch gaps between replays.
+    virtual Result<std::vector<double>> device_times(int iters) {
+        return unsupported("this backend has no device timing");
+    }
 };
 
 class Backend {
@@ -60,10 +86,17 @@ public:
     // OK when the backend can run the node, else a message saying why not.
     virtual Status supports(const Graph& g, const Node& n) const = 0;
     virtual Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const = 0;
+    // What a compiled result depends on beyond the graph: for GPU backends the GPU name, compute capability and
+    // library versions, e.g. "cuda|NVIDIA H200|sm_90|cudnn 91400|cudart 13000". A plan built for one key is refused
+    // on another.
+    virtual std::string target_key() const { return name(); }
 };
 
-// Registry of the backends built into this binary: "ref", "cpu" (oneDNN), later "cuda".
+// Registry of the backends built into this binary: "ref", "cpu" (oneDNN), "cuda" (cuDNN/cuBLAS).
 std::vector<std::string> backend_names();
+// `name` is a backend name, with an optional device ordinal for GPU backends ("cuda", "cuda:1").
 Result<std::unique_ptr<Backend>> backend_create(const std::string& name);
+// "cuda:2" -> {"cuda", 2}; "cpu" -> {"cpu", 0}; a bad ordinal is an error.
+Result<std::pair<std::string, int>> parse_device(const std::string& device);
 
 }  // namespace itscam

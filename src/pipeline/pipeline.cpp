@@ -11,6 +11,9 @@
 #include "core/time_format.h"
 #include "pipeline/batch_scheduler.h"
 #include "runtime/detector.h"
+#if defined(ITSCAM_HAVE_CUDA)
+#include "backend/cuda/stream_manager.h"
+#endif
 
 namespace itscam::pipeline {
 
@@ -181,7 +184,9 @@ struct Pipeline::Impl {
         dopt.engine.height = imgsz;
         dopt.engine.width = imgsz;
         dopt.engine.threads = threads;
-        ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(cfg.precision));
+        const std::string prec = cfg.precision == "auto" ? (device.rfind("cuda", 0) == 0 ? "fp16" : "fp32")
+                                                         : cfg.precision;
+        ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(prec));
         if (dopt.engine.precision == Precision::kInt8)
             return unsupported("precision int8 needs calibration images, which the pipeline does not take yet; "
                                "use fp32 or bf16");
@@ -379,6 +384,7 @@ struct Pipeline::Impl {
             cam->processed++;
             cam->degraded.store(degraded);
             for (auto& s : sinks) s->write(rec);
+            if (opt.on_frame) opt.on_frame(qf.frame, rec);
             {
                 std::lock_guard<std::mutex> lk(cam->latest_mu);
                 cam->latest = std::move(rec);
@@ -624,6 +630,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
     cbo.half_open_max_calls = st.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS;
     cbo.oom_threshold = st.gpu_memory_failure_threshold;
     std::vector<std::pair<std::string, std::string>> devs;  // name, engine device
+#if defined(ITSCAM_HAVE_CUDA)
+    // CUDA streams per device (grown under load) and the device-memory budget every engine reserves from.
+    StreamManager::configure(st.STREAMS_PER_DEVICE, st.MAX_STREAMS_PER_DEVICE);
+    StreamManager::set_memory_budget(static_cast<size_t>(std::max(0.0, st.TOTAL_GPU_MEMORY_GB) * (1ull << 30)));
+#endif
     if (cfg.device == "cuda") {
         for (int id : st.device_ids) devs.emplace_back("cuda:" + std::to_string(id), "cuda:" + std::to_string(id));
     } else {

@@ -6,7 +6,27 @@
 #include "vision/letterbox.h"
 #include "vision/postprocess.h"
 
+#if defined(ITSCAM_HAVE_CUDA)
+#include <cuda_runtime.h>
+
+#include "vision/cuda/gpu_vision.h"
+#endif
+
 namespace itscam {
+
+#if defined(ITSCAM_HAVE_CUDA)
+struct Detector::GpuPath {
+    std::unique_ptr<vision::gpu::GpuLetterbox> letterbox;
+    std::unique_ptr<vision::gpu::GpuDecodeNms> nms;
+    std::vector<vision::gpu::FrameRef> frames;
+    std::vector<vision::LetterboxInfo> infos;
+    std::vector<std::vector<vision::Detection>> dets;
+};
+#else
+struct Detector::GpuPath {};
+#endif
+
+Detector::~Detector() = default;
 
 namespace {
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -32,6 +52,19 @@ Result<std::unique_ptr<Detector>> Detector::create(const std::string& model_path
     if (d->engine_->channels() != 3) return unsupported(model_path + ": the model input must have 3 channels");
     d->input_ = Tensor::zeros(DType::kF32, {d->engine_->batch(), 3, d->engine_->input_height(),
                                             d->engine_->input_width()});
+#if defined(ITSCAM_HAVE_CUDA)
+    const DeviceBinding* bind = d->engine_->compiled().device_binding();
+    if (opt.gpu_pre_post && bind && bind->input && bind->output) {
+        auto gp = std::make_unique<GpuPath>();
+        // Scratch for 1080p frames up front; a larger frame grows it once.
+        ITSCAM_ASSIGN_OR_RETURN(gp->letterbox, vision::gpu::GpuLetterbox::create(d->engine_->input_width(),
+                                                                                  d->engine_->input_height(),
+                                                                                  d->engine_->batch(), 1920, 1080));
+        ITSCAM_ASSIGN_OR_RETURN(gp->nms, vision::gpu::GpuDecodeNms::create(d->engine_->batch(), static_cast<int>(os[2]),
+                                                                            opt.nms.max_det));
+        d->gpu_ = std::move(gp);
+    }
+#endif
     return d;
 }
 
@@ -49,6 +82,7 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::
     if (staging.dtype() != DType::kF32 || staging.shape() != want)
         return invalid_argument("detect: staging tensor " + shape_str(staging.shape()) + " does not match the engine input " +
                                 shape_str(want));
+    if (gpu_) return detect_gpu(images);
     std::vector<std::vector<vision::Detection>> results;
     timings_ = {};
     const int b = engine_->batch(), h = engine_->input_height(), w = engine_->input_width();
@@ -83,6 +117,63 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::
         timings_.postprocess_ms += ms_since(t0);
     }
     return results;
+}
+
+// Frames go to the device (pinned frames by DMA), are letterboxed there straight into the engine's input, the
+// graph replays, and decode + NMS run on the device; only the detections come back.
+Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const std::vector<ImageView>& images) {
+#if defined(ITSCAM_HAVE_CUDA)
+    std::vector<std::vector<vision::Detection>> results;
+    timings_ = {};
+    const int b = engine_->batch();
+    const DeviceBinding* bind = engine_->compiled().device_binding();
+    cudaStream_t stream = static_cast<cudaStream_t>(bind->stream);
+    const Graph& g = engine_->graph();
+    const Shape& os = g.values.at(g.outputs[0]).shape;
+    const int channels = static_cast<int>(os[1]), anchors = static_cast<int>(os[2]);
+    for (size_t start = 0; start < images.size(); start += b) {
+        const size_t count = std::min<size_t>(b, images.size() - start);
+        auto t0 = std::chrono::steady_clock::now();
+        GpuPath& gp = *gpu_;
+        gp.frames.clear();
+        for (size_t i = 0; i < count; ++i) {
+            const ImageView& im = images[start + i];
+            if (!im.bgr || im.width <= 0 || im.height <= 0 || im.stride < static_cast<size_t>(im.width) * 3)
+                return invalid_argument("image " + std::to_string(start + i) + " is empty or malformed");
+            gp.frames.push_back({im.bgr, im.width, im.height, im.stride});
+        }
+        ITSCAM_RETURN_IF_ERROR(gp.letterbox->run(gp.frames, static_cast<float*>(bind->input), stream, gp.infos));
+        if (count < static_cast<size_t>(b)) {
+            // The rest of the batch: zeros (a short last batch), as on the CPU path.
+            const size_t plane = static_cast<size_t>(3) * engine_->input_height() * engine_->input_width();
+            const cudaError_t e = cudaMemsetAsync(static_cast<float*>(bind->input) + count * plane, 0,
+                                                  (b - count) * plane * sizeof(float), stream);
+            if (e != cudaSuccess) return device_error(std::string("clearing the batch tail: ") + cudaGetErrorString(e));
+        }
+        // Synchronizing between stages costs a few microseconds and makes the per-stage latencies real.
+        cudaError_t e = cudaStreamSynchronize(stream);
+        if (e != cudaSuccess) return device_error(std::string("letterbox: ") + cudaGetErrorString(e));
+        timings_.preprocess_ms += ms_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        ITSCAM_RETURN_IF_ERROR(engine_->compiled().run_device());
+        e = cudaStreamSynchronize(stream);
+        if (e != cudaSuccess)
+            return Status(e == cudaErrorMemoryAllocation ? StatusCode::kOutOfMemory : StatusCode::kDeviceLost,
+                          std::string("inference: ") + cudaGetErrorString(e));
+        timings_.inference_ms += ms_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        ITSCAM_RETURN_IF_ERROR(gp.nms->run(static_cast<const float*>(bind->output), static_cast<int>(count), channels,
+                                           anchors, opt_.nms, stream, gp.dets));
+        for (size_t i = 0; i < count; ++i) {
+            vision::scale_boxes_to_image(gp.dets[i], gp.infos[i]);
+            results.push_back(std::move(gp.dets[i]));
+        }
+        timings_.postprocess_ms += ms_since(t0);
+    }
+    return results;
+#else
+    return unsupported("this build has no CUDA support");
+#endif
 }
 
 }  // namespace itscam

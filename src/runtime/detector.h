@@ -22,6 +22,8 @@ struct ImageView {
 struct DetectorOptions {
     EngineOptions engine;
     vision::NmsOptions nms;
+    // GPU engines: letterbox, decode and NMS on the device too (only frames go in and detections come out).
+    bool gpu_pre_post = true;
 };
 
 struct DetectTimings {
@@ -30,6 +32,7 @@ struct DetectTimings {
 
 class Detector {
 public:
+    ~Detector();
     static Result<std::unique_ptr<Detector>> create(const std::string& model_path, const DetectorOptions& opt);
 
     // Runs any number of images; they are processed in engine-sized batches (a short last batch is zero-padded).
@@ -45,14 +48,19 @@ public:
     const Engine& engine() const { return *engine_; }
     vision::NmsOptions& nms() { return opt_.nms; }
     const DetectTimings& last_timings() const { return timings_; }
+    // True when letterbox, decode and NMS run on the GPU next to the engine.
+    bool gpu_pre_post() const { return gpu_ != nullptr; }
 
 private:
+    struct GpuPath;
+    Result<std::vector<std::vector<vision::Detection>>> detect_gpu(const std::vector<ImageView>& images);
     Detector() = default;
     DetectorOptions opt_;
     std::unique_ptr<Engine> engine_;
     std::vector<std::string> names_;
     Tensor input_;
     DetectTimings timings_;
+    std::unique_ptr<GpuPath> gpu_;
 };
 
 }  // namespace itscam

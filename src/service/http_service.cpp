@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "service/metrics.h"
+#include "service/web_assets.h"
 
 namespace itscam::service {
 
@@ -212,6 +213,7 @@ struct HttpService::Impl {
     std::atomic<int> bound_port{0};
     bool started = false;
     std::mutex life_mu;
+    std::shared_ptr<StreamHub> streams;
 
     // --- helpers ---
     bool authorize(const httplib::Request& req, httplib::Response& res) const {
@@ -351,6 +353,110 @@ struct HttpService::Impl {
         send_json(res, 200, *r);
     }
 
+    void dashboard(const httplib::Request& req, httplib::Response& res) { serve_web_asset(req, res); }
+
+    // --- live streams ---
+    bool stream_camera_known(const std::string& id) {
+        if (streams->has_camera(id)) return true;
+        if (pipe.camera_config(id).is_ok()) {
+            streams->add_camera(id);  // viewers may connect before the first frame
+            return true;
+        }
+        return false;
+    }
+
+    bool streams_ready(httplib::Response& res) {
+        if (streams) return true;
+        send_error(res, 404, "streaming is not configured");
+        return false;
+    }
+
+    void stream_live(const httplib::Request& req, httplib::Response& res) {
+        if (!streams_ready(res)) return;
+        const std::string id = req.matches[1];
+        if (!stream_camera_known(id)) return send_error(res, 404, "camera '" + id + "' does not exist");
+        auto v = streams->open_video(id, req.get_param_value("rendition"));
+        if (!v.is_ok()) {
+            if (v.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "5");
+            return send_error(res, http_status_for(v.status().code()), v.status().message());
+        }
+        std::shared_ptr<VideoViewer> viewer = std::move(v).value();
+        res.status = 200;
+        res.set_header("Cache-Control", "no-store");
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_chunked_content_provider(
+            "video/mp4",
+            [viewer](size_t, httplib::DataSink& sink) {
+                std::shared_ptr<const std::string> b = viewer->next(std::chrono::milliseconds(250));
+                if (!b) {
+                    if (viewer->closed()) sink.done();
+                    return true;  // nothing yet: httplib checks the socket and asks again
+                }
+                const auto t0 = std::chrono::steady_clock::now();
+                if (!sink.write(b->data(), b->size())) {  // the viewer went away (mid-fragment is fine)
+                    viewer->close();
+                    return false;
+                }
+                viewer->written(b->size(),
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                return true;
+            },
+            [viewer](bool) { viewer->close(); });
+    }
+
+    void stream_events(const httplib::Request& req, httplib::Response& res) {
+        if (!streams_ready(res)) return;
+        const std::string id = req.matches[1];
+        if (!stream_camera_known(id)) return send_error(res, 404, "camera '" + id + "' does not exist");
+        auto e = streams->open_events(id);
+        if (!e.is_ok()) {
+            if (e.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "5");
+            return send_error(res, http_status_for(e.status().code()), e.status().message());
+        }
+        std::shared_ptr<EventViewer> ev = std::move(e).value();
+        res.status = 200;
+        res.set_header("Cache-Control", "no-store");
+        res.set_header("X-Accel-Buffering", "no");
+        res.set_chunked_content_provider(
+            "text/event-stream",
+            [ev](size_t, httplib::DataSink& sink) {
+                std::shared_ptr<const std::string> m = ev->next(std::chrono::milliseconds(1000));
+                if (!m) {
+                    if (ev->closed()) {
+                        sink.done();
+                        return true;
+                    }
+                    static const char kPing[] = ": keep-alive\n\n";  // also notices a viewer that left
+                    if (!sink.write(kPing, sizeof kPing - 1)) {
+                        ev->close();
+                        return false;
+                    }
+                    return true;
+                }
+                const std::string msg = "event: detections\ndata: " + *m + "\n\n";
+                if (!sink.write(msg.data(), msg.size())) {
+                    ev->close();
+                    return false;
+                }
+                return true;
+            },
+            [ev](bool) { ev->close(); });
+    }
+
+    void stream_info(const httplib::Request& req, httplib::Response& res) {
+        if (!streams_ready(res)) return;
+        const std::string id = req.matches[1];
+        if (!stream_camera_known(id)) return send_error(res, 404, "camera '" + id + "' does not exist");
+        auto j = streams->stream_json(id);
+        if (!j.is_ok()) return send_error(res, http_status_for(j.status().code()), j.status().message());
+        send_json(res, 200, *j);
+    }
+
+    void list_streams(const httplib::Request&, httplib::Response& res) {
+        if (!streams_ready(res)) return;
+        send_json(res, 200, streams->streams_json());
+    }
+
     // --- routing ---
     using H = void (Impl::*)(const httplib::Request&, httplib::Response&);
     struct Route {
@@ -369,6 +475,11 @@ struct HttpService::Impl {
             {R"(/api/v1/cameras/([^/]+)/detections/latest)", {{"GET", &Impl::latest}}},
             {"/api/v1/alerts", {{"GET", &Impl::alerts}}},
             {"/api/v1/baseline", {{"POST", &Impl::baseline}}},
+            {R"(/streams/([^/]+)/live\.mp4)", {{"GET", &Impl::stream_live}}},
+            {R"(/streams/([^/]+)/detections)", {{"GET", &Impl::stream_events}}},
+            {R"(/streams/([^/]+))", {{"GET", &Impl::stream_info}}},
+            {"/api/v1/streams", {{"GET", &Impl::list_streams}}},
+            {web_route_pattern(), {{"GET", &Impl::dashboard}}},  // /, /app.js, /style.css: embedded only
         };
         const char* all[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
         for (const auto& r : routes) {
@@ -443,9 +554,12 @@ Status HttpService::start() {
     I.svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second server bind a port that
     // is already in use instead of failing.
-    I.svr.set_socket_options([](socket_t sock) {
+    const int sndbuf = o.send_buffer_bytes;
+    I.svr.set_socket_options([sndbuf](socket_t sock) {
         int yes = 1;
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        // Accepted connections inherit the listening socket's buffer size (Linux).
+        if (sndbuf > 0) setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     });
     I.svr.set_payload_max_length(o.max_body_bytes);
     I.svr.set_read_timeout(o.read_timeout_s, 0);
@@ -487,10 +601,13 @@ Status HttpService::start() {
     return Status::ok();
 }
 
+void HttpService::set_streams(std::shared_ptr<StreamHub> hub) { impl_->streams = std::move(hub); }
+
 void HttpService::stop() {
     Impl& I = *impl_;
     std::lock_guard<std::mutex> lk(I.life_mu);
     if (!I.th.joinable()) return;
+    if (I.streams) I.streams->close_all();  // long-lived responses end and give their threads back
     I.svr.stop();
     I.th.join();
 }
@@ -505,6 +622,13 @@ nlohmann::json HttpService::performance() {
 
 std::string HttpService::metrics_text() {
     std::string text = render_metrics(impl_->pipe.snapshot(), impl_->gpu.sample(), process_uptime_s());
+    if (impl_->streams) {
+        const std::string s = impl_->streams->metrics_text();
+        if (!s.empty()) {
+            if (!text.empty() && text.back() != '\n') text += '\n';
+            text += s;
+        }
+    }
     if (extra_metrics) {
         std::string extra = extra_metrics();
         if (!extra.empty()) {

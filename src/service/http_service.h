@@ -12,11 +12,20 @@
 //   GET    /api/v1/cameras/{id}/detections/latest   the latest DetectionRecord (pipeline::detection_record_json)
 //   GET    /api/v1/alerts                        the alerts_json hook, or {"alerts":[],"note":"alerting not configured"}
 //   POST   /api/v1/baseline                      the record_baseline hook (501 when not configured)
+//   GET    /streams/{id}/live.mp4[?rendition=R]  live annotated video: chunked fMP4 (init segment, then fragments
+//                                                from a keyframe); 404 unknown camera, 400 unknown rendition,
+//                                                503 beyond streaming.max_viewers (see stream_hub.h)
+//   GET    /streams/{id}/detections              Server-Sent Events: one JSON object per frame, "pts" on the
+//                                                video's timeline
+//   GET    /streams/{id}                         the stream's renditions, MSE mime types, controller state
+//   GET    /api/v1/streams                       every stream with its stats
+// (the /streams endpoints answer 404 "streaming not configured" until set_streams() is called)
 //
 // Mutating endpoints (POST, DELETE) need `Authorization: Bearer <api_token>` (401 with WWW-Authenticate: Bearer
 // when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). Every error
 // body is JSON {"error": "...", "status": N}: unknown paths 404, wrong method 405 (with Allow), bodies over
-// max_body_bytes 413, non-JSON bodies 400/415. No endpoint serves files.
+// max_body_bytes 413, non-JSON bodies 400/415. No endpoint reads files: GET /, /app.js, /style.css serve the dashboard
+// compiled into the binary (web_assets.h).
 #pragma once
 
 #include <functional>
@@ -29,6 +38,7 @@
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 #include "service/gpu_monitor.h"
+#include "service/stream_hub.h"
 
 namespace itscam::service {
 
@@ -44,6 +54,9 @@ struct ServiceOptions {
     int keep_alive_max_count = 100;  // requests per connection
     int keep_alive_timeout_s = 5;    // idle seconds before a kept-alive connection is closed
     int threads = 16;                // request handler threads (a kept-alive connection holds one while open)
+    int send_buffer_bytes = 0;       // SO_SNDBUF of every connection (0: the OS default, autotuned). A bound makes a
+                                     // slow streaming viewer block (and skip) sooner instead of filling megabytes
+                                     // of kernel buffer first.
     std::string nvml_library = "libnvidia-ml.so.1";  // GPU metrics; a missing library only disables them
 };
 
@@ -67,6 +80,9 @@ public:
     std::function<nlohmann::json()> alerts_json;                // GET /api/v1/alerts
     std::function<Result<nlohmann::json>()> record_baseline;    // POST /api/v1/baseline
     std::function<std::string()> extra_metrics;                 // appended to /metrics (exposition text)
+    // Live video and detection streams (before start()). stop() ends every streaming viewer first, so that the
+    // long-lived responses release their handler threads.
+    void set_streams(std::shared_ptr<StreamHub> hub);
 
     // What the endpoints serve, for callers that want it without HTTP.
     nlohmann::json performance();

@@ -3,7 +3,8 @@
 // normalized MSE (mse(ref, got) / mse(ref, 0)), with NaN/Inf parity, exact output shapes/dtypes, inputs left
 // untouched, and bit-identical results when the same input runs again after another input.
 //
-// Test names: Ops/BackendOps.Run/<case>_<backend> and Bf16/BackendOps.Run/<case>_bf16_<backend>, so
+// Test names: Ops/BackendOps.Run/<case>_<backend>, Bf16/BackendOps.Run/<case>_bf16_<backend> (cpu) and
+// Fp16/BackendOps.Run/<case>_fp16_<backend> (cuda), so
 //   --gtest_filter='*Op_Conv*_cpu'   all Conv cases on the cpu backend
 //   --gtest_filter='*_bf16_*'        the bf16 variants
 // A case a backend cannot run (supports() or compile() says kUnsupported) is skipped with the reason, except the
@@ -107,19 +108,21 @@ std::vector<std::string> tested_backends() {
     return v;
 }
 
-std::vector<Param> make_params(bool bf16) {
+// fp32 on every backend; bf16 (cases marked bf16) on cpu; fp16 (every case) on cuda.
+std::vector<Param> make_params(Precision precision) {
     std::vector<Param> out;
     auto backends = tested_backends();
     const auto& cases = test::backend_op_cases();
     for (size_t i = 0; i < cases.size(); ++i) {
-        if (bf16 && !cases[i].bf16) continue;
+        if (precision == Precision::kBF16 && !cases[i].bf16) continue;
         if (backends.empty()) {
-            out.push_back({i, "", bf16 ? Precision::kBF16 : Precision::kF32});
+            if (precision != Precision::kF16) out.push_back({i, "", precision});
             continue;
         }
         for (const auto& b : backends) {
-            if (bf16 && b != "cpu") continue;
-            out.push_back({i, b, bf16 ? Precision::kBF16 : Precision::kF32});
+            if (precision == Precision::kBF16 && b != "cpu") continue;
+            if (precision == Precision::kF16 && b != "cuda") continue;
+            out.push_back({i, b, precision});
         }
     }
     return out;
@@ -127,7 +130,8 @@ std::vector<Param> make_params(bool bf16) {
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
     const auto& c = test::backend_op_cases()[info.param.case_index];
-    return c.name + (info.param.precision == Precision::kBF16 ? "_bf16" : "") + "_" +
+    const Precision pr = info.param.precision;
+    return c.name + (pr == Precision::kBF16 ? "_bf16" : pr == Precision::kF16 ? "_fp16" : "") + "_" +
            (info.param.backend.empty() ? std::string("nobackend") : info.param.backend);
 }
 
@@ -146,8 +150,11 @@ TEST_P(BackendOps, Run) {
     ASSERT_FALSE(HasFailure()) << "building the case graph failed";
 
     auto backend = backend_create(p.backend);
+    if (!backend.is_ok() && backend.status().code() == StatusCode::kUnavailable)
+        GTEST_SKIP() << backend.status().to_string();  // a GPU backend built here, but no GPU
     ASSERT_TRUE(backend.is_ok()) << backend.status().to_string();
-    const bool required = c.yolo && p.backend == "cpu";
+    // The ops YOLO11 needs must run on the optimized backends (cpu and cuda).
+    const bool required = c.yolo && (p.backend == "cpu" || p.backend == "cuda");
     for (const auto& n : g.nodes) {
         Status st = (*backend)->supports(g, n);
         if (st.is_ok()) continue;
@@ -166,6 +173,7 @@ TEST_P(BackendOps, Run) {
         }
         FAIL() << "compile failed: " << st.to_string();
     }
+    // Per-precision tolerance: fp32 the case's own; bf16 and fp16 (8 and 11 significant bits) 1e-4.
     const double max_nmse = p.precision == Precision::kF32 ? c.max_nmse : 1e-4;
     const bool strict_dtype = p.precision == Precision::kF32;
 
@@ -205,8 +213,10 @@ TEST_P(BackendOps, Run) {
         EXPECT_TRUE(bit_identical(got1[i], got3[i])) << "output " << i << " differs between two runs of one input";
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, BackendOps, ::testing::ValuesIn(make_params(false)), param_name);
-INSTANTIATE_TEST_SUITE_P(Bf16, BackendOps, ::testing::ValuesIn(make_params(true)), param_name);
+INSTANTIATE_TEST_SUITE_P(Ops, BackendOps, ::testing::ValuesIn(make_params(Precision::kF32)), param_name);
+INSTANTIATE_TEST_SUITE_P(Bf16, BackendOps, ::testing::ValuesIn(make_params(Precision::kBF16)), param_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(BackendOps);
+INSTANTIATE_TEST_SUITE_P(Fp16, BackendOps, ::testing::ValuesIn(make_params(Precision::kF16)), param_name);
 
 // ---------------------------------------------------------------------------------------------------------------
 // The harness itself

@@ -172,7 +172,9 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
 
 RunFn add_bench_pipeline_command(CLI::App& app) {
     auto a = std::make_shared<PipeBenchArgs>();
-    app.add_option("--model", a->model, "ONNX model")->required()->check(CLI::ExistingFile);
+    app.add_option("--model", a->model, "ONNX model or itscam plan (it must serve the batch sizes used)")
+        ->required()
+        ->check(CLI::ExistingFile);
     app.add_option("--cameras", a->cameras, "Camera counts to run, comma-separated (one run each)")->capture_default_str();
     app.add_option("--source", a->source, "A video file (looped, paced at its frame rate) or 'synthetic' (1080p)")
         ->capture_default_str();

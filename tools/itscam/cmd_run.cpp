@@ -54,6 +54,7 @@ struct ServiceSide {
     std::unique_ptr<service::WebhookNotifier> webhook;
     std::unique_ptr<service::History> history;
     std::unique_ptr<service::HttpService> http;
+    std::shared_ptr<service::StreamHub> streams;  // live video (streaming.enabled and the HTTP API on)
     std::mutex history_mu;  // History is thread-safe; this only orders the error reporting
     std::optional<pipeline::PipelineSnapshot> prev;       // the snapshot of the previous history sample
     std::optional<pipeline::PipelineSnapshot> prev_eval;  // ... of the previous alert evaluation
@@ -110,8 +111,13 @@ struct ServiceSide {
         return Status::ok();
     }
 
-    void hook_pipeline(pipeline::PipelineOptions& po) {
+    void hook_pipeline(pipeline::PipelineOptions& po, const config::Config& cfg) {
+        if (cfg.streaming.enabled && cfg.server.enabled) {
+            streams = std::make_shared<service::StreamHub>(service::StreamHubOptions::from_config(cfg));
+            po.on_frame = [hub = streams](const video::Frame& f, const pipeline::DetectionRecord& r) { hub->push(f, r); };
+        }
         po.on_camera_event = [this](const std::string& cam, const std::string& kind, const std::string& msg) {
+            if (kind == "removed" && streams) streams->remove_camera(cam);
             if (!history) return;
             auto k = service::parse_camera_event_kind(kind);
             if (!k) {  // ended / stall / format_changed: not connection events
@@ -153,6 +159,7 @@ struct ServiceSide {
         so.read_timeout_s = std::max(1, static_cast<int>(std::lround(sc.read_timeout_s)));
         so.write_timeout_s = std::max(1, static_cast<int>(std::lround(sc.write_timeout_s)));
         http = std::make_unique<service::HttpService>(pipe, so);
+        if (streams) http->set_streams(streams);
         http->alerts_json = [this] {
             nlohmann::json active = nlohmann::json::array(), recent = nlohmann::json::array();
             for (const auto& al : alerts.active())
@@ -225,7 +232,7 @@ int run_run(const RunArgs& a) {
     if (Status st = svc.configure_alerts(*cfg); !st) return fail(st.message(), 2);
     if (!a.check) {
         if (Status st = svc.open_history(cfg->history); !st) return fail(st.to_string(), exit_code_for(st));
-        svc.hook_pipeline(po);
+        svc.hook_pipeline(po, *cfg);
     }
 #endif
     auto p = pipeline::Pipeline::create(*cfg, po);

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "model_options.h"
+#include "vision/image_io.h"
 #include "vision/metrics_map.h"
 
 namespace itscam::cli {
@@ -77,13 +77,13 @@ int run_val(const ValArgs& a) {
     double infer_ms = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& path : files) {
-        cv::Mat img = cv::imread(path, cv::IMREAD_COLOR);
-        if (img.empty()) return fail("cannot read image '" + path + "'");
+        vision::ImageBgr img;
+        if (!vision::read_image_bgr(path, img, &err)) return fail(err);
         std::vector<vision::GroundTruth> gt;
         const fs::path lp = label_dir / (fs::path(path).stem().string() + ".txt");
-        if (!vision::load_yolo_labels(lp.string(), img.cols, img.rows, gt, &err)) return fail(lp.string() + ": " + err, 2);
+        if (!vision::load_yolo_labels(lp.string(), img.width, img.height, gt, &err)) return fail(lp.string() + ": " + err, 2);
         if (!gt.empty()) ++labelled;
-        auto r = (*det)->detect({ImageView{img.data, img.cols, img.rows, img.step[0]}});
+        auto r = (*det)->detect({ImageView{img.bgr.data(), img.width, img.height, static_cast<size_t>(img.width) * 3}});
         if (!r) return fail(path + ": " + r.status().to_string());
         infer_ms += (*det)->last_timings().inference_ms;
         eval.add_image(gt, (*r)[0]);
@@ -97,8 +97,8 @@ int run_val(const ValArgs& a) {
     if (!a.json_out.empty()) {
         nlohmann::json j = {{"model", fs::path(a.m.model).filename().string()},
                             {"data", a.data},
-                            {"device", a.m.device},
-                            {"precision", a.m.precision},
+                            {"device", (*det)->engine().options().device},
+                            {"precision", precision_name((*det)->engine().options().precision)},
                             {"images", res.num_images},
                             {"classes", res.num_classes},
                             {"map50_95", res.map50_95},

@@ -13,11 +13,17 @@ namespace itscam::cli {
 
 using RunFn = std::function<int()>;
 
-RunFn add_detect_command(CLI::App& app);
+#if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
+RunFn add_detect_command(CLI::App& app);  // image decoding
+#endif
+RunFn add_val_command(CLI::App& app);  // without OpenCV: PPM images only
 RunFn add_inspect_command(CLI::App& app);
-RunFn add_val_command(CLI::App& app);
+RunFn add_optimize_command(CLI::App& app);
 RunFn add_bench_command(CLI::App& app);
 RunFn add_bench_pipeline_command(CLI::App& app);
+#ifdef ITSCAM_HAVE_BENCH_STREAMING
+RunFn add_bench_streaming_command(CLI::App& app);  // needs FFmpeg (x264) and OpenCV (drawing)
+#endif
 RunFn add_run_command(CLI::App& app);
 #ifdef ITSCAM_HAVE_SERVICE
 RunFn add_report_command(CLI::App& app);  // needs the service library (History, reports)

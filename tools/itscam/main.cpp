@@ -14,10 +14,14 @@ int main(int argc, char** argv) {
         CLI::App* sub = app.add_subcommand(name, desc);
         cmds.emplace_back(sub, fn(*sub));
     };
+#if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
     add("detect", "Detect objects in images (JSON and annotated images)", itscam::cli::add_detect_command);
-    add("inspect", "Show a model's metadata, inputs/outputs, op counts, parameters and GFLOPs",
+#endif
+    add("inspect", "Show a model's or plan's metadata, inputs/outputs, op counts, parameters and GFLOPs",
         itscam::cli::add_inspect_command);
     add("val", "Measure mAP50-95 / mAP50 on a YOLO-format dataset folder", itscam::cli::add_val_command);
+    add("optimize", "Build optimized plans (one per model, per-batch tuning) for a device, or portable ones",
+        itscam::cli::add_optimize_command);
     add("run", "Run the multi-camera pipeline from a YAML config until SIGINT/SIGTERM", itscam::cli::add_run_command);
     add("bench", "Benchmark the engine (p50/p99 latency, FPS, peak memory)", itscam::cli::add_bench_command);
 #ifdef ITSCAM_HAVE_SERVICE

@@ -1,0 +1,247 @@
+#include "backend/cuda/cudnn_fused.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "backend/cuda/csl/csl.h"
+
+namespace itscam {
+
+namespace {
+
+constexpr int64_t kX = 1, kW = 2, kB = 3, kR = 4, kY = 5, kConvOut = 10, kBiasOut = 11, kActOut = 12;
+
+// A backend descriptor that is destroyed with its scope unless released into FusedConv::keep_.
+struct Desc {
+    cudnnBackendDescriptor_t d = nullptr;
+    Desc() = default;
+    Desc(const Desc&) = delete;
+    Desc& operator=(const Desc&) = delete;
+    ~Desc() {
+        if (d) cudnnBackendDestroyDescriptor(d);
+    }
+    cudnnBackendDescriptor_t release() {
+        cudnnBackendDescriptor_t t = d;
+        d = nullptr;
+        return t;
+    }
+};
+
+Status make(cudnnBackendDescriptorType_t type, Desc& out) {
+    return csl::cudnn_status(cudnnBackendCreateDescriptor(type, &out.d), "cudnnBackendCreateDescriptor");
+}
+
+#define SET(desc, attr, type, count, ptr) \
+    ITSCAM_CUDNN_CHECK(cudnnBackendSetAttribute((desc), (attr), (type), (count), (ptr)))
+
+int64_t alignment_of(const void* p, int64_t ld_bytes) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p) | static_cast<uintptr_t>(ld_bytes);
+    int64_t al = 16;
+    while (al > 1 && (a % static_cast<uintptr_t>(al)) != 0) al /= 2;
+    return al;
+}
+
+// An NHWC tensor [n, c, h, w] with row pitch ld (elements), or a virtual float intermediate.
+Status tensor(Desc& t, int64_t id, cudnnDataType_t dt, int64_t n, int64_t c, int64_t h, int64_t w, int64_t ld,
+              bool is_virtual, int64_t align) {
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_TENSOR_DESCRIPTOR, t));
+    const int64_t dims[4] = {n, c, h, w};
+    const int64_t strides[4] = {h * w * ld, 1, w * ld, ld};
+    SET(t.d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt);
+    SET(t.d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
+    SET(t.d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
+    SET(t.d, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &id);
+    SET(t.d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align);
+    bool v = is_virtual;
+    SET(t.d, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v);
+    ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(t.d));
+    return Status::ok();
+}
+
+Status pointwise(Desc& op, Desc& pw, cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t b,
+                 cudnnBackendDescriptor_t y) {
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, pw));
+    cudnnDataType_t prec = CUDNN_DATA_FLOAT;
+    SET(pw.d, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
+    SET(pw.d, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec);
+    if (mode == CUDNN_POINTWISE_SWISH_FWD) {
+        float beta = 1.f;
+        SET(pw.d, CUDNN_ATTR_POINTWISE_SWISH_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+    }
+    ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(pw.d));
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, op));
+    SET(op.d, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &pw.d);
+    SET(op.d, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x);
+    if (b) SET(op.d, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b);
+    SET(op.d, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y);
+    ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(op.d));
+    return Status::ok();
+}
+
+}  // namespace
+
+struct FusedConv::Plan {
+    cudnnBackendDescriptor_t plan = nullptr;
+    int64_t workspace = 0;
+    std::string name;
+    ~Plan() {
+        if (plan) cudnnBackendDestroyDescriptor(plan);
+    }
+};
+
+FusedConv::~FusedConv() {
+    plans_.clear();
+    for (auto it = keep_.rbegin(); it != keep_.rend(); ++it) cudnnBackendDestroyDescriptor(*it);
+}
+
+size_t FusedConv::workspace(int plan) const { return static_cast<size_t>(plans_[plan]->workspace); }
+std::string FusedConv::engine_name(int plan) const { return plans_[plan]->name; }
+
+Result<std::unique_ptr<FusedConv>> FusedConv::create(cudnnHandle_t handle, const FusedConvSpec& s, int max_configs,
+                                                     size_t max_workspace) {
+    std::unique_ptr<FusedConv> fc(new FusedConv());
+    fc->residual_ = s.residual;
+    const int64_t es = s.dtype == CUDNN_DATA_HALF ? 2 : 4;
+    const int64_t ldx = s.ldx ? s.ldx : s.c, ldy = s.ldy ? s.ldy : s.k, ldr = s.ldr ? s.ldr : s.k;
+    Desc x, w, b, r, y, conv_out, bias_out, act_out;
+    ITSCAM_RETURN_IF_ERROR(tensor(x, kX, s.dtype, s.n, s.c, s.h, s.w, ldx, false, alignment_of(s.x, ldx * es)));
+    {
+        // Filters K x C x R x S in KRSC order (NHWC filter layout).
+        ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_TENSOR_DESCRIPTOR, w));
+        const int64_t dims[4] = {s.k, s.c, s.r, s.s};
+        const int64_t strides[4] = {s.r * s.s * s.c, 1, s.s * s.c, s.c};
+        const int64_t id = kW, al = alignment_of(s.wt, s.c * es);
+        cudnnDataType_t dt = s.dtype;
+        SET(w.d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt);
+        SET(w.d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
+        SET(w.d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
+        SET(w.d, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &id);
+        SET(w.d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &al);
+        ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(w.d));
+    }
+    ITSCAM_RETURN_IF_ERROR(tensor(b, kB, s.dtype, 1, s.k, 1, 1, s.k, false, alignment_of(s.b, s.k * es)));
+    ITSCAM_RETURN_IF_ERROR(tensor(conv_out, kConvOut, CUDNN_DATA_FLOAT, s.n, s.k, s.oh, s.ow, s.k, true, 16));
+    const bool act = s.activation != 0;
+    ITSCAM_RETURN_IF_ERROR(tensor(y, kY, s.dtype, s.n, s.k, s.oh, s.ow, ldy, false, alignment_of(s.y, ldy * es)));
+    if (s.residual)
+        ITSCAM_RETURN_IF_ERROR(tensor(r, kR, s.dtype, s.n, s.k, s.oh, s.ow, ldr, false, alignment_of(s.res, ldr * es)));
+    // conv -> +bias -> act -> +residual; the last op writes y, the others virtual float tensors.
+    const bool bias_last = !act && !s.residual;
+    ITSCAM_RETURN_IF_ERROR(bias_last ? Status::ok()
+                                     : tensor(bias_out, kBiasOut, CUDNN_DATA_FLOAT, s.n, s.k, s.oh, s.ow, s.k, true, 16));
+    if (act && s.residual)
+        ITSCAM_RETURN_IF_ERROR(tensor(act_out, kActOut, CUDNN_DATA_FLOAT, s.n, s.k, s.oh, s.ow, s.k, true, 16));
+
+    Desc cd;
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, cd));
+    {
+        cudnnDataType_t comp = CUDNN_DATA_FLOAT;
+        cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+        const int64_t dims = 2, dil[2] = {s.dil_h, s.dil_w}, str[2] = {s.stride_h, s.stride_w},
+                      pad[2] = {s.pad_h, s.pad_w};
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp);
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims);
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dil);
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, str);
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+        SET(cd.d, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+        ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(cd.d));
+    }
+    Desc conv_op;
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, conv_op));
+    {
+        float alpha = 1.f, beta = 0.f;
+        SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x.d);
+        SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w.d);
+        SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv_out.d);
+        SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd.d);
+        SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+        SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+        ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(conv_op.d));
+    }
+    Desc bias_op, bias_pw, act_op, act_pw, res_op, res_pw;
+    ITSCAM_RETURN_IF_ERROR(pointwise(bias_op, bias_pw, CUDNN_POINTWISE_ADD, conv_out.d, b.d, bias_last ? y.d : bias_out.d));
+    std::vector<cudnnBackendDescriptor_t> ops = {conv_op.d, bias_op.d};
+    if (act) {
+        const cudnnPointwiseMode_t m = s.activation == 1   ? CUDNN_POINTWISE_SWISH_FWD
+                                       : s.activation == 2 ? CUDNN_POINTWISE_RELU_FWD
+                                                           : CUDNN_POINTWISE_SIGMOID_FWD;
+        ITSCAM_RETURN_IF_ERROR(pointwise(act_op, act_pw, m, bias_out.d, nullptr, s.residual ? act_out.d : y.d));
+        ops.push_back(act_op.d);
+    }
+    if (s.residual) {
+        ITSCAM_RETURN_IF_ERROR(pointwise(res_op, res_pw, CUDNN_POINTWISE_ADD, act ? act_out.d : bias_out.d, r.d, y.d));
+        ops.push_back(res_op.d);
+    }
+    Desc graph;
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, graph));
+    SET(graph.d, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, static_cast<int64_t>(ops.size()), ops.data());
+    SET(graph.d, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+    ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(graph.d));
+
+    Desc heur;
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, heur));
+    cudnnBackendHeurMode_t hm = CUDNN_HEUR_MODE_A;
+    SET(heur.d, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph.d);
+    SET(heur.d, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hm);
+    ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(heur.d));
+    constexpr int kMaxCfg = 16;
+    cudnnBackendDescriptor_t cfgs[kMaxCfg] = {};
+    for (auto& c : cfgs) ITSCAM_CUDNN_CHECK(cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &c));
+    int64_t count = 0;
+    const cudnnStatus_t hs = cudnnBackendGetAttribute(heur.d, CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, kMaxCfg, &count, cfgs);
+    for (int64_t i = 0; hs == CUDNN_STATUS_SUCCESS && i < count && fc->num_plans() < max_configs; ++i) {
+        cudnnBackendDescriptor_t plan = nullptr;
+        if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan) != CUDNN_STATUS_SUCCESS) break;
+        auto p = std::make_unique<Plan>();
+        p->plan = plan;
+        if (cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle) !=
+                CUDNN_STATUS_SUCCESS ||
+            cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                     &cfgs[i]) != CUDNN_STATUS_SUCCESS ||
+            cudnnBackendFinalize(plan) != CUDNN_STATUS_SUCCESS)
+            continue;
+        int64_t n = 0;
+        if (cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n,
+                                     &p->workspace) != CUDNN_STATUS_SUCCESS ||
+            static_cast<size_t>(p->workspace) > max_workspace)
+            continue;
+        char name[256] = {};
+        int64_t len = 0;
+        if (cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR,
+                                     sizeof(name) - 1, &len, name) == CUDNN_STATUS_SUCCESS)
+            p->name.assign(name, static_cast<size_t>(std::min<int64_t>(len, sizeof(name) - 1)));
+        p->name = "engine " + std::to_string(i) + (p->name.empty() ? "" : " " + p->name.substr(0, 60));
+        fc->plans_.push_back(std::move(p));
+    }
+    for (auto& c : cfgs) cudnnBackendDestroyDescriptor(c);
+    if (fc->plans_.empty())
+        return unsupported("cuDNN offers no fused engine for this convolution (" +
+                           std::string(hs == CUDNN_STATUS_SUCCESS ? "no finalizable plan" : cudnnGetErrorString(hs)) +
+                           ")");
+    // The plans keep references to the graph and tensors: keep them alive with the object.
+    for (Desc* d : {&x, &w, &b, &r, &y, &conv_out, &bias_out, &act_out, &cd, &conv_op, &bias_pw, &bias_op, &act_pw,
+                    &act_op, &res_pw, &res_op, &graph, &heur})
+        if (d->d) fc->keep_.push_back(d->release());
+    return fc;
+}
+
+Status FusedConv::run(cudnnHandle_t handle, int plan, const void* x, const void* w, const void* b, const void* r,
+                      void* y, void* workspace) const {
+    Desc vp;
+    ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, vp));
+    int64_t ids[5] = {kX, kW, kB, kY, kR};
+    void* ptrs[5] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(b), y, const_cast<void*>(r)};
+    const int64_t n = residual_ ? 5 : 4;
+    SET(vp.d, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, ids);
+    SET(vp.d, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, ptrs);
+    SET(vp.d, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+    ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(vp.d));
+    ITSCAM_CUDNN_CHECK(cudnnBackendExecute(handle, plans_[plan]->plan, vp.d));
+    return Status::ok();
+}
+
+}  // namespace itscam

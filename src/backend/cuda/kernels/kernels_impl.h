@@ -1,0 +1,117 @@
+// Launchers of the CUDA backend's own kernels. This header sees no framework types (no Tensor, Graph or Status):
+// plain pointers, sizes and a cudaStream_t, so the .cu files build with nvcc alone. Every launcher enqueues work on
+// `stream` and returns cudaGetLastError() (launch errors only; execution errors surface at the next sync).
+//
+// Element types: activations are float (kF32) or __half (kF16); every kernel accumulates in float. Layout words:
+//   "rows x C view"  an NHWC activation seen as a matrix of rows = N*H*W pixels by C channels, where row r starts at
+//                    ptr + r * ld (ld >= C, in elements). A channel slice of a wider NHWC buffer (a Concat member, a
+//                    Split part) is the same view with ptr advanced by the channel offset and ld = total channels.
+//   "plain"          dense row-major, as in the graph (NCHW for rank-4 values).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace itscam::cuda_kernels {
+
+enum class DT : int { kF32 = 0, kF16 = 1 };
+enum class Act : int { kNone = 0, kSiLU = 1, kReLU = 2, kSigmoid = 3, kLeakyReLU = 4 };
+enum class BinOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
+
+constexpr int kMaxRank = 6;
+struct Dims {
+    int rank = 0;
+    int64_t d[kMaxRank] = {};
+};
+
+// Conv epilogue: y[r, c] = act(x[r, c] + bias[c]) + (residual ? residual[r, c] : 0), all rows x C views of one
+// dtype; bias is float (may be null = 0). alpha is LeakyReLU's slope. x may equal y (in place, same ld).
+cudaError_t conv_epilogue(const void* x, int64_t ldx, void* y, int64_t ldy, const float* bias, const void* residual,
+                          int64_t ldr, int64_t rows, int64_t C, Act act, float alpha, DT dt, cudaStream_t stream);
+
+// Depthwise convolution (groups == C == output channels) on NHWC views with the conv epilogue fused:
+//   y[n, oh, ow, c] = act(sum_{r,s} x[n, oh*sh - pad_top + r*dh, ow*sw - pad_left + s*dw, c] * w[c, r, s] + bias[c])
+//                     (+ residual[n, oh, ow, c])
+// w: float [C, kh, kw] on the device; bias float [C] or null; residual a view or null. Out-of-image taps are zero.
+cudaError_t depthwise_conv_nhwc(const void* x, int64_t ldx, const float* w, const float* bias, const void* residual,
+                                int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C,
+                                int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
+                                int dh, int dw, Act act, float alpha, DT dt, cudaStream_t stream);
+
+// Direct convolution of a plain NCHW float32 tensor (the graph input image) into an NHWC view, with the conv epilogue
+// fused: y[n, oh, ow, k] = act(sum_{c,r,s} x[n, c, oh*sh - pad_top + r, ow*sw - pad_left + s] * w[k, c, r, s] + bias[k]).
+// For stems with few input channels, where an NCHW->NHWC conversion (padded to 8 channels) and a tensor-core
+// convolution move three times the bytes. w: float [K, C, kh, kw]; bias float [K] or null; no dilation or groups.
+cudaError_t stem_conv_nchw(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
+                           const float* bias, void* y, int64_t ldy, int64_t K, int64_t OH, int64_t OW, int kh, int kw,
+                           int sh, int sw, int pad_top, int pad_left, Act act, float alpha, DT dt, cudaStream_t stream);
+
+// The YOLOv8/11 Detect head in one pass, from the last convolutions' NHWC outputs to the model output: for anchor a
+// of level l (grid h x w, stride s, first anchor a0), pixel p = a - a0 = y * w + x:
+//   out[n, 0:4, a] = (cx, cy, w, h) of dist2bbox(DFL(box[n, p, 0:4R]), anchor (x + 0.5, y + 0.5)) * s
+//   out[n, 4 + c, a] = sigmoid(cls[n, p, c])
+// DFL(side j) = sum_k softmax_k(box[.., j*R + k]) * bins[k]. out is dense float32 [N, 4 + nc, A].
+constexpr int kMaxHeadLevels = 4;
+struct HeadLevel {
+    const void* box = nullptr;  // NHWC view [N, h, w, 4R], row pitch box_ld
+    const void* cls = nullptr;  // NHWC view [N, h, w, nc], row pitch cls_ld
+    int64_t box_ld = 0, cls_ld = 0;
+    int h = 0, w = 0;
+    float stride = 0.f;
+    int64_t a0 = 0;
+};
+struct HeadParams {
+    HeadLevel lv[kMaxHeadLevels];
+    int levels = 0;
+    int64_t N = 0, A = 0;
+    int R = 16, nc = 80;
+};
+cudaError_t yolo_detect_head(const HeadParams& p, const float* bins, float* out, DT dt, cudaStream_t stream);
+
+// NCHW plain -> NHWC rows x C view, converting dtype (e.g. the fp32 graph input to fp16 activations).
+cudaError_t nchw_to_nhwc(const void* x, DT xdt, void* y, int64_t ldy, DT ydt, int64_t N, int64_t C, int64_t HW,
+                         cudaStream_t stream);
+// NHWC rows x C view -> NCHW plain, converting dtype.
+cudaError_t nhwc_to_nchw(const void* x, int64_t ldx, DT xdt, void* y, DT ydt, int64_t N, int64_t C, int64_t HW,
+                         cudaStream_t stream);
+// Dense element-wise dtype conversion (n elements).
+cudaError_t cast(const void* x, DT xdt, void* y, DT ydt, int64_t n, cudaStream_t stream);
+
+// MaxPool on NHWC views: x is N x H x W x C (ld ldx per pixel), y is N x OH x OW x C (ld ldy). Padding cells are
+// ignored (never win), as in ONNX.
+cudaError_t maxpool_nhwc(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C,
+                         int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, DT dt,
+                         cudaStream_t stream);
+
+// Nearest Resize on NHWC views with precomputed source indices: y[n, oh, ow, c] = x[n, src_h[oh], src_w[ow], c].
+// src_h (OH ints) and src_w (OW ints) are device arrays.
+cudaError_t resize_nearest_nhwc(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W,
+                                int64_t C, int64_t OH, int64_t OW, const int* src_h, const int* src_w, DT dt,
+                                cudaStream_t stream);
+
+// Plain broadcasting binary op: y[i] = a[ia] op b[ib] where out has `out` dims and a/b have per-dimension element
+// strides (0 on a broadcast dimension) over the same rank. Either a or b may be a float scalar constant instead:
+// pass a == nullptr to use a_scalar (likewise b).
+cudaError_t binary(BinOp op, const void* a, Dims a_strides, float a_scalar, const void* b, Dims b_strides,
+                   float b_scalar, void* y, Dims out, DT dt, cudaStream_t stream);
+
+// Plain unary activation over n elements (x may equal y).
+cudaError_t activation(const void* x, void* y, int64_t n, Act act, float alpha, DT dt, cudaStream_t stream);
+
+// Plain transpose: y = x.permute(perm); `in` are x's dims.
+cudaError_t transpose(const void* x, void* y, Dims in, Dims perm, DT dt, cudaStream_t stream);
+
+// Plain strided gather (Slice with steps, and any dense copy): y[o] = x[base + sum_k o_k * step_k] where step_k is
+// an element stride into x (may be negative) and out are y's dims.
+cudaError_t gather_strided(const void* x, int64_t base, Dims steps, void* y, Dims out, DT dt, cudaStream_t stream);
+
+// Softmax over the middle axis of x seen as [outer, len, inner] (plain), float accumulation, max-subtracted.
+cudaError_t softmax(const void* x, void* y, int64_t outer, int64_t len, int64_t inner, DT dt, cudaStream_t stream);
+
+// DflDecode: x [N, 4, R, A] plain, w [R] float (device), y [N, 1, 4, A]:
+//   y[n, 0, j, a] = sum_k softmax_k(x[n, j, :, a]) * w[k]
+cudaError_t dfl_decode(const void* x, const float* w, void* y, int64_t N, int64_t R, int64_t A, DT dt,
+                       cudaStream_t stream);
+
+}  // namespace itscam::cuda_kernels

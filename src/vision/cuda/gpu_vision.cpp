@@ -1,0 +1,372 @@
+#include "vision/cuda/gpu_vision.h"
+
+#include "backend/cuda/csl/csl.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string>
+
+#include "vision/cuda/postprocess_impl.h"
+#include "vision/cuda/preprocess_impl.h"
+
+namespace itscam::vision::gpu {
+
+namespace {
+
+using csl::cuda_status;
+
+#define GV_CUDA(expr) ITSCAM_RETURN_IF_ERROR(cuda_status((expr), #expr))
+
+size_t align_up(size_t v, size_t a) {
+    return (v + a - 1) / a * a;
+}
+
+// A device or pinned host allocation, freed in the destructor. Buffers are only (re)allocated by grow(), never on the
+// per-batch path unless a batch needs more than any before.
+struct DeviceBuffer {
+    void* p = nullptr;
+    size_t bytes = 0;
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    ~DeviceBuffer() { release(); }
+    void release() {
+        if (p != nullptr) cudaFree(p);
+        p = nullptr;
+        bytes = 0;
+    }
+    // The caller makes sure no enqueued work still uses the old buffer (cudaFree also synchronizes the device).
+    Status grow(size_t want) {
+        if (want <= bytes && p != nullptr) return Status::ok();
+        release();
+        GV_CUDA(cudaMalloc(&p, std::max<size_t>(want, 256)));
+        bytes = std::max<size_t>(want, 256);
+        return Status::ok();
+    }
+};
+
+struct PinnedBuffer {
+    void* p = nullptr;
+    size_t bytes = 0;
+    PinnedBuffer() = default;
+    PinnedBuffer(const PinnedBuffer&) = delete;
+    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+    ~PinnedBuffer() { release(); }
+    void release() {
+        if (p != nullptr) cudaFreeHost(p);
+        p = nullptr;
+        bytes = 0;
+    }
+    Status grow(size_t want) {
+        if (want <= bytes && p != nullptr) return Status::ok();
+        release();
+        GV_CUDA(cudaHostAlloc(&p, std::max<size_t>(want, 256), cudaHostAllocDefault));
+        bytes = std::max<size_t>(want, 256);
+        return Status::ok();
+    }
+};
+
+struct EventHandle {
+    cudaEvent_t e = nullptr;
+    bool recorded = false;
+    EventHandle() = default;
+    EventHandle(const EventHandle&) = delete;
+    EventHandle& operator=(const EventHandle&) = delete;
+    ~EventHandle() {
+        if (e != nullptr) cudaEventDestroy(e);
+    }
+    Status create() { return cuda_status(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate"); }
+    Status record(cudaStream_t s) {
+        GV_CUDA(cudaEventRecord(e, s));
+        recorded = true;
+        return Status::ok();
+    }
+    Status host_wait() {
+        return recorded ? cuda_status(cudaEventSynchronize(e), "cudaEventSynchronize") : Status::ok();
+    }
+    Status stream_wait(cudaStream_t s) {
+        return recorded ? cuda_status(cudaStreamWaitEvent(s, e, 0), "cudaStreamWaitEvent") : Status::ok();
+    }
+};
+
+// Bytes of one packed frame copy in the device scratch (rows of 3 * w bytes), 256-byte aligned.
+size_t packed_frame_bytes(int w, int h) {
+    return align_up(static_cast<size_t>(w) * 3 * static_cast<size_t>(h), 256);
+}
+
+// The reference compares float64 IoUs against the Python float the user wrote (0.7), not float(0.7): the shortest
+// decimal that round-trips the float (same as postprocess.cpp).
+double float_as_decimal(float v) {
+    char buf[32];
+    const auto res = std::to_chars(buf, buf + sizeof(buf), v);
+    double d = v;
+    std::from_chars(buf, res.ptr, d);
+    return d;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------------
+// GpuLetterbox
+
+struct GpuLetterbox::Impl {
+    DeviceBuffer frames_dev;     // packed copies of host frames
+    PinnedBuffer staging;        // same layout as frames_dev, for pageable frames
+    DeviceBuffer jobs_dev;       // LetterboxJob[batch]
+    PinnedBuffer jobs_host;      // LetterboxJob[batch]
+    EventHandle copies_done;     // after the last host -> device copy out of staging / jobs_host
+    EventHandle kernel_done;     // after the last kernel reading frames_dev / jobs_dev
+    std::vector<int> kind;       // per frame: 0 device, 1 pinned, 2 pageable
+    std::vector<size_t> offset;  // per host frame: offset in frames_dev / staging
+};
+
+GpuLetterbox::GpuLetterbox(int dst_w, int dst_h) : dst_w_(dst_w), dst_h_(dst_h), impl_(std::make_unique<Impl>()) {}
+
+GpuLetterbox::~GpuLetterbox() {
+    // Pending copies / kernels may still use the buffers.
+    if (impl_) {
+        (void)impl_->copies_done.host_wait();
+        (void)impl_->kernel_done.host_wait();
+    }
+}
+
+Result<std::unique_ptr<GpuLetterbox>> GpuLetterbox::create(int dst_w, int dst_h, int max_batch, int max_frame_w,
+                                                           int max_frame_h) {
+    if (dst_w <= 0 || dst_h <= 0 || max_batch <= 0 || max_frame_w <= 0 || max_frame_h <= 0) {
+        return invalid_argument("GpuLetterbox: sizes must be positive");
+    }
+    std::unique_ptr<GpuLetterbox> lb(new GpuLetterbox(dst_w, dst_h));
+    Impl& im = *lb->impl_;
+    ITSCAM_RETURN_IF_ERROR(im.copies_done.create());
+    ITSCAM_RETURN_IF_ERROR(im.kernel_done.create());
+    // All scratch is allocated here, for max_batch frames of the largest size.
+    const size_t frames_bytes = static_cast<size_t>(max_batch) * packed_frame_bytes(max_frame_w, max_frame_h);
+    ITSCAM_RETURN_IF_ERROR(im.frames_dev.grow(frames_bytes));
+    ITSCAM_RETURN_IF_ERROR(im.staging.grow(frames_bytes));
+    const size_t jobs_bytes = static_cast<size_t>(max_batch) * sizeof(cuda_impl::LetterboxJob);
+    ITSCAM_RETURN_IF_ERROR(im.jobs_dev.grow(jobs_bytes));
+    ITSCAM_RETURN_IF_ERROR(im.jobs_host.grow(jobs_bytes));
+    return lb;
+}
+
+Status GpuLetterbox::run(const std::vector<FrameRef>& frames, float* dst_device, cudaStream_t stream,
+                         std::vector<LetterboxInfo>& infos) {
+    return run_impl(frames, dst_device, false, stream, infos);
+}
+
+Status GpuLetterbox::run_f16(const std::vector<FrameRef>& frames, __half* dst_device, cudaStream_t stream,
+                             std::vector<LetterboxInfo>& infos) {
+    return run_impl(frames, dst_device, true, stream, infos);
+}
+
+Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, cudaStream_t stream,
+                              std::vector<LetterboxInfo>& infos) {
+    infos.clear();
+    if (frames.empty()) return Status::ok();
+    if (dst_device == nullptr) return invalid_argument("GpuLetterbox: null destination");
+    if (frames.size() > 65535) return invalid_argument("GpuLetterbox: batch larger than 65535");
+    const int batch = static_cast<int>(frames.size());
+    Impl& im = *impl_;
+
+    // Where each frame lives, and the layout of the host frames' device copies.
+    im.kind.assign(batch, 0);
+    im.offset.assign(batch, 0);
+    size_t need = 0;
+    bool any_pageable = false;
+    size_t staged_lo = SIZE_MAX, staged_hi = 0;
+    for (int i = 0; i < batch; ++i) {
+        const FrameRef& f = frames[i];
+        if (f.bgr == nullptr || f.w <= 0 || f.h <= 0 || f.stride < static_cast<size_t>(f.w) * 3) {
+            return invalid_argument("GpuLetterbox: frame " + std::to_string(i) + " is empty or has a bad size/stride");
+        }
+        cudaPointerAttributes attr{};
+        const cudaError_t e = cudaPointerGetAttributes(&attr, f.bgr);
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();  // old drivers report plain host pointers as an error: treat as pageable
+            attr.type = cudaMemoryTypeUnregistered;
+        }
+        if (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged) {
+            im.kind[i] = 0;
+            continue;
+        }
+        im.kind[i] = attr.type == cudaMemoryTypeHost ? 1 : 2;
+        im.offset[i] = need;
+        const size_t bytes = packed_frame_bytes(f.w, f.h);
+        if (im.kind[i] == 2) {
+            any_pageable = true;
+            staged_lo = std::min(staged_lo, need);
+            staged_hi = std::max(staged_hi, need + static_cast<size_t>(f.w) * 3 * f.h);
+        }
+        need += bytes;
+    }
+
+    // The previous batch's copies out of staging / jobs_host must be done before this thread rewrites them.
+    ITSCAM_RETURN_IF_ERROR(im.copies_done.host_wait());
+    // Grow only when this batch needs more than any before (never on the steady-state path). Wait for the last
+    // kernel so that no enqueued work still reads the old buffers.
+    const size_t jobs_bytes = static_cast<size_t>(batch) * sizeof(cuda_impl::LetterboxJob);
+    if (need > im.frames_dev.bytes || need > im.staging.bytes || jobs_bytes > im.jobs_dev.bytes ||
+        jobs_bytes > im.jobs_host.bytes) {
+        ITSCAM_RETURN_IF_ERROR(im.kernel_done.host_wait());
+        ITSCAM_RETURN_IF_ERROR(im.frames_dev.grow(need));
+        ITSCAM_RETURN_IF_ERROR(im.staging.grow(need));
+        ITSCAM_RETURN_IF_ERROR(im.jobs_dev.grow(jobs_bytes));
+        ITSCAM_RETURN_IF_ERROR(im.jobs_host.grow(jobs_bytes));
+    }
+    // The previous kernel (maybe on another stream) must have read frames_dev / jobs_dev before we overwrite them.
+    ITSCAM_RETURN_IF_ERROR(im.kernel_done.stream_wait(stream));
+
+    auto* dev = static_cast<uint8_t*>(im.frames_dev.p);
+    auto* stage = static_cast<uint8_t*>(im.staging.p);
+    auto* jobs = static_cast<cuda_impl::LetterboxJob*>(im.jobs_host.p);
+    infos.resize(batch);
+    for (int i = 0; i < batch; ++i) {
+        const FrameRef& f = frames[i];
+        const LetterboxInfo info = letterbox_info(f.w, f.h, dst_w_, dst_h_);
+        infos[i] = info;
+        cuda_impl::LetterboxJob j{};
+        if (im.kind[i] == 0) {
+            j.src = f.bgr;
+            j.src_stride = static_cast<long long>(f.stride);
+        } else {
+            j.src = dev + im.offset[i];
+            j.src_stride = static_cast<long long>(f.w) * 3;
+        }
+        j.src_w = f.w;
+        j.src_h = f.h;
+        j.new_w = info.new_w;
+        j.new_h = info.new_h;
+        j.pad_x = info.pad_x;
+        j.pad_y = info.pad_y;
+        cuda_impl::letterbox_job_finalize(j);
+        jobs[i] = j;
+        if (im.kind[i] == 2) {
+            const size_t row = static_cast<size_t>(f.w) * 3;
+            uint8_t* d = stage + im.offset[i];
+            if (f.stride == row) {
+                std::memcpy(d, f.bgr, row * f.h);
+            } else {
+                for (int y = 0; y < f.h; ++y) std::memcpy(d + y * row, f.bgr + y * f.stride, row);
+            }
+        }
+    }
+
+    // One copy for all staged (pageable) frames, then the pinned frames (their copies come after, so any gap of the
+    // staged range that belongs to a pinned frame is overwritten with the right pixels).
+    if (any_pageable) {
+        GV_CUDA(
+            cudaMemcpyAsync(dev + staged_lo, stage + staged_lo, staged_hi - staged_lo, cudaMemcpyHostToDevice, stream));
+    }
+    for (int i = 0; i < batch; ++i) {
+        if (im.kind[i] != 1) continue;
+        const FrameRef& f = frames[i];
+        const size_t row = static_cast<size_t>(f.w) * 3;
+        GV_CUDA(cudaMemcpy2DAsync(dev + im.offset[i], row, f.bgr, f.stride, row, f.h, cudaMemcpyHostToDevice, stream));
+    }
+    GV_CUDA(cudaMemcpyAsync(im.jobs_dev.p, jobs, jobs_bytes, cudaMemcpyHostToDevice, stream));
+    ITSCAM_RETURN_IF_ERROR(im.copies_done.record(stream));
+
+    const auto* jobs_dev = static_cast<const cuda_impl::LetterboxJob*>(im.jobs_dev.p);
+    if (f16) {
+        GV_CUDA(cuda_impl::letterbox_bgr_u8_to_rgb_f16(jobs_dev, batch, dst_w_, dst_h_,
+                                                       static_cast<__half*>(dst_device), stream));
+    } else {
+        GV_CUDA(cuda_impl::letterbox_bgr_u8_to_rgb_f32(jobs_dev, batch, dst_w_, dst_h_, static_cast<float*>(dst_device),
+                                                       stream));
+    }
+    return im.kernel_done.record(stream);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// GpuDecodeNms
+
+struct GpuDecodeNms::Impl {
+    DeviceBuffer scratch;
+    DeviceBuffer result_dev;
+    PinnedBuffer result_host;
+    DeviceBuffer classes_dev;
+    PinnedBuffer classes_host;
+};
+
+GpuDecodeNms::GpuDecodeNms() : impl_(std::make_unique<Impl>()) {}
+GpuDecodeNms::~GpuDecodeNms() = default;  // run() synchronizes its stream: nothing is pending
+
+Result<std::unique_ptr<GpuDecodeNms>> GpuDecodeNms::create(int max_batch, int anchors, int max_det) {
+    if (max_batch <= 0 || anchors <= 0 || max_det <= 0) {
+        return invalid_argument("GpuDecodeNms: sizes must be positive");
+    }
+    std::unique_ptr<GpuDecodeNms> d(new GpuDecodeNms());
+    Impl& im = *d->impl_;
+    // All scratch is allocated here; run() grows it only for a larger batch / anchor count / max_det.
+    ITSCAM_RETURN_IF_ERROR(im.scratch.grow(cuda_impl::decode_nms_scratch_bytes(max_batch, anchors)));
+    const size_t result = cuda_impl::decode_nms_result_bytes(max_batch, max_det);
+    ITSCAM_RETURN_IF_ERROR(im.result_dev.grow(result));
+    ITSCAM_RETURN_IF_ERROR(im.result_host.grow(result));
+    ITSCAM_RETURN_IF_ERROR(im.classes_dev.grow(256));
+    ITSCAM_RETURN_IF_ERROR(im.classes_host.grow(256));
+    return d;
+}
+
+Status GpuDecodeNms::run(const float* out_device, int batch, int channels, int anchors, const NmsOptions& opt,
+                         cudaStream_t stream, std::vector<std::vector<Detection>>& out) {
+    out.clear();
+    if (batch < 0 || batch > 65535) return invalid_argument("GpuDecodeNms: batch must be in [0, 65535]");
+    if (batch == 0) return Status::ok();
+    if (out_device == nullptr || channels < 5 || anchors <= 0) {
+        return invalid_argument(
+            "GpuDecodeNms: expected a non-null [batch, 4 + classes, anchors] output, got channels " +
+            std::to_string(channels) + ", anchors " + std::to_string(anchors));
+    }
+    out.resize(batch);
+    if (opt.max_det <= 0) return Status::ok();
+    Impl& im = *impl_;
+
+    // Growth (only for a batch / anchor count / max_det larger than any before). The previous run synchronized its
+    // stream, so no enqueued work uses these buffers; cudaFree synchronizes the device anyway.
+    const size_t scratch_bytes = cuda_impl::decode_nms_scratch_bytes(batch, anchors);
+    const size_t result_bytes = cuda_impl::decode_nms_result_bytes(batch, opt.max_det);
+    ITSCAM_RETURN_IF_ERROR(im.scratch.grow(scratch_bytes));
+    ITSCAM_RETURN_IF_ERROR(im.result_dev.grow(result_bytes));
+    ITSCAM_RETURN_IF_ERROR(im.result_host.grow(result_bytes));
+
+    cuda_impl::DecodeNmsParams p;
+    p.batch = batch;
+    p.channels = channels;
+    p.anchors = anchors;
+    p.conf = opt.conf;
+    p.iou_thres = float_as_decimal(opt.iou);
+    p.max_wh = static_cast<double>(opt.max_wh);
+    p.max_det = opt.max_det;
+    p.max_nms = opt.max_nms;
+    p.agnostic = opt.agnostic ? 1 : 0;
+    if (!opt.classes.empty()) {
+        const size_t bytes = opt.classes.size() * sizeof(int);
+        ITSCAM_RETURN_IF_ERROR(im.classes_dev.grow(bytes));
+        ITSCAM_RETURN_IF_ERROR(im.classes_host.grow(bytes));
+        std::memcpy(im.classes_host.p, opt.classes.data(), bytes);
+        GV_CUDA(cudaMemcpyAsync(im.classes_dev.p, im.classes_host.p, bytes, cudaMemcpyHostToDevice, stream));
+        p.num_classes = static_cast<int>(opt.classes.size());
+        p.classes = static_cast<const int*>(im.classes_dev.p);
+    }
+
+    GV_CUDA(cuda_impl::decode_nms(out_device, p, im.scratch.p, im.scratch.bytes, im.result_dev.p, stream));
+    // One copy of all counts + detections back to pinned memory.
+    GV_CUDA(cudaMemcpyAsync(im.result_host.p, im.result_dev.p, result_bytes, cudaMemcpyDeviceToHost, stream));
+    GV_CUDA(cudaStreamSynchronize(stream));
+
+    const auto* base = static_cast<const unsigned char*>(im.result_host.p);
+    const auto* counts = reinterpret_cast<const int*>(base);
+    const auto* dets =
+        reinterpret_cast<const cuda_impl::GpuDetection*>(base + cuda_impl::decode_nms_result_dets_offset(batch));
+    for (int b = 0; b < batch; ++b) {
+        const int n = std::clamp(counts[b], 0, opt.max_det);
+        std::vector<Detection>& v = out[b];
+        v.reserve(n);
+        const cuda_impl::GpuDetection* d = dets + static_cast<size_t>(b) * opt.max_det;
+        for (int k = 0; k < n; ++k) v.push_back({d[k].class_id, d[k].score, d[k].x1, d[k].y1, d[k].x2, d[k].y2});
+    }
+    return Status::ok();
+}
+
+}  // namespace itscam::vision::gpu

@@ -1,0 +1,95 @@
+// GPU pre- and post-processing for the detector: a batched letterbox (BGR uint8 frames -> the model's float32 NCHW
+// RGB input, on the device) and a batched YOLO decode + class-aware NMS (the raw device output -> detections on the
+// host). Both reproduce the CPU functions of vision/letterbox.h and vision/postprocess.h bit for bit (see
+// preprocess_impl.h / postprocess_impl.h for the details and the one -0.0 score caveat).
+//
+// Memory: every device and pinned buffer is allocated by create() for the sizes given there and reused by run();
+// run() never allocates unless a call needs more than any call before (a bigger batch, frame, anchor count or
+// max_det), in which case the buffer is grown once, to the new size, after waiting for the work that used it.
+//
+// Threading: an object is not thread-safe; use one per stream / worker. A GpuLetterbox may be used with different
+// streams from one thread (it orders its scratch reuse with events).
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/status.h"
+#include "vision/detection.h"
+#include "vision/letterbox.h"
+
+namespace itscam::vision::gpu {
+
+// One BGR 8-bit interleaved frame. bgr may be pageable host memory, pinned host memory (cudaHostAlloc /
+// cudaHostRegister) or device memory; the kind is detected per call with cudaPointerGetAttributes.
+struct FrameRef {
+    const uint8_t* bgr = nullptr;
+    int w = 0;
+    int h = 0;
+    size_t stride = 0;  // bytes between rows, >= 3 * w
+};
+
+class GpuLetterbox {
+public:
+    // dst_w x dst_h: the model input. max_batch, max_frame_w x max_frame_h: the sizes the scratch is allocated for
+    // (device copies of the frames + a pinned staging area for pageable frames); larger ones grow it on first use.
+    static Result<std::unique_ptr<GpuLetterbox>> create(int dst_w, int dst_h, int max_batch, int max_frame_w,
+                                                        int max_frame_h);
+    ~GpuLetterbox();
+    GpuLetterbox(const GpuLetterbox&) = delete;
+    GpuLetterbox& operator=(const GpuLetterbox&) = delete;
+
+    // Letterboxes frames[i] into dst_device + i * 3 * dst_h * dst_w (dense [B, 3, dst_h, dst_w], RGB, value / 255,
+    // pad 114 / 255) and sets infos[i] = letterbox_info(w, h, dst_w, dst_h). Everything is enqueued on `stream`:
+    // pageable frames are first copied by this thread into pinned staging (so they may be reused on return), pinned
+    // frames are copied asynchronously (keep them unchanged until `stream` has passed this point), device frames are
+    // read in place by the kernel (likewise). The result is ready once `stream` reaches this point; the call blocks
+    // only if the previous call's uploads are still pending. An empty batch does nothing.
+    Status run(const std::vector<FrameRef>& frames, float* dst_device, cudaStream_t stream,
+               std::vector<LetterboxInfo>& infos);
+    // Same with fp16 output (each value is the float above rounded to nearest).
+    Status run_f16(const std::vector<FrameRef>& frames, __half* dst_device, cudaStream_t stream,
+                   std::vector<LetterboxInfo>& infos);
+
+    int dst_w() const { return dst_w_; }
+    int dst_h() const { return dst_h_; }
+
+private:
+    struct Impl;
+    GpuLetterbox(int dst_w, int dst_h);
+    Status run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, cudaStream_t stream,
+                    std::vector<LetterboxInfo>& infos);
+
+    int dst_w_;
+    int dst_h_;
+    std::unique_ptr<Impl> impl_;
+};
+
+class GpuDecodeNms {
+public:
+    // Scratch for max_batch images of `anchors` anchors and results for max_det detections per image.
+    static Result<std::unique_ptr<GpuDecodeNms>> create(int max_batch, int anchors, int max_det = 300);
+    ~GpuDecodeNms();
+    GpuDecodeNms(const GpuDecodeNms&) = delete;
+    GpuDecodeNms& operator=(const GpuDecodeNms&) = delete;
+
+    // out_device: the raw model output, dense float32 [batch, channels, anchors] (channels = 4 + classes) on the
+    // device, produced on `stream` (or before). Fills out[b] with image b's detections exactly as
+    // yolo_decode_nms(out + b * channels * anchors, channels, anchors, opt) does, in model-input pixels (best first).
+    // Enqueues the kernels and one device -> pinned copy of the results, then synchronizes `stream`.
+    // opt.max_det <= 0 gives empty results; a bad layout is kInvalidArgument.
+    Status run(const float* out_device, int batch, int channels, int anchors, const NmsOptions& opt,
+               cudaStream_t stream, std::vector<std::vector<Detection>>& out);
+
+private:
+    struct Impl;
+    GpuDecodeNms();
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace itscam::vision::gpu

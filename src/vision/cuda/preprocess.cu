@@ -1,0 +1,145 @@
+// GPU letterbox: one thread per destination pixel, all frames of a batch in one launch (blockIdx.z = frame).
+//
+// Bit-exactness with vision/letterbox.cpp under --use_fast_math: every floating-point step that could differ is
+// written with explicit round-to-nearest intrinsics (__dadd_rn, __dmul_rn, __fdiv_rn, ...), which nvcc never fuses
+// into FMAs and which are IEEE-exact; the rest is integer arithmetic identical to the CPU code. The CPU caches
+// horizontally resized rows; here each pixel recomputes its two horizontal taps, which is the same pure function.
+#include "vision/cuda/preprocess_impl.h"
+
+namespace itscam::vision::cuda_impl {
+
+namespace {
+
+constexpr int kCoefScale = 1 << 11;  // OpenCV's 11-bit interpolation weights
+constexpr int kBlockX = 32;
+constexpr int kBlockY = 8;
+
+struct Tap {
+    int s;
+    int w0;
+    int w1;
+};
+
+// cvFloor(float) as floor_to_int in letterbox.cpp.
+__device__ __forceinline__ int floor_to_int(float v) {
+    const int i = static_cast<int>(v);
+    return i - (static_cast<float>(i) > v ? 1 : 0);
+}
+
+// saturate_cast<short>(float): round half to even, clamp to int16.
+__device__ __forceinline__ int saturate_short(float v) {
+    const int i = __float2int_rn(v);
+    return min(max(i, -32768), 32767);
+}
+
+// make_tap in letterbox.cpp: f = float((d + 0.5) * scale - 0.5) in double, s = floor(f), weights (1 - frac, frac).
+__device__ __forceinline__ Tap make_tap(int d, double scale) {
+    float f = __double2float_rn(__dsub_rn(__dmul_rn(__dadd_rn(static_cast<double>(d), 0.5), scale), 0.5));
+    const int s = floor_to_int(f);
+    f = __fsub_rn(f, static_cast<float>(s));
+    return {s, saturate_short(__fmul_rn(__fsub_rn(1.f, f), static_cast<float>(kCoefScale))),
+            saturate_short(__fmul_rn(f, static_cast<float>(kCoefScale)))};
+}
+
+// vblend in letterbox.cpp (OpenCV 4.6's VResizeLinear for uchar, with its truncations).
+__device__ __forceinline__ int vblend(int h0, int h1, int b0, int b1) {
+    return ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
+}
+
+template <typename T>
+__device__ __forceinline__ T to_out(float v);
+template <>
+__device__ __forceinline__ float to_out<float>(float v) {
+    return v;
+}
+template <>
+__device__ __forceinline__ __half to_out<__half>(float v) {
+    return __float2half_rn(v);
+}
+
+// numpy's uint8 -> float32 / 255.0: a correctly rounded division (not * (1 / 255.f)).
+__device__ __forceinline__ float unit(int v) {
+    return __fdiv_rn(static_cast<float>(v), 255.f);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kBlockX* kBlockY)
+    letterbox_kernel(const LetterboxJob* __restrict__ jobs, int dst_w, int dst_h, T* __restrict__ dst) {
+    const int x = blockIdx.x * kBlockX + threadIdx.x;
+    const int y = blockIdx.y * kBlockY + threadIdx.y;
+    if (x >= dst_w || y >= dst_h) return;
+    const LetterboxJob& j = jobs[blockIdx.z];
+    const size_t plane = static_cast<size_t>(dst_w) * dst_h;
+    T* out = dst + static_cast<size_t>(blockIdx.z) * 3 * plane + static_cast<size_t>(y) * dst_w + x;
+
+    const int ix = x - j.pad_x;
+    const int iy = y - j.pad_y;
+    if (ix < 0 || iy < 0 || ix >= j.new_w || iy >= j.new_h) {
+        const T pad = to_out<T>(unit(114));
+        out[0] = pad;
+        out[plane] = pad;
+        out[2 * plane] = pad;
+        return;
+    }
+
+    int bgr[3];
+    const uint8_t* src = j.src;
+    const size_t stride = static_cast<size_t>(j.src_stride);
+    if (j.mode == kLetterboxCopy) {
+        const uint8_t* p = src + static_cast<size_t>(iy) * stride + 3 * static_cast<size_t>(ix);
+        bgr[0] = p[0];
+        bgr[1] = p[1];
+        bgr[2] = p[2];
+    } else if (j.mode == kLetterboxArea2x) {
+        const uint8_t* s0 = src + static_cast<size_t>(2 * iy) * stride + 6 * static_cast<size_t>(ix);
+        const uint8_t* s1 = s0 + stride;
+#pragma unroll
+        for (int c = 0; c < 3; ++c) bgr[c] = (s0[c] + s0[c + 3] + s1[c] + s1[c + 3] + 2) >> 2;
+    } else {
+        // Horizontal tap: out-of-range taps collapse onto the border pixel with weights (2048, 0).
+        Tap tx = make_tap(ix, j.scale_x);
+        if (tx.s < 0) tx = {0, kCoefScale, 0};
+        if (tx.s >= j.src_w - 1) tx = {j.src_w - 1, kCoefScale, 0};
+        const int x0 = tx.s * 3;
+        const int x1 = (tx.w1 != 0 ? tx.s + 1 : tx.s) * 3;
+        // Vertical tap: rows are clamped, weights kept as computed.
+        const Tap ty = make_tap(iy, j.scale_y);
+        const int sy0 = min(max(ty.s, 0), j.src_h - 1);
+        const int sy1 = min(max(ty.s + 1, 0), j.src_h - 1);
+        const uint8_t* r0 = src + static_cast<size_t>(sy0) * stride;
+        const uint8_t* r1 = src + static_cast<size_t>(sy1) * stride;
+#pragma unroll
+        for (int c = 0; c < 3; ++c) {
+            const int h0 = r0[x0 + c] * tx.w0 + r0[x1 + c] * tx.w1;
+            const int h1 = r1[x0 + c] * tx.w0 + r1[x1 + c] * tx.w1;
+            bgr[c] = vblend(h0, h1, ty.w0, ty.w1);
+        }
+    }
+    out[0] = to_out<T>(unit(bgr[2]));          // R
+    out[plane] = to_out<T>(unit(bgr[1]));      // G
+    out[2 * plane] = to_out<T>(unit(bgr[0]));  // B
+}
+
+template <typename T>
+cudaError_t launch(const LetterboxJob* jobs, int batch, int dst_w, int dst_h, T* dst, cudaStream_t stream) {
+    if (batch <= 0 || dst_w <= 0 || dst_h <= 0) return cudaSuccess;
+    if (jobs == nullptr || dst == nullptr || batch > 65535) return cudaErrorInvalidValue;
+    const dim3 block(kBlockX, kBlockY);
+    const dim3 grid((dst_w + kBlockX - 1) / kBlockX, (dst_h + kBlockY - 1) / kBlockY, batch);
+    letterbox_kernel<T><<<grid, block, 0, stream>>>(jobs, dst_w, dst_h, dst);
+    return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t letterbox_bgr_u8_to_rgb_f32(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, float* dst,
+                                        cudaStream_t stream) {
+    return launch<float>(jobs_device, batch, dst_w, dst_h, dst, stream);
+}
+
+cudaError_t letterbox_bgr_u8_to_rgb_f16(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, __half* dst,
+                                        cudaStream_t stream) {
+    return launch<__half>(jobs_device, batch, dst_w, dst_h, dst, stream);
+}
+
+}  // namespace itscam::vision::cuda_impl

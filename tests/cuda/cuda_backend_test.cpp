@@ -1,0 +1,288 @@
+// The CUDA backend on the real YOLO11n model against the ONNX Runtime goldens (../shared/golden): raw outputs in
+// fp32 (the CPU tolerances), detections in fp32 and fp16, batches, determinism, plan tuning reuse and bad input.
+// Skipped without a CUDA device.
+//
+// The model is ITSCAM_TEST_MODEL (an ONNX file or an itscam plan: the GPU machine has no ONNX importer, so it is
+// given a portable plan) or ../shared/models/yolo11n.onnx. Golden inputs are read from ITSCAM_GOLDEN_DIR (default
+// ../shared/golden) as <image>_640.input.npy (float32 1x3x640x640) when present, else decoded from the PNG with
+// OpenCV when this build has it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "backend/backend.h"
+#include "runtime/engine.h"
+#include "runtime/plan.h"
+#include "vision/npy.h"
+#include "vision/postprocess.h"
+
+#if defined(ITSCAM_HAVE_OPENCV)
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+namespace itscam {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env_or(const char* name, const std::string& def) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : def;
+}
+
+std::string model_path() { return env_or("ITSCAM_TEST_MODEL", std::string(ITSCAM_SHARED_DIR) + "/models/yolo11n.onnx"); }
+std::string golden_dir() { return env_or("ITSCAM_GOLDEN_DIR", std::string(ITSCAM_SHARED_DIR) + "/golden"); }
+
+bool have_gpu() {
+    auto b = backend_create("cuda:0");
+    return b.is_ok();
+}
+
+// A build without the ONNX importer loads plans only.
+bool model_loadable() {
+#if defined(ITSCAM_HAVE_ONNX)
+    return fs::exists(model_path());
+#else
+    return is_plan_file(model_path());
+#endif
+}
+
+#define REQUIRE_GPU()                                                                                  \
+    do {                                                                                               \
+        if (!have_gpu()) GTEST_SKIP() << "no CUDA device";                                             \
+        if (!model_loadable()) GTEST_SKIP() << "cannot load " << model_path() << " in this build (set " \
+                                            << "ITSCAM_TEST_MODEL to a plan)";                          \
+    } while (0)
+
+// The golden model input of `image` as float32 [1,3,640,640], or an undefined tensor when it cannot be read here.
+Tensor golden_input(const std::string& image) {
+    const std::string npy = golden_dir() + "/" + image + "_640.input.npy";
+    std::vector<float> data;
+    std::vector<int64_t> shape;
+    if (fs::exists(npy) && vision::npy_load_f32(npy, data, shape, nullptr)) {
+        if (shape.size() == 3) shape.insert(shape.begin(), 1);
+        return Tensor::from_f32(data, shape);
+    }
+#if defined(ITSCAM_HAVE_OPENCV)
+    cv::Mat bgr = cv::imread(golden_dir() + "/" + image + "_640.input.png", cv::IMREAD_COLOR);
+    if (bgr.empty()) return {};
+    Tensor t = Tensor::empty(DType::kF32, {1, 3, bgr.rows, bgr.cols});
+    const int64_t hw = static_cast<int64_t>(bgr.rows) * bgr.cols;
+    for (int y = 0; y < bgr.rows; ++y)
+        for (int x = 0; x < bgr.cols; ++x) {
+            const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
+            for (int c = 0; c < 3; ++c) t.data<float>()[c * hw + y * bgr.cols + x] = p[2 - c] / 255.f;
+        }
+    return t;
+#else
+    return {};
+#endif
+}
+
+Tensor golden_output(const std::string& image) {
+    std::vector<float> data;
+    std::vector<int64_t> shape;
+    if (!vision::npy_load_f32(golden_dir() + "/" + image + "_640.output.npy", data, shape, nullptr)) return {};
+    return Tensor::from_f32(data, shape);
+}
+
+std::unique_ptr<Engine> load_engine(Precision p, int batch, const std::string& tuning = "") {
+    EngineOptions eo;
+    eo.device = "cuda:0";
+    eo.precision = p;
+    eo.batch = batch;
+    auto e = Engine::load(model_path(), eo);
+    EXPECT_TRUE(e.is_ok()) << e.status().to_string();
+    return e.is_ok() ? std::move(*e) : nullptr;
+}
+
+std::vector<vision::Detection> decode(const Tensor& out, int64_t image = 0) {
+    const int64_t ch = out.dim(1), an = out.dim(2);
+    return vision::yolo_decode_nms(out.data<float>() + image * ch * an, static_cast<int>(ch), static_cast<int>(an),
+                                   vision::NmsOptions{});
+}
+
+float iou(const vision::Detection& a, const vision::Detection& b) {
+    const float ix = std::max(0.f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
+    const float iy = std::max(0.f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
+    const float inter = ix * iy;
+    const float u = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
+    return u > 0 ? inter / u : 0.f;
+}
+
+// Every reference detection matched one-to-one by class with IoU >= min_iou and |score delta| <= max_ds; counts equal
+// except for detections within 0.01 of the confidence threshold.
+void expect_same_detections(const std::vector<vision::Detection>& want, const std::vector<vision::Detection>& got,
+                            float min_iou, float max_ds) {
+    std::vector<bool> used(got.size(), false);
+    int unmatched = 0;
+    for (const auto& w : want) {
+        int best = -1;
+        float best_iou = 0.f;
+        for (size_t i = 0; i < got.size(); ++i)
+            if (!used[i] && got[i].class_id == w.class_id && iou(w, got[i]) > best_iou) {
+                best_iou = iou(w, got[i]);
+                best = static_cast<int>(i);
+            }
+        if (best < 0 || best_iou < min_iou) {
+            if (w.score > 0.26f) ADD_FAILURE() << "class " << w.class_id << " score " << w.score << " unmatched (best IoU " << best_iou << ")";
+            ++unmatched;
+            continue;
+        }
+        used[best] = true;
+        EXPECT_LE(std::fabs(got[best].score - w.score), max_ds) << "class " << w.class_id;
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+        if (used[i]) continue;
+        EXPECT_LE(got[i].score, 0.26f) << "extra detection of class " << got[i].class_id;
+    }
+    ::testing::Test::RecordProperty("unmatched_near_threshold", unmatched);
+}
+
+class CudaGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGolden, Fp32RawOutputWithinCpuTolerances) {
+    REQUIRE_GPU();
+    const Tensor in = golden_input(GetParam()), want = golden_output(GetParam());
+    if (!in.defined() || !want.defined()) GTEST_SKIP() << "golden input/output of " << GetParam() << " not readable here";
+    auto e = load_engine(Precision::kF32, 1);
+    ASSERT_TRUE(e);
+    std::vector<Tensor> out;
+    ASSERT_TRUE(e->run(in, out).is_ok());
+    ASSERT_EQ(out[0].shape(), want.shape());
+    const int64_t an = want.dim(2);
+    double box_err = 0, score_err = 0;
+    for (int64_t c = 0; c < want.dim(1); ++c)
+        for (int64_t a = 0; a < an; ++a) {
+            const double d = std::fabs(out[0].data<float>()[c * an + a] - want.data<float>()[c * an + a]);
+            (c < 4 ? box_err : score_err) = std::max(c < 4 ? box_err : score_err, d);
+        }
+    RecordProperty("max_box_err", std::to_string(box_err));
+    RecordProperty("max_score_err", std::to_string(score_err));
+    EXPECT_LE(box_err, 1e-2);
+    EXPECT_LE(score_err, 1e-4);
+    expect_same_detections(decode(want), decode(out[0]), 0.98f, 0.01f);
+}
+
+TEST_P(CudaGolden, Fp16DetectionsMatchTheReference) {
+    REQUIRE_GPU();
+    const Tensor in = golden_input(GetParam()), want = golden_output(GetParam());
+    if (!in.defined() || !want.defined()) GTEST_SKIP() << "golden input/output of " << GetParam() << " not readable here";
+    auto e = load_engine(Precision::kF16, 1);
+    ASSERT_TRUE(e);
+    std::vector<Tensor> out;
+    ASSERT_TRUE(e->run(in, out).is_ok());
+    const auto ref = decode(want), got = decode(out[0]);
+    EXPECT_GT(ref.size(), 0u);
+    expect_same_detections(ref, got, 0.95f, 0.02f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, CudaGolden, ::testing::Values("bus", "zidane"));
+
+// A batch of 8 gives each image the same result as batch 1 (fp32), and a second run is bit-identical.
+TEST(CudaBackend, BatchMatchesSingleAndRunsAreDeterministic) {
+    REQUIRE_GPU();
+    const Tensor a = golden_input("bus"), b = golden_input("zidane");
+    if (!a.defined() || !b.defined()) GTEST_SKIP() << "golden inputs not readable here";
+    auto e1 = load_engine(Precision::kF32, 1);
+    auto e8 = load_engine(Precision::kF32, 8);
+    ASSERT_TRUE(e1 && e8);
+    Tensor batch = Tensor::empty(DType::kF32, {8, 3, 640, 640});
+    const size_t one = a.nbytes();
+    for (int i = 0; i < 8; ++i)
+        std::memcpy(static_cast<char*>(batch.raw()) + i * one, (i % 2 ? b : a).raw(), one);
+    std::vector<Tensor> o1a, o1b, o8, o8again;
+    ASSERT_TRUE(e1->run(a, o1a).is_ok());
+    Tensor r1a = o1a[0].clone();
+    ASSERT_TRUE(e1->run(b, o1b).is_ok());
+    Tensor r1b = o1b[0].clone();
+    ASSERT_TRUE(e8->run(batch, o8).is_ok());
+    Tensor r8 = o8[0].clone();
+    ASSERT_TRUE(e8->run(batch, o8again).is_ok());
+    EXPECT_EQ(std::memcmp(r8.raw(), o8again[0].raw(), r8.nbytes()), 0) << "two runs of one batch differ";
+    const int64_t per = r1a.numel();
+    double err = 0;
+    for (int i = 0; i < 8; ++i) {
+        const float* want = (i % 2 ? r1b : r1a).data<float>();
+        const float* got = r8.data<float>() + i * per;
+        for (int64_t k = 0; k < per; ++k) err = std::max(err, static_cast<double>(std::fabs(want[k] - got[k])));
+    }
+    EXPECT_LE(err, 1e-2) << "batch 8 differs from batch 1";
+}
+
+// The tuning a compile reports, fed back (as a plan does), rebuilds the same engine; a tuning for another graph is
+// a clear error.
+TEST(CudaBackend, TuningRoundTrip) {
+    REQUIRE_GPU();
+    const Tensor in = golden_input("bus");
+    if (!in.defined()) GTEST_SKIP() << "golden input not readable here";
+    auto e = load_engine(Precision::kF16, 1);
+    ASSERT_TRUE(e);
+    const std::string tuning = e->compiled().tuning();
+    // One line per convolution run by cuDNN: a legacy algorithm or a fused graph-API engine.
+    EXPECT_TRUE(tuning.find(" algo=") != std::string::npos || tuning.find(" fused=") != std::string::npos) << tuning;
+    std::vector<Tensor> out;
+    ASSERT_TRUE(e->run(in, out).is_ok());
+    Tensor first = out[0].clone();
+
+    auto backend = backend_create("cuda:0");
+    ASSERT_TRUE(backend.is_ok());
+    BackendOptions bo;
+    bo.precision = Precision::kF16;
+    bo.tuning = tuning;
+    auto again = (*backend)->compile(e->graph(), bo);
+    ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+    EXPECT_EQ((*again)->tuning(), tuning);
+    ASSERT_TRUE((*again)->run({in}, out).is_ok());
+    double err = 0;
+    for (int64_t k = 0; k < first.numel(); ++k)
+        err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
+    EXPECT_LE(err, 1e-3);
+
+    bo.tuning = "some/other/conv algo=1\n";
+    auto bad = (*backend)->compile(e->graph(), bo);
+    ASSERT_FALSE(bad.is_ok());
+    EXPECT_NE(bad.status().message().find("rebuild"), std::string::npos) << bad.status().to_string();
+}
+
+TEST(CudaBackend, DeviceTimesAndBinding) {
+    REQUIRE_GPU();
+    auto e = load_engine(Precision::kF16, 1);
+    ASSERT_TRUE(e);
+    CompiledGraph& c = e->compiled();
+    ASSERT_NE(c.device_binding(), nullptr);
+    EXPECT_NE(c.device_binding()->input, nullptr);
+    EXPECT_NE(c.device_binding()->output, nullptr);
+    auto t = c.device_times(5);
+    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+    ASSERT_EQ(t->size(), 5u);
+    for (double ms : *t) EXPECT_GT(ms, 0.0);
+    EXPECT_NE(c.describe().find("CUDA Graph"), std::string::npos) << c.describe();
+}
+
+TEST(CudaBackend, BadInputIsAClearError) {
+    REQUIRE_GPU();
+    auto e = load_engine(Precision::kF16, 1);
+    ASSERT_TRUE(e);
+    std::vector<Tensor> out;
+    const Status st = e->run(Tensor::zeros(DType::kF32, {1, 3, 320, 320}), out);
+    EXPECT_FALSE(st.is_ok());
+    // The engine still works afterwards.
+    EXPECT_TRUE(e->run(Tensor::zeros(DType::kF32, {1, 3, 640, 640}), out).is_ok());
+}
+
+TEST(CudaBackend, BadDeviceOrdinalsAreClearErrors) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    auto b = backend_create("cuda:99");
+    ASSERT_FALSE(b.is_ok());
+    EXPECT_NE(b.status().message().find("does not exist"), std::string::npos);
+    EXPECT_FALSE(backend_create("cuda:x").is_ok());
+    EXPECT_FALSE(backend_create("cpu:1").is_ok());
+}
+
+}  // namespace
+}  // namespace itscam

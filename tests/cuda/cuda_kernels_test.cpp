@@ -1,0 +1,597 @@
+// The CUDA backend's kernel launchers (src/backend/cuda/kernels) against plain CPU loops, for fp32 and fp16, on
+// small random data: strided views, odd channel counts, broadcasting, the vectorized and the scalar paths.
+// Skips when no CUDA device is present.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/kernels/kernels_impl.h"
+
+namespace itscam::cuda_kernels {
+namespace {
+
+bool cuda_available() {
+    int n = 0;
+    const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+    if (!ok) (void)cudaGetLastError();
+    return ok;
+}
+
+const char* dt_name(DT dt) {
+    return dt == DT::kF16 ? "f16" : "f32";
+}
+size_t dt_size(DT dt) {
+    return dt == DT::kF16 ? 2 : 4;
+}
+
+float quant(float v, DT dt) {
+    return dt == DT::kF16 ? __half2float(__float2half(v)) : v;
+}
+std::vector<float> quant(std::vector<float> v, DT dt) {
+    for (float& f : v) f = quant(f, dt);
+    return v;
+}
+
+std::vector<float> rnd(size_t n, uint32_t seed, float lo = -4.f, float hi = 4.f) {
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (float& f : v) f = u(g);
+    return v;
+}
+
+// A device buffer of n elements of dtype dt, filled from / read back as float.
+class DevBuf {
+  public:
+    DevBuf(const std::vector<float>& host, DT dt) : n_(host.size()), dt_(dt) {
+        alloc();
+        if (dt == DT::kF16) {
+            std::vector<__half> h(n_);
+            for (size_t i = 0; i < n_; ++i) h[i] = __float2half(host[i]);
+            EXPECT_EQ(cudaMemcpy(p_, h.data(), n_ * 2, cudaMemcpyHostToDevice), cudaSuccess);
+        } else {
+            EXPECT_EQ(cudaMemcpy(p_, host.data(), n_ * 4, cudaMemcpyHostToDevice), cudaSuccess);
+        }
+    }
+    DevBuf(const DevBuf&) = delete;
+    DevBuf& operator=(const DevBuf&) = delete;
+    ~DevBuf() {
+        if (p_ != nullptr) cudaFree(p_);
+    }
+    void* at(int64_t off = 0) const { return static_cast<char*>(p_) + off * static_cast<int64_t>(dt_size(dt_)); }
+    std::vector<float> get() const {
+        EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        std::vector<float> out(n_);
+        if (dt_ == DT::kF16) {
+            std::vector<__half> h(n_);
+            EXPECT_EQ(cudaMemcpy(h.data(), p_, n_ * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+            for (size_t i = 0; i < n_; ++i) out[i] = __half2float(h[i]);
+        } else {
+            EXPECT_EQ(cudaMemcpy(out.data(), p_, n_ * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+        }
+        return out;
+    }
+
+  private:
+    void alloc() { EXPECT_EQ(cudaMalloc(&p_, std::max<size_t>(n_, 1) * dt_size(dt_)), cudaSuccess); }
+    void* p_ = nullptr;
+    size_t n_;
+    DT dt_;
+};
+
+// Device copy of a plain array (float bias/weights, int indices).
+template <typename T>
+struct DevArr {
+    explicit DevArr(const std::vector<T>& h) {
+        EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(h.size(), 1) * sizeof(T)), cudaSuccess);
+        EXPECT_EQ(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+    }
+    DevArr(const DevArr&) = delete;
+    DevArr& operator=(const DevArr&) = delete;
+    ~DevArr() { cudaFree(p); }
+    T* p = nullptr;
+};
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& ref, DT dt, const std::string& what) {
+    ASSERT_EQ(got.size(), ref.size()) << what;
+    const double rtol = dt == DT::kF16 ? 2e-3 : 1e-5;
+    const double atol = dt == DT::kF16 ? 1e-4 : 1e-6;
+    int bad = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double g = got[i], r = ref[i];
+        const bool ok = (std::isinf(r) && g == r) || std::fabs(g - r) <= atol + rtol * std::fabs(r);
+        if (!ok && ++bad <= 5)
+            ADD_FAILURE() << what << " [" << dt_name(dt) << "] at " << i << ": got " << g << ", want " << r;
+    }
+    EXPECT_EQ(bad, 0) << what << " [" << dt_name(dt) << "]: " << bad << " of " << got.size() << " elements differ";
+}
+
+float act_ref(float v, Act act, float alpha) {
+    switch (act) {
+        case Act::kSiLU:
+            return v / (1.f + std::exp(-v));
+        case Act::kReLU:
+            return std::max(v, 0.f);
+        case Act::kSigmoid:
+            return 1.f / (1.f + std::exp(-v));
+        case Act::kLeakyReLU:
+            return v >= 0.f ? v : v * alpha;
+        default:
+            return v;
+    }
+}
+
+Dims dims(std::initializer_list<int64_t> v) {
+    Dims d;
+    d.rank = static_cast<int>(v.size());
+    int k = 0;
+    for (int64_t x : v) d.d[k++] = x;
+    return d;
+}
+
+int64_t numel(const Dims& d) {
+    int64_t n = 1;
+    for (int k = 0; k < d.rank; ++k) n *= d.d[k];
+    return n;
+}
+
+// Calls f(linear index, coordinates) for every element of dims d (row-major).
+void for_each_index(const Dims& d, const std::function<void(int64_t, const int64_t*)>& f) {
+    const int64_t n = numel(d);
+    int64_t c[kMaxRank] = {};
+    for (int64_t i = 0; i < n; ++i) {
+        f(i, c);
+        for (int k = d.rank - 1; k >= 0; --k) {
+            if (++c[k] < d.d[k]) break;
+            c[k] = 0;
+        }
+    }
+}
+
+class CudaKernels : public ::testing::TestWithParam<DT> {
+  protected:
+    void SetUp() override {
+        if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(DT, CudaKernels, ::testing::Values(DT::kF32, DT::kF16),
+                         [](const ::testing::TestParamInfo<DT>& i) { return std::string(dt_name(i.param)); });
+
+// ---------------------------------------------------------------------------------------------------------------
+TEST_P(CudaKernels, ConvEpilogue) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t rows, C, ldx, xoff, ldy, yoff, ldr, roff;
+        bool bias, residual, inplace;
+    };
+    const Case cases[] = {
+        {37, 19, 24, 3, 22, 1, 20, 0, true, true, false},    // odd C, strided views, channel offsets
+        {50, 64, 64, 0, 64, 0, 64, 0, true, true, false},    // dense, widest vectors
+        {29, 64, 64, 0, 64, 0, 64, 0, false, false, false},  // no bias, no residual
+        {33, 32, 48, 16, 48, 16, 40, 8, true, false, true},  // in place on a channel slice
+        {21, 6, 10, 2, 14, 4, 6, 0, true, true, false},      // pairs only
+        {17, 12, 20, 4, 16, 4, 12, 0, true, true, false},    // groups of four
+    };
+    const Act acts[] = {Act::kNone, Act::kSiLU, Act::kReLU, Act::kSigmoid, Act::kLeakyReLU};
+    uint32_t seed = 1;
+    for (const Case& c : cases) {
+        for (Act act : acts) {
+            const float alpha = 0.1f;
+            const std::vector<float> hx = quant(rnd(c.rows * c.ldx, seed++), dt);
+            const std::vector<float> hy0 = quant(rnd(c.rows * c.ldy, seed++), dt);
+            const std::vector<float> hr = quant(rnd(c.rows * c.ldr, seed++), dt);
+            const std::vector<float> hb = rnd(c.C, seed++, -1.f, 1.f);
+            DevBuf x(hx, dt), y(hy0, dt), r(hr, dt);
+            DevArr<float> b(hb);
+            const int64_t ldx = c.inplace ? c.ldy : c.ldx;
+            const std::vector<float>& xin = c.inplace ? hy0 : hx;
+            const int64_t xoff = c.inplace ? c.yoff : c.xoff;
+            const void* xp = c.inplace ? y.at(c.yoff) : x.at(c.xoff);
+            ASSERT_EQ(conv_epilogue(xp, ldx, y.at(c.yoff), c.ldy, c.bias ? b.p : nullptr,
+                                    c.residual ? r.at(c.roff) : nullptr, c.ldr, c.rows, c.C, act, alpha, dt, nullptr),
+                      cudaSuccess);
+            std::vector<float> ref = hy0;
+            for (int64_t i = 0; i < c.rows; ++i)
+                for (int64_t k = 0; k < c.C; ++k) {
+                    float v = xin[i * ldx + xoff + k] + (c.bias ? hb[k] : 0.f);
+                    v = act_ref(v, act, alpha);
+                    if (c.residual) v += hr[i * c.ldr + c.roff + k];
+                    ref[i * c.ldy + c.yoff + k] = v;
+                }
+            expect_close(y.get(), ref, dt,
+                         "conv_epilogue C=" + std::to_string(c.C) + " act=" + std::to_string(static_cast<int>(act)));
+        }
+    }
+}
+
+TEST_P(CudaKernels, Cast) {
+    const DT xdt = GetParam();
+    for (DT ydt : {DT::kF32, DT::kF16}) {
+        for (int64_t off : {0, 1}) {
+            const int64_t n = 1003;
+            const std::vector<float> hx = quant(rnd(n + 1, 7), xdt);
+            DevBuf x(hx, xdt), y(std::vector<float>(n + 1, 0.f), ydt);
+            ASSERT_EQ(cast(x.at(off), xdt, y.at(off), ydt, n, nullptr), cudaSuccess);
+            std::vector<float> ref(n + 1, 0.f);
+            for (int64_t i = 0; i < n; ++i) ref[i + off] = hx[i + off];
+            expect_close(y.get(), ref, ydt, std::string("cast to ") + dt_name(ydt));
+        }
+    }
+}
+
+TEST_P(CudaKernels, Activation) {
+    const DT dt = GetParam();
+    for (Act act : {Act::kNone, Act::kSiLU, Act::kReLU, Act::kSigmoid, Act::kLeakyReLU}) {
+        for (int64_t off : {0, 1}) {
+            for (bool inplace : {false, true}) {
+                const int64_t n = 1001;
+                const std::vector<float> hx = quant(rnd(n + 1, 11 + static_cast<int>(act)), dt);
+                const std::vector<float> hy = quant(rnd(n + 1, 99), dt);
+                DevBuf x(hx, dt), y(hy, dt);
+                DevBuf& out = inplace ? x : y;
+                ASSERT_EQ(activation(x.at(off), out.at(off), n, act, 0.2f, dt, nullptr), cudaSuccess);
+                std::vector<float> ref = inplace ? hx : hy;
+                for (int64_t i = 0; i < n; ++i) ref[i + off] = act_ref(hx[i + off], act, 0.2f);
+                expect_close(out.get(), ref, dt, "activation " + std::to_string(static_cast<int>(act)));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Broadcast strides of an operand of shape `shape` (same rank as out; size 1 = broadcast) over `out`.
+Dims bstrides(const Dims& shape, const Dims& out) {
+    Dims s;
+    s.rank = out.rank;
+    int64_t st = 1;
+    for (int k = out.rank - 1; k >= 0; --k) {
+        s.d[k] = (shape.d[k] == 1 && out.d[k] != 1) ? 0 : st;
+        st *= shape.d[k];
+    }
+    return s;
+}
+
+float bin_ref(BinOp op, float a, float b) {
+    switch (op) {
+        case BinOp::kSub:
+            return a - b;
+        case BinOp::kMul:
+            return a * b;
+        case BinOp::kDiv:
+            return a / b;
+        default:
+            return a + b;
+    }
+}
+
+TEST_P(CudaKernels, Binary) {
+    const DT dt = GetParam();
+    struct Case {
+        Dims out, ashape, bshape;
+        bool a_scalar, b_scalar;
+    };
+    const Case cases[] = {
+        {dims({2, 3, 4, 5}), dims({2, 3, 4, 5}), dims({2, 3, 4, 5}), false, false},  // dense
+        {dims({2, 3, 4, 5}), dims({2, 3, 4, 5}), dims({1, 3, 1, 5}), false, false},  // b broadcast
+        {dims({2, 3, 4, 5}), dims({2, 1, 4, 1}), dims({1, 3, 1, 5}), false, false},  // both broadcast
+        {dims({2, 3, 4, 5}), dims({1, 1, 1, 1}), dims({2, 3, 4, 5}), false, false},  // one-element a
+        {dims({3, 7, 9}), dims({3, 7, 9}), dims({1, 1, 1}), false, true},            // b scalar
+        {dims({3, 7, 9}), dims({1, 1, 1}), dims({3, 1, 9}), true, false},            // a scalar, b broadcast
+        {dims({2, 3, 1, 5, 2, 3}), dims({2, 1, 1, 5, 1, 3}), dims({1, 3, 1, 1, 2, 3}), false, false},  // rank 6
+        {dims({6, 8}), dims({6, 8}), dims({1, 8}), false, false},            // row broadcast, vectors
+        {dims({4, 16}), dims({4, 1}), dims({4, 16}), false, false},          // column broadcast, vectors
+        {dims({2, 3, 16}), dims({1, 1, 1}), dims({2, 1, 16}), true, false},  // a scalar, vectors
+        {dims({1001}), dims({1001}), dims({1001}), false, false},            // odd flat
+        {dims({}), dims({}), dims({}), false, false},                        // rank 0 (one element)
+    };
+    uint32_t seed = 100;
+    for (const Case& c : cases) {
+        for (BinOp op : {BinOp::kAdd, BinOp::kSub, BinOp::kMul, BinOp::kDiv}) {
+            const int64_t n = numel(c.out);
+            const std::vector<float> ha = quant(rnd(numel(c.ashape), seed++), dt);
+            // Divisors away from zero.
+            const std::vector<float> hb = quant(rnd(numel(c.bshape), seed++, 0.5f, 2.f), dt);
+            const float as = 1.75f, bs = -0.625f;
+            DevBuf a(ha, dt), b(hb, dt), y(std::vector<float>(n, 0.f), dt);
+            const Dims sa = bstrides(c.ashape, c.out), sb = bstrides(c.bshape, c.out);
+            ASSERT_EQ(binary(op, c.a_scalar ? nullptr : a.at(), sa, as, c.b_scalar ? nullptr : b.at(), sb, bs, y.at(),
+                             c.out, dt, nullptr),
+                      cudaSuccess);
+            std::vector<float> ref(n);
+            for_each_index(c.out, [&](int64_t i, const int64_t* o) {
+                int64_t ia = 0, ib = 0;
+                for (int k = 0; k < c.out.rank; ++k) {
+                    ia += o[k] * sa.d[k];
+                    ib += o[k] * sb.d[k];
+                }
+                ref[i] = bin_ref(op, c.a_scalar ? as : ha[ia], c.b_scalar ? bs : hb[ib]);
+            });
+            expect_close(y.get(), ref, dt,
+                         "binary op=" + std::to_string(static_cast<int>(op)) + " n=" + std::to_string(n));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TEST_P(CudaKernels, NchwToNhwc) {
+    const DT xdt = GetParam();
+    struct Case {
+        int64_t N, C, HW, ldy, yoff;
+    };
+    for (const Case& c : {Case{2, 3, 37, 4, 0}, Case{2, 3, 37, 3, 0}, Case{2, 45, 70, 48, 2}, Case{3, 64, 100, 64, 0},
+                          Case{1, 33, 1025, 40, 7}}) {
+        for (DT ydt : {DT::kF32, DT::kF16}) {
+            const std::vector<float> hx = quant(rnd(c.N * c.C * c.HW, 5), xdt);
+            const std::vector<float> hy0 = rnd(c.N * c.HW * c.ldy + c.yoff, 6);
+            DevBuf x(hx, xdt), y(hy0, ydt);
+            ASSERT_EQ(nchw_to_nhwc(x.at(), xdt, y.at(c.yoff), c.ldy, ydt, c.N, c.C, c.HW, nullptr), cudaSuccess);
+            std::vector<float> ref = quant(hy0, ydt);
+            for (int64_t n = 0; n < c.N; ++n)
+                for (int64_t ch = 0; ch < c.C; ++ch)
+                    for (int64_t p = 0; p < c.HW; ++p)
+                        ref[(n * c.HW + p) * c.ldy + c.yoff + ch] = hx[(n * c.C + ch) * c.HW + p];
+            expect_close(y.get(), ref, ydt, "nchw_to_nhwc C=" + std::to_string(c.C));
+        }
+    }
+}
+
+TEST_P(CudaKernels, NhwcToNchw) {
+    const DT xdt = GetParam();
+    struct Case {
+        int64_t N, C, HW, ldx, xoff;
+    };
+    for (const Case& c :
+         {Case{2, 3, 37, 4, 1}, Case{2, 45, 70, 48, 2}, Case{3, 64, 100, 64, 0}, Case{2, 84, 210, 96, 5}}) {
+        for (DT ydt : {DT::kF32, DT::kF16}) {
+            const std::vector<float> hx = quant(rnd(c.N * c.HW * c.ldx, 8), xdt);
+            DevBuf x(hx, xdt), y(std::vector<float>(c.N * c.C * c.HW, 0.f), ydt);
+            ASSERT_EQ(nhwc_to_nchw(x.at(c.xoff), c.ldx, xdt, y.at(), ydt, c.N, c.C, c.HW, nullptr), cudaSuccess);
+            std::vector<float> ref(c.N * c.C * c.HW);
+            for (int64_t n = 0; n < c.N; ++n)
+                for (int64_t ch = 0; ch < c.C; ++ch)
+                    for (int64_t p = 0; p < c.HW; ++p)
+                        ref[(n * c.C + ch) * c.HW + p] = hx[(n * c.HW + p) * c.ldx + c.xoff + ch];
+            expect_close(y.get(), ref, ydt, "nhwc_to_nchw C=" + std::to_string(c.C));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TEST_P(CudaKernels, MaxPool) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t N, H, W, C, ldx, xoff, ldy, yoff;
+        int k, s, pad;
+    };
+    const Case cases[] = {
+        {2, 9, 9, 13, 16, 1, 15, 2, 5, 1, 2},    // SPPF, odd C, strided
+        {2, 20, 20, 64, 64, 0, 64, 0, 5, 1, 2},  // SPPF, vectorized
+        {2, 8, 10, 24, 32, 8, 24, 0, 2, 2, 0},   // 2x2 stride 2 on a channel slice
+        {1, 7, 9, 6, 6, 0, 8, 2, 2, 2, 0},       // odd H/W (floor), pairs
+        {1, 6, 6, 5, 5, 0, 5, 0, 3, 2, 1},       // 3x3 stride 2 pad 1
+    };
+    uint32_t seed = 300;
+    for (const Case& c : cases) {
+        const int64_t OH = (c.H + 2 * c.pad - c.k) / c.s + 1, OW = (c.W + 2 * c.pad - c.k) / c.s + 1;
+        const std::vector<float> hx = quant(rnd(c.N * c.H * c.W * c.ldx, seed++), dt);
+        const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
+        DevBuf x(hx, dt), y(hy0, dt);
+        ASSERT_EQ(maxpool_nhwc(x.at(c.xoff), c.ldx, y.at(c.yoff), c.ldy, c.N, c.H, c.W, c.C, OH, OW, c.k, c.k, c.s, c.s,
+                               c.pad, c.pad, dt, nullptr),
+                  cudaSuccess);
+        std::vector<float> ref = hy0;
+        for (int64_t n = 0; n < c.N; ++n)
+            for (int64_t oh = 0; oh < OH; ++oh)
+                for (int64_t ow = 0; ow < OW; ++ow)
+                    for (int64_t ch = 0; ch < c.C; ++ch) {
+                        float m = -std::numeric_limits<float>::infinity();
+                        for (int ky = 0; ky < c.k; ++ky)
+                            for (int kx = 0; kx < c.k; ++kx) {
+                                const int64_t ih = oh * c.s - c.pad + ky, iw = ow * c.s - c.pad + kx;
+                                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                                m = std::max(m, hx[((n * c.H + ih) * c.W + iw) * c.ldx + c.xoff + ch]);
+                            }
+                        ref[((n * OH + oh) * OW + ow) * c.ldy + c.yoff + ch] = m;
+                    }
+        expect_close(y.get(), ref, dt, "maxpool k=" + std::to_string(c.k) + " C=" + std::to_string(c.C));
+    }
+}
+
+TEST_P(CudaKernels, ResizeNearest2x) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t N, H, W, C, ldx, xoff, ldy, yoff;
+    };
+    uint32_t seed = 400;
+    for (const Case& c : {Case{2, 5, 7, 13, 16, 3, 13, 0}, Case{2, 4, 6, 32, 32, 0, 64, 32},
+                          Case{1, 3, 3, 6, 6, 0, 8, 2}, Case{1, 4, 5, 4, 8, 4, 4, 0}}) {
+        const int64_t OH = 2 * c.H, OW = 2 * c.W;
+        std::vector<int> sh(OH), sw(OW);
+        for (int64_t i = 0; i < OH; ++i) sh[i] = static_cast<int>(i / 2);
+        for (int64_t i = 0; i < OW; ++i) sw[i] = static_cast<int>(i / 2);
+        DevArr<int> dsh(sh), dsw(sw);
+        const std::vector<float> hx = quant(rnd(c.N * c.H * c.W * c.ldx, seed++), dt);
+        const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
+        DevBuf x(hx, dt), y(hy0, dt);
+        ASSERT_EQ(resize_nearest_nhwc(x.at(c.xoff), c.ldx, y.at(c.yoff), c.ldy, c.N, c.H, c.W, c.C, OH, OW, dsh.p,
+                                      dsw.p, dt, nullptr),
+                  cudaSuccess);
+        std::vector<float> ref = hy0;
+        for (int64_t n = 0; n < c.N; ++n)
+            for (int64_t oh = 0; oh < OH; ++oh)
+                for (int64_t ow = 0; ow < OW; ++ow)
+                    for (int64_t ch = 0; ch < c.C; ++ch)
+                        ref[((n * OH + oh) * OW + ow) * c.ldy + c.yoff + ch] =
+                            hx[((n * c.H + sh[oh]) * c.W + sw[ow]) * c.ldx + c.xoff + ch];
+        expect_close(y.get(), ref, dt, "resize C=" + std::to_string(c.C));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TEST_P(CudaKernels, Transpose) {
+    const DT dt = GetParam();
+    struct Case {
+        Dims in, perm;
+    };
+    const Case cases[] = {
+        {dims({2, 5, 6, 7}), dims({0, 2, 3, 1})},              // NCHW -> NHWC, few channels
+        {dims({2, 16, 9, 10}), dims({0, 2, 3, 1})},            // NCHW -> NHWC, tiled
+        {dims({2, 3, 33, 40}), dims({0, 1, 3, 2})},            // batched last-two swap
+        {dims({2, 3, 4, 5}), dims({3, 1, 0, 2})},              // general
+        {dims({70, 45}), dims({1, 0})},                        // 2-D
+        {dims({2, 3, 4, 5, 6, 2}), dims({5, 0, 4, 2, 1, 3})},  // rank 6
+        {dims({4, 1, 6}), dims({1, 0, 2})},                    // a pure copy after dropping the unit dimension
+    };
+    uint32_t seed = 500;
+    for (const Case& c : cases) {
+        const int64_t n = numel(c.in);
+        const std::vector<float> hx = quant(rnd(n, seed++), dt);
+        DevBuf x(hx, dt), y(std::vector<float>(n, 0.f), dt);
+        ASSERT_EQ(transpose(x.at(), y.at(), c.in, c.perm, dt, nullptr), cudaSuccess);
+        int64_t in_stride[kMaxRank];
+        int64_t st = 1;
+        for (int k = c.in.rank - 1; k >= 0; --k) {
+            in_stride[k] = st;
+            st *= c.in.d[k];
+        }
+        Dims out;
+        out.rank = c.in.rank;
+        for (int k = 0; k < c.in.rank; ++k) out.d[k] = c.in.d[c.perm.d[k]];
+        std::vector<float> ref(n);
+        for_each_index(out, [&](int64_t i, const int64_t* o) {
+            int64_t src = 0;
+            for (int k = 0; k < out.rank; ++k) src += o[k] * in_stride[c.perm.d[k]];
+            ref[i] = hx[src];
+        });
+        expect_close(y.get(), ref, dt, "transpose rank " + std::to_string(c.in.rank));
+    }
+}
+
+TEST_P(CudaKernels, GatherStrided) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t xn, base;
+        Dims steps, out;
+    };
+    const Case cases[] = {
+        // x [4, 6, 10]: x[:, 5:2:-1, 9:0:-2] (negative steps)
+        {240, 5 * 10 + 9, dims({60, -10, -2}), dims({4, 3, 5})},
+        // x [4, 6, 16]: x[:, 1:4, 4:12] (dense innermost, vector path)
+        {384, 16 + 4, dims({96, 16, 1}), dims({4, 3, 8})},
+        // x [4, 6, 16]: x[:, 1:4, 3:10] (dense innermost, odd)
+        {384, 16 + 3, dims({96, 16, 1}), dims({4, 3, 7})},
+        // dense copy with an offset
+        {300, 7, dims({10, 1}), dims({29, 10})},
+        // broadcast (step 0)
+        {12, 0, dims({0, 1}), dims({5, 12})},
+        // reversed rows
+        {100, 99, dims({-1}), dims({100})},
+    };
+    uint32_t seed = 600;
+    for (const Case& c : cases) {
+        const int64_t n = numel(c.out);
+        const std::vector<float> hx = quant(rnd(c.xn, seed++), dt);
+        DevBuf x(hx, dt), y(std::vector<float>(n, 0.f), dt);
+        ASSERT_EQ(gather_strided(x.at(), c.base, c.steps, y.at(), c.out, dt, nullptr), cudaSuccess);
+        std::vector<float> ref(n);
+        for_each_index(c.out, [&](int64_t i, const int64_t* o) {
+            int64_t src = c.base;
+            for (int k = 0; k < c.out.rank; ++k) src += o[k] * c.steps.d[k];
+            ref[i] = hx[src];
+        });
+        expect_close(y.get(), ref, dt, "gather_strided n=" + std::to_string(n));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TEST_P(CudaKernels, Softmax) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t outer, len, inner;
+        bool inplace;
+    };
+    uint32_t seed = 700;
+    for (const Case& c : {Case{7, 37, 1, false}, Case{5, 5, 1, false}, Case{3, 3000, 1, false}, Case{9, 400, 1, true},
+                          Case{3, 17, 11, false}, Case{2, 16, 2, true}, Case{1, 1, 1, false}}) {
+        const int64_t n = c.outer * c.len * c.inner;
+        const std::vector<float> hx = quant(rnd(n, seed++, -6.f, 6.f), dt);
+        DevBuf x(hx, dt), y(std::vector<float>(n, 0.f), dt);
+        DevBuf& out = c.inplace ? x : y;
+        ASSERT_EQ(softmax(x.at(), out.at(), c.outer, c.len, c.inner, dt, nullptr), cudaSuccess);
+        std::vector<float> ref(n);
+        for (int64_t o = 0; o < c.outer; ++o)
+            for (int64_t i = 0; i < c.inner; ++i) {
+                auto at = [&](int64_t j) { return (o * c.len + j) * c.inner + i; };
+                double m = -INFINITY, s = 0;
+                for (int64_t j = 0; j < c.len; ++j) m = std::max(m, static_cast<double>(hx[at(j)]));
+                for (int64_t j = 0; j < c.len; ++j) s += std::exp(hx[at(j)] - m);
+                for (int64_t j = 0; j < c.len; ++j) ref[at(j)] = static_cast<float>(std::exp(hx[at(j)] - m) / s);
+            }
+        expect_close(out.get(), ref, dt, "softmax len=" + std::to_string(c.len) + " inner=" + std::to_string(c.inner));
+    }
+}
+
+TEST_P(CudaKernels, DflDecode) {
+    const DT dt = GetParam();
+    uint32_t seed = 800;
+    for (int64_t R : {16, 8}) {
+        const int64_t N = 2, A = 37;
+        const std::vector<float> hx = quant(rnd(N * 4 * R * A, seed++, -5.f, 5.f), dt);
+        std::vector<float> hw(R);
+        std::iota(hw.begin(), hw.end(), 0.f);
+        DevBuf x(hx, dt), y(std::vector<float>(N * 4 * A, 0.f), dt);
+        DevArr<float> w(hw);
+        ASSERT_EQ(dfl_decode(x.at(), w.p, y.at(), N, R, A, dt, nullptr), cudaSuccess);
+        std::vector<float> ref(N * 4 * A);
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t j = 0; j < 4; ++j)
+                for (int64_t a = 0; a < A; ++a) {
+                    auto at = [&](int64_t k) { return ((n * 4 + j) * R + k) * A + a; };
+                    double m = -INFINITY, s = 0, ws = 0;
+                    for (int64_t k = 0; k < R; ++k) m = std::max(m, static_cast<double>(hx[at(k)]));
+                    for (int64_t k = 0; k < R; ++k) {
+                        const double e = std::exp(hx[at(k)] - m);
+                        s += e;
+                        ws += e * hw[k];
+                    }
+                    ref[(n * 4 + j) * A + a] = static_cast<float>(ws / s);
+                }
+        expect_close(y.get(), ref, dt, "dfl_decode R=" + std::to_string(R));
+    }
+}
+
+// Zero-sized launches are no-ops (null pointers are never touched).
+TEST_P(CudaKernels, ZeroSizes) {
+    const DT dt = GetParam();
+    EXPECT_EQ(conv_epilogue(nullptr, 8, nullptr, 8, nullptr, nullptr, 8, 0, 8, Act::kSiLU, 0.f, dt, nullptr),
+              cudaSuccess);
+    EXPECT_EQ(nchw_to_nhwc(nullptr, dt, nullptr, 3, dt, 0, 3, 10, nullptr), cudaSuccess);
+    EXPECT_EQ(nhwc_to_nchw(nullptr, 3, dt, nullptr, dt, 1, 3, 0, nullptr), cudaSuccess);
+    EXPECT_EQ(cast(nullptr, dt, nullptr, DT::kF32, 0, nullptr), cudaSuccess);
+    EXPECT_EQ(maxpool_nhwc(nullptr, 4, nullptr, 4, 0, 4, 4, 4, 4, 4, 5, 5, 1, 1, 2, 2, dt, nullptr), cudaSuccess);
+    EXPECT_EQ(resize_nearest_nhwc(nullptr, 4, nullptr, 4, 1, 2, 2, 0, 4, 4, nullptr, nullptr, dt, nullptr),
+              cudaSuccess);
+    EXPECT_EQ(
+        binary(BinOp::kAdd, nullptr, dims({0, 0}), 1.f, nullptr, dims({0, 0}), 2.f, nullptr, dims({0, 3}), dt, nullptr),
+        cudaSuccess);
+    EXPECT_EQ(activation(nullptr, nullptr, 0, Act::kReLU, 0.f, dt, nullptr), cudaSuccess);
+    EXPECT_EQ(transpose(nullptr, nullptr, dims({2, 0, 3}), dims({2, 1, 0}), dt, nullptr), cudaSuccess);
+    EXPECT_EQ(gather_strided(nullptr, 0, dims({1, 1}), nullptr, dims({3, 0}), dt, nullptr), cudaSuccess);
+    EXPECT_EQ(softmax(nullptr, nullptr, 0, 5, 1, dt, nullptr), cudaSuccess);
+    EXPECT_EQ(dfl_decode(nullptr, nullptr, nullptr, 0, 16, 100, dt, nullptr), cudaSuccess);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+
+}  // namespace
+}  // namespace itscam::cuda_kernels

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# One device session on the GPU machine (Ubuntu 24.04, CUDA 13, cuDNN 9; no libonnx/oneDNN/OpenCV/FFmpeg): build the
+# CUDA backend, run the GPU tests, benchmark against the PyTorch peer in the same run, profile per layer and run
+# compute-sanitizer. Run from the repository root with the git-ignored devdata/ carried:
+#   devdata/portable/yolo11n.plan portable plan (itscam optimize --device portable, made on a machine with ONNX)
+#   devdata/models/yolo11n.onnx   the ONNX model (for the PyTorch peer)
+#   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
+#   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
+# Stages (default all): build tests bench val profile sanitize. Results go to $OUT (at most 8 files come back).
+set -uo pipefail
+OUT=${OUT:-/tmp/itscam-out}
+mkdir -p "$OUT"
+STAGES=${*:-build tests bench val profile sanitize}
+BATCHES=${BATCHES:-1,8,32,64,128}
+export PATH=/opt/torch/.venv/bin:$PATH
+PY=/opt/torch/.venv/bin/python3
+B=build-gpu
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+log() { echo "== $(date +%T) $*" | tee -a "$OUT/summary.txt"; }
+
+if has build; then
+  log build
+  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DITSCAM_WITH_CUDA=ON \
+    -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DITSCAM_WITH_ONNX=OFF -DITSCAM_WITH_ONEDNN=OFF \
+    -DITSCAM_WITH_OPENCV=OFF -DITSCAM_WITH_FFMPEG=OFF -DITSCAM_WITH_SERVICE=OFF -DITSCAM_BUILD_BENCH=OFF \
+    > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+  ninja -C $B -j16 itscam cuda_backend_test cuda_kernels_test gpu_vision_test itscam_backend_ops >> "$OUT/build.log" 2>&1 \
+    || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,utilization.gpu --format=csv \
+    | tee -a "$OUT/summary.txt"
+fi
+I=$B/tools/itscam/itscam
+PLAN=devdata/portable/yolo11n.plan
+CPLAN=devdata/plans_cuda/yolo11n.plan  # made by the bench stage; later stages use it when present
+
+# Golden inputs as .npy (no OpenCV C++ here; python's cv2 reads the PNGs exactly like OpenCV does).
+$PY - <<'PYEOF'
+import glob, numpy as np, cv2
+for p in glob.glob("devdata/golden/*_640.input.png"):
+    img = cv2.imread(p, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255.0
+    np.save(p.replace(".input.png", ".input.npy"), np.ascontiguousarray(img.transpose(2, 0, 1)[None]))
+PYEOF
+
+if has tests; then
+  log tests
+  export ITSCAM_TEST_MODEL=$PLAN ITSCAM_GOLDEN_DIR=devdata/golden
+  for t in cuda_kernels_test gpu_vision_test cuda_backend_test; do
+    f=$(find $B/tests -name $t -type f | head -1)
+    timeout 300 "$f" --gtest_brief=1 > "$OUT/test_$t.log" 2>&1
+    echo "$t exit $? : $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_$t.log" | tr '\n' ' ')" | tee -a "$OUT/summary.txt"
+    grep -E "FAILED|Failure|error" "$OUT/test_$t.log" | head -20 >> "$OUT/summary.txt"
+  done
+  f=$(find $B/tests -name itscam_backend_ops -type f | head -1)
+  timeout 300 "$f" --gtest_filter="${OPS_FILTER:-*_cuda}" --gtest_brief=1 > "$OUT/test_backend_ops.log" 2>&1
+  echo "backend_ops(cuda) exit $? : $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/test_backend_ops.log" | tr '\n' ' ')" | tee -a "$OUT/summary.txt"
+  grep -E "^\[  FAILED  \]" "$OUT/test_backend_ops.log" | head -30 >> "$OUT/summary.txt"
+fi
+
+if has bench; then
+  log "bench: optimize (cuda plans), ours vs PyTorch"
+  mkdir -p devdata/plans_cuda
+  $I optimize --input-dir devdata/portable --output-dir devdata/plans_cuda --device cuda:0 --target-performance fast \
+     --batch-sizes $BATCHES 2>&1 | tail -8 | tee -a "$OUT/summary.txt"
+  echo "fused convolutions per batch size (of 87): $(strings $CPLAN 2>/dev/null | grep -o 'fused=' | wc -l) in all" \
+    | tee -a "$OUT/summary.txt"
+  $I bench model --model $CPLAN --device cuda:0 --precision fp16 --batch $BATCHES --iters 100 --warmup 20 \
+     --e2e --json "$OUT/ours.json" 2>&1 | tee -a "$OUT/summary.txt"
+  $PY bench/torch_peer.py --model devdata/models/yolo11n.onnx --batch $BATCHES --iters 100 --json "$OUT/torch_peer.json" \
+     2>&1 | tail -12 | tee -a "$OUT/summary.txt"
+fi
+
+if has val; then
+  log "val: coco128 mAP on the GPU (JPEGs converted to PPM by cv2: this build has no OpenCV)"
+  $PY - <<'PYEOF'
+import glob, os, shutil, cv2
+src, dst = "devdata/coco128", "devdata/coco128ppm"
+for split in os.listdir(f"{src}/images"):
+    os.makedirs(f"{dst}/images/{split}", exist_ok=True)
+    shutil.copytree(f"{src}/labels/{split}", f"{dst}/labels/{split}", dirs_exist_ok=True)
+    for p in glob.glob(f"{src}/images/{split}/*.jpg"):
+        cv2.imwrite(f"{dst}/images/{split}/" + os.path.basename(p)[:-4] + ".ppm", cv2.imread(p, cv2.IMREAD_COLOR))
+PYEOF
+  $I val --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 --precision fp16 --data devdata/coco128ppm \
+    --json "$OUT/val_fp16.json" 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+  $I val --model $PLAN --device cuda:0 --precision fp32 --data devdata/coco128ppm 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+fi
+
+if has profile; then
+  log profile
+  for b in ${PROFILE_BATCHES:-1 64}; do
+    ITSCAM_PROFILE=1 $I bench model --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 --precision fp16 --batch $b --iters 30 --warmup 3 \
+      > /dev/null 2>> "$OUT/profile.txt"
+  done
+  head -25 "$OUT/profile.txt" >> "$OUT/summary.txt"
+fi
+
+if has sanitize; then
+  log "compute-sanitizer memcheck (batch 1 and 8)"
+  CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  for b in ${SANITIZE_BATCHES:-1 8}; do
+    timeout 150 $CS --tool memcheck --leak-check full --error-exitcode 9 $I bench model \
+      --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 \
+      --precision fp16 --batch $b --iters 2 --warmup 1 > "$OUT/memcheck_b$b.log" 2>&1
+    echo "memcheck batch $b exit $? : $(grep -E 'ERROR SUMMARY' "$OUT/memcheck_b$b.log")" | tee -a "$OUT/summary.txt"
+  done
+fi
+log done
