@@ -519,15 +519,20 @@ json detection_event_json(const pipeline::DetectionRecord& r, const std::vector<
 
 }  // namespace
 
+// The per-camera controller's options (the encode loop's, and what /streams reports).
+static video::ContentControllerOptions content_options(const StreamHubOptions& o) {
+    video::ContentControllerOptions co;
+    co.enabled = o.adaptive;
+    co.base_crf = o.cfg.crf;
+    co.baseline_kbps = o.cfg.bitrate_kbps;
+    co.target_reduction = o.target_reduction;
+    co.fps = o.fps_hint;
+    return co;
+}
+
 void StreamHub::encode_loop(CameraStream& c) {
     const auto& sc = opt_.cfg;
-    video::ContentControllerOptions co;
-    co.enabled = opt_.adaptive;
-    co.base_crf = sc.crf;
-    co.baseline_kbps = sc.bitrate_kbps;
-    co.target_reduction = opt_.target_reduction;
-    co.fps = opt_.fps_hint;
-    c.content = std::make_unique<video::ContentController>(co);
+    c.content = std::make_unique<video::ContentController>(content_options(opt_));
     std::vector<video::Fragment> frags;
     for (;;) {
         video::Frame frame;
@@ -847,6 +852,9 @@ Result<json> StreamHub::stream_json(const std::string& camera) {
                   {"motion", d.motion},
                   {"density", d.density},
                   {"roi_regions", d.rois.size()},
+                  {"keyframe_roi_regions", d.key_rois.empty() ? d.rois.size() : d.key_rois.size()},
+                  {"static_share", d.static_share},
+                  {"x264_params", opt_.adaptive ? content_options(opt_).x264_params : std::string()},
                   {"budget_correction", d.budget_correction}}}};
 }
 
