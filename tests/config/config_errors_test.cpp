@@ -85,7 +85,7 @@ TEST(ConfigErrors, Ranges) {
         {"device_ids: [0, 1, 0]\n", "t.yaml:1:20: device_ids[2]: device 0 is listed twice"},
         {"device: gpu\n", "t.yaml:1:9: device: expected one of cpu, ref, cuda, cuda:N, got 'gpu'"},
         {"device: cuda:x\n", "t.yaml:1:9: device: expected one of cpu, ref, cuda, cuda:N, got 'cuda:x'"},
-        {"precision: fp8\n", "t.yaml:1:12: precision: expected one of fp32, bf16, int8, fp16, got 'fp8'"},
+        {"precision: fp8\n", "t.yaml:1:12: precision: expected one of auto, fp32, bf16, int8, fp16, got 'fp8'"},
         {"threads: -2\n", "t.yaml:1:10: threads: must be between 0 and 1024, got -2"},
         {"imgsz: 100\n", "t.yaml:1:8: imgsz: must be 0 (the model's) or a multiple of 32 between 32 and 4096, got 100"},
         {"imgsz: 8192\n",
