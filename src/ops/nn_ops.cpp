@@ -6,6 +6,12 @@
 
 namespace itscam {
 
+Result<ResizeParams> resize_params(const Graph& g, const Node& n, const Shape& x) {
+    const Tensor* scales = n.num_inputs() > 2 ? g.constant(n.input(2)) : nullptr;
+    const Tensor* sizes = n.num_inputs() > 3 ? g.constant(n.input(3)) : nullptr;
+    return resize_params(n, x, scales, sizes);
+}
+
 Result<ResizeParams> resize_params(const Node& n, const Shape& x, const Tensor* scales, const Tensor* sizes) {
     ResizeParams p;
     const std::string mode = n.attr_string("mode", "nearest");

@@ -16,6 +16,9 @@ struct ResizeParams {
 };
 
 Result<ResizeParams> resize_params(const Node& n, const Shape& x, const Tensor* scales, const Tensor* sizes);
+// The same, with scales (input 2) and sizes (input 3) read from the graph's constants (null when absent or not
+// constant): what a backend compiling a bound graph needs.
+Result<ResizeParams> resize_params(const Graph& g, const Node& n, const Shape& x);
 // Softmax geometry: `outer * inner` independent rows of `len` elements, `inner` apart. opset >= 13 normalises along
 // `axis` (default -1); older opsets flatten to 2-D at `axis` (default 1) and normalise each row (the importer
 // records the opset in the node's "opset" attribute).

@@ -154,9 +154,7 @@ Kind CpuCompiled::classify(const Node& n) const {
     if ((n.op == "MaxPool" || n.op == "AveragePool") && rank4(n.inputs[0]) && n.outputs.size() == 1)
         return Kind::kPool;
     if (n.op == "Resize" && rank4(n.inputs[0])) {
-        const Tensor* sc = n.num_inputs() > 2 ? g_.constant(n.inputs[2]) : nullptr;
-        const Tensor* sz = n.num_inputs() > 3 ? g_.constant(n.inputs[3]) : nullptr;
-        auto p = resize_params(n, g_.info(n.inputs[0])->shape, sc, sz);
+        auto p = resize_params(g_, n, g_.info(n.inputs[0])->shape);
         const Shape& in = g_.info(n.inputs[0])->shape;
         if (p && p->out[0] == in[0] && p->out[1] == in[1]) return Kind::kResize;
     }
@@ -435,9 +433,7 @@ Status CpuCompiled::add_pool(const Node& n) {
 
 Status CpuCompiled::add_resize(const Node& n) {
     const Slot& xs = slots_.at(n.inputs[0]);
-    const Tensor* sc = n.num_inputs() > 2 ? g_.constant(n.inputs[2]) : nullptr;
-    const Tensor* sz = n.num_inputs() > 3 ? g_.constant(n.inputs[3]) : nullptr;
-    ITSCAM_ASSIGN_OR_RETURN(ResizeParams p, resize_params(n, xs.shape, sc, sz));
+    ITSCAM_ASSIGN_OR_RETURN(ResizeParams p, resize_params(g_, n, xs.shape));
     std::vector<int64_t> ys(p.out[2]), xs_idx(p.out[3]);
     for (int64_t i = 0; i < p.out[2]; ++i) ys[i] = resize_nearest_index(p, 2, i, xs.shape[2]);
     for (int64_t i = 0; i < p.out[3]; ++i) xs_idx[i] = resize_nearest_index(p, 3, i, xs.shape[3]);

@@ -117,7 +117,6 @@ struct ConvLayer {
     int w_buf = -1;
     cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
     size_t ws = 0;
-    bool tuned = false;
     // The fused alternative (cuDNN graph API: conv + bias + activation + residual in one kernel, writing the final
     // view): built when eligible, used when it measures faster (or a plan says so).
     FusedConvSpec spec;
@@ -205,8 +204,11 @@ private:
 
     // Node steps.
     Status add_conv(const Node& n);
-    Status add_depthwise(const Node& n, const ConvParams& p, int act, float alpha);
-    Status add_stem(const Node& n, const ConvParams& p, int act, float alpha);
+    // A convolution's optional bias (input 2, uploaded as float) and fused residual (input 3, as an NHWC view);
+    // invalid views when absent. `res` may be null for kernels that take no residual.
+    Status conv_bias_residual(const Node& n, View& bias, View* res);
+    Status add_depthwise(const Node& n, const ConvParams& p, ck::Act act, float alpha);
+    Status add_stem(const Node& n, const ConvParams& p, ck::Act act, float alpha);
     Status add_pool(const Node& n);
     Status add_resize(const Node& n);
     Status add_concat(const Node& n);
@@ -238,7 +240,6 @@ private:
     size_t es_ = 4;
     std::map<std::string, Kind> kinds_;
     std::map<std::string, Val> vals_;
-    std::map<std::string, int> consumers_left_;
     std::vector<Buffer> bufs_;
     std::vector<Step> steps_;
     std::vector<std::unique_ptr<ConvLayer>> convs_;
@@ -309,9 +310,7 @@ Kind CudaCompiled::classify(const Node& n) const {
         n.attr_int("ceil_mode", 0) == 0)
         return Kind::kPool;
     if (n.op == "Resize" && rank4(n.inputs[0]) && dynamic(n.inputs[0]) && n.attr_string("mode", "nearest") == "nearest") {
-        const Tensor* sc = n.num_inputs() > 2 && !n.inputs[2].empty() ? g_.constant(n.inputs[2]) : nullptr;
-        const Tensor* sz = n.num_inputs() > 3 && !n.inputs[3].empty() ? g_.constant(n.inputs[3]) : nullptr;
-        auto p = resize_params(n, info(n.inputs[0])->shape, sc, sz);
+        auto p = resize_params(g_, n, info(n.inputs[0])->shape);
         const Shape& in = info(n.inputs[0])->shape;
         if (p && p->out[0] == in[0] && p->out[1] == in[1]) return Kind::kResize;
     }
@@ -529,6 +528,17 @@ Result<View> CudaCompiled::upload_constant(const std::string& v, DType dtype) {
     return view;
 }
 
+Status CudaCompiled::conv_bias_residual(const Node& n, View& bias, View* res) {
+    if (n.num_inputs() > 2 && !n.inputs[2].empty()) {
+        ITSCAM_ASSIGN_OR_RETURN(bias, upload_constant(n.inputs[2], DType::kF32));
+    }
+    if (res && n.num_inputs() > 3) {
+        ITSCAM_RETURN_IF_ERROR(ensure_nhwc(n.inputs[3]));
+        *res = vals_[n.inputs[3]].nhwc;
+    }
+    return Status::ok();
+}
+
 Status CudaCompiled::add_conv(const Node& n) {
     const std::string& xn = n.inputs[0];
     const Shape xs = vals_[xn].shape;
@@ -540,12 +550,12 @@ Status CudaCompiled::add_conv(const Node& n) {
     const char* dw_env = std::getenv("ITSCAM_CUDA_DEPTHWISE");
     if (latency_kernels_ && p.group > 1 && p.group == p.c && p.oc == p.c && w->dim(1) == 1 &&
         !(dw_env && std::string(dw_env) == "0"))
-        return add_depthwise(n, p, static_cast<int>(act), alpha);
+        return add_depthwise(n, p, act, alpha);
     const char* stem_env = std::getenv("ITSCAM_CUDA_STEM");
     if (latency_kernels_ && input_f32_.count(xn) && p.c <= 4 && p.group == 1 && p.dh == 1 && p.dw == 1 &&
         n.num_inputs() < 4 &&
         p.oc * p.c * p.kh * p.kw * 4 <= 48 * 1024 && !(stem_env && std::string(stem_env) == "0"))
-        return add_stem(n, p, static_cast<int>(act), alpha);
+        return add_stem(n, p, act, alpha);
     // fp16 tensor-op convolutions want the input channels (per group) to be a multiple of 8: pad a converted input
     // (the 3-channel image) rather than fall back to slow kernels.
     const bool is_plain_source = !vals_[xn].nhwc_native;
@@ -568,15 +578,8 @@ Status CudaCompiled::add_conv(const Node& n) {
     const std::string wname = g_.unique_name(n.name + "_w_nhwc");
     g_.constants[wname] = Tensor::from_f32(wk, {p.oc, p.kh, p.kw, cpg_pad});
     ITSCAM_ASSIGN_OR_RETURN(View wv, upload_constant(wname, act_));
-    View bv;
-    if (n.num_inputs() > 2 && !n.inputs[2].empty()) {
-        ITSCAM_ASSIGN_OR_RETURN(bv, upload_constant(n.inputs[2], DType::kF32));
-    }
-    View rv;
-    if (n.num_inputs() > 3) {
-        ITSCAM_RETURN_IF_ERROR(ensure_nhwc(n.inputs[3]));
-        rv = vals_[n.inputs[3]].nhwc;
-    }
+    View bv, rv;
+    ITSCAM_RETURN_IF_ERROR(conv_bias_residual(n, bv, &rv));
     const std::string& yn = n.outputs[0];
     const View y = resolve_nhwc(yn);
     const Shape ys = vals_[yn].shape;
@@ -710,22 +713,14 @@ Status CudaCompiled::add_conv(const Node& n) {
 
 // Depthwise convolutions run on our own kernel (cuDNN's grouped NHWC kernels are far slower on these shapes),
 // reading and writing strided views directly, with bias, activation and residual fused.
-Status CudaCompiled::add_depthwise(const Node& n, const ConvParams& p, int act_i, float alpha) {
-    const ck::Act act = static_cast<ck::Act>(act_i);
+Status CudaCompiled::add_depthwise(const Node& n, const ConvParams& p, ck::Act act, float alpha) {
     const std::string& xn = n.inputs[0];
     ITSCAM_RETURN_IF_ERROR(ensure_nhwc(xn));
     const View x = vals_[xn].nhwc;
     // Weights [C, 1, kh, kw] are [C, kh, kw] in memory: upload as float.
     ITSCAM_ASSIGN_OR_RETURN(View wv, upload_constant(n.inputs[1], DType::kF32));
-    View bv;
-    if (n.num_inputs() > 2 && !n.inputs[2].empty()) {
-        ITSCAM_ASSIGN_OR_RETURN(bv, upload_constant(n.inputs[2], DType::kF32));
-    }
-    View rv;
-    if (n.num_inputs() > 3) {
-        ITSCAM_RETURN_IF_ERROR(ensure_nhwc(n.inputs[3]));
-        rv = vals_[n.inputs[3]].nhwc;
-    }
+    View bv, rv;
+    ITSCAM_RETURN_IF_ERROR(conv_bias_residual(n, bv, &rv));
     const View y = resolve_nhwc(n.outputs[0]);
     const ck::DT dt = to_dt(act_);
     std::ostringstream d;
@@ -748,14 +743,11 @@ Status CudaCompiled::add_depthwise(const Node& n, const ConvParams& p, int act_i
 
 // The stem convolution straight from the fp32 NCHW graph input (see ck::stem_conv_nchw): no NHWC conversion of the
 // image, no channel padding, bias and activation fused.
-Status CudaCompiled::add_stem(const Node& n, const ConvParams& p, int act_i, float alpha) {
-    const ck::Act act = static_cast<ck::Act>(act_i);
+Status CudaCompiled::add_stem(const Node& n, const ConvParams& p, ck::Act act, float alpha) {
     const View x = input_f32_.at(n.inputs[0]);
     ITSCAM_ASSIGN_OR_RETURN(View wv, upload_constant(n.inputs[1], DType::kF32));  // [K, C, kh, kw] as is
     View bv;
-    if (n.num_inputs() > 2 && !n.inputs[2].empty()) {
-        ITSCAM_ASSIGN_OR_RETURN(bv, upload_constant(n.inputs[2], DType::kF32));
-    }
+    ITSCAM_RETURN_IF_ERROR(conv_bias_residual(n, bv, nullptr));
     const View y = resolve_nhwc(n.outputs[0]);
     const ck::DT dt = to_dt(act_);
     std::ostringstream d;
@@ -796,9 +788,7 @@ Status CudaCompiled::add_resize(const Node& n) {
     const std::string& xn = n.inputs[0];
     ITSCAM_RETURN_IF_ERROR(ensure_nhwc(xn));
     const Shape xs = vals_[xn].shape;
-    const Tensor* sc = n.num_inputs() > 2 && !n.inputs[2].empty() ? g_.constant(n.inputs[2]) : nullptr;
-    const Tensor* sz = n.num_inputs() > 3 && !n.inputs[3].empty() ? g_.constant(n.inputs[3]) : nullptr;
-    ITSCAM_ASSIGN_OR_RETURN(ResizeParams rp, resize_params(n, xs, sc, sz));
+    ITSCAM_ASSIGN_OR_RETURN(ResizeParams rp, resize_params(g_, n, xs));
     std::vector<int32_t> idx(static_cast<size_t>(rp.out[2] + rp.out[3]));
     for (int64_t i = 0; i < rp.out[2]; ++i) idx[i] = static_cast<int32_t>(resize_nearest_index(rp, 2, i, xs[2]));
     for (int64_t i = 0; i < rp.out[3]; ++i)
@@ -1589,7 +1579,6 @@ Status CudaCompiled::choose_algorithms() {
             L->choice = "cudnn algo " + std::to_string(L->algo) + " + epilogue";
         }
         conv_ws_bytes_ = std::max(conv_ws_bytes_, L->ws);
-        L->tuned = true;
     }
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     tune_ws.reset();

@@ -136,12 +136,6 @@ inline Result<HostMem> pinned_alloc(size_t bytes) {
     return HostMem(p);
 }
 
-inline Result<Stream> make_stream() {
-    cudaStream_t s = nullptr;
-    ITSCAM_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-    return Stream(s);
-}
-
 inline Result<Event> make_event(bool timing) {
     cudaEvent_t e = nullptr;
     ITSCAM_CUDA_CHECK(cudaEventCreateWithFlags(&e, timing ? cudaEventDefault : cudaEventDisableTiming));
