@@ -4,6 +4,7 @@
 // written with explicit round-to-nearest intrinsics (__dadd_rn, __dmul_rn, __fdiv_rn, ...), which nvcc never fuses
 // into FMAs and which are IEEE-exact; the rest is integer arithmetic identical to the CPU code. The CPU caches
 // horizontally resized rows; here each pixel recomputes its two horizontal taps, which is the same pure function.
+#include "backend/cuda/kernels/kernels_common.cuh"
 #include "vision/cuda/preprocess_impl.h"
 
 namespace itscam::vision::cuda_impl {
@@ -46,16 +47,8 @@ __device__ __forceinline__ int vblend(int h0, int h1, int b0, int b1) {
     return ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
 }
 
-template <typename T>
-__device__ __forceinline__ T to_out(float v);
-template <>
-__device__ __forceinline__ float to_out<float>(float v) {
-    return v;
-}
-template <>
-__device__ __forceinline__ __half to_out<__half>(float v) {
-    return __float2half_rn(v);
-}
+// fp32/fp16 stores: the CUDA backend's from_f (round to nearest even for fp16).
+using cuda_kernels::detail::from_f;
 
 // numpy's uint8 -> float32 / 255.0: a correctly rounded division (not * (1 / 255.f)).
 __device__ __forceinline__ float unit(int v) {
@@ -75,7 +68,7 @@ __global__ void __launch_bounds__(kBlockX* kBlockY)
     const int ix = x - j.pad_x;
     const int iy = y - j.pad_y;
     if (ix < 0 || iy < 0 || ix >= j.new_w || iy >= j.new_h) {
-        const T pad = to_out<T>(unit(114));
+        const T pad = from_f<T>(unit(114));
         out[0] = pad;
         out[plane] = pad;
         out[2 * plane] = pad;
@@ -115,9 +108,9 @@ __global__ void __launch_bounds__(kBlockX* kBlockY)
             bgr[c] = vblend(h0, h1, ty.w0, ty.w1);
         }
     }
-    out[0] = to_out<T>(unit(bgr[2]));          // R
-    out[plane] = to_out<T>(unit(bgr[1]));      // G
-    out[2 * plane] = to_out<T>(unit(bgr[0]));  // B
+    out[0] = from_f<T>(unit(bgr[2]));          // R
+    out[plane] = from_f<T>(unit(bgr[1]));      // G
+    out[2 * plane] = from_f<T>(unit(bgr[0]));  // B
 }
 
 template <typename T>
