@@ -5,10 +5,6 @@
 
 namespace itscam::vision {
 
-namespace {
-
-// The reference compares float64 IoUs against the Python float 0.7, not against float(0.7) = 0.699999988. The
-// shortest decimal that round-trips the float recovers the value the caller wrote.
 double float_as_decimal(float v) {
     char buf[32];
     const auto res = std::to_chars(buf, buf + sizeof(buf), v);
@@ -16,6 +12,8 @@ double float_as_decimal(float v) {
     std::from_chars(buf, res.ptr, d);
     return d;
 }
+
+namespace {
 
 // Greedy NMS over score-sorted detections, stopping once max_keep boxes are kept (the kept prefix is the same as a
 // full run truncated afterwards). The reference adds class_id * max_wh (an int64) to float32 boxes, which numpy

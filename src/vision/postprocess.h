@@ -21,6 +21,11 @@ std::vector<Detection> yolo_decode_nms(const float* out, int num_channels, int n
 // boxes are kept while IoU <= iou_thres.
 std::vector<int> nms_sorted(const std::vector<Detection>& dets, float iou_thres, bool agnostic, float max_wh = 7680.f);
 
+// The IoU threshold as the reference sees it: the reference compares float64 IoUs against the Python float the user
+// wrote (0.7), not against float(0.7) = 0.699999988. The shortest decimal that round-trips the float recovers that
+// value. The CPU and GPU NMS both use this, so they keep the same boxes bit for bit.
+double float_as_decimal(float v);
+
 // Maps boxes from model-input pixels to original-image pixels: (p - pad) / scale, then clips x to [0, src_w] and
 // y to [0, src_h].
 void scale_boxes_to_image(std::vector<Detection>& dets, const LetterboxInfo& info);

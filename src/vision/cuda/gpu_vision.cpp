@@ -3,11 +3,11 @@
 #include "backend/cuda/csl/csl.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <string>
 
 #include "vision/cuda/postprocess_impl.h"
+#include "vision/postprocess.h"
 #include "vision/cuda/preprocess_impl.h"
 
 namespace itscam::vision::gpu {
@@ -93,16 +93,6 @@ struct EventHandle {
 // Bytes of one packed frame copy in the device scratch (rows of 3 * w bytes), 256-byte aligned.
 size_t packed_frame_bytes(int w, int h) {
     return align_up(static_cast<size_t>(w) * 3 * static_cast<size_t>(h), 256);
-}
-
-// The reference compares float64 IoUs against the Python float the user wrote (0.7), not float(0.7): the shortest
-// decimal that round-trips the float (same as postprocess.cpp).
-double float_as_decimal(float v) {
-    char buf[32];
-    const auto res = std::to_chars(buf, buf + sizeof(buf), v);
-    double d = v;
-    std::from_chars(buf, res.ptr, d);
-    return d;
 }
 
 }  // namespace
