@@ -97,7 +97,7 @@ Status lower_graph(CudaLowering& cx) {
 }
 
 class CudaBackend final : public Backend {
-  public:
+public:
     explicit CudaBackend(int device, std::string key) : device_(device), key_(std::move(key)) {}
     std::string name() const override { return "cuda"; }
     std::string target_key() const override { return key_; }
@@ -114,7 +114,7 @@ class CudaBackend final : public Backend {
         return std::unique_ptr<CompiledGraph>(std::move(c));
     }
 
-  private:
+private:
     int device_;
     std::string key_;
 };

@@ -22,7 +22,7 @@
 namespace itscam::cuda {
 
 class CudaExecutor final : public CompiledGraph {
-  public:
+public:
     // Reads ITSCAM_PROFILE and ITSCAM_CUDA_GRAPHS; capture() finishes the compile.
     explicit CudaExecutor(std::unique_ptr<CudaLowering> cx);
     // Waits for the stream, then prints the profile (ITSCAM_PROFILE) to stderr.
@@ -42,7 +42,7 @@ class CudaExecutor final : public CompiledGraph {
     std::string describe() const override;
     std::string tuning() const override;
 
-  private:
+private:
     // Replays the graph, or runs the enabled steps eagerly (with events around each when profiling), on `s`.
     Status launch(cudaStream_t s);
     void print_profile() const;
