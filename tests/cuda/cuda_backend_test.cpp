@@ -14,6 +14,8 @@
 #include <filesystem>
 
 #include "backend/backend.h"
+#include "backend/cuda/lowering_context.h"
+#include "backend/cuda/ops/registry.h"
 #include "runtime/engine.h"
 #include "runtime/plan.h"
 #include "vision/npy.h"
@@ -282,6 +284,74 @@ TEST(CudaBackend, BadDeviceOrdinalsAreClearErrors) {
     EXPECT_NE(b.status().message().find("does not exist"), std::string::npos);
     EXPECT_FALSE(backend_create("cuda:x").is_ok());
     EXPECT_FALSE(backend_create("cpu:1").is_ok());
+}
+
+// The op-family rules (backend/cuda/ops): which rule takes a node, in which layout. Needs no GPU: classification
+// reads only the graph.
+class CudaRules : public ::testing::Test {
+protected:
+    void SetUp() override {
+        value("x", {1, 8, 16, 16});
+        value("y", {1, 8, 16, 16});
+        g_.inputs = {"x", "y"};
+        g_.constants["w"] = Tensor::zeros(DType::kF32, {8, 8, 3, 3});
+        g_.constants["scales"] = Tensor::from_f32({1.f, 1.f, 2.f, 2.f}, {4});
+        g_.constants["bins"] = Tensor::zeros(DType::kF32, {16});
+        g_.constants["starts"] = Tensor::zeros(DType::kI64, {1});
+    }
+    void value(const std::string& v, Shape s) { g_.values[v] = ValueInfo{DType::kF32, std::move(s)}; }
+    // Adds a node whose output "<name>_out" has shape `out` and returns how the CUDA rules classify it: the rule's
+    // family and layout, or "none".
+    std::string rule_of(const std::string& op, std::vector<std::string> inputs, Shape out,
+                        std::map<std::string, Attr> attrs = {}) {
+        Node n;
+        n.op = op;
+        n.name = op + std::to_string(g_.nodes.size());
+        n.inputs = std::move(inputs);
+        n.outputs = {n.name + "_out"};
+        n.attrs = std::move(attrs);
+        value(n.outputs[0], std::move(out));
+        g_.nodes.push_back(n);
+        cuda::CudaLowering cx(g_, BackendOptions{}, 0);
+        const cuda::CudaRule* r = cx.classify(n);
+        return r ? r->family + "/" + layout_name(r->layout) : "none";
+    }
+    Graph g_;
+};
+
+TEST_F(CudaRules, EachOpHasItsFamilyAndLayout) {
+    const Shape s = {1, 8, 16, 16};
+    EXPECT_EQ(rule_of("Conv", {"x", "w"}, s), "conv/nhwc");
+    EXPECT_EQ(rule_of("Conv", {"x", "y"}, s), "none");  // weights must be constant
+    EXPECT_EQ(rule_of("MaxPool", {"x"}, s), "pool_resize/nhwc");
+    EXPECT_EQ(rule_of("MaxPool", {"x"}, s, {{"ceil_mode", Attr::of_int(1)}}), "none");
+    EXPECT_EQ(rule_of("Resize", {"x", "", "scales"}, {1, 8, 32, 32}), "pool_resize/nhwc");
+    EXPECT_EQ(rule_of("Resize", {"x", "", "scales"}, {1, 8, 32, 32}, {{"mode", Attr::of_string("linear")}}), "none");
+    // Channel Concat/Split run on NHWC views; along another axis they are plain copies.
+    EXPECT_EQ(rule_of("Concat", {"x", "y"}, {1, 16, 16, 16}, {{"axis", Attr::of_int(1)}}), "data_movement/nhwc");
+    EXPECT_EQ(rule_of("Concat", {"x", "y"}, {1, 16, 16, 16}, {{"axis", Attr::of_int(-3)}}), "data_movement/nhwc");
+    EXPECT_EQ(rule_of("Concat", {"x", "y"}, {1, 8, 32, 16}, {{"axis", Attr::of_int(2)}}), "data_movement/plain");
+    EXPECT_EQ(rule_of("Split", {"x"}, {1, 4, 16, 16}, {{"axis", Attr::of_int(1)}}), "data_movement/nhwc");
+    EXPECT_EQ(rule_of("Split", {"x"}, {1, 8, 8, 16}, {{"axis", Attr::of_int(2)}}), "data_movement/plain");
+    EXPECT_EQ(rule_of("Reshape", {"x"}, {1, 8, 256}), "data_movement/plain");
+    EXPECT_EQ(rule_of("Transpose", {"x"}, {16, 16, 8, 1}), "data_movement/plain");
+    EXPECT_EQ(rule_of("Slice", {"x", "starts"}, s), "data_movement/plain");
+    EXPECT_EQ(rule_of("Slice", {"x", "y"}, s), "none");  // starts must be constant
+    EXPECT_EQ(rule_of("Add", {"x", "y"}, s), "elementwise/plain");
+    EXPECT_EQ(rule_of("Sigmoid", {"x"}, s), "elementwise/plain");
+    EXPECT_EQ(rule_of("MatMul", {"x", "y"}, s), "attention/plain");
+    EXPECT_EQ(rule_of("Softmax", {"x"}, s), "attention/plain");
+    EXPECT_EQ(rule_of("DflDecode", {"x", "bins"}, {1, 4, 16}), "head/plain");
+    EXPECT_EQ(rule_of("Gelu", {"x"}, s), "none");
+    EXPECT_EQ(rule_of("Conv", {"x", "w"}, {1, 8, -1, 16}), "none");  // output shape must be known
+}
+
+TEST(CudaRulesRegistry, ListsEveryLoweredOp) {
+    const std::vector<std::string> want = {"Add",      "Concat",    "Conv",     "DflDecode", "Div",   "Flatten",
+                                           "Identity", "MatMul",    "MaxPool",  "Mul",       "Relu",  "Reshape",
+                                           "Resize",   "Sigmoid",   "Slice",    "Softmax",   "Split", "Squeeze",
+                                           "Sub",      "Transpose", "Unsqueeze"};
+    EXPECT_EQ(cuda::cuda_lowering_registry().ops(), want);
 }
 
 }  // namespace

@@ -1,0 +1,209 @@
+// Autotuning of the convolutions (ops/conv.cpp's ConvLayers), after allocate() so it times the real buffers:
+//  - the legacy path: the plan's algorithm, else the fastest measured one (cudnnFindConvolutionForwardAlgorithmEx),
+//    else cuDNN's heuristic choice, under the workspace cap;
+//  - the fused cuDNN graph alternative: the plan's engine, or each finalizable engine (up to 4) timed against the
+//    legacy convolution + epilogue, keeping the fastest;
+//  - then one convolution workspace sized for the largest choice, reserved against the device's memory budget.
+// And the tuning text a plan stores ("<node> algo=<n>" or "<node> fused=<engine>" per convolution), read back here.
+#include "backend/cuda/autotune.h"
+
+#include <cudnn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace itscam::cuda {
+
+namespace {
+
+// A plan's tuning text, per convolution node: its cuDNN algorithm or its fused engine.
+struct PlannedTuning {
+    std::map<std::string, cudnnConvolutionFwdAlgo_t> algo;
+    std::map<std::string, int> fused;
+};
+
+PlannedTuning parse_tuning(const std::string& tuning) {
+    PlannedTuning t;
+    if (!tuning.empty()) {
+        std::istringstream is(tuning);
+        std::string line;
+        while (std::getline(is, line)) {
+            const size_t eq = line.rfind(" algo="), fu = line.rfind(" fused=");
+            if (eq != std::string::npos)
+                t.algo[line.substr(0, eq)] = static_cast<cudnnConvolutionFwdAlgo_t>(std::atoi(line.c_str() + eq + 6));
+            else if (fu != std::string::npos)
+                t.fused[line.substr(0, fu)] = std::atoi(line.c_str() + fu + 7);
+        }
+    }
+    return t;
+}
+
+// Average time of one step over `reps` runs (after one warm-up run), with events.
+Result<double> time_step(CudaLowering& cx, int step, int reps) {
+    cudaStream_t st = cx.stream.get();
+    ITSCAM_ASSIGN_OR_RETURN(csl::Event e0, csl::make_event(true));
+    ITSCAM_ASSIGN_OR_RETURN(csl::Event e1, csl::make_event(true));
+    ITSCAM_RETURN_IF_ERROR(cx.steps[step].fn(st));
+    ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
+    for (int i = 0; i < reps; ++i) ITSCAM_RETURN_IF_ERROR(cx.steps[step].fn(st));
+    ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
+    ITSCAM_CUDA_CHECK(cudaEventSynchronize(e1.get()));
+    float ms = 0.f;
+    ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
+    return static_cast<double>(ms) / reps;
+}
+
+// The fused graph-API alternative of one convolution: the plan's choice, or (autotuning) each finalizable engine
+// timed against the legacy convolution + epilogue, keeping the fastest.
+Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fused_in, ConvLayer& L, bool find,
+                    size_t ws_limit, void* ws) {
+    const auto planned = tuned_fused_in.find(L.node);
+    const bool from_plan = planned != tuned_fused_in.end();
+    if (!from_plan && !find && !L.must_fuse) return Status::ok();
+    FusedConvSpec fs = L.spec;
+    fs.x = cx.ptr(L.x);
+    fs.wt = cx.ptr(View{L.w_buf, 0, 0});
+    fs.b = cx.ptr(L.bias_act);
+    fs.res = L.res.valid() ? cx.ptr(L.res) : nullptr;
+    fs.y = cx.ptr(L.y_final);
+    auto fc = FusedConv::create(cx.cudnn.get(), fs, from_plan ? planned->second + 1 : 4, ws_limit);
+    if (!fc.is_ok()) {
+        if (from_plan || L.must_fuse)
+            return fc.status().with_context("the plan's fused engine for '" + L.node +
+                                            "' is not available here: rebuild the plan with `itscam optimize`");
+        return Status::ok();  // not fusable on this cuDNN/GPU: keep the legacy path
+    }
+    L.fused = std::move(*fc);
+    if (from_plan) {
+        if (planned->second >= L.fused->num_plans())
+            return invalid_argument("the plan's fused engine " + std::to_string(planned->second) + " for '" + L.node +
+                                    "' is not available here: rebuild the plan with `itscam optimize`");
+        L.fused_plan = planned->second;
+        return Status::ok();
+    }
+    cx.ws_ptr = ws;
+    L.fused_plan = -1;
+    double best = 1e30;
+    if (!L.must_fuse) {
+        ITSCAM_ASSIGN_OR_RETURN(best, time_step(cx, L.step, 3));
+    }
+    int best_plan = -1;
+    for (int i = 0; i < L.fused->num_plans(); ++i) {
+        L.fused_plan = i;
+        auto t = time_step(cx, L.step, 3);
+        if (t.is_ok() && *t < best) {
+            best = *t;
+            best_plan = i;
+        }
+    }
+    L.fused_plan = best_plan;
+    if (best_plan < 0) {
+        L.fused.reset();
+        if (L.must_fuse) return unsupported("convolution '" + L.node + "': no engine runs on its strided input");
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Status autotune_convolutions(CudaLowering& cx) {
+    const PlannedTuning plan = parse_tuning(cx.options.tuning);
+    const auto& tuned_in = plan.algo;
+    const auto& tuned_fused_in = plan.fused;
+    csl::DeviceMem tune_ws;
+    size_t tune_ws_bytes = 0;
+    const bool planned = !tuned_in.empty() || !tuned_fused_in.empty();
+    const bool find = cx.options.autotune && !planned;
+    {
+        size_t free_b = 0, total_b = 0;
+        ITSCAM_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+        tune_ws_bytes = std::min(kMaxConvWorkspace, free_b / 4);
+        ITSCAM_ASSIGN_OR_RETURN(tune_ws, csl::device_alloc(tune_ws_bytes));
+    }
+    cx.ws_ptr = tune_ws.get();
+    for (auto& L : cx.convs) {
+        auto it = tuned_in.find(L->node);
+        if (L->must_fuse) {
+            if (planned && !tuned_fused_in.count(L->node))
+                return invalid_argument("the plan's tuning has no fused entry for convolution '" + L->node +
+                                        "': rebuild the plan with `itscam optimize`");
+        } else if (planned) {
+            if (it == tuned_in.end() && !tuned_fused_in.count(L->node))
+                return invalid_argument("the plan's tuning has no entry for convolution '" + L->node +
+                                        "': rebuild the plan with `itscam optimize`");
+            if (it != tuned_in.end()) L->algo = it->second;
+        } else {
+            cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+            int returned = 0;
+            bool chosen = false;
+            if (find) {
+                const cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithmEx(
+                    cx.cudnn.get(), L->xd.get(), cx.ptr(L->x), L->wd.get(), cx.ptr(View{L->w_buf, 0, 0}), L->cd.get(),
+                    L->yd.get(), cx.ptr(L->y), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, tune_ws.get(),
+                    tune_ws_bytes);
+                for (int i = 0; s == CUDNN_STATUS_SUCCESS && i < returned && !chosen; ++i)
+                    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= tune_ws_bytes) {
+                        L->algo = perf[i].algo;
+                        chosen = true;
+                    }
+            }
+            if (!chosen) {
+                ITSCAM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+                    cx.cudnn.get(), L->xd.get(), L->wd.get(), L->cd.get(), L->yd.get(),
+                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
+                for (int i = 0; i < returned && !chosen; ++i)
+                    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxConvWorkspace) {
+                        L->algo = perf[i].algo;
+                        chosen = true;
+                    }
+            }
+            if (!chosen) return unsupported("cuDNN has no algorithm for convolution '" + L->node + "'");
+        }
+        if (!L->must_fuse && (!planned || it != tuned_in.end())) {
+            const Status ws =
+                csl::cudnn_status(cudnnGetConvolutionForwardWorkspaceSize(cx.cudnn.get(), L->xd.get(), L->wd.get(),
+                                                                          L->cd.get(), L->yd.get(), L->algo, &L->ws),
+                                  "cudnnGetConvolutionForwardWorkspaceSize");
+            if (!ws)
+                return ws.with_context("convolution '" + L->node + "' (algorithm " + std::to_string(L->algo) + ")");
+        }
+        if (L->fusable)
+            ITSCAM_RETURN_IF_ERROR(choose_fused(cx, tuned_fused_in, *L, find, tune_ws_bytes, tune_ws.get()));
+        if (L->fused_plan >= 0) {
+            L->ws = L->fused->workspace(L->fused_plan);
+            L->choice = "fused " + L->fused->engine_name(L->fused_plan);
+            ++cx.fused_convs;
+        } else {
+            L->choice = "cudnn algo " + std::to_string(L->algo) + " + epilogue";
+        }
+        cx.conv_ws_bytes = std::max(cx.conv_ws_bytes, L->ws);
+    }
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(cx.stream.get()));
+    tune_ws.reset();
+    cx.ws_ptr = nullptr;
+    if (cx.conv_ws_bytes) {
+        ITSCAM_RETURN_IF_ERROR(
+            StreamManager::for_device(cx.device).reserve(cx.conv_ws_bytes, "the convolution workspace"));
+        cx.reserved += cx.conv_ws_bytes;
+        ITSCAM_ASSIGN_OR_RETURN(cx.conv_ws, csl::device_alloc(cx.conv_ws_bytes));
+        cx.bytes += cx.conv_ws_bytes;
+        cx.ws_ptr = cx.conv_ws.get();
+    }
+    return Status::ok();
+}
+
+std::string tuning_text(const CudaLowering& cx) {
+    std::ostringstream os;
+    for (const auto& L : cx.convs) {
+        if (L->fused_plan >= 0)
+            os << L->node << " fused=" << L->fused_plan << "\n";
+        else
+            os << L->node << " algo=" << static_cast<int>(L->algo) << "\n";
+    }
+    return os.str();
+}
+
+}  // namespace itscam::cuda

@@ -1,0 +1,201 @@
+// The CUDA backend's executor (executor.h): CUDA Graph capture and replay, the run paths, device timing and the
+// eager per-step profile.
+#include "backend/cuda/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "backend/cuda/autotune.h"
+
+namespace itscam::cuda {
+
+CudaExecutor::CudaExecutor(std::unique_ptr<CudaLowering> cx)
+    : cx_(std::move(cx)), profile_(std::getenv("ITSCAM_PROFILE") != nullptr) {
+    const char* gr = std::getenv("ITSCAM_CUDA_GRAPHS");
+    use_graph_ = !(gr && std::string(gr) == "0") && !profile_;
+}
+
+CudaExecutor::~CudaExecutor() {
+    cx_->wait_idle();
+    print_profile();
+}
+
+Status CudaExecutor::launch(cudaStream_t s) {
+    if (exec_) return csl::cuda_status(cudaGraphLaunch(exec_.get(), s), "cudaGraphLaunch");
+    if (!profile_) {
+        for (auto& st : cx_->steps)
+            if (st.enabled) ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
+        return Status::ok();
+    }
+    if (prof_events_.empty()) {
+        for (size_t i = 0; i <= cx_->steps.size(); ++i) {
+            ITSCAM_ASSIGN_OR_RETURN(csl::Event e, csl::make_event(true));
+            prof_events_.push_back(std::move(e));
+        }
+        step_ms_.assign(cx_->steps.size(), 0.0);
+    }
+    ITSCAM_CUDA_CHECK(cudaEventRecord(prof_events_[0].get(), s));
+    for (size_t i = 0; i < cx_->steps.size(); ++i) {
+        if (cx_->steps[i].enabled) ITSCAM_RETURN_IF_ERROR(cx_->steps[i].fn(s).with_context(cx_->steps[i].name));
+        ITSCAM_CUDA_CHECK(cudaEventRecord(prof_events_[i + 1].get(), s));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventSynchronize(prof_events_.back().get()));
+    for (size_t i = 0; i < cx_->steps.size(); ++i) {
+        float ms = 0.f;
+        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, prof_events_[i].get(), prof_events_[i + 1].get()));
+        step_ms_[i] += ms;
+    }
+    ++profiled_runs_;
+    return Status::ok();
+}
+
+// One eager run (checks every step and warms cuDNN/cuBLAS up), then the capture of the whole step list.
+Status CudaExecutor::capture() {
+    cudaStream_t s = cx_->stream.get();
+    ITSCAM_CUDA_CHECK(cudaMemsetAsync(cx_->binding.input, 0, cx_->in_bytes.empty() ? 0 : cx_->in_bytes[0], s));
+    for (auto& st : cx_->steps)
+        if (st.enabled) ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    if (!use_graph_) return Status::ok();
+    ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    Status st_all;
+    for (auto& st : cx_->steps) {
+        if (!st.enabled) continue;
+        st_all = st.fn(s).with_context(st.name);
+        if (!st_all) break;
+    }
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(s, &graph);
+    csl::Graph g(graph);
+    ITSCAM_RETURN_IF_ERROR(st_all);
+    ITSCAM_CUDA_CHECK(end);
+    cudaGraphExec_t exec = nullptr;
+    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec, g.get(), 0));
+    exec_ = csl::GraphExec(exec);
+    ITSCAM_CUDA_CHECK(cudaGraphUpload(exec_.get(), s));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    return Status::ok();
+}
+
+Status CudaExecutor::run_device() {
+    ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
+    return launch(cx_->stream.get());
+}
+
+Status CudaExecutor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
+    ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
+    if (inputs.size() != cx_->in_bufs.size())
+        return invalid_argument("expected " + std::to_string(cx_->in_bufs.size()) + " inputs, got " +
+                                std::to_string(inputs.size()));
+    cudaStream_t s = cx_->stream.get();
+    const auto t0 = std::chrono::steady_clock::now();
+    char* host_in = static_cast<char*>(cx_->in_host.get());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const Val& v = cx_->vals[cx_->graph.inputs[i]];
+        if (inputs[i].dtype() != DType::kF32 || inputs[i].shape() != v.shape)
+            return invalid_argument("input '" + cx_->graph.inputs[i] + "' must be float32 " + shape_text(v.shape) +
+                                    ", got " + dtype_name(inputs[i].dtype()) + " " + shape_text(inputs[i].shape()));
+        std::memcpy(host_in, inputs[i].raw(), cx_->in_bytes[i]);
+        ITSCAM_CUDA_CHECK(
+            cudaMemcpyAsync(cx_->bufs[cx_->in_bufs[i]].ptr, host_in, cx_->in_bytes[i], cudaMemcpyHostToDevice, s));
+        host_in += align_up(cx_->in_bytes[i]);
+    }
+    ITSCAM_RETURN_IF_ERROR(launch(s));
+    char* host_out = static_cast<char*>(cx_->out_host.get());
+    std::vector<char*> outs;
+    for (size_t i = 0; i < cx_->out_bufs.size(); ++i) {
+        ITSCAM_CUDA_CHECK(
+            cudaMemcpyAsync(host_out, cx_->bufs[cx_->out_bufs[i]].ptr, cx_->out_bytes[i], cudaMemcpyDeviceToHost, s));
+        outs.push_back(host_out);
+        host_out += align_up(cx_->out_bytes[i]);
+    }
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    cx_->stream.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    outputs.clear();
+    for (size_t i = 0; i < cx_->out_bufs.size(); ++i) {
+        std::shared_ptr<std::byte> view(reinterpret_cast<std::byte*>(outs[i]), [](std::byte*) {});
+        outputs.push_back(Tensor::from_buffer(DType::kF32, cx_->vals[cx_->graph.outputs[i]].shape, view));
+    }
+    return Status::ok();
+}
+
+Result<std::vector<double>> CudaExecutor::device_times(int iters) {
+    ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
+    cudaStream_t s = cx_->stream.get();
+    std::vector<csl::Event> ev;
+    for (int i = 0; i <= iters; ++i) {
+        ITSCAM_ASSIGN_OR_RETURN(csl::Event e, csl::make_event(true));
+        ev.push_back(std::move(e));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventRecord(ev[0].get(), s));
+    for (int i = 0; i < iters; ++i) {
+        ITSCAM_RETURN_IF_ERROR(launch(s));
+        ITSCAM_CUDA_CHECK(cudaEventRecord(ev[i + 1].get(), s));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventSynchronize(ev.back().get()));
+    std::vector<double> ms;
+    for (int i = 0; i < iters; ++i) {
+        float t = 0.f;
+        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&t, ev[i].get(), ev[i + 1].get()));
+        ms.push_back(t);
+    }
+    return ms;
+}
+
+std::string CudaExecutor::describe() const {
+    std::ostringstream os;
+    os << "cuda:" << cx_->device << " " << dtype_name(cx_->act) << ", " << cx_->steps.size() << " steps"
+       << (exec_ ? " in one CUDA Graph" : " (eager)") << ", arena+weights " << cx_->bytes / (1 << 20) << " MiB, "
+       << "concat members placed " << cx_->placed_members << " / copied " << cx_->copied_members
+       << ", strided conv inputs " << cx_->strided_conv_inputs << " / packed " << cx_->packed_conv_inputs
+       << ", fused convolutions " << cx_->fused_convs << " / " << cx_->convs.size() << ", fused detect head "
+       << cx_->head_state << ", latency kernels " << (cx_->latency_kernels ? "on" : "off") << "\n";
+    size_t conv = 0;
+    for (const auto& st : cx_->steps) {
+        os << (st.enabled ? "" : "(off) ") << st.name << "  " << st.desc;
+        if (conv < cx_->convs.size() && cx_->convs[conv]->node == st.name) {
+            os << " [" << cx_->convs[conv]->choice << ", ws " << cx_->convs[conv]->ws / 1024 << " KiB]";
+            ++conv;
+        }
+        os << "\n";
+    }
+    return os.str();
+}
+
+void CudaExecutor::print_profile() const {
+    if (!profile_ || profiled_runs_ == 0) return;
+    double total = 0;
+    for (double v : step_ms_) total += v;
+    std::vector<size_t> idx(step_ms_.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return step_ms_[a] > step_ms_[b]; });
+    std::fprintf(stderr, "CUDA profile: %d runs, %.3f ms per run over %zu steps (eager, events around each step)\n",
+                 profiled_runs_, total / profiled_runs_, cx_->steps.size());
+    const std::string d = describe();
+    std::fprintf(stderr, "  %s\n", d.substr(0, d.find('\n')).c_str());
+    std::map<std::string, double> by_kind;
+    for (size_t i = 0; i < cx_->steps.size(); ++i) {
+        const std::string& d = cx_->steps[i].desc;
+        by_kind[d.substr(0, d.find(' '))] += step_ms_[i];
+    }
+    for (const auto& [k, v] : by_kind)
+        std::fprintf(stderr, "  %-12s %8.4f ms  %5.1f%%\n", k.c_str(), v / profiled_runs_, 100.0 * v / total);
+    for (size_t k = 0; k < idx.size() && k < 40; ++k) {
+        const size_t i = idx[k];
+        std::fprintf(stderr, "  %8.4f ms  %5.1f%%  %s  %s\n", step_ms_[i] / profiled_runs_, 100.0 * step_ms_[i] / total,
+                     cx_->steps[i].name.c_str(), cx_->steps[i].desc.c_str());
+    }
+}
+
+std::string CudaExecutor::tuning() const {
+    return tuning_text(*cx_);
+}
+
+}  // namespace itscam::cuda

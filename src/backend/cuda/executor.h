@@ -1,0 +1,59 @@
+// The CUDA backend's executor: the CompiledGraph over a lowered, allocated and tuned CudaLowering.
+//
+// Execution. After one eager warm-up run, the whole step list is captured into a CUDA Graph and replayed per run.
+// ITSCAM_CUDA_GRAPHS=0 runs the steps eagerly instead; ITSCAM_PROFILE=1 runs eagerly with CUDA events around every
+// step and prints per-layer GPU time (slowest first) when the compiled graph is destroyed.
+//
+// Ownership: owns the lowering (its buffers, steps, handles and stream lease) and the CUDA Graph. Thread-safety: one
+// run at a time (CompiledGraph's contract). run() and device_times() are synchronous; run_device() only enqueues on
+// the binding's stream.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cuda/csl/csl.h"
+#include "backend/cuda/lowering_context.h"
+
+namespace itscam::cuda {
+
+class CudaExecutor final : public CompiledGraph {
+public:
+    // Reads ITSCAM_PROFILE and ITSCAM_CUDA_GRAPHS; capture() finishes the compile.
+    explicit CudaExecutor(std::unique_ptr<CudaLowering> cx);
+    // Waits for the stream, then prints the profile (ITSCAM_PROFILE) to stderr.
+    ~CudaExecutor() override;
+    CudaExecutor(const CudaExecutor&) = delete;
+    CudaExecutor& operator=(const CudaExecutor&) = delete;
+
+    // One eager run on a zero input (checks every step and warms cuDNN/cuBLAS up), then the capture of the whole
+    // step list into a CUDA Graph (unless graphs are off). Synchronous.
+    Status capture();
+
+    Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) override;
+    Status run_device() override;
+    Result<std::vector<double>> device_times(int iters) override;
+    const DeviceBinding* device_binding() const override { return &cx_->binding; }
+    size_t memory_bytes() const override { return cx_->bytes; }
+    std::string describe() const override;
+    std::string tuning() const override;
+
+private:
+    // Replays the graph, or runs the enabled steps eagerly (with events around each when profiling), on `s`.
+    Status launch(cudaStream_t s);
+    void print_profile() const;
+
+    std::unique_ptr<CudaLowering> cx_;  // first: destroyed last, after the graph
+    bool profile_ = false;
+    bool use_graph_ = true;
+    csl::GraphExec exec_;
+    std::vector<double> step_ms_;
+    std::vector<csl::Event> prof_events_;
+    int profiled_runs_ = 0;
+};
+
+}  // namespace itscam::cuda

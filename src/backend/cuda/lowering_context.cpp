@@ -1,0 +1,329 @@
+// The CUDA lowering context: classification, layouts, buffers and views, steps, the graph's inputs and outputs,
+// and the arena plan (see lowering_context.h).
+#include "backend/cuda/lowering_context.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "backend/cuda/ops/registry.h"
+
+namespace itscam::cuda {
+
+ck::DT to_dt(DType d) {
+    return d == DType::kF16 ? ck::DT::kF16 : ck::DT::kF32;
+}
+
+Shape dense_strides(const Shape& s) {
+    Shape st(s.size(), 1);
+    for (int64_t d = static_cast<int64_t>(s.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * s[d + 1];
+    return st;
+}
+
+ck::Dims to_dims(const Shape& s) {
+    ck::Dims d;
+    d.rank = static_cast<int>(s.size());
+    for (size_t i = 0; i < s.size() && i < static_cast<size_t>(ck::kMaxRank); ++i) d.d[i] = s[i];
+    return d;
+}
+
+std::string shape_text(const Shape& s) {
+    std::ostringstream o;
+    o << '[';
+    for (size_t i = 0; i < s.size(); ++i) o << (i ? "," : "") << s[i];
+    o << ']';
+    return o.str();
+}
+
+CudaLowering::~CudaLowering() {
+    wait_idle();
+    if (reserved) StreamManager::for_device(device).unreserve(reserved);
+}
+
+void CudaLowering::wait_idle() const {
+    cudaSetDevice(device);
+    if (stream.get()) cudaStreamSynchronize(stream.get());
+}
+
+bool CudaLowering::is_rank4_f32(const std::string& v) const {
+    const ValueInfo* vi = graph.info(v);
+    return vi && vi->shape.size() == 4 && vi->shape_known() && vi->dtype == DType::kF32;
+}
+
+bool CudaLowering::is_dynamic(const std::string& v) const {
+    return !v.empty() && !graph.is_constant(v);
+}
+
+bool CudaLowering::is_f32(const std::string& v) const {
+    const ValueInfo* vi = graph.info(v);
+    return vi && vi->dtype == DType::kF32;
+}
+
+bool CudaLowering::all_inputs_dynamic(const Node& n) const {
+    bool all_dynamic = true;
+    for (size_t i = 0; i < n.num_inputs(); ++i) all_dynamic &= is_dynamic(n.inputs[i]);
+    return all_dynamic;
+}
+
+const CudaRule* CudaLowering::classify(const Node& n) const {
+    for (const auto& o : n.outputs)
+        if (!o.empty() && (!graph.info(o) || !graph.info(o)->shape_known())) return nullptr;
+    return cuda_lowering_registry().find(*this, n);
+}
+
+// Decides which values are NHWC (the Concat placements are planned next, by ops/data_movement.cpp).
+Status CudaLowering::plan_layouts() {
+    std::string bad;
+    for (const Node& n : graph.nodes) {
+        const CudaRule* rule = classify(n);
+        rules[n.name] = rule;
+        if (!rule) bad += (bad.empty() ? "" : "; ") + n.label();
+        for (const auto& o : n.outputs)
+            if (!o.empty() && graph.info(o)) {
+                Val& v = vals[o];
+                v.shape = graph.info(o)->shape;
+                v.nhwc_native = rule && rule->layout == Layout::kNhwc;
+            }
+    }
+    if (!bad.empty()) return unsupported("the CUDA backend cannot run: " + bad);
+    for (const auto& in : graph.inputs) {
+        const ValueInfo* vi = graph.info(in);
+        if (!vi || !vi->shape_known() || vi->dtype != DType::kF32)
+            return unsupported("CUDA backend: graph input '" + in + "' must be float32 with a bound shape");
+        vals[in].shape = vi->shape;
+    }
+    return Status::ok();
+}
+
+int CudaLowering::new_buffer(size_t size, const std::string& what, bool is_persistent) {
+    Buffer b;
+    b.bytes = align_up(std::max<size_t>(size, 1));
+    b.persistent = is_persistent;
+    b.what = what;
+    bufs.push_back(b);
+    return static_cast<int>(bufs.size()) - 1;
+}
+
+void CudaLowering::add_step(std::string name, std::string desc, std::vector<int> step_bufs,
+                            std::function<Status(cudaStream_t)> fn) {
+    const int idx = static_cast<int>(steps.size());
+    for (int b : step_bufs) {
+        if (b < 0) continue;
+        Buffer& buf = bufs[b];
+        if (buf.first < 0) buf.first = idx;
+        buf.last = std::max(buf.last, idx);
+    }
+    steps.push_back({std::move(name), std::move(desc), std::move(step_bufs), std::move(fn), true});
+}
+
+void CudaLowering::add_copy2d(std::string name, std::string desc, View src, size_t spitch, View dst, size_t dpitch,
+                              size_t width, size_t rows) {
+    add_step(std::move(name), std::move(desc), {src.buf, dst.buf},
+             [this, src, spitch, dst, dpitch, width, rows](cudaStream_t st) {
+                 return csl::cuda_status(
+                     cudaMemcpy2DAsync(ptr(dst), dpitch, ptr(src), spitch, width, rows, cudaMemcpyDeviceToDevice, st),
+                     "cudaMemcpy2DAsync");
+             });
+}
+
+View CudaLowering::resolve_nhwc(const std::string& v) {
+    Val& val = vals[v];
+    if (val.nhwc.valid()) return val.nhwc;
+    if (!val.placed_in.empty()) {
+        View root = resolve_nhwc(val.placed_in);
+        root.off += static_cast<size_t>(val.place_off) * es;
+        val.nhwc = root;
+    } else if (!val.view_of.empty()) {
+        View base = resolve_nhwc(val.view_of);
+        base.off += static_cast<size_t>(val.view_off) * es;
+        val.nhwc = base;
+    } else {
+        const Shape& s = val.shape;
+        val.nhwc.buf = new_buffer(static_cast<size_t>(shape_numel(s)) * es, v + " (nhwc)");
+        val.nhwc.ld = s[1];
+    }
+    return val.nhwc;
+}
+
+Status CudaLowering::ensure_nhwc(const std::string& v, int64_t pad_to) {
+    Val& val = vals[v];
+    if (val.nhwc.valid()) return Status::ok();
+    if (val.nhwc_native) {
+        resolve_nhwc(v);
+        return Status::ok();
+    }
+    const auto input = input_f32.find(v);
+    if (input == input_f32.end()) ITSCAM_RETURN_IF_ERROR(ensure_plain(v));
+    const Shape s = val.shape;
+    if (s.size() != 4)
+        return internal_error("CUDA backend: NHWC view of a rank-" + std::to_string(s.size()) + " value");
+    const int64_t c = s[1], ld = std::max(pad_to, c);
+    val.nhwc.buf = new_buffer(static_cast<size_t>(s[0] * s[2] * s[3] * ld) * es, v + " (nhwc)");
+    val.nhwc.ld = ld;
+    const bool is_input = input != input_f32.end();
+    const View x = is_input ? input->second : val.plain, y = val.nhwc;
+    const ck::DT xdt = is_input ? ck::DT::kF32 : to_dt(act), ydt = to_dt(act);
+    const size_t total = static_cast<size_t>(s[0] * s[2] * s[3] * ld) * es;
+    add_step(v, "to NHWC" + std::string(ld > c ? " (padded to " + std::to_string(ld) + " channels)" : ""),
+             {x.buf, y.buf}, [this, x, y, s, xdt, ydt, ld, c, total](cudaStream_t st) -> Status {
+                 if (ld > c) ITSCAM_CUDA_CHECK(cudaMemsetAsync(ptr(y), 0, total, st));
+                 return csl::cuda_status(ck::nchw_to_nhwc(ptr(x), xdt, ptr(y), ld, ydt, s[0], s[1], s[2] * s[3], st),
+                                         "nchw_to_nhwc");
+             });
+    return Status::ok();
+}
+
+Status CudaLowering::ensure_plain(const std::string& v) {
+    Val& val = vals[v];
+    if (val.plain.valid()) return Status::ok();
+    if (!val.nhwc_native) return internal_error("CUDA backend: value '" + v + "' used before it is produced");
+    const Shape s = val.shape;
+    const View x = resolve_nhwc(v);
+    val.plain.buf = new_buffer(static_cast<size_t>(shape_numel(s)) * es, v + " (plain)");
+    const View y = val.plain;
+    const ck::DT dt = to_dt(act);
+    add_step(v, "to NCHW", {x.buf, y.buf}, [this, x, y, s, dt](cudaStream_t st) {
+        return csl::cuda_status(ck::nhwc_to_nchw(ptr(x), x.ld, dt, ptr(y), dt, s[0], s[1], s[2] * s[3], st),
+                                "nhwc_to_nchw");
+    });
+    return Status::ok();
+}
+
+Result<View> CudaLowering::upload_constant(const std::string& v, DType dtype) {
+    const std::string key = v + "@" + dtype_name(dtype);
+    auto it = const_views.find(key);
+    if (it != const_views.end()) return it->second;
+    const Tensor* t = graph.constant(v);
+    if (!t) return internal_error("CUDA backend: '" + v + "' is not a constant");
+    Tensor c = t->cast(dtype);
+    View view;
+    view.buf = new_buffer(c.nbytes(), v + " (weights)", true);
+    std::vector<char> host(c.nbytes());
+    if (c.nbytes()) std::memcpy(host.data(), c.raw(), c.nbytes());
+    uploads.emplace_back(view.buf, std::move(host));
+    const_views[key] = view;
+    return view;
+}
+
+// Graph inputs: fp32 NCHW persistent buffers (input 0 is the device binding). NHWC consumers convert from it
+// directly; plain consumers read it as is (fp32) or a cast copy in the activation dtype (fp16).
+Status CudaLowering::lower_inputs() {
+    for (const auto& in : graph.inputs) {
+        Val& v = vals[in];
+        View f32;
+        f32.buf = new_buffer(static_cast<size_t>(shape_numel(v.shape)) * 4, in + " (input)", true);
+        input_f32[in] = f32;
+        in_bufs.push_back(f32.buf);
+        in_bytes.push_back(static_cast<size_t>(shape_numel(v.shape)) * 4);
+        bool plain_use = false;
+        for (const Node& n : graph.nodes)
+            for (const auto& x : n.inputs) plain_use |= x == in && layout_of(n) != Layout::kNhwc;
+        plain_use |= std::find(graph.outputs.begin(), graph.outputs.end(), in) != graph.outputs.end();
+        if (act == DType::kF32) {
+            v.plain = f32;
+        } else if (plain_use) {
+            View dst;
+            dst.buf = new_buffer(static_cast<size_t>(shape_numel(v.shape)) * es, in + " (cast)");
+            const int64_t cnt = shape_numel(v.shape);
+            add_step(in, "cast input", {f32.buf, dst.buf}, [this, f32, dst, cnt](cudaStream_t st) {
+                return csl::cuda_status(ck::cast(ptr(f32), ck::DT::kF32, ptr(dst), ck::DT::kF16, cnt, st), "cast");
+            });
+            v.plain = dst;
+        }
+    }
+    return Status::ok();
+}
+
+// Graph outputs: fp32 dense persistent buffers.
+Status CudaLowering::lower_outputs() {
+    for (const auto& o : graph.outputs) {
+        if (!vals.count(o)) return unsupported("CUDA backend: graph output '" + o + "' is not computed by a node");
+        Val& v = vals[o];
+        const int64_t cnt = shape_numel(v.shape);
+        View dst;
+        dst.buf = new_buffer(static_cast<size_t>(cnt) * 4, o + " (output)", true);
+        out_bufs.push_back(dst.buf);
+        out_bytes.push_back(static_cast<size_t>(cnt) * 4);
+        const ck::DT dt = to_dt(act);
+        if (v.nhwc_native && !v.plain.valid()) {
+            const View x = resolve_nhwc(o);
+            const Shape s = v.shape;
+            add_step(o, "output NHWC -> NCHW fp32", {x.buf, dst.buf}, [this, x, dst, s, dt](cudaStream_t st) {
+                return csl::cuda_status(
+                    ck::nhwc_to_nchw(ptr(x), x.ld, dt, ptr(dst), ck::DT::kF32, s[0], s[1], s[2] * s[3], st),
+                    "nhwc_to_nchw");
+            });
+        } else {
+            ITSCAM_RETURN_IF_ERROR(ensure_plain(o));
+            const View x = v.plain;
+            add_step(o, "output to fp32", {x.buf, dst.buf}, [this, x, dst, cnt, dt](cudaStream_t st) {
+                return csl::cuda_status(ck::cast(ptr(x), dt, ptr(dst), ck::DT::kF32, cnt, st), "cast");
+            });
+        }
+    }
+    return Status::ok();
+}
+
+Status CudaLowering::allocate() {
+    std::vector<int> order;
+    for (size_t i = 0; i < bufs.size(); ++i)
+        if (!bufs[i].persistent && bufs[i].first >= 0) order.push_back(static_cast<int>(i));
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return bufs[a].bytes > bufs[b].bytes; });
+    std::vector<int> placed;
+    size_t arena_bytes = 0;
+    for (int i : order) {
+        Buffer& b = bufs[i];
+        std::vector<std::pair<size_t, size_t>> busy;
+        for (int j : placed) {
+            const Buffer& o = bufs[j];
+            if (o.last < b.first || b.last < o.first) continue;
+            busy.emplace_back(o.offset, o.offset + o.bytes);
+        }
+        std::sort(busy.begin(), busy.end());
+        size_t off = 0;
+        for (const auto& [s, e] : busy) {
+            if (off + b.bytes <= s) break;
+            off = std::max(off, e);
+        }
+        b.offset = off;
+        arena_bytes = std::max(arena_bytes, off + b.bytes);
+        placed.push_back(i);
+    }
+    size_t persistent_bytes = 0;
+    for (const auto& b : bufs)
+        if (b.persistent) persistent_bytes += b.bytes;
+    // The budget covers the arena, weights/inputs/outputs and the cuBLAS workspace; convolution workspaces are
+    // reserved once their size is known (autotune.cpp).
+    reserved = arena_bytes + persistent_bytes + kCublasWorkspace;
+    ITSCAM_RETURN_IF_ERROR(StreamManager::for_device(device).reserve(reserved, "this engine"));
+    ITSCAM_ASSIGN_OR_RETURN(arena, csl::device_alloc(arena_bytes));
+    bytes = arena_bytes;
+    for (auto& b : bufs) {
+        if (!b.persistent) continue;
+        ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem m, csl::device_alloc(b.bytes));
+        b.ptr = m.get();
+        bytes += b.bytes;
+        persistent.push_back(std::move(m));
+    }
+    for (const auto& [buf, host] : uploads)
+        if (!host.empty())
+            ITSCAM_CUDA_CHECK(
+                cudaMemcpyAsync(bufs[buf].ptr, host.data(), host.size(), cudaMemcpyHostToDevice, stream.get()));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+    uploads.clear();
+    ITSCAM_ASSIGN_OR_RETURN(cublas_ws, csl::device_alloc(kCublasWorkspace));
+    ITSCAM_CUBLAS_CHECK(cublasSetWorkspace(cublas.get(), cublas_ws.get(), kCublasWorkspace));
+    bytes += kCublasWorkspace;
+    size_t in_total = 0, out_total = 0;
+    for (size_t b : in_bytes) in_total += align_up(b);
+    for (size_t b : out_bytes) out_total += align_up(b);
+    ITSCAM_ASSIGN_OR_RETURN(in_host, csl::pinned_alloc(in_total));
+    ITSCAM_ASSIGN_OR_RETURN(out_host, csl::pinned_alloc(out_total));
+    binding.input = in_bufs.empty() ? nullptr : bufs[in_bufs[0]].ptr;
+    binding.output = out_bufs.empty() ? nullptr : bufs[out_bufs[0]].ptr;
+    binding.stream = stream.get();
+    binding.device_id = device;
+    return Status::ok();
+}
+
+}  // namespace itscam::cuda
