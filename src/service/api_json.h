@@ -15,9 +15,9 @@ namespace itscam::service {
 //                           (a "reasons" array says why)
 //   inference_latency_p99   ms, p99 of the `inference` stage over the recent window (0 before the first batch);
 //                           capture-to-detections is e2e_latency_p99 and stages.e2e
-//   gpu_utilization         0..1, mean over the configured GPUs (device cuda, device_ids; NVML); null when there is
-//                           none to measure: "gpu_utilization_note" says why (device cpu, NVML absent, ids not
-//                           found); "gpu_utilization_gpus" lists the NVML indices averaged;
+//   gpu_utilization         0..1, mean over the configured GPUs (NVML; device cuda: device_ids, cuda:N: N); null
+//                           when there is none to measure: "gpu_utilization_note" says why (device cpu, NVML
+//                           absent, ids not found); "gpu_utilization_gpus" lists the NVML indices averaged;
 //                           "gpu_utilization_unit":"ratio"
 //   memory_pool_efficiency  0..1, hit rate over all buffer pools
 //   circuit_breaker_state   "closed" | "half_open" | "open": the worst over devices

@@ -160,8 +160,13 @@ GpuSelection GpuMonitor::select(const GpuScope& scope) {
 GpuScope GpuScope::from_config(const config::Config& c) {
     GpuScope s;
     s.device = c.device;
-    s.cuda = c.device == "cuda";
-    s.device_ids = c.settings.device_ids;
+    if (c.device == "cuda") {  // one inference device per configured id (the pipeline's "cuda:ID" devices)
+        s.cuda = true;
+        s.device_ids = c.settings.device_ids;
+    } else if (c.device.rfind("cuda:", 0) == 0) {  // one GPU, named in the device (device_ids do not apply)
+        s.cuda = true;
+        s.device_ids = {std::atoi(c.device.c_str() + 5)};
+    }
     if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) {
         s.cuda_visible_devices = v;
         s.cuda_visible_devices_set = true;

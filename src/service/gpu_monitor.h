@@ -7,11 +7,11 @@
 // A monitor can also be built on a sampler function instead of NVML (tests: the NVML reader needs a driver); the
 // rest of the service cannot tell the difference.
 //
-// Which GPUs stand for the pipeline (select_gpus): only the configured CUDA device_ids, and only when the device is
-// cuda. CUDA ordinals are mapped to NVML devices through CUDA_VISIBLE_DEVICES (indices or GPU-UUID prefixes, as the
-// CUDA runtime reads it); without it, CUDA ordinal N is NVML device N. (The CUDA runtime orders devices fastest
-// first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, NVML by PCI bus: on machines with one GPU model, as in every
-// deployment we know, the two orders are the same.)
+// Which GPUs stand for the pipeline (select_gpus): only the configured CUDA device_ids when the device is cuda (N
+// when it is cuda:N), none for the CPU devices. CUDA ordinals are mapped to NVML devices through CUDA_VISIBLE_DEVICES
+// (indices or GPU-UUID prefixes, as the CUDA runtime reads it); without it, CUDA ordinal N is NVML device N. (The CUDA
+// runtime orders devices fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, NVML by PCI bus: on machines with one GPU
+// model, as in every deployment we know, the two orders are the same.)
 #pragma once
 
 #include <chrono>
@@ -38,10 +38,10 @@ struct GpuSample {
     bool memory_known = false;  // nvmlDeviceGetMemoryInfo answered (else the memory fields are not reported)
 };
 
-// The GPUs the pipeline runs on, from the config: CUDA device_ids when the device is cuda, none otherwise.
+// The GPUs the pipeline runs on, from the config: device_ids when the device is cuda, N for cuda:N, none otherwise.
 struct GpuScope {
-    std::string device = "cpu";        // the config's device ("cpu" | "ref" | "cuda")
-    bool cuda = false;                 // the pipeline's device is cuda
+    std::string device = "cpu";        // the config's device ("cpu" | "ref" | "cuda" | "cuda:N")
+    bool cuda = false;                 // the pipeline runs on CUDA devices
     std::vector<int> device_ids;       // CUDA ordinals (config device_ids)
     std::string cuda_visible_devices;  // CUDA_VISIBLE_DEVICES as the process sees it ("" when unset)
     bool cuda_visible_devices_set = false;

@@ -78,6 +78,11 @@ TEST(GpuSelection, FromConfig) {
     ::unsetenv("CUDA_VISIBLE_DEVICES");
     EXPECT_TRUE(s.cuda_visible_devices_set);
     EXPECT_EQ(s.cuda_visible_devices, "2,3");
+    c.device = "cuda:2";  // one GPU named in the device: device_ids do not apply (as in the pipeline)
+    s = GpuScope::from_config(c);
+    EXPECT_TRUE(s.cuda);
+    EXPECT_EQ(s.device_ids, (std::vector<int>{2}));
+    EXPECT_EQ(indices(select_gpus(kFour, s)), (std::vector<int>{2}));
     c.device = "cpu";
     EXPECT_FALSE(GpuScope::from_config(c).cuda);
 }
