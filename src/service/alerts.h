@@ -17,6 +17,7 @@
 //   warning   memory_allocation_time_high   allocation p99 > 10 ms            for 60 s
 //   warning   gpu_memory_pressure_high      pressure > 0.90                   for 60 s
 //   warning   streaming_bandwidth_high      bandwidth ratio > 1.10 of baseline for 300 s
+// (service::Server feeds these two from NVML and the stream hub's egress: samples.h.)
 //   warning   inference_latency_regression  p99 > baseline_p99 (75 ms) x 1.2  for 300 s
 // The regression rule is a warning: a regression against the recorded baseline is a trend to investigate, while
 // the absolute 100 ms P99 limit is the critical page. Hysteresis defaults to 10% of the threshold for every rule.
@@ -62,8 +63,8 @@ struct MetricsSample {
     std::optional<bool> circuit_open;
     std::optional<double> error_rate;                // 0..1
     std::optional<double> memory_allocation_p99_ms;  // allocation time
-    std::optional<double> gpu_memory_pressure;       // 0..1 (used / budget)
-    std::optional<double> streaming_bandwidth_ratio;  // current / baseline bandwidth
+    std::optional<double> gpu_memory_pressure;        // 0..1: used / total memory of the fullest configured GPU
+    std::optional<double> streaming_bandwidth_ratio;  // bytes/s each video viewer received / streaming.bitrate_kbps
 };
 
 // Metric a rule watches (the MetricsSample field of the same name).

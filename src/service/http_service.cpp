@@ -15,14 +15,13 @@
 #include <vector>
 
 #include "service/metrics.h"
+#include "service/metrics_streams.h"
 #include "service/web_assets.h"
 
 namespace itscam::service {
 
 using json = nlohmann::json;
 using pipeline::CameraSnapshot;
-using pipeline::CircuitState;
-using pipeline::LatencySummary;
 using pipeline::PipelineSnapshot;
 
 namespace {
@@ -68,42 +67,6 @@ const char* default_message(int status) {
     }
 }
 
-json latency_json(const LatencySummary& l) {
-    return json{{"count", l.count},   {"window", l.window}, {"mean_ms", l.mean_ms}, {"p50_ms", l.p50_ms},
-                {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
-}
-
-json camera_config_json(const config::CameraConfig& c) {
-    return json{{"id", c.id},
-                {"url", c.url},
-                {"enabled", c.enabled},
-                {"max_fps", c.max_fps},
-                {"model", c.model},
-                {"confidence", c.confidence},
-                {"classes", c.classes},
-                {"loop", c.loop},
-                {"realtime", c.realtime},
-                {"rtsp_transport", c.rtsp_transport}};
-}
-
-json camera_stats_json(const CameraSnapshot& c) {
-    return json{{"width", c.width},
-                {"height", c.height},
-                {"fps", c.fps},
-                {"frames_captured", c.frames_captured},
-                {"frames_processed", c.frames_processed},
-                {"frames_dropped", c.frames_dropped},
-                {"frames_skipped", c.frames_skipped},
-                {"reconnects", c.reconnects},
-                {"errors", c.errors},
-                {"stalls", c.stalls},
-                {"format_changes", c.format_changes},
-                {"queue_depth", c.queue_depth},
-                {"latency", latency_json(c.latency)},
-                {"last_error", c.last_error},
-                {"degraded", c.degraded}};
-}
-
 bool is_json_content_type(const httplib::Request& req) {
     std::string ct = req.get_header_value("Content-Type");
     const size_t semi = ct.find(';');
@@ -126,94 +89,29 @@ bool constant_time_equal(const std::string& expected, const std::string& given) 
     return diff == 0 && n > 0;
 }
 
-json performance_json(const PipelineSnapshot& s, std::optional<double> gpu_utilization) {
-    std::vector<std::string> reasons;
-    if (!s.ready) reasons.push_back("not ready: " + (s.not_ready_reason.empty() ? "unknown" : s.not_ready_reason));
-    for (const auto& d : s.devices) {
-        if (d.circuit != CircuitState::kClosed)
-            reasons.push_back("device " + d.name + ": circuit " + pipeline::circuit_state_name(d.circuit));
-    }
-    auto stage_p99 = [&](const char* name) {
-        auto it = s.stages.find(name);
-        return it == s.stages.end() ? 0.0 : it->second.p99_ms;
-    };
-    json j;
-    // SEED fields (names kept exactly).
-    j["status"] = reasons.empty() ? "healthy" : "degraded";
-    j["inference_latency_p99"] = stage_p99("inference");
-    j["gpu_utilization"] = gpu_utilization ? json(*gpu_utilization) : json(nullptr);
-    j["memory_pool_efficiency"] = s.pool_total.hit_rate();
-    j["circuit_breaker_state"] = pipeline::circuit_state_name(s.worst_circuit());
-    // Extensions.
-    j["gpu_utilization_unit"] = "ratio";  // 0..1
-    j["reasons"] = reasons;
-    j["ready"] = s.ready;
-    j["uptime_s"] = s.uptime_s;
-    j["e2e_latency_p99"] = stage_p99("e2e");
-    j["fps"] = s.fps;
-    j["frames_processed"] = s.frames_processed;
-    j["frames_dropped"] = s.frames_dropped;
-    j["frames_skipped"] = s.frames_skipped;
-    j["frames_failed"] = s.frames_failed;
-    j["batches"] = s.batches;
-    json cams = json::array();
-    for (const auto& c : s.cameras) {
-        cams.push_back(json{{"id", c.id},
-                            {"state", c.state},
-                            {"fps", c.fps},
-                            {"frames_processed", c.frames_processed},
-                            {"frames_dropped", c.frames_dropped},
-                            {"frames_skipped", c.frames_skipped},
-                            {"reconnects", c.reconnects},
-                            {"errors", c.errors},
-                            {"e2e_latency_p50", c.latency.p50_ms},
-                            {"e2e_latency_p99", c.latency.p99_ms},
-                            {"last_error", c.last_error},
-                            {"degraded", c.degraded}});
-    }
-    j["cameras"] = std::move(cams);
-    json devs = json::array();
-    for (const auto& d : s.devices) {
-        devs.push_back(json{{"name", d.name},
-                            {"circuit", pipeline::circuit_state_name(d.circuit)},
-                            {"batches", d.batches},
-                            {"frames", d.frames},
-                            {"failures", d.failures},
-                            {"fallback_batches", d.fallback_batches},
-                            {"busy", d.busy_fraction},
-                            {"workers", d.workers},
-                            {"needs_rebuild", d.circuit_stats.needs_rebuild}});
-    }
-    j["devices"] = std::move(devs);
-    json stages = json::object();
-    for (const auto& [name, l] : s.stages)
-        stages[name] = json{{"p50_ms", l.p50_ms}, {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms},
-                            {"max_ms", l.max_ms}, {"mean_ms", l.mean_ms}, {"count", l.count}};
-    j["stages"] = std::move(stages);
-    j["memory_pool"] = json{{"hit_rate", s.pool_total.hit_rate()},
-                            {"acquires", s.pool_total.acquires},
-                            {"misses", s.pool_total.misses},
-                            {"acquire_p99_us", s.pool_total.acquire_p99_us},
-                            {"bytes_total", s.pool_total.bytes_total},
-                            {"bytes_in_use", s.pool_total.bytes_in_use}};
-    return j;
-}
-
 struct HttpService::Impl {
     Impl(HttpService& self_, pipeline::Pipeline& p, ServiceOptions o)
-        : self(self_), pipe(p), opt(std::move(o)), gpu(opt.nvml_library) {}
+        : self(self_),
+          pipe(p),
+          opt(std::move(o)),
+          gpu(opt.gpu ? opt.gpu : std::make_shared<GpuMonitor>(opt.nvml_library)),
+          gpu_scope(opt.gpu_scope ? *opt.gpu_scope : GpuScope::from_config(p.config())) {
+        registry.add(std::make_shared<PipelineCollector>(pipe, gpu));
+    }
 
     HttpService& self;
     pipeline::Pipeline& pipe;
     ServiceOptions opt;
-    GpuMonitor gpu;
+    std::shared_ptr<GpuMonitor> gpu;
+    GpuScope gpu_scope;
+    MetricsRegistry registry;  // /metrics: the pipeline's, the streams' and added sources
     httplib::Server svr;
     std::thread th;
     std::atomic<bool> listen_returned{false};
     std::atomic<int> bound_port{0};
     bool started = false;
     std::mutex life_mu;
-    std::shared_ptr<StreamHub> streams;
+    std::shared_ptr<streaming::StreamHub> streams;
 
     // --- helpers ---
     bool authorize(const httplib::Request& req, httplib::Response& res) const {
@@ -266,7 +164,7 @@ struct HttpService::Impl {
     }
 
     void performance(const httplib::Request&, httplib::Response& res) {
-        send_json(res, 200, performance_json(pipe.snapshot(), gpu.mean_utilization()));
+        send_json(res, 200, performance_json(pipe.snapshot(), gpu->select(gpu_scope)));
     }
 
     void metrics(const httplib::Request&, httplib::Response& res) {
@@ -380,7 +278,7 @@ struct HttpService::Impl {
             if (v.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "5");
             return send_error(res, http_status_for(v.status().code()), v.status().message());
         }
-        std::shared_ptr<VideoViewer> viewer = std::move(v).value();
+        std::shared_ptr<streaming::VideoViewer> viewer = std::move(v).value();
         res.status = 200;
         res.set_header("Cache-Control", "no-store");
         res.set_header("X-Content-Type-Options", "nosniff");
@@ -413,7 +311,7 @@ struct HttpService::Impl {
             if (e.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "5");
             return send_error(res, http_status_for(e.status().code()), e.status().message());
         }
-        std::shared_ptr<EventViewer> ev = std::move(e).value();
+        std::shared_ptr<streaming::EventViewer> ev = std::move(e).value();
         res.status = 200;
         res.set_header("Cache-Control", "no-store");
         res.set_header("X-Accel-Buffering", "no");
@@ -601,7 +499,14 @@ Status HttpService::start() {
     return Status::ok();
 }
 
-void HttpService::set_streams(std::shared_ptr<StreamHub> hub) { impl_->streams = std::move(hub); }
+void HttpService::set_streams(std::shared_ptr<streaming::StreamHub> hub) {
+    if (hub) impl_->registry.add(std::make_shared<StreamHubCollector>(hub));
+    impl_->streams = std::move(hub);
+}
+
+void HttpService::add_metrics(std::shared_ptr<prometheus::Collectable> source) {
+    impl_->registry.add(std::move(source));
+}
 
 void HttpService::stop() {
     Impl& I = *impl_;
@@ -617,29 +522,13 @@ int HttpService::port() const { return impl_->started ? impl_->bound_port.load()
 bool HttpService::running() const { return impl_->svr.is_running(); }
 
 nlohmann::json HttpService::performance() {
-    return performance_json(impl_->pipe.snapshot(), impl_->gpu.mean_utilization());
+    return performance_json(impl_->pipe.snapshot(), impl_->gpu->select(impl_->gpu_scope));
 }
 
-std::string HttpService::metrics_text() {
-    std::string text = render_metrics(impl_->pipe.snapshot(), impl_->gpu.sample(), process_uptime_s());
-    if (impl_->streams) {
-        const std::string s = impl_->streams->metrics_text();
-        if (!s.empty()) {
-            if (!text.empty() && text.back() != '\n') text += '\n';
-            text += s;
-        }
-    }
-    if (extra_metrics) {
-        std::string extra = extra_metrics();
-        if (!extra.empty()) {
-            if (!text.empty() && text.back() != '\n') text += '\n';
-            text += extra;
-            if (text.back() != '\n') text += '\n';
-        }
-    }
-    return text;
-}
+std::string HttpService::metrics_text() { return impl_->registry.text(); }
 
-GpuMonitor& HttpService::gpu() { return impl_->gpu; }
+GpuMonitor& HttpService::gpu() { return *impl_->gpu; }
+
+const GpuScope& HttpService::gpu_scope() const { return impl_->gpu_scope; }
 
 }  // namespace itscam::service

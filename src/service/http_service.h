@@ -19,7 +19,8 @@
 //                                                video's timeline
 //   GET    /streams/{id}                         the stream's renditions, MSE mime types, controller state
 //   GET    /api/v1/streams                       every stream with its stats
-// (the /streams endpoints answer 404 "streaming not configured" until set_streams() is called)
+// (the /streams endpoints answer 404 "streaming not configured" until set_streams() is called; the streams themselves
+// are src/streaming's StreamHub)
 //
 // Mutating endpoints (POST, DELETE) need `Authorization: Bearer <api_token>` (401 with WWW-Authenticate: Bearer
 // when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). Every error
@@ -37,8 +38,10 @@
 
 #include "core/status.h"
 #include "pipeline/pipeline.h"
+#include "service/api_json.h"
 #include "service/gpu_monitor.h"
-#include "service/stream_hub.h"
+#include "service/metrics_registry.h"
+#include "streaming/stream_hub.h"
 
 namespace itscam::service {
 
@@ -58,6 +61,9 @@ struct ServiceOptions {
                                      // slow streaming viewer block (and skip) sooner instead of filling megabytes
                                      // of kernel buffer first.
     std::string nvml_library = "libnvidia-ml.so.1";  // GPU metrics; a missing library only disables them
+    std::shared_ptr<GpuMonitor> gpu;                 // shared with the caller (service::Server); null: one of its
+                                                     // own on nvml_library
+    std::optional<GpuScope> gpu_scope;               // the GPUs gpu_utilization covers; unset: the pipeline's config
 };
 
 class HttpService {
@@ -79,32 +85,23 @@ public:
     // Hooks for the alerting part; set them before start() (they are read by the handler threads).
     std::function<nlohmann::json()> alerts_json;                // GET /api/v1/alerts
     std::function<Result<nlohmann::json>()> record_baseline;    // POST /api/v1/baseline
-    std::function<std::string()> extra_metrics;                 // appended to /metrics (exposition text)
-    // Live video and detection streams (before start()). stop() ends every streaming viewer first, so that the
-    // long-lived responses release their handler threads.
-    void set_streams(std::shared_ptr<StreamHub> hub);
+    // More series for /metrics, after the pipeline's (and the streams'); thread-safe, any time.
+    void add_metrics(std::shared_ptr<prometheus::Collectable> source);
+    // Live video and detection streams (before start()); their series join /metrics. stop() ends every streaming
+    // viewer first, so that the long-lived responses release their handler threads.
+    void set_streams(std::shared_ptr<streaming::StreamHub> hub);
 
     // What the endpoints serve, for callers that want it without HTTP.
     nlohmann::json performance();
     std::string metrics_text();
     GpuMonitor& gpu();
+    const GpuScope& gpu_scope() const;
 
     struct Impl;
 
 private:
     std::unique_ptr<Impl> impl_;
 };
-
-// /health/performance from a snapshot. SEED fields:
-//   status                  "healthy" iff the pipeline is ready and every device circuit is closed, else "degraded"
-//                           (a "reasons" array says why)
-//   inference_latency_p99   ms, p99 of the `inference` stage over the recent window (0 before the first batch);
-//                           capture-to-detections is e2e_latency_p99 and stages.e2e
-//   gpu_utilization         0..1 (mean over GPUs, from NVML), null when NVML is absent; "gpu_utilization_unit":"ratio"
-//   memory_pool_efficiency  0..1, hit rate over all buffer pools
-//   circuit_breaker_state   "closed" | "half_open" | "open": the worst over devices
-// plus cameras, devices and stages.
-nlohmann::json performance_json(const pipeline::PipelineSnapshot& s, std::optional<double> gpu_utilization);
 
 // Constant-time comparison of two secrets (time depends only on the length of `given`).
 bool constant_time_equal(const std::string& expected, const std::string& given);

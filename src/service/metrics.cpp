@@ -1,12 +1,6 @@
 #include "service/metrics.h"
 
-#include <prometheus/client_metric.h>
-#include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
-
 #include <chrono>
-#include <deque>
-#include <sstream>
 
 namespace itscam::service {
 
@@ -15,45 +9,10 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<ClientMetric::Label>;
+using Labels = MetricLabels;
+using Builder = FamilyBuilder;
 
 const auto kProcessStart = std::chrono::steady_clock::now();
-
-class Builder {
-public:
-    MetricFamily& family(const std::string& name, const std::string& help, MetricType type) {
-        fams_.push_back(MetricFamily{name, help, type, {}});
-        return fams_.back();
-    }
-    static void gauge(MetricFamily& f, Labels labels, double v) {
-        ClientMetric m;
-        m.label = std::move(labels);
-        m.gauge.value = v;
-        f.metric.push_back(std::move(m));
-    }
-    static void counter(MetricFamily& f, Labels labels, double v) {
-        ClientMetric m;
-        m.label = std::move(labels);
-        m.counter.value = v;
-        f.metric.push_back(std::move(m));
-    }
-    void single_gauge(const std::string& name, const std::string& help, double v) {
-        gauge(family(name, help, MetricType::Gauge), {}, v);
-    }
-    void single_counter(const std::string& name, const std::string& help, double v) {
-        counter(family(name, help, MetricType::Counter), {}, v);
-    }
-    // Drops families without samples (an empty family would still print HELP/TYPE, which is legal but noisy).
-    std::vector<MetricFamily> take() {
-        std::vector<MetricFamily> out;
-        for (auto& f : fams_)
-            if (!f.metric.empty()) out.push_back(std::move(f));
-        return out;
-    }
-
-private:
-    std::deque<MetricFamily> fams_;  // deque: references returned by family() stay valid as families are added
-};
 
 constexpr double kMsToS = 1e-3;
 constexpr double kUsToS = 1e-6;
@@ -73,8 +32,8 @@ double circuit_state_value(pipeline::CircuitState s) {
     return 0;
 }
 
-std::string render_metrics(const pipeline::PipelineSnapshot& s, const std::vector<GpuSample>& gpus,
-                           double process_uptime) {
+std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnapshot& s,
+                                                   const std::vector<GpuSample>& gpus, double process_uptime) {
     Builder b;
     b.single_gauge("itscam_uptime_seconds", "Seconds since the itscam process started.", process_uptime);
     b.single_gauge("itscam_pipeline_uptime_seconds", "Seconds since the pipeline was created.", s.uptime_s);
@@ -300,9 +259,20 @@ std::string render_metrics(const pipeline::PipelineSnapshot& s, const std::vecto
         }
     }
 
-    std::ostringstream os;
-    prometheus::TextSerializer().Serialize(os, b.take());
-    return os.str();
+    return b.take();
+}
+
+std::string render_metrics(const pipeline::PipelineSnapshot& s, const std::vector<GpuSample>& gpus,
+                           double process_uptime) {
+    return serialize_metrics(pipeline_metric_families(s, gpus, process_uptime));
+}
+
+PipelineCollector::PipelineCollector(const pipeline::Pipeline& pipe, std::shared_ptr<GpuMonitor> gpu)
+    : pipe_(pipe), gpu_(std::move(gpu)) {}
+
+std::vector<MetricFamily> PipelineCollector::Collect() const {
+    return pipeline_metric_families(pipe_.snapshot(), gpu_ ? gpu_->sample() : std::vector<GpuSample>{},
+                                    process_uptime_s());
 }
 
 }  // namespace itscam::service

@@ -1,6 +1,7 @@
-// Prometheus exposition (text format 0.0.4) of a PipelineSnapshot, built with prometheus-cpp's TextSerializer from
-// MetricFamily objects filled here on every scrape (the pipeline keeps the counters; nothing is registered twice).
-// Every family carries HELP and TYPE; the output passes `promtool check metrics`.
+// The pipeline's and the GPUs' Prometheus families (MetricFamily objects filled on every scrape: the pipeline keeps
+// the counters; nothing is registered twice), for the one /metrics writer (metrics_registry.h). Every family carries
+// HELP and TYPE; the output passes `promtool check metrics`. The stream series are metrics_streams.h's, the alert
+// series metrics_alerts.h's.
 //
 // Families (all prefixed itscam_; durations in seconds, ratios 0..1, sizes in bytes):
 //   itscam_uptime_seconds, itscam_pipeline_uptime_seconds, itscam_ready                        gauges
@@ -31,20 +32,38 @@
 //   itscam_gpu_memory_total_bytes                   gauges, only when NVML is present (else absent)
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "pipeline/pipeline.h"
 #include "service/gpu_monitor.h"
+#include "service/metrics_registry.h"
 
 namespace itscam::service {
 
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-// The exposition text for one scrape. `gpus`: NVML samples (empty: no GPU families). `process_uptime_s`: seconds
-// since the process started.
+// The families for one scrape. `gpus`: NVML samples, every GPU NVML reports (empty: no GPU families).
+// `process_uptime_s`: seconds since the process started.
+std::vector<prometheus::MetricFamily> pipeline_metric_families(const pipeline::PipelineSnapshot& s,
+                                                               const std::vector<GpuSample>& gpus,
+                                                               double process_uptime_s);
+// Those families as exposition text.
 std::string render_metrics(const pipeline::PipelineSnapshot& s, const std::vector<GpuSample>& gpus,
                            double process_uptime_s);
+
+// pipeline_metric_families of a running pipeline and a GPU monitor (null: no GPU families). The pipeline must
+// outlive the collector's use; Collect() is thread-safe (snapshot() and sample() are).
+class PipelineCollector : public prometheus::Collectable {
+public:
+    PipelineCollector(const pipeline::Pipeline& pipe, std::shared_ptr<GpuMonitor> gpu);
+    std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    const pipeline::Pipeline& pipe_;
+    std::shared_ptr<GpuMonitor> gpu_;
+};
 
 // Circuit state as the gauge value: 0 closed, 1 half-open, 2 open.
 double circuit_state_value(pipeline::CircuitState s);

@@ -21,6 +21,7 @@
 #include "pipeline/pipeline.h"
 #include "service/http_service.h"
 #include "service/metrics.h"
+#include "service/metrics_registry.h"
 #include "service_test_util.h"
 
 using namespace itscam;
@@ -28,23 +29,17 @@ using namespace itscam::pipeline;
 using namespace itscam::service;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+using itscam::service::test::wait_for;
 
 namespace {
 
-const std::string kModel = std::string(ITSCAM_SHARED_DIR) + "/models/yolo11n.onnx";
+const std::string kModel = test::kYoloModel;
 const std::string kToken = "s3cr3t-token";
 
 config::Config base_config() {
-    config::Config c;
-    c.device = "cpu";
-    c.model = kModel;
-    c.threads = 2;
-    c.pipeline.max_batch_size = 1;
-    c.pipeline.preferred_batch_sizes = {1};
+    config::Config c = test::small_cpu_config();
     c.pipeline.max_queue_delay_ms = 5;
     c.pipeline.queue_capacity = 2;
-    c.fallback.enabled = false;
-    c.settings.MEMORY_POOL_SIZE = 2;
     return c;
 }
 
@@ -53,15 +48,6 @@ config::CameraConfig camera(const std::string& id, const std::string& url) {
     c.id = id;
     c.url = url;
     return c;
-}
-
-bool wait_for(const std::function<bool()>& pred, double timeout_s) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return pred();
 }
 
 httplib::Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
@@ -99,10 +85,15 @@ protected:
         so.port = 0;
         so.api_token = kToken;
         svc_ = new HttpService(*pipe_, so);
-        svc_->extra_metrics = [] {
-            return std::string("# HELP itscam_alert_active Active alerts.\n# TYPE itscam_alert_active gauge\n"
-                               "itscam_alert_active 0\n");
+        // More series through the same writer (what service::Server adds for the alerts).
+        struct Extra : prometheus::Collectable {
+            std::vector<prometheus::MetricFamily> Collect() const override {
+                FamilyBuilder b;
+                b.single_gauge("itscam_alert_active", "Active alerts.", 0);
+                return b.take();
+            }
         };
+        svc_->add_metrics(std::make_shared<Extra>());
         const Status st = svc_->start();
         ASSERT_TRUE(st.is_ok()) << st.to_string();
     }
@@ -158,6 +149,10 @@ TEST_F(HttpServiceTest, HealthReadyAndPerformance) {
     EXPECT_EQ(j["status"], "healthy") << j.dump();
     EXPECT_GT(j["inference_latency_p99"].get<double>(), 0.0);
     EXPECT_TRUE(j["gpu_utilization"].is_null() || j["gpu_utilization"].is_number());
+    // The pipeline runs on the CPU: no GPU stands for it, whatever NVML sees, and the answer says so.
+    EXPECT_TRUE(j["gpu_utilization"].is_null());
+    EXPECT_EQ(j["gpu_utilization_note"], "device is cpu: the pipeline uses no GPU");
+    EXPECT_EQ(j["gpu_utilization_gpus"], json::array());
     const double eff = j["memory_pool_efficiency"].get<double>();
     EXPECT_GE(eff, 0.0);
     EXPECT_LE(eff, 1.0);
@@ -199,7 +194,7 @@ TEST_F(HttpServiceTest, MetricsPassPromtoolWithHistogramsAndCameraSeries) {
     EXPECT_NE(t.find("itscam_device_busy_ratio{device=\"cpu\"}"), std::string::npos);
     EXPECT_NE(t.find("itscam_memory_pool_efficiency "), std::string::npos);
     EXPECT_NE(t.find("itscam_pool_acquires_total{"), std::string::npos);
-    EXPECT_NE(t.find("itscam_alert_active 0"), std::string::npos) << "extra_metrics hook";
+    EXPECT_NE(t.find("itscam_alert_active 0"), std::string::npos) << "add_metrics source";
     if (!svc_->gpu().available()) {
         EXPECT_EQ(t.find("itscam_gpu_"), std::string::npos) << "no NVML: no GPU metrics";
     }

@@ -13,6 +13,9 @@
 #include "service/gpu_monitor.h"
 #include "service/http_service.h"
 #include "service/metrics.h"
+#include "service/metrics_alerts.h"
+#include "service/metrics_registry.h"
+#include "service/metrics_streams.h"
 #include "service_test_util.h"
 
 using namespace itscam;
@@ -156,9 +159,19 @@ TEST(Metrics, CircuitStateValues) {
     EXPECT_EQ(circuit_state_value(pipeline::CircuitState::kOpen), 2);
 }
 
+// A selection with one GPU at `util` (what select_gpus returns for device cuda, device_ids [0]).
+GpuSelection one_gpu(double util) {
+    GpuSelection g;
+    GpuSample s;
+    s.utilization = util;
+    g.gpus = {s};
+    return g;
+}
+
 TEST(Performance, HealthyOnlyWhenReadyAndEveryCircuitClosed) {
+    const GpuSelection none;
     auto s = sample_snapshot();
-    auto j = performance_json(s, std::nullopt);
+    auto j = performance_json(s, none);
     EXPECT_EQ(j["status"], "healthy");
     EXPECT_DOUBLE_EQ(j["inference_latency_p99"].get<double>(), 45.0);
     EXPECT_TRUE(j["gpu_utilization"].is_null());
@@ -169,23 +182,23 @@ TEST(Performance, HealthyOnlyWhenReadyAndEveryCircuitClosed) {
     EXPECT_EQ(j["devices"][0]["busy"], 0.75);
     EXPECT_EQ(j["stages"]["inference"]["p95_ms"], 40.0);
 
-    j = performance_json(s, 0.42);
+    j = performance_json(s, one_gpu(0.42));
     EXPECT_DOUBLE_EQ(j["gpu_utilization"].get<double>(), 0.42);
 
     pipeline::DeviceSnapshot gpu1;
     gpu1.name = "cuda:1";
     gpu1.circuit = pipeline::CircuitState::kHalfOpen;
     s.devices.push_back(gpu1);
-    j = performance_json(s, std::nullopt);
+    j = performance_json(s, none);
     EXPECT_EQ(j["status"], "degraded");
     EXPECT_EQ(j["circuit_breaker_state"], "half_open");
     s.devices[0].circuit = pipeline::CircuitState::kOpen;
-    EXPECT_EQ(performance_json(s, std::nullopt)["circuit_breaker_state"], "open");
+    EXPECT_EQ(performance_json(s, none)["circuit_breaker_state"], "open");
 
     auto n = sample_snapshot();
     n.ready = false;
     n.not_ready_reason = "model loading";
-    j = performance_json(n, std::nullopt);
+    j = performance_json(n, none);
     EXPECT_EQ(j["status"], "degraded");
     EXPECT_NE(j["reasons"][0].get<std::string>().find("model loading"), std::string::npos);
 }
@@ -195,7 +208,14 @@ TEST(GpuMonitor, MissingLibraryMeansUnavailable) {
     EXPECT_FALSE(m.available());
     EXPECT_FALSE(m.unavailable_reason().empty());
     EXPECT_TRUE(m.sample().empty());
-    EXPECT_FALSE(m.mean_utilization().has_value());
+    GpuScope cuda0;
+    cuda0.device = "cuda";
+    cuda0.cuda = true;
+    cuda0.device_ids = {0};
+    const GpuSelection sel = m.select(cuda0);
+    EXPECT_FALSE(sel.mean_utilization().has_value());
+    EXPECT_FALSE(sel.memory_pressure().has_value());
+    EXPECT_EQ(sel.note.rfind("NVML unavailable: ", 0), 0u) << sel.note;
 }
 
 TEST(GpuMonitor, RealNvmlWhenPresent) {
@@ -217,4 +237,91 @@ TEST(Auth, ConstantTimeEqual) {
     EXPECT_FALSE(constant_time_equal("secret", "secret2"));
     EXPECT_FALSE(constant_time_equal("secret", ""));
     EXPECT_FALSE(constant_time_equal("", ""));
+}
+
+// Alert names are label values like any other: the one writer escapes quotes, backslashes and newlines (the old
+// hand-written itscam_alert_active line did not), and the page still passes promtool.
+TEST(Metrics, AlertNamesAreEscaped) {
+    AlertRulesConfig cfg = AlertRulesConfig::defaults();
+    AlertRule odd;
+    odd.name = "lat\"ency\\p99\nhigh";  // lat"ency\p99<newline>high
+    odd.metric = AlertMetric::kInferenceLatencyP99Ms;
+    odd.severity = AlertSeverity::kCritical;
+    odd.threshold = 10;
+    cfg.rules.push_back(odd);
+    AlertEngine engine(cfg);
+    ASSERT_EQ(engine.config().rules.size(), cfg.rules.size()) << "the odd name is a valid rule";
+    MetricsSample m;
+    m.inference_latency_p99_ms = 50;  // above the odd rule's 10 ms only (the default p99 rule: 100 ms)
+    engine.evaluate(m);
+    const std::string t = serialize_metrics(alert_metric_families(engine.active()));
+    EXPECT_NE(t.find("itscam_alert_active{rule=\"lat\\\"ency\\\\p99\\nhigh\",severity=\"critical\"} 2"),
+              std::string::npos)
+        << t;
+    EXPECT_EQ(t.find("\nhigh"), std::string::npos) << "a raw newline inside a label value";
+    // Through a registry, after the pipeline's families: one page, still valid.
+    MetricsRegistry reg;
+    struct Pipe : prometheus::Collectable {
+        std::vector<prometheus::MetricFamily> Collect() const override {
+            return pipeline_metric_families(sample_snapshot(), {}, 1.0);
+        }
+    };
+    reg.add(std::make_shared<Pipe>());
+    reg.add(std::make_shared<AlertCollector>(engine));
+    const std::string page = reg.text();
+    EXPECT_NE(page.find("itscam_alert_active{rule=\"lat\\\"ency"), std::string::npos);
+    EXPECT_NE(page.find("itscam_frames_processed_total 100"), std::string::npos);
+    const std::string r = test::promtool_check(page);
+    if (r.rfind("skip:", 0) == 0) GTEST_SKIP() << r;
+    EXPECT_EQ(r, "") << page;
+}
+
+TEST(Metrics, NoActiveAlertNoAlertSeries) {
+    AlertEngine engine;
+    EXPECT_EQ(serialize_metrics(alert_metric_families(engine.active())), "");
+}
+
+// The stream series keep their names and labels (operators' dashboards) now that prometheus-cpp writes them.
+TEST(Metrics, StreamFamiliesKeepNamesAndLabels) {
+    streaming::StreamHubMetrics m;
+    streaming::StreamHubMetrics::Camera c;
+    c.id = "gate \"west\"";
+    streaming::StreamHubMetrics::Rendition r;
+    r.name = "source";
+    r.viewers = 2;
+    r.bitrate_bytes_per_second = 250000;
+    r.crf = 23.5;
+    r.bytes = 1234567;
+    c.renditions = {r};
+    streaming::StreamHubMetrics::Viewer v;
+    v.id = 7;
+    v.rendition = 1;
+    v.skips = 3;
+    v.queued_bytes = 4096;
+    c.viewers = {v};
+    c.frames_encoded = 900;
+    c.latency_p99_seconds = 0.04;
+    m.cameras = {c};
+    m.connections = 2;
+    m.rejected = 1;
+    m.egress.bytes = 5000000;
+    const std::string t = serialize_metrics(stream_metric_families(m));
+    const std::string cam = "camera=\"gate \\\"west\\\"\"";
+    for (const std::string& want :
+         {"itscam_stream_viewers{" + cam + ",rendition=\"source\"} 2",
+          "itscam_stream_bitrate_bytes_per_second{" + cam + ",rendition=\"source\"} 250000",
+          "itscam_stream_crf{" + cam + ",rendition=\"source\"} 23.5",
+          "itscam_stream_bytes_total{" + cam + ",rendition=\"source\"} 1234567",
+          "itscam_stream_frames_encoded_total{" + cam + "} 900",
+          "itscam_stream_latency_p99_seconds{" + cam + "} 0.04",
+          "itscam_stream_viewer_rendition{" + cam + ",viewer=\"7\"} 1",
+          "itscam_stream_viewer_skips_total{" + cam + ",viewer=\"7\"} 3",
+          "itscam_stream_viewer_queued_bytes{" + cam + ",viewer=\"7\"} 4096",
+          std::string("itscam_stream_connections 2"),
+          std::string("itscam_stream_rejected_total 1"), std::string("itscam_stream_egress_bytes_total 5000000"),
+          std::string("# TYPE itscam_stream_bytes_total counter"), std::string("# TYPE itscam_stream_crf gauge")})
+        EXPECT_NE(t.find(want), std::string::npos) << want << "\n" << t;
+    const std::string check = test::promtool_check(t);
+    if (check.rfind("skip:", 0) == 0) GTEST_SKIP() << check;
+    EXPECT_EQ(check, "") << t;
 }

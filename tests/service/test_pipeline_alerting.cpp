@@ -1,17 +1,23 @@
-// Alert rules driven end to end through a real pipeline (real model, synthetic cameras) with injected faults:
-// latency (extra time per inference), a failing device (circuit opens, CPU fallback serves) and failing batches
-// with no fallback (error rate). Each rule goes pending -> firing -> resolved.
+// Alert rules driven end to end through the service::Server that `itscam run` uses (its own timer thread, rules
+// from the config's `alerts:` section, transitions into the history) over a real pipeline (real model, synthetic
+// cameras) with injected faults: latency (extra time per inference), a failing device (circuit opens, CPU fallback
+// serves) and failing batches with no fallback (error rate). Each rule goes pending -> firing -> resolved.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/pipeline.h"
-#include "service/alerts.h"
-#include "service/pipeline_metrics.h"
+#include "service/server.h"
 
 using namespace itscam;
 using namespace itscam::service;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -19,7 +25,15 @@ const std::string kShared = ITSCAM_SHARED_DIR;
 const std::string kModel = kShared + "/models/yolo11n.onnx";
 const std::string kModel320 = kShared + "/models/yolo11n_int8_320.onnx";
 
-config::Config base_config() {
+// Every rule with `for: 0.5` (and any per-rule overrides), as the config's `alerts:` section.
+std::string fast_alerts(const nlohmann::json& overrides = nlohmann::json::object()) {
+    nlohmann::json rules = nlohmann::json::object();
+    for (const auto& r : default_alert_rules()) rules[r.name] = {{"for", 0.5}};
+    for (const auto& [name, v] : overrides.items()) rules[name].update(v);
+    return nlohmann::json{{"rules", rules}}.dump();
+}
+
+config::Config base_config(const std::string& alerts) {
     config::Config c;
     c.model = kModel;
     c.threads = 2;
@@ -31,105 +45,149 @@ config::Config base_config() {
     cam.id = "a";
     cam.url = "synthetic://320x240@10";
     c.cameras = {cam};
+    c.server.enabled = false;  // the timers, not the API, are under test here
+    c.reserved_json.sections["alerts"] = alerts;
     return c;
 }
 
-// Evaluates every 100 ms until `rule` reaches `want` (or the timeout); records every state the rule went through.
-struct Driver {
-    pipeline::Pipeline& pipe;
-    AlertEngine& engine;
-    std::optional<pipeline::PipelineSnapshot> prev;
-    std::vector<AlertState> seen;
+// The transitions the Server's engine went through, as its timer thread evaluates them.
+struct Watcher {
+    std::mutex mu;
+    std::vector<AlertTransition> seen;
 
+    explicit Watcher(AlertEngine& e) {
+        e.on_transition([this](const AlertTransition& t) {
+            std::lock_guard<std::mutex> lk(mu);
+            seen.push_back(t);
+        });
+    }
+    std::vector<AlertState> states(const std::string& rule) {
+        std::lock_guard<std::mutex> lk(mu);
+        std::vector<AlertState> out;
+        for (const auto& t : seen)
+            if (t.alert.rule == rule) out.push_back(t.to);
+        return out;
+    }
+    // Waits until `rule`'s latest transition is to `want`.
     bool until(const std::string& rule, AlertState want, double timeout_s) {
         const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
         while (std::chrono::steady_clock::now() < end) {
-            const auto s = pipe.snapshot();
-            for (const auto& t : engine.evaluate(metrics_sample_from(s, prev ? &*prev : nullptr, std::nullopt)))
-                if (t.alert.rule == rule) seen.push_back(t.to);
-            prev = s;
-            if (!seen.empty() && seen.back() == want) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const auto s = states(rule);
+            if (!s.empty() && s.back() == want) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         return false;
     }
-    bool went_through(std::initializer_list<AlertState> states) const {
+    bool went_through(const std::string& rule, std::initializer_list<AlertState> want) {
         size_t i = 0;
-        for (AlertState st : seen)
-            if (i < states.size() && st == *(states.begin() + i)) ++i;
-        return i == states.size();
+        for (AlertState st : states(rule))
+            if (i < want.size() && st == *(want.begin() + i)) ++i;
+        return i == want.size();
+    }
+    // Injects a fault until `rule` fires, clears it until the rule resolves: pending -> firing -> resolved.
+    ::testing::AssertionResult cycle(const std::string& rule, const std::function<void()>& inject,
+                                     const std::function<void()>& clear) {
+        inject();
+        if (!until(rule, AlertState::kFiring, 30)) return ::testing::AssertionFailure() << rule << " did not fire";
+        clear();
+        if (!until(rule, AlertState::kResolved, 30)) return ::testing::AssertionFailure() << rule << " did not resolve";
+        if (!went_through(rule, {AlertState::kPending, AlertState::kFiring, AlertState::kResolved}))
+            return ::testing::AssertionFailure() << rule << " skipped a state";
+        return ::testing::AssertionSuccess();
     }
 };
 
-AlertRulesConfig fast_rules() {
-    AlertRulesConfig c = AlertRulesConfig::defaults();
-    for (auto& r : c.rules) r.for_s = 0.5;
-    return c;
-}
+// A Server over a pipeline created with its hooks and fault injection; evaluation every 100 ms; transitions
+// watched from the start; the history in a folder of its own.
+struct Running {
+    fs::path dir;
+    std::shared_ptr<pipeline::FaultController> faults = std::make_shared<pipeline::FaultController>();
+    std::unique_ptr<Server> server;
+    std::unique_ptr<pipeline::Pipeline> pipe;
+    std::unique_ptr<Watcher> watch;
+
+    Running(config::Config cfg, const std::string& stem)
+        : dir(fs::temp_directory_path() / (stem + "_" + std::to_string(::getpid()))) {
+        fs::remove_all(dir);
+        cfg.history.path = (dir / "history.db").string();
+        ServerOptions so;
+        so.alert_interval_s = 0.1;
+        so.log = [](const std::string&) {};
+        auto s = Server::create(cfg, so);
+        EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+        if (!s) return;
+        server = std::move(s).value();
+        watch = std::make_unique<Watcher>(server->alerts());
+        pipeline::PipelineOptions po;
+        po.faults = faults;
+        po.log = [](const std::string&) {};
+        server->attach(po);
+        auto p = pipeline::Pipeline::create(cfg, po);
+        EXPECT_TRUE(p.is_ok()) << p.status().to_string();
+        if (!p) return;
+        pipe = std::move(p).value();
+        EXPECT_TRUE(server->start(*pipe).is_ok());
+        EXPECT_TRUE(pipe->start().is_ok());
+    }
+    ~Running() {
+        if (server) server->stop();
+        if (pipe) pipe->stop(false);
+        if (server && pipe) server->finish(pipe->snapshot());
+        pipe.reset();
+        server.reset();
+        fs::remove_all(dir);
+    }
+};
 
 }  // namespace
 
 TEST(PipelineAlerting, LatencyAndCircuitRulesFireAndResolveOnInjectedFaults) {
-    if (!std::filesystem::exists(kModel) || !std::filesystem::exists(kModel320)) GTEST_SKIP() << "models not found";
-    config::Config cfg = base_config();
+    if (!fs::exists(kModel) || !fs::exists(kModel320)) GTEST_SKIP() << "models not found";
+    // 300 ms: above this machine's normal CPU latency.
+    config::Config cfg = base_config(fast_alerts({{"inference_latency_p99_high", {{"threshold", 300}}}}));
     cfg.settings.CIRCUIT_BREAKER_FAILURE_THRESHOLD = 2;
     cfg.settings.CIRCUIT_BREAKER_RECOVERY_TIMEOUT = 0.5;
     cfg.settings.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS = 1;
     cfg.fallback.enabled = true;
     cfg.fallback.model = kModel320;
-    pipeline::PipelineOptions po;
-    po.faults = std::make_shared<pipeline::FaultController>();
-    po.log = [](const std::string&) {};
-    auto p = pipeline::Pipeline::create(cfg, po);
-    ASSERT_TRUE(p.is_ok()) << p.status().to_string();
-    ASSERT_TRUE((*p)->start().is_ok());
-
-    AlertRulesConfig rules = fast_rules();
-    rules.find("inference_latency_p99_high")->threshold = 300;  // above this machine's normal CPU latency
-    AlertEngine engine(rules);
+    Running run(cfg, "itscam_alerting");
+    ASSERT_TRUE(run.server && run.pipe);
+    pipeline::FaultController& faults = *run.faults;
 
     // Latency: +400 ms per inference.
-    Driver d{**p, engine, {}, {}};
     pipeline::FaultSpec slow;
     slow.extra_latency_ms = 400;
-    po.faults->set(slow);
-    ASSERT_TRUE(d.until("inference_latency_p99_high", AlertState::kFiring, 30));
-    po.faults->set({});
-    ASSERT_TRUE(d.until("inference_latency_p99_high", AlertState::kResolved, 30));
-    EXPECT_TRUE(d.went_through({AlertState::kPending, AlertState::kFiring, AlertState::kResolved}));
-    EXPECT_EQ(engine.times_fired("inference_latency_p99_high"), 1);
+    EXPECT_TRUE(run.watch->cycle(
+        "inference_latency_p99_high", [&] { faults.set(slow); }, [&] { faults.set({}); }));
+    EXPECT_EQ(run.server->alerts().times_fired("inference_latency_p99_high"), 1);
 
     // The device fails: the circuit opens (the fallback serves), then it heals and closes.
-    Driver c{**p, engine, {}, {}};
-    po.faults->fail_next(-1, StatusCode::kDevice);
-    ASSERT_TRUE(c.until("circuit_breaker_open", AlertState::kFiring, 30));
-    po.faults->heal();
-    ASSERT_TRUE(c.until("circuit_breaker_open", AlertState::kResolved, 30));
-    EXPECT_TRUE(c.went_through({AlertState::kPending, AlertState::kFiring, AlertState::kResolved}));
-    (*p)->stop(false);
+    EXPECT_TRUE(run.watch->cycle(
+        "circuit_breaker_open", [&] { faults.fail_next(-1, StatusCode::kDevice); }, [&] { faults.heal(); }));
+
+    // The Server stored every transition, and the circuit's own, in the history.
+    const auto from = std::chrono::system_clock::now() - std::chrono::hours(1);
+    const auto to = std::chrono::system_clock::now() + std::chrono::hours(1);
+    auto rows = run.server->history()->alerts(from, to);
+    ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+    int fired = 0;
+    for (const auto& r : *rows) fired += r.to_state == "firing";
+    EXPECT_GE(fired, 2);
+    auto circuit = run.server->history()->circuit_transitions(from, to);
+    ASSERT_TRUE(circuit.is_ok());
+    EXPECT_FALSE(circuit->empty()) << "attach() routes circuit transitions to the history";
 }
 
 TEST(PipelineAlerting, ErrorRateRuleFiresWhenBatchesFailWithoutFallback) {
-    if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "model not found";
-    config::Config cfg = base_config();
+    if (!fs::exists(kModel)) GTEST_SKIP() << "model not found";
+    config::Config cfg = base_config(fast_alerts());
     cfg.settings.CIRCUIT_BREAKER_FAILURE_THRESHOLD = 1000;  // keep the circuit closed: every batch fails
     cfg.fallback.enabled = false;
-    pipeline::PipelineOptions po;
-    po.faults = std::make_shared<pipeline::FaultController>();
-    po.log = [](const std::string&) {};
-    auto p = pipeline::Pipeline::create(cfg, po);
-    ASSERT_TRUE(p.is_ok()) << p.status().to_string();
-    ASSERT_TRUE((*p)->start().is_ok());
-    AlertEngine engine(fast_rules());
-    Driver d{**p, engine, {}, {}};
+    Running run(cfg, "itscam_alerting_errors");
+    ASSERT_TRUE(run.server && run.pipe);
     pipeline::FaultSpec flaky;
     flaky.transient_rate = 0.5;
-    po.faults->set(flaky);
-    ASSERT_TRUE(d.until("error_rate_high", AlertState::kFiring, 30));
-    po.faults->heal();
-    ASSERT_TRUE(d.until("error_rate_high", AlertState::kResolved, 30));
-    EXPECT_TRUE(d.went_through({AlertState::kPending, AlertState::kFiring, AlertState::kResolved}));
-    const auto s = (*p)->snapshot();
-    EXPECT_GT(s.frames_failed, 0);
-    (*p)->stop(false);
+    EXPECT_TRUE(run.watch->cycle(
+        "error_rate_high", [&] { run.faults->set(flaky); }, [&] { run.faults->heal(); }));
+    EXPECT_GT(run.pipe->snapshot().frames_failed, 0);
 }

@@ -4,10 +4,11 @@
 // and a good one back up after a hold; disabled flags leave everything fixed.
 #include <gtest/gtest.h>
 
-#include "video/adaptive_quality.h"
+#include "streaming/adaptive_quality.h"
 
 using namespace itscam;
 using namespace itscam::video;
+using namespace itscam::streaming;
 
 namespace {
 

@@ -7,10 +7,11 @@
 #include <sstream>
 
 #include "streaming_test_util.h"
-#include "video/encoder.h"
+#include "streaming/encoder.h"
 
 using namespace itscam;
 using namespace itscam::video;
+using namespace itscam::streaming;
 using namespace itscam::streaming_test;
 
 namespace {

@@ -21,12 +21,13 @@
 #include "../service/service_test_util.h"
 #include "pipeline/pipeline.h"
 #include "service/http_service.h"
-#include "service/stream_hub.h"
+#include "streaming/stream_hub.h"
 #include "streaming_test_util.h"
-#include "video/encoder.h"
+#include "streaming/encoder.h"
 
 using namespace itscam;
 using namespace itscam::service;
+using namespace itscam::streaming;
 using namespace itscam::streaming_test;
 using json = nlohmann::json;
 
@@ -35,7 +36,7 @@ namespace {
 // A service with an empty pipeline (no model needed) and a hub fed by a synthetic 30 fps camera "cam1".
 class StreamFixture : public ::testing::Test {
 protected:
-    void start(config::StreamingConfig sc, video::NetworkControllerOptions net = {}) {
+    void start(config::StreamingConfig sc, NetworkControllerOptions net = {}) {
         config::Config c;
         pipeline::PipelineOptions po;
         po.defer_load = true;
@@ -140,8 +141,8 @@ config::StreamingConfig fast_config() {
 }
 
 // Boxes of a captured stream, with a possibly cut last box dropped.
-std::vector<video::Mp4Box> complete_boxes(const std::string& s) {
-    auto b = video::mp4_top_level_boxes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+std::vector<streaming::Mp4Box> complete_boxes(const std::string& s) {
+    auto b = streaming::mp4_top_level_boxes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
     while (!b.empty() && b.back().truncated) b.pop_back();
     return b;
 }
@@ -165,15 +166,15 @@ TEST_F(StreamFixture, LiveMp4IsAValidFragmentedMp4ThatFfprobeReads) {
     for (size_t i = 2; i + 1 < boxes.size(); i += 2) {
         ASSERT_EQ(boxes[i].type, "moof") << i;
         ASSERT_EQ(boxes[i + 1].type, "mdat") << i;
-        const int64_t tfdt = video::mp4_fragment_tfdt(reinterpret_cast<const uint8_t*>(body.data()) + boxes[i].offset,
-                                                      boxes[i].size);
+        const int64_t tfdt = streaming::mp4_fragment_tfdt(
+            reinterpret_cast<const uint8_t*>(body.data()) + boxes[i].offset, boxes[i].size);
         EXPECT_GT(tfdt, last_tfdt);
         last_tfdt = tfdt;
         fragments++;
     }
     EXPECT_GE(fragments, 30u);  // ~30 fps, one frame per fragment
     // The first fragment is on the camera's timeline (pts 10 s + ...), not rebased to 0.
-    const int64_t first = video::mp4_fragment_tfdt(reinterpret_cast<const uint8_t*>(body.data()) + boxes[2].offset,
+    const int64_t first = streaming::mp4_fragment_tfdt(reinterpret_cast<const uint8_t*>(body.data()) + boxes[2].offset,
                                                    boxes[2].size);
     EXPECT_GE(first, 10 * 90000);
 
@@ -405,7 +406,7 @@ TEST_F(StreamFixture, MetricsPassPromtool) {
 }
 
 TEST_F(StreamFixture, PoorLinkMovesAnAutoViewerToALowerRungWithLongerFragments) {
-    video::NetworkControllerOptions net;
+    NetworkControllerOptions net;
     net.down_hold_s = 0.5;
     net.window_s = 1.5;
     config::StreamingConfig sc = fast_config();

@@ -24,8 +24,8 @@
 
 #include "commands.h"
 #include "runtime/detector.h"
-#include "video/adaptive_quality.h"
-#include "video/encoder.h"
+#include "streaming/adaptive_quality.h"
+#include "streaming/encoder.h"
 #include "video/video_reader.h"
 #include "vision/draw.h"
 
@@ -55,8 +55,8 @@ struct StreamBenchArgs {
 };
 
 // The adaptive controller's options as the bench uses them (both the live pass and the measured pass).
-Result<video::ContentControllerOptions> controller_options(const StreamBenchArgs& a, double fps) {
-    video::ContentControllerOptions co;
+Result<streaming::ContentControllerOptions> controller_options(const StreamBenchArgs& a, double fps) {
+    streaming::ContentControllerOptions co;
     co.base_crf = a.base_crf;
     co.baseline_kbps = a.baseline_kbps;
     co.target_reduction = a.target_reduction;
@@ -157,7 +157,7 @@ bool is_vehicle(int c) { return c == 2 || c == 3 || c == 5 || c == 7; }
 enum class Mode { kCbr, kCrf, kAdaptive };
 
 Result<PassResult> encode_pass(const Clip& clip, const StreamBenchArgs& a, Mode mode, double crf) {
-    video::EncoderOptions eo;
+    streaming::EncoderOptions eo;
     eo.width = clip.width & ~1;
     eo.height = clip.height & ~1;
     eo.fps = clip.fps;
@@ -165,35 +165,35 @@ Result<PassResult> encode_pass(const Clip& clip, const StreamBenchArgs& a, Mode 
     eo.gop = a.gop;
     eo.threads = 1;
     eo.keep_recon = true;
-    ITSCAM_ASSIGN_OR_RETURN(video::ContentControllerOptions co, controller_options(a, clip.fps));
-    video::ContentController ctl(co);
+    ITSCAM_ASSIGN_OR_RETURN(streaming::ContentControllerOptions co, controller_options(a, clip.fps));
+    streaming::ContentController ctl(co);
     if (mode == Mode::kCbr) {
-        eo.rc = video::RateControl::kCbr;
+        eo.rc = streaming::RateControl::kCbr;
         eo.bitrate_kbps = a.baseline_kbps;
     } else {
-        eo.rc = video::RateControl::kCrf;
+        eo.rc = streaming::RateControl::kCrf;
         eo.crf = mode == Mode::kCrf ? crf : a.base_crf;
         if (mode == Mode::kAdaptive) {
             eo.max_bitrate_kbps = int(std::lround(a.baseline_kbps * (1 - a.target_reduction) * co.cap_headroom));
             eo.x264_params = co.x264_params;
         }
     }
-    ITSCAM_ASSIGN_OR_RETURN(auto enc, video::create_fmp4_encoder(eo));
+    ITSCAM_ASSIGN_OR_RETURN(auto enc, streaming::create_fmp4_encoder(eo));
     Quality q;
     int64_t bytes = 0;
     double crf_sum = 0;
-    std::vector<video::Fragment> frags;
+    std::vector<streaming::Fragment> frags;
     PassResult r;
     for (size_t i = 0; i < clip.annotated.size(); ++i) {
         const auto t0 = Clock::now();
-        video::FrameControl fc;
+        streaming::FrameControl fc;
         if (mode == Mode::kAdaptive) {
-            video::ContentSample cs{clip.motion[i], clip.width, clip.height, &clip.dets[i],
+            streaming::ContentSample cs{clip.motion[i], clip.width, clip.height, &clip.dets[i],
                                     enc->stats().last_frame_bytes};
             cs.thumb = &clip.thumbs[i];
             cs.thumb_w = clip.thumb_w;
             cs.thumb_h = clip.thumb_h;
-            const video::QualityDecision d = ctl.decide(cs);
+            const streaming::QualityDecision d = ctl.decide(cs);
             fc.crf = d.crf;
             fc.bitrate_kbps = d.cap_kbps;
             fc.rois = d.rois;
@@ -261,13 +261,13 @@ int run_bench_streaming(const StreamBenchArgs& a) {
         std::vector<double> e2e_ms, stream_ms;
         std::vector<uint8_t> prev_thumb;
         // Pass 0: decode, detect, annotate, and the adaptive encoder in line (latency as a camera would see it).
-        video::EncoderOptions leo;
-        std::unique_ptr<video::StreamEncoder> live;
+        streaming::EncoderOptions leo;
+        std::unique_ptr<streaming::StreamEncoder> live;
         auto lco_r = controller_options(a, clip.fps);
         if (!lco_r) return fail(lco_r.status().to_string(), 2);
-        video::ContentControllerOptions lco = *lco_r;
-        video::ContentController live_ctl(lco);
-        std::vector<video::Fragment> frags;
+        streaming::ContentControllerOptions lco = *lco_r;
+        streaming::ContentController live_ctl(lco);
+        std::vector<streaming::Fragment> frags;
         for (int i = 0; a.frames <= 0 || i < a.frames; ++i) {
             video::Frame f;
             auto got = (*rd)->read(f);
@@ -292,8 +292,8 @@ int run_bench_streaming(const StreamBenchArgs& a) {
             cv::Mat m(f.height, f.width, CV_8UC3, ann.data.get(), ann.stride);
             vision::draw_detections(m, d, det ? det->class_names() : std::vector<std::string>{});
             int tw = 0, th = 0;
-            auto thumb = video::luma_thumbnail(f, 8, tw, th);
-            const double motion = video::frame_motion(thumb, prev_thumb);
+            auto thumb = streaming::luma_thumbnail(f, 8, tw, th);
+            const double motion = streaming::frame_motion(thumb, prev_thumb);
             prev_thumb = thumb;
             if (!live) {
                 clip.width = f.width;
@@ -306,16 +306,16 @@ int run_bench_streaming(const StreamBenchArgs& a) {
                 leo.threads = 1;
                 leo.max_bitrate_kbps = int(std::lround(a.baseline_kbps * (1 - a.target_reduction) * lco.cap_headroom));
                 leo.x264_params = lco.x264_params;
-                auto e = video::create_fmp4_encoder(leo);
+                auto e = streaming::create_fmp4_encoder(leo);
                 if (!e) return fail(e.status().to_string());
                 live = std::move(e).value();
             }
-            video::ContentSample lcs{motion, f.width, f.height, &d, live->stats().last_frame_bytes};
+            streaming::ContentSample lcs{motion, f.width, f.height, &d, live->stats().last_frame_bytes};
             lcs.thumb = &prev_thumb;
             lcs.thumb_w = tw;
             lcs.thumb_h = th;
-            const video::QualityDecision qd = live_ctl.decide(lcs);
-            video::FrameControl fc;
+            const streaming::QualityDecision qd = live_ctl.decide(lcs);
+            streaming::FrameControl fc;
             fc.crf = qd.crf;
             fc.bitrate_kbps = qd.cap_kbps;
             fc.rois = qd.rois;

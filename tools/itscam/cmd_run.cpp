@@ -1,16 +1,11 @@
 // itscam run: the multi-camera service loop. Runs until SIGINT/SIGTERM (or, with only non-looping files, until
-// they end), then drains the queues and shuts down cleanly. With the service built in, it also serves the HTTP
-// API (health, readiness, performance, Prometheus metrics, cameras, alerts) and evaluates the alert rules.
-#include <algorithm>
+// they end), then drains the queues and shuts down cleanly. With the service built in, a service::Server runs
+// beside the pipeline (HTTP API, Prometheus metrics, live streams, alert rules, history: src/service/server.h).
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <optional>
-#include <mutex>
-#include <filesystem>
-#include <cmath>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <thread>
 
 #include "commands.h"
@@ -18,13 +13,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline_report.h"
 #ifdef ITSCAM_HAVE_SERVICE
-#include <nlohmann/json.hpp>
-
-#include "service/alerts.h"
-#include "service/history.h"
-#include "service/http_service.h"
-#include "service/pipeline_metrics.h"
-#include "service/webhook.h"
+#include "service/server.h"
 #endif
 
 namespace itscam::cli {
@@ -32,7 +21,9 @@ namespace itscam::cli {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_signal(int sig) { g_signal = sig; }
+extern "C" void on_signal(int sig) {
+    g_signal = sig;
+}
 
 struct RunArgs {
     std::string config;
@@ -46,176 +37,6 @@ std::chrono::steady_clock::time_point after(std::chrono::steady_clock::time_poin
     return t + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
 }
 
-#ifdef ITSCAM_HAVE_SERVICE
-// Everything `run` adds around the pipeline when the service is built: alert rules (+ webhook), the SQLite
-// history and the HTTP API.
-struct ServiceSide {
-    service::AlertEngine alerts;
-    std::unique_ptr<service::WebhookNotifier> webhook;
-    std::unique_ptr<service::History> history;
-    std::unique_ptr<service::HttpService> http;
-    std::shared_ptr<service::StreamHub> streams;  // live video (streaming.enabled and the HTTP API on)
-    std::mutex history_mu;  // History is thread-safe; this only orders the error reporting
-    std::optional<pipeline::PipelineSnapshot> prev;       // the snapshot of the previous history sample
-    std::optional<pipeline::PipelineSnapshot> prev_eval;  // ... of the previous alert evaluation
-
-    void history_error(const Status& st) {
-        if (!st) std::fprintf(stderr, "itscam: history: %s\n", st.to_string().c_str());
-    }
-
-    // The `alerts:` section: rules (alert_rules_from_json) plus an optional `webhook: {url, timeout_s}`.
-    Status configure_alerts(const config::Config& cfg) {
-        auto it = cfg.reserved_json.sections.find("alerts");
-        if (it == cfg.reserved_json.sections.end()) return Status::ok();
-        nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
-        if (j.is_discarded()) return invalid_argument("alerts: not valid JSON after conversion");
-        if (j.is_null()) return Status::ok();
-        if (!j.is_object()) return invalid_argument("alerts: expected a map");
-        if (j.contains("webhook")) {
-            const nlohmann::json w = j["webhook"];
-            j.erase("webhook");
-            service::WebhookOptions wo;
-            if (!w.is_object() || !w.contains("url") || !w["url"].is_string())
-                return invalid_argument("alerts.webhook: expected {url: http://host:port/path}");
-            for (auto& [k, v] : w.items())
-                if (k != "url" && k != "timeout_s" && k != "send_pending")
-                    return invalid_argument("alerts.webhook: unknown key '" + k + "' (url, timeout_s, send_pending)");
-            wo.url = w["url"].get<std::string>();
-            if (w.contains("timeout_s")) {
-                if (!w["timeout_s"].is_number() || w["timeout_s"].get<double>() <= 0)
-                    return invalid_argument("alerts.webhook.timeout_s: expected a number > 0");
-                wo.timeout_s = w["timeout_s"].get<double>();
-            }
-            if (w.contains("send_pending")) {
-                if (!w["send_pending"].is_boolean()) return invalid_argument("alerts.webhook.send_pending: expected true/false");
-                wo.send_pending = w["send_pending"].get<bool>();
-            }
-            auto wh = service::WebhookNotifier::create(wo);
-            if (!wh) return wh.status().with_context("alerts.webhook");
-            webhook = std::move(wh).value();
-        }
-        auto rules = service::alert_rules_from_json(j);
-        if (!rules) return rules.status().with_context("alerts");
-        return alerts.set_config(*rules);
-    }
-
-    Status open_history(const config::HistoryConfig& hc) {
-        if (!hc.enabled) return Status::ok();
-        std::error_code ec;
-        const auto parent = std::filesystem::path(hc.path).parent_path();
-        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-        auto h = service::History::open(hc.path);
-        if (!h) return h.status().with_context("history " + hc.path);
-        history = std::move(h).value();
-        history_error(history->apply_retention(static_cast<int>(std::ceil(hc.retention_days))).status());
-        return Status::ok();
-    }
-
-    void hook_pipeline(pipeline::PipelineOptions& po, const config::Config& cfg) {
-        if (cfg.streaming.enabled && cfg.server.enabled) {
-            streams = std::make_shared<service::StreamHub>(service::StreamHubOptions::from_config(cfg));
-            po.on_frame = [hub = streams](const video::Frame& f, const pipeline::DetectionRecord& r) { hub->push(f, r); };
-        }
-        po.on_camera_event = [this](const std::string& cam, const std::string& kind, const std::string& msg) {
-            if (kind == "removed" && streams) streams->remove_camera(cam);
-            if (!history) return;
-            auto k = service::parse_camera_event_kind(kind);
-            if (!k) {  // ended / stall / format_changed: not connection events
-                if (kind == "stall") k = service::CameraEventKind::kDisconnected;
-                else return;
-            }
-            service::CameraEvent e;
-            e.timestamp = std::chrono::system_clock::now();
-            e.camera_id = cam;
-            e.kind = *k;
-            e.message = kind == "stall" ? "stall: " + msg : msg;
-            history_error(history->insert_camera_event(e));
-        };
-        po.on_circuit_transition = [this](const std::string& dev, const pipeline::CircuitTransition& t) {
-            if (!history) return;
-            service::CircuitEventRecord r;
-            r.timestamp = t.when;
-            r.device = dev;
-            r.from_state = pipeline::circuit_state_name(t.from);
-            r.to_state = pipeline::circuit_state_name(t.to);
-            r.reason = t.reason;
-            history_error(history->insert_circuit_transition(r));
-        };
-        alerts.on_transition([this](const service::AlertTransition& t) {
-            std::fprintf(stderr, "itscam: alert %s: %s -> %s: %s\n", t.alert.rule.c_str(),
-                         service::alert_state_name(t.from), service::alert_state_name(t.to), t.alert.message.c_str());
-            if (history) history_error(history->record_alert(t));
-        });
-        if (webhook) webhook->attach(alerts);
-    }
-
-    Status start_http(pipeline::Pipeline& pipe, const config::ServerConfig& sc) {
-        if (!sc.enabled) return Status::ok();
-        service::ServiceOptions so;
-        so.host = sc.host;
-        so.port = sc.port;
-        so.api_token = sc.api_token;
-        so.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
-        so.read_timeout_s = std::max(1, static_cast<int>(std::lround(sc.read_timeout_s)));
-        so.write_timeout_s = std::max(1, static_cast<int>(std::lround(sc.write_timeout_s)));
-        http = std::make_unique<service::HttpService>(pipe, so);
-        if (streams) http->set_streams(streams);
-        http->alerts_json = [this] {
-            nlohmann::json active = nlohmann::json::array(), recent = nlohmann::json::array();
-            for (const auto& al : alerts.active())
-                active.push_back({{"rule", al.rule},
-                                  {"severity", service::alert_severity_name(al.severity)},
-                                  {"state", service::alert_state_name(al.state)},
-                                  {"value", al.value},
-                                  {"threshold", al.threshold},
-                                  {"message", al.message}});
-            for (const auto& t : alerts.history(100)) recent.push_back(service::alert_transition_to_json(t));
-            return nlohmann::json{{"alerts", active}, {"recent", recent}, {"baseline_p99_ms", alerts.baseline_p99_ms()}};
-        };
-        http->record_baseline = [this, &pipe]() -> Result<nlohmann::json> {
-            const auto snap = pipe.snapshot();
-            const auto& inf = snap.stages.at("inference");
-            if (inf.window == 0) return unavailable("no inference has run yet: nothing to record as the baseline");
-            ITSCAM_RETURN_IF_ERROR(alerts.set_baseline(inf.p99_ms));
-            return nlohmann::json{{"baseline_p99_ms", inf.p99_ms}, {"samples", inf.window}};
-        };
-        http->extra_metrics = [this] {
-            std::string out = "# HELP itscam_alert_active Alerts pending (1) or firing (2), by rule.\n"
-                              "# TYPE itscam_alert_active gauge\n";
-            for (const auto& al : alerts.active())
-                out += "itscam_alert_active{rule=\"" + al.rule + "\",severity=\"" +
-                       service::alert_severity_name(al.severity) + "\"} " +
-                       (al.state == service::AlertState::kFiring ? "2" : "1") + "\n";
-            return out;
-        };
-        ITSCAM_RETURN_IF_ERROR(http->start());
-        std::fprintf(stderr, "itscam: HTTP API on http://%s:%d (health, metrics, cameras%s)\n", so.host.c_str(),
-                     http->port(), so.api_token.empty() ? "; set ITSCAM_API_TOKEN to allow changes" : "");
-        return Status::ok();
-    }
-
-    std::optional<double> gpu_utilization() {
-        if (!http) return std::nullopt;
-        auto gpus = http->gpu().sample();
-        if (gpus.empty()) return std::nullopt;
-        double u = 0;
-        for (const auto& g : gpus) u += g.utilization;
-        return u / static_cast<double>(gpus.size());
-    }
-
-    void evaluate_alerts(const pipeline::PipelineSnapshot& s) {
-        alerts.evaluate(service::metrics_sample_from(s, prev_eval ? &*prev_eval : nullptr, gpu_utilization()));
-        prev_eval = s;
-    }
-
-    void record_sample(const pipeline::PipelineSnapshot& s) {
-        if (!history) return;
-        history_error(history->insert_sample(service::history_sample_from(s, prev ? &*prev : nullptr, gpu_utilization())));
-        prev = s;
-    }
-};
-#endif
-
 int run_run(const RunArgs& a) {
     const config::Env env = config::process_env();
     auto cfg = config::load_config(a.config, &env);
@@ -228,22 +49,35 @@ int run_run(const RunArgs& a) {
     pipeline::PipelineOptions po;
     po.defer_load = true;
 #ifdef ITSCAM_HAVE_SERVICE
-    ServiceSide svc;
-    if (Status st = svc.configure_alerts(*cfg); !st) return fail(st.message(), 2);
+    // The service around the pipeline (alerts, history, HTTP API, streams, timers): declared before the pipeline,
+    // whose hooks point at it.
+    std::unique_ptr<service::Server> server;
+    if (Status st = service::Server::validate(*cfg); !st) return fail(st.message(), 2);
     if (!a.check) {
-        if (Status st = svc.open_history(cfg->history); !st) return fail(st.to_string(), exit_code_for(st));
-        svc.hook_pipeline(po, *cfg);
+        auto s = service::Server::create(*cfg);
+        if (!s) return fail(s.status().to_string(), exit_code_for(s.status()));
+        server = std::move(s).value();
+        server->attach(po);
     }
 #endif
     auto p = pipeline::Pipeline::create(*cfg, po);
     if (!p) return fail(p.status().to_string(), exit_code_for(p.status()));
     pipeline::Pipeline& pipe = **p;
+#ifdef ITSCAM_HAVE_SERVICE
+    // On every return: the Server (API, timers) stops before the pipeline it serves is destroyed.
+    struct StopServerFirst {
+        service::Server* s;
+        ~StopServerFirst() {
+            if (s) s->stop();
+        }
+    } stop_server_first{server.get()};
+#endif
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 #ifdef ITSCAM_HAVE_SERVICE
-    // The API answers (503 "loading") while the engines build.
-    if (!a.check)
-        if (Status st = svc.start_http(pipe, cfg->server); !st) return fail(st.to_string(), exit_code_for(st));
+    // The API answers (503 "loading") while the engines build; the Server's timers wait for the pipeline.
+    if (server)
+        if (Status st = server->start(pipe); !st) return fail(st.to_string(), exit_code_for(st));
 #endif
     if (cfg->cameras.empty()) std::fprintf(stderr, "itscam: no cameras configured; add them through the API\n");
     std::fprintf(stderr, "itscam: building engines for %s (%s, %s)...\n", cfg->model.c_str(), cfg->device.c_str(),
@@ -265,27 +99,10 @@ int run_run(const RunArgs& a) {
     });
     const auto t0 = std::chrono::steady_clock::now();
     auto next_status = after(t0, a.status_interval_s);
-    [[maybe_unused]] auto next_alerts = after(t0, 2.0);
-    [[maybe_unused]] auto next_sample = after(t0, cfg->history.sample_interval_s);
-    [[maybe_unused]] auto next_retention = after(t0, 3600.0);
     while (!g_signal && !ended) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         const auto now = std::chrono::steady_clock::now();
         if (a.duration_s > 0 && std::chrono::duration<double>(now - t0).count() >= a.duration_s) break;
-#ifdef ITSCAM_HAVE_SERVICE
-        if (now >= next_alerts) {
-            svc.evaluate_alerts(pipe.snapshot());
-            next_alerts = after(now, 2.0);
-        }
-        if (now >= next_sample) {
-            svc.record_sample(pipe.snapshot());
-            next_sample = after(now, cfg->history.sample_interval_s);
-        }
-        if (svc.history && now >= next_retention) {
-            svc.history_error(svc.history->apply_retention(static_cast<int>(std::ceil(cfg->history.retention_days))).status());
-            next_retention = after(now, 3600.0);
-        }
-#endif
         if (a.status_interval_s > 0 && now >= next_status) {
             std::fprintf(stderr, "itscam: %s\n", pipeline_status_line(pipe.snapshot()).c_str());
             next_status = after(now, a.status_interval_s);
@@ -293,14 +110,13 @@ int run_run(const RunArgs& a) {
     }
     if (g_signal) std::fprintf(stderr, "itscam: %s received, draining...\n", g_signal == SIGINT ? "SIGINT" : "SIGTERM");
 #ifdef ITSCAM_HAVE_SERVICE
-    if (svc.http) svc.http->stop();  // before the pipeline: no request may see it half stopped
+    if (server) server->stop();  // the API before the pipeline: no request may see it half stopped
 #endif
     pipe.stop(true);
     waiter.join();
     const pipeline::PipelineSnapshot final_snapshot = pipe.snapshot();
 #ifdef ITSCAM_HAVE_SERVICE
-    svc.record_sample(final_snapshot);  // the tail since the last sample: no lost data
-    if (svc.webhook) (void)svc.webhook->flush(std::chrono::milliseconds(2000));
+    if (server) server->finish(final_snapshot);  // the last history sample, the webhook flushed
 #endif
     std::fprintf(stderr, "%s", pipeline_summary(final_snapshot).c_str());
     return 0;

@@ -1,10 +1,10 @@
-#include "video/adaptive_quality.h"
+#include "streaming/adaptive_quality.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 ContentController::ContentController(ContentControllerOptions o) : opt_(std::move(o)) {}
 
@@ -143,7 +143,7 @@ std::vector<RoiRegion> scale_rois(const std::vector<RoiRegion>& r, int sw, int s
     return out;
 }
 
-std::vector<uint8_t> luma_thumbnail(const Frame& f, int step, int& tw, int& th) {
+std::vector<uint8_t> luma_thumbnail(const video::Frame& f, int step, int& tw, int& th) {
     std::vector<uint8_t> out;
     tw = th = 0;
     if (f.empty() || step < 1) return out;
@@ -154,7 +154,7 @@ std::vector<uint8_t> luma_thumbnail(const Frame& f, int step, int& tw, int& th) 
     for (int y = 0; y < th; ++y) {
         const uint8_t* row = p + size_t(y) * step * f.stride;
         for (int x = 0; x < tw; ++x) {
-            if (f.format == PixelFormat::kNV12) {
+            if (f.format == video::PixelFormat::kNV12) {
                 out[size_t(y) * tw + x] = row[size_t(x) * step];
             } else {
                 const uint8_t* px = row + size_t(x) * step * 3;
@@ -233,4 +233,4 @@ NetworkDecision NetworkController::decide(double now_s, const std::vector<Rung>&
     return d;
 }
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "video/encoder.h"
-#include "video/fmp4_writer.h"
+#include "streaming/encoder.h"
+#include "streaming/fmp4_writer.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -16,7 +16,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 namespace {
 
@@ -126,7 +126,7 @@ public:
     const std::vector<uint8_t>& recon_luma() const override { return recon_; }
     const std::vector<uint8_t>& source_luma() const override { return source_; }
 
-    Status encode(const Frame& frame, int64_t pts_us, int64_t capture_us, const FrameControl& ctl,
+    Status encode(const video::Frame& frame, int64_t pts_us, int64_t capture_us, const FrameControl& ctl,
                   std::vector<Fragment>& out) override {
         if (frame.empty()) return invalid_argument("empty frame");
         if (have_last_pts_ && pts_us <= last_pts_us_)
@@ -238,15 +238,15 @@ private:
         return Status::ok();
     }
 
-    Status convert(const Frame& f) {
-        const AVPixelFormat src = f.format == PixelFormat::kBGR24 ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_NV12;
+    Status convert(const video::Frame& f) {
+        const AVPixelFormat src = f.format == video::PixelFormat::kBGR24 ? AV_PIX_FMT_BGR24 : AV_PIX_FMT_NV12;
         sws_ = sws_getCachedContext(sws_, f.width, f.height, src, opt_.width, opt_.height, AV_PIX_FMT_YUV420P,
                                     SWS_BILINEAR, nullptr, nullptr, nullptr);
         if (!sws_) return internal_error("sws_getCachedContext failed");
         ITSCAM_FF_CHECK(av_frame_make_writable(yuv_));
         const uint8_t* planes[2] = {f.data.get(), nullptr};
         int strides[2] = {static_cast<int>(f.stride), 0};
-        if (f.format == PixelFormat::kNV12) {
+        if (f.format == video::PixelFormat::kNV12) {
             planes[1] = f.data.get() + f.stride * f.height;
             strides[1] = static_cast<int>(f.stride);
         }
@@ -369,4 +369,4 @@ Result<std::unique_ptr<StreamEncoder>> create_fmp4_encoder(const EncoderOptions&
     return std::unique_ptr<StreamEncoder>(std::move(e));
 }
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming

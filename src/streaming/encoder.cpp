@@ -1,10 +1,10 @@
 // The FFmpeg-free parts of encoder.h: codec strings and the ISO-BMFF box walk (the encoder itself is
 // ffmpeg_encoder.cpp).
-#include "video/encoder.h"
+#include "streaming/encoder.h"
 
 #include <cstdio>
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 namespace {
 
@@ -102,4 +102,4 @@ Result<std::unique_ptr<StreamEncoder>> create_fmp4_encoder(const EncoderOptions&
 }
 #endif
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming

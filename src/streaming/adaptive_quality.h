@@ -33,11 +33,11 @@
 #include <string>
 #include <vector>
 
-#include "video/encoder.h"
+#include "streaming/encoder.h"
 #include "video/frame.h"
 #include "vision/detection.h"
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 struct ContentControllerOptions {
     bool enabled = true;               // ENABLE_ADAPTIVE_QUALITY; false: base_crf, no ROI, no budget
@@ -119,7 +119,7 @@ private:
 std::vector<RoiRegion> scale_rois(const std::vector<RoiRegion>& r, int sw, int sh, int dw, int dh);
 
 // A luma thumbnail of a frame (BGR24 or NV12): every `step`-th pixel of every `step`-th row.
-std::vector<uint8_t> luma_thumbnail(const Frame& f, int step, int& tw, int& th);
+std::vector<uint8_t> luma_thumbnail(const video::Frame& f, int step, int& tw, int& th);
 // Mean |a - b| over two equally sized thumbnails (0 when sizes differ or empty).
 double frame_motion(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b);
 
@@ -170,4 +170,4 @@ private:
     bool skipped_ = false;
 };
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming

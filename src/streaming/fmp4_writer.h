@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 struct Fmp4Sample {
     int64_t dts = 0;       // in the timescale (no B-frames: pts == dts)
@@ -45,4 +45,4 @@ private:
     std::string sps_, pps_;
 };
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming

@@ -1,8 +1,8 @@
-#include "video/fmp4_writer.h"
+#include "streaming/fmp4_writer.h"
 
 #include <utility>
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 namespace {
 
@@ -246,4 +246,4 @@ bool Fmp4Writer::split_sps_pps(const uint8_t* data, size_t size, std::string& sp
     return !sps.empty() && !pps.empty();
 }
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming

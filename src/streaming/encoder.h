@@ -21,7 +21,7 @@
 #include "core/status.h"
 #include "video/frame.h"
 
-namespace itscam::video {
+namespace itscam::streaming {
 
 enum class RateControl { kCrf, kCbr };
 
@@ -104,7 +104,7 @@ public:
     virtual int height() const = 0;
     // Encodes one frame (pts_us strictly increasing; capture_us: steady-clock µs of capture). Fragments completed by
     // this frame are appended to `out` (zerolatency: usually the frame's own fragment, right away).
-    virtual Status encode(const Frame& frame, int64_t pts_us, int64_t capture_us, const FrameControl& ctl,
+    virtual Status encode(const video::Frame& frame, int64_t pts_us, int64_t capture_us, const FrameControl& ctl,
                           std::vector<Fragment>& out) = 0;
     // Closes the open fragment, if any (end of stream).
     virtual Status flush(std::vector<Fragment>& out) = 0;
@@ -131,4 +131,4 @@ std::vector<Mp4Box> mp4_top_level_boxes(const uint8_t* data, size_t size);
 // The base media decode time (tfdt) of the first traf of a moof fragment, or -1.
 int64_t mp4_fragment_tfdt(const uint8_t* data, size_t size);
 
-}  // namespace itscam::video
+}  // namespace itscam::streaming
