@@ -212,6 +212,13 @@ void expect_graph_eq(const Graph& a, const Graph& b) {
     EXPECT_EQ(m.raw, n.raw);
 }
 
+// SHA-256 hex of `n` bytes, or "" (and a test failure) when libcrypto fails.
+std::string sha256_of(const void* data, size_t n) {
+    auto r = sha256_hex(data, n);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    return r.is_ok() ? *r : std::string();
+}
+
 PlanInfo targeted_info(const std::string& backend, const std::string& key, Precision p, std::vector<int> batches) {
     PlanInfo i;
     i.backend = backend;
@@ -226,19 +233,32 @@ PlanInfo targeted_info(const std::string& backend, const std::string& key, Preci
     i.creator = itscam_version_string();
     i.created = "2026-11-30T01:02:03.456Z";
     i.source_path = "/models/sample.onnx";
-    i.source_sha256 = sha256_hex("abc", 3);
+    i.source_sha256 = sha256_of("abc", 3);
     i.source_bytes = 12345;
     return i;
 }
 
 TEST(Plan, Sha256KnownAnswers) {
-    EXPECT_EQ(sha256_hex("", 0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_EQ(sha256_hex("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_of("", 0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_of("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    EXPECT_EQ(sha256_hex(two.data(), two.size()), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(sha256_of(two.data(), two.size()), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     const std::string million(1000000, 'a');
-    EXPECT_EQ(sha256_hex(million.data(), million.size()),
+    EXPECT_EQ(sha256_of(million.data(), million.size()),
               "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    // A file: read in 1 MiB chunks, so a million and one bytes end in a second, partial chunk.
+    const std::string path = temp_path("sha256.bin");
+    write_bytes(path, million + "b");
+    auto f = sha256_file(path);
+    ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+    EXPECT_EQ(*f, sha256_of((million + "b").data(), million.size() + 1));
+    EXPECT_NE(*f, sha256_of(million.data(), million.size()));
+    std::remove(path.c_str());
+    auto missing = sha256_file(path);
+    ASSERT_FALSE(missing.is_ok());
+    EXPECT_EQ(missing.status().code(), StatusCode::kIo);
+    EXPECT_NE(missing.status().message().find("cannot open '" + path + "'"), std::string::npos)
+        << missing.status().to_string();
 }
 
 TEST(Plan, RoundTripIsExact) {
@@ -400,7 +420,7 @@ Plan golden_plan(bool portable) {
     p.info.created = "2026-11-30T01:02:03.456Z";
     p.info.source_path = "/models/golden.onnx";
     const std::string src = golden_source();
-    p.info.source_sha256 = sha256_hex(src.data(), src.size());
+    p.info.source_sha256 = sha256_of(src.data(), src.size());
     p.info.source_bytes = static_cast<int64_t>(src.size());
     return p;
 }
@@ -455,7 +475,7 @@ TEST(PlanGolden, OldPlansLoadAndRewriteIdentically) {
         EXPECT_EQ(a.created, b.created);
         EXPECT_EQ(b.source_bytes, static_cast<int64_t>(src.size()));
         // The source digest the old hand-written SHA-256 wrote is the one this code computes.
-        EXPECT_EQ(b.source_sha256, sha256_hex(src.data(), src.size()));
+        EXPECT_EQ(b.source_sha256, sha256_of(src.data(), src.size()));
         EXPECT_EQ(b.source_sha256.size(), 64u);
         // Written again from what was loaded: byte for byte the old file.
         auto again = plan_serialize(*r);
