@@ -426,7 +426,9 @@ Plan golden_plan(bool portable) {
 }
 
 const std::string kGoldenDir = ITSCAM_PLAN_TEST_DATA;
-const char* golden_name(bool portable) { return portable ? "golden_v1_portable.plan" : "golden_v1_fp16.plan"; }
+const char* golden_name(bool portable) {
+    return portable ? "golden_v1_portable.plan" : "golden_v1_fp16.plan";
+}
 
 TEST(PlanGolden, DISABLED_Write) {
     const char* dir = std::getenv("ITSCAM_PLAN_GOLDEN_OUT");
