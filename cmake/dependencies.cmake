@@ -2,6 +2,17 @@
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+# libcrypto (SHA-256 of the source model in plans, through EVP): always needed. Needs <openssl/evp.h>, <openssl/err.h>
+# with the headers they include (on Debian/Ubuntu also <x86_64-linux-gnu/openssl/configuration.h> and
+# opensslconf.h), and libcrypto.so. OpenSSL 1.1 or 3.
+find_package(OpenSSL 1.1 QUIET COMPONENTS Crypto)
+if(NOT OpenSSL_FOUND OR NOT TARGET OpenSSL::Crypto)
+  message(FATAL_ERROR "OpenSSL libcrypto (openssl/evp.h and libcrypto.so, 1.1 or newer) was not found: install "
+                      "libssl-dev (Debian/Ubuntu), or point CMake at a copy with -DOPENSSL_ROOT_DIR=<prefix> "
+                      "(<prefix>/include/openssl/evp.h, <prefix>/lib/libcrypto.so), or with "
+                      "-DOPENSSL_INCLUDE_DIR=<dir> -DOPENSSL_CRYPTO_LIBRARY=<path to libcrypto.so[.3]>")
+endif()
+message(STATUS "OpenSSL libcrypto ${OPENSSL_VERSION}: ${OPENSSL_CRYPTO_LIBRARY} (${OPENSSL_INCLUDE_DIR})")
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)
   find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp)

@@ -9,6 +9,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev         # CPU backend (oneDNN; its CMake config looks for OpenCL)
   libopencv-imgproc-dev libopencv-imgcodecs-dev  # image I/O, drawing
   nlohmann-json3-dev libcli11-dev        # JSON, command line
+  libssl-dev                             # SHA-256 of plans' source models (libcrypto EVP)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video ingest (FFmpeg)
   libyaml-cpp-dev                        # YAML config
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # HTTP service, Prometheus metrics, history

@@ -19,6 +19,10 @@
 // back at load. Loading validates the magic, version, checksum, header shape, every blob's bounds and size
 // against its dtype and shape, and the graph's structure: a truncated or corrupt file is an error, never a crash.
 // Not thread-safe per Plan object; plans are immutable once loaded.
+//
+// Implementation: plan_format.{h,cpp} (preamble, header, target/creator/source; bytes <-> Plan), plan_file.cpp
+// (files), plan_graph_codec.{h,cpp} (Graph <-> JSON + blobs), plan_json_reader.{h,cpp} (checked JSON reads) and
+// plan_integrity.{h,cpp} (checksum, SHA-256).
 #pragma once
 
 #include <cstddef>
@@ -71,7 +75,7 @@ struct PlanFileStats {
     uint64_t file_bytes = 0;
     uint64_t header_bytes = 0;
     uint64_t blob_bytes = 0;
-    size_t constants = 0;  // constants + tensor attributes
+    size_t constants = 0;    // constants + tensor attributes
     size_t fp16_stored = 0;  // fp32 constants stored as fp16
 };
 
@@ -84,7 +88,8 @@ struct PlanParseOptions {
     bool verify_checksum = true;  // tests switch it off to reach the checks behind it
 };
 // Parses a whole plan from memory (any alignment; the bytes are copied once into aligned storage).
-Result<Plan> plan_parse(const void* data, size_t size, const PlanParseOptions& opt = {}, PlanFileStats* stats = nullptr);
+Result<Plan> plan_parse(const void* data, size_t size, const PlanParseOptions& opt = {},
+                        PlanFileStats* stats = nullptr);
 // Reads and parses a plan file; errors name the file.
 Result<Plan> plan_read(const std::string& path, PlanFileStats* stats = nullptr);
 // Only the header (no tensor data is read): target, creator and source, for checks and `inspect`.
@@ -93,11 +98,13 @@ Result<PlanInfo> plan_read_info(const std::string& path);
 // True when the file starts with the plan magic (whatever its extension). False when it is missing or shorter.
 bool is_plan_file(const std::string& path);
 
-// SHA-256 of a file, hex; used for the source model of a plan.
+// SHA-256 (OpenSSL libcrypto, EVP) as 64 lowercase hex digits; used for the source model of a plan. Errors: the
+// file cannot be read, or libcrypto fails (a broken OpenSSL configuration).
 Result<std::string> sha256_file(const std::string& path);
-std::string sha256_hex(const void* data, size_t size);
+Result<std::string> sha256_hex(const void* data, size_t size);
 
-// The plan checksum (exposed for tests that forge plans to reach the checks behind it).
+// The plan checksum over header + blobs (exposed for tests that forge plans to reach the checks behind it). Its
+// value is part of format version 1: every plan written so far carries it.
 uint64_t plan_checksum(const void* data, size_t size);
 
 // "itscam <version>"

@@ -346,5 +346,43 @@ optimize_errors)
     grep -q "broken.onnx.*FAILED" <<<"$out" || { echo "FAIL: summary does not flag broken.onnx"; echo "$out"; exit 1; }
     [ -s "$work/out/yolo11n.plan" ] && [ ! -e "$work/out/broken.plan" ] || { echo "FAIL: outputs"; ls -l "$work/out"; exit 1; }
     echo "ok: optimize errors";;
+optimize_default_device)
+    # Without --device: cuda:0 when the build has CUDA and the machine a GPU; otherwise the cpu in fp32, said in the
+    # progress output, and --enable-fp16 (the seed's own command) is refused with the reason and what to pass.
+    mkdir -p "$work/models" "$work/empty"; ln -s "$model" "$work/models/yolo11n.onnx"
+    "$bin" optimize --help | grep -q "Default: cuda:0 when" || { echo "FAIL: --help does not give the default device"; exit 1; }
+    probe=$("$bin" optimize --input-dir "$work/empty" --output-dir "$work/out" --target-performance fast --enable-fp16 2>&1)
+    if grep -q "has no models" <<<"$probe"; then
+        # A GPU is present: the default is cuda:0.
+        out=$("$bin" optimize --input-dir "$work/models" --output-dir "$work/gpu" --batch-sizes 1 \
+            --target-performance balanced --enable-fp16 2>"$work/gpu.err") || { echo "FAIL: optimize on the GPU"; cat "$work/gpu.err"; exit 1; }
+        grep -q "using cuda:0, the first CUDA device" "$work/gpu.err" || { echo "FAIL: no note on the default device"; cat "$work/gpu.err"; exit 1; }
+        grep -qE '^yolo11n.onnx +cuda:0 +fp16 +1 ' <<<"$out" || { echo "FAIL: summary table"; echo "$out"; exit 1; }
+        echo "ok: optimize defaults to cuda:0 (fp16)"
+        exit 0
+    fi
+    # No GPU: the seed's command fails before reading a model, exit 2, saying why and what to pass instead.
+    for want in "fp16 engines need a GPU, and none is available" "backend runs fp32 only" "drop --enable-fp16" \
+                "--device portable --enable-fp16"; do
+        expect_fail "$want" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" \
+            --target-performance fast --enable-fp16 || exit 1
+    done
+    grep -qE "this build has no CUDA backend|no CUDA device is available" <<<"$probe" \
+        || { echo "FAIL: the fp16 error does not say why there is no GPU"; echo "$probe"; exit 1; }
+    "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --enable-fp16 >/dev/null 2>&1; rc=$?
+    [ $rc -eq 2 ] || { echo "FAIL: --enable-fp16 without a GPU exited $rc, expected 2"; exit 1; }
+    [ ! -e "$work/out/yolo11n.plan" ] || { echo "FAIL: a plan was written"; exit 1; }
+    # Without --enable-fp16: fp32 plans for the cpu, and the progress output says so.
+    out=$("$bin" optimize --input-dir "$work/models" --output-dir "$work/cpu" --batch-sizes 1 2>"$work/cpu.err") \
+        || { echo "FAIL: optimize without --device exited $?"; cat "$work/cpu.err"; exit 1; }
+    grep -q "itscam optimize: --device not given and no GPU: .*; building fp32 plans for the cpu backend" "$work/cpu.err" \
+        || { echo "FAIL: the progress output does not say the cpu was chosen and why"; cat "$work/cpu.err"; exit 1; }
+    grep -qE '^yolo11n.onnx +cpu +fp32 +1 ' <<<"$out" || { echo "FAIL: summary table"; echo "$out"; exit 1; }
+    "$bin" inspect "$work/cpu/yolo11n.plan" | grep -q 'target    cpu, fp32' || { echo "FAIL: the plan is not a cpu plan"; exit 1; }
+    # An explicit --device is used as given, with no note.
+    "$bin" optimize --input-dir "$work/models" --output-dir "$work/portable" --device portable 2>"$work/p.err" >/dev/null \
+        || { echo "FAIL: portable"; cat "$work/p.err"; exit 1; }
+    ! grep -q "device not given" "$work/p.err" || { echo "FAIL: a note with --device given"; cat "$work/p.err"; exit 1; }
+    echo "ok: optimize without --device and without a GPU: cpu fp32, and --enable-fp16 refused with the reason";;
 *) echo "unknown case $case_name"; exit 2;;
 esac

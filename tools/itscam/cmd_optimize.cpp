@@ -31,12 +31,14 @@ struct OptimizeArgs {
     bool fp16 = false;
     int max_batch = 32;
     std::string batch_sizes;
-    std::string device = "cpu";
+    std::string device;  // empty: default_device()
     int imgsz = 0;
     int threads = 0;
 };
 
 struct Settings {
+    std::string device;   // --device, or the default chosen for it
+    std::string note;     // how the default device was chosen (a progress line), or empty
     std::string backend;  // "cpu", "cuda", ..., or "portable"
     Precision precision = Precision::kF32;
     bool autotune = true;
@@ -93,10 +95,44 @@ private:
     bool tty_;
 };
 
+// Without --device: the first CUDA device when this build has the cuda backend and the machine a GPU; otherwise the
+// cpu (fp32), and an error for --enable-fp16, which only a GPU backend runs.
+Status default_device(const OptimizeArgs& a, Settings& s) {
+    const std::vector<std::string> names = backend_names();
+    const auto built = [&](const char* name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+    std::string why_no_gpu;
+    if (!built("cuda")) {
+        why_no_gpu = "this build has no CUDA backend (configure with -DITSCAM_WITH_CUDA=ON)";
+    } else {
+        auto gpu = backend_create("cuda:0");
+        if (gpu.is_ok()) {
+            s.device = "cuda:0";
+            s.note = "--device not given: using cuda:0, the first CUDA device";
+            return Status::ok();
+        }
+        why_no_gpu = gpu.status().message();
+    }
+    const std::string cpu = built("cpu") ? "cpu" : "ref";
+    if (a.fp16)
+        return unsupported("--enable-fp16: fp16 engines need a GPU, and none is available: " + why_no_gpu + ". The " +
+                           cpu + " backend runs fp32 only: drop --enable-fp16 to build fp32 plans for this machine, " +
+                           "pass --device portable --enable-fp16 to store fp16 weights in a portable plan to " +
+                           "re-target on a GPU machine, or run this on a machine with a GPU (--device cuda[:N])");
+    s.device = cpu;
+    s.note = "--device not given and no GPU: " + why_no_gpu + "; building fp32 plans for the " + cpu +
+             " backend (pass --device to choose)";
+    return Status::ok();
+}
+
 Status resolve(const OptimizeArgs& a, Settings& s) {
     if (a.performance != "fast" && a.performance != "balanced" && a.performance != "accurate")
         return invalid_argument("--target-performance must be fast, balanced or accurate, not '" + a.performance + "'");
-    ITSCAM_ASSIGN_OR_RETURN(auto dev, parse_device(a.device));
+    if (a.device.empty()) {
+        ITSCAM_RETURN_IF_ERROR(default_device(a, s));
+    } else {
+        s.device = a.device;
+    }
+    ITSCAM_ASSIGN_OR_RETURN(auto dev, parse_device(s.device));
     s.backend = dev.first;
     const bool gpu = s.backend == "cuda";
     if (s.backend == kPortableBackend) {
@@ -105,7 +141,7 @@ Status resolve(const OptimizeArgs& a, Settings& s) {
         s.autotune = false;
         return Status::ok();
     }
-    ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create(a.device));  // unknown device: say so before any model
+    ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create(s.device));  // unknown device: say so before any model
     if (a.fp16 && !gpu)
         return invalid_argument("--enable-fp16: the " + s.backend + " backend has no fp16 (it runs fp32); drop "
                                 "--enable-fp16, or use --device cuda[:N]");
@@ -188,8 +224,9 @@ int run_optimize(const OptimizeArgs& a) {
     }
     const bool portable = s.backend == kPortableBackend;
     Progress bar(portable ? todo.size() : todo.size() * s.batches.size());
+    if (!s.note.empty()) std::fprintf(stderr, "itscam optimize: %s\n", s.note.c_str());
     std::fprintf(stderr, "itscam optimize: %zu model%s -> %s (%s, %s%s%s)\n", todo.size(), todo.size() == 1 ? "" : "s",
-                 a.output_dir.c_str(), a.device.c_str(), precision_name(s.precision),
+                 a.output_dir.c_str(), s.device.c_str(), precision_name(s.precision),
                  portable ? "" : s.autotune ? ", autotune" : ", no autotune",
                  portable ? "" : (", batch " + join(s.batches)).c_str());
     int rc = 0;
@@ -235,7 +272,7 @@ int run_optimize(const OptimizeArgs& a) {
             for (int b : s.batches) {
                 bar.start(model + " batch " + std::to_string(b));
                 EngineOptions eo;
-                eo.device = a.device;
+                eo.device = s.device;
                 eo.batch = b;
                 eo.height = h;
                 eo.width = w;
@@ -274,7 +311,7 @@ int run_optimize(const OptimizeArgs& a) {
     std::printf("%-28s %-9s %-10s %-22s %10s %9s  %s\n", "model", "device", "precision", "batches", "size", "build",
                 "status");
     for (const auto& r : rows)
-        std::printf("%-28s %-9s %-10s %-22s %10s %9s  %s\n", r.model.c_str(), a.device.c_str(), r.precision.c_str(),
+        std::printf("%-28s %-9s %-10s %-22s %10s %9s  %s\n", r.model.c_str(), s.device.c_str(), r.precision.c_str(),
                     r.batches.c_str(), r.size.c_str(), r.time.c_str(), r.status.c_str());
     return rc;
 }
@@ -290,6 +327,8 @@ RunFn add_optimize_command(CLI::App& app) {
         "  accurate  fp32 everywhere, autotuned\n"
         "  The cpu backend builds fp32 for all three (fp16 is GPU-only) and always autotunes: it records no\n"
         "  tuning in the plan, so it re-times its choices each time the plan loads (~0.2 s).\n"
+        "Device: without --device, the first CUDA device (cuda:0) when there is one; otherwise the cpu, in fp32\n"
+        "  (the progress output says which and why), and --enable-fp16 is an error.\n"
         "Plans: <output-dir>/<model>.plan for every *.onnx and *.plan in --input-dir. A plan built for a device\n"
         "only loads where Backend::target_key() matches (same GPU model, compute capability, cuDNN/CUDA versions)\n"
         "and at its batch sizes. --device portable writes the graph alone (no ONNX needed to load it anywhere):\n"
@@ -298,14 +337,16 @@ RunFn add_optimize_command(CLI::App& app) {
     app.add_option("--output-dir", a->output_dir, "Where to write <model>.plan (created if missing)")->required();
     app.add_option("--target-performance", a->performance, "fast | balanced | accurate (see below)")
         ->capture_default_str();
-    app.add_flag("--enable-fp16", a->fp16, "Force fp16 (GPU only; with portable: store the weights as fp16)");
+    app.add_flag("--enable-fp16", a->fp16,
+                 "Force fp16 (GPU only: an error without one; with portable: store the weights as fp16)");
     auto* maxb = app.add_option("--max-batch-size", a->max_batch,
                                 "Build batch sizes 1, 2, 4, ... up to this (and this itself)")
                      ->check(CLI::Range(1, 4096))
                      ->capture_default_str();
     app.add_option("--batch-sizes", a->batch_sizes, "Exactly these batch sizes, e.g. 1,8,32")->excludes(maxb);
-    app.add_option("--device", a->device, "cuda[:N], cpu, ref or portable (graph only, for any machine)")
-        ->capture_default_str();
+    app.add_option("--device", a->device,
+                   "cuda[:N], cpu, ref or portable (graph only, for any machine). Default: cuda:0 when this build "
+                   "has CUDA and the machine a GPU, else cpu");
     app.add_option("--imgsz", a->imgsz, "Input size (0 = the model's imgsz)")->check(CLI::Range(0, 8192));
     app.add_option("--threads", a->threads, "Worker threads while building (0 = all cores)")->check(CLI::Range(0, 1024));
     return [a] { return run_optimize(*a); };
