@@ -641,10 +641,11 @@ void StreamHub::encode_loop(CameraStream& c) {
         for (auto& r : c.rend)
             if (r.enc && r.cfg.bitrate_kbps == 0) last_bytes = r.enc->stats().last_frame_bytes;
         cs.last_frame_bytes = last_bytes;
+        const double fps = c.fps > 0 ? c.fps : opt_.fps_hint;
+        cs.fps = fps;  // the camera's measured rate: the budget is per second, not per 30 frames
         const video::QualityDecision qd = c.content->decide(cs);
         const int64_t pts_us = static_cast<int64_t>(std::llround(frame.pts * 1e6));
         const int64_t cap_us = steady_us(frame.capture_time);
-        const double fps = c.fps > 0 ? c.fps : opt_.fps_hint;
 
         for (size_t ri = 0; ri < c.rend.size(); ++ri) {
             RenditionState& r = c.rend[ri];
