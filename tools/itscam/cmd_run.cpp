@@ -20,7 +20,9 @@
 #ifdef ITSCAM_HAVE_SERVICE
 #include <nlohmann/json.hpp>
 
+#include "core/time_format.h"
 #include "service/alerts.h"
+#include "service/alerts_baseline.h"
 #include "service/history.h"
 #include "service/http_service.h"
 #include "service/pipeline_metrics.h"
@@ -108,6 +110,12 @@ struct ServiceSide {
         if (!h) return h.status().with_context("history " + hc.path);
         history = std::move(h).value();
         history_error(history->apply_retention(static_cast<int>(std::ceil(hc.retention_days))).status());
+        // A baseline recorded by an earlier run (POST /api/v1/baseline) is in force again.
+        auto b = service::restore_baseline(alerts, *history);
+        history_error(b.status());
+        if (b.is_ok() && *b)
+            std::fprintf(stderr, "itscam: regression baseline p99 %g ms (recorded %s)\n", (*b)->p99_ms,
+                         iso8601_utc((*b)->timestamp).c_str());
         return Status::ok();
     }
 
@@ -176,8 +184,7 @@ struct ServiceSide {
             const auto snap = pipe.snapshot();
             const auto& inf = snap.stages.at("inference");
             if (inf.window == 0) return unavailable("no inference has run yet: nothing to record as the baseline");
-            ITSCAM_RETURN_IF_ERROR(alerts.set_baseline(inf.p99_ms));
-            return nlohmann::json{{"baseline_p99_ms", inf.p99_ms}, {"samples", inf.window}};
+            return service::record_baseline(alerts, history.get(), inf.p99_ms, static_cast<int64_t>(inf.window));
         };
         http->extra_metrics = [this] {
             std::string out = "# HELP itscam_alert_active Alerts pending (1) or firing (2), by rule.\n"
