@@ -184,7 +184,13 @@ class Reader {
                     return for_each_entry(
                         v, name,
                         [&](const std::string& key, Location kl, const YAML::Node& value, Location vl) -> Status {
-                            if (circuit_breaker_setting(key).empty()) return unknown(kl, name, key, keys);
+                            if (circuit_breaker_setting(key).empty()) {
+                                for (const auto& k : circuit_breaker_keys())  // a flat name inside the dict
+                                    if (key == k.setting && key != k.key)
+                                        return error(kl, name, "unknown setting " + quote_for_message(key) +
+                                                                   " (here it is '" + k.key + "')");
+                                return unknown(kl, name, key, keys);
+                            }
                             return read_breaker(name, key, value, kl, vl);
                         });
                 }

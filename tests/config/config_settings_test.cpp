@@ -63,7 +63,8 @@ TEST(CircuitBreakerDict, ErrorsAsForTheFlatKeys) {
         {"CIRCUIT_BREAKER_CONFIG:\n  failure_treshold: 3\n",
          "t.yaml:2:3: CIRCUIT_BREAKER_CONFIG: unknown setting 'failure_treshold' (did you mean 'failure_threshold'?)"},
         {"CIRCUIT_BREAKER_CONFIG:\n  CIRCUIT_BREAKER_FAILURE_THRESHOLD: 3\n",
-         "t.yaml:2:3: CIRCUIT_BREAKER_CONFIG: unknown setting 'CIRCUIT_BREAKER_FAILURE_THRESHOLD'"},
+         "t.yaml:2:3: CIRCUIT_BREAKER_CONFIG: unknown setting 'CIRCUIT_BREAKER_FAILURE_THRESHOLD' (here it is "
+         "'failure_threshold')"},
         {"CIRCUIT_BREAKER_CONFG: {}\n",
          "t.yaml:1:1: unknown setting 'CIRCUIT_BREAKER_CONFG' (did you mean 'CIRCUIT_BREAKER_CONFIG'?)"},
         {"CIRCUIT_BREAKER_CONFIG:\n  failure_threshold: 3\n  failure_threshold: 4\n",
