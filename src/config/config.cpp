@@ -1,5 +1,5 @@
-// Config without YAML: field tables, text conversions, environment overrides, validation and the YAML writer.
-// The yaml-cpp reader is in config_yaml.cpp.
+// Config without YAML: field tables, text conversions and the YAML writer. Environment overrides are in
+// config_env.cpp, validation in config_validate.cpp, the yaml-cpp reader in config_yaml.cpp.
 #include "config/config.h"
 
 #include <algorithm>
@@ -8,11 +8,9 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
-#include <set>
+#include <cstdlib>
 
 #include "config/config_internal.h"
-
-extern char** environ;
 
 namespace itscam::config {
 
@@ -24,12 +22,6 @@ std::string lower(std::string_view s) {
     std::string r(s);
     for (char& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return r;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
 }
 
 // Parent of a key path: "a.b[2]" -> "a.b" -> "a" -> "".
@@ -53,6 +45,20 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::string join(const std::string& prefix, const std::string& name) {
+    return prefix.empty() ? name : prefix + "." + name;
+}
+
+std::string at(const std::string& path, size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+}
 
 std::string quote_for_message(std::string_view s) {
     constexpr size_t kMax = 60;
@@ -202,6 +208,34 @@ const std::vector<Field<Settings>>& settings_fields() {
     return kFields;
 }
 
+const std::vector<DictKey>& circuit_breaker_keys() {
+    static const std::vector<DictKey> kKeys = {
+        {"failure_threshold", "CIRCUIT_BREAKER_FAILURE_THRESHOLD"},
+        {"recovery_timeout", "CIRCUIT_BREAKER_RECOVERY_TIMEOUT"},
+        {"half_open_max_calls", "CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS"},
+        {"gpu_memory_failure_threshold", "gpu_memory_failure_threshold"},
+    };
+    return kKeys;
+}
+
+std::string circuit_breaker_setting(const std::string& key) {
+    for (const DictKey& k : circuit_breaker_keys())
+        if (key == k.key) return k.setting;
+    return "";
+}
+
+bool is_circuit_breaker_setting(const std::string& setting) {
+    for (const DictKey& k : circuit_breaker_keys())
+        if (setting == k.setting) return true;
+    return false;
+}
+
+const Field<Settings>& settings_field(const std::string& name) {
+    for (const auto& f : settings_fields())
+        if (name == f.name) return f;
+    std::abort();  // a programming error: every caller passes a name from the tables
+}
+
 const std::vector<Field<Config>>& top_fields() {
     using C = Config;
     static const std::vector<Field<C>> kFields = {
@@ -320,7 +354,8 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
 
 const std::vector<std::string>& top_sections() {
     static const std::vector<std::string> kNames = {"pipeline", "fallback", "server",          "history",
-                                                    "streaming", "sinks",  "cameras", "circuit_breaker"};
+                                                    "streaming", "sinks",  "cameras", "circuit_breaker",
+                                                    "CIRCUIT_BREAKER_CONFIG"};
     return kNames;
 }
 
@@ -329,327 +364,6 @@ const std::vector<std::string>& reserved_sections() {
     return kNames;
 }
 
-namespace {
-
-// Sets one field from environment text; "" or what was expected.
-template <typename S>
-std::string set_from_text(S& obj, const Member<S>& member, const std::string& text) {
-    return std::visit(
-        [&](auto m) -> std::string {
-            using T = std::remove_reference_t<decltype(obj.*m)>;
-            if constexpr (std::is_same_v<T, bool>) {
-                return parse_bool(text, obj.*m);
-            } else if constexpr (std::is_same_v<T, int>) {
-                return parse_int(text, obj.*m);
-            } else if constexpr (std::is_same_v<T, double>) {
-                return parse_double(text, obj.*m);
-            } else if constexpr (std::is_same_v<T, std::string>) {
-                obj.*m = text;
-                return "";
-            } else {
-                return parse_int_list(text, obj.*m);
-            }
-        },
-        member);
-}
-
-template <typename S>
-Status apply_env_field(S& obj, const Field<S>& f, const std::string& var, const std::string& path, const Env& env,
-                       Config& c, Provenance& prov) {
-    const auto it = env.find(var);
-    if (it == env.end() || trim(it->second).empty()) return Status::ok();
-    const std::string shown = var + "=" + quote_for_message(it->second);
-    const std::string err = set_from_text(obj, f.member, it->second);
-    if (!err.empty()) return invalid_argument("environment: " + shown + ": " + err);
-    prov.env[path] = shown;
-    // The file's positions for this value (and its list items) no longer apply.
-    for (auto fi = prov.file.begin(); fi != prov.file.end();) {
-        const std::string& k = fi->first;
-        const bool under = k == path || (k.size() > path.size() && k.compare(0, path.size(), path) == 0 &&
-                                         (k[path.size()] == '[' || k[path.size()] == '.'));
-        fi = under ? prov.file.erase(fi) : std::next(fi);
-    }
-    c.env_overrides.push_back(var + "=" + it->second);
-    return Status::ok();
-}
-
-}  // namespace
-
-Status apply_env(Config& c, const Env& env, Provenance& prov) {
-    for (const auto& f : settings_fields())
-        ITSCAM_RETURN_IF_ERROR(apply_env_field(c.settings, f, f.name, f.name, env, c, prov));
-    for (const auto& f : top_fields()) {
-        std::string var = "ITSCAM_";
-        for (const char* p = f.name; *p; ++p) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
-        ITSCAM_RETURN_IF_ERROR(apply_env_field(c, f, var, f.name, env, c, prov));
-    }
-    // server.* from ITSCAM_HTTP_HOST, ITSCAM_HTTP_PORT, ITSCAM_API_TOKEN (the token belongs in the environment).
-    for (const auto& f : server_fields()) {
-        const std::string n = f.name;
-        const std::string var = n == "api_token" ? "ITSCAM_API_TOKEN" : n == "host" ? "ITSCAM_HTTP_HOST"
-                                : n == "port"    ? "ITSCAM_HTTP_PORT"
-                                                 : "";
-        if (!var.empty()) ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, "server." + n, env, c, prov));
-    }
-    for (const auto& f : history_fields())
-        if (std::string(f.name) == "path")
-            ITSCAM_RETURN_IF_ERROR(apply_env_field(c.history, f, "ITSCAM_HISTORY_PATH", "history.path", env, c, prov));
-    for (const auto& f : streaming_fields()) {
-        std::string var = "ITSCAM_STREAMING_";
-        for (const char* q = f.name; *q; ++q) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*q)));
-        ITSCAM_RETURN_IF_ERROR(
-            apply_env_field(c.streaming, f, var, std::string("streaming.") + f.name, env, c, prov));
-    }
-    return Status::ok();
-}
-
-namespace {
-
-bool valid_device(const std::string& d) {
-    if (d == "cpu" || d == "ref" || d == "cuda") return true;
-    if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
-    return std::all_of(d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-}
-
-bool valid_camera_id(const std::string& id) {
-    if (id.empty() || id.size() > 64) return false;
-    return std::all_of(id.begin(), id.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-';
-    });
-}
-
-std::string join(const std::string& prefix, const std::string& name) {
-    return prefix.empty() ? name : prefix + "." + name;
-}
-
-std::string at(const std::string& path, size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-}
-
-// Range checks written so that NaN fails them.
-Status check_int(const Provenance* p, const std::string& path, int v, int lo, int hi) {
-    if (v >= lo && v <= hi) return Status::ok();
-    if (hi == INT_MAX)
-        return config_error(p, path, "must be at least " + std::to_string(lo) + ", got " + std::to_string(v));
-    return config_error(
-        p, path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v));
-}
-
-Status check_ratio(const Provenance* p, const std::string& path, double v) {
-    if (v >= 0.0 && v <= 1.0) return Status::ok();
-    return config_error(p, path, "must be between 0 and 1, got " + format_number(v));
-}
-
-Status check_positive(const Provenance* p, const std::string& path, double v) {
-    if (v > 0.0 && std::isfinite(v)) return Status::ok();
-    return config_error(p, path, "must be greater than 0, got " + format_number(v));
-}
-
-Status check_non_negative(const Provenance* p, const std::string& path, double v) {
-    if (v >= 0.0 && std::isfinite(v)) return Status::ok();
-    return config_error(p, path, "must be 0 or more, got " + format_number(v));
-}
-
-Status check_device(const Provenance* p, const std::string& path, const std::string& d) {
-    if (valid_device(d)) return Status::ok();
-    return config_error(p, path, "expected one of cpu, ref, cuda, cuda:N, got " + quote_for_message(d));
-}
-
-Status check_imgsz(const Provenance* p, const std::string& path, int v) {
-    if (v == 0 || (v >= 32 && v <= 4096 && v % 32 == 0)) return Status::ok();
-    return config_error(p, path,
-                        "must be 0 (the model's) or a multiple of 32 between 32 and 4096, got " + std::to_string(v));
-}
-
-Status validate_settings(const Settings& s, const Provenance* p) {
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "MEMORY_POOL_SIZE", s.MEMORY_POOL_SIZE, 0, 1024));
-    ITSCAM_RETURN_IF_ERROR(check_positive(p, "TOTAL_GPU_MEMORY_GB", s.TOTAL_GPU_MEMORY_GB));
-    ITSCAM_RETURN_IF_ERROR(check_ratio(p, "UNIFIED_MEMORY_RATIO", s.UNIFIED_MEMORY_RATIO));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "MAX_STREAMS_PER_DEVICE", s.MAX_STREAMS_PER_DEVICE, 1, 1024));
-    if (s.STREAMS_PER_DEVICE < 1 || s.STREAMS_PER_DEVICE > s.MAX_STREAMS_PER_DEVICE) {
-        return config_error(p, "STREAMS_PER_DEVICE",
-                            "must be between 1 and MAX_STREAMS_PER_DEVICE (" +
-                                std::to_string(s.MAX_STREAMS_PER_DEVICE) + "), got " +
-                                std::to_string(s.STREAMS_PER_DEVICE));
-    }
-    ITSCAM_RETURN_IF_ERROR(
-        check_int(p, "CIRCUIT_BREAKER_FAILURE_THRESHOLD", s.CIRCUIT_BREAKER_FAILURE_THRESHOLD, 1, INT_MAX));
-    ITSCAM_RETURN_IF_ERROR(check_positive(p, "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", s.CIRCUIT_BREAKER_RECOVERY_TIMEOUT));
-    ITSCAM_RETURN_IF_ERROR(
-        check_int(p, "CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS", s.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS, 1, INT_MAX));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "gpu_memory_failure_threshold", s.gpu_memory_failure_threshold, 1, INT_MAX));
-    ITSCAM_RETURN_IF_ERROR(check_ratio(p, "TARGET_BANDWIDTH_REDUCTION", s.TARGET_BANDWIDTH_REDUCTION));
-    if (s.device_ids.empty()) return config_error(p, "device_ids", "must list at least one device");
-    std::set<int> seen;
-    for (size_t i = 0; i < s.device_ids.size(); ++i) {
-        const int id = s.device_ids[i];
-        if (id < 0) return config_error(p, at("device_ids", i), "must be 0 or more, got " + std::to_string(id));
-        if (!seen.insert(id).second)
-            return config_error(p, at("device_ids", i), "device " + std::to_string(id) + " is listed twice");
-    }
-    return Status::ok();
-}
-
-Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
-    const std::string k = "pipeline.";
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "max_batch_size", pl.max_batch_size, 1, 1024));
-    std::set<int> seen;
-    for (size_t i = 0; i < pl.preferred_batch_sizes.size(); ++i) {
-        const std::string path = at(k + "preferred_batch_sizes", i);
-        const int b = pl.preferred_batch_sizes[i];
-        if (b < 1 || b > pl.max_batch_size) {
-            return config_error(p, path,
-                                "must be between 1 and max_batch_size (" + std::to_string(pl.max_batch_size) +
-                                    "), got " + std::to_string(b));
-        }
-        if (!seen.insert(b).second)
-            return config_error(p, path, "batch size " + std::to_string(b) + " is listed twice");
-    }
-    ITSCAM_RETURN_IF_ERROR(check_non_negative(p, k + "max_queue_delay_ms", pl.max_queue_delay_ms));
-    ITSCAM_RETURN_IF_ERROR(check_ratio(p, k + "deadline_fraction", pl.deadline_fraction));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "queue_capacity", pl.queue_capacity, 1, INT_MAX));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "decode_threads", pl.decode_threads, 0, 1024));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "inference_workers", pl.inference_workers, 1, 1024));
-    ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "stall_timeout_s", pl.stall_timeout_s));
-    ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "latency_window_s", pl.latency_window_s));
-    ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "reconnect_initial_s", pl.reconnect_initial_s));
-    ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "reconnect_max_s", pl.reconnect_max_s));
-    if (pl.reconnect_max_s < pl.reconnect_initial_s) {
-        return config_error(p, k + "reconnect_max_s",
-                            "must be at least reconnect_initial_s (" + format_number(pl.reconnect_initial_s) +
-                                "), got " + format_number(pl.reconnect_max_s));
-    }
-    ITSCAM_RETURN_IF_ERROR(check_ratio(p, k + "nms_iou", pl.nms_iou));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "max_det", pl.max_det, 1, 100000));
-    return Status::ok();
-}
-
-}  // namespace
-
-namespace {
-
-bool valid_rendition_name(const std::string& n) {
-    if (n.empty() || n.size() > 32) return false;
-    return std::all_of(n.begin(), n.end(), [](char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-    });
-}
-
-Status validate_streaming(const StreamingConfig& s, const Provenance* p) {
-    static const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
-                                     "medium",    "slow",      "slower",   "veryslow"};
-    if (std::find_if(std::begin(kPresets), std::end(kPresets), [&](const char* x) { return s.preset == x; }) ==
-        std::end(kPresets)) {
-        return config_error(p, "streaming.preset",
-                            "expected an x264 preset (ultrafast, superfast, veryfast, faster, fast, medium, slow, "
-                            "slower, veryslow), got " + quote_for_message(s.preset));
-    }
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.gop", s.gop, 1, 1000));
-    if (s.rate_control != "crf" && s.rate_control != "cbr")
-        return config_error(p, "streaming.rate_control", "expected crf or cbr, got " + quote_for_message(s.rate_control));
-    if (!(s.crf >= 0 && s.crf <= 51))
-        return config_error(p, "streaming.crf", "must be in 0..51, got " + format_number(s.crf));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.bitrate_kbps", s.bitrate_kbps, 50, 200000));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.max_bitrate_kbps", s.max_bitrate_kbps, 0, 200000));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.encoder_threads", s.encoder_threads, 0, 64));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.max_viewers", s.max_viewers, 0, 1000));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.viewer_queue_fragments", s.viewer_queue_fragments, 2, 100000));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "streaming.viewer_queue_kib", s.viewer_queue_kib, 64, 1 << 20));
-    if (!(s.idle_stop_s >= 0 && s.idle_stop_s <= 3600))
-        return config_error(p, "streaming.idle_stop_s", "must be in 0..3600 seconds, got " + format_number(s.idle_stop_s));
-    std::map<std::string, size_t> names;
-    for (size_t i = 0; i < s.renditions.size(); ++i) {
-        const RenditionConfig& r = s.renditions[i];
-        const std::string k = at("streaming.renditions", i);
-        if (!valid_rendition_name(r.name))
-            return config_error(p, k + ".name", "must be 1 to 32 of a-z 0-9 _ -, got " + quote_for_message(r.name));
-        if (auto [it, inserted] = names.emplace(r.name, i); !inserted) {
-            return config_error(p, k + ".name", "rendition " + quote_for_message(r.name) + " is already used by " +
-                                                    at("streaming.renditions", it->second));
-        }
-        ITSCAM_RETURN_IF_ERROR(check_int(p, k + ".height", r.height, 0, 4320));
-        if (r.height % 2 != 0 || (r.height != 0 && r.height < 64))
-            return config_error(p, k + ".height", "must be 0 (the camera's) or an even number >= 64, got " +
-                                                      std::to_string(r.height));
-        ITSCAM_RETURN_IF_ERROR(check_int(p, k + ".bitrate_kbps", r.bitrate_kbps, 0, 200000));
-        if (r.bitrate_kbps != 0 && r.bitrate_kbps < 50)
-            return config_error(p, k + ".bitrate_kbps", "must be 0 or at least 50, got " + std::to_string(r.bitrate_kbps));
-        if (!(r.fragment_ms >= 0 && r.fragment_ms <= 10000))
-            return config_error(p, k + ".fragment_ms", "must be in 0..10000 ms, got " + format_number(r.fragment_ms));
-    }
-    return Status::ok();
-}
-
-}  // namespace
-
-Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p) {
-    if (!valid_camera_id(cam.id)) {
-        return config_error(p, join(prefix, "id"),
-                            "must be 1 to 64 of A-Z a-z 0-9 _ . -, got " + quote_for_message(cam.id));
-    }
-    if (cam.url.empty()) return config_error(p, join(prefix, "url"), "must not be empty");
-    ITSCAM_RETURN_IF_ERROR(check_non_negative(p, join(prefix, "max_fps"), cam.max_fps));
-    if (!(cam.confidence > 0.0 && cam.confidence <= 1.0)) {
-        return config_error(p, join(prefix, "confidence"),
-                            "must be greater than 0 and at most 1, got " + format_number(cam.confidence));
-    }
-    for (size_t i = 0; i < cam.classes.size(); ++i)
-        ITSCAM_RETURN_IF_ERROR(check_int(p, at(join(prefix, "classes"), i), cam.classes[i], 0, 999));
-    if (cam.rtsp_transport != "tcp" && cam.rtsp_transport != "udp") {
-        return config_error(p, join(prefix, "rtsp_transport"),
-                            "expected tcp or udp, got " + quote_for_message(cam.rtsp_transport));
-    }
-    return Status::ok();
-}
-
-Status validate_config(const Config& c, const Provenance* p) {
-    ITSCAM_RETURN_IF_ERROR(validate_settings(c.settings, p));
-    ITSCAM_RETURN_IF_ERROR(check_device(p, "device", c.device));
-    if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" &&
-        c.precision != "fp16") {
-        return config_error(p, "precision",
-                            "expected one of auto, fp32, bf16, int8, fp16, got " + quote_for_message(c.precision));
-    }
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "threads", c.threads, 0, 1024));
-    ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "imgsz", c.imgsz));
-    ITSCAM_RETURN_IF_ERROR(validate_pipeline(c.pipeline, p));
-    ITSCAM_RETURN_IF_ERROR(check_device(p, "fallback.device", c.fallback.device));
-    ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "fallback.imgsz", c.fallback.imgsz));
-    ITSCAM_RETURN_IF_ERROR(check_non_negative(p, "fallback.max_fps", c.fallback.max_fps));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "fallback.threads", c.fallback.threads, 0, 1024));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "server.port", c.server.port, 0, 65535));
-    ITSCAM_RETURN_IF_ERROR(check_int(p, "server.max_body_bytes", c.server.max_body_bytes, 1024, 64 << 20));
-    if (c.server.host.empty()) return config_error(p, "server.host", "must not be empty (127.0.0.1: this machine only)");
-    if (!(c.server.read_timeout_s > 0)) return config_error(p, "server.read_timeout_s", "must be > 0");
-    if (!(c.server.write_timeout_s > 0)) return config_error(p, "server.write_timeout_s", "must be > 0");
-    if (c.history.enabled && c.history.path.empty())
-        return config_error(p, "history.path", "must not be empty (or set history.enabled: false)");
-    if (!(c.history.sample_interval_s >= 1) || c.history.sample_interval_s > 3600)
-        return config_error(p, "history.sample_interval_s", "must be in 1..3600 seconds");
-    if (!(c.history.retention_days > 0)) return config_error(p, "history.retention_days", "must be > 0");
-    ITSCAM_RETURN_IF_ERROR(validate_streaming(c.streaming, p));
-    for (size_t i = 0; i < c.sinks.size(); ++i) {
-        const SinkConfig& s = c.sinks[i];
-        if (s.type != "jsonl")
-            return config_error(p, at("sinks", i) + ".type", "expected jsonl, got " + quote_for_message(s.type));
-        if (s.path.empty()) return config_error(p, at("sinks", i) + ".path", "must not be empty (\"-\": stdout)");
-    }
-    std::map<std::string, size_t> ids;
-    for (size_t i = 0; i < c.cameras.size(); ++i) {
-        const CameraConfig& cam = c.cameras[i];
-        ITSCAM_RETURN_IF_ERROR(validate_camera(cam, at("cameras", i), p));
-        if (auto [it, inserted] = ids.emplace(cam.id, i); !inserted) {
-            return config_error(p, at("cameras", i) + ".id",
-                                "camera id " + quote_for_message(cam.id) + " is already used by cameras[" +
-                                    std::to_string(it->second) + "]");
-        }
-        if (cam.model.empty() && c.model.empty()) {
-            return config_error(p, at("cameras", i),
-                                "no model: set 'model' at the top level (or ITSCAM_MODEL) or for this camera");
-        }
-    }
-    return Status::ok();
-}
 
 namespace {
 
@@ -733,33 +447,18 @@ void resolve(Config& c) {
     }
 }
 
+bool optimized_engine(const Settings& s) {
+    return s.ENABLE_TENSORRT || s.ENABLE_TORCH_JIT_OPTIMIZATION;
+}
+
+std::string engine_precision(const Config& c, bool gpu) {
+    if (c.precision != "auto") return c.precision;
+    if (c.settings.ENABLE_TORCH_JIT_OPTIMIZATION) return "fp32";
+    return gpu ? "fp16" : "fp32";
+}
+
 std::vector<RenditionConfig> default_renditions() {
     return {{"source", 0, 0, 0}, {"mid", 480, 1000, 500}, {"low", 240, 300, 1000}};
-}
-
-Status validate(const Config& c) {
-    return validate_config(c, nullptr);
-}
-
-Env process_env() {
-    Env env;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        const std::string kv = *e;
-        const size_t eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0) continue;
-        env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
-    }
-    return env;
-}
-
-Result<Config> config_from_env(const Env& env) {
-    Config c;
-    Provenance prov;
-    prov.origin = "defaults";
-    ITSCAM_RETURN_IF_ERROR(apply_env(c, env, prov));
-    resolve(c);
-    ITSCAM_RETURN_IF_ERROR(validate_config(c, &prov));
-    return c;
 }
 
 std::string to_yaml(const Config& c) {

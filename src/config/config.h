@@ -17,9 +17,14 @@
 // directory of the process, not against the config file's folder (configs/example.yaml is written for running from
 // the repository root). Nothing here checks that files exist: sources fail (and reconnect) at run time.
 // The `alerts:` section is consumed by the alerting module: accepted here and kept as YAML text in Config::reserved.
-// Environment: every SEED name overrides the setting of the same name (device_ids as "0,1" or "[0,1]"); our own keys
-// come from ITSCAM_DEVICE, ITSCAM_PRECISION, ITSCAM_THREADS, ITSCAM_MODEL and ITSCAM_IMGSZ. An empty variable is
-// treated as unset. Booleans accept true/false/yes/no/on/off/1/0 (any case) in YAML and in the environment.
+// The circuit breaker's settings may also be given as the seed's dict, CIRCUIT_BREAKER_CONFIG (or circuit_breaker):
+//   CIRCUIT_BREAKER_CONFIG: { failure_threshold: 15, recovery_timeout: 30.0, half_open_max_calls: 10,
+//                             gpu_memory_failure_threshold: 3 }
+// with the same validation as the flat keys; a setting given both ways is an error naming both.
+// Environment: every SEED name overrides the setting of the same name (device_ids as "0,1" or "[0,1]";
+// CIRCUIT_BREAKER_CONFIG as a one-line map: JSON, a Python dict or YAML flow); our own keys come from ITSCAM_DEVICE,
+// ITSCAM_PRECISION, ITSCAM_THREADS, ITSCAM_MODEL and ITSCAM_IMGSZ. An empty variable is treated as unset. Booleans
+// accept true/false/yes/no/on/off/1/0 (any case) in YAML and in the environment.
 #pragma once
 
 #include <map>
@@ -164,8 +169,8 @@ struct Settings {
     double CIRCUIT_BREAKER_RECOVERY_TIMEOUT = 30.0;
     int CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS = 10;
     int gpu_memory_failure_threshold = 3;
-    bool ENABLE_TENSORRT = true;
-    bool ENABLE_TORCH_JIT_OPTIMIZATION = false;
+    bool ENABLE_TENSORRT = true;                 // see optimized_engine()
+    bool ENABLE_TORCH_JIT_OPTIMIZATION = false;  // see optimized_engine() and engine_precision()
     bool ENABLE_ADAPTIVE_QUALITY = true;
     double TARGET_BANDWIDTH_REDUCTION = 0.25;
     bool ENABLE_NETWORK_AWARE_STREAMING = true;
@@ -221,6 +226,15 @@ Result<Config> config_from_env(const Env& env);
 // a Config in code. An empty pipeline.preferred_batch_sizes is accepted here; the parsers fill it in (powers of two
 // below max_batch_size, then max_batch_size).
 Status validate(const Config& c);
+// What ENABLE_TENSORRT and ENABLE_TORCH_JIT_OPTIMIZATION ask of every engine the pipeline builds (primary and
+// fallback). True: the optimized engine (graph fusions, autotuned algorithms, a plan's recorded tuning). False (both
+// off): plain execution (EngineOptions::optimize false: no fusion passes, the backend's default algorithms).
+bool optimized_engine(const Settings& s);
+// The precision of an engine on a GPU (`gpu`) or host device: `precision`, with auto resolved to fp16 on a GPU and
+// fp32 elsewhere, except that ENABLE_TORCH_JIT_OPTIMIZATION ("optimized graph without precision change") resolves
+// auto to fp32 everywhere (validate() refuses it with fp16, bf16 or int8).
+std::string engine_precision(const Config& c, bool gpu);
+
 // Fills defaults that depend on other settings (preferred_batch_sizes); the parsers call it before validating.
 void resolve(Config& c);
 // The effective configuration as YAML (for `itscam run --print-config` and the startup log). parse_config accepts it

@@ -1,4 +1,5 @@
-// Shared by config.cpp (tables, environment, validation, to_yaml) and config_yaml.cpp (the yaml-cpp parser).
+// Shared by config.cpp (tables, text conversions, to_yaml), config_env.cpp (environment), config_validate.cpp
+// (validation) and config_yaml.cpp (the yaml-cpp parser).
 #pragma once
 
 #include <map>
@@ -29,6 +30,10 @@ struct Provenance {
 // has no position of its own uses its closest parent's ("cameras[1].id" -> "cameras[1]" -> "cameras").
 std::string format_error(const Provenance* p, const std::string& path, const std::string& what);
 Status config_error(const Provenance* p, const std::string& path, const std::string& what);
+
+std::string_view trim(std::string_view s);  // without leading and trailing white space
+std::string join(const std::string& prefix, const std::string& name);  // "a" + "b" -> "a.b"; "" + "b" -> "b"
+std::string at(const std::string& path, size_t i);                     // "a", 2 -> "a[2]"
 
 // Text -> value. They return "" on success, else what was expected ("expected an integer").
 std::string parse_bool(std::string_view s, bool& out);
@@ -62,8 +67,21 @@ const std::vector<Field<SinkConfig>>& sink_fields();
 const std::vector<Field<StreamingConfig>>& streaming_fields();  // scalars; `renditions` is read as a list
 const std::vector<Field<RenditionConfig>>& rendition_fields();
 const std::vector<Field<CameraConfig>>& camera_fields();
+// The circuit-breaker dict (the seed's CIRCUIT_BREAKER_CONFIG, also spelled circuit_breaker): its keys and the
+// setting each one sets. A setting given both flat and in a dict is an error naming both.
+struct DictKey {
+    const char* key;      // "failure_threshold"
+    const char* setting;  // "CIRCUIT_BREAKER_FAILURE_THRESHOLD"
+};
+const std::vector<DictKey>& circuit_breaker_keys();
+std::string circuit_breaker_setting(const std::string& key);  // the setting a dict key sets, or ""
+bool is_circuit_breaker_setting(const std::string& setting);
+// The field of a setting name; the name must be one of settings_fields().
+const Field<Settings>& settings_field(const std::string& name);
+
 // Names accepted at the top level besides the fields (maps and lists).
-const std::vector<std::string>& top_sections();       // pipeline, fallback, sinks, cameras, circuit_breaker
+// pipeline, fallback, server, history, streaming, sinks, cameras, circuit_breaker, CIRCUIT_BREAKER_CONFIG
+const std::vector<std::string>& top_sections();
 const std::vector<std::string>& reserved_sections();  // alerts
 
 Status apply_env(Config& c, const Env& env, Provenance& prov);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -112,14 +113,6 @@ std::string describe(const YAML::Node& n) {
     return "an undefined value";
 }
 
-std::string join(const std::string& prefix, const std::string& name) {
-    return prefix.empty() ? name : prefix + "." + name;
-}
-
-std::string at(const std::string& path, size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-}
-
 template <typename S>
 std::vector<std::string> names_of(const std::vector<Field<S>>& fields) {
     std::vector<std::string> names;
@@ -143,23 +136,36 @@ class Reader {
         for (const auto& n : names_of(top_fields())) names.push_back(n);
         for (const auto& n : top_sections()) names.push_back(n);
         for (const auto& n : reserved_sections()) names.push_back(n);
-        Location gpu_threshold_at;  // where gpu_memory_failure_threshold was given (it has two spellings)
-        auto read_gpu_threshold = [&](const Field<Settings>& f, const YAML::Node& v, Location kloc,
-                                      Location vloc) -> Status {
-            if (gpu_threshold_at.line > 0) {
+        // The circuit-breaker settings have a flat key and a dict form (circuit_breaker / CIRCUIT_BREAKER_CONFIG):
+        // where each was given first, as written, so that a second spelling is an error naming both.
+        std::map<std::string, std::pair<std::string, Location>> breaker_given;
+        auto read_breaker = [&](const std::string& section, const std::string& key, const YAML::Node& v,
+                                Location kloc, Location vloc) -> Status {
+            const std::string setting = section.empty() ? key : circuit_breaker_setting(key);
+            const std::string written = join(section, key);
+            const auto [it, first] = breaker_given.emplace(setting, std::make_pair(written, kloc));
+            if (!first) {
+                const auto& [was, where] = it->second;
+                // The flat key and the dict's are spelled alike (gpu_memory_failure_threshold): one name says both.
+                const std::string flat = section.empty() ? key : was;
+                const std::string in_dict = section.empty() ? was.substr(was.find('.') + 1) : key;
+                const std::string other = section.empty() ? was.substr(0, was.find('.')) : section;
+                if (flat == setting && in_dict == setting) {
+                    return error(kloc, "",
+                                 setting + " is given twice (first at line " + std::to_string(where.line) +
+                                     "; use either the top-level or the " + other + " form)");
+                }
                 return error(kloc, "",
-                             "gpu_memory_failure_threshold is given twice (first at line " +
-                                 std::to_string(gpu_threshold_at.line) +
-                                 "; use either the top-level or the circuit_breaker form)");
+                             written + " and " + was + " (line " + std::to_string(where.line) +
+                                 ") are the same setting: give it once");
             }
-            gpu_threshold_at = kloc;
-            return read_field(c.settings, f.member, v, f.name, vloc);
+            return read_field(c.settings, settings_field(setting).member, v, setting, vloc);
         };
         return for_each_entry(
             root, "", [&](const std::string& name, Location kloc, const YAML::Node& v, Location vloc) -> Status {
                 for (const auto& f : settings_fields()) {
                     if (name != f.name) continue;
-                    if (name == "gpu_memory_failure_threshold") return read_gpu_threshold(f, v, kloc, vloc);
+                    if (is_circuit_breaker_setting(name)) return read_breaker("", name, v, kloc, vloc);
                     return read_field(c.settings, f.member, v, name, vloc);
                 }
                 for (const auto& f : top_fields())
@@ -169,18 +175,23 @@ class Reader {
                 if (name == "server") return read_struct(v, name, kloc, vloc, c.server, server_fields());
                 if (name == "history") return read_struct(v, name, kloc, vloc, c.history, history_fields());
                 if (name == "streaming") return read_streaming(v, kloc, vloc, c.streaming);
-                if (name == "circuit_breaker") {
+                if (name == "circuit_breaker" || name == "CIRCUIT_BREAKER_CONFIG") {
                     prov_.file[name] = kloc;
                     if (v.IsNull()) return Status::ok();
                     if (!v.IsMap()) return error(vloc, name, "expected a map, got " + describe(v));
-                    const Field<Settings>* f = nullptr;
-                    for (const auto& sf : settings_fields())
-                        if (std::string(sf.name) == "gpu_memory_failure_threshold") f = &sf;
+                    std::vector<std::string> keys;
+                    for (const auto& k : circuit_breaker_keys()) keys.emplace_back(k.key);
                     return for_each_entry(
                         v, name,
                         [&](const std::string& key, Location kl, const YAML::Node& value, Location vl) -> Status {
-                            if (key == f->name) return read_gpu_threshold(*f, value, kl, vl);
-                            return unknown(kl, name, key, {f->name});
+                            if (circuit_breaker_setting(key).empty()) {
+                                for (const auto& k : circuit_breaker_keys())  // a flat name inside the dict
+                                    if (key == k.setting && key != k.key)
+                                        return error(kl, name, "unknown setting " + quote_for_message(key) +
+                                                                   " (here it is '" + k.key + "')");
+                                return unknown(kl, name, key, keys);
+                            }
+                            return read_breaker(name, key, value, kl, vl);
                         });
                 }
                 if (name == "sinks") {

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "graph/graph.h"
@@ -40,14 +41,24 @@ Result<int> fuse_dfl(Graph& g);
 Result<int> float16_to_float32(Graph& g);
 
 struct PassOptions {
-    bool optimize = true;           // false: only the passes needed to run (bind, fold, DCE)
+    // false (ENABLE_TENSORRT: false, `--no-optimize`): only the passes a graph needs to run on every backend:
+    // float16_to_float32, fold_constants, bind_input_shape, dequantize_weights (the cpu and cuda backends have no
+    // ConvInteger kernel) and eliminate_dead_nodes; no fusion (fuse_conv_bn, fuse_conv_activation, fuse_dfl,
+    // fuse_conv_residual).
+    bool optimize = true;
     bool fuse_residual = true;      // backends that cannot run a fused residual switch it off
-    std::set<std::string> disabled;  // pass names: "fuse_conv_bn", "fuse_conv_activation", ...
+    std::set<std::string> disabled;  // pass names: "fuse_conv_bn", "fuse_conv_activation", "dequantize_weights", ...
 };
 
-// Prepares an imported graph for a backend: bind input shape, dequantize, fold constants, fuse, DCE, infer shapes.
-// `stats` (optional) receives the rewrite count per pass.
+// Prepares an imported graph for a backend. The passes, in order (those marked * only with PassOptions::optimize):
+//   float16_to_float32, fold_constants, bind_input_shape, fold_constants, dequantize_weights, fold_constants,
+//   eliminate_dead_nodes, *fuse_conv_bn, *fuse_conv_activation, *fuse_dfl, *fuse_conv_residual,
+//   *eliminate_dead_nodes; then topological sort, shape inference and verification.
+// `stats` (optional) receives the rewrite count per pass (bind_input_shape is a binding step, not counted).
 Status optimize_graph(Graph& g, int64_t batch, int64_t height, int64_t width, const PassOptions& opt,
                       std::map<std::string, int>* stats = nullptr);
+// The passes optimize_graph runs with `opt` (bind_input_shape included; not the final sort and shape inference), in
+// order; a pass that runs more than once is listed each time.
+std::vector<std::string> pass_sequence(const PassOptions& opt);
 
 }  // namespace itscam

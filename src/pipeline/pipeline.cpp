@@ -184,8 +184,8 @@ struct Pipeline::Impl {
         dopt.engine.height = imgsz;
         dopt.engine.width = imgsz;
         dopt.engine.threads = threads;
-        const std::string prec = cfg.precision == "auto" ? (device.rfind("cuda", 0) == 0 ? "fp16" : "fp32")
-                                                         : cfg.precision;
+        dopt.engine.optimize = config::optimized_engine(cfg.settings);
+        const std::string prec = config::engine_precision(cfg, device.rfind("cuda", 0) == 0);
         ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(prec));
         if (dopt.engine.precision == Precision::kInt8)
             return unsupported("precision int8 needs calibration images, which the pipeline does not take yet; "

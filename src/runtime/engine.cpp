@@ -24,6 +24,13 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& device, Backend
     return backend;
 }
 
+// The passes an engine runs: the caller's, without fusions for plain execution (EngineOptions::optimize false).
+PassOptions effective_passes(const EngineOptions& opt) {
+    PassOptions po = opt.passes;
+    po.optimize = po.optimize && opt.optimize;
+    return po;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const EngineOptions& opt) {
@@ -86,7 +93,7 @@ Result<std::unique_ptr<Engine>> Engine::from_plan(const Plan& plan, const Engine
             return invalid_argument("plan " + name + " serves batch sizes " + join_ints(pi.batch_sizes) + ", not " +
                                     std::to_string(opt.batch) + ": use one of those, or rebuild it with "
                                     "`itscam optimize --batch-sizes`");
-        tuning = t->second;
+        tuning = t->second;  // build() leaves it unread for plain execution (EngineOptions::optimize false)
         if ((opt.height > 0 && opt.height != pi.height) || (opt.width > 0 && opt.width != pi.width))
             return invalid_argument("plan " + name + " was built for input " + std::to_string(pi.height) + "x" +
                                     std::to_string(pi.width) + ", not " + std::to_string(opt.height) + "x" +
@@ -109,7 +116,7 @@ static Result<ActivationRanges> calibrate(const Graph& imported, const EngineOpt
     ITSCAM_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, opt.calibration(h, w));
     if (inputs.empty()) return invalid_argument("int8 calibration: no calibration images");
     Graph g = imported;
-    ITSCAM_RETURN_IF_ERROR(optimize_graph(g, 1, h, w, opt.passes));
+    ITSCAM_RETURN_IF_ERROR(optimize_graph(g, 1, h, w, effective_passes(opt)));
     BackendOptions bo;
     ITSCAM_ASSIGN_OR_RETURN(auto backend, make_backend(opt.device, bo));
     bo.threads = opt.threads;
@@ -143,11 +150,11 @@ Result<std::unique_ptr<Engine>> Engine::build(Graph g, const EngineOptions& opt,
     if (opt.backend_decorator) e->backend_ = opt.backend_decorator(std::move(e->backend_));
     const int h = opt.height > 0 ? opt.height : g.metadata.imgsz_h;
     const int w = opt.width > 0 ? opt.width : g.metadata.imgsz_w;
-    PassOptions po = opt.passes;
+    const PassOptions po = effective_passes(opt);
     bo.threads = opt.threads;
     bo.precision = opt.precision;
-    bo.autotune = opt.autotune;
-    bo.tuning = tuning;
+    bo.autotune = opt.autotune && opt.optimize;
+    bo.tuning = opt.optimize ? tuning : std::string();
     if (opt.precision == Precision::kInt8) {
         ITSCAM_ASSIGN_OR_RETURN(bo.ranges, calibrate(g, opt, h, w));
     }

@@ -35,6 +35,11 @@ struct EngineOptions {
     // Let the backend time alternative implementations per layer (BackendOptions::autotune). A plan's recorded
     // tuning, when it has one, replaces the timing.
     bool autotune = true;
+    // ENABLE_TENSORRT (`--no-optimize` on the CLI). False: plain execution: the graph passes run without fusions
+    // (PassOptions::optimize is forced off), the backend uses its default algorithms (no autotuning, whatever
+    // `autotune` says) and a plan's recorded tuning is not read. A plan's graph is stored as imported, so a plan runs
+    // plain too.
+    bool optimize = true;
     PassOptions passes;
     // int8 only: produces calibration inputs ([1, C, h, w] float32, preprocessed like real frames) for the given
     // input size. The engine runs them through an fp32 build of the same graph to record activation ranges.

@@ -3,8 +3,15 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <iterator>
+#include <utility>
+#include <vector>
+
+#include "service/history_sql.h"
 
 namespace itscam::service {
+
+using namespace history_sql;
 
 int64_t to_epoch_ms(SystemTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -71,6 +78,13 @@ constexpr const char* kSchemaV1[] = {
     "CREATE INDEX IF NOT EXISTS circuit_transitions_ts ON circuit_transitions (ts_ms)",
 };
 
+// Version 2: the regression baselines recorded through POST /api/v1/baseline (history_baseline.cpp).
+constexpr const char* kSchemaV2[] = {
+    "CREATE TABLE IF NOT EXISTS baselines ("
+    " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, p99_ms REAL NOT NULL, samples INTEGER NOT NULL DEFAULT 0,"
+    " source TEXT NOT NULL DEFAULT '')",
+};
+
 // SQL texts (their addresses key the statement cache).
 constexpr const char* kInsertSample =
     "INSERT INTO metric_samples (ts_ms, camera_id, latency_p50_ms, latency_p95_ms, latency_p99_ms, fps, "
@@ -106,41 +120,16 @@ constexpr const char* kDeleteSamples = "DELETE FROM metric_samples WHERE ts_ms <
 constexpr const char* kDeleteAlerts = "DELETE FROM alert_events WHERE ts_ms < ?1";
 constexpr const char* kDeleteCamera = "DELETE FROM camera_events WHERE ts_ms < ?1";
 constexpr const char* kDeleteCircuit = "DELETE FROM circuit_transitions WHERE ts_ms < ?1";
+// The newest baseline is kept whatever its age: it is the one in force.
+constexpr const char* kDeleteBaselines =
+    "DELETE FROM baselines WHERE ts_ms < ?1 AND id NOT IN (SELECT id FROM baselines ORDER BY ts_ms DESC, id DESC "
+    "LIMIT 1)";
 constexpr const char* kGetVersion = "SELECT value FROM meta WHERE key = 'schema_version'";
 constexpr const char* kSetVersion = "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)";
 constexpr const char* kCountSamples = "SELECT COUNT(*) FROM metric_samples";
 constexpr const char* kCountAlerts = "SELECT COUNT(*) FROM alert_events";
 constexpr const char* kCountCamera = "SELECT COUNT(*) FROM camera_events";
 constexpr const char* kCountCircuit = "SELECT COUNT(*) FROM circuit_transitions";
-
-void bind_opt(sqlite3_stmt* st, int i, const std::optional<double>& v) {
-    if (v) sqlite3_bind_double(st, i, *v);
-    else sqlite3_bind_null(st, i);
-}
-
-void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
-    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-}
-
-std::optional<double> col_opt(sqlite3_stmt* st, int i) {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) return std::nullopt;
-    return sqlite3_column_double(st, i);
-}
-
-std::string col_text(sqlite3_stmt* st, int i) {
-    const unsigned char* p = sqlite3_column_text(st, i);
-    if (!p) return {};
-    return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, i)));
-}
-
-// Resets a cached statement when the scope ends, whatever path it takes.
-struct StmtReset {
-    sqlite3_stmt* st;
-    ~StmtReset() {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-};
 
 }  // namespace
 
@@ -269,11 +258,20 @@ Status History::migrate_locked() {
                            " is newer than this build supports (" + std::to_string(kSchemaVersion) +
                            "); upgrade itscam or use another database file");
     if (version == kSchemaVersion) return Status::ok();
-    // 0 -> 1 (future migrations append steps here, each inside the same transaction).
+    // Every step from the stored version up, in one transaction: 0 -> 1 (the tables), 1 -> 2 (baselines). A later
+    // version appends its step here.
     ITSCAM_RETURN_IF_ERROR(exec_locked("BEGIN IMMEDIATE"));
     Status st;
-    for (const char* sql : kSchemaV1) {
-        st = exec_locked(sql);
+    const std::pair<int, std::vector<const char*>> kSteps[] = {
+        {1, {std::begin(kSchemaV1), std::end(kSchemaV1)}},
+        {2, {std::begin(kSchemaV2), std::end(kSchemaV2)}},
+    };
+    for (const auto& [to, statements] : kSteps) {
+        if (version >= to) continue;
+        for (const char* sql : statements) {
+            st = exec_locked(sql);
+            if (!st.is_ok()) break;
+        }
         if (!st.is_ok()) break;
     }
     if (st.is_ok()) {
@@ -304,28 +302,34 @@ Result<int> History::schema_version() {
     return error_locked(rc, "read schema_version");
 }
 
-Status History::insert_sample_locked(const HistorySample& s) {
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kInsertSample));
+Status History::insert_locked(const char* sql, const char* what, const std::function<void(sqlite3_stmt*)>& bind) {
+    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(sql));
     StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(s.timestamp));
-    if (s.camera_id.empty()) sqlite3_bind_null(st, 2);
-    else bind_text(st, 2, s.camera_id);
-    bind_opt(st, 3, s.latency_p50_ms);
-    bind_opt(st, 4, s.latency_p95_ms);
-    bind_opt(st, 5, s.latency_p99_ms);
-    bind_opt(st, 6, s.fps);
-    bind_opt(st, 7, s.pool_efficiency);
-    bind_opt(st, 8, s.gpu_utilization);
-    if (!s.circuit_state.empty()) bind_text(st, 9, s.circuit_state);
-    else sqlite3_bind_null(st, 9);
-    sqlite3_bind_int64(st, 10, s.frames_processed);
-    sqlite3_bind_int64(st, 11, s.frames_dropped);
-    bind_opt(st, 12, s.error_rate);
-    bind_opt(st, 13, s.gpu_memory_pressure);
-    bind_opt(st, 14, s.memory_allocation_p99_ms);
+    bind(st);
     const int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) return error_locked(rc, "insert sample");
+    if (rc != SQLITE_DONE) return error_locked(rc, what);
     return Status::ok();
+}
+
+Status History::insert_sample_locked(const HistorySample& s) {
+    return insert_locked(kInsertSample, "insert sample", [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, to_epoch_ms(s.timestamp));
+        if (s.camera_id.empty()) sqlite3_bind_null(st, 2);
+        else bind_text(st, 2, s.camera_id);
+        bind_opt(st, 3, s.latency_p50_ms);
+        bind_opt(st, 4, s.latency_p95_ms);
+        bind_opt(st, 5, s.latency_p99_ms);
+        bind_opt(st, 6, s.fps);
+        bind_opt(st, 7, s.pool_efficiency);
+        bind_opt(st, 8, s.gpu_utilization);
+        if (!s.circuit_state.empty()) bind_text(st, 9, s.circuit_state);
+        else sqlite3_bind_null(st, 9);
+        sqlite3_bind_int64(st, 10, s.frames_processed);
+        sqlite3_bind_int64(st, 11, s.frames_dropped);
+        bind_opt(st, 12, s.error_rate);
+        bind_opt(st, 13, s.gpu_memory_pressure);
+        bind_opt(st, 14, s.memory_allocation_p99_ms);
+    });
 }
 
 Status History::insert_sample(const HistorySample& s) {
@@ -348,46 +352,37 @@ Status History::insert_samples(const std::vector<HistorySample>& samples) {
 
 Status History::insert_alert(const AlertEventRecord& a) {
     std::lock_guard<std::mutex> lock(mu_);
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kInsertAlert));
-    StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(a.timestamp));
-    bind_text(st, 2, a.rule);
-    bind_text(st, 3, a.severity);
-    bind_text(st, 4, a.from_state);
-    bind_text(st, 5, a.to_state);
-    sqlite3_bind_double(st, 6, a.value);
-    sqlite3_bind_double(st, 7, a.threshold);
-    bind_text(st, 8, a.message);
-    const int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) return error_locked(rc, "insert alert");
-    return Status::ok();
+    return insert_locked(kInsertAlert, "insert alert", [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, to_epoch_ms(a.timestamp));
+        bind_text(st, 2, a.rule);
+        bind_text(st, 3, a.severity);
+        bind_text(st, 4, a.from_state);
+        bind_text(st, 5, a.to_state);
+        sqlite3_bind_double(st, 6, a.value);
+        sqlite3_bind_double(st, 7, a.threshold);
+        bind_text(st, 8, a.message);
+    });
 }
 
 Status History::insert_camera_event(const CameraEvent& e) {
     std::lock_guard<std::mutex> lock(mu_);
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kInsertCamera));
-    StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(e.timestamp));
-    bind_text(st, 2, e.camera_id);
-    bind_text(st, 3, camera_event_kind_name(e.kind));
-    bind_text(st, 4, e.message);
-    const int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) return error_locked(rc, "insert camera event");
-    return Status::ok();
+    return insert_locked(kInsertCamera, "insert camera event", [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, to_epoch_ms(e.timestamp));
+        bind_text(st, 2, e.camera_id);
+        bind_text(st, 3, camera_event_kind_name(e.kind));
+        bind_text(st, 4, e.message);
+    });
 }
 
 Status History::insert_circuit_transition(const CircuitEventRecord& c) {
     std::lock_guard<std::mutex> lock(mu_);
-    ITSCAM_ASSIGN_OR_RETURN(sqlite3_stmt * st, stmt_locked(kInsertCircuit));
-    StmtReset reset{st};
-    sqlite3_bind_int64(st, 1, to_epoch_ms(c.timestamp));
-    bind_text(st, 2, c.device);
-    bind_text(st, 3, c.from_state);
-    bind_text(st, 4, c.to_state);
-    bind_text(st, 5, c.reason);
-    const int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) return error_locked(rc, "insert circuit transition");
-    return Status::ok();
+    return insert_locked(kInsertCircuit, "insert circuit transition", [&](sqlite3_stmt* st) {
+        sqlite3_bind_int64(st, 1, to_epoch_ms(c.timestamp));
+        bind_text(st, 2, c.device);
+        bind_text(st, 3, c.from_state);
+        bind_text(st, 4, c.to_state);
+        bind_text(st, 5, c.reason);
+    });
 }
 
 template <typename T, typename RowFn>
@@ -516,7 +511,7 @@ Result<int64_t> History::delete_older_than(SystemTime cutoff) {
     std::lock_guard<std::mutex> lock(mu_);
     ITSCAM_RETURN_IF_ERROR(exec_locked("BEGIN IMMEDIATE"));
     int64_t deleted = 0;
-    for (const char* sql : {kDeleteSamples, kDeleteAlerts, kDeleteCamera, kDeleteCircuit}) {
+    for (const char* sql : {kDeleteSamples, kDeleteAlerts, kDeleteCamera, kDeleteCircuit, kDeleteBaselines}) {
         auto st = stmt_locked(sql);
         if (!st.is_ok()) {
             (void)exec_locked("ROLLBACK");

@@ -3,19 +3,22 @@
 //
 // One connection guarded by a mutex (thread-safe); WAL journal, synchronous=NORMAL, busy timeout 5 s. Every
 // statement is prepared once and bound with parameters. Times are stored as INTEGER milliseconds since the Unix
-// epoch (UTC). Schema (version 1, in table `meta` key 'schema_version'; a newer version is refused):
+// epoch (UTC). Schema (version 2, in table `meta` key 'schema_version'; a newer version is refused, an older one is
+// migrated in place when opened: version 1 databases gain the `baselines` table):
 //   metric_samples(id, ts_ms, camera_id NULL = pipeline-wide, latency_p50_ms, latency_p95_ms, latency_p99_ms, fps,
 //                  pool_efficiency, gpu_utilization, circuit_state, frames_processed, frames_dropped, error_rate,
 //                  gpu_memory_pressure, memory_allocation_p99_ms)          -- NULL columns = not measured
 //   alert_events(id, ts_ms, rule, severity, from_state, to_state, value, threshold, message)
 //   camera_events(id, ts_ms, camera_id, kind, message)
 //   circuit_transitions(id, ts_ms, device, from_state, to_state, reason)
+//   baselines(id, ts_ms, p99_ms, samples, source)   -- regression baselines; the newest one is in force
 // frames_processed / frames_dropped are per-sample deltas (frames since the previous sample), so sums over a time
 // range are the totals for that range.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,13 +72,22 @@ struct CircuitEventRecord {
     std::string reason;
 };
 
+// A regression baseline: the inference p99 recorded as the reference the regression rule and `itscam report`
+// compare against (SEED_SETTINGS.md "Regression detection").
+struct BaselineRecord {
+    SystemTime timestamp{};
+    double p99_ms = 0;     // > 0
+    int64_t samples = 0;   // latency samples the p99 was computed over (0: not known)
+    std::string source;    // how it was recorded, e.g. "POST /api/v1/baseline"
+};
+
 struct HistoryCounts {
     int64_t samples = 0, alerts = 0, camera_events = 0, circuit_transitions = 0;
 };
 
 class History {
 public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory store).
     // kIo: cannot open/create (missing directory, permissions); kCorrupt: not a database / damaged;
@@ -94,6 +106,10 @@ public:
     Status record_alert(const AlertTransition& t) { return insert_alert(alert_event_from_transition(t)); }
     Status insert_camera_event(const CameraEvent& e);
     Status insert_circuit_transition(const CircuitEventRecord& c);
+    // Records a baseline (kInvalidArgument unless p99_ms is finite and > 0). The newest one is in force.
+    Status insert_baseline(const BaselineRecord& b);
+    // The baseline in force: the newest recorded (by timestamp, then insertion), or none.
+    Result<std::optional<BaselineRecord>> latest_baseline();
 
     // Rows with from <= timestamp < to, oldest first.
     Result<std::vector<HistorySample>> samples(SystemTime from, SystemTime to);  // pipeline-wide rows only
@@ -104,7 +120,8 @@ public:
     Result<std::optional<SystemTime>> latest_sample_time();  // newest pipeline-wide sample, if any
     Result<HistoryCounts> counts();
 
-    // Deletes rows of every table older than `cutoff`; returns the number of rows deleted.
+    // Deletes rows of every table older than `cutoff` (except the newest baseline, which stays in force); returns
+    // the number of rows deleted.
     Result<int64_t> delete_older_than(SystemTime cutoff);
     // Retention: delete_older_than(now - days). Call it periodically (e.g. hourly). days must be > 0.
     Result<int64_t> apply_retention(int days, SystemTime now = std::chrono::system_clock::now());
@@ -116,6 +133,8 @@ private:
     Status exec_locked(const char* sql);
     Result<sqlite3_stmt*> stmt_locked(const char* sql);  // prepared once, cached, reset before reuse
     Status error_locked(int rc, const std::string& what) const;
+    // Prepares `sql` (an INSERT), lets `bind` bind its parameters and runs it once; `what` names it in errors.
+    Status insert_locked(const char* sql, const char* what, const std::function<void(sqlite3_stmt*)>& bind);
     Status insert_sample_locked(const HistorySample& s);
     // Runs a range query (parameters 1 and 2: from and to in epoch ms, 3: `camera` when given) and maps every row
     // with `row(stmt, out)`; `what` names it in errors. Defined in history.cpp, where all its callers are.

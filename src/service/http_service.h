@@ -11,7 +11,8 @@
 //   DELETE /api/v1/cameras/{id}                  204 | 404
 //   GET    /api/v1/cameras/{id}/detections/latest   the latest DetectionRecord (pipeline::detection_record_json)
 //   GET    /api/v1/alerts                        the alerts_json hook, or {"alerts":[],"note":"alerting not configured"}
-//   POST   /api/v1/baseline                      the record_baseline hook (501 when not configured)
+//   POST   /api/v1/baseline                      the record_baseline hook (501 when not configured; `itscam run`
+//                                                 persists it through service::record_baseline, alerts_baseline.h)
 //   GET    /streams/{id}/live.mp4[?rendition=R]  live annotated video: chunked fMP4 (init segment, then fragments
 //                                                from a keyframe); 404 unknown camera, 400 unknown rendition,
 //                                                503 beyond streaming.max_viewers (see stream_hub.h)

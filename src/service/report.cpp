@@ -532,7 +532,7 @@ std::string change_str(double prev, double cur) {
 }  // namespace
 
 Result<PeriodAnalysis> render_period_analysis(History& h, AnalysisPeriod period, double baseline_p99_ms,
-                                              SystemTime end) {
+                                              SystemTime end, const std::string& baseline_source) {
     if (!std::isfinite(baseline_p99_ms) || baseline_p99_ms <= 0)
         return invalid_argument("analysis: baseline p99 must be > 0 ms");
     const auto len = analysis_period_length(period);
@@ -603,6 +603,7 @@ Result<PeriodAnalysis> render_period_analysis(History& h, AnalysisPeriod period,
     if (!any) md += hp && hc ? "- No significant change (all metrics within 2%).\n" : "- Not enough data to compare.\n";
 
     md += "\n## Against the baseline\n\n";
+    md += "- Baseline p99 " + fmt("%g ms", baseline_p99_ms) + ": " + baseline_source + ".\n";
     const double limit = baseline_p99_ms * 1.2;
     std::string baseline_verdict = "no data";
     if (c.p99_mean_ms) {
@@ -634,8 +635,8 @@ Result<PeriodAnalysis> render_period_analysis(History& h, AnalysisPeriod period,
              "</td><td class=\"num\">" + html_escape(r.cur) + "</td><td class=\"num\">" + html_escape(r.change) +
              "</td><td class=\"" + (r.verdict == "improved" || r.verdict == "regressed" ? r.verdict : "unchanged") +
              "\">" + html_escape(r.verdict) + "</td></tr>\n";
-    b += "</table>\n<h2>Against the baseline</h2>\n<p>Baseline p99 " + fmt("%g ms", baseline_p99_ms) +
-         ", current mean p99 " + fmt_ms(c.p99_mean_ms) + ": " + html_escape(baseline_verdict) + ".</p>\n";
+    b += "</table>\n<h2>Against the baseline</h2>\n<p>Baseline p99 " + fmt("%g ms", baseline_p99_ms) + " (" +
+         html_escape(baseline_source) + "), current mean p99 " + fmt_ms(c.p99_mean_ms) + ": " + html_escape(baseline_verdict) + ".</p>\n";
     out.html = page(std::string("itscam ") + pname + " analysis", b);
     return out;
 }

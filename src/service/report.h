@@ -68,9 +68,23 @@ struct PeriodAnalysis {
 };
 
 // Compares [end - P, end) with [end - 2P, end - P) and the current mean P99 with `baseline_p99_ms` (regression
-// when above baseline x 1.2). A change within 2% (relative) is reported as "unchanged".
+// when above baseline x 1.2). A change within 2% (relative) is reported as "unchanged". `baseline_source` says
+// where the baseline came from (ReportBaseline::source); the report prints it beside the value.
 Result<PeriodAnalysis> render_period_analysis(History& h, AnalysisPeriod period = AnalysisPeriod::kWeekly,
                                               double baseline_p99_ms = 75.0,
-                                              SystemTime end = std::chrono::system_clock::now());
+                                              SystemTime end = std::chrono::system_clock::now(),
+                                              const std::string& baseline_source = "the default");
+
+// The regression baseline a report compares against, and where it came from.
+struct ReportBaseline {
+    double p99_ms = 75.0;
+    std::string source;  // e.g. "recorded 2026-05-01T10:00:00.000Z through POST /api/v1/baseline (812 samples)"
+    bool recorded = false;  // it is the history's recorded baseline
+};
+// In order: `explicit_ms` (`--baseline-ms`) when given; else the baseline recorded in the history
+// (History::latest_baseline, POST /api/v1/baseline); else `configured_ms` (alerts.baseline_p99_ms of the config);
+// else the default 75 ms. A value that is not > 0 is kInvalidArgument.
+Result<ReportBaseline> choose_report_baseline(History& h, std::optional<double> explicit_ms,
+                                              std::optional<double> configured_ms);
 
 }  // namespace itscam::service

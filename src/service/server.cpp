@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/time_format.h"
+#include "service/alerts_baseline.h"
 #include "service/metrics_alerts.h"
 
 namespace itscam::service {
@@ -93,6 +95,12 @@ Result<std::unique_ptr<Server>> Server::create(const config::Config& cfg, Server
         if (!h) return h.status().with_context("history " + hc.path);
         s->history_ = std::move(h).value();
         s->apply_retention();
+        // A baseline recorded by an earlier run (POST /api/v1/baseline) is in force again.
+        auto b = restore_baseline(s->alerts_, *s->history_);
+        s->history_error(b.status());
+        if (b.is_ok() && *b)
+            s->log("regression baseline p99 " + std::to_string((*b)->p99_ms) + " ms (recorded " +
+                   iso8601_utc((*b)->timestamp) + ")");
     }
     Server* raw = s.get();
     s->alerts_.on_transition([raw](const AlertTransition& t) {
@@ -234,8 +242,8 @@ Result<json> Server::record_baseline() {
     const auto it = snap.stages.find("inference");
     if (it == snap.stages.end() || it->second.window == 0)
         return unavailable("no inference has run yet: nothing to record as the baseline");
-    ITSCAM_RETURN_IF_ERROR(alerts_.set_baseline(it->second.p99_ms));
-    return json{{"baseline_p99_ms", it->second.p99_ms}, {"samples", it->second.window}};
+    return service::record_baseline(alerts_, history_.get(), it->second.p99_ms,
+                                    static_cast<int64_t>(it->second.window));
 }
 
 // ---------------------------------------------------------------- timers (the Server's thread)

@@ -11,13 +11,14 @@ ContentController::ContentController(ContentControllerOptions o) : opt_(std::mov
 QualityDecision ContentController::decide(const ContentSample& s) {
     QualityDecision d;
     d.motion = s.motion;
+    const double fps = s.fps > 0 ? s.fps : opt_.fps;
     if (s.last_frame_bytes > 0) {
         const double bits = 8.0 * s.last_frame_bytes;
         // ~2 s time constant: keyframes must not swing the estimate.
-        const double a = 1.0 / std::max(1.0, 2.0 * opt_.fps);
+        const double a = 1.0 / std::max(1.0, 2.0 * fps);
         ewma_bits_per_frame_ = ewma_bits_per_frame_ < 0 ? bits : ewma_bits_per_frame_ * (1 - a) + bits * a;
     }
-    d.bitrate_kbps = ewma_bits_per_frame_ < 0 ? 0 : ewma_bits_per_frame_ * opt_.fps / 1000.0;
+    d.bitrate_kbps = ewma_bits_per_frame_ < 0 ? 0 : ewma_bits_per_frame_ * fps / 1000.0;
     if (!opt_.enabled) {
         d.crf = opt_.base_crf;
         return d;

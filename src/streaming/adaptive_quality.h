@@ -9,8 +9,10 @@
 //   crf      = base_crf + quiet_crf_bonus * (1 - activity) - busy_crf_bonus * activity + budget_correction
 //              (a quiet road at night gets a higher CRF, i.e. fewer bits; rush hour a lower one)
 //   budget_correction: an integrator that nudges the CRF up while the measured bitrate (EWMA over ~2 s of the
-//     encoder's own frame sizes) exceeds the budget baseline_kbps x (1 - TARGET_BANDWIDTH_REDUCTION), and back
-//     down (never below 0) while it is under; the VBV cap is the budget x cap_headroom.
+//     encoder's own frame sizes x the camera's measured frame rate, ContentSample::fps) exceeds the budget
+//     baseline_kbps x (1 - TARGET_BANDWIDTH_REDUCTION), and back down (never below 0) while it is under; the VBV
+//     cap is the budget x cap_headroom. The budget is per second whatever the camera's rate: a 15 fps camera may
+//     spend twice the bits per frame of a 30 fps one.
 //   rois     = every detection of a ROI class (vehicles, persons, plates), grown by roi_margin, with a negative QP
 //     offset (object_qoffset) listed first, then one frame-wide region with background_qoffset (libx264 takes the
 //     first region that covers a macroblock, so objects keep their quality and only the rest gets coarser).
@@ -48,7 +50,7 @@ struct ContentControllerOptions {
     int baseline_kbps = 4000;          // the fixed-bitrate baseline the budget is measured against
     double target_reduction = 0.25;    // TARGET_BANDWIDTH_REDUCTION: budget = baseline x (1 - this)
     double cap_headroom = 1.5;         // VBV cap = budget x this (0: no cap)
-    double fps = 30;
+    double fps = 30;                   // until the camera's rate is measured (ContentSample::fps)
     double quiet_motion = 0.4;         // mean |luma diff| (0..255) at or below which the scene is still
     double busy_motion = 3.0;          // ... at or above which it is busy
     double dense_coverage = 0.10;      // frame share covered by detections that counts as dense
@@ -85,6 +87,9 @@ struct ContentSample {
     // Optional, for the static-region offsets: this frame's luma thumbnail (luma_thumbnail with thumb_step).
     const std::vector<uint8_t>* thumb = nullptr;
     int thumb_w = 0, thumb_h = 0, thumb_step = 8;
+    // The rate this camera's frames actually arrive at (frames per second, measured by the caller); 0: not measured
+    // yet, ContentControllerOptions::fps is used. The measured bitrate, so the budget, is per second of this rate.
+    double fps = 0;
 };
 
 struct QualityDecision {

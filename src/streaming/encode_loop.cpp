@@ -119,7 +119,9 @@ video::Frame annotated(CameraStream& c, const video::Frame& frame, const pipelin
 }
 
 // The controller's decision for this frame (motion from the luma thumbnail, detections, the last frame's size).
-QualityDecision decide_quality(CameraStream& c, const video::Frame& frame, const pipeline::DetectionRecord& rec) {
+// `fps` is the camera's measured rate: the bandwidth budget is per second, not per 30 frames.
+QualityDecision decide_quality(CameraStream& c, const video::Frame& frame, const pipeline::DetectionRecord& rec,
+                               double fps) {
     int tw = 0, th = 0;
     std::vector<uint8_t> thumb = luma_thumbnail(frame, 8, tw, th);
     ContentSample cs;
@@ -136,6 +138,7 @@ QualityDecision decide_quality(CameraStream& c, const video::Frame& frame, const
     for (auto& r : c.rend)
         if (r.enc && r.cfg.bitrate_kbps == 0) last_bytes = r.enc->stats().last_frame_bytes;
     cs.last_frame_bytes = last_bytes;
+    cs.fps = fps;
     return c.content->decide(cs);
 }
 
@@ -239,10 +242,10 @@ void StreamHub::encode_loop(CameraStream& c) {
         if (!any) continue;
 
         const video::Frame work = annotated(c, frame, rec, sc.annotate);
-        const QualityDecision qd = decide_quality(c, frame, rec);
+        const double fps = c.fps > 0 ? c.fps : opt_.fps_hint;
+        const QualityDecision qd = decide_quality(c, frame, rec, fps);
         const int64_t pts_us = static_cast<int64_t>(std::llround(frame.pts * 1e6));
         const int64_t cap_us = steady_us(frame.capture_time);
-        const double fps = c.fps > 0 ? c.fps : opt_.fps_hint;
 
         for (size_t ri = 0; ri < c.rend.size(); ++ri) {
             RenditionState& r = c.rend[ri];

@@ -36,7 +36,14 @@ detect_json)
         "$shared/data/images/zidane.jpg" || exit 1
     head -c 1 "$work/two.json" | grep -q '\[' || { echo "FAIL: two images did not give a JSON list"; exit 1; }
     ! grep -q '"name": "bus"' "$work/two.json" || { echo "FAIL: --classes 0 kept a bus"; exit 1; }
-    echo "ok: detect JSON and annotated image";;
+    # Plain execution (ENABLE_TENSORRT: false): the unfused graph finds the same bus.
+    "$bin" detect -q --no-optimize --model "$model" --json "$work/plain.json" "$shared/data/images/bus.jpg" || exit 1
+    grep -qF '"name": "bus"' "$work/plain.json" || { echo "FAIL: --no-optimize lost the bus"; cat "$work/plain.json"; exit 1; }
+    info=$("$bin" inspect --no-optimize "$model") || { echo "FAIL: inspect --no-optimize"; exit 1; }
+    grep -q 'no fusions' <<<"$info" && ! grep -q 'DflDecode' <<<"$info" \
+        || { echo "FAIL: inspect --no-optimize shows fusions"; echo "$info"; exit 1; }
+    grep -q 'DflDecode' <<<"$("$bin" inspect "$model")" || { echo "FAIL: inspect shows no fused DFL"; exit 1; }
+    echo "ok: detect JSON and annotated image; --no-optimize";;
 bad_model)
     head -c 100000 "$model" > "$work/truncated.onnx"
     expect_fail "not a valid ONNX model" "$bin" detect --model "$work/truncated.onnx" "$shared/data/images/bus.jpg"
@@ -137,6 +144,16 @@ run_bad_config)
     expect_fail "missing.yaml" "$bin" run --config "$work/missing.yaml"
     printf 'model: %s/nope.onnx\ncameras: [ { id: a, url: x.mp4 } ]\n' "$work" > "$work/nomodel.yaml"
     expect_fail "nope.onnx" "$bin" run --config "$work/nomodel.yaml"
+    # The seed's circuit-breaker dict, and a setting given both ways; JIT with a reduced precision.
+    printf 'model: %s\nCIRCUIT_BREAKER_FAILURE_THRESHOLD: 5\nCIRCUIT_BREAKER_CONFIG: {failure_threshold: 6}\n' \
+        "$model" > "$work/cb.yaml"
+    expect_fail "CIRCUIT_BREAKER_CONFIG.failure_threshold and CIRCUIT_BREAKER_FAILURE_THRESHOLD (line 2)" \
+        "$bin" run --config "$work/cb.yaml"
+    out=$(CIRCUIT_BREAKER_CONFIG='{"recovery_timeout": 12.5}' "$bin" run --config "$work/ok.yaml" --print-config) \
+        || { echo "FAIL: CIRCUIT_BREAKER_CONFIG in the environment"; exit 1; }
+    grep -q "CIRCUIT_BREAKER_RECOVERY_TIMEOUT: 12.5" <<<"$out" || { echo "FAIL: dict not applied"; echo "$out"; exit 1; }
+    printf 'model: %s\nENABLE_TORCH_JIT_OPTIMIZATION: true\nprecision: fp16\n' "$model" > "$work/jit.yaml"
+    expect_fail "jit.yaml:2:32: ENABLE_TORCH_JIT_OPTIMIZATION" "$bin" run --config "$work/jit.yaml"
     # The effective config after environment overrides
     out=$(MEMORY_POOL_SIZE=7 "$bin" run --config "$work/ok.yaml" --print-config) || { echo "FAIL: --print-config"; exit 1; }
     grep -q "MEMORY_POOL_SIZE: 7" <<<"$out" || { echo "FAIL: env override not applied"; echo "$out"; exit 1; }
@@ -177,14 +194,18 @@ EOF
     http GET /metrics | grep -q '^itscam_stage_latency_seconds_bucket{' || { echo "FAIL: /metrics"; kill -9 $pid; exit 1; }
     http GET /api/v1/alerts | grep -q '"alerts"' || { echo "FAIL: /api/v1/alerts"; kill -9 $pid; exit 1; }
     http DELETE /api/v1/cameras/loop | head -n 1 | grep -q " 401 " || { echo "FAIL: DELETE without token"; kill -9 $pid; exit 1; }
-    http POST /api/v1/baseline "Authorization: Bearer t0ken" | grep -q '"baseline_p99_ms"' \
+    http POST /api/v1/baseline "Authorization: Bearer t0ken" | grep -q '"baseline_p99_ms".*"persisted":true' \
         || { echo "FAIL: POST /api/v1/baseline"; http POST /api/v1/baseline "Authorization: Bearer t0ken"; kill -9 $pid; exit 1; }
     kill -INT $pid
     for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
     if kill -0 $pid 2>/dev/null; then echo "FAIL: still running after SIGINT"; kill -9 $pid; exit 1; fi
     wait $pid || { echo "FAIL: exit $? after SIGINT"; cat "$work/out.txt"; exit 1; }
     [ -s "$work/history.db" ] || { echo "FAIL: no history database"; exit 1; }
-    echo "ok: run serves health, performance, metrics, alerts and baseline on port $port";;
+    # The baseline was persisted: the analysis compares against it and says so.
+    an=$("$bin" report --period weekly --db "$work/history.db" 2>/dev/null) || { echo "FAIL: report"; exit 1; }
+    grep -q "^- Baseline p99 .* ms: recorded .* through POST /api/v1/baseline" <<<"$an" \
+        || { echo "FAIL: the analysis does not use the recorded baseline"; echo "$an"; exit 1; }
+    echo "ok: run serves health, performance, metrics, alerts and a persisted baseline on port $port";;
 load_wrk)
     # wrk against /health/performance and /metrics while the pipeline runs: no socket errors, no non-2xx.
     command -v wrk >/dev/null || { echo "SKIP: wrk not installed"; exit 0; }

@@ -27,7 +27,7 @@ TEST(ConfigEnv, EverySeedNameOverrides) {
         {"ENABLE_NETWORK_AWARE_STREAMING", "off"},
         {"device_ids", "0,1"},
         {"ITSCAM_DEVICE", "cuda"},
-        {"ITSCAM_PRECISION", "fp16"},
+        {"ITSCAM_PRECISION", "fp32"},  // ENABLE_TORCH_JIT_OPTIMIZATION (above) refuses a reduced precision
         {"ITSCAM_THREADS", "6"},
         {"ITSCAM_MODEL", "/models/x.onnx"},
         {"ITSCAM_IMGSZ", "480"},
@@ -55,7 +55,7 @@ TEST(ConfigEnv, EverySeedNameOverrides) {
     EXPECT_FALSE(s.ENABLE_NETWORK_AWARE_STREAMING);
     EXPECT_EQ(s.device_ids, (std::vector<int>{0, 1}));
     EXPECT_EQ(r->device, "cuda");
-    EXPECT_EQ(r->precision, "fp16");
+    EXPECT_EQ(r->precision, "fp32");
     EXPECT_EQ(r->threads, 6);
     EXPECT_EQ(r->model, "/models/x.onnx");
     EXPECT_EQ(r->imgsz, 480);

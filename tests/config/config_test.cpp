@@ -167,7 +167,7 @@ TARGET_BANDWIDTH_REDUCTION: 0.5
 ENABLE_NETWORK_AWARE_STREAMING: false
 device_ids: [1, 0]
 device: cuda:1
-precision: bf16
+precision: fp32
 threads: 3
 model: m.onnx
 imgsz: 640
@@ -206,7 +206,7 @@ streaming:
     EXPECT_FALSE(s.ENABLE_NETWORK_AWARE_STREAMING);
     EXPECT_EQ(s.device_ids, (std::vector<int>{1, 0}));
     EXPECT_EQ(c.device, "cuda:1");
-    EXPECT_EQ(c.precision, "bf16");
+    EXPECT_EQ(c.precision, "fp32");  // not a reduced one: ENABLE_TORCH_JIT_OPTIMIZATION keeps fp32
     EXPECT_EQ(c.threads, 3);
     EXPECT_EQ(c.model, "m.onnx");
     EXPECT_EQ(c.imgsz, 640);

@@ -99,18 +99,11 @@ Tensor load_input_png(const std::string& path) {
     return t;
 }
 
-class RawOutput : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
-
-// The exact letterboxed input through the engine: boxes within 1e-2 px, class scores within 1e-4.
-TEST_P(RawOutput, MatchesOnnxRuntime) {
-    const auto& [device, image] = GetParam();
-    if (!has_backend(device)) GTEST_SKIP() << "backend " << device << " not built";
-    EngineOptions eo;
-    eo.device = device;
-    auto e = Engine::load(kModel, eo);
-    ASSERT_TRUE(e) << e.status().to_string();
+// Runs golden/<image>_640.input.png through `e` and compares the raw output with ONNX Runtime's: boxes within
+// 1e-2 px, class scores within 1e-4.
+void expect_raw_output_matches(Engine& e, const std::string& image, const std::string& what) {
     std::vector<Tensor> outs;
-    ASSERT_TRUE((*e)->run(load_input_png(kShared + "/golden/" + image + "_640.input.png"), outs).is_ok());
+    ASSERT_TRUE(e.run(load_input_png(kShared + "/golden/" + image + "_640.input.png"), outs).is_ok());
     std::vector<float> ref;
     std::vector<int64_t> shape;
     std::string err;
@@ -125,9 +118,23 @@ TEST_P(RawOutput, MatchesOnnxRuntime) {
             ASSERT_FALSE(std::isnan(got[c * anchors + a]));
             (c < 4 ? max_box : max_cls) = std::max(c < 4 ? max_box : max_cls, d);
         }
-    EXPECT_LE(max_box, 1e-2f);
-    EXPECT_LE(max_cls, 1e-4f);
-    std::printf("[%s %s] max |delta| boxes %.3g px, class scores %.3g\n", device.c_str(), image.c_str(), max_box, max_cls);
+    EXPECT_LE(max_box, 1e-2f) << what;
+    EXPECT_LE(max_cls, 1e-4f) << what;
+    std::printf("[%s %s] max |delta| boxes %.3g px, class scores %.3g\n", what.c_str(), image.c_str(), max_box,
+                max_cls);
+}
+
+class RawOutput : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+// The exact letterboxed input through the engine: boxes within 1e-2 px, class scores within 1e-4.
+TEST_P(RawOutput, MatchesOnnxRuntime) {
+    const auto& [device, image] = GetParam();
+    if (!has_backend(device)) GTEST_SKIP() << "backend " << device << " not built";
+    EngineOptions eo;
+    eo.device = device;
+    auto e = Engine::load(kModel, eo);
+    ASSERT_TRUE(e) << e.status().to_string();
+    expect_raw_output_matches(**e, image, device);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, RawOutput,
@@ -171,6 +178,61 @@ TEST_P(GoldenDetections, MatchOnnxRuntimeFp32) {
 INSTANTIATE_TEST_SUITE_P(Golden, GoldenDetections,
                          ::testing::Values("bus", "zidane", "highway_trucks", "highway_trucks_720p_t10",
                                            "urban_360p_t5"));
+
+int count_op(const Graph& g, const std::string& op) {
+    int n = 0;
+    for (const auto& node : g.nodes) n += node.op == op;
+    return n;
+}
+
+// ENABLE_TENSORRT: false (EngineOptions::optimize false, `--no-optimize`): the engine runs the unfused graph with the
+// backend's default algorithms, and still gives ONNX Runtime's outputs and detections.
+TEST(PlainExecution, UnfusedGraphGivesTheGoldenDetections) {
+    if (!has_backend("cpu")) GTEST_SKIP() << "cpu backend not built";
+    auto optimized = make_detector(kModel, "cpu");
+    DetectorOptions o;
+    o.engine.optimize = false;
+    auto plain = Detector::create(kModel, o);
+    ASSERT_TRUE(optimized);
+    ASSERT_TRUE(plain) << plain.status().to_string();
+    const Engine& eo = optimized->engine();
+    Engine& ep = (*plain)->engine();
+    const Graph& go = eo.graph();
+    const Graph& gp = ep.graph();
+
+    // The fusions ran on the optimized engine ...
+    EXPECT_EQ(eo.pass_stats().at("fuse_conv_activation"), 77);
+    EXPECT_EQ(eo.pass_stats().at("fuse_conv_residual"), 14);
+    EXPECT_EQ(eo.pass_stats().at("fuse_dfl"), 1);
+    EXPECT_EQ(count_op(go, "DflDecode"), 1);
+    // ... and none on the plain one: every Conv stays a plain Conv, the SiLU Sigmoid/Mul pairs, the residual Adds
+    // and the DFL's Transpose/Softmax/Conv are all there.
+    for (const auto& [pass, n] : ep.pass_stats()) EXPECT_EQ(pass.rfind("fuse_", 0), std::string::npos) << pass;
+    EXPECT_EQ(count_op(gp, "DflDecode"), 0);
+    EXPECT_EQ(count_op(gp, "Conv"), 88);
+    EXPECT_EQ(count_op(gp, "Sigmoid"), count_op(go, "Sigmoid") + 77);
+    EXPECT_EQ(count_op(gp, "Add"), count_op(go, "Add") + 14);
+    EXPECT_EQ(count_op(gp, "Softmax"), count_op(go, "Softmax") + 1);
+    for (const auto& n : gp.nodes) {
+        if (n.op != "Conv") continue;
+        EXPECT_EQ(n.attr_string("activation", ""), "") << n.name;
+        EXPECT_LE(n.num_inputs(), 3) << n.name << " has a fused residual";
+    }
+    EXPECT_GT(gp.nodes.size(), go.nodes.size() + 77 + 14);
+    std::printf("yolo11n nodes: optimized %zu, plain %zu\n", go.nodes.size(), gp.nodes.size());
+    // Default algorithms: no 1x1 convolution was timed against oneDNN matmul (autotuning), none fused an activation.
+    const std::string steps = ep.compiled().describe();
+    EXPECT_EQ(steps.find("matmul"), std::string::npos) << steps;
+    EXPECT_EQ(steps.find("+silu"), std::string::npos) << steps;
+    EXPECT_EQ(steps.find("+residual"), std::string::npos) << steps;
+
+    expect_raw_output_matches(ep, "bus", "cpu plain");
+    for (const char* image : {"bus", "zidane"}) {
+        auto golden = load_golden(kShared + "/golden/" + std::string(image) + "_640.json");
+        expect_detections_match(golden, detect_file(**plain, kShared + "/data/images/" + image + ".jpg"), 0.98f,
+                                0.01f, 0.25f, std::string(image) + " plain");
+    }
+}
 
 // The int8 dynamic-quant export, imported by dequantizing its weights: IoU >= 0.95, |score delta| <= 0.03.
 TEST(GoldenInt8, DequantizedDetectionsMatch) {

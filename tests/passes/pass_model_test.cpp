@@ -237,6 +237,25 @@ TEST(OptimizeYolo11nInt8, DequantizesEveryConvAndIsCloseToGolden) {
     expect_close_to_int8_golden(g, "bus_int8_320", 0.3);
 }
 
+TEST(OptimizeYolo11nInt8, PlainExecutionStillDequantizes) {
+    // Without fusions (ENABLE_TENSORRT: false) the weights are still dequantized: the cpu and cuda backends have no
+    // ConvInteger kernel. Nothing is fused: the SiLU pairs and the DFL stay.
+    Graph g = import_model("yolo11n_int8_320.onnx");
+    ASSERT_FALSE(g.nodes.empty());
+    PassOptions po;
+    po.optimize = false;
+    std::map<std::string, int> stats;
+    Status st = optimize_graph(g, 1, 320, 320, po, &stats);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    EXPECT_EQ(stats["dequantize_weights"], 88);
+    EXPECT_EQ(count_op(g, "ConvInteger"), 0);
+    EXPECT_EQ(count_op(g, "Conv"), 88);
+    EXPECT_EQ(count_op(g, "DflDecode"), 0);
+    EXPECT_EQ(silu_pairs_around_convs(g), 77);
+    EXPECT_EQ(count_activation(g, "silu"), 0);
+    expect_close_to_int8_golden(g, "bus_int8_320", 0.3);
+}
+
 TEST(OptimizeYolo11nInt8, Int8ReferencePathIsCloseToGolden) {
     // Without dequantize_weights the reference backend runs DynamicQuantizeLinear + ConvInteger as ORT does.
     Graph g = import_model("yolo11n_int8_320.onnx");

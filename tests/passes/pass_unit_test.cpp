@@ -834,6 +834,36 @@ TEST(OptimizeGraph, FusesAMiniYoloBlockAndKeepsItsOutput) {
     EXPECT_EQ(count_op(off, "Add"), 1);
     EXPECT_EQ(count_op(off, "BatchNormalization"), 0);
     expect_same_outputs(before, off, random_inputs(before, 83, 0.f, 1.f));
+
+    // Plain execution (optimize false, ENABLE_TENSORRT: false): no fusion at all, the same output.
+    Graph plain = before;
+    PassOptions pp;
+    pp.optimize = false;
+    std::map<std::string, int> plain_stats;
+    ASSERT_TRUE(optimize_graph(plain, 1, 16, 16, pp, &plain_stats).is_ok());
+    EXPECT_EQ(plain.op_histogram(), before.op_histogram());
+    for (const auto& [pass, n] : plain_stats) EXPECT_EQ(pass.rfind("fuse_", 0), std::string::npos) << pass;
+    expect_same_outputs(before, plain, random_inputs(before, 84, 0.f, 1.f));
+}
+
+TEST(OptimizeGraph, PassSequenceInOrder) {
+    using V = std::vector<std::string>;
+    const V common = {"float16_to_float32", "fold_constants", "bind_input_shape", "fold_constants",
+                      "dequantize_weights", "fold_constants", "eliminate_dead_nodes"};
+    V all = common;
+    for (const char* p : {"fuse_conv_bn", "fuse_conv_activation", "fuse_dfl", "fuse_conv_residual",
+                          "eliminate_dead_nodes"})
+        all.emplace_back(p);
+    EXPECT_EQ(pass_sequence(PassOptions{}), all);
+    PassOptions plain;
+    plain.optimize = false;
+    EXPECT_EQ(pass_sequence(plain), common);  // the passes a graph needs to run, no fusion
+    PassOptions some;
+    some.fuse_residual = false;
+    some.disabled = {"fuse_dfl", "dequantize_weights", "fold_constants"};  // fold_constants cannot be switched off
+    V expected = {"float16_to_float32", "fold_constants", "bind_input_shape", "fold_constants", "fold_constants",
+                  "eliminate_dead_nodes", "fuse_conv_bn", "fuse_conv_activation", "eliminate_dead_nodes"};
+    EXPECT_EQ(pass_sequence(some), expected);
 }
 
 }  // namespace

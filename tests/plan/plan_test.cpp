@@ -677,6 +677,61 @@ TEST(PlanEngine, YoloFromPlanMatchesOnnx) {
     std::remove(path.c_str());
 }
 
+// Passes a backend through, recording the graph size and the BackendOptions each compile gets.
+class RecordingBackend : public Backend {
+  public:
+    struct Seen {
+        BackendOptions options;
+        size_t nodes = 0;
+        int dfl = 0;
+    };
+    RecordingBackend(std::unique_ptr<Backend> inner, std::shared_ptr<Seen> seen)
+        : inner_(std::move(inner)), seen_(std::move(seen)) {}
+    std::string name() const override { return inner_->name(); }
+    Status supports(const Graph& g, const Node& n) const override { return inner_->supports(g, n); }
+    Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& o) const override {
+        seen_->options = o;
+        seen_->nodes = g.nodes.size();
+        seen_->dfl = 0;
+        for (const auto& n : g.nodes) seen_->dfl += n.op == "DflDecode";
+        return inner_->compile(g, o);
+    }
+    std::string target_key() const override { return inner_->target_key(); }
+
+  private:
+    std::unique_ptr<Backend> inner_;
+    std::shared_ptr<Seen> seen_;
+};
+
+// Plain execution (EngineOptions::optimize false, ENABLE_TENSORRT: false) of a targeted plan: the plan's graph
+// without fusions, no autotuning, and the plan's recorded tuning not handed to the backend.
+TEST(PlanEngine, PlainExecutionIgnoresThePlansTuning) {
+    Plan p = yolo_plan(Precision::kF32, false);
+    p.info.autotune = true;
+    p.info.tuning = {{1, "recorded choices of batch 1\n"}, {2, "recorded choices of batch 2\n"}};
+    auto seen = std::make_shared<RecordingBackend::Seen>();
+    EngineOptions o;
+    o.device = kDevice;
+    o.backend_decorator = [seen](std::unique_ptr<Backend> b) -> std::unique_ptr<Backend> {
+        return std::make_unique<RecordingBackend>(std::move(b), seen);
+    };
+    auto optimized = Engine::from_plan(p, o);
+    ASSERT_TRUE(optimized.is_ok()) << optimized.status().to_string();
+    EXPECT_EQ(seen->options.tuning, "recorded choices of batch 1\n");
+    EXPECT_TRUE(seen->options.autotune);
+    EXPECT_EQ(seen->dfl, 1);
+    const size_t optimized_nodes = seen->nodes;
+
+    o.optimize = false;
+    auto plain = Engine::from_plan(p, o);
+    ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+    EXPECT_EQ(seen->options.tuning, "");
+    EXPECT_FALSE(seen->options.autotune);
+    EXPECT_EQ(seen->dfl, 0);
+    EXPECT_GT(seen->nodes, optimized_nodes + 77);  // the SiLU pairs (and more) are not fused
+    EXPECT_EQ((*plain)->graph().nodes.size(), seen->nodes);
+}
+
 TEST(PlanEngine, YoloPortableFp16CloseToFp32) {
     Plan p = yolo_plan(Precision::kF16, true);
     auto bytes = plan_serialize(p);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -217,6 +218,99 @@ TEST(History, RefusesNewerSchema) {
     ASSERT_FALSE(h.is_ok());
     EXPECT_EQ(h.status().code(), StatusCode::kUnsupported);
     EXPECT_NE(h.status().message().find("schema version 7"), std::string::npos) << h.status().message();
+}
+
+// A database written by a version-1 itscam (before the baselines table): the v1 schema exactly as it shipped.
+void create_v1_database(const std::string& path) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* kV1 =
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE metric_samples (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, camera_id TEXT,"
+        " latency_p50_ms REAL, latency_p95_ms REAL, latency_p99_ms REAL, fps REAL, pool_efficiency REAL,"
+        " gpu_utilization REAL, circuit_state TEXT, frames_processed INTEGER NOT NULL DEFAULT 0,"
+        " frames_dropped INTEGER NOT NULL DEFAULT 0, error_rate REAL, gpu_memory_pressure REAL,"
+        " memory_allocation_p99_ms REAL);"
+        "CREATE INDEX metric_samples_ts ON metric_samples (ts_ms);"
+        "CREATE INDEX metric_samples_camera_ts ON metric_samples (camera_id, ts_ms);"
+        "CREATE TABLE alert_events (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, rule TEXT NOT NULL,"
+        " severity TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL, value REAL, threshold REAL,"
+        " message TEXT);"
+        "CREATE INDEX alert_events_ts ON alert_events (ts_ms);"
+        "CREATE TABLE camera_events (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, camera_id TEXT NOT NULL,"
+        " kind TEXT NOT NULL, message TEXT);"
+        "CREATE INDEX camera_events_ts ON camera_events (ts_ms);"
+        "CREATE TABLE circuit_transitions (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, device TEXT NOT NULL,"
+        " from_state TEXT NOT NULL, to_state TEXT NOT NULL, reason TEXT);"
+        "CREATE INDEX circuit_transitions_ts ON circuit_transitions (ts_ms);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "INSERT INTO metric_samples (ts_ms, latency_p99_ms, fps, frames_processed) VALUES (1700000000000, 61.5, 30, 300);"
+        "INSERT INTO alert_events (ts_ms, rule, severity, from_state, to_state, value, threshold, message)"
+        " VALUES (1700000001000, 'error_rate_high', 'critical', 'pending', 'firing', 0.02, 0.01, 'm');";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, kV1, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+}
+
+TEST(History, MigratesAVersion1DatabaseAndKeepsItsRows) {
+    TempDir td;
+    const std::string path = td.file("v1.db");
+    create_v1_database(path);
+    {
+        auto h = History::open(path);
+        ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+        EXPECT_EQ(*(*h)->schema_version(), 2);
+        auto c = (*h)->counts();
+        ASSERT_TRUE(c.is_ok());
+        EXPECT_EQ(c->samples, 1);
+        EXPECT_EQ(c->alerts, 1);
+        auto s = (*h)->samples(kT0, kT0 + 1h);
+        ASSERT_TRUE(s.is_ok());
+        ASSERT_EQ(s->size(), 1u);
+        EXPECT_EQ(*(*s)[0].latency_p99_ms, 61.5);
+        auto none = (*h)->latest_baseline();
+        ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+        EXPECT_FALSE(*none);
+        ASSERT_TRUE((*h)->insert_baseline({kT0 + 1h, 42.5, 900, "POST /api/v1/baseline"}).is_ok());
+    }
+    // Reopened: already at version 2, the baseline is there.
+    auto h = History::open(path);
+    ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+    EXPECT_EQ(*(*h)->schema_version(), History::kSchemaVersion);
+    auto b = (*h)->latest_baseline();
+    ASSERT_TRUE(b.is_ok() && *b);
+    EXPECT_EQ((*b)->p99_ms, 42.5);
+    EXPECT_EQ((*b)->samples, 900);
+    EXPECT_EQ((*b)->source, "POST /api/v1/baseline");
+    EXPECT_EQ((*b)->timestamp, kT0 + 1h);
+}
+
+TEST(History, NewestBaselineIsInForceAndSurvivesRetention) {
+    TempDir td;
+    const std::string path = td.file("baselines.db");
+    {
+        auto h = History::open(path);
+        ASSERT_TRUE(h.is_ok());
+        ASSERT_TRUE((*h)->insert_baseline({kT0, 80, 10, "a"}).is_ok());
+        ASSERT_TRUE((*h)->insert_baseline({kT0 + 2h, 60, 20, "c"}).is_ok());
+        ASSERT_TRUE((*h)->insert_baseline({kT0 + 1h, 70, 30, "b"}).is_ok());  // older, recorded later
+        EXPECT_EQ((*h)->insert_baseline({kT0, 0, 1, "zero"}).code(), StatusCode::kInvalidArgument);
+        EXPECT_EQ((*h)->insert_baseline({kT0, std::nan(""), 1, "nan"}).code(), StatusCode::kInvalidArgument);
+    }
+    auto h = History::open(path);
+    ASSERT_TRUE(h.is_ok());
+    auto b = (*h)->latest_baseline();
+    ASSERT_TRUE(b.is_ok() && *b);
+    EXPECT_EQ((*b)->p99_ms, 60);
+    // Retention drops old baselines but never the one in force, however old.
+    auto del = (*h)->apply_retention(7, kT0 + std::chrono::hours(24 * 30));
+    ASSERT_TRUE(del.is_ok());
+    EXPECT_EQ(*del, 2);
+    b = (*h)->latest_baseline();
+    ASSERT_TRUE(b.is_ok() && *b);
+    EXPECT_EQ((*b)->p99_ms, 60);
+    EXPECT_EQ((*b)->source, "c");
 }
 
 TEST(History, ConcurrentWriters) {

@@ -174,6 +174,55 @@ TEST(Report, WeeklyAnalysisSaysWhatRegressed) {
     EXPECT_NE(line_with(b->markdown, "vs baseline 75 ms").find("improved"), std::string::npos) << b->markdown;
 }
 
+// The baseline of the analysis: --baseline-ms, else the recorded one, else the configured one, else 75 ms; the
+// analysis says which.
+TEST(Report, AnalysisUsesTheRecordedBaselineAndSaysWhich) {
+    auto h = History::open(":memory:");
+    ASSERT_TRUE(h.is_ok());
+    for (int d = 0; d < 7; ++d) fill_day(**h, kDayStart + std::chrono::hours(24 * d), 50, 240, false, false);
+    const SystemTime end = kDayStart + std::chrono::hours(24 * 7);
+
+    auto dflt = choose_report_baseline(**h, std::nullopt, std::nullopt);
+    ASSERT_TRUE(dflt.is_ok());
+    EXPECT_EQ(dflt->p99_ms, 75.0);
+    EXPECT_FALSE(dflt->recorded);
+    EXPECT_EQ(dflt->source, "the default (no baseline recorded)");
+    auto configured = choose_report_baseline(**h, std::nullopt, 90.0);
+    ASSERT_TRUE(configured.is_ok());
+    EXPECT_EQ(configured->p99_ms, 90.0);
+    EXPECT_EQ(configured->source, "alerts.baseline_p99_ms of the config (no baseline recorded)");
+
+    // A baseline recorded through the API (p99 ~53 ms this week: 40 ms x 1.2 = 48 ms, so a regression).
+    ASSERT_TRUE((**h).insert_baseline({kDayStart + 1h, 40.0, 812, "POST /api/v1/baseline"}).is_ok());
+    auto rec = choose_report_baseline(**h, std::nullopt, 90.0);
+    ASSERT_TRUE(rec.is_ok());
+    EXPECT_EQ(rec->p99_ms, 40.0);
+    EXPECT_TRUE(rec->recorded);
+    EXPECT_EQ(rec->source, "recorded 2023-11-15T01:00:00.000Z through POST /api/v1/baseline (812 samples)");
+    auto a = render_period_analysis(**h, AnalysisPeriod::kWeekly, rec->p99_ms, end, rec->source);
+    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+    EXPECT_NE(a->markdown.find("- Baseline p99 40 ms: recorded 2023-11-15T01:00:00.000Z through POST "
+                               "/api/v1/baseline (812 samples)."),
+              std::string::npos)
+        << a->markdown;
+    EXPECT_NE(line_with(a->markdown, "vs baseline 40 ms").find("regressed"), std::string::npos) << a->markdown;
+    EXPECT_NE(a->html.find("recorded 2023-11-15T01:00:00.000Z"), std::string::npos);
+    // The configured default would have called the same week an improvement.
+    auto d = render_period_analysis(**h, AnalysisPeriod::kWeekly, dflt->p99_ms, end, dflt->source);
+    ASSERT_TRUE(d.is_ok());
+    EXPECT_NE(d->markdown.find("- Baseline p99 75 ms: the default (no baseline recorded)."), std::string::npos)
+        << d->markdown;
+    EXPECT_NE(line_with(d->markdown, "vs baseline 75 ms").find("improved"), std::string::npos) << d->markdown;
+
+    // An explicit value wins over the recorded one.
+    auto given = choose_report_baseline(**h, 100.0, std::nullopt);
+    ASSERT_TRUE(given.is_ok());
+    EXPECT_EQ(given->p99_ms, 100.0);
+    EXPECT_EQ(given->source, "given with --baseline-ms");
+    EXPECT_FALSE(choose_report_baseline(**h, 0.0, std::nullopt).is_ok());
+    EXPECT_FALSE(choose_report_baseline(**h, std::nullopt, -1.0).is_ok());
+}
+
 TEST(Report, AnalysisWithoutPreviousPeriod) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());

@@ -79,6 +79,39 @@ TEST(ContentController, BudgetPushesTheCrfUpWhileOver) {
     EXPECT_EQ(d.budget_correction, 0);
 }
 
+// TARGET_BANDWIDTH_REDUCTION is a budget per second: the measured bitrate is bits per frame x the camera's measured
+// frame rate (ContentSample::fps), so a 15 fps camera may spend twice the bytes per frame of a 30 fps one.
+TEST(ContentController, BudgetIsPerSecondAtTheCamerasMeasuredRate) {
+    ContentControllerOptions o;
+    o.baseline_kbps = 4000;
+    o.target_reduction = 0.25;  // budget 3000 kbps = 25000 B/frame at 15 fps, 12500 B/frame at 30 fps
+    const auto none = cars(0);
+    auto run = [&](double fps, int frame_bytes) {
+        ContentController c(o);
+        ContentSample s{0.1, 1280, 720, &none, frame_bytes};
+        s.fps = fps;
+        QualityDecision d;
+        for (int i = 0; i < 600; ++i) d = c.decide(s);
+        return d;
+    };
+    // 23000 B/frame: 2760 kbps at 15 fps (under budget), 5520 kbps at 30 fps (over).
+    const QualityDecision at15 = run(15, 23000), at30 = run(30, 23000);
+    EXPECT_NEAR(at15.bitrate_kbps, 2760, 1);
+    EXPECT_EQ(at15.budget_correction, 0) << "a 15 fps camera under its budget was treated as over it";
+    EXPECT_EQ(at15.crf, 25);
+    EXPECT_NEAR(at30.bitrate_kbps, 5520, 1);
+    EXPECT_GT(at30.budget_correction, 2);
+    // The same per-second rate on both sides of the budget at either frame rate.
+    EXPECT_EQ(run(30, 11500).budget_correction, 0);    // 2760 kbps
+    EXPECT_GT(run(15, 27000).budget_correction, 2);    // 3240 kbps
+    EXPECT_GT(run(30, 13500).budget_correction, 2);    // 3240 kbps
+    // The VBV cap is the per-second budget x 1.5 whatever the rate.
+    EXPECT_EQ(at15.cap_kbps, 4500);
+    EXPECT_EQ(at30.cap_kbps, 4500);
+    // Before a rate is measured (fps 0) the options' nominal rate (30) is used.
+    EXPECT_NEAR(run(0, 23000).bitrate_kbps, 5520, 1);
+}
+
 TEST(ContentController, StaticTilesAreSharperOnKeyframesAndCoarserBetween) {
     ContentControllerOptions o;
     o.tile_px = 64;

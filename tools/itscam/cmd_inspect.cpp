@@ -18,7 +18,7 @@ namespace {
 
 struct InspectArgs {
     std::string model;
-    bool graph = false, json = false, raw = false;
+    bool graph = false, json = false, raw = false, no_optimize = false;
     int batch = 1;
 };
 
@@ -129,10 +129,14 @@ int run_inspect(const InspectArgs& a) {
     Graph opt = *g;
     std::map<std::string, int> stats;
     const int ih = plan ? plan->first.height : 0, iw = plan ? plan->first.width : 0;
-    Status st = optimize_graph(opt, a.batch, ih, iw, PassOptions{}, &stats);
+    PassOptions po;
+    po.optimize = !a.no_optimize;
+    Status st = optimize_graph(opt, a.batch, ih, iw, po, &stats);
     if (!st.is_ok()) return fail(st.to_string(), 2);
     j["optimized"] = describe(opt);
     j["optimized"]["passes"] = stats;
+    j["optimized"]["pass_order"] = pass_sequence(po);
+    j["optimized"]["fusions"] = po.optimize;
     if (a.json) {
         std::printf("%s\n", j.dump(1).c_str());
     } else {
@@ -156,7 +160,9 @@ int run_inspect(const InspectArgs& a) {
         for (const auto& [op, n] : opt.op_histogram()) std::printf("%s:%d ", op.c_str(), n);
         std::printf("\npasses    ");
         for (const auto& [p, n] : stats) std::printf("%s:%d ", p.c_str(), n);
-        std::printf("\n");
+        std::printf("\norder     ");
+        for (const auto& p : pass_sequence(po)) std::printf("%s ", p.c_str());
+        std::printf("%s\n", po.optimize ? "" : "(--no-optimize: no fusions)");
     }
     if (a.graph) std::printf("%s", graph_dump(a.raw ? *g : opt).c_str());
     return 0;
@@ -169,6 +175,8 @@ RunFn add_inspect_command(CLI::App& app) {
     app.add_option("model", a->model, "ONNX model or itscam plan (target, key, precision, batch sizes, tuning)")
         ->required();
     app.add_option("--batch", a->batch, "Batch size to bind for the optimized view")->check(CLI::Range(1, 4096));
+    app.add_flag("--no-optimize", a->no_optimize,
+                 "The graph plain execution runs (ENABLE_TENSORRT: false): the passes without fusions");
     app.add_flag("--graph", a->graph, "Dump the optimized graph, one node per line");
     app.add_flag("--raw", a->raw, "With --graph: dump the graph as imported");
     app.add_flag("--json", a->json, "Machine-readable output");

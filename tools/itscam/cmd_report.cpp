@@ -3,7 +3,9 @@
 //  - `--duration 24h --output DIR`: the self-contained HTML performance report and its Markdown summary for the
 //    window [end - duration, end); prints the two paths and the key numbers on stdout.
 //  - `--period weekly --analysis optimization`: this period against the previous one and against a baseline p99,
-//    as Markdown on stdout (and, with --output, analysis-<period>-YYYYMMDD.md/.html).
+//    as Markdown on stdout (and, with --output, analysis-<period>-YYYYMMDD.md/.html). The baseline is --baseline-ms
+//    when given, else the one recorded with POST /api/v1/baseline (history), else alerts.baseline_p99_ms of
+//    --config, else 75 ms; the analysis says which.
 // Status lines go to stderr; results to stdout.
 #include <chrono>
 #include <cinttypes>
@@ -17,7 +19,10 @@
 #include <string>
 
 #include "commands.h"
+#include <nlohmann/json.hpp>
+
 #include "config/config.h"
+#include "service/alerts.h"
 #include "service/history.h"
 #include "service/report.h"
 
@@ -37,6 +42,7 @@ struct ReportArgs {
     std::string config;
     std::string end = "now";
     double baseline_ms = 75.0;
+    CLI::Option* baseline_opt = nullptr;  // given: it beats the recorded and the configured baseline
 };
 
 constexpr const char* kDefaultDb = "runs/itscam.db";
@@ -87,6 +93,19 @@ std::optional<SystemTime> parse_iso8601_utc(const std::string& s) {
     const std::time_t t = timegm(&tm);
     if (t == static_cast<std::time_t>(-1)) return std::nullopt;
     return std::chrono::system_clock::from_time_t(t);
+}
+
+// alerts.baseline_p99_ms of the config, validated like `itscam run` does (alert_rules_from_json); none when the
+// config does not set it.
+Result<std::optional<double>> configured_baseline_ms(const config::Config& cfg) {
+    const auto it = cfg.reserved_json.sections.find("alerts");
+    if (it == cfg.reserved_json.sections.end()) return std::optional<double>();
+    nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+    if (!j.is_object() || !j.contains("baseline_p99_ms")) return std::optional<double>();
+    j.erase("webhook");  // the notifier's settings, not rules (cmd_run reads them)
+    auto rules = service::alert_rules_from_json(j);
+    if (!rules) return rules.status().with_context(cfg.source_path + ": alerts");
+    return std::optional<double>(rules->baseline_p99_ms);
 }
 
 Status write_text_file(const std::string& path, const std::string& text) {
@@ -141,16 +160,22 @@ int run_report(const ReportArgs& a) {
             return fail("--end: bad time '" + a.end + "' (expected now, latest or UTC YYYY-MM-DD[THH:MM[:SS]][Z])", 2);
     }
 
-    // ---- the database ----
+    // ---- the database (and the configured regression baseline) ----
     std::string db = a.db;
-    if (db.empty() && !a.config.empty()) {
+    std::optional<double> configured_baseline;
+    if (!a.config.empty()) {
         const config::Env env = config::process_env();
         auto cfg = config::load_config(a.config, &env);
         if (!cfg) return fail(cfg.status().message(), 2);
-        db = cfg->history.path;
-        if (!cfg->history.enabled)
-            std::fprintf(stderr, "itscam: note: history is disabled in %s (history.enabled: false)\n",
-                         a.config.c_str());
+        auto cb = configured_baseline_ms(*cfg);
+        if (!cb) return fail(cb.status().message(), 2);
+        configured_baseline = *cb;
+        if (db.empty()) {
+            db = cfg->history.path;
+            if (!cfg->history.enabled)
+                std::fprintf(stderr, "itscam: note: history is disabled in %s (history.enabled: false)\n",
+                             a.config.c_str());
+        }
     }
     if (db.empty()) {
         const char* e = std::getenv("ITSCAM_HISTORY_PATH");
@@ -212,9 +237,15 @@ int run_report(const ReportArgs& a) {
     }
 
     // ---- the period analysis ----
-    std::fprintf(stderr, "itscam: %s %s analysis ending %s (baseline p99 %g ms)...\n", a.period.c_str(),
-                 analysis.c_str(), fmt_utc(end, "%Y-%m-%d %H:%M:%S UTC").c_str(), a.baseline_ms);
-    auto an = service::render_period_analysis(h, period, a.baseline_ms, end);
+    const bool explicit_baseline = a.baseline_opt && a.baseline_opt->count() > 0;
+    auto baseline = service::choose_report_baseline(h, explicit_baseline ? std::optional<double>(a.baseline_ms)
+                                                                          : std::nullopt,
+                                                    configured_baseline);
+    if (!baseline) return fail(baseline.status().message(), exit_code_for(baseline.status()));
+    std::fprintf(stderr, "itscam: %s %s analysis ending %s (baseline p99 %g ms: %s)...\n", a.period.c_str(),
+                 analysis.c_str(), fmt_utc(end, "%Y-%m-%d %H:%M:%S UTC").c_str(), baseline->p99_ms,
+                 baseline->source.c_str());
+    auto an = service::render_period_analysis(h, period, baseline->p99_ms, end, baseline->source);
     if (!an) return fail(an.status().message(), exit_code_for(an.status()));
     std::fputs(an->markdown.c_str(), stdout);
     if (!a.output.empty()) {
@@ -240,9 +271,11 @@ RunFn add_report_command(CLI::App& app) {
     app.add_option("--period", a->period, "Period analysis: this period vs the previous one and the baseline "
                                           "(daily | weekly)");
     app.add_option("--analysis", a->analysis, "Kind of period analysis (optimization, the default)");
-    app.add_option("--baseline-ms", a->baseline_ms, "Baseline p99 inference latency for the period analysis (ms)")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
+    a->baseline_opt = app.add_option("--baseline-ms", a->baseline_ms,
+                                     "Baseline p99 inference latency for the period analysis (ms); default: the "
+                                     "baseline recorded with POST /api/v1/baseline, else alerts.baseline_p99_ms of "
+                                     "--config, else 75")
+                          ->check(CLI::PositiveNumber);
     app.add_option("-o,--output", a->output,
                    "Output folder (created if needed); --duration default: reports; --period: optional");
     app.add_option("--db", a->db, "History database (default: history.path of --config, else $ITSCAM_HISTORY_PATH, "
@@ -255,7 +288,7 @@ RunFn add_report_command(CLI::App& app) {
     app.footer(
         "Examples:\n"
         "  itscam report --duration 24h --output reports/ --db runs/itscam.db\n"
-        "  itscam report --period weekly --analysis optimization --baseline-ms 75 --config config.yaml");
+        "  itscam report --period weekly --analysis optimization --config config.yaml");
     return [a] { return run_report(*a); };
 }
 

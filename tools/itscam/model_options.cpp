@@ -25,6 +25,9 @@ void add_model_options(CLI::App& app, ModelArgs& a) {
     app.add_option("--threads", a.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     app.add_option("--imgsz", a.imgsz, "Input size (0 = the model's imgsz; fixed-size exports only run at theirs)")
         ->check(CLI::Range(0, 8192));
+    app.add_flag("--no-optimize", a.no_optimize,
+                 "Plain execution, as ENABLE_TENSORRT: false: no fusion passes, the backend's default algorithms (no "
+                 "autotuning, no recorded plan tuning)");
 }
 
 bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
@@ -36,6 +39,7 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
     }
     e.threads = a.threads;
     e.height = e.width = a.imgsz;
+    e.optimize = !a.no_optimize;
     auto p = parse_precision(a.precision);
     if (!p) {
         err = p.status().message();

@@ -15,6 +15,7 @@ struct ModelArgs {
     int threads = 0;
     int imgsz = 0;
     std::string calib;  // int8: folder of calibration images
+    bool no_optimize = false;  // --no-optimize: plain execution (EngineOptions::optimize false)
     // Set by add_model_options: whether --device / --precision were given (a plan supplies its own otherwise).
     CLI::Option* device_opt = nullptr;
     CLI::Option* precision_opt = nullptr;

@@ -1,0 +1,43 @@
+// SQLite helpers shared by the History implementation files (history.cpp, history_baseline.cpp). Internal to the
+// service: not included by anything outside src/service/history*.cpp.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <optional>
+#include <string>
+
+namespace itscam::service::history_sql {
+
+inline void bind_opt(sqlite3_stmt* st, int i, const std::optional<double>& v) {
+    if (v)
+        sqlite3_bind_double(st, i, *v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+inline void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
+    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
+inline std::optional<double> col_opt(sqlite3_stmt* st, int i) {
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_double(st, i);
+}
+
+inline std::string col_text(sqlite3_stmt* st, int i) {
+    const unsigned char* p = sqlite3_column_text(st, i);
+    if (!p) return {};
+    return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st, i)));
+}
+
+// Resets a cached statement when the scope ends, whatever path it takes.
+struct StmtReset {
+    sqlite3_stmt* st;
+    ~StmtReset() {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+};
+
+}  // namespace itscam::service::history_sql
