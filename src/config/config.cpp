@@ -11,6 +11,7 @@
 #include <set>
 
 #include "config/config_internal.h"
+#include "device/device_name.h"
 
 extern char** environ;
 
@@ -406,9 +407,7 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
 namespace {
 
 bool valid_device(const std::string& d) {
-    if (d == "cpu" || d == "ref" || d == "cuda") return true;
-    if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
-    return std::all_of(d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    return device::device_name_validate(d).is_ok();
 }
 
 bool valid_camera_id(const std::string& id) {

@@ -44,10 +44,10 @@
 #include <sstream>
 
 #include "backend/backend.h"
-#include "backend/cuda/csl/csl.h"
 #include "backend/cuda/cudnn_fused.h"
 #include "backend/cuda/kernels/kernels_impl.h"
-#include "backend/cuda/stream_manager.h"
+#include "device/cuda/csl_dnn.h"
+#include "device/cuda/cuda_device.h"
 #include "ops/conv_params.h"
 #include "ops/op_registry.h"
 #include "ops/resize_params.h"
@@ -275,7 +275,7 @@ private:
     std::vector<int> in_bufs_, out_bufs_;
     csl::Cudnn cudnn_;
     csl::Cublas cublas_;
-    StreamLease stream_;
+    csl::StreamLease stream_;
     csl::GraphExec exec_;
     DeviceBinding binding_;
     size_t bytes_ = 0;
@@ -288,7 +288,7 @@ private:
 CudaCompiled::~CudaCompiled() {
     cudaSetDevice(device_);
     if (stream_.get()) cudaStreamSynchronize(stream_.get());
-    if (reserved_) StreamManager::for_device(device_).unreserve(reserved_);
+    if (reserved_) csl::memory_unreserve(device_, reserved_);
     print_profile();
 }
 
@@ -1109,7 +1109,7 @@ Status CudaCompiled::build() {
         ITSCAM_CUBLAS_CHECK(cublasCreate(&b));
         cublas_ = csl::Cublas(b);
     }
-    ITSCAM_ASSIGN_OR_RETURN(stream_, StreamManager::for_device(device_).acquire());
+    ITSCAM_ASSIGN_OR_RETURN(stream_, csl::stream_acquire(device_));
     ITSCAM_CUDNN_CHECK(cudnnSetStream(cudnn_.get(), stream_.get()));
     ITSCAM_CUBLAS_CHECK(cublasSetStream(cublas_.get(), stream_.get()));
     if (!opt_.tuning.empty()) {
@@ -1410,7 +1410,7 @@ Status CudaCompiled::allocate() {
     // The budget covers the arena, weights/inputs/outputs and the cuBLAS workspace; convolution workspaces are
     // reserved once their size is known (choose_algorithms).
     reserved_ = arena + persistent_bytes + kCublasWorkspace;
-    ITSCAM_RETURN_IF_ERROR(StreamManager::for_device(device_).reserve(reserved_, "this engine"));
+    ITSCAM_RETURN_IF_ERROR(csl::memory_reserve(device_, reserved_, "this engine"));
     ITSCAM_ASSIGN_OR_RETURN(arena_, csl::device_alloc(arena));
     bytes_ = arena;
     for (auto& b : bufs_) {
@@ -1436,7 +1436,7 @@ Status CudaCompiled::allocate() {
     ITSCAM_ASSIGN_OR_RETURN(out_host_, csl::pinned_alloc(out_total));
     binding_.input = in_bufs_.empty() ? nullptr : bufs_[in_bufs_[0]].ptr;
     binding_.output = out_bufs_.empty() ? nullptr : bufs_[out_bufs_[0]].ptr;
-    binding_.stream = stream_.get();
+    binding_.stream = &stream_.lease();
     binding_.device_id = device_;
     return Status::ok();
 }
@@ -1584,7 +1584,7 @@ Status CudaCompiled::choose_algorithms() {
     tune_ws.reset();
     ws_ptr_ = nullptr;
     if (conv_ws_bytes_) {
-        ITSCAM_RETURN_IF_ERROR(StreamManager::for_device(device_).reserve(conv_ws_bytes_, "the convolution workspace"));
+        ITSCAM_RETURN_IF_ERROR(csl::memory_reserve(device_, conv_ws_bytes_, "the convolution workspace"));
         reserved_ += conv_ws_bytes_;
         ITSCAM_ASSIGN_OR_RETURN(conv_ws_, csl::device_alloc(conv_ws_bytes_));
         bytes_ += conv_ws_bytes_;
@@ -1661,7 +1661,6 @@ Status CudaCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>&
         return invalid_argument("expected " + std::to_string(in_bufs_.size()) + " inputs, got " +
                                 std::to_string(inputs.size()));
     cudaStream_t s = stream_.get();
-    const auto t0 = std::chrono::steady_clock::now();
     char* host_in = static_cast<char*>(in_host_.get());
     for (size_t i = 0; i < inputs.size(); ++i) {
         const Val& v = vals_[g_.inputs[i]];
@@ -1681,7 +1680,6 @@ Status CudaCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>&
         host_out += align_up(out_bytes_[i]);
     }
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
-    stream_.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     outputs.clear();
     for (size_t i = 0; i < out_bufs_.size(); ++i) {
         std::shared_ptr<std::byte> view(reinterpret_cast<std::byte*>(outs[i]), [](std::byte*) {});
