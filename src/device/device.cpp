@@ -7,10 +7,14 @@ namespace itscam::device {
 
 const char* memory_kind_name(MemoryKind k) {
     switch (k) {
-        case MemoryKind::kHost: return "host";
-        case MemoryKind::kPinned: return "pinned";
-        case MemoryKind::kMapped: return "mapped";
-        case MemoryKind::kDevice: return "device";
+        case MemoryKind::kHost:
+            return "host";
+        case MemoryKind::kPinned:
+            return "pinned";
+        case MemoryKind::kMapped:
+            return "mapped";
+        case MemoryKind::kDevice:
+            return "device";
     }
     return "?";
 }
@@ -71,12 +75,12 @@ void StreamWork::end() {
 // ---- Event ----
 
 Event::~Event() {
-    if (dev_ && native_) dev_->native_event_destroy(native_);
+    if (dev_ && native_) dev_->event_destroy_(native_);
 }
 
 Event& Event::operator=(Event&& o) noexcept {
     if (this != &o) {
-        if (dev_ && native_) dev_->native_event_destroy(native_);
+        if (dev_ && native_) dev_->event_destroy_(native_);
         dev_ = std::exchange(o.dev_, nullptr);
         native_ = std::exchange(o.native_, nullptr);
         recorded_ = std::exchange(o.recorded_, false);

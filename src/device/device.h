@@ -42,10 +42,10 @@ const char* memory_kind_name(MemoryKind k);  // "host" | "pinned" | "mapped" | "
 
 // Process-wide settings of every device (device/registry.h applies them).
 struct DeviceSettings {
-    int streams_initial = 16;           // STREAMS_PER_DEVICE
-    int streams_max = 32;               // MAX_STREAMS_PER_DEVICE
-    size_t gpu_memory_budget = 0;       // TOTAL_GPU_MEMORY_GB, bytes per GPU; 0: no budget
-    bool stream_monitoring = false;     // ENABLE_CUDA_STREAMS_MONITORING
+    int streams_initial = 16;        // STREAMS_PER_DEVICE
+    int streams_max = 32;            // MAX_STREAMS_PER_DEVICE
+    size_t gpu_memory_budget = 0;    // TOTAL_GPU_MEMORY_GB, bytes per GPU; 0: no budget
+    bool stream_monitoring = false;  // ENABLE_CUDA_STREAMS_MONITORING
 };
 
 struct StreamStats {
@@ -62,7 +62,7 @@ class StreamWork;
 // A leased stream of a device: work enqueued on it runs in order. Move-only; returns the stream to the pool when
 // destroyed. The calls enqueue on the stream and return at once (on the host: do the work and return).
 class StreamLease {
-public:
+  public:
     StreamLease() = default;
     ~StreamLease() { reset(); }
     StreamLease(StreamLease&& o) noexcept { *this = std::move(o); }
@@ -84,7 +84,7 @@ public:
     [[nodiscard]] StreamWork work() const;
     void reset();
 
-private:
+  private:
     friend class Device;
     StreamLease(Device* d, int index, void* native) : dev_(d), index_(index), native_(native) {}
     Device* dev_ = nullptr;
@@ -94,7 +94,7 @@ private:
 
 // One unit of monitored work on a stream (StreamLease::work()). Move-only.
 class StreamWork {
-public:
+  public:
     StreamWork() = default;
     ~StreamWork() { end(); }
     StreamWork(StreamWork&& o) noexcept { *this = std::move(o); }
@@ -104,7 +104,7 @@ public:
     // Marks the end of the unit on the stream (after the work enqueued so far). Idempotent.
     void end();
 
-private:
+  private:
     friend class Device;
     friend class StreamLease;
     StreamWork(Device* d, int stream, uint64_t id) : dev_(d), stream_(stream), id_(id) {}
@@ -115,7 +115,7 @@ private:
 
 // A marker in a stream. Move-only; owned by its creator.
 class Event {
-public:
+  public:
     Event() = default;
     ~Event();
     Event(Event&& o) noexcept { *this = std::move(o); }
@@ -137,7 +137,7 @@ public:
     // Milliseconds from `start` to this event; both recorded and reached, created with timing.
     Result<double> elapsed_ms_since(const Event& start) const;
 
-private:
+  private:
     friend class Device;
     Event(Device* d, void* native) : dev_(d), native_(native) {}
     Device* dev_ = nullptr;
@@ -148,7 +148,7 @@ private:
 // A device. Implementations provide the native operations (the protected function table below); the stream pool,
 // the memory budget and stream monitoring are common to all devices and live here.
 class Device {
-public:
+  public:
     virtual ~Device() = default;
     Device(const Device&) = delete;
     Device& operator=(const Device&) = delete;
@@ -189,8 +189,10 @@ public:
     // lease; the budget applies to the next reservation; monitoring to the next StreamLease::work().
     virtual void configure(const DeviceSettings& s);
 
-protected:
-    explicit Device(std::string name) : name_(std::move(name)) {}
+  protected:
+    // `event_destroy` frees a native event. It is a plain function, not a virtual one, because the device's own
+    // events (stream monitoring) are released while the base class is being destroyed.
+    Device(std::string name, void (*event_destroy)(void*)) : name_(std::move(name)), event_destroy_(event_destroy) {}
     void set_budget(size_t bytes) { budget_ = bytes; }
 
     // The native function table. Every entry is required; each returns its errors as Status codes (see the file
@@ -199,14 +201,13 @@ protected:
     virtual Status native_stream_synchronize(void* stream) = 0;
     virtual Status native_memset(void* stream, void* dst, int value, size_t bytes) = 0;
     virtual Result<void*> native_event_create(bool timing) = 0;
-    virtual void native_event_destroy(void* event) = 0;
     virtual Status native_event_record(void* event, void* stream) = 0;
     virtual Result<bool> native_event_done(void* event) = 0;
     virtual Status native_event_synchronize(void* event) = 0;
     virtual Status native_stream_wait(void* stream, void* event) = 0;
     virtual Result<double> native_event_elapsed_ms(void* start, void* end) = 0;
 
-private:
+  private:
     friend class StreamLease;
     friend class StreamWork;
     friend class Event;
@@ -232,6 +233,7 @@ private:
     Result<Event> spare_event_locked(Entry& e);
 
     const std::string name_;
+    void (*const event_destroy_)(void*);
     std::atomic<int> streams_initial_{16}, streams_max_{32};
     std::atomic<bool> monitoring_{false};
     std::atomic<size_t> budget_{0};

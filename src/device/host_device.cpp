@@ -38,8 +38,9 @@ Result<MemoryKind> HostDevice::memory_kind(MemoryKind want) {
 }
 
 Result<void*> HostDevice::memory_alloc(MemoryKind kind, size_t bytes, bool zero) {
-    if (kind != MemoryKind::kHost) return invalid_argument(std::string("the host device has no ") +
-                                                           memory_kind_name(kind) + " memory (ask memory_kind first)");
+    if (kind != MemoryKind::kHost)
+        return invalid_argument(std::string("the host device has no ") + memory_kind_name(kind) +
+                                " memory (ask memory_kind first)");
     return host_memory_alloc(bytes, zero);
 }
 
@@ -56,9 +57,7 @@ Result<void*> HostDevice::native_event_create(bool) {
     return static_cast<void*>(new HostEvent);
 }
 
-void HostDevice::native_event_destroy(void* event) {
-    delete static_cast<HostEvent*>(event);
-}
+HostDevice::HostDevice() : Device("cpu", [](void* event) { delete static_cast<HostEvent*>(event); }) {}
 
 Status HostDevice::native_event_record(void* event, void*) {
     static_cast<HostEvent*>(event)->at = Clock::now();

@@ -882,7 +882,9 @@ PipelineSnapshot Pipeline::snapshot() const {
         ds.workers = d->workers.load();
         ds.busy_fraction = d->busy.fraction(ds.workers);
         device::Device* hw = d->hw.load();
-        if (P.cfg.settings.ENABLE_CUDA_STREAMS_MONITORING && hw) ds.streams = hw->stream_stats();
+        if (P.cfg.settings.ENABLE_CUDA_STREAMS_MONITORING && hw)
+            for (const device::StreamStats& st : hw->stream_stats())
+                if (st.leases > 0 || st.runs > 0) ds.streams.push_back(st);  // streams in use, not the idle pool
         s.devices.push_back(ds);
     }
     s.circuit_transitions = P.transitions.load();

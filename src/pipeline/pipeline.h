@@ -58,8 +58,9 @@ struct DeviceSnapshot {
     int64_t batches = 0, frames = 0, failures = 0, fallback_batches = 0;
     double busy_fraction = 0;      // share of wall time the device's workers spent in inference (last 5 s)
     int workers = 0;
-    // ENABLE_CUDA_STREAMS_MONITORING only (else empty): the device's streams (device/device.h) with their busy time
-    // and queue depth. Streams are process-wide: they count the work of every pipeline on the device.
+    // ENABLE_CUDA_STREAMS_MONITORING only (else empty): the device's streams in use (leased now, or with finished
+    // work) with their busy time and queue depth (device/device.h). Streams are process-wide: they count the work
+    // of every pipeline on the device.
     std::vector<device::StreamStats> streams;
 };
 

@@ -24,7 +24,8 @@ inline Status cuda_status(cudaError_t e, const char* what) {
     if (e == cudaSuccess) return Status::ok();
     const std::string msg = std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
     switch (e) {
-        case cudaErrorMemoryAllocation: return Status(StatusCode::kOutOfMemory, msg);
+        case cudaErrorMemoryAllocation:
+            return Status(StatusCode::kOutOfMemory, msg);
         case cudaErrorIllegalAddress:
         case cudaErrorLaunchFailure:
         case cudaErrorLaunchTimeout:
@@ -39,7 +40,8 @@ inline Status cuda_status(cudaError_t e, const char* what) {
         case cudaErrorNoDevice:
         case cudaErrorInsufficientDriver:
             return Status(StatusCode::kDeviceLost, msg);
-        default: return Status(StatusCode::kDevice, msg);
+        default:
+            return Status(StatusCode::kDevice, msg);
     }
 }
 
@@ -48,7 +50,7 @@ inline Status cuda_status(cudaError_t e, const char* what) {
 // A unique owner of one handle, released by Deleter::release(handle).
 template <typename H, typename Deleter>
 class Handle {
-public:
+  public:
     Handle() = default;
     explicit Handle(H h) : h_(h) {}
     ~Handle() { reset(); }
@@ -71,16 +73,28 @@ public:
         h_ = H{};
     }
 
-private:
+  private:
     H h_{};
 };
 
-struct StreamDel { static void release(cudaStream_t s) { cudaStreamDestroy(s); } };
-struct EventDel { static void release(cudaEvent_t e) { cudaEventDestroy(e); } };
-struct GraphDel { static void release(cudaGraph_t g) { cudaGraphDestroy(g); } };
-struct GraphExecDel { static void release(cudaGraphExec_t g) { cudaGraphExecDestroy(g); } };
-struct DeviceMemDel { static void release(void* p) { cudaFree(p); } };
-struct HostMemDel { static void release(void* p) { cudaFreeHost(p); } };
+struct StreamDel {
+    static void release(cudaStream_t s) { cudaStreamDestroy(s); }
+};
+struct EventDel {
+    static void release(cudaEvent_t e) { cudaEventDestroy(e); }
+};
+struct GraphDel {
+    static void release(cudaGraph_t g) { cudaGraphDestroy(g); }
+};
+struct GraphExecDel {
+    static void release(cudaGraphExec_t g) { cudaGraphExecDestroy(g); }
+};
+struct DeviceMemDel {
+    static void release(void* p) { cudaFree(p); }
+};
+struct HostMemDel {
+    static void release(void* p) { cudaFreeHost(p); }
+};
 
 using Stream = Handle<cudaStream_t, StreamDel>;
 using Event = Handle<cudaEvent_t, EventDel>;
@@ -112,12 +126,14 @@ inline Result<Event> make_event(bool timing) {
 }
 
 // Makes `device` current for the calling thread (every public entry point of the backend does this first).
-inline Status set_device(int device) { return cuda_status(cudaSetDevice(device), "cudaSetDevice"); }
+inline Status set_device(int device) {
+    return cuda_status(cudaSetDevice(device), "cudaSetDevice");
+}
 
 // Makes `device` current on this thread for the scope and restores the caller's device afterwards. error() is
 // cudaSetDevice's result (no GPU, no driver, bad ordinal); the runtime's last-error state is cleared on failure.
 class DeviceScope {
-public:
+  public:
     explicit DeviceScope(int device) {
         if (cudaGetDevice(&prev_) != cudaSuccess) prev_ = -1;
         err_ = cudaSetDevice(device);
@@ -130,7 +146,7 @@ public:
     DeviceScope& operator=(const DeviceScope&) = delete;
     cudaError_t error() const { return err_; }
 
-private:
+  private:
     int prev_ = -1;
     cudaError_t err_ = cudaSuccess;
 };
@@ -139,7 +155,7 @@ private:
 // reallocated only when a call needs more than any before.
 template <typename Mem, Result<Mem> (*Alloc)(size_t)>
 class GrowBuffer {
-public:
+  public:
     void* get() const { return mem_.get(); }
     size_t bytes() const { return bytes_; }
     // Reallocates (contents lost) when `want` exceeds the size; at least 256 bytes. The caller makes sure no
@@ -154,7 +170,7 @@ public:
         return Status::ok();
     }
 
-private:
+  private:
     Mem mem_;
     size_t bytes_ = 0;
 };
@@ -164,7 +180,7 @@ using PinnedBuffer = GrowBuffer<HostMem, pinned_alloc>;
 // An event that remembers whether it was recorded: waiting on one that never was returns at once. For ordering the
 // reuse of scratch buffers across streams.
 class Fence {
-public:
+  public:
     Status create() {
         ITSCAM_ASSIGN_OR_RETURN(e_, make_event(false));
         return Status::ok();
@@ -183,7 +199,7 @@ public:
         return recorded_ ? cuda_status(cudaStreamWaitEvent(s, e_.get(), 0), "cudaStreamWaitEvent") : Status::ok();
     }
 
-private:
+  private:
     Event e_;
     bool recorded_ = false;
 };

@@ -22,13 +22,20 @@ inline Status cudnn_status(cudnnStatus_t e, const char* what) {
 
 inline const char* cublas_name(cublasStatus_t e) {
     switch (e) {
-        case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-        case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-        case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-        case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-        case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-        case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-        default: return "CUBLAS_STATUS_ERROR";
+        case CUBLAS_STATUS_NOT_INITIALIZED:
+            return "CUBLAS_STATUS_NOT_INITIALIZED";
+        case CUBLAS_STATUS_ALLOC_FAILED:
+            return "CUBLAS_STATUS_ALLOC_FAILED";
+        case CUBLAS_STATUS_INVALID_VALUE:
+            return "CUBLAS_STATUS_INVALID_VALUE";
+        case CUBLAS_STATUS_ARCH_MISMATCH:
+            return "CUBLAS_STATUS_ARCH_MISMATCH";
+        case CUBLAS_STATUS_EXECUTION_FAILED:
+            return "CUBLAS_STATUS_EXECUTION_FAILED";
+        case CUBLAS_STATUS_NOT_SUPPORTED:
+            return "CUBLAS_STATUS_NOT_SUPPORTED";
+        default:
+            return "CUBLAS_STATUS_ERROR";
     }
 }
 
@@ -42,11 +49,21 @@ inline Status cublas_status(cublasStatus_t e, const char* what) {
 #define ITSCAM_CUDNN_CHECK(expr) ITSCAM_RETURN_IF_ERROR(::itscam::csl::cudnn_status((expr), #expr))
 #define ITSCAM_CUBLAS_CHECK(expr) ITSCAM_RETURN_IF_ERROR(::itscam::csl::cublas_status((expr), #expr))
 
-struct CudnnDel { static void release(cudnnHandle_t h) { cudnnDestroy(h); } };
-struct CublasDel { static void release(cublasHandle_t h) { cublasDestroy(h); } };
-struct TensorDescDel { static void release(cudnnTensorDescriptor_t d) { cudnnDestroyTensorDescriptor(d); } };
-struct FilterDescDel { static void release(cudnnFilterDescriptor_t d) { cudnnDestroyFilterDescriptor(d); } };
-struct ConvDescDel { static void release(cudnnConvolutionDescriptor_t d) { cudnnDestroyConvolutionDescriptor(d); } };
+struct CudnnDel {
+    static void release(cudnnHandle_t h) { cudnnDestroy(h); }
+};
+struct CublasDel {
+    static void release(cublasHandle_t h) { cublasDestroy(h); }
+};
+struct TensorDescDel {
+    static void release(cudnnTensorDescriptor_t d) { cudnnDestroyTensorDescriptor(d); }
+};
+struct FilterDescDel {
+    static void release(cudnnFilterDescriptor_t d) { cudnnDestroyFilterDescriptor(d); }
+};
+struct ConvDescDel {
+    static void release(cudnnConvolutionDescriptor_t d) { cudnnDestroyConvolutionDescriptor(d); }
+};
 
 using Cudnn = Handle<cudnnHandle_t, CudnnDel>;
 using Cublas = Handle<cublasHandle_t, CublasDel>;

@@ -25,7 +25,8 @@ Status failed(cudaError_t e, const std::string& what) {
 
 }  // namespace
 
-CudaDevice::CudaDevice(int ordinal) : Device("cuda:" + std::to_string(ordinal)), ordinal_(ordinal) {}
+CudaDevice::CudaDevice(int ordinal)
+    : Device("cuda:" + std::to_string(ordinal), [](void* e) { (void)cudaEventDestroy(event(e)); }), ordinal_(ordinal) {}
 
 void CudaDevice::configure(const DeviceSettings& s) {
     Device::configure(s);
@@ -109,10 +110,6 @@ Result<void*> CudaDevice::native_event_create(bool timing) {
     return static_cast<void*>(e.release());  // owned by the device::Event from here
 }
 
-void CudaDevice::native_event_destroy(void* e) {
-    (void)cudaEventDestroy(event(e));
-}
-
 Status CudaDevice::native_event_record(void* e, void* stream) {
     csl::DeviceScope scope(ordinal_);
     return csl::cuda_status(cudaEventRecord(event(e), cuda(stream)), "cudaEventRecord");
@@ -157,7 +154,8 @@ Result<StreamLease> stream_acquire(int device) {
 
 Result<cudaStream_t> stream_of(const device::StreamLease& s) {
     if (!s || !dynamic_cast<device::CudaDevice*>(s.device()))
-        return invalid_argument("not a CUDA stream" + (s ? " (a stream of " + s.device()->name() + ")" : std::string()));
+        return invalid_argument("not a CUDA stream" +
+                                (s ? " (a stream of " + s.device()->name() + ")" : std::string()));
     return static_cast<cudaStream_t>(s.native());
 }
 

@@ -21,7 +21,7 @@
 namespace itscam::device {
 
 class CudaDevice final : public Device {
-public:
+  public:
     explicit CudaDevice(int ordinal);
     int ordinal() const { return ordinal_; }
 
@@ -34,19 +34,18 @@ public:
     // Also takes the GPU memory budget.
     void configure(const DeviceSettings& s) override;
 
-protected:
+  protected:
     Result<void*> native_stream_create() override;
     Status native_stream_synchronize(void* stream) override;
     Status native_memset(void* stream, void* dst, int value, size_t bytes) override;
     Result<void*> native_event_create(bool timing) override;
-    void native_event_destroy(void* event) override;
     Status native_event_record(void* event, void* stream) override;
     Result<bool> native_event_done(void* event) override;
     Status native_event_synchronize(void* event) override;
     Status native_stream_wait(void* stream, void* event) override;
     Result<double> native_event_elapsed_ms(void* start, void* end) override;
 
-private:
+  private:
     const int ordinal_;
 };
 
@@ -59,7 +58,7 @@ namespace itscam::csl {
 
 // A stream lease of a CUDA device with the stream typed. Move-only; returns the stream when destroyed.
 class StreamLease {
-public:
+  public:
     StreamLease() = default;
     explicit StreamLease(device::StreamLease l) : lease_(std::move(l)) {}
     cudaStream_t get() const { return static_cast<cudaStream_t>(lease_.native()); }
@@ -67,7 +66,7 @@ public:
     const device::StreamLease& lease() const { return lease_; }
     void reset() { lease_.reset(); }
 
-private:
+  private:
     device::StreamLease lease_;
 };
 
