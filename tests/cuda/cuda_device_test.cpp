@@ -69,7 +69,9 @@ TEST(CudaDevice, MemoryKindsOnTheGpu) {
         cudaPointerAttributes attr{};
         ASSERT_EQ(cudaPointerGetAttributes(&attr, *p), cudaSuccess);
         EXPECT_EQ(attr.type, k == MemoryKind::kDevice ? cudaMemoryTypeDevice : cudaMemoryTypeHost);
-        if (k != MemoryKind::kDevice) EXPECT_EQ(static_cast<const char*>(*p)[(1 << 20) - 1], 0) << "zeroed";
+        if (k != MemoryKind::kDevice) {
+            EXPECT_EQ(static_cast<const char*>(*p)[(1 << 20) - 1], 0) << "zeroed";
+        }
         d.memory_free(k, *p);
     }
     auto huge = d.memory_alloc(MemoryKind::kDevice, size_t{1} << 50, false);

@@ -217,7 +217,8 @@ TEST(MemoryPool, WarmupTouchesPages) {
     }
 }
 
-// Pools hold the host device's memory unless PoolOptions::device names another (a GPU's pools: tests/cuda).
+// Pools hold the host device's memory unless PoolOptions::device names another (a GPU's memory kinds, with
+// their no-GPU fallback: tests/cuda/cuda_device_test.cpp).
 TEST(MemoryPool, DeviceKindOnTheHostDeviceIsUnsupported) {
     PoolOptions o = host_opts(1024, 1, 2);
     o.kind = MemoryKind::kDevice;
@@ -362,7 +363,7 @@ TEST(MemoryPool, RegistryFindsOrCreatesAndAggregates) {
 }
 
 TEST(MemoryPool, RegistryKeepsPoolsPerDeviceWithUniqueNames) {
-    device::HostDevice other;  // a second device (a GPU's pools are tested in tests/cuda); outlives the pools
+    device::HostDevice other;  // a second device; it outlives the pools
     PoolRegistry reg(host_opts(0, 1, 2));
     auto on_host = reg.get(MemoryKind::kHost, 1000, "frames");
     auto on_other = reg.get(MemoryKind::kHost, 1000, "frames", &other);

@@ -69,10 +69,12 @@ TEST(StreamMetrics, SeriesPerDeviceStreamFromTheSnapshot) {
     EXPECT_NE(t.find("itscam_device_stream_work_total{device=\"cuda:1\",stream=\"3\"} 40"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_device_stream_queue_depth{device=\"cuda:1\",stream=\"3\"} 2"), std::string::npos) << t;
     const std::string r = service::test::promtool_check(t);
-    if (r.rfind("skip", 0) != 0) EXPECT_EQ(r, "") << t;
+    if (r.rfind("skip", 0) != 0) {
+        EXPECT_EQ(r, "") << t;
+    }
 
     s.devices[0].streams.clear();
-    EXPECT_EQ(service::render_metrics(s, {}, 1.0).find("itscam_device_stream_"), std::string::npos)
+    EXPECT_EQ(service::render_metrics(s, {}, 1.0).find("# TYPE itscam_device_stream_"), std::string::npos)
         << "no streams in the snapshot: no stream families";
 }
 
@@ -82,7 +84,7 @@ TEST(StreamMetrics, TheSettingGatesTheExportOnTheHostDevice) {
     ASSERT_GE(off.frames_processed, 5);
     ASSERT_EQ(off.devices.size(), 1u);
     EXPECT_TRUE(off.devices[0].streams.empty());
-    EXPECT_EQ(service::render_metrics(off, {}, 1.0).find("itscam_device_stream_"), std::string::npos);
+    EXPECT_EQ(service::render_metrics(off, {}, 1.0).find("# TYPE itscam_device_stream_"), std::string::npos);
 
     const pipeline::PipelineSnapshot on = run_a_little(true);
     ASSERT_GE(on.frames_processed, 5);
