@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include "backend/ref/ref_backend.h"
+#include "device/device_name.h"
 
 namespace itscam {
 
@@ -29,43 +30,53 @@ Result<Precision> parse_precision(const std::string& s) {
     return invalid_argument("unknown precision '" + s + "' (use fp32, bf16, fp16 or int8)");
 }
 
-std::vector<std::string> backend_names() {
-    std::vector<std::string> v{"ref"};
+Result<std::pair<std::string, int>> parse_device(const std::string& device) {
+    ITSCAM_ASSIGN_OR_RETURN(device::DeviceName n, device::device_name_parse(device));
+    return std::make_pair(n.kind, n.ordinal);
+}
+
+namespace {
+
+// The backends built into this binary, by device kind; each makes the backend for one device ordinal.
+struct BackendEntry {
+    const char* kind;
+    Result<std::unique_ptr<Backend>> (*make)(int ordinal);
+};
+
+const std::vector<BackendEntry>& backend_table() {
+    static const std::vector<BackendEntry> table = {
+        {"ref", [](int) -> Result<std::unique_ptr<Backend>> { return make_ref_backend(); }},
 #ifdef ITSCAM_HAVE_ONEDNN
-    v.push_back("cpu");
+        {"cpu", [](int) -> Result<std::unique_ptr<Backend>> { return make_cpu_backend(); }},
 #endif
 #ifdef ITSCAM_HAVE_CUDA
-    v.push_back("cuda");
+        {"cuda", [](int ordinal) { return make_cuda_backend(ordinal); }},
 #endif
+    };
+    return table;
+}
+
+}  // namespace
+
+std::vector<std::string> backend_names() {
+    std::vector<std::string> v;
+    for (const auto& e : backend_table()) v.push_back(e.kind);
     return v;
 }
 
-Result<std::pair<std::string, int>> parse_device(const std::string& device) {
-    const size_t colon = device.find(':');
-    if (colon == std::string::npos) return std::make_pair(device, 0);
-    const std::string name = device.substr(0, colon), id = device.substr(colon + 1);
-    if (name.empty() || id.empty() || id.size() > 4 || id.find_first_not_of("0123456789") != std::string::npos)
-        return invalid_argument("bad device '" + device + "' (use cpu, ref, cuda or cuda:N)");
-    return std::make_pair(name, std::stoi(id));
-}
-
 Result<std::unique_ptr<Backend>> backend_create(const std::string& device) {
-    ITSCAM_ASSIGN_OR_RETURN(auto parsed, parse_device(device));
-    const std::string& name = parsed.first;
-    if (name != "cuda" && device.find(':') != std::string::npos)
-        return invalid_argument("device '" + device + "': only GPU devices take an ordinal (cuda:N)");
-    if (name == "ref") return make_ref_backend();
-#ifdef ITSCAM_HAVE_ONEDNN
-    if (name == "cpu") return make_cpu_backend();
-#endif
-#ifdef ITSCAM_HAVE_CUDA
-    if (name == "cuda") return make_cuda_backend(parsed.second);
-#endif
-    if (name == "cuda")
-        return unsupported("device '" + device + "': this build has no CUDA backend (configure with -DITSCAM_WITH_CUDA=ON)");
+    ITSCAM_ASSIGN_OR_RETURN(device::DeviceName n, device::device_name_parse(device));
+    for (const auto& e : backend_table())
+        if (n.kind == e.kind) {
+            ITSCAM_RETURN_IF_ERROR(device::device_name_check(n));
+            return e.make(n.ordinal);
+        }
+    // Not built in: a known device whose backend this build lacks, or an unknown name.
+    ITSCAM_RETURN_IF_ERROR(device::device_name_check(n));
     std::string known;
     for (const auto& b : backend_names()) known += (known.empty() ? "" : ", ") + b;
-    return invalid_argument("unknown device '" + name + "' (available: " + known + ")");
+    return unsupported("device '" + device + "': this build has no " + n.kind + " backend (built in: " + known +
+                       "; the CMake options ITSCAM_WITH_ONEDNN and ITSCAM_WITH_CUDA add cpu and cuda)");
 }
 
 }  // namespace itscam

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "device/device.h"
 #include "graph/graph.h"
 
 namespace itscam {
@@ -49,7 +50,8 @@ struct BackendOptions {
 struct DeviceBinding {
     void* input = nullptr;         // graph input 0: float32, dense NCHW, on the device
     const void* output = nullptr;  // graph output 0: float32, dense, on the device (valid after run_device)
-    void* stream = nullptr;        // cudaStream_t the graph runs on; work enqueued on it is ordered with run_device
+    // The stream the graph runs on (owned by the compiled graph); work enqueued on it is ordered with run_device.
+    const device::StreamLease* stream = nullptr;
     int device_id = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "device/device_name.h"
 
 namespace itscam::config {
 
@@ -15,9 +16,7 @@ namespace internal {
 namespace {
 
 bool valid_device(const std::string& d) {
-    if (d == "cpu" || d == "ref" || d == "cuda") return true;
-    if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
-    return std::all_of(d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    return device::device_name_validate(d).is_ok();
 }
 
 bool valid_camera_id(const std::string& id) {

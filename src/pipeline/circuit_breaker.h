@@ -14,19 +14,18 @@
 #include <vector>
 
 #include "core/status.h"
+#include "device/device_error.h"
 
 namespace itscam::pipeline {
 
 enum class CircuitState { kClosed, kOpen, kHalfOpen };
 const char* circuit_state_name(CircuitState s);  // "closed" | "open" | "half_open"
 
-// Device error classes (from a Status): kNone (ok), kTransient (kDevice and anything not below), kOutOfMemory,
-// kSticky (kDeviceLost). Input errors (kInvalidArgument, kCorrupt, kUnsupported) and kCancelled (shutdown) are
-// kNotDevice: they say nothing about the device's health and never count against the circuit (a half-open trial
-// that ends with one gives its slot back).
-enum class DeviceErrorClass { kNone, kTransient, kOutOfMemory, kSticky, kNotDevice };
-DeviceErrorClass classify_device_error(const Status& st);
-const char* device_error_class_name(DeviceErrorClass c);
+// Outcomes are classified by the device layer's one classification (device/device_error.h): kNotDevice outcomes
+// never count against the circuit (a half-open trial that ends with one gives its slot back).
+using device::classify_device_error;
+using device::device_error_class_name;
+using device::DeviceErrorClass;
 
 struct CircuitBreakerOptions {
     int failure_threshold = 15;        // CIRCUIT_BREAKER_FAILURE_THRESHOLD

@@ -46,10 +46,19 @@ public:
     size_t memory_bytes() const override { return inner_->memory_bytes(); }
     std::string describe() const override { return inner_->describe(); }
     ActivationRanges collected_ranges() const override { return inner_->collected_ranges(); }
+    // The inner graph's stream only (work on it is what stream monitoring measures); no device-resident input or
+    // output, so callers take run(), where the faults are injected, and never run_device().
+    const DeviceBinding* device_binding() const override {
+        const DeviceBinding* b = inner_->device_binding();
+        if (!b) return nullptr;
+        stream_only_ = DeviceBinding{nullptr, nullptr, b->stream, b->device_id};
+        return &stream_only_;
+    }
 
 private:
     std::unique_ptr<CompiledGraph> inner_;
     std::shared_ptr<FaultController> faults_;
+    mutable DeviceBinding stream_only_;
 };
 
 class FaultInjectingBackend final : public Backend {

@@ -6,54 +6,13 @@
 #include <cstring>
 #include <new>
 
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-#include <cuda_runtime_api.h>
-#endif
+#include "device/registry.h"
 
 namespace itscam::pipeline {
-
-const char* memory_kind_name(MemoryKind k) {
-    switch (k) {
-        case MemoryKind::kHost: return "host";
-        case MemoryKind::kPinned: return "pinned";
-        case MemoryKind::kMapped: return "mapped";
-        case MemoryKind::kDevice: return "device";
-    }
-    return "?";
-}
 
 namespace {
 
 constexpr size_t kAlign = 64;
-
-size_t round_up(size_t n, size_t a) {
-    return (n + a - 1) / a * a;
-}
-
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-Status cuda_status(cudaError_t e, const std::string& what) {
-    const std::string msg = what + ": CUDA error " + std::to_string(static_cast<int>(e)) + " (" +
-                            cudaGetErrorString(e) + ")";
-    return e == cudaErrorMemoryAllocation ? out_of_memory(msg) : device_error(msg);
-}
-
-// Makes `device` current on this thread for the scope and restores the caller's device afterwards.
-class DeviceScope {
-public:
-    explicit DeviceScope(int device) {
-        if (cudaGetDevice(&prev_) != cudaSuccess) prev_ = -1;
-        err_ = cudaSetDevice(device);
-    }
-    ~DeviceScope() {
-        if (prev_ >= 0) (void)cudaSetDevice(prev_);
-    }
-    cudaError_t error() const { return err_; }
-
-private:
-    int prev_ = -1;
-    cudaError_t err_ = cudaSuccess;
-};
-#endif
 
 }  // namespace
 
@@ -177,63 +136,13 @@ private:
 
 // ---- Buffers ----
 
-uint8_t* BufferPool::allocate_buffer(bool warmup) {
-    const size_t bytes = opt_.buffer_bytes;
-    switch (effective_kind_) {
-        case MemoryKind::kHost: {
-            auto* p = static_cast<uint8_t*>(std::aligned_alloc(kAlign, round_up(bytes, kAlign)));
-            if (p && warmup) std::memset(p, 0, bytes);
-            return p;
-        }
-        case MemoryKind::kPinned:
-        case MemoryKind::kMapped:
-        case MemoryKind::kDevice: {
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-            DeviceScope scope(opt_.device);
-            if (scope.error() != cudaSuccess) return nullptr;
-            void* p = nullptr;
-            if (effective_kind_ == MemoryKind::kDevice) {
-                if (cudaMalloc(&p, bytes) != cudaSuccess) return nullptr;
-                if (warmup && (cudaMemset(p, 0, bytes) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess)) {
-                    (void)cudaFree(p);
-                    return nullptr;
-                }
-            } else {
-                const unsigned flags = effective_kind_ == MemoryKind::kMapped
-                                           ? (cudaHostAllocMapped | cudaHostAllocPortable)
-                                           : cudaHostAllocDefault;
-                if (cudaHostAlloc(&p, bytes, flags) != cudaSuccess) return nullptr;
-                if (warmup) std::memset(p, 0, bytes);
-            }
-            return static_cast<uint8_t*>(p);
-#else
-            return nullptr;  // unreachable: create() maps these kinds to host or refuses them
-#endif
-        }
-    }
-    return nullptr;
+Result<uint8_t*> BufferPool::allocate_buffer(bool warmup) {
+    ITSCAM_ASSIGN_OR_RETURN(void* p, dev_->memory_alloc(effective_kind_, opt_.buffer_bytes, warmup));
+    return static_cast<uint8_t*>(p);
 }
 
 void BufferPool::free_buffer(uint8_t* p) {
-    if (!p) return;
-    switch (effective_kind_) {
-        case MemoryKind::kHost:
-            std::free(p);
-            return;
-        case MemoryKind::kPinned:
-        case MemoryKind::kMapped:
-        case MemoryKind::kDevice: {
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-            DeviceScope scope(opt_.device);
-            if (effective_kind_ == MemoryKind::kDevice) {
-                (void)cudaFree(p);
-            } else {
-                (void)cudaFreeHost(p);
-            }
-#endif
-            return;
-        }
-    }
+    dev_->memory_free(effective_kind_, p);
 }
 
 // ---- Pool ----
@@ -259,26 +168,11 @@ Result<std::shared_ptr<BufferPool>> BufferPool::create(const PoolOptions& opt) {
 Status BufferPool::init() {
     const std::string what = "buffer pool '" + opt_.name + "' (" + memory_kind_name(opt_.kind) + ", " +
                              std::to_string(opt_.buffer_bytes) + " bytes)";
-    effective_kind_ = opt_.kind;
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-    if (opt_.kind != MemoryKind::kHost) {
-        DeviceScope scope(opt_.device);
-        if (scope.error() != cudaSuccess) {
-            if (opt_.kind == MemoryKind::kDevice)
-                return cuda_status(scope.error(), what + ": cudaSetDevice(" + std::to_string(opt_.device) + ")");
-            (void)cudaGetLastError();  // clear the error: the fallback is deliberate
-            effective_kind_ = MemoryKind::kHost;
-            host_fallback_ = true;
-        }
-    }
-#else
-    if (opt_.kind == MemoryKind::kDevice)
-        return unsupported(what + ": device memory needs the CUDA runtime (build with ITSCAM_WITH_CUDA=ON)");
-    if (opt_.kind != MemoryKind::kHost) {
-        effective_kind_ = MemoryKind::kHost;
-        host_fallback_ = true;
-    }
-#endif
+    dev_ = opt_.device ? opt_.device : &device::device_host();
+    auto kind = dev_->memory_kind(opt_.kind);
+    if (!kind) return kind.status().with_context(what);
+    effective_kind_ = *kind;
+    host_fallback_ = effective_kind_ != opt_.kind;
     capacity_ = static_cast<uint32_t>(std::max(opt_.max_buffers, opt_.initial_buffers));
     slots_ = std::make_unique<Slot[]>(capacity_ ? capacity_ : 1);
     free_slots_.init(slots_.get());
@@ -288,19 +182,11 @@ Status BufferPool::init() {
     for (size_t i = 0; i < kLatencyWindow; ++i) acquire_us_ring_[i].store(0.f, std::memory_order_relaxed);
 
     for (int i = 0; i < opt_.initial_buffers; ++i) {
-        uint8_t* p = allocate_buffer(opt_.warmup);
-        if (!p) {
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-            if (effective_kind_ != MemoryKind::kHost) {
-                const cudaError_t e = cudaGetLastError();
-                return cuda_status(e == cudaSuccess ? cudaErrorMemoryAllocation : e,
-                                   what + ": allocating buffer " + std::to_string(i));
-            }
-#endif
-            return out_of_memory(what + ": allocating buffer " + std::to_string(i) + " of " +
-                                 std::to_string(opt_.initial_buffers));
-        }
-        slots_[i].ptr = p;
+        auto p = allocate_buffer(opt_.warmup);
+        if (!p)
+            return p.status().with_context(what + ": allocating buffer " + std::to_string(i) + " of " +
+                                           std::to_string(opt_.initial_buffers));
+        slots_[i].ptr = *p;
         pooled_.store(static_cast<uint32_t>(i + 1), std::memory_order_relaxed);
     }
     // Push in reverse so that the first acquire gets buffer 0.
@@ -326,7 +212,8 @@ std::shared_ptr<uint8_t> BufferPool::acquire() {
                                        CbAllocator<uint8_t>(cb_slab_));
     } else {
         misses_.fetch_add(1, std::memory_order_relaxed);
-        uint8_t* p = allocate_buffer(false);
+        auto r = allocate_buffer(false);
+        uint8_t* p = r ? *r : nullptr;
         if (p) {
             in_use_.fetch_add(1, std::memory_order_relaxed);
             fallback_live_.fetch_add(1, std::memory_order_relaxed);
@@ -391,14 +278,17 @@ PoolStats BufferPool::stats() const {
 
 // ---- Registry ----
 
-Result<std::shared_ptr<BufferPool>> PoolRegistry::get(MemoryKind kind, size_t bytes, const std::string& name) {
+Result<std::shared_ptr<BufferPool>> PoolRegistry::get(MemoryKind kind, size_t bytes, const std::string& name,
+                                                      device::Device* dev) {
+    device::Device* d = dev ? dev : defaults_.device ? defaults_.device : &device::device_host();
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& p : pools_)
-        if (p->options().kind == kind && p->options().buffer_bytes == bytes) return p;
+        if (&p->device() == d && p->options().kind == kind && p->options().buffer_bytes == bytes) return p;
     PoolOptions o = defaults_;
+    o.device = d;
     o.kind = kind;
     o.buffer_bytes = bytes;
-    o.name = name;
+    o.name = d == &device::device_host() ? name : name + "@" + d->name();
     ITSCAM_ASSIGN_OR_RETURN(auto pool, BufferPool::create(o));
     pools_.push_back(pool);
     return pool;

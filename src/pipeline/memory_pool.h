@@ -7,12 +7,13 @@
 // empty it allocates a fallback buffer (counted as a miss) which is kept in the pool afterwards while the pool is
 // below `max_buffers`, and freed otherwise.
 //
-// Kinds: host (64-byte aligned heap, not mlock'ed), pinned (cudaHostAlloc), mapped (cudaHostAlloc with
-// cudaHostAllocMapped | cudaHostAllocPortable: zero-copy, the device reads it over PCIe/C2C) and device
-// (cudaMalloc). Without the CUDA runtime in the build, or when the runtime finds no usable device at creation
-// (cudaSetDevice fails: no GPU, no driver), pinned/mapped fall back to plain host memory — PoolStats::host_fallback
-// and BufferPool::host_fallback() say so — and device is an error at creation (kUnsupported without the runtime,
-// kDevice without a usable GPU). CUDA errors map to kOutOfMemory (cudaErrorMemoryAllocation) or kDevice.
+// Memory comes from the pool's device (device/device.h; the host device unless PoolOptions::device says
+// otherwise): host (64-byte aligned heap, not mlock'ed), pinned (page-locked: the device copies it in by DMA),
+// mapped (pinned and mapped into the device's address space) and device memory. Where the device has no such
+// memory — the host device, or a GPU device that is not usable when the pool is created (no GPU, no driver) —
+// pinned/mapped fall back to plain host memory (PoolStats::host_fallback and BufferPool::host_fallback() say so)
+// and device memory is an error at creation (kUnsupported on the host device; the GPU's error otherwise, see
+// Device::memory_kind). Allocation errors are the device's Status codes (kOutOfMemory, ...).
 //
 // Implementation: the free list is a lock-free stack of buffer slots (tagged head, no ABA), the counters are
 // relaxed atomics, and the shared_ptr control blocks come from a per-pool slab, so a hit neither locks nor calls
@@ -30,11 +31,12 @@
 #include <vector>
 
 #include "core/status.h"
+#include "device/device.h"
 
 namespace itscam::pipeline {
 
-enum class MemoryKind { kHost, kPinned, kMapped, kDevice };
-const char* memory_kind_name(MemoryKind k);
+using device::memory_kind_name;
+using device::MemoryKind;
 
 struct PoolOptions {
     std::string name;            // for metrics: "staging_b8", "frames_1280x720"
@@ -43,7 +45,7 @@ struct PoolOptions {
     int initial_buffers = 4;     // MEMORY_POOL_SIZE (0 when ENABLE_MEMORY_PREALLOCATION is false)
     int max_buffers = 64;        // buffers the pool keeps; beyond it, returned fallback buffers are freed
     bool warmup = true;          // MEMORY_WARMUP_ON_START: touch every byte of the pre-allocated buffers
-    int device = 0;              // CUDA device for pinned/mapped/device kinds
+    device::Device* device = nullptr;  // whose memory the pool holds; null: the host device
 };
 
 struct PoolStats {
@@ -60,14 +62,15 @@ struct PoolStats {
     double acquire_p50_us = 0;   // over a sliding window of recent acquires
     double acquire_p99_us = 0;
     double acquire_max_us = 0;
-    bool host_fallback = false;  // pinned/mapped asked for, plain host memory used (no CUDA runtime or no device)
+    bool host_fallback = false;  // pinned/mapped asked for, plain host memory used (the device has none)
     double hit_rate() const { return acquires ? static_cast<double>(hits) / acquires : 1.0; }
 };
 
 class BufferPool : public std::enable_shared_from_this<BufferPool> {
 public:
     // Allocates initial_buffers now (and touches them when warmup). Errors: kOutOfMemory, kUnsupported (device
-    // kind without CUDA), kInvalidArgument (buffer_bytes == 0).
+    // kind on the host device), the device's error for device memory on an unusable GPU, kInvalidArgument
+    // (buffer_bytes == 0).
     static Result<std::shared_ptr<BufferPool>> create(const PoolOptions& opt);
     ~BufferPool();
 
@@ -78,6 +81,8 @@ public:
     const PoolOptions& options() const { return opt_; }
     // Whether pinned/mapped memory was replaced by plain host memory (see the file comment).
     bool host_fallback() const { return host_fallback_; }
+    // The device whose memory the pool holds.
+    device::Device& device() const { return *dev_; }
 
 private:
     explicit BufferPool(PoolOptions opt);
@@ -103,12 +108,13 @@ private:
     struct Deleter;
 
     Status init();
-    uint8_t* allocate_buffer(bool warmup);
+    Result<uint8_t*> allocate_buffer(bool warmup);
     void free_buffer(uint8_t* p);
     void release_slot(uint32_t slot);
     void record_latency(float us);
 
     PoolOptions opt_;
+    device::Device* dev_ = nullptr;                  // opt_.device or the host device
     MemoryKind effective_kind_ = MemoryKind::kHost;  // kHost when pinned/mapped fell back
     bool host_fallback_ = false;
     uint32_t capacity_ = 0;  // slots: max(max_buffers, initial_buffers)
@@ -123,13 +129,16 @@ private:
     alignas(64) std::atomic<uint64_t> ring_pos_{0};
 };
 
-// A registry of pools shared by the pipeline: find-or-create by (kind, bytes), aggregate stats (hit rate over all
-// pools is the service's memory_pool_efficiency).
+// A registry of pools shared by the pipeline: find-or-create by (device, kind, bytes), aggregate stats (hit rate
+// over all pools is the service's memory_pool_efficiency).
 class PoolRegistry {
 public:
     explicit PoolRegistry(PoolOptions defaults) : defaults_(std::move(defaults)) {}
-    // The pool for this kind and size, created on first use with the defaults' counts; `name` labels it.
-    Result<std::shared_ptr<BufferPool>> get(MemoryKind kind, size_t bytes, const std::string& name);
+    // The pool for this kind and size on `dev` (null: the defaults' device), created on first use with the
+    // defaults' counts. `name` labels it; a pool on a device other than the host device is named
+    // "<name>@<device>" (e.g. "staging_b8_640_pinned@cuda:0"), so names stay unique across devices.
+    Result<std::shared_ptr<BufferPool>> get(MemoryKind kind, size_t bytes, const std::string& name,
+                                            device::Device* dev = nullptr);
     std::vector<PoolStats> stats() const;
     PoolStats total() const;  // name "total": summed counters, max of p99s
 private:

@@ -9,11 +9,10 @@
 #include <thread>
 
 #include "core/time_format.h"
+#include "device/device_name.h"
+#include "device/registry.h"
 #include "pipeline/batch_scheduler.h"
 #include "runtime/detector.h"
-#if defined(ITSCAM_HAVE_CUDA)
-#include "backend/cuda/stream_manager.h"
-#endif
 
 namespace itscam::pipeline {
 
@@ -84,8 +83,8 @@ std::string capture_state_str(video::CaptureState s) { return video::capture_sta
 }  // namespace
 
 struct Device {
-    std::string name;           // "cpu", "cuda:0"
-    std::string engine_device;  // what EngineOptions.device gets
+    std::string name;           // "cpu", "cuda:0": what EngineOptions.device gets
+    std::atomic<device::Device*> hw{nullptr};  // from the device registry at load (null before)
     std::unique_ptr<CircuitBreaker> breaker;
     std::atomic<int64_t> batches{0}, frames{0}, failures{0}, fallback_batches{0};
     std::atomic<int> workers{0};
@@ -118,11 +117,12 @@ struct Camera {
     std::atomic<int> width{0}, height{0};
 };
 
-// The staging pools of one detector: host memory on the CPU; on a CUDA device pinned host memory, with a
-// UNIFIED_MEMORY_RATIO share of the acquisitions from mapped (zero-copy) pinned memory.
+// The staging pools of one detector, on its engine's device: that device's staging memory (host memory on the
+// host, pinned memory on a GPU), with a UNIFIED_MEMORY_RATIO share of the acquisitions from mapped memory where the
+// device has it. They feed Engine::run (the host-input path), which copies them into the engine's own input.
 struct StagingPools {
-    std::shared_ptr<BufferPool> main;    // host or pinned; null when every acquisition is mapped
-    std::shared_ptr<BufferPool> mapped;  // CUDA with UNIFIED_MEMORY_RATIO > 0
+    std::shared_ptr<BufferPool> main;    // staging memory; null when every acquisition is mapped
+    std::shared_ptr<BufferPool> mapped;  // devices with mapped memory, UNIFIED_MEMORY_RATIO > 0
     double mapped_ratio = 0;
     uint64_t acquires = 0;  // only the owning worker's thread touches it
 };
@@ -185,7 +185,8 @@ struct Pipeline::Impl {
         dopt.engine.width = imgsz;
         dopt.engine.threads = threads;
         dopt.engine.optimize = config::optimized_engine(cfg.settings);
-        const std::string prec = config::engine_precision(cfg, device.rfind("cuda", 0) == 0);
+        ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(device));
+        const std::string prec = config::engine_precision(cfg, hw->prefers_fp16());
         ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(prec));
         if (dopt.engine.precision == Precision::kInt8)
             return unsupported("precision int8 needs calibration images, which the pipeline does not take yet; "
@@ -211,17 +212,18 @@ struct Pipeline::Impl {
         const Engine& e = d.engine();
         const size_t bytes = static_cast<size_t>(e.batch()) * 3 * e.input_height() * e.input_width() * sizeof(float);
         const std::string name = "staging_b" + std::to_string(e.batch()) + "_" + std::to_string(e.input_height());
+        ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(e.options().device));
+        const MemoryKind main_kind = hw->staging_memory();
+        auto mapped = hw->memory_kind(MemoryKind::kMapped);
         StagingPools sp;
-        if (e.options().device.rfind("cuda", 0) != 0) {
-            ITSCAM_ASSIGN_OR_RETURN(sp.main, pools->get(MemoryKind::kHost, bytes, name));
-        } else {
+        if (mapped.is_ok() && *mapped == MemoryKind::kMapped)
             sp.mapped_ratio = std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0);
-            if (sp.mapped_ratio > 0) {
-                ITSCAM_ASSIGN_OR_RETURN(sp.mapped, pools->get(MemoryKind::kMapped, bytes, name + "_mapped"));
-            }
-            if (sp.mapped_ratio < 1) {
-                ITSCAM_ASSIGN_OR_RETURN(sp.main, pools->get(MemoryKind::kPinned, bytes, name + "_pinned"));
-            }
+        if (sp.mapped_ratio > 0) {
+            ITSCAM_ASSIGN_OR_RETURN(sp.mapped, pools->get(MemoryKind::kMapped, bytes, name + "_mapped", hw));
+        }
+        if (sp.mapped_ratio < 1) {
+            const std::string suffix = main_kind == MemoryKind::kHost ? "" : std::string("_") + memory_kind_name(main_kind);
+            ITSCAM_ASSIGN_OR_RETURN(sp.main, pools->get(main_kind, bytes, name + suffix, hw));
         }
         return &w.staging.emplace(&d, std::move(sp)).first->second;
     }
@@ -267,9 +269,13 @@ struct Pipeline::Impl {
                 const video::Frame& f = frames[start + i].frame;
                 views.push_back(ImageView{f.data.get(), f.width, f.height, f.stride});
             }
-            ITSCAM_ASSIGN_OR_RETURN(Tensor staging, staging_tensor(w, d));
             d.nms().conf = g.min_conf.load();
-            ITSCAM_ASSIGN_OR_RETURN(auto r, d.detect(views, staging));
+            // The GPU pre/post path uploads the frames itself: a staging tensor would go unused.
+            Tensor staging;
+            if (!d.gpu_pre_post()) {
+                ITSCAM_ASSIGN_OR_RETURN(staging, staging_tensor(w, d));
+            }
+            ITSCAM_ASSIGN_OR_RETURN(auto r, d.gpu_pre_post() ? d.detect(views) : d.detect(views, staging));
             const DetectTimings& t = d.last_timings();
             tm.preprocess_ms += t.preprocess_ms;
             tm.inference_ms += t.inference_ms;
@@ -284,7 +290,7 @@ struct Pipeline::Impl {
         log("device " + w.dev->name + ": rebuilding engines after a sticky device error");
         std::map<int, std::unique_ptr<Detector>> fresh;
         for (auto& [b, d] : w.primary) {
-            ITSCAM_ASSIGN_OR_RETURN(auto nd, make_detector(w.group->model_path, w.dev->engine_device, b,
+            ITSCAM_ASSIGN_OR_RETURN(auto nd, make_detector(w.group->model_path, w.dev->name, b,
                                                            primary_imgsz(*d), w.threads, true));
             fresh[b] = std::move(nd);
         }
@@ -515,13 +521,17 @@ struct Pipeline::Impl {
             g->sched = std::make_unique<BatchScheduler>(bo);
             const auto& sizes = g->sched->options().preferred_batch_sizes;
             for (auto& dev : P.devices) {
+                if (!dev->hw) {
+                    ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(dev->name));
+                    dev->hw = hw;
+                }
                 for (int wi = 0; wi < workers_per_dev; ++wi) {
                     auto w = std::make_unique<Worker>();
                     w->group = g.get();
                     w->dev = dev.get();
                     w->threads = cfg.threads > 0 ? std::max(1, cfg.threads / workers_per_dev) : 0;
                     for (int b : sizes) {
-                        ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(m, dev->engine_device, b, cfg.imgsz, w->threads, true));
+                        ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(m, dev->name, b, cfg.imgsz, w->threads, true));
                         if (g->names.empty()) g->names = d->class_names();
                         w->primary[b] = std::move(d);
                     }
@@ -629,22 +639,18 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
     cbo.recovery_timeout_s = st.CIRCUIT_BREAKER_RECOVERY_TIMEOUT;
     cbo.half_open_max_calls = st.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS;
     cbo.oom_threshold = st.gpu_memory_failure_threshold;
-    std::vector<std::pair<std::string, std::string>> devs;  // name, engine device
-#if defined(ITSCAM_HAVE_CUDA)
-    // CUDA streams per device (grown under load) and the device-memory budget every engine reserves from.
-    StreamManager::configure(st.STREAMS_PER_DEVICE, st.MAX_STREAMS_PER_DEVICE);
-    StreamManager::set_memory_budget(static_cast<size_t>(std::max(0.0, st.TOTAL_GPU_MEMORY_GB) * (1ull << 30)));
-#endif
-    if (cfg.device == "cuda") {
-        for (int id : st.device_ids) devs.emplace_back("cuda:" + std::to_string(id), "cuda:" + std::to_string(id));
-    } else {
-        devs.emplace_back(cfg.device, cfg.device);
-    }
+    // Every device's stream pool sizes, GPU memory budget and stream monitoring (process-wide).
+    device::DeviceSettings ds;
+    ds.streams_initial = st.STREAMS_PER_DEVICE;
+    ds.streams_max = st.MAX_STREAMS_PER_DEVICE;
+    ds.gpu_memory_budget = static_cast<size_t>(std::max(0.0, st.TOTAL_GPU_MEMORY_GB) * (1ull << 30));
+    ds.stream_monitoring = st.ENABLE_CUDA_STREAMS_MONITORING;
+    device::devices_configure(ds);
+    // The configured device, or one per entry of device_ids for a numbered kind without an ordinal ("cuda").
     Impl* raw = impl.get();
-    for (auto& [name, edev] : devs) {
+    for (const std::string& name : device::device_names_expand(cfg.device, st.device_ids)) {
         auto d = std::make_unique<Device>();
         d->name = name;
-        d->engine_device = edev;
         d->breaker = std::make_unique<CircuitBreaker>(cbo);
         const std::string dn = name;
         d->breaker->on_transition([raw, dn](const CircuitTransition& t) {
@@ -873,6 +879,10 @@ PipelineSnapshot Pipeline::snapshot() const {
         ds.fallback_batches = d->fallback_batches.load();
         ds.workers = d->workers.load();
         ds.busy_fraction = d->busy.fraction(ds.workers);
+        device::Device* hw = d->hw.load();
+        if (P.cfg.settings.ENABLE_CUDA_STREAMS_MONITORING && hw)
+            for (const device::StreamStats& st : hw->stream_stats())
+                if (st.leases > 0 || st.runs > 0) ds.streams.push_back(st);  // streams in use, not the idle pool
         s.devices.push_back(ds);
     }
     s.circuit_transitions = P.transitions.load();

@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 #include "core/status.h"
+#include "device/device.h"
 #include "pipeline/circuit_breaker.h"
 #include "pipeline/fault_injection.h"
 #include "pipeline/latency.h"
@@ -57,6 +58,10 @@ struct DeviceSnapshot {
     int64_t batches = 0, frames = 0, failures = 0, fallback_batches = 0;
     double busy_fraction = 0;      // share of wall time the device's workers spent in inference (last 5 s)
     int workers = 0;
+    // ENABLE_CUDA_STREAMS_MONITORING only (else empty): the device's streams in use (leased now, or with finished
+    // work) with their busy time and queue depth (device/device.h). Streams are process-wide: they count the work
+    // of every pipeline on the device.
+    std::vector<device::StreamStats> streams;
 };
 
 struct PipelineSnapshot {

@@ -3,12 +3,11 @@
 #include <chrono>
 #include <cstring>
 
+#include "device/registry.h"
 #include "vision/letterbox.h"
 #include "vision/postprocess.h"
 
 #if defined(ITSCAM_HAVE_CUDA)
-#include <cuda_runtime.h>
-
 #include "vision/cuda/gpu_vision.h"
 #endif
 
@@ -52,9 +51,17 @@ Result<std::unique_ptr<Detector>> Detector::create(const std::string& model_path
     if (d->engine_->channels() != 3) return unsupported(model_path + ": the model input must have 3 channels");
     d->input_ = Tensor::zeros(DType::kF32, {d->engine_->batch(), 3, d->engine_->input_height(),
                                             d->engine_->input_width()});
-#if defined(ITSCAM_HAVE_CUDA)
+    // The stream the detector's work runs on: the engine's where it has one, else one of its device's own.
     const DeviceBinding* bind = d->engine_->compiled().device_binding();
-    if (opt.gpu_pre_post && bind && bind->input && bind->output) {
+    if (bind && bind->stream) {
+        d->stream_ = bind->stream;
+    } else {
+        ITSCAM_ASSIGN_OR_RETURN(device::Device * dev, device::device_get(d->engine_->options().device));
+        ITSCAM_ASSIGN_OR_RETURN(d->own_stream_, dev->stream_acquire());
+        d->stream_ = &d->own_stream_;
+    }
+#if defined(ITSCAM_HAVE_CUDA)
+    if (opt.gpu_pre_post && bind && bind->input && bind->output && bind->stream) {
         auto gp = std::make_unique<GpuPath>();
         // Scratch for 1080p frames up front; a larger frame grows it once.
         ITSCAM_ASSIGN_OR_RETURN(gp->letterbox, vision::gpu::GpuLetterbox::create(d->engine_->input_width(),
@@ -90,6 +97,7 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::
     std::vector<Tensor> outs;
     for (size_t start = 0; start < images.size(); start += b) {
         const size_t count = std::min<size_t>(b, images.size() - start);
+        const device::StreamWork work = stream_->work();
         auto t0 = std::chrono::steady_clock::now();
         std::vector<vision::LetterboxInfo> infos(count);
         for (size_t i = 0; i < count; ++i) {
@@ -127,12 +135,13 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
     timings_ = {};
     const int b = engine_->batch();
     const DeviceBinding* bind = engine_->compiled().device_binding();
-    cudaStream_t stream = static_cast<cudaStream_t>(bind->stream);
+    const device::StreamLease& stream = *stream_;
     const Graph& g = engine_->graph();
     const Shape& os = g.values.at(g.outputs[0]).shape;
     const int channels = static_cast<int>(os[1]), anchors = static_cast<int>(os[2]);
     for (size_t start = 0; start < images.size(); start += b) {
         const size_t count = std::min<size_t>(b, images.size() - start);
+        const device::StreamWork work = stream.work();
         auto t0 = std::chrono::steady_clock::now();
         GpuPath& gp = *gpu_;
         gp.frames.clear();
@@ -146,20 +155,18 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
         if (count < static_cast<size_t>(b)) {
             // The rest of the batch: zeros (a short last batch), as on the CPU path.
             const size_t plane = static_cast<size_t>(3) * engine_->input_height() * engine_->input_width();
-            const cudaError_t e = cudaMemsetAsync(static_cast<float*>(bind->input) + count * plane, 0,
-                                                  (b - count) * plane * sizeof(float), stream);
-            if (e != cudaSuccess) return device_error(std::string("clearing the batch tail: ") + cudaGetErrorString(e));
+            ITSCAM_RETURN_IF_ERROR(stream
+                                       .memset(static_cast<float*>(bind->input) + count * plane, 0,
+                                               (b - count) * plane * sizeof(float))
+                                       .with_context("clearing the batch tail"));
         }
-        // Synchronizing between stages costs a few microseconds and makes the per-stage latencies real.
-        cudaError_t e = cudaStreamSynchronize(stream);
-        if (e != cudaSuccess) return device_error(std::string("letterbox: ") + cudaGetErrorString(e));
+        // Synchronizing between stages costs a few microseconds and makes the per-stage latencies real. Errors
+        // come classified by the device (out of memory, sticky, transient).
+        ITSCAM_RETURN_IF_ERROR(stream.synchronize().with_context("letterbox"));
         timings_.preprocess_ms += ms_since(t0);
         t0 = std::chrono::steady_clock::now();
         ITSCAM_RETURN_IF_ERROR(engine_->compiled().run_device());
-        e = cudaStreamSynchronize(stream);
-        if (e != cudaSuccess)
-            return Status(e == cudaErrorMemoryAllocation ? StatusCode::kOutOfMemory : StatusCode::kDeviceLost,
-                          std::string("inference: ") + cudaGetErrorString(e));
+        ITSCAM_RETURN_IF_ERROR(stream.synchronize().with_context("inference"));
         timings_.inference_ms += ms_since(t0);
         t0 = std::chrono::steady_clock::now();
         ITSCAM_RETURN_IF_ERROR(gp.nms->run(static_cast<const float*>(bind->output), static_cast<int>(count), channels,

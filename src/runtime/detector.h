@@ -1,5 +1,7 @@
 // Detector: letterbox -> engine -> decode + class-aware NMS -> boxes in original image pixels.
 // Not thread-safe (owns one Engine and its staging buffer); make one per worker.
+// Each engine-sized batch is one unit of monitored work (device/device.h: StreamLease::work) on the detector's
+// stream: the engine's stream on a GPU, else a stream leased from the engine's device for the detector's lifetime.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +52,8 @@ public:
     const DetectTimings& last_timings() const { return timings_; }
     // True when letterbox, decode and NMS run on the GPU next to the engine.
     bool gpu_pre_post() const { return gpu_ != nullptr; }
+    // The stream this detector's work runs on (see the file comment).
+    const device::StreamLease& stream() const { return *stream_; }
 
 private:
     struct GpuPath;
@@ -60,6 +64,8 @@ private:
     std::vector<std::string> names_;
     Tensor input_;
     DetectTimings timings_;
+    device::StreamLease own_stream_;                // leased when the engine has no stream of its own
+    const device::StreamLease* stream_ = nullptr;  // the engine's or own_stream_
     std::unique_ptr<GpuPath> gpu_;
 };
 

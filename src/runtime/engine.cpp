@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "device/device_name.h"
+
 #ifdef ITSCAM_HAVE_ONNX
 #include "onnx/onnx_importer.h"
 #endif
@@ -74,7 +76,7 @@ Result<std::unique_ptr<Engine>> Engine::from_plan(const Plan& plan, const Engine
             const std::string here = other ? (*other)->target_key() : dev.first;
             return invalid_argument("plan " + name + " was built for " + pi.target_key + "; device '" + opt.device +
                                     "' is " + here + ": pass --device " + pi.backend +
-                                    (pi.backend == "cuda" ? "[:N]" : "") + ", or rebuild it with `itscam optimize`");
+                                    (device::device_kind_has_ordinals(pi.backend) ? "[:N]" : "") + ", or rebuild it with `itscam optimize`");
         }
         BackendOptions unused;
         ITSCAM_ASSIGN_OR_RETURN(backend, make_backend(opt.device, unused));

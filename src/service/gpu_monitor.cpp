@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "device/device_name.h"
+
 namespace itscam::service {
 
 namespace {
@@ -160,12 +162,12 @@ GpuSelection GpuMonitor::select(const GpuScope& scope) {
 GpuScope GpuScope::from_config(const config::Config& c) {
     GpuScope s;
     s.device = c.device;
-    if (c.device == "cuda") {  // one inference device per configured id (the pipeline's "cuda:ID" devices)
+    // The pipeline's inference devices: "cuda" stands for one GPU per configured id, "cuda:N" for GPU N alone.
+    for (const std::string& name : device::device_names_expand(c.device, c.settings.device_ids)) {
+        auto n = device::device_name_parse(name);
+        if (!n.is_ok() || !device::device_kind_has_ordinals(n->kind)) continue;  // the host
         s.cuda = true;
-        s.device_ids = c.settings.device_ids;
-    } else if (c.device.rfind("cuda:", 0) == 0) {  // one GPU, named in the device (device_ids do not apply)
-        s.cuda = true;
-        s.device_ids = {std::atoi(c.device.c_str() + 5)};
+        s.device_ids.push_back(n->ordinal);
     }
     if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) {
         s.cuda_visible_devices = v;

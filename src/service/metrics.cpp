@@ -201,7 +201,7 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
                             MetricType::Gauge);
         auto& busy = b.family("itscam_device_busy_ratio",
                               "Share of wall time the device's inference workers were busy over the last 5 s "
-                              "(per worker; per-stream busy time comes with the CUDA backend).",
+                              "(per worker; per stream: itscam_device_stream_busy_seconds_total).",
                               MetricType::Gauge);
         auto& workers = b.family("itscam_device_workers", "Inference workers of the device.", MetricType::Gauge);
         for (const auto& d : s.devices) {
@@ -235,6 +235,24 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
             auto& f = b.family(cd.name, cd.help, MetricType::Counter);
             for (const auto& d : s.devices) Builder::counter(f, {{"device", d.name}}, cd.get(d));
         }
+    }
+
+    // Device streams: present in the snapshot only with ENABLE_CUDA_STREAMS_MONITORING.
+    {
+        auto& busy = b.family("itscam_device_stream_busy_seconds_total",
+                              "Time the stream spent on finished units of work (a detector batch), start to end.",
+                              MetricType::Counter);
+        auto& runs = b.family("itscam_device_stream_work_total", "Units of work finished on the stream.",
+                              MetricType::Counter);
+        auto& depth = b.family("itscam_device_stream_queue_depth",
+                               "Units of work enqueued on the stream and not finished yet.", MetricType::Gauge);
+        for (const auto& d : s.devices)
+            for (const auto& st : d.streams) {
+                const Labels l = {{"device", d.name}, {"stream", std::to_string(st.index)}};
+                Builder::counter(busy, l, st.busy_ms * kMsToS);
+                Builder::counter(runs, l, static_cast<double>(st.runs));
+                Builder::gauge(depth, l, st.queue_depth);
+            }
     }
 
     // GPUs (NVML): only what NVML reported.

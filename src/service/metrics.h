@@ -26,8 +26,10 @@
 //   itscam_device_failures_total, itscam_device_fallback_batches_total, itscam_device_batches_total,
 //   itscam_device_frames_total{device}                                                         counters
 //   itscam_device_busy_ratio{device}                gauge: share of wall time the device's inference workers were
-//                                                   busy over the last 5 s (per worker, not per CUDA stream)
+//                                                   busy over the last 5 s (per worker, not per stream)
 //   itscam_device_workers{device}                                                              gauge
+//   itscam_device_stream_busy_seconds_total{device,stream}, itscam_device_stream_work_total    counters, and
+//   itscam_device_stream_queue_depth{device,stream} gauge: only with ENABLE_CUDA_STREAMS_MONITORING (device/device.h)
 //   itscam_gpu_utilization_ratio{gpu,name}, itscam_gpu_memory_utilization_ratio, itscam_gpu_memory_used_bytes,
 //   itscam_gpu_memory_total_bytes                   gauges, only when NVML is present (else absent)
 #pragma once

@@ -377,7 +377,7 @@ optimize_default_device)
         # A GPU is present: the default is cuda:0.
         out=$("$bin" optimize --input-dir "$work/models" --output-dir "$work/gpu" --batch-sizes 1 \
             --target-performance balanced --enable-fp16 2>"$work/gpu.err") || { echo "FAIL: optimize on the GPU"; cat "$work/gpu.err"; exit 1; }
-        grep -q "using cuda:0, the first CUDA device" "$work/gpu.err" || { echo "FAIL: no note on the default device"; cat "$work/gpu.err"; exit 1; }
+        grep -q "using cuda:0, the first GPU" "$work/gpu.err" || { echo "FAIL: no note on the default device"; cat "$work/gpu.err"; exit 1; }
         grep -qE '^yolo11n.onnx +cuda:0 +fp16 +1 ' <<<"$out" || { echo "FAIL: summary table"; echo "$out"; exit 1; }
         echo "ok: optimize defaults to cuda:0 (fp16)"
         exit 0
@@ -388,7 +388,7 @@ optimize_default_device)
         expect_fail "$want" "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" \
             --target-performance fast --enable-fp16 || exit 1
     done
-    grep -qE "this build has no CUDA backend|no CUDA device is available" <<<"$probe" \
+    grep -qE "this build has no CUDA support|no CUDA device is available" <<<"$probe" \
         || { echo "FAIL: the fp16 error does not say why there is no GPU"; echo "$probe"; exit 1; }
     "$bin" optimize --input-dir "$work/models" --output-dir "$work/out" --enable-fp16 >/dev/null 2>&1; rc=$?
     [ $rc -eq 2 ] || { echo "FAIL: --enable-fp16 without a GPU exited $rc, expected 2"; exit 1; }

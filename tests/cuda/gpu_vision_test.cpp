@@ -4,6 +4,10 @@
 // need a missing file skip.
 #include "vision/cuda/gpu_vision.h"
 
+#include "cuda_test_util.h"
+#include "device/cuda/cuda_device.h"
+#include "device/registry.h"
+
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -32,18 +36,6 @@
 
 namespace itscam::vision::gpu {
 namespace {
-
-bool have_gpu() {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return false;
-    }
-    return n > 0;
-}
-
-#define SKIP_WITHOUT_GPU() \
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device"
 
 std::string shared_path(const std::string& rel) {
     const char* env = std::getenv("ITSCAM_SHARED_DIR");
@@ -79,10 +71,17 @@ struct PinnedBuf {
     PinnedBuf& operator=(const PinnedBuf&) = delete;
 };
 
+// A stream of GPU 0's pool (the GPU API takes device-layer leases); `s` is its cudaStream_t for the tests' own copies.
 struct StreamHolder {
+    device::StreamLease lease;
     cudaStream_t s = nullptr;
-    StreamHolder() { EXPECT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess); }
-    ~StreamHolder() { cudaStreamDestroy(s); }
+    StreamHolder() {
+        auto l = device::cuda_device(0).stream_acquire();
+        EXPECT_TRUE(l.is_ok()) << l.status().to_string();
+        if (!l) return;
+        lease = std::move(*l);
+        s = static_cast<cudaStream_t>(lease.native());
+    }
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -126,18 +125,18 @@ Diff compare(const float* got, const float* want, size_t n) {
 
 // Runs the GPU letterbox on `frames` (host pointers as given) and compares every image with the CPU letterbox.
 void check_letterbox(GpuLetterbox& lb, const std::vector<FrameRef>& frames, const std::vector<HostImage*>& host,
-                     cudaStream_t stream, const char* what) {
+                     const StreamHolder& stream, const char* what) {
     const int dw = lb.dst_w(), dh = lb.dst_h();
     const size_t per = static_cast<size_t>(3) * dw * dh;
     DevBuf dst(per * frames.size() * sizeof(float));
-    ASSERT_CUDA(cudaMemsetAsync(dst.p, 0xFF, per * frames.size() * sizeof(float), stream));  // NaN
+    ASSERT_CUDA(cudaMemsetAsync(dst.p, 0xFF, per * frames.size() * sizeof(float), stream.s));  // NaN
     std::vector<LetterboxInfo> infos;
-    const Status st = lb.run(frames, dst.as<float>(), stream, infos);
+    const Status st = lb.run(frames, dst.as<float>(), stream.lease, infos);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     ASSERT_EQ(infos.size(), frames.size());
     std::vector<float> got(per * frames.size());
-    ASSERT_CUDA(cudaMemcpyAsync(got.data(), dst.p, got.size() * sizeof(float), cudaMemcpyDeviceToHost, stream));
-    ASSERT_CUDA(cudaStreamSynchronize(stream));
+    ASSERT_CUDA(cudaMemcpyAsync(got.data(), dst.p, got.size() * sizeof(float), cudaMemcpyDeviceToHost, stream.s));
+    ASSERT_CUDA(cudaStreamSynchronize(stream.s));
     std::vector<float> want(per);
     for (size_t i = 0; i < frames.size(); ++i) {
         const HostImage& im = *host[i];
@@ -177,13 +176,13 @@ TEST(GpuLetterbox, MatchesCpuOnSyntheticFramesOfManySizes) {
             frames.push_back({im.px.data(), im.w, im.h, im.stride});
             host.push_back(&im);
         }
-        check_letterbox(**lb, frames, host, stream.s, "pageable");
+        check_letterbox(**lb, frames, host, stream, "pageable");
         // Again in batches of 3 (reuse of the grown scratch).
         for (size_t i = 0; i < frames.size(); i += 3) {
             const size_t e = std::min(frames.size(), i + 3);
             const std::vector<FrameRef> part(frames.begin() + i, frames.begin() + e);
             const std::vector<HostImage*> part_host(host.begin() + i, host.begin() + e);
-            check_letterbox(**lb, part, part_host, stream.s, "pageable3");
+            check_letterbox(**lb, part, part_host, stream, "pageable3");
         }
     }
 }
@@ -216,10 +215,10 @@ TEST(GpuLetterbox, PinnedAndDeviceFramesInOneBatch) {
         frames.push_back({p, im.w, im.h, im.stride});
         host.push_back(&im);
     }
-    check_letterbox(**lb, frames, host, stream.s, "mixed");
+    check_letterbox(**lb, frames, host, stream, "mixed");
     // A second stream reusing the same scratch right away.
     StreamHolder other;
-    check_letterbox(**lb, frames, host, other.s, "mixed2");
+    check_letterbox(**lb, frames, host, other, "mixed2");
 }
 
 TEST(GpuLetterbox, Fp16OutputIsTheRoundedFloat) {
@@ -234,7 +233,7 @@ TEST(GpuLetterbox, Fp16OutputIsTheRoundedFloat) {
     const size_t per = 3 * 640 * 640;
     DevBuf dst(per * imgs.size() * sizeof(__half));
     std::vector<LetterboxInfo> infos;
-    const Status st = (*lb)->run_f16(frames, dst.as<__half>(), stream.s, infos);
+    const Status st = (*lb)->run_f16(frames, reinterpret_cast<uint16_t*>(dst.as<__half>()), stream.lease, infos);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     std::vector<__half> got(per * imgs.size());
     ASSERT_CUDA(cudaMemcpyAsync(got.data(), dst.p, got.size() * sizeof(__half), cudaMemcpyDeviceToHost, stream.s));
@@ -262,13 +261,19 @@ TEST(GpuLetterbox, RejectsBadFrames) {
     DevBuf dst(3 * 64 * 64 * sizeof(float));
     std::vector<LetterboxInfo> infos;
     std::vector<uint8_t> px(16 * 16 * 3);
-    EXPECT_FALSE((*lb)->run({{px.data(), 16, 16, 10}}, dst.as<float>(), stream.s, infos).is_ok());  // stride < 3w
-    EXPECT_FALSE((*lb)->run({{nullptr, 16, 16, 48}}, dst.as<float>(), stream.s, infos).is_ok());
-    EXPECT_FALSE((*lb)->run({{px.data(), 0, 16, 48}}, dst.as<float>(), stream.s, infos).is_ok());
-    EXPECT_FALSE((*lb)->run({{px.data(), 16, 16, 48}}, nullptr, stream.s, infos).is_ok());
-    EXPECT_TRUE((*lb)->run({}, dst.as<float>(), stream.s, infos).is_ok());
+    EXPECT_FALSE((*lb)->run({{px.data(), 16, 16, 10}}, dst.as<float>(), stream.lease, infos).is_ok());  // stride < 3w
+    EXPECT_FALSE((*lb)->run({{nullptr, 16, 16, 48}}, dst.as<float>(), stream.lease, infos).is_ok());
+    EXPECT_FALSE((*lb)->run({{px.data(), 0, 16, 48}}, dst.as<float>(), stream.lease, infos).is_ok());
+    EXPECT_FALSE((*lb)->run({{px.data(), 16, 16, 48}}, nullptr, stream.lease, infos).is_ok());
+    EXPECT_TRUE((*lb)->run({}, dst.as<float>(), stream.lease, infos).is_ok());
     EXPECT_TRUE(infos.empty());
     EXPECT_FALSE(GpuLetterbox::create(0, 64, 1, 16, 16).is_ok());
+    // Work goes on a CUDA device's stream only.
+    auto host = device::device_host().stream_acquire();
+    ASSERT_TRUE(host.is_ok());
+    EXPECT_EQ((*lb)->run({{px.data(), 16, 16, 48}}, dst.as<float>(), *host, infos).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*lb)->run({{px.data(), 16, 16, 48}}, dst.as<float>(), device::StreamLease(), infos).code(),
+              StatusCode::kInvalidArgument);
 }
 
 #if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
@@ -296,7 +301,7 @@ TEST(GpuLetterbox, MatchesCpuOnRealImages) {
     for (int size : {640, 320, 1280}) {
         auto lb = GpuLetterbox::create(size, size, static_cast<int>(imgs.size()), 1920, 1080);
         ASSERT_TRUE(lb.is_ok()) << lb.status().to_string();
-        check_letterbox(**lb, frames, host, stream.s, "real");
+        check_letterbox(**lb, frames, host, stream, "real");
     }
 }
 #endif
@@ -306,13 +311,13 @@ TEST(GpuLetterbox, MatchesCpuOnRealImages) {
 
 // Compares GPU results with yolo_decode_nms on each image of a [batch, channels, anchors] host tensor.
 void check_decode(GpuDecodeNms& dec, const std::vector<float>& raw, int batch, int channels, int anchors,
-                  const NmsOptions& opt, cudaStream_t stream, const std::string& what) {
+                  const NmsOptions& opt, const StreamHolder& stream, const std::string& what) {
     const size_t per = static_cast<size_t>(channels) * anchors;
     ASSERT_EQ(raw.size(), per * batch);
     DevBuf d(raw.size() * sizeof(float));
-    ASSERT_CUDA(cudaMemcpyAsync(d.p, raw.data(), raw.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
+    ASSERT_CUDA(cudaMemcpyAsync(d.p, raw.data(), raw.size() * sizeof(float), cudaMemcpyHostToDevice, stream.s));
     std::vector<std::vector<Detection>> got;
-    const Status st = dec.run(d.as<const float>(), batch, channels, anchors, opt, stream, got);
+    const Status st = dec.run(d.as<const float>(), batch, channels, anchors, opt, stream.lease, got);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     ASSERT_EQ(got.size(), static_cast<size_t>(batch));
     size_t total = 0, inexact = 0;
@@ -358,23 +363,23 @@ TEST(GpuDecodeNms, MatchesCpuOnGoldenOutputs) {
     StreamHolder stream;
     auto dec = GpuDecodeNms::create(2, a0);
     ASSERT_TRUE(dec.is_ok()) << dec.status().to_string();
-    check_decode(**dec, bus, 1, c0, a0, {}, stream.s, "bus");
-    check_decode(**dec, zidane, 1, c0, a0, {}, stream.s, "zidane");
+    check_decode(**dec, bus, 1, c0, a0, {}, stream, "bus");
+    check_decode(**dec, zidane, 1, c0, a0, {}, stream, "zidane");
     std::vector<float> both = bus;
     both.insert(both.end(), zidane.begin(), zidane.end());
     both.insert(both.end(), bus.begin(), bus.end());  // batch 3: grows the scratch
-    check_decode(**dec, both, 3, c0, a0, {}, stream.s, "bus+zidane+bus");
+    check_decode(**dec, both, 3, c0, a0, {}, stream, "bus+zidane+bus");
     NmsOptions low;
     low.conf = 0.001f;  // mAP settings: thousands of candidates (global-memory path)
-    check_decode(**dec, both, 3, c0, a0, low, stream.s, "conf 0.001");
+    check_decode(**dec, both, 3, c0, a0, low, stream, "conf 0.001");
     NmsOptions agn;
     agn.agnostic = true;
     agn.iou = 0.45f;
-    check_decode(**dec, both, 3, c0, a0, agn, stream.s, "agnostic iou 0.45");
+    check_decode(**dec, both, 3, c0, a0, agn, stream, "agnostic iou 0.45");
     NmsOptions cls;
     cls.classes = {0, 5};
     cls.max_det = 3;
-    check_decode(**dec, both, 3, c0, a0, cls, stream.s, "classes {0,5} max_det 3");
+    check_decode(**dec, both, 3, c0, a0, cls, stream, "classes {0,5} max_det 3");
 }
 
 // Random head output: boxes clustered around a few centres (heavy overlap), quantized scores (many exact ties),
@@ -469,7 +474,7 @@ TEST(GpuDecodeNms, MatchesCpuOnRandomOverlappingBoxes) {
         o.max_wh = 0.f;  // class offsets off: classes interact
         opts.push_back({"max_wh 0", o});
         for (const auto& [name, opt] : opts) {
-            check_decode(**dec, raw, c.batch, 4 + c.nc, c.anchors, opt, stream.s, tag + " " + name);
+            check_decode(**dec, raw, c.batch, 4 + c.nc, c.anchors, opt, stream, tag + " " + name);
         }
     }
 }
@@ -482,17 +487,20 @@ TEST(GpuDecodeNms, InvalidArgumentsAndEmptyResults) {
     DevBuf d(5 * 16 * sizeof(float));
     ASSERT_CUDA(cudaMemset(d.p, 0, 5 * 16 * sizeof(float)));
     std::vector<std::vector<Detection>> out;
-    EXPECT_EQ((*dec)->run(d.as<const float>(), 1, 4, 16, {}, stream.s, out).code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ((*dec)->run(d.as<const float>(), 1, 5, 0, {}, stream.s, out).code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ((*dec)->run(nullptr, 1, 5, 16, {}, stream.s, out).code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE((*dec)->run(d.as<const float>(), 0, 5, 16, {}, stream.s, out).is_ok());
+    EXPECT_EQ((*dec)->run(d.as<const float>(), 1, 4, 16, {}, stream.lease, out).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*dec)->run(d.as<const float>(), 1, 5, 0, {}, stream.lease, out).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*dec)->run(nullptr, 1, 5, 16, {}, stream.lease, out).code(), StatusCode::kInvalidArgument);
+    auto host = device::device_host().stream_acquire();
+    ASSERT_TRUE(host.is_ok());
+    EXPECT_EQ((*dec)->run(d.as<const float>(), 1, 5, 16, {}, *host, out).code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE((*dec)->run(d.as<const float>(), 0, 5, 16, {}, stream.lease, out).is_ok());
     EXPECT_TRUE(out.empty());
     NmsOptions none;
     none.max_det = 0;
-    ASSERT_TRUE((*dec)->run(d.as<const float>(), 1, 5, 16, none, stream.s, out).is_ok());
+    ASSERT_TRUE((*dec)->run(d.as<const float>(), 1, 5, 16, none, stream.lease, out).is_ok());
     ASSERT_EQ(out.size(), 1u);
     EXPECT_TRUE(out[0].empty());
-    ASSERT_TRUE((*dec)->run(d.as<const float>(), 1, 5, 16, {}, stream.s, out).is_ok());  // all scores 0
+    ASSERT_TRUE((*dec)->run(d.as<const float>(), 1, 5, 16, {}, stream.lease, out).is_ok());  // all scores 0
     ASSERT_EQ(out.size(), 1u);
     EXPECT_TRUE(out[0].empty());
 }
@@ -513,10 +521,10 @@ TEST(GpuVisionTiming, PrintsBatchLatency) {
     for (const bool use_pinned : {true, false}) {
         const uint8_t* p = use_pinned ? static_cast<const uint8_t*>(pinned.p) : im.px.data();
         const std::vector<FrameRef> frames(batch, FrameRef{p, im.w, im.h, im.stride});
-        ASSERT_TRUE((*lb)->run(frames, dst.as<float>(), stream.s, infos).is_ok());  // warm-up
+        ASSERT_TRUE((*lb)->run(frames, dst.as<float>(), stream.lease, infos).is_ok());  // warm-up
         ASSERT_CUDA(cudaStreamSynchronize(stream.s));
         const auto t0 = clock::now();
-        for (int i = 0; i < iters; ++i) ASSERT_TRUE((*lb)->run(frames, dst.as<float>(), stream.s, infos).is_ok());
+        for (int i = 0; i < iters; ++i) ASSERT_TRUE((*lb)->run(frames, dst.as<float>(), stream.lease, infos).is_ok());
         ASSERT_CUDA(cudaStreamSynchronize(stream.s));
         const double us = std::chrono::duration<double, std::micro>(clock::now() - t0).count() / iters;
         std::printf("[ timing ] letterbox 8 x 1920x1080 -> 640x640, %s frames (copy + kernel): %.1f us/batch\n",
@@ -541,10 +549,10 @@ TEST(GpuVisionTiming, PrintsBatchLatency) {
         for (const float conf : {0.25f, 0.001f}) {
             NmsOptions opt;
             opt.conf = conf;
-            ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.s, out).is_ok());
+            ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.lease, out).is_ok());
             const auto t0 = clock::now();
             for (int i = 0; i < iters; ++i) {
-                ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.s, out).is_ok());
+                ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.lease, out).is_ok());
             }
             const double us = std::chrono::duration<double, std::micro>(clock::now() - t0).count() / iters;
             size_t n = 0;
@@ -560,10 +568,10 @@ TEST(GpuVisionTiming, PrintsBatchLatency) {
     for (const float conf : {0.25f, 0.001f}) {
         NmsOptions opt;
         opt.conf = conf;
-        ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.s, out).is_ok());  // warm-up
+        ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.lease, out).is_ok());  // warm-up
         const auto t0 = clock::now();
         for (int i = 0; i < iters; ++i) {
-            ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.s, out).is_ok());
+            ASSERT_TRUE((*dec)->run(d.as<const float>(), batch, 84, 8400, opt, stream.lease, out).is_ok());
         }
         const double us = std::chrono::duration<double, std::micro>(clock::now() - t0).count() / iters;
         size_t n = 0;

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "device/host_device.h"
+#include "device/registry.h"
 #include "pipeline/memory_pool.h"
 
 namespace itscam::pipeline {
@@ -215,19 +217,17 @@ TEST(MemoryPool, WarmupTouchesPages) {
     }
 }
 
-TEST(MemoryPool, DeviceKindWithoutCuda) {
+// Pools hold the host device's memory unless PoolOptions::device names another (a GPU's memory kinds, with
+// their no-GPU fallback: tests/cuda/cuda_device_test.cpp).
+TEST(MemoryPool, DeviceKindOnTheHostDeviceIsUnsupported) {
     PoolOptions o = host_opts(1024, 1, 2);
     o.kind = MemoryKind::kDevice;
     auto r = BufferPool::create(o);
-#ifdef ITSCAM_HAVE_CUDA_RUNTIME
-    GTEST_SKIP() << "built with the CUDA runtime";
-#else
     ASSERT_FALSE(r.is_ok());
     EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << r.status().to_string();
-#endif
 }
 
-TEST(MemoryPool, PinnedAndMappedFallBackToHostWithoutCuda) {
+TEST(MemoryPool, PinnedAndMappedOnTheHostDeviceFallBackToHostMemory) {
     for (MemoryKind k : {MemoryKind::kPinned, MemoryKind::kMapped}) {
         PoolOptions o = host_opts(1024, 2, 2);
         o.kind = k;
@@ -239,10 +239,9 @@ TEST(MemoryPool, PinnedAndMappedFallBackToHostWithoutCuda) {
         std::memset(a.get(), 7, 1024);
         const PoolStats s = pool->stats();
         EXPECT_EQ(s.kind, k);
-#ifndef ITSCAM_HAVE_CUDA_RUNTIME
         EXPECT_TRUE(pool->host_fallback());
         EXPECT_TRUE(s.host_fallback);
-#endif
+        EXPECT_EQ(&pool->device(), &device::device_host());
     }
     auto host = make_pool(host_opts(64, 1, 1));
     ASSERT_TRUE(host);
@@ -361,6 +360,22 @@ TEST(MemoryPool, RegistryFindsOrCreatesAndAggregates) {
     auto bad = reg.get(MemoryKind::kHost, 0, "zero");
     EXPECT_FALSE(bad.is_ok());
     EXPECT_EQ(reg.stats().size(), 3u);
+}
+
+TEST(MemoryPool, RegistryKeepsPoolsPerDeviceWithUniqueNames) {
+    device::HostDevice other;  // a second device; it outlives the pools
+    PoolRegistry reg(host_opts(0, 1, 2));
+    auto on_host = reg.get(MemoryKind::kHost, 1000, "frames");
+    auto on_other = reg.get(MemoryKind::kHost, 1000, "frames", &other);
+    ASSERT_TRUE(on_host.is_ok() && on_other.is_ok());
+    EXPECT_NE(on_host->get(), on_other->get()) << "same kind and size on another device: another pool";
+    EXPECT_EQ(&(*on_other)->device(), &other);
+    EXPECT_EQ((*on_host)->options().name, "frames");
+    EXPECT_EQ((*on_other)->options().name, "frames@cpu") << "pools off the host device carry their device's name";
+    auto again = reg.get(MemoryKind::kHost, 1000, "frames", &other);
+    ASSERT_TRUE(again.is_ok());
+    EXPECT_EQ(again->get(), on_other->get());
+    EXPECT_EQ(reg.stats().size(), 2u);
 }
 
 }  // namespace

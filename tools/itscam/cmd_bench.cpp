@@ -8,12 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "device/registry.h"
 #include "model_options.h"
 #include "runtime/detector.h"
-
-#if defined(ITSCAM_HAVE_CUDA)
-#include <cuda_runtime.h>
-#endif
 
 namespace itscam::cli {
 
@@ -90,21 +87,24 @@ int run_bench_model(const BenchArgs& a) {
             row["gpu_p99_ms"] = g99;
             row["gpu_fps"] = b * 1000.0 / g50;
         }
-#if defined(ITSCAM_HAVE_CUDA)
-        // ... and end to end: `b` uint8 BGR frames in pinned host memory -> GPU letterbox -> graph -> GPU decode + NMS
-        // -> detections on the host.
-        if (a.e2e && gpu.is_ok()) {
+        // ... and end to end: `b` uint8 BGR frames in the device's staging (pinned) memory -> GPU letterbox -> graph
+        // -> GPU decode + NMS -> detections on the host.
+        if (a.e2e) {
+            if (!gpu) return fail("--e2e needs a GPU engine: " + gpu.status().to_string(), 2);
             DetectorOptions dopt;
             dopt.engine = eo;
             auto det = Detector::create(a.m.model, dopt);
             if (!det) return fail(det.status().to_string());
             if (!(*det)->gpu_pre_post()) return fail("--e2e: the detector has no GPU pre/post-processing path");
             const size_t frame_bytes = static_cast<size_t>(a.frame_w) * a.frame_h * 3;
-            void* pinned = nullptr;
-            if (cudaHostAlloc(&pinned, frame_bytes * b, cudaHostAllocDefault) != cudaSuccess)
-                return fail("--e2e: cannot allocate pinned frames");
-            std::unique_ptr<void, decltype(&cudaFreeHost)> guard(pinned, &cudaFreeHost);
-            auto* px = static_cast<uint8_t*>(pinned);
+            device::Device* dev = (*det)->stream().device();
+            auto kind = dev->memory_kind(dev->staging_memory());
+            if (!kind) return fail("--e2e: " + kind.status().to_string());
+            auto pinned = dev->memory_alloc(*kind, frame_bytes * b, false);
+            if (!pinned) return fail("--e2e: cannot allocate the frames: " + pinned.status().to_string());
+            const auto free_frames = [dev, k = *kind](void* p) { dev->memory_free(k, p); };
+            std::unique_ptr<void, decltype(free_frames)> guard(*pinned, free_frames);
+            auto* px = static_cast<uint8_t*>(*pinned);
             for (size_t i = 0; i < frame_bytes * b; ++i) px[i] = static_cast<uint8_t>(rng() & 0xff);
             std::vector<ImageView> frames;
             for (int i = 0; i < b; ++i)
@@ -125,7 +125,6 @@ int run_bench_model(const BenchArgs& a) {
             row["e2e_fps"] = b * 1000.0 / e50;
             row["e2e_frame"] = {a.frame_w, a.frame_h};
         }
-#endif
         std::fflush(stdout);
         results.push_back(row);
     }

@@ -53,13 +53,7 @@ Counters counters(const pipeline::PipelineSnapshot& s) {
 nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     rc = 0;
     config::Config cfg;
-    if (a.device.rfind("cuda", 0) == 0) {
-        cfg.device = "cuda";
-        const auto colon = a.device.find(':');
-        cfg.settings.device_ids = {colon == std::string::npos ? 0 : std::stoi(a.device.substr(colon + 1))};
-    } else {
-        cfg.device = a.device;
-    }
+    cfg.device = a.device;  // "cuda:N" is one device; plain "cuda" is device_ids' (cuda:0 by default)
     cfg.precision = a.precision;
     cfg.threads = a.threads;
     cfg.model = a.model;

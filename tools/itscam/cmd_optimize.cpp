@@ -11,6 +11,7 @@
 #include <set>
 
 #include "commands.h"
+#include "device/registry.h"
 #include "runtime/engine.h"
 #include "runtime/plan.h"
 #include "core/time_format.h"
@@ -100,18 +101,13 @@ private:
 Status default_device(const OptimizeArgs& a, Settings& s) {
     const std::vector<std::string> names = backend_names();
     const auto built = [&](const char* name) { return std::find(names.begin(), names.end(), name) != names.end(); };
-    std::string why_no_gpu;
-    if (!built("cuda")) {
-        why_no_gpu = "this build has no CUDA backend (configure with -DITSCAM_WITH_CUDA=ON)";
-    } else {
-        auto gpu = backend_create("cuda:0");
-        if (gpu.is_ok()) {
-            s.device = "cuda:0";
-            s.note = "--device not given: using cuda:0, the first CUDA device";
-            return Status::ok();
-        }
-        why_no_gpu = gpu.status().message();
+    auto gpu = device::device_first_gpu();
+    if (gpu.is_ok()) {
+        s.device = (*gpu)->name();
+        s.note = "--device not given: using " + s.device + ", the first GPU";
+        return Status::ok();
     }
+    const std::string why_no_gpu = gpu.status().message();
     const std::string cpu = built("cpu") ? "cpu" : "ref";
     if (a.fp16)
         return unsupported("--enable-fp16: fp16 engines need a GPU, and none is available: " + why_no_gpu + ". The " +
@@ -134,7 +130,6 @@ Status resolve(const OptimizeArgs& a, Settings& s) {
     }
     ITSCAM_ASSIGN_OR_RETURN(auto dev, parse_device(s.device));
     s.backend = dev.first;
-    const bool gpu = s.backend == "cuda";
     if (s.backend == kPortableBackend) {
         // Graph only: weights in fp32, or fp16 with --enable-fp16 (half the file; fp16-rounded weights for good).
         s.precision = a.fp16 ? Precision::kF16 : Precision::kF32;
@@ -142,6 +137,8 @@ Status resolve(const OptimizeArgs& a, Settings& s) {
         return Status::ok();
     }
     ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create(s.device));  // unknown device: say so before any model
+    ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(s.device));
+    const bool gpu = hw->prefers_fp16();  // a GPU: fp16 engines, recorded per-layer tuning
     if (a.fp16 && !gpu)
         return invalid_argument("--enable-fp16: the " + s.backend + " backend has no fp16 (it runs fp32); drop "
                                 "--enable-fp16, or use --device cuda[:N]");

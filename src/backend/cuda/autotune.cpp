@@ -185,8 +185,7 @@ Status autotune_convolutions(CudaLowering& cx) {
     tune_ws.reset();
     cx.ws_ptr = nullptr;
     if (cx.conv_ws_bytes) {
-        ITSCAM_RETURN_IF_ERROR(
-            StreamManager::for_device(cx.device).reserve(cx.conv_ws_bytes, "the convolution workspace"));
+        ITSCAM_RETURN_IF_ERROR(csl::memory_reserve(cx.device, cx.conv_ws_bytes, "the convolution workspace"));
         cx.reserved += cx.conv_ws_bytes;
         ITSCAM_ASSIGN_OR_RETURN(cx.conv_ws, csl::device_alloc(cx.conv_ws_bytes));
         cx.bytes += cx.conv_ws_bytes;

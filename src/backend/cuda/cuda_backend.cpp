@@ -31,12 +31,12 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/autotune.h"
-#include "backend/cuda/csl/csl.h"
+#include "device/cuda/csl_dnn.h"
 #include "backend/cuda/executor.h"
 #include "backend/cuda/lowering_context.h"
 #include "backend/cuda/ops/data_movement.h"
 #include "backend/cuda/ops/head.h"
-#include "backend/cuda/stream_manager.h"
+#include "device/cuda/cuda_device.h"
 
 namespace itscam {
 
@@ -75,7 +75,7 @@ Status lower_graph(CudaLowering& cx) {
         ITSCAM_CUBLAS_CHECK(cublasCreate(&b));
         cx.cublas = csl::Cublas(b);
     }
-    ITSCAM_ASSIGN_OR_RETURN(cx.stream, StreamManager::for_device(cx.device).acquire());
+    ITSCAM_ASSIGN_OR_RETURN(cx.stream, csl::stream_acquire(cx.device));
     ITSCAM_CUDNN_CHECK(cudnnSetStream(cx.cudnn.get(), cx.stream.get()));
     ITSCAM_CUBLAS_CHECK(cublasSetStream(cx.cublas.get(), cx.stream.get()));
     cx.latency_kernels = latency_kernels_on(cx.graph);

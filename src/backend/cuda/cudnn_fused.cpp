@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "backend/cuda/csl/csl.h"
+#include "device/cuda/csl_dnn.h"
 
 namespace itscam {
 

@@ -95,7 +95,6 @@ Status CudaExecutor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>&
         return invalid_argument("expected " + std::to_string(cx_->in_bufs.size()) + " inputs, got " +
                                 std::to_string(inputs.size()));
     cudaStream_t s = cx_->stream.get();
-    const auto t0 = std::chrono::steady_clock::now();
     char* host_in = static_cast<char*>(cx_->in_host.get());
     for (size_t i = 0; i < inputs.size(); ++i) {
         const Val& v = cx_->vals[cx_->graph.inputs[i]];
@@ -117,7 +116,6 @@ Status CudaExecutor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>&
         host_out += align_up(cx_->out_bytes[i]);
     }
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
-    cx_->stream.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     outputs.clear();
     for (size_t i = 0; i < cx_->out_bufs.size(); ++i) {
         std::shared_ptr<std::byte> view(reinterpret_cast<std::byte*>(outs[i]), [](std::byte*) {});

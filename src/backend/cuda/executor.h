@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "backend/cuda/csl/csl.h"
+#include "device/cuda/csl_dnn.h"
 #include "backend/cuda/lowering_context.h"
 
 namespace itscam::cuda {

@@ -37,7 +37,7 @@ std::string shape_text(const Shape& s) {
 
 CudaLowering::~CudaLowering() {
     wait_idle();
-    if (reserved) StreamManager::for_device(device).unreserve(reserved);
+    if (reserved) csl::memory_unreserve(device, reserved);
 }
 
 void CudaLowering::wait_idle() const {
@@ -295,7 +295,7 @@ Status CudaLowering::allocate() {
     // The budget covers the arena, weights/inputs/outputs and the cuBLAS workspace; convolution workspaces are
     // reserved once their size is known (autotune.cpp).
     reserved = arena_bytes + persistent_bytes + kCublasWorkspace;
-    ITSCAM_RETURN_IF_ERROR(StreamManager::for_device(device).reserve(reserved, "this engine"));
+    ITSCAM_RETURN_IF_ERROR(csl::memory_reserve(device, reserved, "this engine"));
     ITSCAM_ASSIGN_OR_RETURN(arena, csl::device_alloc(arena_bytes));
     bytes = arena_bytes;
     for (auto& b : bufs) {
@@ -321,7 +321,7 @@ Status CudaLowering::allocate() {
     ITSCAM_ASSIGN_OR_RETURN(out_host, csl::pinned_alloc(out_total));
     binding.input = in_bufs.empty() ? nullptr : bufs[in_bufs[0]].ptr;
     binding.output = out_bufs.empty() ? nullptr : bufs[out_bufs[0]].ptr;
-    binding.stream = stream.get();
+    binding.stream = &stream.lease();
     binding.device_id = device;
     return Status::ok();
 }

@@ -26,10 +26,10 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "backend/cuda/csl/csl.h"
+#include "device/cuda/csl_dnn.h"
 #include "backend/cuda/cudnn_fused.h"
 #include "backend/cuda/kernels/kernels_impl.h"
-#include "backend/cuda/stream_manager.h"
+#include "device/cuda/cuda_device.h"
 #include "backend/lowering_registry.h"
 #include "graph/graph.h"
 
@@ -210,7 +210,7 @@ struct CudaLowering {
     std::vector<int> in_bufs, out_bufs;
     csl::Cudnn cudnn;
     csl::Cublas cublas;
-    StreamLease stream;
+    csl::StreamLease stream;
     DeviceBinding binding;
     size_t bytes = 0;
     size_t reserved = 0;  // in the device's memory budget

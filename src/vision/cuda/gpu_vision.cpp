@@ -1,94 +1,24 @@
 #include "vision/cuda/gpu_vision.h"
 
-#include "backend/cuda/csl/csl.h"
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 
+#include "device/cuda/cuda_device.h"
 #include "vision/cuda/postprocess_impl.h"
-#include "vision/postprocess.h"
 #include "vision/cuda/preprocess_impl.h"
+#include "vision/postprocess.h"
 
 namespace itscam::vision::gpu {
 
 namespace {
 
-using csl::cuda_status;
-
-#define GV_CUDA(expr) ITSCAM_RETURN_IF_ERROR(cuda_status((expr), #expr))
-
 size_t align_up(size_t v, size_t a) {
     return (v + a - 1) / a * a;
 }
-
-// A device or pinned host allocation, freed in the destructor. Buffers are only (re)allocated by grow(), never on the
-// per-batch path unless a batch needs more than any before.
-struct DeviceBuffer {
-    void* p = nullptr;
-    size_t bytes = 0;
-    DeviceBuffer() = default;
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    ~DeviceBuffer() { release(); }
-    void release() {
-        if (p != nullptr) cudaFree(p);
-        p = nullptr;
-        bytes = 0;
-    }
-    // The caller makes sure no enqueued work still uses the old buffer (cudaFree also synchronizes the device).
-    Status grow(size_t want) {
-        if (want <= bytes && p != nullptr) return Status::ok();
-        release();
-        GV_CUDA(cudaMalloc(&p, std::max<size_t>(want, 256)));
-        bytes = std::max<size_t>(want, 256);
-        return Status::ok();
-    }
-};
-
-struct PinnedBuffer {
-    void* p = nullptr;
-    size_t bytes = 0;
-    PinnedBuffer() = default;
-    PinnedBuffer(const PinnedBuffer&) = delete;
-    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-    ~PinnedBuffer() { release(); }
-    void release() {
-        if (p != nullptr) cudaFreeHost(p);
-        p = nullptr;
-        bytes = 0;
-    }
-    Status grow(size_t want) {
-        if (want <= bytes && p != nullptr) return Status::ok();
-        release();
-        GV_CUDA(cudaHostAlloc(&p, std::max<size_t>(want, 256), cudaHostAllocDefault));
-        bytes = std::max<size_t>(want, 256);
-        return Status::ok();
-    }
-};
-
-struct EventHandle {
-    cudaEvent_t e = nullptr;
-    bool recorded = false;
-    EventHandle() = default;
-    EventHandle(const EventHandle&) = delete;
-    EventHandle& operator=(const EventHandle&) = delete;
-    ~EventHandle() {
-        if (e != nullptr) cudaEventDestroy(e);
-    }
-    Status create() { return cuda_status(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate"); }
-    Status record(cudaStream_t s) {
-        GV_CUDA(cudaEventRecord(e, s));
-        recorded = true;
-        return Status::ok();
-    }
-    Status host_wait() {
-        return recorded ? cuda_status(cudaEventSynchronize(e), "cudaEventSynchronize") : Status::ok();
-    }
-    Status stream_wait(cudaStream_t s) {
-        return recorded ? cuda_status(cudaStreamWaitEvent(s, e, 0), "cudaStreamWaitEvent") : Status::ok();
-    }
-};
 
 // Bytes of one packed frame copy in the device scratch (rows of 3 * w bytes), 256-byte aligned.
 size_t packed_frame_bytes(int w, int h) {
@@ -101,12 +31,12 @@ size_t packed_frame_bytes(int w, int h) {
 // GpuLetterbox
 
 struct GpuLetterbox::Impl {
-    DeviceBuffer frames_dev;     // packed copies of host frames
-    PinnedBuffer staging;        // same layout as frames_dev, for pageable frames
-    DeviceBuffer jobs_dev;       // LetterboxJob[batch]
-    PinnedBuffer jobs_host;      // LetterboxJob[batch]
-    EventHandle copies_done;     // after the last host -> device copy out of staging / jobs_host
-    EventHandle kernel_done;     // after the last kernel reading frames_dev / jobs_dev
+    csl::DeviceBuffer frames_dev;  // packed copies of host frames
+    csl::PinnedBuffer staging;     // same layout as frames_dev, for pageable frames
+    csl::DeviceBuffer jobs_dev;    // LetterboxJob[batch]
+    csl::PinnedBuffer jobs_host;   // LetterboxJob[batch]
+    csl::Fence copies_done;        // after the last host -> device copy out of staging / jobs_host
+    csl::Fence kernel_done;        // after the last kernel reading frames_dev / jobs_dev
     std::vector<int> kind;       // per frame: 0 device, 1 pinned, 2 pageable
     std::vector<size_t> offset;  // per host frame: offset in frames_dev / staging
 };
@@ -140,20 +70,23 @@ Result<std::unique_ptr<GpuLetterbox>> GpuLetterbox::create(int dst_w, int dst_h,
     return lb;
 }
 
-Status GpuLetterbox::run(const std::vector<FrameRef>& frames, float* dst_device, cudaStream_t stream,
+Status GpuLetterbox::run(const std::vector<FrameRef>& frames, float* dst_device, const device::StreamLease& stream,
                          std::vector<LetterboxInfo>& infos) {
     return run_impl(frames, dst_device, false, stream, infos);
 }
 
-Status GpuLetterbox::run_f16(const std::vector<FrameRef>& frames, __half* dst_device, cudaStream_t stream,
-                             std::vector<LetterboxInfo>& infos) {
+Status GpuLetterbox::run_f16(const std::vector<FrameRef>& frames, uint16_t* dst_device,
+                             const device::StreamLease& stream, std::vector<LetterboxInfo>& infos) {
     return run_impl(frames, dst_device, true, stream, infos);
 }
 
-Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, cudaStream_t stream,
-                              std::vector<LetterboxInfo>& infos) {
+Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16,
+                              const device::StreamLease& lease, std::vector<LetterboxInfo>& infos) {
     infos.clear();
     if (frames.empty()) return Status::ok();
+    auto cs = csl::stream_of(lease);
+    if (!cs) return cs.status().with_context("GpuLetterbox");
+    cudaStream_t stream = *cs;
     if (dst_device == nullptr) return invalid_argument("GpuLetterbox: null destination");
     if (frames.size() > 65535) return invalid_argument("GpuLetterbox: batch larger than 65535");
     const int batch = static_cast<int>(frames.size());
@@ -196,8 +129,8 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     // Grow only when this batch needs more than any before (never on the steady-state path). Wait for the last
     // kernel so that no enqueued work still reads the old buffers.
     const size_t jobs_bytes = static_cast<size_t>(batch) * sizeof(cuda_impl::LetterboxJob);
-    if (need > im.frames_dev.bytes || need > im.staging.bytes || jobs_bytes > im.jobs_dev.bytes ||
-        jobs_bytes > im.jobs_host.bytes) {
+    if (need > im.frames_dev.bytes() || need > im.staging.bytes() || jobs_bytes > im.jobs_dev.bytes() ||
+        jobs_bytes > im.jobs_host.bytes()) {
         ITSCAM_RETURN_IF_ERROR(im.kernel_done.host_wait());
         ITSCAM_RETURN_IF_ERROR(im.frames_dev.grow(need));
         ITSCAM_RETURN_IF_ERROR(im.staging.grow(need));
@@ -207,9 +140,9 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     // The previous kernel (maybe on another stream) must have read frames_dev / jobs_dev before we overwrite them.
     ITSCAM_RETURN_IF_ERROR(im.kernel_done.stream_wait(stream));
 
-    auto* dev = static_cast<uint8_t*>(im.frames_dev.p);
-    auto* stage = static_cast<uint8_t*>(im.staging.p);
-    auto* jobs = static_cast<cuda_impl::LetterboxJob*>(im.jobs_host.p);
+    auto* dev = static_cast<uint8_t*>(im.frames_dev.get());
+    auto* stage = static_cast<uint8_t*>(im.staging.get());
+    auto* jobs = static_cast<cuda_impl::LetterboxJob*>(im.jobs_host.get());
     infos.resize(batch);
     for (int i = 0; i < batch; ++i) {
         const FrameRef& f = frames[i];
@@ -245,24 +178,24 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     // One copy for all staged (pageable) frames, then the pinned frames (their copies come after, so any gap of the
     // staged range that belongs to a pinned frame is overwritten with the right pixels).
     if (any_pageable) {
-        GV_CUDA(
+        ITSCAM_CUDA_CHECK(
             cudaMemcpyAsync(dev + staged_lo, stage + staged_lo, staged_hi - staged_lo, cudaMemcpyHostToDevice, stream));
     }
     for (int i = 0; i < batch; ++i) {
         if (im.kind[i] != 1) continue;
         const FrameRef& f = frames[i];
         const size_t row = static_cast<size_t>(f.w) * 3;
-        GV_CUDA(cudaMemcpy2DAsync(dev + im.offset[i], row, f.bgr, f.stride, row, f.h, cudaMemcpyHostToDevice, stream));
+        ITSCAM_CUDA_CHECK(cudaMemcpy2DAsync(dev + im.offset[i], row, f.bgr, f.stride, row, f.h, cudaMemcpyHostToDevice, stream));
     }
-    GV_CUDA(cudaMemcpyAsync(im.jobs_dev.p, jobs, jobs_bytes, cudaMemcpyHostToDevice, stream));
+    ITSCAM_CUDA_CHECK(cudaMemcpyAsync(im.jobs_dev.get(), jobs, jobs_bytes, cudaMemcpyHostToDevice, stream));
     ITSCAM_RETURN_IF_ERROR(im.copies_done.record(stream));
 
-    const auto* jobs_dev = static_cast<const cuda_impl::LetterboxJob*>(im.jobs_dev.p);
+    const auto* jobs_dev = static_cast<const cuda_impl::LetterboxJob*>(im.jobs_dev.get());
     if (f16) {
-        GV_CUDA(cuda_impl::letterbox_bgr_u8_to_rgb_f16(jobs_dev, batch, dst_w_, dst_h_,
+        ITSCAM_CUDA_CHECK(cuda_impl::letterbox_bgr_u8_to_rgb_f16(jobs_dev, batch, dst_w_, dst_h_,
                                                        static_cast<__half*>(dst_device), stream));
     } else {
-        GV_CUDA(cuda_impl::letterbox_bgr_u8_to_rgb_f32(jobs_dev, batch, dst_w_, dst_h_, static_cast<float*>(dst_device),
+        ITSCAM_CUDA_CHECK(cuda_impl::letterbox_bgr_u8_to_rgb_f32(jobs_dev, batch, dst_w_, dst_h_, static_cast<float*>(dst_device),
                                                        stream));
     }
     return im.kernel_done.record(stream);
@@ -272,11 +205,11 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
 // GpuDecodeNms
 
 struct GpuDecodeNms::Impl {
-    DeviceBuffer scratch;
-    DeviceBuffer result_dev;
-    PinnedBuffer result_host;
-    DeviceBuffer classes_dev;
-    PinnedBuffer classes_host;
+    csl::DeviceBuffer scratch;
+    csl::DeviceBuffer result_dev;
+    csl::PinnedBuffer result_host;
+    csl::DeviceBuffer classes_dev;
+    csl::PinnedBuffer classes_host;
 };
 
 GpuDecodeNms::GpuDecodeNms() : impl_(std::make_unique<Impl>()) {}
@@ -299,8 +232,11 @@ Result<std::unique_ptr<GpuDecodeNms>> GpuDecodeNms::create(int max_batch, int an
 }
 
 Status GpuDecodeNms::run(const float* out_device, int batch, int channels, int anchors, const NmsOptions& opt,
-                         cudaStream_t stream, std::vector<std::vector<Detection>>& out) {
+                         const device::StreamLease& lease, std::vector<std::vector<Detection>>& out) {
     out.clear();
+    auto cs = csl::stream_of(lease);
+    if (!cs) return cs.status().with_context("GpuDecodeNms");
+    cudaStream_t stream = *cs;
     if (batch < 0 || batch > 65535) return invalid_argument("GpuDecodeNms: batch must be in [0, 65535]");
     if (batch == 0) return Status::ok();
     if (out_device == nullptr || channels < 5 || anchors <= 0) {
@@ -334,18 +270,21 @@ Status GpuDecodeNms::run(const float* out_device, int batch, int channels, int a
         const size_t bytes = opt.classes.size() * sizeof(int);
         ITSCAM_RETURN_IF_ERROR(im.classes_dev.grow(bytes));
         ITSCAM_RETURN_IF_ERROR(im.classes_host.grow(bytes));
-        std::memcpy(im.classes_host.p, opt.classes.data(), bytes);
-        GV_CUDA(cudaMemcpyAsync(im.classes_dev.p, im.classes_host.p, bytes, cudaMemcpyHostToDevice, stream));
+        std::memcpy(im.classes_host.get(), opt.classes.data(), bytes);
+        ITSCAM_CUDA_CHECK(
+            cudaMemcpyAsync(im.classes_dev.get(), im.classes_host.get(), bytes, cudaMemcpyHostToDevice, stream));
         p.num_classes = static_cast<int>(opt.classes.size());
-        p.classes = static_cast<const int*>(im.classes_dev.p);
+        p.classes = static_cast<const int*>(im.classes_dev.get());
     }
 
-    GV_CUDA(cuda_impl::decode_nms(out_device, p, im.scratch.p, im.scratch.bytes, im.result_dev.p, stream));
+    ITSCAM_CUDA_CHECK(
+        cuda_impl::decode_nms(out_device, p, im.scratch.get(), im.scratch.bytes(), im.result_dev.get(), stream));
     // One copy of all counts + detections back to pinned memory.
-    GV_CUDA(cudaMemcpyAsync(im.result_host.p, im.result_dev.p, result_bytes, cudaMemcpyDeviceToHost, stream));
-    GV_CUDA(cudaStreamSynchronize(stream));
+    ITSCAM_CUDA_CHECK(
+        cudaMemcpyAsync(im.result_host.get(), im.result_dev.get(), result_bytes, cudaMemcpyDeviceToHost, stream));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(stream));
 
-    const auto* base = static_cast<const unsigned char*>(im.result_host.p);
+    const auto* base = static_cast<const unsigned char*>(im.result_host.get());
     const auto* counts = reinterpret_cast<const int*>(base);
     const auto* dets =
         reinterpret_cast<const cuda_impl::GpuDetection*>(base + cuda_impl::decode_nms_result_dets_offset(batch));

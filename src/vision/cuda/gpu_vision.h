@@ -7,12 +7,12 @@
 // run() never allocates unless a call needs more than any call before (a bigger batch, frame, anchor count or
 // max_det), in which case the buffer is grown once, to the new size, after waiting for the work that used it.
 //
+// Streams: work is enqueued on a device::StreamLease of a CUDA device (device/device.h), e.g. the engine's
+// (DeviceBinding::stream); a stream of another device is kInvalidArgument. This header exposes no CUDA types.
+//
 // Threading: an object is not thread-safe; use one per stream / worker. A GpuLetterbox may be used with different
 // streams from one thread (it orders its scratch reuse with events).
 #pragma once
-
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "device/device.h"
 #include "vision/detection.h"
 #include "vision/letterbox.h"
 
@@ -50,10 +51,10 @@ public:
     // frames are copied asynchronously (keep them unchanged until `stream` has passed this point), device frames are
     // read in place by the kernel (likewise). The result is ready once `stream` reaches this point; the call blocks
     // only if the previous call's uploads are still pending. An empty batch does nothing.
-    Status run(const std::vector<FrameRef>& frames, float* dst_device, cudaStream_t stream,
+    Status run(const std::vector<FrameRef>& frames, float* dst_device, const device::StreamLease& stream,
                std::vector<LetterboxInfo>& infos);
-    // Same with fp16 output (each value is the float above rounded to nearest).
-    Status run_f16(const std::vector<FrameRef>& frames, __half* dst_device, cudaStream_t stream,
+    // Same with fp16 output (IEEE half bit patterns: each value is the float above rounded to nearest).
+    Status run_f16(const std::vector<FrameRef>& frames, uint16_t* dst_device, const device::StreamLease& stream,
                    std::vector<LetterboxInfo>& infos);
 
     int dst_w() const { return dst_w_; }
@@ -62,7 +63,7 @@ public:
 private:
     struct Impl;
     GpuLetterbox(int dst_w, int dst_h);
-    Status run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, cudaStream_t stream,
+    Status run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, const device::StreamLease& stream,
                     std::vector<LetterboxInfo>& infos);
 
     int dst_w_;
@@ -84,7 +85,7 @@ public:
     // Enqueues the kernels and one device -> pinned copy of the results, then synchronizes `stream`.
     // opt.max_det <= 0 gives empty results; a bad layout is kInvalidArgument.
     Status run(const float* out_device, int batch, int channels, int anchors, const NmsOptions& opt,
-               cudaStream_t stream, std::vector<std::vector<Detection>>& out);
+               const device::StreamLease& stream, std::vector<std::vector<Detection>>& out);
 
 private:
     struct Impl;

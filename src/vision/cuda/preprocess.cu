@@ -4,7 +4,7 @@
 // written with explicit round-to-nearest intrinsics (__dadd_rn, __dmul_rn, __fdiv_rn, ...), which nvcc never fuses
 // into FMAs and which are IEEE-exact; the rest is integer arithmetic identical to the CPU code. The CPU caches
 // horizontally resized rows; here each pixel recomputes its two horizontal taps, which is the same pure function.
-#include "backend/cuda/kernels/kernels_common.cuh"
+#include "device/cuda/convert.cuh"
 #include "vision/cuda/preprocess_impl.h"
 
 namespace itscam::vision::cuda_impl {
@@ -47,8 +47,8 @@ __device__ __forceinline__ int vblend(int h0, int h1, int b0, int b1) {
     return ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
 }
 
-// fp32/fp16 stores: the CUDA backend's from_f (round to nearest even for fp16).
-using cuda_kernels::detail::from_f;
+// fp32/fp16 stores: the shared CUDA layer's from_f (round to nearest even for fp16), as the backend's kernels.
+using csl::from_f;
 
 // numpy's uint8 -> float32 / 255.0: a correctly rounded division (not * (1 / 255.f)).
 __device__ __forceinline__ float unit(int v) {

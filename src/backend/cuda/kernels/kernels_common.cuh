@@ -7,26 +7,13 @@
 #include <cstdint>
 
 #include "backend/cuda/kernels/kernels_impl.h"
+#include "device/cuda/convert.cuh"
 
 namespace itscam::cuda_kernels::detail {
 
-// ---- element conversion (all arithmetic in float) ----
-__device__ __forceinline__ float to_f(float v) {
-    return v;
-}
-__device__ __forceinline__ float to_f(__half v) {
-    return __half2float(v);
-}
-template <typename T>
-__device__ __forceinline__ T from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) {
-    return v;
-}
-template <>
-__device__ __forceinline__ __half from_f<__half>(float v) {
-    return __float2half_rn(v);
-}
+// ---- element conversion (all arithmetic in float): the shared CUDA layer's ----
+using csl::from_f;
+using csl::to_f;
 
 // V elements of T moved as one aligned load/store (V * sizeof(T) in {2, 4, 8, 16} bytes).
 template <typename T, int V>
