@@ -10,7 +10,9 @@ const std::map<std::string, OpDef>& registry() {
         std::map<std::string, OpDef> m;
         register_elementwise_ops(m);
         register_conv_ops(m);
-        register_tensor_ops(m);
+        register_shape_ops(m);
+        register_data_movement_ops(m);
+        register_generator_ops(m);
         register_nn_ops(m);
         register_dfl_op(m);
         return m;

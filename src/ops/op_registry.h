@@ -48,7 +48,9 @@ Status op_run_ref(const Node& n, const std::vector<const Tensor*>& ins, std::vec
 // Registration, one function per op family file.
 void register_elementwise_ops(std::map<std::string, OpDef>& r);
 void register_conv_ops(std::map<std::string, OpDef>& r);
-void register_tensor_ops(std::map<std::string, OpDef>& r);
+void register_shape_ops(std::map<std::string, OpDef>& r);
+void register_data_movement_ops(std::map<std::string, OpDef>& r);
+void register_generator_ops(std::map<std::string, OpDef>& r);
 void register_nn_ops(std::map<std::string, OpDef>& r);
 void register_dfl_op(std::map<std::string, OpDef>& r);
 

@@ -1,30 +1,18 @@
-// Data-movement and shape ops: Concat, Split, Slice, Reshape, Transpose, Flatten, Shape, Gather, Unsqueeze,
-// Squeeze, ConstantOfShape, Range, Expand, Tile, Constant. These are layout-agnostic byte movers, so the
+// Data-movement ops: Concat, Split, Slice, Transpose, Gather, Tile. These are layout-agnostic byte movers, so the
 // reference kernels work for every dtype.
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <numeric>
 
 #include "ops/op_registry.h"
+#include "ops/shape_checks.h"
 
 namespace itscam {
 
+using namespace op_shape_checks;
+
 namespace {
-
-constexpr int64_t kMaxElements = int64_t{1} << 34;  // refuse absurd shapes from hostile files
-constexpr int64_t kMaxRank = 64;
-
-Status check_shape_sane(const Node& n, const Shape& s) {
-    int64_t total = 1;
-    for (int64_t d : s) {
-        if (d < 0) return op_error(n, "negative dimension in " + shape_str(s));
-        if (d > 0 && total > kMaxElements / d) return op_error(n, "shape " + shape_str(s) + " is too large");
-        total *= d;
-    }
-    return Status::ok();
-}
 
 // One output dimension of Tile, refusing negative repeats and absurd sizes (no int64 overflow).
 Result<int64_t> tile_dim(const Node& n, int64_t dim, int64_t rep) {
@@ -33,30 +21,6 @@ Result<int64_t> tile_dim(const Node& n, int64_t dim, int64_t rep) {
     if (rep > 0 && dim > kMaxElements / rep)
         return op_error(n, "tiling " + std::to_string(dim) + " by " + std::to_string(rep) + " is too large");
     return dim * rep;
-}
-
-// Length of Range(start, limit, delta): ceil((limit - start) / delta) clamped at 0, in double as the kernel
-// computes it; refuses non-scalars, a zero or non-finite delta and absurd lengths (before any float->int cast).
-Result<int64_t> range_count(const Node& n, const Tensor& start, const Tensor& limit, const Tensor& delta) {
-    if (start.numel() != 1 || limit.numel() != 1 || delta.numel() != 1) return op_error(n, "inputs must be scalars");
-    const double s = *start.cast(DType::kF64).data<double>(), l = *limit.cast(DType::kF64).data<double>(),
-                 d = *delta.cast(DType::kF64).data<double>();
-    if (d == 0) return op_error(n, "delta is 0");
-    const double cnt = std::ceil((l - s) / d);
-    if (!std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d) || !(cnt <= static_cast<double>(kMaxElements)))
-        return op_error(n, "range too long or not finite");
-    return cnt > 0 ? static_cast<int64_t>(cnt) : int64_t{0};
-}
-
-bool all_known(const Shape& s) {
-    return std::all_of(s.begin(), s.end(), [](int64_t d) { return d >= 0; });
-}
-
-InferFn same_as_input() {
-    return [](const Node&, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) -> Status {
-        out[0] = *in[0].info;
-        return Status::ok();
-    };
 }
 
 // ---- Concat ----
@@ -114,8 +78,10 @@ Status concat_ref(const Node& n, const std::vector<const Tensor*>& in, std::vect
 // ---- Split ----
 Result<std::vector<int64_t>> split_sizes(const Node& n, const Shape& s, int64_t axis, const Tensor* split_in) {
     std::vector<int64_t> sizes;
-    if (split_in) sizes = split_in->to_i64_vector();
-    else if (n.has_attr("split")) sizes = n.attr_ints("split");
+    if (split_in)
+        sizes = split_in->to_i64_vector();
+    else if (n.has_attr("split"))
+        sizes = n.attr_ints("split");
     const int64_t outs = static_cast<int64_t>(n.outputs.size());
     if (sizes.empty()) {
         if (s[axis] < 0) return std::vector<int64_t>(outs, -1);
@@ -123,8 +89,8 @@ Result<std::vector<int64_t>> split_sizes(const Node& n, const Shape& s, int64_t 
         if (k != outs) return op_error(n, "num_outputs disagrees with the number of outputs");
         const int64_t chunk = (s[axis] + outs - 1) / outs;
         for (int64_t i = 0; i < outs; ++i) sizes.push_back(std::min(chunk, s[axis] - chunk * i));
-        if (sizes.back() <= 0) return op_error(n, "cannot split " + std::to_string(s[axis]) + " into " +
-                                                      std::to_string(outs) + " parts");
+        if (sizes.back() <= 0)
+            return op_error(n, "cannot split " + std::to_string(s[axis]) + " into " + std::to_string(outs) + " parts");
         return sizes;
     }
     if (static_cast<int64_t>(sizes.size()) != outs) return op_error(n, "split sizes count != number of outputs");
@@ -135,8 +101,8 @@ Result<std::vector<int64_t>> split_sizes(const Node& n, const Shape& s, int64_t 
         total += v;
     }
     if (s[axis] >= 0 && total != s[axis])
-        return op_error(n, "split sizes sum to " + std::to_string(total) + " but the axis has " +
-                               std::to_string(s[axis]));
+        return op_error(n,
+                        "split sizes sum to " + std::to_string(total) + " but the axis has " + std::to_string(s[axis]));
     return sizes;
 }
 
@@ -286,73 +252,14 @@ Status slice_ref(const Node& n, const std::vector<const Tensor*>& in, std::vecto
     return Status::ok();
 }
 
-// ---- Reshape ----
-Result<Shape> reshape_target(const Node& n, const Shape& in, std::vector<int64_t> target) {
-    const bool allowzero = n.attr_int("allowzero", 0) != 0;
-    int64_t infer_at = -1, known = 1;
-    bool copied_unknown = false;  // a 0 copied a dimension that is not known yet
-    for (size_t i = 0; i < target.size(); ++i) {
-        if (target[i] == 0 && !allowzero) {
-            if (i >= in.size()) return op_error(n, "0 in the target shape past the input rank");
-            target[i] = in[i];
-            if (in[i] < 0) {
-                copied_unknown = true;
-                continue;
-            }
-        }
-        if (target[i] == -1) {
-            if (infer_at >= 0) return op_error(n, "more than one -1 in the target shape");
-            infer_at = static_cast<int64_t>(i);
-        } else if (target[i] < 0) {
-            return op_error(n, "invalid target dimension " + std::to_string(target[i]));
-        } else {
-            if (target[i] > 0 && known > kMaxElements / target[i])
-                return op_error(n, "target shape " + shape_str(target) + " is too large");
-            known *= target[i];
-        }
-    }
-    if (!all_known(in) || copied_unknown) {
-        return target;  // -1 stays unknown
-    }
-    const int64_t total = shape_numel(in);
-    if (infer_at >= 0) {
-        if (known == 0 || total % known != 0)
-            return op_error(n, "cannot reshape " + shape_str(in) + " to " + shape_str(target));
-        target[infer_at] = total / known;
-    } else if (known != total) {
-        return op_error(n, "cannot reshape " + shape_str(in) + " (" + std::to_string(total) + " elements) to " +
-                               shape_str(target));
-    }
-    return target;
-}
-
-Status reshape_infer(const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) {
-    out[0].dtype = in[0].info->dtype;
-    if (!in[1].value) {
-        const Shape& ts = in[1].info->shape;
-        if (ts.size() != 1 || ts[0] < 0 || ts[0] > kMaxRank)
-            return op_error(n, "target shape must be a 1-D tensor of known length");
-        out[0].shape.assign(ts[0], -1);
-        return Status::ok();
-    }
-    ITSCAM_ASSIGN_OR_RETURN(out[0].shape, reshape_target(n, in[0].info->shape, in[1].value->to_i64_vector()));
-    return Status::ok();
-}
-
-Status reshape_ref(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) {
-    ITSCAM_ASSIGN_OR_RETURN(Shape s, reshape_target(n, in[0]->shape(), in[1]->to_i64_vector()));
-    out[0] = in[0]->clone().reshaped(s);
-    return Status::ok();
-}
-
 // ---- Transpose ----
 Result<std::vector<int64_t>> transpose_perm(const Node& n, size_t rank) {
     auto perm = n.attr_ints("perm");
     if (perm.empty()) {
         for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
     }
-    if (perm.size() != rank) return op_error(n, "perm has " + std::to_string(perm.size()) + " entries for rank " +
-                                                   std::to_string(rank));
+    if (perm.size() != rank)
+        return op_error(n, "perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
     std::vector<bool> seen(rank, false);
     for (int64_t p : perm) {
         if (p < 0 || p >= static_cast<int64_t>(rank) || seen[p]) return op_error(n, "perm is not a permutation");
@@ -431,91 +338,9 @@ Status gather_ref(const Node& n, const std::vector<const Tensor*>& in, std::vect
     return Status::ok();
 }
 
-// ---- Unsqueeze / Squeeze ----
-std::vector<int64_t> axes_of(const Node& n, const Tensor* axes_in) {
-    return axes_in ? axes_in->to_i64_vector() : n.attr_ints("axes");
-}
-
-Result<Shape> unsqueeze_shape(const Node& n, const Shape& s, std::vector<int64_t> axes) {
-    const int64_t r = static_cast<int64_t>(s.size() + axes.size());
-    for (auto& a : axes) {
-        ITSCAM_ASSIGN_OR_RETURN(a, normalize_axis(n, a, r));
-    }
-    std::sort(axes.begin(), axes.end());
-    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) return op_error(n, "repeated axis");
-    Shape o;
-    size_t src = 0, ai = 0;
-    for (int64_t d = 0; d < r; ++d) {
-        if (ai < axes.size() && axes[ai] == d) {
-            o.push_back(1);
-            ++ai;
-        } else {
-            o.push_back(s[src++]);
-        }
-    }
-    return o;
-}
-
-Result<Shape> squeeze_shape(const Node& n, const Shape& s, std::vector<int64_t> axes) {
-    const int64_t r = static_cast<int64_t>(s.size());
-    std::vector<bool> drop(r, false);
-    if (axes.empty()) {
-        for (int64_t d = 0; d < r; ++d) drop[d] = s[d] == 1;
-    } else {
-        for (int64_t a : axes) {
-            ITSCAM_ASSIGN_OR_RETURN(int64_t d, normalize_axis(n, a, r));
-            if (s[d] != 1 && s[d] >= 0) return op_error(n, "cannot squeeze a dimension of size " + std::to_string(s[d]));
-            drop[d] = true;
-        }
-    }
-    Shape o;
-    for (int64_t d = 0; d < r; ++d)
-        if (!drop[d]) o.push_back(s[d]);
-    return o;
-}
-
-template <bool kUnsqueeze>
-Status squeeze_infer(const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) {
-    if (in.size() > 1 && in[1].info && !in[1].value) return op_error(n, "axes must be a constant");
-    auto axes = axes_of(n, in.size() > 1 ? in[1].value : nullptr);
-    out[0].dtype = in[0].info->dtype;
-    if (kUnsqueeze) {
-        ITSCAM_ASSIGN_OR_RETURN(out[0].shape, unsqueeze_shape(n, in[0].info->shape, axes));
-    } else {
-        ITSCAM_ASSIGN_OR_RETURN(out[0].shape, squeeze_shape(n, in[0].info->shape, axes));
-    }
-    return Status::ok();
-}
-
-template <bool kUnsqueeze>
-Status squeeze_ref(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) {
-    auto axes = axes_of(n, in.size() > 1 ? in[1] : nullptr);
-    Result<Shape> s = kUnsqueeze ? unsqueeze_shape(n, in[0]->shape(), axes) : squeeze_shape(n, in[0]->shape(), axes);
-    if (!s) return s.status();
-    out[0] = in[0]->clone().reshaped(*s);
-    return Status::ok();
-}
-
-Status flatten_infer(const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) {
-    const Shape& s = in[0].info->shape;
-    const int64_t r = static_cast<int64_t>(s.size());
-    int64_t axis = n.attr_int("axis", 1);
-    if (axis < 0) axis += r;
-    if (axis < 0 || axis > r) return op_error(n, "axis out of range");
-    int64_t a = 1, b = 1;
-    for (int64_t d = 0; d < r; ++d) {
-        int64_t& t = d < axis ? a : b;
-        if (t > 0 && s[d] > 0 && t > kMaxElements / s[d]) return op_error(n, "shape " + shape_str(s) + " is too large");
-        t = (t < 0 || s[d] < 0) ? -1 : t * s[d];
-    }
-    out[0].dtype = in[0].info->dtype;
-    out[0].shape = {a, b};
-    return Status::ok();
-}
-
 }  // namespace
 
-void register_tensor_ops(std::map<std::string, OpDef>& r) {
+void register_data_movement_ops(std::map<std::string, OpDef>& r) {
     OpDef concat;
     concat.name = "Concat";
     concat.max_inputs = 1 << 16;
@@ -538,51 +363,11 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
     slice.ref = slice_ref;
     r["Slice"] = slice;
 
-    OpDef reshape;
-    reshape.name = "Reshape";
-    reshape.min_inputs = reshape.max_inputs = 2;
-    reshape.infer = reshape_infer;
-    reshape.ref = reshape_ref;
-    r["Reshape"] = reshape;
-
     OpDef transpose;
     transpose.name = "Transpose";
     transpose.infer = transpose_infer;
     transpose.ref = transpose_ref;
     r["Transpose"] = transpose;
-
-    OpDef flatten;
-    flatten.name = "Flatten";
-    flatten.infer = flatten_infer;
-    flatten.ref = [](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
-        ValueInfo vi{in[0]->dtype(), in[0]->shape()};
-        std::vector<ValueInfo> o(1);
-        ITSCAM_RETURN_IF_ERROR(flatten_infer(n, {{&vi, in[0]}}, o));
-        out[0] = in[0]->clone().reshaped(o[0].shape);
-        return Status::ok();
-    };
-    r["Flatten"] = flatten;
-
-    OpDef shape;
-    shape.name = "Shape";
-    shape.infer = [](const Node&, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) -> Status {
-        out[0].dtype = DType::kI64;
-        out[0].shape = {static_cast<int64_t>(in[0].info->shape.size())};
-        return Status::ok();
-    };
-    shape.ref = [](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
-        Shape s = in[0]->shape();
-        const int64_t r = static_cast<int64_t>(s.size());
-        int64_t start = n.attr_int("start", 0), end = n.attr_int("end", r);
-        if (start < 0) start += r;
-        if (end < 0) end += r;
-        start = std::clamp<int64_t>(start, 0, r);
-        end = std::clamp<int64_t>(end, start, r);
-        std::vector<int64_t> v(s.begin() + start, s.begin() + end);
-        out[0] = Tensor::from_i64(v, {static_cast<int64_t>(v.size())});
-        return Status::ok();
-    };
-    r["Shape"] = shape;
 
     OpDef gather;
     gather.name = "Gather";
@@ -590,106 +375,6 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
     gather.infer = gather_infer;
     gather.ref = gather_ref;
     r["Gather"] = gather;
-
-    OpDef unsq;
-    unsq.name = "Unsqueeze";
-    unsq.max_inputs = 2;
-    unsq.infer = squeeze_infer<true>;
-    unsq.ref = squeeze_ref<true>;
-    r["Unsqueeze"] = unsq;
-    OpDef sq = unsq;
-    sq.name = "Squeeze";
-    sq.infer = squeeze_infer<false>;
-    sq.ref = squeeze_ref<false>;
-    r["Squeeze"] = sq;
-
-    OpDef cos;
-    cos.name = "ConstantOfShape";
-    cos.infer = [](const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) -> Status {
-        out[0].dtype = n.has_attr("value") ? n.attrs.at("value").t.dtype() : DType::kF32;
-        if (in[0].value) {
-            out[0].shape = in[0].value->to_i64_vector();
-            return check_shape_sane(n, out[0].shape);
-        }
-        const Shape& s = in[0].info->shape;
-        if (!s.empty() && s[0] > kMaxRank) return op_error(n, "shape input of length " + std::to_string(s[0]));
-        out[0].shape.assign(s.empty() || s[0] < 0 ? 0 : s[0], -1);
-        return Status::ok();
-    };
-    cos.ref = [](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
-        Shape s = in[0]->to_i64_vector();
-        ITSCAM_RETURN_IF_ERROR(check_shape_sane(n, s));
-        Tensor v = n.has_attr("value") ? n.attrs.at("value").t : Tensor::scalar_f32(0.f);
-        if (!v.defined() || v.numel() != 1) return op_error(n, "value must hold one element");
-        out[0] = Tensor::empty(v.dtype(), s);
-        const size_t es = dtype_size(v.dtype());
-        for (int64_t i = 0; i < out[0].numel(); ++i)
-            std::memcpy(static_cast<std::byte*>(out[0].raw()) + i * es, v.raw(), es);
-        return Status::ok();
-    };
-    r["ConstantOfShape"] = cos;
-
-    OpDef range;
-    range.name = "Range";
-    range.min_inputs = range.max_inputs = 3;
-    range.infer = [](const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) -> Status {
-        out[0].dtype = in[0].info->dtype;
-        out[0].shape = {-1};
-        if (in[0].value && in[1].value && in[2].value) {
-            ITSCAM_ASSIGN_OR_RETURN(int64_t cnt, range_count(n, *in[0].value, *in[1].value, *in[2].value));
-            out[0].shape = {cnt};
-        }
-        return Status::ok();
-    };
-    range.ref = [](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
-        ITSCAM_ASSIGN_OR_RETURN(int64_t cnt, range_count(n, *in[0], *in[1], *in[2]));
-        const double sv = *in[0]->cast(DType::kF64).data<double>(), dv = *in[2]->cast(DType::kF64).data<double>();
-        Tensor o = Tensor::empty(DType::kF64, {cnt});
-        for (int64_t i = 0; i < cnt; ++i) o.data<double>()[i] = sv + i * dv;
-        out[0] = o.cast(in[0]->dtype());
-        return Status::ok();
-    };
-    r["Range"] = range;
-
-    OpDef expand;
-    expand.name = "Expand";
-    expand.min_inputs = expand.max_inputs = 2;
-    expand.infer = [](const Node& n, const std::vector<InferInput>& in, std::vector<ValueInfo>& out) -> Status {
-        out[0].dtype = in[0].info->dtype;
-        if (!in[1].value) {
-            const int64_t len = in[1].info->shape.empty() ? 0 : in[1].info->shape[0];
-            if (len > kMaxRank) return op_error(n, "shape input of length " + std::to_string(len));
-            out[0].shape.assign(std::max<int64_t>(len, static_cast<int64_t>(in[0].info->shape.size())), -1);
-            return Status::ok();
-        }
-        auto s = broadcast_shapes(in[0].info->shape, in[1].value->to_i64_vector());
-        if (!s) return op_error(n, s.status().message());
-        out[0].shape = *s;
-        return check_shape_sane(n, out[0].shape);
-    };
-    expand.ref = [](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) -> Status {
-        auto s = broadcast_shapes(in[0]->shape(), in[1]->to_i64_vector());
-        if (!s) return op_error(n, s.status().message());
-        ITSCAM_RETURN_IF_ERROR(check_shape_sane(n, *s));
-        // Expand = broadcast copy.
-        const size_t r = s->size();
-        const std::vector<int64_t> st = broadcast_strides(in[0]->shape(), *s);
-        out[0] = Tensor::empty(in[0]->dtype(), *s);
-        const size_t es = dtype_size(in[0]->dtype());
-        std::vector<int64_t> idx(r, 0);
-        for (int64_t i = 0; i < out[0].numel(); ++i) {
-            int64_t off = 0;
-            for (size_t d = 0; d < r; ++d) off += idx[d] * st[d];
-            std::memcpy(static_cast<std::byte*>(out[0].raw()) + i * es,
-                        static_cast<const std::byte*>(in[0]->raw()) + off * es, es);
-            for (int64_t d = static_cast<int64_t>(r) - 1; d >= 0; --d) {
-                if (++idx[d] < (*s)[d]) break;
-                idx[d] = 0;
-            }
-        }
-        return Status::ok();
-    };
-    r["Expand"] = expand;
 
     OpDef tile;
     tile.name = "Tile";
@@ -735,8 +420,6 @@ void register_tensor_ops(std::map<std::string, OpDef>& r) {
         return Status::ok();
     };
     r["Tile"] = tile;
-
-    (void)same_as_input;
 }
 
 }  // namespace itscam
