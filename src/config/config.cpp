@@ -206,7 +206,7 @@ const std::vector<Field<Config>>& top_fields() {
     using C = Config;
     static const std::vector<Field<C>> kFields = {
         {"device", &C::device}, {"precision", &C::precision}, {"threads", &C::threads},
-        {"model", &C::model},   {"imgsz", &C::imgsz},
+        {"model", &C::model},   {"imgsz", &C::imgsz}, {"plan_cache_dir", &C::plan_cache_dir},
     };
     return kFields;
 }
@@ -490,9 +490,15 @@ Status validate_settings(const Settings& s, const Provenance* p) {
     return Status::ok();
 }
 
+// max_batch_size 0 ("by device") as resolve() sets it.
+int resolved_max_batch_size(const Config& c) {
+    if (c.pipeline.max_batch_size != 0) return c.pipeline.max_batch_size;
+    return c.device == "cpu" || c.device == "ref" ? 1 : 8;
+}
+
+// `pl` with max_batch_size resolved (validate_config checks the value as written).
 Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
     const std::string k = "pipeline.";
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "max_batch_size", pl.max_batch_size, 1, 1024));
     std::set<int> seen;
     for (size_t i = 0; i < pl.preferred_batch_sizes.size(); ++i) {
         const std::string path = at(k + "preferred_batch_sizes", i);
@@ -612,7 +618,13 @@ Status validate_config(const Config& c, const Provenance* p) {
     }
     ITSCAM_RETURN_IF_ERROR(check_int(p, "threads", c.threads, 0, 1024));
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "imgsz", c.imgsz));
-    ITSCAM_RETURN_IF_ERROR(validate_pipeline(c.pipeline, p));
+    {
+        // 0: by device (resolve()); the other checks see what it resolves to.
+        ITSCAM_RETURN_IF_ERROR(check_int(p, "pipeline.max_batch_size", c.pipeline.max_batch_size, 0, 1024));
+        PipelineConfig pl = c.pipeline;
+        pl.max_batch_size = resolved_max_batch_size(c);
+        ITSCAM_RETURN_IF_ERROR(validate_pipeline(pl, p));
+    }
     ITSCAM_RETURN_IF_ERROR(check_device(p, "fallback.device", c.fallback.device));
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "fallback.imgsz", c.fallback.imgsz));
     ITSCAM_RETURN_IF_ERROR(check_non_negative(p, "fallback.max_fps", c.fallback.max_fps));
@@ -727,6 +739,7 @@ using namespace internal;
 
 void resolve(Config& c) {
     PipelineConfig& pl = c.pipeline;
+    pl.max_batch_size = resolved_max_batch_size(c);
     if (pl.preferred_batch_sizes.empty() && pl.max_batch_size >= 1 && pl.max_batch_size <= 1024) {
         for (int b = 1; b < pl.max_batch_size; b *= 2) pl.preferred_batch_sizes.push_back(b);
         pl.preferred_batch_sizes.push_back(pl.max_batch_size);

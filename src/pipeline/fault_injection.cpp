@@ -46,6 +46,7 @@ public:
     size_t memory_bytes() const override { return inner_->memory_bytes(); }
     std::string describe() const override { return inner_->describe(); }
     ActivationRanges collected_ranges() const override { return inner_->collected_ranges(); }
+    std::string tuning() const override { return inner_->tuning(); }
 
 private:
     std::unique_ptr<CompiledGraph> inner_;

@@ -11,8 +11,13 @@
 // reference.cpp), registered by op name in cpu/ops/registry.cpp; running the steps and profiling in cpu/executor.h.
 //
 // Precision: fp32, or opt-in bf16 where the NHWC activations and conv weights are bfloat16 (f32 accumulation;
-// AVX512-BF16 or AMX needed, else compile() says so). Memory: every buffer is allocated at compile time; run()
-// allocates only for the few generic ops that fall back to reference kernels (none in YOLO11 detect graphs).
+// AVX512-BF16 or AMX needed, else compile() says so). Memory: the activations live in one arena planned from their
+// lifetimes, which graphs that never run at the same time can share (BackendOptions::arena); every buffer is
+// allocated at compile time, and run() allocates only for the few generic ops that fall back to reference kernels
+// (none in YOLO11 detect graphs).
+//
+// Tuning: the 1x1 convolution-or-matmul choice of every layer that has one is recorded by tuning() ("<node> gemm=
+// matmul|conv" lines) and replayed from BackendOptions::tuning without timing (plans, the plan cache).
 #include <omp.h>
 
 #include <algorithm>
@@ -45,6 +50,7 @@ class CpuCompiled final : public CompiledGraph {
         return os.str();
     }
     ActivationRanges collected_ranges() const override { return collected_; }
+    std::string tuning() const override { return ctx_.tuning(); }
 
   private:
     void record_ranges();
@@ -61,15 +67,17 @@ Status CpuCompiled::build() {
     const Graph& g = ctx_.graph();
     const cpu::Registry& reg = cpu::registry();
     std::vector<const cpu::Rule*> rules;
-    std::vector<bool> per_run;
+    std::vector<cpu::OutputBinding> binding;
     for (const auto& n : g.nodes) {
         const cpu::Rule* r = reg.find(ctx_, n);
         rules.push_back(r);
-        per_run.push_back(!r || r->family == cpu::kViewFamily);  // outputs bound per run: views, reference kernels
+        binding.push_back(!r                              ? cpu::OutputBinding::kKernel
+                          : r->family == cpu::kViewFamily ? cpu::OutputBinding::kView
+                                                          : cpu::OutputBinding::kAllocated);
     }
     ctx_.plan_layouts(rules);
     cpu::plan_conv_int8(ctx_, rules);
-    ctx_.allocate(per_run);
+    ctx_.allocate(binding);
     ctx_.add_input_conversions();
     try {
         for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -96,6 +104,7 @@ Status CpuCompiled::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& 
                                     shape_str(inputs[i].shape()));
     }
     if (ctx_.options().threads > 0) omp_set_num_threads(ctx_.options().threads);
+    ctx_.bind_arena();  // another graph sharing the arena may have grown it since this one last ran
     for (size_t i = 0; i < inputs.size(); ++i) ctx_.plain(g.inputs[i]) = inputs[i];
     ITSCAM_RETURN_IF_ERROR(exec_.run());
     record_ranges();

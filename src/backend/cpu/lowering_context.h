@@ -7,9 +7,14 @@
 // uint8 copy of their input (asymmetric, per tensor); a value only int8 convolutions read and a convolution makes is
 // written as uint8 directly by its producer.
 //
-// Memory. The buffers are allocated at compile time (allocate()). The plain buffers of graph inputs, of views and of
-// reference-kernel outputs are bound per run instead (they alias the caller's input, their input's buffer, or the
-// kernel's result).
+// Memory. The activation buffers live in one arena (backend/activation_arena.h), each at an offset planned from its
+// lifetime in node order (backend/arena_plan.h: first fit, largest first), so buffers that are never alive at the
+// same time share bytes; the arena may be shared with other graphs that never run at the same time as this one
+// (BackendOptions::arena). The graph outputs (and what they alias), and with collect_ranges the values whose ranges
+// are recorded, have buffers of their own: they are read after the run. The plain buffers of graph inputs, of views
+// and of reference-kernel outputs are bound per run instead (they alias the caller's input, their input's buffer,
+// or the kernel's result); a view keeps the buffer it aliases alive until the view's last use. Slot tensors are views
+// into the arena, rebound when the arena's base moves (bind_arena(), at the start of every run).
 //
 // Steps. Rules emit steps (emit()): closures that run in order (cpu/executor.h) and find their buffers through the
 // context at run time, never through pointers captured at compile time.
@@ -21,11 +26,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "backend/activation_arena.h"
 #include "backend/backend.h"
 #include "backend/lowering_registry.h"
 
@@ -53,6 +60,16 @@ struct Slot {
     Tensor q;
     float q_scale = 1.f;
     int32_t q_zero = 0;
+    // Offsets of the arena-resident buffers (kNotInArena: own allocation, bound per run, or absent).
+    static constexpr size_t kNotInArena = ~size_t(0);
+    size_t plain_off = kNotInArena, nhwc_off = kNotInArena, q_off = kNotInArena;
+};
+
+// How a node's outputs get their plain buffers.
+enum class OutputBinding {
+    kAllocated,  // planned at compile time
+    kView,       // the node's step binds them to its input's plain buffer every run (no copy)
+    kKernel,     // the node's step binds them to what a reference kernel returns every run
 };
 
 // One unit of execution: what describe() and the profile print, and the work.
@@ -78,8 +95,11 @@ class LoweringContext {
     // Slots for every non-constant value, each output's layout from its node's rule (null: reference kernel, plain),
     // and which values need a conversion to the other layout.
     void plan_layouts(const std::vector<const Rule*>& rules);
-    // Allocates every buffer; `per_run[i]`: node i's outputs are bound per run (views, reference kernels).
-    void allocate(const std::vector<bool>& per_run);
+    // Plans and allocates every buffer (the arena, then the buffers of their own); `binding[i]` is how node i's
+    // outputs are bound.
+    void allocate(const std::vector<OutputBinding>& binding);
+    // Points the arena-resident slot tensors at the arena's current base, when it moved since the last binding.
+    void bind_arena();
     // The conversions of the graph inputs (to NHWC, to uint8) that run before the first node.
     void add_input_conversions();
     // After node n's steps: the reorders of its outputs to the layout their consumers need, and their quantization.
@@ -114,6 +134,17 @@ class LoweringContext {
     bool int8_conv(const Node& n) const { return int8_convs_.count(n.outputs[0]) > 0; }
     // Calibration (collect_ranges): the values whose range each run records.
     std::vector<std::string>& range_values() { return range_values_; }
+    const std::vector<std::string>& range_values() const { return range_values_; }
+
+    // Tuning (BackendOptions::tuning, CompiledGraph::tuning()): one line per choice, "<node name> <key>=<choice>".
+    // The recorded choice for node `name` and `key` ("" when the options carry no tuning; an error when they carry
+    // one without this entry), and the choices this compile made.
+    Result<std::string> tuned_choice(const std::string& name, const std::string& key) const;
+    bool has_tuning() const { return !opt_.tuning.empty(); }
+    void record_choice(const std::string& name, const std::string& key, const std::string& choice) {
+        tuning_out_ += name + " " + key + "=" + choice + "\n";
+    }
+    const std::string& tuning() const { return tuning_out_; }
 
     // Appends a step.
     void emit(std::string desc, std::function<Status()> run) { steps_.push_back({std::move(desc), std::move(run)}); }
@@ -125,7 +156,9 @@ class LoweringContext {
     void add_quantize(const std::string& v);
 
     const std::vector<Step>& steps() const { return steps_; }
+    // Weights, the buffers of their own, and this graph's arena plan (the shared arena may be larger).
     size_t bytes() const { return bytes_; }
+    size_t arena_bytes() const { return arena_bytes_; }
 
   private:
     Graph g_;
@@ -140,6 +173,10 @@ class LoweringContext {
     std::vector<std::string> range_values_;  // conv inputs whose ranges a calibration run records
     std::vector<Step> steps_;
     std::vector<Tensor> keep_;  // reordered weights and other compile-time buffers
+    std::shared_ptr<ActivationArena> arena_;
+    size_t arena_bytes_ = 0;
+    std::byte* bound_base_ = nullptr;  // the arena base the slot tensors point into
+    std::string tuning_out_;
     size_t bytes_ = 0;
 };
 

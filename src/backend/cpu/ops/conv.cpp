@@ -157,57 +157,67 @@ Status lower_conv(LoweringContext& ctx, const Node& n) {
 
     // A 1x1 stride-1 convolution over NHWC is a GEMM [pixels x C] x [C x OC]. oneDNN's matmul beats its 1x1
     // convolution on some of YOLO's shapes (thin channel counts: up to 1.5x) and loses on others, so both are
-    // timed here on the real buffers and the faster one is kept: autotuning per layer.
+    // timed here on the real buffers and the faster one is kept: autotuning per layer. A recorded tuning (a plan)
+    // replays the choice without timing; ITSCAM_CPU_GEMM=matmul|conv forces it (tests, debugging).
     const bool gemm_shape = !int8 && !grouped && p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 &&
-                            p.pl == 0 && p.pb == 0 && p.pr == 0 && ctx.options().autotune;
+                            p.pl == 0 && p.pb == 0 && p.pr == 0 && (ctx.options().autotune || ctx.has_tuning());
     if (gemm_shape) {
-        const int64_t pixels = p.n * p.oh * p.ow;
-        const memory::desc a_md({pixels, p.c}, act_dt, tag::ab), y_md({pixels, p.oc}, act_dt, tag::ab);
-        const memory::desc w_user({p.c, p.oc}, dt::f32, tag::ba);  // OIHW with 1x1 kernels is [OC][C]
-        dnnl::post_ops mpo;
-        (void)append_activation(n, mpo);  // already validated for the convolution above
-        const int mres = mpo.len();
-        if (has_res) mpo.append_binary(dnnl::algorithm::binary_add, y_md);
-        dnnl::primitive_attr mattr;
-        mattr.set_post_ops(mpo);
-        try {
-            dnnl::matmul::primitive_desc mpd(dnnl::matmul::desc(a_md, memory::desc({p.c, p.oc}, act_dt, tag::any),
-                                                                memory::desc({1, p.oc}, dt::f32, tag::ab), y_md),
-                                             mattr, eng);
-            Tensor mw = Tensor::empty(DType::kU8, {static_cast<int64_t>(mpd.weights_desc().get_size())});
-            memory mwmem(mpd.weights_desc(), eng, mw.raw());
-            memory wsrc(w_user, eng, wf.raw());
-            dnnl::reorder(wsrc, mwmem).execute(ctx.stream(), wsrc, mwmem);
-            ctx.stream().wait();
-            // oneDNN's matmul adds the bias after scaling like the conv; with f32 there is no scale.
-            memory mbias({{1, p.oc}, dt::f32, tag::ab}, eng, bias.raw());
-            dnnl::matmul mprim(mpd);
-            std::function<Status()> mstep = [c, mprim, mwmem, mbias, x, y, r, mres, a_md, y_md]() -> Status {
-                const dnnl::engine& e = c->engine();
-                std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(a_md, e, c->slot(x).nhwc.raw())},
-                                                     {DNNL_ARG_WEIGHTS, mwmem},
-                                                     {DNNL_ARG_BIAS, mbias},
-                                                     {DNNL_ARG_DST, memory(y_md, e, c->slot(y).nhwc.raw())}};
-                if (!r.empty())
-                    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(mres) | DNNL_ARG_SRC_1] =
-                        memory(y_md, e, c->slot(r).nhwc.raw());
-                mprim.execute(c->stream(), args);
-                return Status::ok();
-            };
-            // ITSCAM_CPU_GEMM=matmul|conv forces the choice (tests, debugging); anything else times both.
-            const char* force = std::getenv("ITSCAM_CPU_GEMM");
-            const std::string f = force ? force : "";
-            const bool use_matmul = f == "matmul" ? true
-                                    : f == "conv" ? false
-                                                  : best_ms(ctx, mstep) < 0.95 * best_ms(ctx, step);
-            if (use_matmul) {
-                step = mstep;
-                impl = std::string("matmul ") + mpd.impl_info_str();
-                ctx.keep(mw, true);
-            }
-        } catch (const dnnl::error&) {
-            // No matmul for this shape: keep the convolution.
+        const char* force = std::getenv("ITSCAM_CPU_GEMM");
+        std::string choice = force ? force : "";
+        const bool forced = choice == "matmul" || choice == "conv";
+        if (!forced) {
+            ITSCAM_ASSIGN_OR_RETURN(choice, ctx.tuned_choice(n.name, "gemm"));
+            if (!choice.empty() && choice != "matmul" && choice != "conv")
+                return invalid_argument("the plan's tuning has gemm=" + choice + " for '" + n.name +
+                                        "' (expected matmul or conv): rebuild the plan");
         }
+        bool use_matmul = false;
+        if (choice != "conv") {
+            const int64_t pixels = p.n * p.oh * p.ow;
+            const memory::desc a_md({pixels, p.c}, act_dt, tag::ab), y_md({pixels, p.oc}, act_dt, tag::ab);
+            const memory::desc w_user({p.c, p.oc}, dt::f32, tag::ba);  // OIHW with 1x1 kernels is [OC][C]
+            dnnl::post_ops mpo;
+            (void)append_activation(n, mpo);  // already validated for the convolution above
+            const int mres = mpo.len();
+            if (has_res) mpo.append_binary(dnnl::algorithm::binary_add, y_md);
+            dnnl::primitive_attr mattr;
+            mattr.set_post_ops(mpo);
+            try {
+                dnnl::matmul::primitive_desc mpd(dnnl::matmul::desc(a_md, memory::desc({p.c, p.oc}, act_dt, tag::any),
+                                                                    memory::desc({1, p.oc}, dt::f32, tag::ab), y_md),
+                                                 mattr, eng);
+                Tensor mw = Tensor::empty(DType::kU8, {static_cast<int64_t>(mpd.weights_desc().get_size())});
+                memory mwmem(mpd.weights_desc(), eng, mw.raw());
+                memory wsrc(w_user, eng, wf.raw());
+                dnnl::reorder(wsrc, mwmem).execute(ctx.stream(), wsrc, mwmem);
+                ctx.stream().wait();
+                // oneDNN's matmul adds the bias after scaling like the conv; with f32 there is no scale.
+                memory mbias({{1, p.oc}, dt::f32, tag::ab}, eng, bias.raw());
+                dnnl::matmul mprim(mpd);
+                std::function<Status()> mstep = [c, mprim, mwmem, mbias, x, y, r, mres, a_md, y_md]() -> Status {
+                    const dnnl::engine& e = c->engine();
+                    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(a_md, e, c->slot(x).nhwc.raw())},
+                                                         {DNNL_ARG_WEIGHTS, mwmem},
+                                                         {DNNL_ARG_BIAS, mbias},
+                                                         {DNNL_ARG_DST, memory(y_md, e, c->slot(y).nhwc.raw())}};
+                    if (!r.empty())
+                        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(mres) | DNNL_ARG_SRC_1] =
+                            memory(y_md, e, c->slot(r).nhwc.raw());
+                    mprim.execute(c->stream(), args);
+                    return Status::ok();
+                };
+                use_matmul = choice == "matmul" || best_ms(ctx, mstep) < 0.95 * best_ms(ctx, step);
+                if (use_matmul) {
+                    step = mstep;
+                    impl = std::string("matmul ") + mpd.impl_info_str();
+                    ctx.keep(mw, true);
+                }
+            } catch (const dnnl::error& e) {
+                // No matmul for this shape: keep the convolution, unless the plan chose the matmul.
+                if (choice == "matmul" && !forced) return dnnl_status(e, n.label() + ": the plan's matmul choice");
+            }
+        }
+        ctx.record_choice(n.name, "gemm", use_matmul ? "matmul" : "conv");
     }
     ctx.emit(n.name + " Conv " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " g" + std::to_string(p.group) +
                  " " + std::to_string(p.c) + "->" + std::to_string(p.oc) + " [" + impl + "]" + (int8 ? " int8" : "") +
