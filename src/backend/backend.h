@@ -2,8 +2,9 @@
 //
 // Ownership: the CompiledGraph owns every buffer it needs (allocated once at compile time), except the activations
 // it places in a shared ActivationArena (BackendOptions::arena); run() allocates nothing per call on optimized
-// backends. Thread-safety: one CompiledGraph runs one batch at a time; make one per
-// worker for concurrency. A node a backend cannot run is an error at compile time, never a silent fallback.
+// backends. Thread-safety: one CompiledGraph runs one batch at a time; make one per worker for concurrency (graphs
+// sharing an arena run one at a time too). A node a backend cannot run is an error at compile time, never a silent
+// fallback.
 #pragma once
 
 #include <map>
