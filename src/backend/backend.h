@@ -1,8 +1,10 @@
 // Backend interface. A backend compiles an optimized, shape-bound graph into an executable for one batch size.
 //
-// Ownership: the CompiledGraph owns every buffer it needs (allocated once at compile time); run() allocates
-// nothing per call on optimized backends. Thread-safety: one CompiledGraph runs one batch at a time; make one per
-// worker for concurrency. A node a backend cannot run is an error at compile time, never a silent fallback.
+// Ownership: the CompiledGraph owns every buffer it needs (allocated once at compile time), except the activations
+// it places in a shared ActivationArena (BackendOptions::arena); run() allocates nothing per call on optimized
+// backends. Thread-safety: one CompiledGraph runs one batch at a time; make one per worker for concurrency (graphs
+// sharing an arena run one at a time too). A node a backend cannot run is an error at compile time, never a silent
+// fallback.
 #pragma once
 
 #include <map>
@@ -17,6 +19,8 @@
 #include "graph/graph.h"
 
 namespace itscam {
+
+class ActivationArena;  // backend/activation_arena.h
 
 enum class Precision { kF32, kBF16, kF16, kInt8 };
 const char* precision_name(Precision p);
@@ -44,6 +48,9 @@ struct BackendOptions {
     // Per-layer implementation choices recorded by an earlier compile (CompiledGraph::tuning(), stored in a plan).
     // Non-empty: the backend reuses them instead of autotuning; a choice that no longer applies is an error.
     std::string tuning;
+    // Host backends ("cpu"): the arena this graph's activations live in, shared with other graphs that never run at
+    // the same time as it (one worker's batch sizes). Null: the graph makes its own. Other backends ignore it.
+    std::shared_ptr<ActivationArena> arena;
 };
 
 // Device-resident input and output of a GPU compiled graph, for pre/post-processing that stays on the device.
@@ -67,7 +74,8 @@ public:
     virtual std::string describe() const { return {}; }
     // Ranges recorded so far when compiled with collect_ranges (merged over runs).
     virtual ActivationRanges collected_ranges() const { return {}; }
-    // The per-layer choices this compile made (autotuned algorithms), to store in a plan; empty on CPU backends.
+    // The per-layer choices this compile made (autotuned algorithms), to store in a plan; empty where nothing was
+    // chosen (the reference backend, a CPU graph without 1x1 convolutions or built without autotuning).
     virtual std::string tuning() const { return {}; }
     // GPU backends: the device buffers of input 0 / output 0, or null on host backends.
     virtual const DeviceBinding* device_binding() const { return nullptr; }

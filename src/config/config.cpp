@@ -240,7 +240,7 @@ const std::vector<Field<Config>>& top_fields() {
     using C = Config;
     static const std::vector<Field<C>> kFields = {
         {"device", &C::device}, {"precision", &C::precision}, {"threads", &C::threads},
-        {"model", &C::model},   {"imgsz", &C::imgsz},
+        {"model", &C::model},   {"imgsz", &C::imgsz}, {"plan_cache_dir", &C::plan_cache_dir},
     };
     return kFields;
 }
@@ -441,6 +441,7 @@ using namespace internal;
 
 void resolve(Config& c) {
     PipelineConfig& pl = c.pipeline;
+    pl.max_batch_size = resolved_max_batch_size(c);
     if (pl.preferred_batch_sizes.empty() && pl.max_batch_size >= 1 && pl.max_batch_size <= 1024) {
         for (int b = 1; b < pl.max_batch_size; b *= 2) pl.preferred_batch_sizes.push_back(b);
         pl.preferred_batch_sizes.push_back(pl.max_batch_size);

@@ -125,7 +125,9 @@ struct SinkConfig {
 };
 
 struct PipelineConfig {
-    int max_batch_size = 8;
+    // 0: by device (resolve()): 1 on the CPU ("cpu", "ref"), where larger batches buy no throughput, only latency;
+    // 8 on a GPU.
+    int max_batch_size = 0;
     std::vector<int> preferred_batch_sizes;  // empty: powers of two up to max_batch_size
     double max_queue_delay_ms = 0;           // 0: deadline_fraction x the fastest camera's frame interval
     double deadline_fraction = 0.5;
@@ -186,6 +188,9 @@ struct Config {
     int threads = 0;                // CPU backend threads (0: all cores)
     std::string model;              // required when any camera has no model of its own
     int imgsz = 0;                  // 0: the model's
+    // Folder of the plan cache (runtime/plan_cache.h): engines built at one start are read back at the next instead
+    // of being autotuned again. "": no cache.
+    std::string plan_cache_dir = "runs/plan_cache";
     PipelineConfig pipeline;
     FallbackConfig fallback;
     ServerConfig server;
@@ -223,8 +228,8 @@ Env process_env();
 Result<Config> config_from_env(const Env& env);
 // Checks every range and cross-field rule (unique camera ids, batch sizes, fallback imgsz multiple of 32, ...).
 // parse_config/load_config/config_from_env already run it (and report file positions); call it again after changing
-// a Config in code. An empty pipeline.preferred_batch_sizes is accepted here; the parsers fill it in (powers of two
-// below max_batch_size, then max_batch_size).
+// a Config in code. An empty pipeline.preferred_batch_sizes and pipeline.max_batch_size 0 are accepted here; the
+// parsers fill them in (resolve()).
 Status validate(const Config& c);
 // What ENABLE_TENSORRT and ENABLE_TORCH_JIT_OPTIMIZATION ask of every engine the pipeline builds (primary and
 // fallback). True: the optimized engine (graph fusions, autotuned algorithms, a plan's recorded tuning). False (both
@@ -235,7 +240,9 @@ bool optimized_engine(const Settings& s);
 // auto to fp32 everywhere (validate() refuses it with fp16, bf16 or int8).
 std::string engine_precision(const Config& c, bool gpu);
 
-// Fills defaults that depend on other settings (preferred_batch_sizes); the parsers call it before validating.
+// Fills defaults that depend on other settings: max_batch_size 0 by the device (1 on cpu/ref, 8 on cuda), then
+// preferred_batch_sizes (powers of two below max_batch_size, then max_batch_size). The parsers call it before
+// validating; the pipeline calls it on the Config it is given.
 void resolve(Config& c);
 // The effective configuration as YAML (for `itscam run --print-config` and the startup log). parse_config accepts it
 // and gives back an equal Config (env_overrides and source_path aside; the overrides are listed as comments).

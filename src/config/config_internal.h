@@ -86,6 +86,8 @@ const std::vector<std::string>& reserved_sections();  // alerts
 
 Status apply_env(Config& c, const Env& env, Provenance& prov);
 Status validate_config(const Config& c, const Provenance* p);
+// pipeline.max_batch_size with 0 ("by device") resolved: 1 on the host devices (cpu, ref), 8 on a GPU.
+int resolved_max_batch_size(const Config& c);
 Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p);
 
 }  // namespace itscam::config::internal

@@ -90,9 +90,9 @@ Status validate_settings(const Settings& s, const Provenance* p) {
     return Status::ok();
 }
 
+// `pl` with max_batch_size resolved (validate_config checks the value as written).
 Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
     const std::string k = "pipeline.";
-    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "max_batch_size", pl.max_batch_size, 1, 1024));
     std::set<int> seen;
     for (size_t i = 0; i < pl.preferred_batch_sizes.size(); ++i) {
         const std::string path = at(k + "preferred_batch_sizes", i);
@@ -187,6 +187,13 @@ Status validate_streaming(const StreamingConfig& s, const Provenance* p) {
 
 }  // namespace
 
+int resolved_max_batch_size(const Config& c) {
+    if (c.pipeline.max_batch_size != 0) return c.pipeline.max_batch_size;
+    // Larger batches buy a host device no throughput, only latency; a GPU fills its cores with them.
+    auto n = device::device_name_parse(c.device);
+    return n.is_ok() && device::device_kind_has_ordinals(n->kind) ? 8 : 1;
+}
+
 Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p) {
     if (!valid_camera_id(cam.id)) {
         return config_error(p, join(prefix, "id"),
@@ -223,7 +230,13 @@ Status validate_config(const Config& c, const Provenance* p) {
     }
     ITSCAM_RETURN_IF_ERROR(check_int(p, "threads", c.threads, 0, 1024));
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "imgsz", c.imgsz));
-    ITSCAM_RETURN_IF_ERROR(validate_pipeline(c.pipeline, p));
+    {
+        // 0: by device (resolve()); the other checks see what it resolves to.
+        ITSCAM_RETURN_IF_ERROR(check_int(p, "pipeline.max_batch_size", c.pipeline.max_batch_size, 0, 1024));
+        PipelineConfig pl = c.pipeline;
+        pl.max_batch_size = resolved_max_batch_size(c);
+        ITSCAM_RETURN_IF_ERROR(validate_pipeline(pl, p));
+    }
     ITSCAM_RETURN_IF_ERROR(check_device(p, "fallback.device", c.fallback.device));
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "fallback.imgsz", c.fallback.imgsz));
     ITSCAM_RETURN_IF_ERROR(check_non_negative(p, "fallback.max_fps", c.fallback.max_fps));

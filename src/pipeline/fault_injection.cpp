@@ -54,6 +54,7 @@ public:
         stream_only_ = DeviceBinding{nullptr, nullptr, b->stream, b->device_id};
         return &stream_only_;
     }
+    std::string tuning() const override { return inner_->tuning(); }
 
 private:
     std::unique_ptr<CompiledGraph> inner_;

@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "backend/activation_arena.h"
 #include "core/time_format.h"
 #include "device/device_name.h"
 #include "device/registry.h"
@@ -131,8 +132,16 @@ struct Worker {
     ModelGroup* group = nullptr;
     Device* dev = nullptr;
     int threads = 0;
+    // The activations of every engine of this worker (its batch sizes, its fallback's): they run one at a time, on
+    // the worker's thread, so they share one arena as large as the largest needs.
+    std::shared_ptr<ActivationArena> arena = std::make_shared<ActivationArena>();
     std::map<int, std::unique_ptr<Detector>> primary;   // batch size -> detector
-    std::map<int, std::unique_ptr<Detector>> fallback;  // empty when the fallback is disabled
+    std::map<int, std::unique_ptr<Detector>> fallback;  // empty when the fallback is disabled or is the primary
+    // The fallback is identical to the primary (same model, device, precision, input size and threads, no fault
+    // injection): it serves with the primary's detectors instead of building a second set.
+    bool fallback_is_primary = false;
+    std::map<int, std::unique_ptr<Detector>>& fallback_detectors() { return fallback_is_primary ? primary : fallback; }
+    bool has_fallback() const { return fallback_is_primary || !fallback.empty(); }
     std::map<const Detector*, StagingPools> staging;    // resolved once per detector, not per batch
     std::thread thread;
 };
@@ -177,7 +186,8 @@ struct Pipeline::Impl {
     int primary_imgsz(const Detector& d) const { return d.engine().input_height(); }
 
     Result<std::unique_ptr<Detector>> make_detector(const std::string& model, const std::string& device, int batch,
-                                                    int imgsz, int threads, bool with_faults) {
+                                                    int imgsz, int threads, bool with_faults,
+                                                    const std::shared_ptr<ActivationArena>& arena) {
         DetectorOptions dopt;
         dopt.engine.device = device;
         dopt.engine.batch = batch;
@@ -185,6 +195,9 @@ struct Pipeline::Impl {
         dopt.engine.width = imgsz;
         dopt.engine.threads = threads;
         dopt.engine.optimize = config::optimized_engine(cfg.settings);
+        dopt.engine.arena = arena;
+        dopt.engine.plan_cache_dir = cfg.plan_cache_dir;
+        dopt.engine.log = [this](const std::string& m) { log(m); };
         ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(device));
         const std::string prec = config::engine_precision(cfg, hw->prefers_fp16());
         ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(prec));
@@ -291,7 +304,7 @@ struct Pipeline::Impl {
         std::map<int, std::unique_ptr<Detector>> fresh;
         for (auto& [b, d] : w.primary) {
             ITSCAM_ASSIGN_OR_RETURN(auto nd, make_detector(w.group->model_path, w.dev->name, b,
-                                                           primary_imgsz(*d), w.threads, true));
+                                                           primary_imgsz(*d), w.threads, true, w.arena));
             fresh[b] = std::move(nd);
         }
         w.primary = std::move(fresh);
@@ -324,8 +337,8 @@ struct Pipeline::Impl {
                     log("device " + dev.name + ": batch failed: " + st.to_string());
             }
         }
-        if (!ok && !w.fallback.empty()) {
-            Status st = run_on(w, w.fallback, g, batch.frames, dets, tm);
+        if (!ok && w.has_fallback()) {
+            Status st = run_on(w, w.fallback_detectors(), g, batch.frames, dets, tm);
             if (st) {
                 ok = true;
                 degraded = true;
@@ -531,18 +544,27 @@ struct Pipeline::Impl {
                     w->dev = dev.get();
                     w->threads = cfg.threads > 0 ? std::max(1, cfg.threads / workers_per_dev) : 0;
                     for (int b : sizes) {
-                        ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(m, dev->name, b, cfg.imgsz, w->threads, true));
+                        ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(m, dev->name, b, cfg.imgsz, w->threads, true, w->arena));
                         if (g->names.empty()) g->names = d->class_names();
                         w->primary[b] = std::move(d);
                     }
                     if (cfg.fallback.enabled) {
                         const std::string& fmodel = cfg.fallback.model.empty() ? m : cfg.fallback.model;
+                        const Engine& pe = w->primary.begin()->second->engine();
+                        const int pimg = pe.input_height();
                         const int fimg = cfg.fallback.imgsz > 0 ? cfg.fallback.imgsz
-                                         : cfg.fallback.model.empty() ? w->primary.begin()->second->engine().input_height()
+                                         : cfg.fallback.model.empty() ? pimg
                                                                       : 0;
                         const int fthreads = cfg.fallback.threads > 0 ? cfg.fallback.threads : w->threads;
-                        for (int b : sizes) {
-                            ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(fmodel, cfg.fallback.device, b, fimg, fthreads, false));
+                        // A fallback identical to the primary would be a second copy of the same engines.
+                        // (The same device means the same precision; fault injection decorates the primary only.)
+                        w->fallback_is_primary = !P.faults && fmodel == m && cfg.fallback.device == dev->name &&
+                                                 fimg == pimg && pe.input_width() == pimg && fthreads == w->threads;
+                        if (w->fallback_is_primary)
+                            P.log("fallback " + cfg.fallback.device + " is the primary's model and settings: it "
+                                  "serves with the primary's engines");
+                        for (int b : w->fallback_is_primary ? std::vector<int>{} : sizes) {
+                            ITSCAM_ASSIGN_OR_RETURN(auto d, P.make_detector(fmodel, cfg.fallback.device, b, fimg, fthreads, false, w->arena));
                             if (d->class_names() != g->names)
                                 return invalid_argument("fallback model " + fmodel + " has other classes than " + m);
                             w->fallback[b] = std::move(d);
@@ -612,6 +634,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
     auto impl = std::make_unique<Impl>();
     Impl& P = *impl;
     P.cfg = cfg;
+    config::resolve(P.cfg);  // defaults that depend on the device (max_batch_size 0: by device)
     P.opt = std::move(opt);
     P.faults = P.opt.faults;
     for (const char* s : kStages) P.stages[s] = std::make_unique<LatencyRecorder>(4096, cfg.pipeline.latency_window_s);

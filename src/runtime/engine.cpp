@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "device/device_name.h"
+#include "runtime/plan_cache.h"
 
 #ifdef ITSCAM_HAVE_ONNX
 #include "onnx/onnx_importer.h"
@@ -40,6 +41,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, cons
         ITSCAM_ASSIGN_OR_RETURN(Plan plan, plan_read(model_path));
         return from_plan(plan, opt, model_path);
     }
+    if (plan_cache_applies(model_path, opt)) return plan_cache_load(model_path, opt);
 #ifdef ITSCAM_HAVE_ONNX
     ITSCAM_ASSIGN_OR_RETURN(Graph g, onnx_import_file(model_path));
     auto e = from_graph(std::move(g), opt);
@@ -157,6 +159,7 @@ Result<std::unique_ptr<Engine>> Engine::build(Graph g, const EngineOptions& opt,
     bo.precision = opt.precision;
     bo.autotune = opt.autotune && opt.optimize;
     bo.tuning = opt.optimize ? tuning : std::string();
+    bo.arena = opt.arena;
     if (opt.precision == Precision::kInt8) {
         ITSCAM_ASSIGN_OR_RETURN(bo.ranges, calibrate(g, opt, h, w));
     }

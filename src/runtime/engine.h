@@ -5,8 +5,9 @@
 // target_key(), at one of its batch sizes, in its precision, and reuses its recorded tuning. Plans load without
 // the ONNX importer (builds with ITSCAM_WITH_ONNX=OFF run plans only).
 //
-// Thread-safety: run() is not reentrant; use one Engine per worker. Memory: the compiled backend owns its buffers;
-// run() on optimized backends allocates nothing.
+// Thread-safety: run() is not reentrant; use one Engine per worker. Memory: the compiled backend owns its buffers
+// (its activations may live in an arena shared with the worker's other engines, EngineOptions::arena); run() on
+// optimized backends allocates nothing.
 #pragma once
 
 #include <functional>
@@ -46,11 +47,20 @@ struct EngineOptions {
     std::function<Result<std::vector<Tensor>>(int h, int w)> calibration;
     // Wraps the backend before it compiles (fault injection in tests and drills). Empty: the plain backend.
     std::function<std::unique_ptr<Backend>(std::unique_ptr<Backend>)> backend_decorator;
+    // Host backends: the activation arena to share with other engines that never run at the same time as this one
+    // (one pipeline worker's batch sizes and fallback). Null: the engine has its own. See backend/activation_arena.h.
+    std::shared_ptr<ActivationArena> arena;
+    // load() of an ONNX model: the plan-cache folder (runtime/plan_cache.h). A build reads the plan a previous one
+    // with the same model and settings left there instead of autotuning again, and leaves its own. Empty: no cache.
+    std::string plan_cache_dir;
+    // Where the plan cache says what it did (a hit, a build, a file it had to rebuild). Empty: stderr.
+    std::function<void(const std::string&)> log;
 };
 
 class Engine {
 public:
-    // An ONNX model or a plan (detected by its magic).
+    // An ONNX model or a plan (detected by its magic). With opt.plan_cache_dir, an ONNX model goes through the plan
+    // cache (runtime/plan_cache.h).
     static Result<std::unique_ptr<Engine>> load(const std::string& model_path, const EngineOptions& opt);
     static Result<std::unique_ptr<Engine>> from_graph(Graph imported, const EngineOptions& opt);
     // Checks the plan's target against opt.device (backend name and target_key), its batch sizes, precision and
@@ -75,7 +85,7 @@ public:
     const CompiledGraph& compiled() const { return *compiled_; }
     // Mutable access for device-resident execution (GPU pre/post-processing around run_device()).
     CompiledGraph& compiled() { return *compiled_; }
-    // The per-layer choices of this build (CompiledGraph::tuning()), for a plan; empty on CPU backends.
+    // The per-layer choices of this build (CompiledGraph::tuning()), for a plan (may be empty).
     std::string tuning() const { return compiled_->tuning(); }
     // Backend::target_key() of the backend this engine runs on (before any backend_decorator).
     const std::string& target_key() const { return target_key_; }

@@ -43,7 +43,8 @@ TEST(ConfigDefaults, MinimalFileIsDefaultsWithResolvedBatchSizes) {
     const Result<Config> r = parse_config("MEMORY_POOL_SIZE: 4\n", "t.yaml");
     ASSERT_TRUE(r.is_ok()) << r.status().message();
     Config expected;
-    expected.pipeline.preferred_batch_sizes = {1, 2, 4, 8};
+    expected.pipeline.max_batch_size = 1;  // by device: the CPU
+    expected.pipeline.preferred_batch_sizes = {1};
     EXPECT_EQ(*r, expected);
     EXPECT_TRUE(r->env_overrides.empty());
 }
@@ -62,6 +63,55 @@ TEST(ConfigDefaults, PreferredBatchSizesArePowersOfTwoThenTheMaximum) {
     EXPECT_EQ(one.pipeline.preferred_batch_sizes, std::vector<int>{1});
 }
 
+TEST(ConfigDefaults, MaxBatchSizeFollowsTheDevice) {
+    ITSCAM_REQUIRE_YAML();
+    struct Case {
+        std::string yaml;
+        int max_batch;
+        std::vector<int> preferred;
+    };
+    for (const Case& k : std::vector<Case>{{"device: cpu\n", 1, {1}},
+                                           {"device: ref\n", 1, {1}},
+                                           {"device: cuda\n", 8, {1, 2, 4, 8}},
+                                           {"device: cuda:1\n", 8, {1, 2, 4, 8}},
+                                           {"pipeline: {max_batch_size: 0}\n", 1, {1}},
+                                           {"pipeline: {max_batch_size: 4}\n", 4, {1, 2, 4}},
+                                           {"device: cuda\npipeline: {max_batch_size: 2}\n", 2, {1, 2}}}) {
+        const Result<Config> r = parse_config(k.yaml, "t.yaml");
+        ASSERT_TRUE(r.is_ok()) << k.yaml << r.status().message();
+        EXPECT_EQ(r->pipeline.max_batch_size, k.max_batch) << k.yaml;
+        EXPECT_EQ(r->pipeline.preferred_batch_sizes, k.preferred) << k.yaml;
+    }
+    // A Config made in code: 0 resolves the same way, and validate() checks preferred sizes against that.
+    Config c;
+    resolve(c);
+    EXPECT_EQ(c.pipeline.max_batch_size, 1);
+    Config cuda;
+    cuda.device = "cuda";
+    resolve(cuda);
+    EXPECT_EQ(cuda.pipeline.max_batch_size, 8);
+    Config two;
+    two.pipeline.preferred_batch_sizes = {1, 2};
+    EXPECT_EQ(validate(two).message(), "pipeline.preferred_batch_sizes[1]: must be between 1 and max_batch_size (1), got 2");
+    two.device = "cuda";
+    EXPECT_TRUE(validate(two).is_ok());
+}
+
+TEST(ConfigDefaults, PlanCacheDir) {
+    const Config defaults;
+    EXPECT_EQ(defaults.plan_cache_dir, "runs/plan_cache");
+    ITSCAM_REQUIRE_YAML();
+    const Result<Config> set = parse_config("plan_cache_dir: /var/cache/itscam\n", "t.yaml");
+    ASSERT_TRUE(set.is_ok()) << set.status().message();
+    EXPECT_EQ(set->plan_cache_dir, "/var/cache/itscam");
+    const Result<Config> off = parse_config("plan_cache_dir: \"\"\n", "t.yaml");
+    ASSERT_TRUE(off.is_ok()) << off.status().message();
+    EXPECT_EQ(off->plan_cache_dir, "");
+    const Result<Config> again = parse_config(to_yaml(*set), "again.yaml");
+    ASSERT_TRUE(again.is_ok()) << again.status().message();
+    EXPECT_EQ(again->plan_cache_dir, "/var/cache/itscam");
+}
+
 TEST(ConfigFiles, ExampleLoadsAndSpellsOutTheDefaults) {
     ITSCAM_REQUIRE_YAML();
     const std::string path = test::source_path("configs/example.yaml");
@@ -73,8 +123,10 @@ TEST(ConfigFiles, ExampleLoadsAndSpellsOutTheDefaults) {
     // Every documented value is the default.
     EXPECT_EQ(c.settings, Settings{});
     PipelineConfig pipeline;
-    pipeline.preferred_batch_sizes = {1, 2, 4, 8};
+    pipeline.max_batch_size = 1;  // 0 in the file: by device, the CPU
+    pipeline.preferred_batch_sizes = {1};
     EXPECT_EQ(c.pipeline, pipeline);
+    EXPECT_EQ(c.plan_cache_dir, "runs/plan_cache");
     EXPECT_EQ(c.fallback, FallbackConfig{});
     EXPECT_EQ(c.device, "cpu");
     EXPECT_EQ(c.precision, "auto");
@@ -295,6 +347,7 @@ TEST(ConfigRoundTrip, AwkwardStringsAndNumbers) {
     c.settings.UNIFIED_MEMORY_RATIO = 1e-7;
     c.settings.CIRCUIT_BREAKER_RECOVERY_TIMEOUT = 1e300;
     c.settings.device_ids = {3, 1};
+    c.pipeline.max_batch_size = 8;  // the default, 0, is 1 on the CPU
     c.pipeline.preferred_batch_sizes = {1, 8};
     c.pipeline.max_queue_delay_ms = 1.0 / 3.0;
     c.sinks.push_back({"jsonl", "- not stdout"});
@@ -338,7 +391,7 @@ TEST(ConfigRoundTrip, ToYamlWorksWithoutYamlSupportToo) {
     EXPECT_NE(text.find("gpu_memory_failure_threshold: 3\n"), std::string::npos);
     EXPECT_NE(text.find("device_ids: [0]\n"), std::string::npos);
     EXPECT_NE(text.find("model: \"m.onnx\"\n"), std::string::npos);
-    EXPECT_NE(text.find("pipeline:\n  max_batch_size: 8\n"), std::string::npos);
+    EXPECT_NE(text.find("pipeline:\n  max_batch_size: 0\n"), std::string::npos);  // as set: 0, by device
     EXPECT_NE(text.find("cameras: []\n"), std::string::npos);
 }
 

@@ -3,6 +3,7 @@
 // come and go at run time, and a dead camera does not disturb the others.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -230,6 +231,49 @@ TEST(Pipeline, CircuitOpensOnInjectedFaultsServesFromCpuFallbackAndCloses) {
     }
     EXPECT_TRUE(logged_open);
     EXPECT_TRUE(logged_close);
+}
+
+TEST(Pipeline, FallbackIdenticalToThePrimaryServesWithItsEngines) {
+    if (!fs::exists(kModel) || !fs::exists(kModel320)) GTEST_SKIP() << "models not found";
+    const std::string reuse = "serves with the primary's engines";
+    // Creates (and, with a camera, runs) a pipeline; returns whether it logged the reuse.
+    auto reuses = [&](const config::Config& cfg, std::shared_ptr<FaultController> faults) {
+        std::mutex mu;
+        std::vector<std::string> logs;
+        Recorder rec;
+        PipelineOptions po;
+        po.sinks = {rec.sink()};
+        po.faults = std::move(faults);
+        po.log = [&](const std::string& m) {
+            std::lock_guard<std::mutex> lk(mu);
+            logs.push_back(m);
+        };
+        auto p = Pipeline::create(cfg, po);
+        EXPECT_TRUE(p.is_ok()) << p.status().to_string();
+        if (!p.is_ok()) return false;
+        if (!cfg.cameras.empty()) {
+            EXPECT_TRUE((*p)->start().is_ok());
+            EXPECT_TRUE(wait_for([&] { return rec.size() >= 3; }, 60)) << "no detections";
+            (*p)->stop(true);
+        }
+        std::lock_guard<std::mutex> lk(mu);
+        return std::any_of(logs.begin(), logs.end(), [&](const std::string& m) { return m.find(reuse) != std::string::npos; });
+    };
+    config::Config cfg = base_config();
+    cfg.pipeline.preferred_batch_sizes = {1};
+    cfg.pipeline.max_batch_size = 1;
+    cfg.fallback.enabled = true;  // cpu, the camera's model, the primary's input size and threads
+    config::Config serving = cfg;
+    serving.cameras = {camera("a", "synthetic://320x240@30")};
+    EXPECT_TRUE(reuses(serving, nullptr));
+    // Anything that differs builds the fallback's own engines: threads, model, fault injection on the primary.
+    config::Config other = cfg;
+    other.fallback.threads = 1;
+    EXPECT_FALSE(reuses(other, nullptr));
+    other = cfg;
+    other.fallback.model = kModel320;
+    EXPECT_FALSE(reuses(other, nullptr));
+    EXPECT_FALSE(reuses(cfg, std::make_shared<FaultController>()));
 }
 
 TEST(Pipeline, OutOfMemoryOpensTheCircuitAtItsOwnThreshold) {
