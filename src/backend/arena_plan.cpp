@@ -9,8 +9,9 @@ size_t arena_plan(std::vector<ArenaBlock>& blocks, size_t align) {
     auto align_up = [align](size_t v) { return (v + align - 1) / align * align; };
     std::vector<size_t> order(blocks.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    // Largest first; ties in index order, so the plan is deterministic.
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return blocks[a].bytes > blocks[b].bytes; });
+    // Largest first. std::sort is deterministic for the same input (ties keep no particular order, but always the
+    // same one); the CUDA backend's plans were made with it, so its arena offsets stay as they were.
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return blocks[a].bytes > blocks[b].bytes; });
     std::vector<size_t> placed;
     size_t arena = 0;
     for (size_t i : order) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "backend/arena_plan.h"
 #include "backend/cuda/ops/registry.h"
 
 namespace itscam::cuda {
@@ -266,29 +267,14 @@ Status CudaLowering::lower_outputs() {
 
 Status CudaLowering::allocate() {
     std::vector<int> order;
+    std::vector<ArenaBlock> blocks;
     for (size_t i = 0; i < bufs.size(); ++i)
-        if (!bufs[i].persistent && bufs[i].first >= 0) order.push_back(static_cast<int>(i));
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return bufs[a].bytes > bufs[b].bytes; });
-    std::vector<int> placed;
-    size_t arena_bytes = 0;
-    for (int i : order) {
-        Buffer& b = bufs[i];
-        std::vector<std::pair<size_t, size_t>> busy;
-        for (int j : placed) {
-            const Buffer& o = bufs[j];
-            if (o.last < b.first || b.last < o.first) continue;
-            busy.emplace_back(o.offset, o.offset + o.bytes);
+        if (!bufs[i].persistent && bufs[i].first >= 0) {
+            order.push_back(static_cast<int>(i));
+            blocks.push_back({bufs[i].bytes, bufs[i].first, bufs[i].last, 0});
         }
-        std::sort(busy.begin(), busy.end());
-        size_t off = 0;
-        for (const auto& [s, e] : busy) {
-            if (off + b.bytes <= s) break;
-            off = std::max(off, e);
-        }
-        b.offset = off;
-        arena_bytes = std::max(arena_bytes, off + b.bytes);
-        placed.push_back(i);
-    }
+    const size_t arena_bytes = arena_plan(blocks, kAlign);
+    for (size_t k = 0; k < order.size(); ++k) bufs[order[k]].offset = blocks[k].offset;
     size_t persistent_bytes = 0;
     for (const auto& b : bufs)
         if (b.persistent) persistent_bytes += b.bytes;
