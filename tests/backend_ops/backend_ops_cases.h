@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "test_graph_builder.h"
+#include "graph_builder_test_util.h"
 
 namespace itscam::test {
 

@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "ops/op_registry.h"
-#include "test_graph_builder.h"
+#include "graph_builder_test_util.h"
 
 namespace itscam {
 namespace {

@@ -8,7 +8,7 @@
 #include "onnx/onnx_importer.h"
 #include "ops/op_registry.h"
 #include "passes/passes.h"
-#include "test_graph_builder.h"
+#include "graph_builder_test_util.h"
 
 namespace itscam {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "onnx/onnx_importer.h"
 #include "passes/passes.h"
-#include "test_graph_builder.h"
+#include "graph_builder_test_util.h"
 #include "vision/npy.h"
 
 #ifdef ITSCAM_HAVE_OPENCV

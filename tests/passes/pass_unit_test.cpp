@@ -6,7 +6,7 @@
 
 #include "ops/op_registry.h"
 #include "passes/passes.h"
-#include "test_graph_builder.h"
+#include "graph_builder_test_util.h"
 
 namespace itscam {
 namespace {

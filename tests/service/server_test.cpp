@@ -1,7 +1,7 @@
 // service::Server: the `alerts:` section (rules + webhook), and the GPU inputs wired from a GpuMonitor through the
 // Server's own timers into the alert engine, the history and /health/performance: only the configured device_ids,
 // only when the device is cuda. This machine has no GPU and no NVML, so the monitor runs on an injected sampler
-// (the NVML reader is the same class, compiled and tested for its absence in test_metrics.cpp).
+// (the NVML reader is the same class, compiled and tested for its absence in metrics_test.cpp).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <unistd.h>

@@ -11,7 +11,7 @@
 #include "backend/activation_arena.h"
 #include "backend/arena_plan.h"
 #include "backend/backend.h"
-#include "test_graph_builder.h"
+#include "graph_builder_test_util.h"
 
 namespace itscam {
 namespace {

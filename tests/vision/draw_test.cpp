@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
-#include "test_util.h"
+#include "vision_test_util.h"
 
 namespace itscam::vision {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "vision_test_util.h"
 
 #if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>

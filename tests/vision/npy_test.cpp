@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "vision_test_util.h"
 
 namespace itscam::vision {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "vision_test_util.h"
 #include "vision/npy.h"
 
 namespace itscam::vision {
