@@ -1,0 +1,91 @@
+// Pipeline::Impl's cameras (pipeline_impl.h): the capture loop of a camera feeding its model group's scheduler
+// (with the degraded frame-rate cap), camera events to the log and PipelineOptions.on_camera_event, and the model
+// group and confidence floor of the cameras.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "pipeline/pipeline_impl.h"
+
+namespace itscam::pipeline {
+
+ModelGroup* Pipeline::Impl::group_for(const config::CameraConfig& c) {
+    const std::string& m = c.model.empty() ? cfg.model : c.model;
+    auto it = groups.find(m);
+    return it == groups.end() ? nullptr : it->second.get();
+}
+
+void Pipeline::Impl::update_min_conf(ModelGroup* g) {
+    float mc = 1.0f;
+    bool any = false;
+    for (auto& [id, c] : cameras)
+        if (c->group == g) {
+            mc = std::min(mc, static_cast<float>(c->cfg.confidence));
+            any = true;
+        }
+    g->min_conf.store(any ? mc : 0.25f);
+}
+
+int Pipeline::Impl::decode_threads(size_t cams) const {
+    if (cfg.pipeline.decode_threads > 0) return cfg.pipeline.decode_threads;
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max(1, hw / static_cast<int>(std::max<size_t>(cams, 1)));
+}
+
+Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
+    video::CaptureOptions co;
+    co.loop = cam->cfg.loop;
+    co.realtime = cam->cfg.realtime;
+    co.max_fps = cam->cfg.max_fps;
+    co.reconnect = true;
+    co.backoff_initial_s = cfg.pipeline.reconnect_initial_s;
+    co.backoff_max_s = cfg.pipeline.reconnect_max_s;
+    co.stall_timeout_s = cfg.pipeline.stall_timeout_s;
+    co.reader.format = video::PixelFormat::kBGR24;
+    co.reader.rtsp_transport = cam->cfg.rtsp_transport;
+    co.reader.decode_threads = decode_threads(std::max(cameras.size(), cfg.cameras.size()));
+    co.reader.read_timeout_s = cfg.pipeline.stall_timeout_s;
+    auto reg = pools;
+    // One capture thread calls it; the pool is looked up again only when the frame size changes.
+    co.reader.allocator = [reg,
+                           pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
+        if (!pool || pool->options().buffer_bytes != bytes) {
+            auto p = reg->get(MemoryKind::kHost, bytes, "frames_" + std::to_string(bytes));
+            if (!p) return nullptr;
+            pool = std::move(p).value();
+        }
+        return pool->acquire();
+    };
+    cam->capture = std::make_unique<video::CaptureLoop>(cam->cfg.url, co);
+    Camera* c = cam.get();
+    ModelGroup* g = cam->group;
+    const double degraded_fps = cfg.fallback.max_fps;
+    const uint64_t slot = cam->slot;
+    cam->capture->start(
+        [this, c, g, slot, degraded_fps](video::Frame&& f) {
+            c->captured++;
+            c->width.store(f.width);
+            c->height.store(f.height);
+            if (degraded_fps > 0 && g->degraded.load()) {
+                const auto min_gap =
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / degraded_fps));
+                if (f.capture_time - c->last_accept < min_gap) {
+                    c->skipped++;
+                    return;
+                }
+            }
+            c->last_accept = f.capture_time;
+            g->sched->push(slot, std::move(f));
+        },
+        [this, c](const video::CaptureEvent& ev) {
+            std::string m = "camera " + c->cfg.id + ": " + video::capture_event_name(ev.kind);
+            if (!ev.message.empty()) m += ": " + ev.message;
+            if (ev.kind == video::CaptureEvent::Kind::kReconnecting)
+                m += " (retry in " + std::to_string(ev.retry_in_s).substr(0, 4) + " s)";
+            log(m);
+            if (opt.on_camera_event) opt.on_camera_event(c->cfg.id, video::capture_event_name(ev.kind), ev.message);
+        });
+    return Status::ok();
+}
+
+}  // namespace itscam::pipeline

@@ -1,0 +1,193 @@
+// Pipeline::Impl's engines (pipeline_impl.h): the model groups and their workers, each worker's detectors per
+// served batch size (one activation arena per worker, the fallback's detectors or the primary's when they would be
+// the same), their staging pools and warm-up, and the rebuild after a sticky device error.
+#include <algorithm>
+#include <cmath>
+
+#include "device/registry.h"
+#include "pipeline/pipeline_impl.h"
+
+namespace itscam::pipeline {
+
+Result<std::unique_ptr<Detector>> Pipeline::Impl::make_detector(const std::string& model, const std::string& device,
+                                                                int batch, int imgsz, int threads, bool with_faults,
+                                                                const std::shared_ptr<ActivationArena>& arena) {
+    DetectorOptions dopt;
+    dopt.engine.device = device;
+    dopt.engine.batch = batch;
+    dopt.engine.height = imgsz;
+    dopt.engine.width = imgsz;
+    dopt.engine.threads = threads;
+    dopt.engine.optimize = config::optimized_engine(cfg.settings);
+    dopt.engine.arena = arena;
+    dopt.engine.plan_cache_dir = cfg.plan_cache_dir;
+    dopt.engine.log = [this](const std::string& m) { log(m); };
+    ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(device));
+    const std::string prec = config::engine_precision(cfg, hw->prefers_fp16());
+    ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(prec));
+    if (dopt.engine.precision == Precision::kInt8)
+        return unsupported(
+            "precision int8 needs calibration images, which the pipeline does not take yet; "
+            "use fp32 or bf16");
+    dopt.nms.iou = static_cast<float>(cfg.pipeline.nms_iou);
+    dopt.nms.max_det = cfg.pipeline.max_det;
+    if (with_faults && faults) {
+        auto f = faults;
+        dopt.engine.backend_decorator = [f](std::unique_ptr<Backend> b) {
+            return make_fault_injecting_backend(std::move(b), f);
+        };
+    }
+    auto d = Detector::create(model, dopt);
+    if (!d) return d.status().with_context("building the " + device + " engine (batch " + std::to_string(batch) + ")");
+    return d;
+}
+
+Result<StagingPools*> Pipeline::Impl::staging_pools(Worker& w, const Detector& d) {
+    auto it = w.staging.find(&d);
+    if (it != w.staging.end()) return &it->second;
+    const Engine& e = d.engine();
+    const size_t bytes = static_cast<size_t>(e.batch()) * 3 * e.input_height() * e.input_width() * sizeof(float);
+    const std::string name = "staging_b" + std::to_string(e.batch()) + "_" + std::to_string(e.input_height());
+    ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(e.options().device));
+    const MemoryKind main_kind = hw->staging_memory();
+    auto mapped = hw->memory_kind(MemoryKind::kMapped);
+    StagingPools sp;
+    if (mapped.is_ok() && *mapped == MemoryKind::kMapped)
+        sp.mapped_ratio = std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0);
+    if (sp.mapped_ratio > 0) {
+        ITSCAM_ASSIGN_OR_RETURN(sp.mapped, pools->get(MemoryKind::kMapped, bytes, name + "_mapped", hw));
+    }
+    if (sp.mapped_ratio < 1) {
+        const std::string suffix = main_kind == MemoryKind::kHost ? "" : std::string("_") + memory_kind_name(main_kind);
+        ITSCAM_ASSIGN_OR_RETURN(sp.main, pools->get(main_kind, bytes, name + suffix, hw));
+    }
+    return &w.staging.emplace(&d, std::move(sp)).first->second;
+}
+
+Result<Tensor> Pipeline::Impl::staging_tensor(Worker& w, const Detector& d) {
+    ITSCAM_ASSIGN_OR_RETURN(StagingPools * sp, staging_pools(w, d));
+    // Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio): exactly the ratio over time.
+    const uint64_t n = sp->acquires++;
+    const double r = sp->mapped_ratio;
+    const bool mapped = sp->mapped && (!sp->main || std::floor(static_cast<double>(n + 1) * r) >
+                                                        std::floor(static_cast<double>(n) * r));
+    auto buf = (mapped ? sp->mapped : sp->main)->acquire();
+    if (!buf) return out_of_memory("no host memory for a staging buffer");
+    const Engine& e = d.engine();
+    return Tensor::from_buffer(DType::kF32, {e.batch(), 3, e.input_height(), e.input_width()},
+                               std::shared_ptr<std::byte>(buf, reinterpret_cast<std::byte*>(buf.get())));
+}
+
+Status Pipeline::Impl::warm_up(Worker& w, Detector& d) {
+    ITSCAM_ASSIGN_OR_RETURN(Tensor t, staging_tensor(w, d));
+    std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.447f);
+    std::vector<Tensor> outs;
+    return d.engine().run(t, outs);
+}
+
+Status Pipeline::Impl::rebuild_primary(Worker& w) {
+    log("device " + w.dev->name + ": rebuilding engines after a sticky device error");
+    std::map<int, std::unique_ptr<Detector>> fresh;
+    for (auto& [b, d] : w.primary) {
+        ITSCAM_ASSIGN_OR_RETURN(
+            auto nd, make_detector(w.group->model_path, w.dev->name, b, primary_imgsz(*d), w.threads, true, w.arena));
+        fresh[b] = std::move(nd);
+    }
+    w.primary = std::move(fresh);
+    w.staging.clear();  // keyed by the old detectors; the pools themselves stay in the registry
+    return Status::ok();
+}
+
+Status Pipeline::Impl::load_engines() {
+    Impl& P = *this;
+    const config::Config& cfg = P.cfg;
+    const config::Settings& st = cfg.settings;
+    // Model groups: one scheduler per distinct model.
+    std::vector<std::string> models;
+    if (!cfg.model.empty()) models.push_back(cfg.model);
+    for (const auto& c : cfg.cameras)
+        if (!c.model.empty() && std::find(models.begin(), models.end(), c.model) == models.end())
+            models.push_back(c.model);
+    if (models.empty()) return invalid_argument("no model: set 'model' (or a model per camera)");
+
+    BatcherOptions bo;
+    bo.max_batch = cfg.pipeline.max_batch_size;
+    bo.preferred_batch_sizes = cfg.pipeline.preferred_batch_sizes;
+    bo.queue_capacity = cfg.pipeline.queue_capacity;
+    bo.max_queue_delay_ms = cfg.pipeline.max_queue_delay_ms;
+    if (bo.max_queue_delay_ms <= 0) {
+        double fastest = 30;  // fps
+        for (const auto& c : cfg.cameras)
+            if (c.max_fps > 0) fastest = std::max(fastest, c.max_fps);
+        bo.max_queue_delay_ms = cfg.pipeline.deadline_fraction * 1000.0 / fastest;
+    }
+    if (bo.preferred_batch_sizes.empty())
+        for (int b = 1; b <= bo.max_batch; b *= 2) bo.preferred_batch_sizes.push_back(b);
+
+    const int workers_per_dev = std::max(1, cfg.pipeline.inference_workers);
+    for (const auto& m : models) {
+        auto g = std::make_unique<ModelGroup>();
+        g->model_path = m;
+        g->sched = std::make_unique<BatchScheduler>(bo);
+        const auto& sizes = g->sched->options().preferred_batch_sizes;
+        for (auto& dev : P.devices) {
+            if (!dev->hw) {
+                ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(dev->name));
+                dev->hw = hw;
+            }
+            for (int wi = 0; wi < workers_per_dev; ++wi) {
+                auto w = std::make_unique<Worker>();
+                w->group = g.get();
+                w->dev = dev.get();
+                w->threads = cfg.threads > 0 ? std::max(1, cfg.threads / workers_per_dev) : 0;
+                for (int b : sizes) {
+                    ITSCAM_ASSIGN_OR_RETURN(auto d,
+                                            P.make_detector(m, dev->name, b, cfg.imgsz, w->threads, true, w->arena));
+                    if (g->names.empty()) g->names = d->class_names();
+                    w->primary[b] = std::move(d);
+                }
+                if (cfg.fallback.enabled) {
+                    const std::string& fmodel = cfg.fallback.model.empty() ? m : cfg.fallback.model;
+                    const Engine& pe = w->primary.begin()->second->engine();
+                    const int pimg = pe.input_height();
+                    const int fimg = cfg.fallback.imgsz > 0       ? cfg.fallback.imgsz
+                                     : cfg.fallback.model.empty() ? pimg
+                                                                  : 0;
+                    const int fthreads = cfg.fallback.threads > 0 ? cfg.fallback.threads : w->threads;
+                    // A fallback identical to the primary would be a second copy of the same engines.
+                    // (The same device means the same precision; fault injection decorates the primary only.)
+                    w->fallback_is_primary = !P.faults && fmodel == m && cfg.fallback.device == dev->name &&
+                                             fimg == pimg && pe.input_width() == pimg && fthreads == w->threads;
+                    if (w->fallback_is_primary)
+                        P.log("fallback " + cfg.fallback.device +
+                              " is the primary's model and settings: it "
+                              "serves with the primary's engines");
+                    for (int b : w->fallback_is_primary ? std::vector<int>{} : sizes) {
+                        ITSCAM_ASSIGN_OR_RETURN(
+                            auto d, P.make_detector(fmodel, cfg.fallback.device, b, fimg, fthreads, false, w->arena));
+                        if (d->class_names() != g->names)
+                            return invalid_argument("fallback model " + fmodel + " has other classes than " + m);
+                        w->fallback[b] = std::move(d);
+                    }
+                }
+                for (auto* dm : {&w->primary, &w->fallback})
+                    for (auto& [b, d] : *dm) {
+                        ITSCAM_RETURN_IF_ERROR(P.staging_pools(*w, *d).status());
+                        if (st.MEMORY_WARMUP_ON_START) {
+                            Status ws = P.warm_up(*w, *d);
+                            if (!ws) return ws.with_context("warm-up of " + m + " (batch " + std::to_string(b) + ")");
+                        }
+                    }
+                dev->workers++;
+                P.workers.push_back(std::move(w));
+            }
+        }
+        {
+            std::unique_lock<std::shared_mutex> lk(P.cams_mu);
+            P.groups[m] = std::move(g);
+        }
+    }
+    return Status::ok();
+}
+
+}  // namespace itscam::pipeline

@@ -1,0 +1,162 @@
+// The inside of Pipeline (pipeline.h): its devices, model groups, cameras and workers, and Pipeline::Impl, whose
+// member functions live in the file named for their concern:
+//   pipeline.cpp          the public API (create, load, start, add/remove cameras, stop, ready, snapshot)
+//   pipeline_engines.cpp  model groups and workers, their detectors (one activation arena per worker, the fallback
+//                         reusing the primary's engines, the plan cache), staging pools, warm-up, rebuilds
+//   pipeline_workers.cpp  the workers' batch loop: primary or fallback under the device's circuit breaker, then
+//                         detections to the cameras, the sinks and the counters
+//   pipeline_cameras.cpp  capture per camera (frames into the scheduler's queues, degraded frame-rate cap, camera
+//                         events), the model group and confidence floor of the cameras
+// Internal to src/pipeline: only the pipeline's own .cpp files include it.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/activation_arena.h"
+#include "pipeline/batch_scheduler.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_meters.h"
+#include "runtime/detector.h"
+
+namespace itscam::pipeline {
+
+struct Device {
+    std::string name;                          // "cpu", "cuda:0": what EngineOptions.device gets
+    std::atomic<device::Device*> hw{nullptr};  // from the device registry at load (null before)
+    std::unique_ptr<CircuitBreaker> breaker;
+    std::atomic<int64_t> batches{0}, frames{0}, failures{0}, fallback_batches{0};
+    std::atomic<int> workers{0};
+    BusyMeter busy;
+};
+
+struct Camera;
+
+struct ModelGroup {
+    std::string model_path;
+    std::unique_ptr<BatchScheduler> sched;
+    std::vector<std::string> names;
+    std::atomic<bool> degraded{false};
+    std::atomic<float> min_conf{0.25f};
+};
+
+struct Camera {
+    config::CameraConfig cfg;
+    ModelGroup* group = nullptr;
+    uint64_t slot = 0;
+    std::unique_ptr<video::CaptureLoop> capture;
+    std::atomic<int64_t> captured{0}, processed{0}, skipped{0};
+    std::atomic<bool> degraded{false};
+    Clock::time_point last_accept{};  // capture thread only (degraded frame-rate cap)
+    explicit Camera(double window_s) : e2e(1024, window_s) {}
+    LatencyRecorder e2e;
+    RateMeter fps;
+    mutable std::mutex latest_mu;
+    DetectionRecord latest;
+    std::atomic<int> width{0}, height{0};
+};
+
+// The staging pools of one detector, on its engine's device: that device's staging memory (host memory on the
+// host, pinned memory on a GPU), with a UNIFIED_MEMORY_RATIO share of the acquisitions from mapped memory where the
+// device has it. They feed Engine::run (the host-input path), which copies them into the engine's own input.
+struct StagingPools {
+    std::shared_ptr<BufferPool> main;    // staging memory; null when every acquisition is mapped
+    std::shared_ptr<BufferPool> mapped;  // devices with mapped memory, UNIFIED_MEMORY_RATIO > 0
+    double mapped_ratio = 0;
+    uint64_t acquires = 0;  // only the owning worker's thread touches it
+};
+
+struct Worker {
+    ModelGroup* group = nullptr;
+    Device* dev = nullptr;
+    int threads = 0;
+    // The activations of every engine of this worker (its batch sizes, its fallback's): they run one at a time, on
+    // the worker's thread, so they share one arena as large as the largest needs.
+    std::shared_ptr<ActivationArena> arena = std::make_shared<ActivationArena>();
+    std::map<int, std::unique_ptr<Detector>> primary;   // batch size -> detector
+    std::map<int, std::unique_ptr<Detector>> fallback;  // empty when the fallback is disabled or is the primary
+    // The fallback is identical to the primary (same model, device, precision, input size and threads, no fault
+    // injection): it serves with the primary's detectors instead of building a second set.
+    bool fallback_is_primary = false;
+    std::map<int, std::unique_ptr<Detector>>& fallback_detectors() { return fallback_is_primary ? primary : fallback; }
+    bool has_fallback() const { return fallback_is_primary || !fallback.empty(); }
+    std::map<const Detector*, StagingPools> staging;  // resolved once per detector, not per batch
+    std::thread thread;
+};
+
+struct Pipeline::Impl {
+    config::Config cfg;
+    PipelineOptions opt;
+    Clock::time_point created = Clock::now();
+    std::shared_ptr<PoolRegistry> pools;
+    std::vector<std::shared_ptr<DetectionSink>> sinks;
+    std::shared_ptr<FaultController> faults;
+    std::map<std::string, std::unique_ptr<LatencyRecorder>> stages;
+    std::vector<std::unique_ptr<Device>> devices;
+    std::map<std::string, std::unique_ptr<ModelGroup>> groups;
+    std::vector<std::unique_ptr<Worker>> workers;
+
+    mutable std::shared_mutex cams_mu;
+    std::map<std::string, std::shared_ptr<Camera>> cameras;
+    std::map<uint64_t, std::shared_ptr<Camera>> by_slot;
+    int64_t removed_dropped = 0, removed_processed = 0;  // counters of cameras that were removed
+
+    std::mutex batch_mu;
+    std::map<int, int64_t> batch_sizes;
+    std::atomic<int64_t> frames_processed{0}, batches{0}, frames_failed{0}, transitions{0};
+    RateMeter fps;
+    std::atomic<bool> running{false}, stopping{false}, is_ready{false};
+    std::mutex load_mu;   // held while engines build; groups/workers are complete once loaded is set
+    bool loaded = false;  // guarded by load_mu
+    mutable std::mutex reason_mu;
+    std::string not_ready_reason = "starting";  // guarded by reason_mu
+    void set_reason(std::string r) {
+        std::lock_guard<std::mutex> lk(reason_mu);
+        not_ready_reason = std::move(r);
+    }
+    std::string reason() const {
+        std::lock_guard<std::mutex> lk(reason_mu);
+        return not_ready_reason;
+    }
+
+    // pipeline.cpp
+    void log(const std::string& m) const;
+    CameraSnapshot camera_snapshot(const Camera& c) const;
+
+    // pipeline_engines.cpp
+    int primary_imgsz(const Detector& d) const { return d.engine().input_height(); }
+    Result<std::unique_ptr<Detector>> make_detector(const std::string& model, const std::string& device, int batch,
+                                                    int imgsz, int threads, bool with_faults,
+                                                    const std::shared_ptr<ActivationArena>& arena);
+    // Staging tensors come from one pool per (input size, batch size), looked up in the registry once per
+    // detector and kept in the worker.
+    Result<StagingPools*> staging_pools(Worker& w, const Detector& d);
+    // A staging tensor [batch, 3, H, W] for `d`'s engine, from its pools.
+    Result<Tensor> staging_tensor(Worker& w, const Detector& d);
+    Status warm_up(Worker& w, Detector& d);
+    Status rebuild_primary(Worker& w);
+    Status load_engines();
+
+    // pipeline_workers.cpp
+    // Runs `frames` on one set of detectors. Fills `dets` (one vector per frame) and the stage timings.
+    Status run_on(Worker& w, std::map<int, std::unique_ptr<Detector>>& dmap, ModelGroup& g,
+                  const std::vector<QueuedFrame>& frames, std::vector<std::vector<vision::Detection>>& dets,
+                  DetectTimings& tm);
+    void process(Worker& w, Batch& batch);
+    void worker_loop(Worker& w);
+
+    // pipeline_cameras.cpp
+    ModelGroup* group_for(const config::CameraConfig& c);
+    void update_min_conf(ModelGroup* g);
+    int decode_threads(size_t cams) const;
+    // Caller holds cams_mu exclusively.
+    Status start_camera_locked(const std::shared_ptr<Camera>& cam);
+};
+
+}  // namespace itscam::pipeline

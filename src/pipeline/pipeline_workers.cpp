@@ -1,0 +1,157 @@
+// Pipeline::Impl's workers (pipeline_impl.h): each worker thread takes batches from its model group's scheduler
+// and runs them on its device's detectors while the circuit breaker allows, else (or when they fail) on the
+// fallback's; the detections go to the cameras' latest records, the sinks and the counters.
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+
+#include "pipeline/pipeline_impl.h"
+
+namespace itscam::pipeline {
+
+Status Pipeline::Impl::run_on(Worker& w, std::map<int, std::unique_ptr<Detector>>& dmap, ModelGroup& g,
+                              const std::vector<QueuedFrame>& frames, std::vector<std::vector<vision::Detection>>& dets,
+                              DetectTimings& tm) {
+    dets.clear();
+    tm = {};
+    size_t start = 0;
+    while (start < frames.size()) {
+        const size_t left = frames.size() - start;
+        auto it = dmap.lower_bound(static_cast<int>(left));  // smallest batch size >= left
+        if (it == dmap.end()) it = std::prev(dmap.end());    // more than the largest: split
+        Detector& d = *it->second;
+        const size_t n = std::min<size_t>(left, static_cast<size_t>(it->first));
+        std::vector<ImageView> views;
+        views.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+            const video::Frame& f = frames[start + i].frame;
+            views.push_back(ImageView{f.data.get(), f.width, f.height, f.stride});
+        }
+        d.nms().conf = g.min_conf.load();
+        // The GPU pre/post path uploads the frames itself: a staging tensor would go unused.
+        Tensor staging;
+        if (!d.gpu_pre_post()) {
+            ITSCAM_ASSIGN_OR_RETURN(staging, staging_tensor(w, d));
+        }
+        ITSCAM_ASSIGN_OR_RETURN(auto r, d.gpu_pre_post() ? d.detect(views) : d.detect(views, staging));
+        const DetectTimings& t = d.last_timings();
+        tm.preprocess_ms += t.preprocess_ms;
+        tm.inference_ms += t.inference_ms;
+        tm.postprocess_ms += t.postprocess_ms;
+        for (auto& v : r) dets.push_back(std::move(v));
+        start += n;
+    }
+    return Status::ok();
+}
+
+void Pipeline::Impl::process(Worker& w, Batch& batch) {
+    ModelGroup& g = *w.group;
+    Device& dev = *w.dev;
+    std::vector<std::vector<vision::Detection>> dets;
+    DetectTimings tm;
+    bool degraded = false;
+    bool ok = false;
+    std::string served_by = dev.name;
+    const Clock::time_point t0 = Clock::now();
+    if (dev.breaker->allow()) {
+        Status st;
+        if (dev.breaker->stats().needs_rebuild) {
+            st = rebuild_primary(w);
+            if (st) dev.breaker->rebuilt();
+        }
+        if (st) st = run_on(w, w.primary, g, batch.frames, dets, tm);
+        dev.breaker->record(st);
+        if (st) {
+            ok = true;
+        } else {
+            dev.failures++;
+            if (classify_device_error(st) == DeviceErrorClass::kNotDevice)
+                log("device " + dev.name + ": batch failed: " + st.to_string());
+        }
+    }
+    if (!ok && w.has_fallback()) {
+        Status st = run_on(w, w.fallback_detectors(), g, batch.frames, dets, tm);
+        if (st) {
+            ok = true;
+            degraded = true;
+            served_by = cfg.fallback.device + "(fallback)";
+            dev.fallback_batches++;
+        } else {
+            log("fallback " + cfg.fallback.device + ": batch failed: " + st.to_string());
+        }
+    }
+    const Clock::time_point t1 = Clock::now();
+    dev.busy.add(t0, t1);
+    g.degraded.store(degraded || dev.breaker->state() != CircuitState::kClosed);
+    if (!ok) {
+        frames_failed += static_cast<int64_t>(batch.frames.size());
+        return;
+    }
+    dev.batches++;
+    dev.frames += static_cast<int64_t>(batch.frames.size());
+    batches++;
+    {
+        std::lock_guard<std::mutex> lk(batch_mu);
+        batch_sizes[static_cast<int>(batch.frames.size())]++;
+    }
+    stages.at("batch_wait")->record(batch.batch_wait_ms);
+    stages.at("preprocess")->record(tm.preprocess_ms);
+    stages.at("inference")->record(tm.inference_ms);
+    stages.at("nms")->record(tm.postprocess_ms);
+    const Clock::time_point done = Clock::now();
+    for (size_t i = 0; i < batch.frames.size(); ++i) {
+        const QueuedFrame& qf = batch.frames[i];
+        std::shared_ptr<Camera> cam;
+        {
+            std::shared_lock<std::shared_mutex> lk(cams_mu);
+            auto it = by_slot.find(qf.camera);
+            if (it != by_slot.end()) cam = it->second;
+        }
+        if (!cam) continue;  // removed while its frame was in flight
+        DetectionRecord rec;
+        rec.camera = cam->cfg.id;
+        rec.frame = qf.frame.index;
+        rec.pts = qf.frame.pts;
+        rec.wall_time_us = qf.frame.wall_time_us;
+        rec.width = qf.frame.width;
+        rec.height = qf.frame.height;
+        rec.degraded = degraded;
+        rec.device = served_by;
+        rec.class_names = &g.names;
+        const float conf = static_cast<float>(cam->cfg.confidence);
+        for (const auto& d : dets[i]) {
+            if (d.score <= conf) continue;
+            if (!cam->cfg.classes.empty() &&
+                std::find(cam->cfg.classes.begin(), cam->cfg.classes.end(), d.class_id) == cam->cfg.classes.end())
+                continue;
+            rec.detections.push_back(d);
+        }
+        rec.latency_ms = ms_between(qf.frame.capture_time, done);
+        stages.at("decode")->record(qf.frame.decode_ms);
+        stages.at("queue")->record(ms_between(qf.enqueued, batch.formed));
+        stages.at("e2e")->record(rec.latency_ms);
+        cam->e2e.record(rec.latency_ms);
+        cam->fps.add(done);
+        cam->processed++;
+        cam->degraded.store(degraded);
+        for (auto& s : sinks) s->write(rec);
+        if (opt.on_frame) opt.on_frame(qf.frame, rec);
+        {
+            std::lock_guard<std::mutex> lk(cam->latest_mu);
+            cam->latest = std::move(rec);
+        }
+    }
+    for (auto& s : sinks) s->flush();
+    frames_processed += static_cast<int64_t>(batch.frames.size());
+    fps.add(done, static_cast<int>(batch.frames.size()));
+}
+
+void Pipeline::Impl::worker_loop(Worker& w) {
+    for (;;) {
+        Batch b = w.group->sched->next_batch();
+        if (b.frames.empty()) return;
+        process(w, b);
+    }
+}
+
+}  // namespace itscam::pipeline
