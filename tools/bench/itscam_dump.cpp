@@ -1,6 +1,8 @@
 // Before/after check for the backend split: loads a model/plan on a device, runs the golden input(s) tiled to
 // batch B, writes the raw fp32 output and prints an FNV-1a hash of its bytes. Built inside each source tree.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -41,7 +43,9 @@ int main(int argc, char** argv) {
     std::vector<Tensor> outs;
     std::ofstream f(argv[5], std::ios::binary);
     uint64_t h = 1469598103934665603ull;
-    for (int rep = 0; rep < 2; ++rep) {  // twice: the second run must equal the first (determinism)
+    const char* reps_env = std::getenv("ITSCAM_DUMP_REPS");
+    const int reps = reps_env ? std::max(2, std::atoi(reps_env)) : 2;
+    for (int rep = 0; rep < reps; ++rep) {  // every run must equal the first (determinism)
         Status st = eng.run(in, outs);
         if (!st) { std::fprintf(stderr, "%s\n", st.to_string().c_str()); return 1; }
         const auto* bytes = reinterpret_cast<const unsigned char*>(outs[0].raw());

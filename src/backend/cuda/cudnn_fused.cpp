@@ -79,6 +79,25 @@ Status pointwise(Desc& op, Desc& pw, cudnnPointwiseMode_t mode, cudnnBackendDesc
     return Status::ok();
 }
 
+// Whether cuDNN notes the engine of `cfg` as nondeterministic (e.g. split-K reductions through atomics): two runs on
+// one input may then differ.
+bool engine_is_nondeterministic(cudnnBackendDescriptor_t cfg) {
+    cudnnBackendDescriptor_t engine = nullptr;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &engine) != CUDNN_STATUS_SUCCESS) return false;
+    int64_t n = 0;
+    bool nondeterministic = false;
+    if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &engine) ==
+        CUDNN_STATUS_SUCCESS) {
+        cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT] = {};
+        int64_t count = 0;
+        if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                     CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &count, notes) == CUDNN_STATUS_SUCCESS)
+            for (int64_t k = 0; k < count; ++k) nondeterministic |= notes[k] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC;
+    }
+    cudnnBackendDestroyDescriptor(engine);
+    return nondeterministic;
+}
+
 }  // namespace
 
 struct FusedConv::Plan {
@@ -214,7 +233,8 @@ Result<std::unique_ptr<FusedConv>> FusedConv::create(cudnnHandle_t handle, const
         if (cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR,
                                      sizeof(name) - 1, &len, name) == CUDNN_STATUS_SUCCESS)
             p->name.assign(name, static_cast<size_t>(std::min<int64_t>(len, sizeof(name) - 1)));
-        p->name = "engine " + std::to_string(i) + (p->name.empty() ? "" : " " + p->name.substr(0, 60));
+        p->name = "engine " + std::to_string(i) + (engine_is_nondeterministic(cfgs[i]) ? " nondeterministic" : "") +
+                  (p->name.empty() ? "" : " " + p->name.substr(0, 60));
         fc->plans_.push_back(std::move(p));
     }
     for (auto& c : cfgs) cudnnBackendDestroyDescriptor(c);

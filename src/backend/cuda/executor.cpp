@@ -19,7 +19,9 @@ namespace itscam::cuda {
 CudaExecutor::CudaExecutor(std::unique_ptr<CudaLowering> cx)
     : cx_(std::move(cx)), profile_(std::getenv("ITSCAM_PROFILE") != nullptr) {
     const char* gr = std::getenv("ITSCAM_CUDA_GRAPHS");
-    use_graph_ = !(gr && std::string(gr) == "0") && !profile_;
+    const char* sh = std::getenv("ITSCAM_CUDA_STEP_HASH");
+    step_hash_ = sh && std::string(sh) == "1";
+    use_graph_ = !(gr && std::string(gr) == "0") && !profile_ && !step_hash_;
 }
 
 CudaExecutor::~CudaExecutor() {
@@ -29,6 +31,25 @@ CudaExecutor::~CudaExecutor() {
 
 Status CudaExecutor::launch(cudaStream_t s) {
     if (exec_) return csl::cuda_status(cudaGraphLaunch(exec_.get(), s), "cudaGraphLaunch");
+    if (step_hash_) {
+        // ITSCAM_CUDA_ARENA_FILL=<0-255>: the arena and the convolution workspace are set to that byte before each
+        // run, so that what a run reads without having written it is the same in every run.
+        if (const char* fill = std::getenv("ITSCAM_CUDA_ARENA_FILL")) {
+            size_t end = 0;
+            for (const Buffer& b : cx_->bufs)
+                if (!b.persistent) end = std::max(end, b.offset + b.bytes);
+            if (end) ITSCAM_CUDA_CHECK(cudaMemsetAsync(cx_->arena.get(), std::atoi(fill), end, s));
+            if (cx_->conv_ws_bytes)
+                ITSCAM_CUDA_CHECK(cudaMemsetAsync(cx_->conv_ws.get(), std::atoi(fill), cx_->conv_ws_bytes, s));
+        }
+        for (size_t i = 0; i < cx_->steps.size(); ++i) {
+            if (!cx_->steps[i].enabled) continue;
+            ITSCAM_RETURN_IF_ERROR(cx_->steps[i].fn(s).with_context(cx_->steps[i].name));
+            ITSCAM_RETURN_IF_ERROR(print_step_hash(i, s));
+        }
+        ++hashed_runs_;
+        return Status::ok();
+    }
     if (!profile_) {
         for (auto& st : cx_->steps)
             if (st.enabled) ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
@@ -53,6 +74,28 @@ Status CudaExecutor::launch(cudaStream_t s) {
         step_ms_[i] += ms;
     }
     ++profiled_runs_;
+    return Status::ok();
+}
+
+Status CudaExecutor::print_step_hash(size_t i, cudaStream_t s) {
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    const Step& st = cx_->steps[i];
+    std::string line = "step-hash run " + std::to_string(hashed_runs_) + " step " + std::to_string(i) + " " + st.name;
+    std::vector<unsigned char> host;
+    for (int b : st.bufs) {
+        if (b < 0 || static_cast<size_t>(b) >= cx_->bufs.size()) continue;  // a step may list "no buffer" (-1)
+        const Buffer& buf = cx_->bufs[b];
+        host.resize(buf.bytes);
+        ITSCAM_CUDA_CHECK(cudaMemcpy(host.data(), cx_->ptr(View{b, 0, 0}), buf.bytes, cudaMemcpyDeviceToHost));
+        uint64_t h = 1469598103934665603ull;
+        for (unsigned char c : host) h = (h ^ c) * 1099511628211ull;
+        char hex[24];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+        line += " b" + std::to_string(b) + "=" + hex;
+    }
+    for (const auto& L : cx_->convs)
+        if (L->node == st.name) line += " [" + L->choice + "]";
+    std::fprintf(stderr, "%s\n", line.c_str());
     return Status::ok();
 }
 

@@ -2,7 +2,9 @@
 //
 // Execution. After one eager warm-up run, the whole step list is captured into a CUDA Graph and replayed per run.
 // ITSCAM_CUDA_GRAPHS=0 runs the steps eagerly instead; ITSCAM_PROFILE=1 runs eagerly with CUDA events around every
-// step and prints per-layer GPU time (slowest first) when the compiled graph is destroyed.
+// step and prints per-layer GPU time (slowest first) when the compiled graph is destroyed. ITSCAM_CUDA_STEP_HASH=1
+// (a determinism diagnostic) runs eagerly, synchronizes after every step and prints to stderr one line per step with
+// an FNV-1a hash of each buffer the step touches: two runs of one input must print the same lines.
 //
 // Ownership: owns the lowering (its buffers, steps, handles and stream lease) and the CUDA Graph. Thread-safety: one
 // run at a time (CompiledGraph's contract). run() and device_times() are synchronous; run_device() only enqueues on
@@ -46,10 +48,14 @@ private:
     // Replays the graph, or runs the enabled steps eagerly (with events around each when profiling), on `s`.
     Status launch(cudaStream_t s);
     void print_profile() const;
+    // ITSCAM_CUDA_STEP_HASH: hashes the buffers of step `i` after it ran (synchronous) and prints them.
+    Status print_step_hash(size_t i, cudaStream_t s);
 
     std::unique_ptr<CudaLowering> cx_;  // first: destroyed last, after the graph
     bool profile_ = false;
     bool use_graph_ = true;
+    bool step_hash_ = false;
+    int hashed_runs_ = 0;
     csl::GraphExec exec_;
     std::vector<double> step_ms_;
     std::vector<csl::Event> prof_events_;
