@@ -238,9 +238,10 @@ EOF
     done
     [ -n "$port" ] || { echo "FAIL: no HTTP port announced"; kill -9 $pid; cat "$work/out.txt"; exit 1; }
     http() {  # http METHOD PATH [BODY] [HEADER]: the raw response, HTTP/1.0 over bash's /dev/tcp
+        local body=${3-} header=${4-}
         exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
         printf '%s %s HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s' \
-            "$1" "$2" "${#3}" "${4:+$4$'\r\n'}" "$3" >&3
+            "$1" "$2" "${#body}" "${header:+$header$'\r\n'}" "$body" >&3
         cat <&3; exec 3<&-
     }
     for _ in $(seq 1 600); do http GET /health/ready | head -n 1 | grep -q " 200 " && break; sleep 0.1; done
@@ -260,7 +261,7 @@ EOF
     sleep 3
     for path in /api/v1/cameras /api/v1/cameras/dead /api/v1/cameras/added /health /health/ready \
                 /health/performance /metrics /api/v1/alerts /api/v1/streams /streams/dead / /app.js /style.css; do
-        echo "=== $path"; http GET "$path"
+        printf '\n=== %s\n' "$path"; http GET "$path"
     done > "$work/api.txt"
     grep -q '"url":"rtsp://admin:\*\*\*@127.0.0.1:1/x"' "$work/api.txt" \
         || { echo "FAIL: the API does not show the masked URL"; cat "$work/api.txt"; kill -9 $pid; exit 1; }
