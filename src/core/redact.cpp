@@ -1,6 +1,7 @@
 #include "core/redact.h"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <shared_mutex>
 
@@ -21,8 +22,20 @@ struct Userinfo {
     size_t secret_end = 0;    // the '@'
 };
 
+// Our own test source, "synthetic://WxH@FPS": its '@' separates the frame rate, not a userinfo.
+bool is_synthetic_source(std::string_view text, size_t p) {
+    constexpr std::string_view kScheme = "synthetic";
+    if (p < kScheme.size()) return false;
+    for (size_t i = 0; i < kScheme.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(text[p - kScheme.size() + i])) != kScheme[i]) return false;
+    if (p == kScheme.size()) return true;
+    const auto before = static_cast<unsigned char>(text[p - kScheme.size() - 1]);
+    return !std::isalnum(before) && before != '+' && before != '-' && before != '.';  // not "xsynthetic://"
+}
+
 // The userinfo of the URL whose "://" is at `p`, if it has one.
 bool userinfo_at(std::string_view text, size_t p, Userinfo& out) {
+    if (is_synthetic_source(text, p)) return false;
     const size_t begin = p + 3;
     size_t at = std::string_view::npos;
     for (size_t i = begin; i < text.size() && !ends_authority(static_cast<unsigned char>(text[i])); ++i)

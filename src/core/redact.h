@@ -22,7 +22,8 @@ inline constexpr std::string_view kMask = "***";
 // byte, '"', '<', '>', '\\' or '`'. If the authority has an '@' (the last one, as FFmpeg splits it: a raw '@' in a
 // password stays hidden), what is before it is the userinfo: "user:password" keeps the user and masks the password
 // (rtsp://admin:***@host), a userinfo without ':' (a token used as user name) is masked whole (https://***@host).
-// An '@' in the path or query and the ':' of IPv6 hosts ([::1]) or ports are not userinfo.
+// An '@' in the path or query and the ':' of IPv6 hosts ([::1]) or ports are not userinfo; nor is the '@' of our
+// own test source synthetic://WxH@FPS.
 std::string mask_url_userinfo(std::string_view text);
 
 // `text` with every occurrence of each non-empty secret replaced by ***; overlapping or adjacent occurrences become

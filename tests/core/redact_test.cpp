@@ -66,10 +66,14 @@ TEST(MaskUrlUserinfo, LeavesUrlsWithoutUserinfoAlone) {
     for (const char* s : unchanged) EXPECT_EQ(mask_url_userinfo(s), s) << s;
 }
 
-TEST(MaskUrlUserinfo, SyntheticSpecLooksLikeUserinfo) {
-    // synthetic://WxH@fps has an '@' in its authority: it is masked like a userinfo. Over-masking a test source is
-    // the price of never under-masking a real one.
-    EXPECT_EQ(mask_url_userinfo("synthetic://640x480@25"), "synthetic://***@25");
+TEST(MaskUrlUserinfo, SyntheticSourceIsNotUserinfo) {
+    // synthetic://WxH@FPS (our test source) has an '@' in its authority that separates the frame rate.
+    EXPECT_EQ(mask_url_userinfo("synthetic://640x480@25"), "synthetic://640x480@25");
+    EXPECT_EQ(mask_url_userinfo("added (SYNTHETIC://64x64@5?frames=3)"), "added (SYNTHETIC://64x64@5?frames=3)");
+    EXPECT_TRUE(url_secrets("synthetic://640x480@25").empty());
+    // Only that scheme: a longer one ending in "synthetic" is an ordinary URL.
+    EXPECT_EQ(mask_url_userinfo("xsynthetic://user:pw@h"), "xsynthetic://user:***@h");
+    EXPECT_EQ(mask_url_userinfo("synthetic://a@b rtsp://u:pw@h"), "synthetic://a@b rtsp://u:***@h");
 }
 
 TEST(MaskUrlUserinfo, IPv6HostWithUserinfo) {
