@@ -45,7 +45,10 @@ struct WebhookNotifier::Shared {
     WebhookStats st;
     std::thread thread;
 
-    bool push(std::string body) {
+    bool push(std::string text) {
+        // A payload leaves the process: URL userinfo and the registered secrets masked, as everywhere else. The
+        // masking keeps JSON valid (a URL's authority ends at '"' or '\\'; a secret becomes ***).
+        std::string body = redact(text);
         std::lock_guard<std::mutex> lock(mu);
         if (stopping || queue.size() >= opt.queue_capacity) {
             ++st.dropped;
