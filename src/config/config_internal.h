@@ -95,7 +95,8 @@ std::string escape_interpolation(std::string_view text);
 // Settings whose values are secrets: never shown (environment override lines, errors, to_yaml).
 bool is_secret_setting(const std::string& path);  // "server.api_token", "server.read_token"
 // server.api_token / read_token and their *_file forms: both given in the file is an error; a *_file is read into
-// its token. Runs after apply_env (which settles the environment's precedence).
+// its token; a token "***" (the masked value of --print-config) is an error. Runs after apply_env (which settles
+// the environment's precedence).
 Status load_secret_files(Config& c, const Provenance& prov);
 Status validate_config(const Config& c, const Provenance* p);
 // pipeline.max_batch_size with 0 ("by device") resolved: 1 on the host devices (cpu, ref), 8 on a GPU.

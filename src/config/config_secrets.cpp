@@ -140,6 +140,13 @@ Status load_secret_files(Config& c, const Provenance& prov) {
             return config_error(&prov, t.file, "'" + file + "': " + err);  // the whole path: it must be found
         token = std::move(value);
     }
+    // A config pasted from --print-config would otherwise protect the API with a token anyone can guess.
+    for (const TokenSetting& t : kTokens) {
+        if (c.server.*t.token_member == kMask)
+            return config_error(&prov, t.token,
+                                "'***' is what --print-config writes in place of a token, not a token: give the real "
+                                "one (or ${NAME}, or " + std::string(t.file).substr(7) + ")");
+    }
     return Status::ok();
 }
 

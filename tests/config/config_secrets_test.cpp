@@ -209,6 +209,17 @@ TEST(ConfigTokenFiles, TheEnvironmentOverridesEitherForm) {
     EXPECT_EQ(e->server.api_token, "from-env-file");
 }
 
+TEST(ConfigPrint, TheMaskedTokenIsRefused) {
+    ITSCAM_REQUIRE_YAML();
+    EXPECT_EQ(parse_error("server:\n  api_token: \"***\"\n"),
+              "t.yaml:2:14: server.api_token: '***' is what --print-config writes in place of a token, not a token: "
+              "give the real one (or ${NAME}, or api_token_file)");
+    const Env env = {{"ITSCAM_READ_TOKEN", "***"}};
+    EXPECT_EQ(parse_error("model: m.onnx\n", &env),
+              "environment: ITSCAM_READ_TOKEN=***: '***' is what --print-config writes in place of a token, not a "
+              "token: give the real one (or ${NAME}, or read_token_file)");
+}
+
 TEST(ConfigPrint, MasksTokensAndCameraPasswordsByDefault) {
     ITSCAM_REQUIRE_YAML();
     const Env env = {{"ITSCAM_API_TOKEN", "Planted-Api-Tok3n"}, {"CAM_PASS", "Planted-Cam-Pass"}};
