@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "config/config_internal.h"
+#include "core/redact.h"
 
 namespace itscam::config {
 
@@ -60,8 +61,11 @@ std::string at(const std::string& path, size_t i) {
     return path + "[" + std::to_string(i) + "]";
 }
 
-std::string quote_for_message(std::string_view s) {
+std::string quote_for_message(std::string_view text) {
     constexpr size_t kMax = 60;
+    // Masked before shortening: a URL cut before its '@' would show its password.
+    const std::string masked = mask_url_userinfo(text);
+    const std::string_view s = masked;
     std::string r = "'";
     for (size_t i = 0; i < s.size() && i < kMax; ++i) {
         const unsigned char ch = static_cast<unsigned char>(s[i]);
@@ -281,6 +285,9 @@ const std::vector<Field<ServerConfig>>& server_fields() {
         {"host", &S::host},
         {"port", &S::port},
         {"api_token", &S::api_token},
+        {"read_token", &S::read_token},
+        {"api_token_file", &S::api_token_file},
+        {"read_token_file", &S::read_token_file},
         {"max_body_bytes", &S::max_body_bytes},
         {"read_timeout_s", &S::read_timeout_s},
         {"write_timeout_s", &S::write_timeout_s},
@@ -409,7 +416,7 @@ std::string yaml_value(const S& obj, const Member<S>& member) {
                 if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
                 return format_number(v);
             } else if constexpr (std::is_same_v<T, std::string>) {
-                return yaml_quote(v);
+                return yaml_quote(escape_interpolation(v));
             } else {
                 std::string r = "[";
                 for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + std::to_string(v[i]);
@@ -462,7 +469,18 @@ std::vector<RenditionConfig> default_renditions() {
     return {{"source", 0, 0, 0}, {"mid", 480, 1000, 500}, {"low", 240, 300, 1000}};
 }
 
-std::string to_yaml(const Config& c) {
+std::string to_yaml(const Config& config, Secrets secrets) {
+    Config c = config;
+    // A token read from its file is written as the file (the file is what the config says).
+    if (!c.server.api_token_file.empty()) c.server.api_token.clear();
+    if (!c.server.read_token_file.empty()) c.server.read_token.clear();
+    if (secrets == Secrets::kMask) {
+        for (std::string* token : {&c.server.api_token, &c.server.read_token})
+            if (!token->empty()) *token = std::string(kMask);
+        for (CameraConfig& cam : c.cameras) cam.url = mask_url_userinfo(cam.url);
+        for (auto& [name, text] : c.reserved) text = mask_url_userinfo(text);
+        for (std::string& o : c.env_overrides) o = mask_url_userinfo(o);
+    }
     std::string out = "# itscam configuration";
     if (!c.source_path.empty()) out += " (from " + c.source_path + ")";
     out += "\n";

@@ -52,12 +52,18 @@ struct CameraConfig {
 };
 
 // The HTTP API (health, metrics, cameras). Mutating endpoints need api_token (ITSCAM_API_TOKEN in the
-// environment keeps it out of the file); without one they answer 403.
+// environment, `${NAME}` interpolation or api_token_file keep it out of the file); without one they answer 403.
 struct ServerConfig {
     bool enabled = true;
     std::string host = "127.0.0.1";
     int port = 8000;                // 0: any free port (printed at start)
     std::string api_token;          // empty: POST/DELETE disabled
+    std::string read_token;
+    // A file holding the token (one line; one trailing newline is dropped), read when the config is loaded. Giving
+    // both the token and its file is an error; the environment (ITSCAM_API_TOKEN / ITSCAM_API_TOKEN_FILE, the same
+    // for READ) overrides either form of the file's.
+    std::string api_token_file;
+    std::string read_token_file;
     int max_body_bytes = 65536;
     double read_timeout_s = 5.0;
     double write_timeout_s = 5.0;
@@ -219,6 +225,10 @@ struct Config {
 // Parses YAML text. `origin` names it in errors ("config.yaml:12:5: MEMORY_POOL_SIZE: expected an integer >= 0,
 // got 'four'"). Unknown top-level keys are errors (with a did-you-mean suggestion for near misses), so a typo in a
 // setting name can never be silently ignored. Applies environment overrides when `env` is given.
+// Every scalar value may hold `${NAME}`, replaced by the environment variable NAME from `env` (none without one);
+// an unset or empty variable is an error naming the file position; `$${` is a literal `${`. Values of the alerts
+// section are interpolated too (their JSON form; the kept YAML text is as written). Keys are never interpolated.
+// server.*_token_file are read here (relative paths against the working directory).
 using Env = std::map<std::string, std::string>;
 Result<Config> parse_config(const std::string& yaml_text, const std::string& origin, const Env* env = nullptr);
 Result<Config> load_config(const std::string& path, const Env* env = nullptr);
@@ -244,11 +254,19 @@ std::string engine_precision(const Config& c, bool gpu);
 // preferred_batch_sizes (powers of two below max_batch_size, then max_batch_size). The parsers call it before
 // validating; the pipeline calls it on the Config it is given.
 void resolve(Config& c);
-// The effective configuration as YAML (for `itscam run --print-config` and the startup log). parse_config accepts it
-// and gives back an equal Config (env_overrides and source_path aside; the overrides are listed as comments).
-std::string to_yaml(const Config& c);
+// The effective configuration as YAML (for `itscam run --print-config` and the startup log). With Secrets::kMask (the
+// default) the tokens read "***" and camera URLs have their userinfo masked (core/redact.h); a token read from a
+// *_file is never written, only its file. With kReveal, parse_config accepts the text and gives back an equal Config
+// (env_overrides and source_path aside; the overrides are listed as comments). A literal "${" in a value is written
+// "$${" (see parse_config).
+enum class Secrets { kMask, kReveal };
+std::string to_yaml(const Config& c, Secrets secrets = Secrets::kMask);
+// Registers the config's secrets (tokens, camera URL passwords) with the process-wide redaction (core/redact.h), so
+// that logs and API answers hide them wherever they appear.
+void register_secrets(const Config& c);
 // Parses one camera from a JSON/YAML mapping text (used by the HTTP API to add cameras at run time). Checks the
-// camera on its own (id pattern, url, ranges), not against other cameras or the global model.
+// camera on its own (id pattern, url, ranges), not against other cameras or the global model. No `${NAME}`
+// interpolation: a client must never read the service's environment.
 Result<CameraConfig> parse_camera(const std::string& yaml_or_json, const std::string& origin);
 
 }  // namespace itscam::config

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "core/redact.h"
 
 extern char** environ;
 
@@ -53,12 +54,57 @@ Status apply_env_field(S& obj, const Field<S>& f, const std::string& var, const 
                        Config& c, Provenance& prov) {
     const auto it = env.find(var);
     if (it == env.end() || trim(it->second).empty()) return Status::ok();
-    const std::string shown = var + "=" + quote_for_message(it->second);
+    // A token never reaches the startup log or an error message.
+    const bool secret = is_secret_setting(path);
+    const std::string shown = var + "=" + (secret ? std::string(kMask) : quote_for_message(it->second));
     const std::string err = set_from_text(obj, f.member, it->second);
     if (!err.empty()) return invalid_argument("environment: " + shown + ": " + err);
     prov.env[path] = shown;
     forget_file_positions(prov, path);
-    c.env_overrides.push_back(var + "=" + it->second);
+    c.env_overrides.push_back(var + "=" + (secret ? std::string(kMask) : it->second));
+    return Status::ok();
+}
+
+bool env_set(const Env& env, const std::string& var) {
+    const auto it = env.find(var);
+    return it != env.end() && !trim(it->second).empty();
+}
+
+// The environment name of a server setting, or "".
+std::string server_env_var(const std::string& n) {
+    if (n == "host") return "ITSCAM_HTTP_HOST";
+    if (n == "port") return "ITSCAM_HTTP_PORT";
+    if (n == "api_token" || n == "read_token" || n == "api_token_file" || n == "read_token_file") {
+        std::string var = "ITSCAM_";
+        for (char ch : n) var += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return var;
+    }
+    return "";
+}
+
+// server.* from ITSCAM_HTTP_HOST, ITSCAM_HTTP_PORT and the tokens (ITSCAM_API_TOKEN, ITSCAM_READ_TOKEN, or their
+// files ITSCAM_API_TOKEN_FILE, ITSCAM_READ_TOKEN_FILE). A token or token file from the environment replaces both
+// forms of the file's (the file may say api_token_file while the environment gives the token itself).
+Status apply_env_server(Config& c, const Env& env, Provenance& prov) {
+    for (const char* token : {"api_token", "read_token"}) {
+        const std::string var = server_env_var(token), file_var = server_env_var(std::string(token) + "_file");
+        if (env_set(env, var) && env_set(env, file_var))
+            return invalid_argument("environment: " + var + " and " + file_var + " are both set: give one");
+        std::string ServerConfig::*other = nullptr;
+        if (env_set(env, var))
+            other = std::string(token) == "api_token" ? &ServerConfig::api_token_file : &ServerConfig::read_token_file;
+        if (env_set(env, file_var))
+            other = std::string(token) == "api_token" ? &ServerConfig::api_token : &ServerConfig::read_token;
+        if (other != nullptr) {
+            (c.server.*other).clear();
+            forget_file_positions(prov, std::string("server.") + token + (env_set(env, var) ? "_file" : ""));
+        }
+    }
+    for (const auto& f : server_fields()) {
+        const std::string var = server_env_var(f.name);
+        if (!var.empty())
+            ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, std::string("server.") + f.name, env, c, prov));
+    }
     return Status::ok();
 }
 
@@ -151,15 +197,7 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
         for (const char* p = f.name; *p; ++p) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
         ITSCAM_RETURN_IF_ERROR(apply_env_field(c, f, var, f.name, env, c, prov));
     }
-    // server.* from ITSCAM_HTTP_HOST, ITSCAM_HTTP_PORT, ITSCAM_API_TOKEN (the token belongs in the environment).
-    for (const auto& f : server_fields()) {
-        const std::string n = f.name;
-        const std::string var = n == "api_token" ? "ITSCAM_API_TOKEN"
-                                : n == "host"    ? "ITSCAM_HTTP_HOST"
-                                : n == "port"    ? "ITSCAM_HTTP_PORT"
-                                                 : "";
-        if (!var.empty()) ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, "server." + n, env, c, prov));
-    }
+    ITSCAM_RETURN_IF_ERROR(apply_env_server(c, env, prov));
     for (const auto& f : history_fields())
         if (std::string(f.name) == "path")
             ITSCAM_RETURN_IF_ERROR(apply_env_field(c.history, f, "ITSCAM_HISTORY_PATH", "history.path", env, c, prov));
@@ -191,6 +229,7 @@ Result<Config> config_from_env(const Env& env) {
     Provenance prov;
     prov.origin = "defaults";
     ITSCAM_RETURN_IF_ERROR(apply_env(c, env, prov));
+    ITSCAM_RETURN_IF_ERROR(load_secret_files(c, prov));
     resolve(c);
     ITSCAM_RETURN_IF_ERROR(validate_config(c, &prov));
     return c;

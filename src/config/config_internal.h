@@ -85,6 +85,19 @@ const std::vector<std::string>& top_sections();
 const std::vector<std::string>& reserved_sections();  // alerts
 
 Status apply_env(Config& c, const Env& env, Provenance& prov);
+
+// Secrets from outside the file (config_secrets.cpp).
+// `text` with each ${NAME} replaced by env[NAME] and $${ by ${. "" on success, else what is wrong (an unset or empty
+// variable, an unterminated ${, a bad name).
+std::string interpolate(std::string_view text, const Env& env, std::string& out);
+// The inverse for to_yaml: every "${" written "$${", so that interpolate() gives `text` back.
+std::string escape_interpolation(std::string_view text);
+// Settings whose values are secrets: never shown (environment override lines, errors, to_yaml).
+bool is_secret_setting(const std::string& path);  // "server.api_token", "server.read_token"
+// server.api_token / read_token and their *_file forms: both given in the file is an error; a *_file is read into
+// its token; a token "***" (the masked value of --print-config) is an error. Runs after apply_env (which settles
+// the environment's precedence).
+Status load_secret_files(Config& c, const Provenance& prov);
 Status validate_config(const Config& c, const Provenance* p);
 // pipeline.max_batch_size with 0 ("by device") resolved: 1 on the host devices (cpu, ref), 8 on a GPU.
 int resolved_max_batch_size(const Config& c);

@@ -50,9 +50,18 @@ std::string json_escape(const std::string& in) {
     return out + "\"";
 }
 
+Location loc_of(const YAML::Node& n);
+
+// Where interpolating a reserved section's value failed.
+struct InterpolationError {
+    std::string what;
+    Location loc;
+};
+
 // A YAML node as JSON text. Plain (untagged, unquoted) scalars become numbers, booleans or null when they read as
-// such; everything else is a string. Depth-limited like the rest of the reader.
-std::string yaml_to_json(const YAML::Node& n, int depth) {
+// such; everything else is a string. Scalars are interpolated (${NAME}) from `env` first; the first failure is kept
+// in `err`. Depth-limited like the rest of the reader.
+std::string yaml_to_json(const YAML::Node& n, int depth, const Env& env, InterpolationError& err) {
     if (depth > 64) return "null";
     if (!n.IsDefined() || n.IsNull()) return "null";
     if (n.IsMap()) {
@@ -61,16 +70,20 @@ std::string yaml_to_json(const YAML::Node& n, int depth) {
         for (const auto& kv : n) {
             if (!first) out += ",";
             first = false;
-            out += json_escape(kv.first.Scalar()) + ":" + yaml_to_json(kv.second, depth + 1);
+            out += json_escape(kv.first.Scalar()) + ":" + yaml_to_json(kv.second, depth + 1, env, err);
         }
         return out + "}";
     }
     if (n.IsSequence()) {
         std::string out = "[";
-        for (size_t i = 0; i < n.size(); ++i) out += (i ? "," : "") + yaml_to_json(n[i], depth + 1);
+        for (size_t i = 0; i < n.size(); ++i) out += (i ? "," : "") + yaml_to_json(n[i], depth + 1, env, err);
         return out + "]";
     }
-    const std::string& v = n.Scalar();
+    std::string v;
+    if (const std::string e = interpolate(n.Scalar(), env, v); !e.empty()) {
+        if (err.what.empty()) err = {e, loc_of(n)};
+        return "null";
+    }
     if (n.Tag() == "?") {  // plain scalar
         std::string low;
         for (char ch : v) low += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -122,7 +135,8 @@ std::vector<std::string> names_of(const std::vector<Field<S>>& fields) {
 
 class Reader {
   public:
-    explicit Reader(Provenance& prov) : prov_(prov) {}
+    // `env`: the variables ${NAME} is replaced from; null: no interpolation (values are taken as written).
+    Reader(Provenance& prov, const Env* env) : prov_(prov), env_(env) {}
 
     Status error(Location loc, const std::string& path, const std::string& what) const {
         const std::string tail = path.empty() ? what : path + ": " + what;
@@ -216,8 +230,11 @@ class Reader {
                     if (name != r) continue;
                     // Reserved for later issues: any content, kept as text.
                     prov_.file[name] = kloc;
-                    c.reserved[name] = YAML::Dump(v);
-                    c.reserved_json.sections[name] = yaml_to_json(v, 0);
+                    c.reserved[name] = YAML::Dump(v);  // as written: ${NAME} stays (to_yaml shows no secret)
+                    InterpolationError err;
+                    static const Env kNoEnv;
+                    c.reserved_json.sections[name] = yaml_to_json(v, 0, env_ ? *env_ : kNoEnv, err);
+                    if (!err.what.empty()) return error(err.loc.line > 0 ? err.loc : kloc, name, err.what);
                     return Status::ok();
                 }
                 return unknown(kloc, "", name, names);
@@ -327,6 +344,23 @@ class Reader {
         return error(loc, path, expected + ", got " + describe(v));
     }
 
+    // The text of a scalar with ${NAME} interpolated (when this reader interpolates).
+    Status scalar_text(const YAML::Node& v, const std::string& path, Location loc, std::string& out) {
+        if (env_ == nullptr) {
+            out = v.Scalar();
+            return Status::ok();
+        }
+        const std::string err = interpolate(v.Scalar(), *env_, out);
+        return err.empty() ? Status::ok() : error(loc, path, err);
+    }
+
+    // A type error for an interpolated value names both the text and what it became.
+    Status value_error(const YAML::Node& v, const std::string& text, const std::string& path, Location loc,
+                       const std::string& expected) {
+        if (text == v.Scalar()) return scalar_error(v, path, loc, expected);
+        return error(loc, path, expected + ", got " + quote_for_message(text) + " (from " + describe(v) + ")");
+    }
+
     template <typename S>
     Status read_field(S& obj, const Member<S>& member, const YAML::Node& v, const std::string& path, Location loc) {
         prov_.file[path] = loc;
@@ -346,26 +380,30 @@ class Reader {
                         const std::string ipath = at(path, i);
                         prov_.file[ipath] = iloc;
                         int x = 0;
-                        const std::string err = item.IsScalar() ? parse_int(item.Scalar(), x) : "expected an integer";
-                        if (!err.empty()) return scalar_error(item, ipath, iloc, err);
+                        if (!item.IsScalar()) return scalar_error(item, ipath, iloc, "expected an integer");
+                        std::string text;
+                        ITSCAM_RETURN_IF_ERROR(scalar_text(item, ipath, iloc, text));
+                        const std::string err = parse_int(text, x);
+                        if (!err.empty()) return value_error(item, text, ipath, iloc, err);
                         out.push_back(x);
                     }
                     return Status::ok();
                 } else {
                     if constexpr (std::is_same_v<T, std::string>) {
                         if (!v.IsScalar()) return scalar_error(v, path, loc, "expected a string");
-                        out = v.Scalar();
-                        return Status::ok();
+                        return scalar_text(v, path, loc, out);
                     } else {
+                        std::string text;
+                        if (v.IsScalar()) ITSCAM_RETURN_IF_ERROR(scalar_text(v, path, loc, text));
                         std::string err;
                         if constexpr (std::is_same_v<T, bool>) {
-                            err = v.IsScalar() ? parse_bool(v.Scalar(), out) : parse_bool("", out);
+                            err = parse_bool(text, out);
                         } else if constexpr (std::is_same_v<T, int>) {
-                            err = v.IsScalar() ? parse_int(v.Scalar(), out) : parse_int("", out);
+                            err = parse_int(text, out);
                         } else {
-                            err = v.IsScalar() ? parse_double(v.Scalar(), out) : parse_double("", out);
+                            err = parse_double(text, out);
                         }
-                        if (!err.empty()) return scalar_error(v, path, loc, err);
+                        if (!err.empty()) return value_error(v, text, path, loc, err);
                         return Status::ok();
                     }
                 }
@@ -374,6 +412,7 @@ class Reader {
     }
 
     Provenance& prov_;
+    const Env* env_;
 };
 
 // Counts the documents of a stream and where each starts, ignoring everything else.
@@ -432,9 +471,12 @@ Result<Config> parse_config_impl(const std::string& yaml_text, const std::string
     Provenance prov;
     prov.origin = origin;
     Config c;
-    Reader reader(prov);
+    // ${NAME} is always interpolated in a config file; without an environment no variable is set.
+    static const Env kNoEnv;
+    Reader reader(prov, env != nullptr ? env : &kNoEnv);
     ITSCAM_RETURN_IF_ERROR(reader.read_config(root, c));
     if (env != nullptr) ITSCAM_RETURN_IF_ERROR(apply_env(c, *env, prov));
+    ITSCAM_RETURN_IF_ERROR(load_secret_files(c, prov));
     resolve(c);
     ITSCAM_RETURN_IF_ERROR(validate_config(c, &prov));
     return c;
@@ -446,7 +488,7 @@ Result<CameraConfig> parse_camera_impl(const std::string& text, const std::strin
     Provenance prov;
     prov.origin = origin;
     CameraConfig cam;
-    Reader reader(prov);
+    Reader reader(prov, nullptr);  // a client's camera: never the service's environment
     Location loc = loc_of(root);
     if (loc.line <= 0) loc = {1, 1};
     ITSCAM_RETURN_IF_ERROR(reader.read_camera(root, "", loc, cam));

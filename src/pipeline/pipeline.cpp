@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/time_format.h"
+#include "core/redact.h"
 #include "device/device_name.h"
 #include "device/registry.h"
 #include "pipeline/pipeline_impl.h"
@@ -29,14 +30,16 @@ std::string capture_state_str(video::CaptureState s) {
 
 }  // namespace
 
+// Every log line goes through the redaction: camera URLs (their userinfo) and known secrets never reach a log.
 void Pipeline::Impl::log(const std::string& m) const {
-    opt.log ? opt.log(m) : default_log(m);
+    const std::string shown = redact(m);
+    opt.log ? opt.log(shown) : default_log(shown);
 }
 
 CameraSnapshot Pipeline::Impl::camera_snapshot(const Camera& c) const {
     CameraSnapshot s;
     s.id = c.cfg.id;
-    s.url = c.cfg.url;
+    s.url = mask_url_userinfo(c.cfg.url);  // what is shown; the capture opens c.cfg.url
     s.model = c.group ? c.group->model_path : "";
     s.enabled = c.cfg.enabled;
     s.width = c.width.load();
@@ -53,7 +56,7 @@ CameraSnapshot Pipeline::Impl::camera_snapshot(const Camera& c) const {
         s.stalls = cs.stalls;
         s.format_changes = cs.format_changes;
         s.frames_skipped += cs.skipped_fps;
-        s.last_error = cs.last_error;
+        s.last_error = redact(cs.last_error);
     } else {
         s.state = c.cfg.enabled ? "starting" : "disabled";
     }
@@ -176,6 +179,8 @@ Status Pipeline::start() {
 
 Status Pipeline::add_camera(const config::CameraConfig& cc) {
     Impl& P = *impl_;
+    // Its password is hidden wherever it shows up from now on (FFmpeg messages, errors), in any form.
+    register_url_secrets(cc.url);
     if (P.stopping) return unavailable("the pipeline is shutting down");
     config::Config probe = P.cfg;
     probe.cameras = {cc};
@@ -194,7 +199,7 @@ Status Pipeline::add_camera(const config::CameraConfig& cc) {
     P.update_min_conf(cam->group);
     if (cc.enabled && P.running) ITSCAM_RETURN_IF_ERROR(P.start_camera_locked(cam));
     P.log("camera " + cc.id + ": added (" + cc.url + ")");
-    if (P.opt.on_camera_event) P.opt.on_camera_event(cc.id, "added", cc.url);
+    if (P.opt.on_camera_event) P.opt.on_camera_event(cc.id, "added", redact(cc.url));
     return Status::ok();
 }
 

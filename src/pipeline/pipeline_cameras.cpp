@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/redact.h"
 #include "pipeline/pipeline_impl.h"
 
 namespace itscam::pipeline {
@@ -83,7 +84,8 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
             if (ev.kind == video::CaptureEvent::Kind::kReconnecting)
                 m += " (retry in " + std::to_string(ev.retry_in_s).substr(0, 4) + " s)";
             log(m);
-            if (opt.on_camera_event) opt.on_camera_event(c->cfg.id, video::capture_event_name(ev.kind), ev.message);
+            if (opt.on_camera_event)
+                opt.on_camera_event(c->cfg.id, video::capture_event_name(ev.kind), redact(ev.message));
         });
     return Status::ok();
 }

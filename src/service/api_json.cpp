@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "core/redact.h"
+
 namespace itscam::service {
 
 using json = nlohmann::json;
@@ -17,8 +19,9 @@ json latency_json(const LatencySummary& l) {
 }
 
 json camera_config_json(const config::CameraConfig& c) {
+    // The API shows cameras to anyone who can read it: the URL with its userinfo masked (rtsp://admin:***@host).
     return json{{"id", c.id},
-                {"url", c.url},
+                {"url", mask_url_userinfo(c.url)},
                 {"enabled", c.enabled},
                 {"max_fps", c.max_fps},
                 {"model", c.model},
@@ -43,7 +46,7 @@ json camera_stats_json(const CameraSnapshot& c) {
                 {"format_changes", c.format_changes},
                 {"queue_depth", c.queue_depth},
                 {"latency", latency_json(c.latency)},
-                {"last_error", c.last_error},
+                {"last_error", redact(c.last_error)},
                 {"degraded", c.degraded}};
 }
 
@@ -94,7 +97,7 @@ json performance_json(const PipelineSnapshot& s, const GpuSelection& gpus) {
                             {"errors", c.errors},
                             {"e2e_latency_p50", c.latency.p50_ms},
                             {"e2e_latency_p99", c.latency.p99_ms},
-                            {"last_error", c.last_error},
+                            {"last_error", redact(c.last_error)},
                             {"degraded", c.degraded}});
     }
     j["cameras"] = std::move(cams);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/redact.h"
 #include "service/history_sql.h"
 
 namespace itscam::service {
@@ -360,7 +361,7 @@ Status History::insert_alert(const AlertEventRecord& a) {
         bind_text(st, 5, a.to_state);
         sqlite3_bind_double(st, 6, a.value);
         sqlite3_bind_double(st, 7, a.threshold);
-        bind_text(st, 8, a.message);
+        bind_text(st, 8, redact(a.message));
     });
 }
 
@@ -370,7 +371,7 @@ Status History::insert_camera_event(const CameraEvent& e) {
         sqlite3_bind_int64(st, 1, to_epoch_ms(e.timestamp));
         bind_text(st, 2, e.camera_id);
         bind_text(st, 3, camera_event_kind_name(e.kind));
-        bind_text(st, 4, e.message);
+        bind_text(st, 4, redact(e.message));  // the database outlives the process: never a password in it
     });
 }
 
@@ -462,7 +463,7 @@ Result<std::vector<CameraEvent>> History::camera_events(SystemTime from, SystemT
             auto kind = parse_camera_event_kind(col_text(st, 2));
             if (!kind) return kind.status().with_context("history '" + path_ + "'");
             e.kind = *kind;
-            e.message = col_text(st, 3);
+            e.message = redact(col_text(st, 3));  // rows written before masking existed
             return Status::ok();
         });
 }

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/redact.h"
 #include "service/metrics.h"
 #include "service/metrics_streams.h"
 #include "service/web_assets.h"
@@ -33,7 +34,8 @@ void send_json(httplib::Response& res, int status, const json& j) {
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
-    send_json(res, status, json{{"error", message}, {"status", status}});
+    // Errors may quote a camera URL or a source's error text: never a password or token.
+    send_json(res, status, json{{"error", redact(message)}, {"status", status}});
 }
 
 int http_status_for(StatusCode c) {

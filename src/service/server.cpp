@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/time_format.h"
+#include "core/redact.h"
 #include "service/alerts_baseline.h"
 #include "service/metrics_alerts.h"
 
@@ -116,7 +117,8 @@ Server::~Server() {
     stop();
 }
 
-void Server::log(const std::string& line) const {
+void Server::log(const std::string& text) const {
+    const std::string line = redact(text);  // the log never shows a URL's password or a token
     if (opt_.log)
         opt_.log(line);
     else

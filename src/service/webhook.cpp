@@ -8,22 +8,25 @@
 #include <mutex>
 #include <thread>
 
+#include "core/redact.h"
+
 namespace itscam::service {
 
 Status parse_webhook_url(const std::string& url, std::string* scheme_host_port, std::string* path) {
     if (url.empty()) return invalid_argument("webhook: empty URL");
+    const std::string shown = mask_url_userinfo(url);  // errors quote the URL, never its password
     const size_t sep = url.find("://");
-    if (sep == std::string::npos) return invalid_argument("webhook: URL '" + url + "' has no scheme (http://...)");
+    if (sep == std::string::npos) return invalid_argument("webhook: URL '" + shown + "' has no scheme (http://...)");
     const std::string scheme = url.substr(0, sep);
     if (scheme != "http" && scheme != "https")
-        return invalid_argument("webhook: URL '" + url + "': scheme must be http or https");
+        return invalid_argument("webhook: URL '" + shown + "': scheme must be http or https");
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
     if (scheme == "https") return unsupported("webhook: https URLs need cpp-httplib with OpenSSL support");
 #endif
     const size_t host_begin = sep + 3;
     const size_t slash = url.find_first_of("/?", host_begin);
     const std::string host = url.substr(host_begin, slash == std::string::npos ? std::string::npos : slash - host_begin);
-    if (host.empty() || host[0] == ':') return invalid_argument("webhook: URL '" + url + "' has no host");
+    if (host.empty() || host[0] == ':') return invalid_argument("webhook: URL '" + shown + "' has no host");
     *scheme_host_port = url.substr(0, slash == std::string::npos ? url.size() : slash);
     *path = slash == std::string::npos ? "/" : url.substr(slash);
     if ((*path)[0] == '?') *path = "/" + *path;
@@ -42,7 +45,10 @@ struct WebhookNotifier::Shared {
     WebhookStats st;
     std::thread thread;
 
-    bool push(std::string body) {
+    bool push(std::string text) {
+        // A payload leaves the process: URL userinfo and the registered secrets masked, as everywhere else. The
+        // masking keeps JSON valid (a URL's authority ends at '"' or '\\'; a secret becomes ***).
+        std::string body = redact(text);
         std::lock_guard<std::mutex> lock(mu);
         if (stopping || queue.size() >= opt.queue_capacity) {
             ++st.dropped;
@@ -54,20 +60,21 @@ struct WebhookNotifier::Shared {
         return true;
     }
 
-    // One POST attempt; "" on success, else the error.
+    // One POST attempt; "" on success, else the error (the URL in it masked: it is shown by the API and logs).
     std::string attempt(httplib::Client& cli, const std::string& body) {
+        const std::string shown = mask_url_userinfo(opt.url);
         httplib::Headers headers;
         for (const auto& [k, v] : opt.headers) headers.emplace(k, v);
         try {
             auto res = cli.Post(path, headers, body, "application/json");
-            if (!res) return "POST " + opt.url + ": " + httplib::to_string(res.error());
+            if (!res) return "POST " + shown + ": " + httplib::to_string(res.error());
             if (res->status < 200 || res->status >= 300)
-                return "POST " + opt.url + ": HTTP " + std::to_string(res->status);
+                return "POST " + shown + ": HTTP " + std::to_string(res->status);
             return "";
         } catch (const std::exception& e) {
-            return std::string("POST ") + opt.url + ": " + e.what();
+            return redact("POST " + shown + ": " + e.what());
         } catch (...) {
-            return "POST " + opt.url + ": unknown error";
+            return "POST " + shown + ": unknown error";
         }
     }
 

@@ -7,6 +7,7 @@
 
 #include "streaming/encoder.h"
 #include "streaming/fmp4_writer.h"
+#include "video/ffmpeg_log.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -65,6 +66,7 @@ public:
         if (opt_.frames_per_fragment < 1) return invalid_argument("frames_per_fragment must be >= 1");
         // libx264 reports every open and close at INFO level; keep the service log quiet unless asked otherwise.
         if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_ERROR);
+        video::install_masked_ffmpeg_log();  // the same masked log lines as the readers'
         const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
         if (!codec) return unsupported("FFmpeg has no libx264 encoder (install libavcodec built with libx264)");
         enc_ = avcodec_alloc_context3(codec);

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <random>
 
+#include "core/redact.h"
+
 namespace itscam::video {
 
 namespace {
@@ -125,7 +127,7 @@ void CaptureLoop::set_state(CaptureState s) {
 
 void CaptureLoop::emit(CaptureEvent::Kind kind, std::string message, double retry_in_s) {
     if (!on_event_) return;
-    CaptureEvent e{kind, std::move(message), retry_in_s};
+    CaptureEvent e{kind, redact(message), retry_in_s};  // events end up in logs and history
     on_event_(e);
 }
 
@@ -180,7 +182,7 @@ void CaptureLoop::run() {
         final_state = CaptureState::kFailed;
         {
             std::lock_guard lk(mu_);
-            stats_.last_error = msg;
+            stats_.last_error = redact(msg);
         }
         emit(CaptureEvent::Kind::kFailed, msg);
     };
@@ -223,7 +225,7 @@ void CaptureLoop::run() {
             {
                 std::lock_guard lk(mu_);
                 ++stats_.errors;
-                stats_.last_error = st.message();
+                stats_.last_error = redact(st.message());  // shown by the API: never the URL's password
                 reader_.reset();
             }
             // A source that never opened and is not live (missing file, not a video) will not get better.
@@ -379,7 +381,7 @@ void CaptureLoop::run() {
         } else {
             std::lock_guard lk(mu_);
             ++stats_.errors;
-            stats_.last_error = st.message();
+            stats_.last_error = redact(st.message());
         }
         emit(CaptureEvent::Kind::kDisconnected, st.message());
         if (!retry) {

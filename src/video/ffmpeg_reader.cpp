@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <mutex>
 
+#include "core/redact.h"
+#include "video/ffmpeg_log.h"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -48,6 +51,7 @@ std::string seconds_text(double s) {
 void global_init() {
     static std::once_flag once;
     std::call_once(once, [] {
+        install_masked_ffmpeg_log();  // FFmpeg's messages may quote the URL, password included
         avformat_network_init();
         // Keep FFmpeg's chatter (missing reference frames after joining a live stream mid-GOP, ...) out of the logs
         // unless someone configured a level on purpose.
@@ -141,7 +145,7 @@ struct FfmpegReader::Impl {
 };
 
 FfmpegReader::FfmpegReader(std::string url, ReaderOptions opt)
-    : url_(std::move(url)), opt_(std::move(opt)), impl_(std::make_unique<Impl>()) {
+    : url_(std::move(url)), shown_(mask_url_userinfo(url_)), opt_(std::move(opt)), impl_(std::make_unique<Impl>()) {
     if (!opt_.allocator) opt_.allocator = heap_allocator();
 }
 
@@ -221,23 +225,23 @@ Status map_error(const std::string& url, int err, const char* during, bool inter
 Status FfmpegReader::open() {
     global_init();
     Impl& m = *impl_;
-    if (m.fmt) return internal_error(url_ + ": open() called twice");
-    if (m.interrupted) return cancelled(url_ + ": interrupted before opening");
+    if (m.fmt) return internal_error(shown_ + ": open() called twice");
+    if (m.interrupted) return cancelled(shown_ + ": interrupted before opening");
 
     std::string target = url_;
     if (target.rfind("file://", 0) == 0) target = target.substr(7);
     m.live = is_live_url(url_);
     if (target.find("://") == std::string::npos) {
         struct stat sb {};
-        if (::stat(target.c_str(), &sb) != 0) return not_found(url_ + ": no such file");
-        if (S_ISDIR(sb.st_mode)) return invalid_argument(url_ + ": is a directory, not a video file");
-        if (sb.st_size == 0) return corrupt(url_ + ": file is empty");
+        if (::stat(target.c_str(), &sb) != 0) return not_found(shown_ + ": no such file");
+        if (S_ISDIR(sb.st_mode)) return invalid_argument(shown_ + ": is a directory, not a video file");
+        if (sb.st_size == 0) return corrupt(shown_ + ": file is empty");
     }
 
     m.fmt = avformat_alloc_context();
     m.pkt = av_packet_alloc();
     m.frame = av_frame_alloc();
-    if (!m.fmt || !m.pkt || !m.frame) return out_of_memory(url_ + ": cannot allocate FFmpeg contexts");
+    if (!m.fmt || !m.pkt || !m.frame) return out_of_memory(shown_ + ": cannot allocate FFmpeg contexts");
     m.fmt->interrupt_callback.callback = &Impl::interrupt_cb;
     m.fmt->interrupt_callback.opaque = &m;
 
@@ -257,21 +261,21 @@ Status FfmpegReader::open() {
     av_dict_free(&opts);
     if (err < 0) {
         // avformat_open_input frees the context on failure.
-        return map_error(url_, err, "opening", m.interrupted, m.timed_out, opt_.open_timeout_s);
+        return map_error(shown_, err, "opening", m.interrupted, m.timed_out, opt_.open_timeout_s);
     }
     err = avformat_find_stream_info(m.fmt, nullptr);
-    if (err < 0) return map_error(url_, err, "reading stream info", m.interrupted, m.timed_out, opt_.open_timeout_s);
-    if (m.interrupted) return cancelled(url_ + ": interrupted while opening");
+    if (err < 0) return map_error(shown_, err, "reading stream info", m.interrupted, m.timed_out, opt_.open_timeout_s);
+    if (m.interrupted) return cancelled(shown_ + ": interrupted while opening");
 
     const AVCodec* codec = nullptr;
     err = av_find_best_stream(m.fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
-    if (err == AVERROR_STREAM_NOT_FOUND) return unsupported(url_ + ": contains no video stream");
+    if (err == AVERROR_STREAM_NOT_FOUND) return unsupported(shown_ + ": contains no video stream");
     if (err == AVERROR_DECODER_NOT_FOUND || (err >= 0 && !codec)) {
         const AVStream* st = err >= 0 ? m.fmt->streams[err] : nullptr;
-        return unsupported(url_ + ": no decoder for the video codec" +
+        return unsupported(shown_ + ": no decoder for the video codec" +
                            (st ? std::string(" '") + avcodec_get_name(st->codecpar->codec_id) + "'" : ""));
     }
-    if (err < 0) return map_error(url_, err, "finding the video stream", m.interrupted, m.timed_out, 0);
+    if (err < 0) return map_error(shown_, err, "finding the video stream", m.interrupted, m.timed_out, 0);
     m.stream = err;
     for (unsigned i = 0; i < m.fmt->nb_streams; ++i) {
         if (static_cast<int>(i) != m.stream) m.fmt->streams[i]->discard = AVDISCARD_ALL;
@@ -280,15 +284,15 @@ Status FfmpegReader::open() {
     m.time_base = st->time_base;
 
     m.dec = avcodec_alloc_context3(codec);
-    if (!m.dec) return out_of_memory(url_ + ": cannot allocate the decoder");
+    if (!m.dec) return out_of_memory(shown_ + ": cannot allocate the decoder");
     err = avcodec_parameters_to_context(m.dec, st->codecpar);
-    if (err < 0) return map_error(url_, err, "setting up the decoder", false, false, 0);
+    if (err < 0) return map_error(shown_, err, "setting up the decoder", false, false, 0);
     m.dec->pkt_timebase = st->time_base;
     m.dec->thread_count = opt_.decode_threads;  // 0: FFmpeg picks
     m.dec->thread_type = FF_THREAD_FRAME;
     err = avcodec_open2(m.dec, codec, nullptr);
     if (err < 0)
-        return unsupported(url_ + ": cannot open the " + codec->name + " decoder (" + av_error_text(err) + ")");
+        return unsupported(shown_ + ": cannot open the " + codec->name + " decoder (" + av_error_text(err) + ")");
 
     const AVRational fr = av_guess_frame_rate(m.fmt, st, nullptr);
     m.fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
@@ -303,14 +307,14 @@ Status FfmpegReader::open() {
 
 Result<bool> FfmpegReader::read(Frame& out) {
     Impl& m = *impl_;
-    if (!m.fmt || !m.dec) return internal_error(url_ + ": read() before a successful open()");
+    if (!m.fmt || !m.dec) return internal_error(shown_ + ": read() before a successful open()");
     if (m.ended) return false;
     const auto t0 = Clock::now();
     constexpr int kMaxBadPackets = 300;
     constexpr int kMaxDim = 32768;
 
     for (;;) {
-        if (m.interrupted) return cancelled(url_ + ": interrupted while reading");
+        if (m.interrupted) return cancelled(shown_ + ": interrupted while reading");
         int err = avcodec_receive_frame(m.dec, m.frame);
         if (err == 0) {
             bool full_range = m.frame->color_range == AVCOL_RANGE_JPEG;
@@ -332,7 +336,7 @@ Result<bool> FfmpegReader::read(Frame& out) {
                     sws_getCachedContext(m.sws, w, h, src_fmt, w, h, dst_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
                 if (!m.sws) {
                     av_frame_unref(m.frame);
-                    return unsupported(url_ + ": cannot convert decoded pixel format '" +
+                    return unsupported(shown_ + ": cannot convert decoded pixel format '" +
                                        (av_get_pix_fmt_name(src_fmt) ? av_get_pix_fmt_name(src_fmt) : "?") + "' to " +
                                        pixel_format_name(opt_.format));
                 }
@@ -357,7 +361,7 @@ Result<bool> FfmpegReader::read(Frame& out) {
             f.data = opt_.allocator(f.bytes());
             if (!f.data) {
                 av_frame_unref(m.frame);
-                return out_of_memory(url_ + ": frame allocator returned no buffer");
+                return out_of_memory(shown_ + ": frame allocator returned no buffer");
             }
             uint8_t* dst[4] = {f.data.get(), nullptr, nullptr, nullptr};
             int dst_stride[4] = {static_cast<int>(f.stride), 0, 0, 0};
@@ -398,7 +402,7 @@ Result<bool> FfmpegReader::read(Frame& out) {
         if (err != AVERROR(EAGAIN)) {
             // A broken frame inside the decoder: skip it, but give up on a stream that is nothing but errors.
             if (++m.bad_packets > kMaxBadPackets)
-                return corrupt(url_ + ": video data cannot be decoded (" + av_error_text(err) + ")");
+                return corrupt(shown_ + ": video data cannot be decoded (" + av_error_text(err) + ")");
             if (m.flushing) {
                 m.ended = true;
                 return m.pending.is_ok() ? Result<bool>(false) : Result<bool>(m.pending);
@@ -414,13 +418,13 @@ Result<bool> FfmpegReader::read(Frame& out) {
         m.set_deadline(opt_.read_timeout_s);
         err = av_read_frame(m.fmt, m.pkt);
         if (err < 0) {
-            if (m.interrupted) return cancelled(url_ + ": interrupted while reading");
+            if (m.interrupted) return cancelled(shown_ + ": interrupted while reading");
             if (err == AVERROR(EAGAIN)) continue;
             if (err != AVERROR_EOF) {
-                Status st = map_error(url_, err, "reading", false, m.timed_out, opt_.read_timeout_s);
+                Status st = map_error(shown_, err, "reading", false, m.timed_out, opt_.read_timeout_s);
                 if (m.timed_out || m.live) {
                     if (m.timed_out)
-                        st = unavailable(url_ + ": no data for " + seconds_text(opt_.read_timeout_s) +
+                        st = unavailable(shown_ + ": no data for " + seconds_text(opt_.read_timeout_s) +
                                          " (stream stalled or server gone)");
                     return st;
                 }
@@ -438,9 +442,9 @@ Result<bool> FfmpegReader::read(Frame& out) {
         err = avcodec_send_packet(m.dec, m.pkt);
         av_packet_unref(m.pkt);
         if (err < 0 && err != AVERROR(EAGAIN)) {
-            if (err == AVERROR(ENOMEM)) return out_of_memory(url_ + ": out of memory while decoding");
+            if (err == AVERROR(ENOMEM)) return out_of_memory(shown_ + ": out of memory while decoding");
             if (++m.bad_packets > kMaxBadPackets)
-                return corrupt(url_ + ": video data cannot be decoded (" + av_error_text(err) + ")");
+                return corrupt(shown_ + ": video data cannot be decoded (" + av_error_text(err) + ")");
             continue;
         }
         if (err == 0) m.bad_packets = 0;

@@ -31,7 +31,8 @@ class FfmpegReader final : public VideoReader {
   private:
     void close();
 
-    std::string url_;
+    std::string url_;    // what is opened
+    std::string shown_;  // what messages show: url_ with its userinfo masked
     ReaderOptions opt_;
     StreamInfo info_;
     std::unique_ptr<Impl> impl_;

@@ -213,6 +213,86 @@ EOF
     grep -q "^- Baseline p99 .* ms: recorded .* through POST /api/v1/baseline" <<<"$an" \
         || { echo "FAIL: the analysis does not use the recorded baseline"; echo "$an"; exit 1; }
     echo "ok: run serves health, performance, metrics, alerts and a persisted baseline on port $port";;
+run_secrets)
+    # Planted secrets must never come out: a camera password (through ${ENV} interpolation; a dead camera, so it
+    # logs reconnect errors), the API token (ITSCAM_API_TOKEN), a camera added through the API with a password, a read
+    # token from a file. Every output is searched: log, API answers, dashboard, --print-config, history DB, reports.
+    pw=PlantedS3cretCamPw tok=PlantedApiT0kenValue rtok=PlantedReadT0kenValue
+    pw2enc='Added%21PlantedPw' pw2='Added!PlantedPw'
+    cat > "$work/s.yaml" <<EOF
+model: $model
+server: { port: 0 }
+history: { path: $work/history.db, sample_interval_s: 1 }
+pipeline: { max_batch_size: 1, reconnect_initial_s: 0.2, reconnect_max_s: 0.5 }
+fallback: { enabled: false }
+cameras:
+  - { id: dead, url: "rtsp://admin:\${CAM_PASS}@127.0.0.1:1/x" }
+  - { id: loop, url: $shared/data/videos/urban_road_cctv_360p.mp4, loop: true, max_fps: 5 }
+EOF
+    CAM_PASS=$pw ITSCAM_API_TOKEN=$tok "$bin" run --config "$work/s.yaml" --status-interval 1 > "$work/out.txt" 2>&1 &
+    pid=$!
+    port=""
+    for _ in $(seq 1 300); do
+        port=$(grep -o 'HTTP API on http://127.0.0.1:[0-9]*' "$work/out.txt" | grep -o '[0-9]*$')
+        [ -n "$port" ] && break; sleep 0.1
+    done
+    [ -n "$port" ] || { echo "FAIL: no HTTP port announced"; kill -9 $pid; cat "$work/out.txt"; exit 1; }
+    http() {  # http METHOD PATH [BODY] [HEADER]: the raw response, HTTP/1.0 over bash's /dev/tcp
+        local body=${3-} header=${4-}
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+        printf '%s %s HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s' \
+            "$1" "$2" "${#body}" "${header:+$header$'\r\n'}" "$body" >&3
+        cat <&3; exec 3<&-
+    }
+    for _ in $(seq 1 600); do http GET /health/ready | head -n 1 | grep -q " 200 " && break; sleep 0.1; done
+    # The dead camera has failed a few times (its masked URL in the log proves the messages were there to leak).
+    for _ in $(seq 1 300); do grep -q 'admin:\*\*\*@127.0.0.1:1' "$work/out.txt" && break; sleep 0.1; done
+    grep -q 'camera dead: .*rtsp://admin:\*\*\*@127.0.0.1:1/x' "$work/out.txt" \
+        || { echo "FAIL: no masked reconnect message"; kill -9 $pid; cat "$work/out.txt"; exit 1; }
+    auth="Authorization: Bearer $tok"
+    {
+        http POST /api/v1/cameras "{\"id\":\"added\",\"url\":\"rtsp://user:$pw2enc@127.0.0.1:1/y\"}" "$auth"
+        # Rejected cameras: the errors quote a bad value, a URL with a password.
+        http POST /api/v1/cameras "{\"id\":\"bad\",\"url\":\"x\",\"max_fps\":\"rtsp://u:$pw@h/z\"}" "$auth"
+        http POST /api/v1/cameras "{\"id\":\"dead\",\"url\":\"rtsp://u:$pw@h/z\"}" "$auth"
+        http DELETE /api/v1/cameras/nope "" "Authorization: Bearer wrong-$tok"
+    } > "$work/posts.txt"
+    grep -q ' 201 ' "$work/posts.txt" || { echo "FAIL: POST camera"; cat "$work/posts.txt"; kill -9 $pid; exit 1; }
+    sleep 3
+    for path in /api/v1/cameras /api/v1/cameras/dead /api/v1/cameras/added /health /health/ready \
+                /health/performance /metrics /api/v1/alerts /api/v1/streams /streams/dead / /app.js /style.css; do
+        printf '\n=== %s\n' "$path"; http GET "$path"
+    done > "$work/api.txt"
+    grep -q '"url":"rtsp://admin:\*\*\*@127.0.0.1:1/x"' "$work/api.txt" \
+        || { echo "FAIL: the API does not show the masked URL"; cat "$work/api.txt"; kill -9 $pid; exit 1; }
+    grep -q '"last_error":"rtsp://admin:\*\*\*@127.0.0.1:1/x: ' "$work/api.txt" \
+        || { echo "FAIL: no masked last_error"; grep -o '"last_error":"[^"]*"' "$work/api.txt"; kill -9 $pid; exit 1; }
+    kill -INT $pid
+    for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $pid 2>/dev/null; then echo "FAIL: still running after SIGINT"; kill -9 $pid; exit 1; fi
+    wait $pid || { echo "FAIL: exit $? after SIGINT"; cat "$work/out.txt"; exit 1; }
+    "$bin" report --duration 1h --db "$work/history.db" --output "$work/reports" > "$work/report.txt" 2>&1 \
+        || { echo "FAIL: report"; cat "$work/report.txt"; exit 1; }
+    "$bin" report --period weekly --db "$work/history.db" >> "$work/report.txt" 2>&1 \
+        || { echo "FAIL: weekly report"; cat "$work/report.txt"; exit 1; }
+    # --print-config with both tokens (the read token from a file) and the camera password.
+    printf '%s\n' "$rtok" > "$work/read_token"
+    sed "s|^server: { port: 0 }|server: { port: 0, read_token_file: $work/read_token }|" "$work/s.yaml" > "$work/p.yaml"
+    CAM_PASS=$pw ITSCAM_API_TOKEN=$tok "$bin" run --config "$work/p.yaml" --print-config > "$work/printed.yaml" 2>&1 \
+        || { echo "FAIL: --print-config"; cat "$work/printed.yaml"; exit 1; }
+    grep -q 'api_token: "\*\*\*"' "$work/printed.yaml" && grep -q 'admin:\*\*\*@127.0.0.1' "$work/printed.yaml" \
+        && grep -qF "read_token_file: \"$work/read_token\"" "$work/printed.yaml" \
+        || { echo "FAIL: --print-config does not show the masked values"; cat "$work/printed.yaml"; exit 1; }
+    # A config error quoting a value: masked too.
+    printf 'model: %s\nMEMORY_POOL_SIZE: "rtsp://a:%s@h/x"\n' "$model" "$pw" > "$work/bad.yaml"
+    "$bin" run --config "$work/bad.yaml" > "$work/bad.txt" 2>&1 && { echo "FAIL: bad config accepted"; exit 1; }
+    grep -q 'MEMORY_POOL_SIZE' "$work/bad.txt" || { echo "FAIL: no config error"; cat "$work/bad.txt"; exit 1; }
+    leaked=$(grep -rlaF -e "$pw" -e "$tok" -e "$rtok" -e "$pw2enc" -e "$pw2" "$work" --exclude=read_token \
+             --exclude=bad.yaml)
+    [ -z "$leaked" ] || { echo "FAIL: a planted secret leaked into:"; for f in $leaked; do echo "--- $f"; \
+        grep -aF -e "$pw" -e "$tok" -e "$rtok" -e "$pw2enc" -e "$pw2" "$f" | head -c 2000; done; exit 1; }
+    echo "ok: no planted secret in the log, $(grep -c '^===' "$work/api.txt") API answers, --print-config," \
+         "$(ls "$work"/history.db* | wc -l) history file(s), $(ls "$work/reports" | wc -l) report file(s)";;
 load_wrk)
     # wrk against /health/performance and /metrics while the pipeline runs: no socket errors, no non-2xx.
     command -v wrk >/dev/null || { echo "SKIP: wrk not installed"; exit 0; }

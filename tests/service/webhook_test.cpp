@@ -115,6 +115,35 @@ TEST(Webhook, PostsFiringAndResolvedTransitions) {
     EXPECT_EQ(st.dropped, 0);
 }
 
+TEST(Webhook, PayloadsAndErrorsNeverCarryCredentials) {
+    HookServer server;
+    ASSERT_GT(server.port, 0);
+    WebhookOptions opt;
+    opt.url = server.url();
+    auto n = WebhookNotifier::create(opt);
+    ASSERT_TRUE(n.is_ok()) << n.status().to_string();
+    EXPECT_TRUE((*n)->enqueue({{"message", "camera rtsp://admin:PlantedHookPw@10.0.0.1/x failed"}}));
+    ASSERT_TRUE((*n)->flush(10s).is_ok());
+    const auto bodies = server.received();
+    ASSERT_EQ(bodies.size(), 1u);
+    EXPECT_EQ(nlohmann::json::parse(bodies[0])["message"], "camera rtsp://admin:***@10.0.0.1/x failed");
+    // A webhook URL with a password (nothing listens on port 1): its errors show it masked.
+    WebhookOptions dead;
+    dead.url = "http://hook:PlantedHookUrlPw@127.0.0.1:1/hook";
+    dead.timeout_s = 0.5;
+    dead.max_retries = 0;
+    auto d = WebhookNotifier::create(dead);
+    ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+    EXPECT_TRUE((*d)->enqueue({{"x", 1}}));
+    ASSERT_TRUE((*d)->flush(10s).is_ok());
+    const std::string err = (*d)->stats().last_error;
+    EXPECT_FALSE(err.empty());
+    EXPECT_EQ(err.find("PlantedHookUrlPw"), std::string::npos) << err;
+    EXPECT_NE(err.find("http://hook:***@127.0.0.1:1/hook"), std::string::npos) << err;
+    EXPECT_EQ(parse_webhook_url("ftp://u:PlantedHookUrlPw@h/x", nullptr, nullptr).message().find("PlantedHookUrlPw"),
+              std::string::npos);
+}
+
 TEST(Webhook, AttachedToEngine) {
     HookServer server;
     WebhookOptions opt;

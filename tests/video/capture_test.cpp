@@ -351,6 +351,29 @@ TEST(DeadRtsp, MaxReconnectsGivesUp) {
     EXPECT_EQ(rec.count(CaptureEvent::Kind::kFailed), 1);
 }
 
+TEST(DeadRtsp, PasswordNeverInErrorsOrEvents) {
+    SKIP_WITHOUT_FFMPEG();
+    const std::string shown = "rtsp://admin:***@127.0.0.1:" + std::to_string(test::free_port()) + "/cam";
+    const std::string url = "rtsp://admin:PlantedCapturePw@" + shown.substr(std::string("rtsp://admin:***@").size());
+    Recorder rec;
+    CaptureOptions o;
+    o.backoff_initial_s = 0.01;
+    o.max_reconnects = 2;
+    CaptureLoop loop(url, o);
+    loop.start(rec.on_frame(), rec.on_event());
+    loop.wait();
+    // The loop opened the real URL (connection refused at its port); what it shows has the password masked.
+    const CaptureStats s = loop.stats();
+    EXPECT_EQ(s.last_error.find("PlantedCapturePw"), std::string::npos) << s.last_error;
+    EXPECT_NE(s.last_error.find(shown + ": connection refused"), std::string::npos) << s.last_error;
+    std::lock_guard lk(rec.mu);
+    ASSERT_GE(rec.events.size(), 3u);
+    for (const auto& e : rec.events) {
+        EXPECT_EQ(e.message.find("PlantedCapturePw"), std::string::npos) << e.message;
+        EXPECT_NE(e.message.find(shown), std::string::npos) << e.message;
+    }
+}
+
 TEST(DeadRtsp, StopDuringLongBackoff) {
     SKIP_WITHOUT_FFMPEG();
     const std::string url = "rtsp://127.0.0.1:" + std::to_string(test::free_port()) + "/cam";

@@ -167,6 +167,7 @@ int run_report(const ReportArgs& a) {
         const config::Env env = config::process_env();
         auto cfg = config::load_config(a.config, &env);
         if (!cfg) return fail(cfg.status().message(), 2);
+        config::register_secrets(*cfg);
         auto cb = configured_baseline_ms(*cfg);
         if (!cb) return fail(cb.status().message(), 2);
         configured_baseline = *cb;

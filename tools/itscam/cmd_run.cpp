@@ -41,8 +41,10 @@ int run_run(const RunArgs& a) {
     const config::Env env = config::process_env();
     auto cfg = config::load_config(a.config, &env);
     if (!cfg) return fail(cfg.status().message(), 2);
+    // From here on the tokens and camera passwords are hidden wherever they would show (logs, API, errors).
+    config::register_secrets(*cfg);
     if (a.print_config) {
-        std::fputs(config::to_yaml(*cfg).c_str(), stdout);
+        std::fputs(config::to_yaml(*cfg).c_str(), stdout);  // tokens and URL passwords masked
         return 0;
     }
     for (const auto& o : cfg->env_overrides) std::fprintf(stderr, "itscam: environment override %s\n", o.c_str());
@@ -129,7 +131,8 @@ RunFn add_run_command(CLI::App& app) {
     app.add_option("-c,--config", a->config, "YAML config file (settings + cameras; environment overrides)")
         ->required()
         ->check(CLI::ExistingFile);
-    app.add_flag("--print-config", a->print_config, "Print the effective configuration (after environment) and exit");
+    app.add_flag("--print-config", a->print_config,
+                 "Print the effective configuration (after environment; tokens and URL passwords masked) and exit");
     app.add_flag("--check", a->check, "Validate the config and build the engines, then exit");
     app.add_option("--duration", a->duration_s, "Stop after this many seconds (0: run until SIGINT/SIGTERM)")
         ->check(CLI::NonNegativeNumber);

@@ -5,13 +5,15 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "core/redact.h"
 
 namespace itscam::cli {
 
 namespace fs = std::filesystem;
 
 int fail(const std::string& msg, int code) {
-    std::fprintf(stderr, "itscam: error: %s\n", msg.c_str());
+    // A source's error quotes its URL; a config error may quote a value: never a password or token.
+    std::fprintf(stderr, "itscam: error: %s\n", redact(msg).c_str());
     return code;
 }
 
