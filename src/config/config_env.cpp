@@ -160,6 +160,10 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
                                                  : "";
         if (!var.empty()) ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, "server." + n, env, c, prov));
     }
+    for (const auto& f : server_fields())
+        if (std::string(f.name) == "allow_file_cameras")
+            ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, "ITSCAM_ALLOW_FILE_CAMERAS", "server.allow_file_cameras",
+                                                   env, c, prov));
     for (const auto& f : history_fields())
         if (std::string(f.name) == "path")
             ITSCAM_RETURN_IF_ERROR(apply_env_field(c.history, f, "ITSCAM_HISTORY_PATH", "history.path", env, c, prov));

@@ -27,6 +27,9 @@ std::string capture_state_str(video::CaptureState s) {
     return video::capture_state_name(s);
 }
 
+// Validates and adds one camera (start(): the config's cameras; add_camera(): the API's, after its own rule).
+Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc);
+
 }  // namespace
 
 void Pipeline::Impl::log(const std::string& m) const {
@@ -165,7 +168,7 @@ Status Pipeline::start() {
         w->thread = std::thread([&P, wp] { P.worker_loop(*wp); });
     }
     for (const auto& c : P.cfg.cameras) {
-        Status s = add_camera(c);
+        Status s = add_camera_to(P, c);
         if (!s) {
             stop(false);
             return s;
@@ -175,7 +178,15 @@ Status Pipeline::start() {
 }
 
 Status Pipeline::add_camera(const config::CameraConfig& cc) {
-    Impl& P = *impl_;
+    // Cameras added at run time come from the API: local files only with server.allow_file_cameras (the config
+    // file's own cameras, added by start(), may always be files).
+    ITSCAM_RETURN_IF_ERROR(config::check_added_camera(impl_->cfg, cc).with_context("camera '" + cc.id + "'"));
+    return add_camera_to(*impl_, cc);
+}
+
+namespace {
+
+Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc) {
     if (P.stopping) return unavailable("the pipeline is shutting down");
     config::Config probe = P.cfg;
     probe.cameras = {cc};
@@ -197,6 +208,8 @@ Status Pipeline::add_camera(const config::CameraConfig& cc) {
     if (P.opt.on_camera_event) P.opt.on_camera_event(cc.id, "added", cc.url);
     return Status::ok();
 }
+
+}  // namespace
 
 Status Pipeline::remove_camera(const std::string& id) {
     Impl& P = *impl_;

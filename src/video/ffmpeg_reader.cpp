@@ -3,11 +3,14 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+
+#include "core/regular_file.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -224,14 +227,30 @@ Status FfmpegReader::open() {
     if (m.fmt) return internal_error(url_ + ": open() called twice");
     if (m.interrupted) return cancelled(url_ + ": interrupted before opening");
 
+    // Schemes are case-insensitive (config accepts RTSP://); FFmpeg's protocol names are lower case.
     std::string target = url_;
-    if (target.rfind("file://", 0) == 0) target = target.substr(7);
+    const size_t sep = target.find("://");
+    std::string scheme = sep == std::string::npos ? std::string() : target.substr(0, sep);
+    for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (scheme == "file") {
+        target = target.substr(sep + 3);
+    } else if (!scheme.empty()) {
+        target = scheme + target.substr(sep);
+    }
     m.live = is_live_url(url_);
-    if (target.find("://") == std::string::npos) {
+    const bool local = scheme.empty() || scheme == "file";
+    if (local) {
+        // A pipe would block FFmpeg's open (and a device or /proc file never ends): name what it is instead.
+        if (Status st = check_regular_file(target, url_ + ": "); !st) {
+            if (st.code() == StatusCode::kInvalidArgument && st.message() == url_ + ": is a directory")
+                return invalid_argument(url_ + ": is a directory, not a video file");
+            return st;
+        }
         struct stat sb {};
-        if (::stat(target.c_str(), &sb) != 0) return not_found(url_ + ": no such file");
-        if (S_ISDIR(sb.st_mode)) return invalid_argument(url_ + ": is a directory, not a video file");
-        if (sb.st_size == 0) return corrupt(url_ + ": file is empty");
+        if (::stat(target.c_str(), &sb) == 0 && sb.st_size == 0) return corrupt(url_ + ": file is empty");
+        // Through FFmpeg's file protocol by name, so that nothing in the path ("concat:", "subfile,") can select
+        // another protocol.
+        target = "file:" + target;
     }
 
     m.fmt = avformat_alloc_context();
@@ -242,7 +261,6 @@ Status FfmpegReader::open() {
     m.fmt->interrupt_callback.opaque = &m;
 
     AVDictionary* opts = nullptr;
-    const std::string scheme = url_.substr(0, url_.find("://"));
     const int64_t io_timeout_us = static_cast<int64_t>(std::max(opt_.read_timeout_s, 0.001) * 1e6);
     if (scheme == "rtsp" || scheme == "rtsps") {
         av_dict_set(&opts, "rtsp_transport", opt_.rtsp_transport.c_str(), 0);
