@@ -40,9 +40,9 @@ size_t find_control(const std::string& s) {
 
 Status check_text(const Provenance* p, const std::string& path, const std::string& v, size_t max_bytes) {
     if (v.size() > max_bytes) {
-        return config_error(p, path,
-                            "is " + std::to_string(v.size()) + " bytes long, at most " + std::to_string(max_bytes) +
-                                " are allowed");
+        return config_error(
+            p, path,
+            "is " + std::to_string(v.size()) + " bytes long, at most " + std::to_string(max_bytes) + " are allowed");
     }
     if (const size_t i = find_control(v); i != std::string::npos) {
         return config_error(p, path,
@@ -53,7 +53,8 @@ Status check_text(const Provenance* p, const std::string& path, const std::strin
 }
 
 template <typename S>
-Status check_strings(const Provenance* p, const std::string& prefix, const S& obj, const std::vector<Field<S>>& fields) {
+Status check_strings(const Provenance* p, const std::string& prefix, const S& obj,
+                     const std::vector<Field<S>>& fields) {
     for (const auto& f : fields) {
         const auto* m = std::get_if<std::string S::*>(&f.member);
         if (m == nullptr) continue;
@@ -68,8 +69,8 @@ Status check_strings(const Provenance* p, const std::string& prefix, const S& ob
 // [A-Za-z0-9+.-] followed by ':' (or by ',' with a ':' later: "subfile,,start,0,end,0,,:x"). "" for a plain path.
 std::string ffmpeg_scheme(const std::string& url) {
     size_t n = 0;
-    while (n < url.size() && (std::isalnum(static_cast<unsigned char>(url[n])) || url[n] == '+' || url[n] == '-' ||
-                              url[n] == '.'))
+    while (n < url.size() &&
+           (std::isalnum(static_cast<unsigned char>(url[n])) || url[n] == '+' || url[n] == '-' || url[n] == '.'))
         ++n;
     if (n == 0 || n == url.size()) return "";
     if (url[n] == ':' || (url[n] == ',' && url.find(':', n) != std::string::npos)) return lower(url.substr(0, n));
@@ -120,8 +121,7 @@ Status check_camera_id(const std::string& id, const std::string& path, const Pro
     // "." and ".." would be path segments in /api/v1/cameras/{id} and /streams/{id}: no client can address them.
     if (id.empty() || id.size() > kMaxCameraIdBytes || !charset_ok || id == "." || id == "..") {
         return config_error(p, path,
-                            "must be 1 to 64 of A-Z a-z 0-9 _ . - (and not '.' or '..'), got " +
-                                quote_for_message(id));
+                            "must be 1 to 64 of A-Z a-z 0-9 _ . - (and not '.' or '..'), got " + quote_for_message(id));
     }
     return Status::ok();
 }
@@ -145,8 +145,7 @@ Status check_camera_url(const std::string& url, const std::string& path, const P
         case UrlKind::kSynthetic:
         case UrlKind::kNetwork:
             if (!has_slashes || url.size() == scheme.size() + 3)
-                return config_error(p, path,
-                                    "expected " + scheme + "://host/..., got " + quote_for_message(url));
+                return config_error(p, path, "expected " + scheme + "://host/..., got " + quote_for_message(url));
             return Status::ok();
     }
     return Status::ok();
@@ -206,9 +205,10 @@ UrlKind camera_url_kind(const std::string& url) {
 
 Status check_added_camera(const Config& c, const CameraConfig& cam) {
     if (camera_url_kind(cam.url) == UrlKind::kFile && !c.server.allow_file_cameras) {
-        return invalid_argument("url: local files may be added at run time only when server.allow_file_cameras is "
-                                "true (ITSCAM_ALLOW_FILE_CAMERAS); cameras in the config file may always be files, got " +
-                                internal::quote_for_message(cam.url));
+        return invalid_argument(
+            "url: local files may be added at run time only when server.allow_file_cameras is "
+            "true (ITSCAM_ALLOW_FILE_CAMERAS); cameras in the config file may always be files, got " +
+            internal::quote_for_message(cam.url));
     }
     return Status::ok();
 }

@@ -269,6 +269,17 @@ Status FfmpegReader::open() {
         av_dict_set_int(&opts, "rw_timeout", io_timeout_us, 0);
         av_dict_set_int(&opts, "timeout", io_timeout_us, 0);
     }
+    // The protocols each camera scheme may reach underneath (a playlist or redirect cannot switch an http camera to
+    // file: or gopher:; config_limits.cpp allows only these schemes for cameras).
+    const char* whitelist = nullptr;
+    if (local) {
+        whitelist = "file,crypto";
+    } else if (scheme == "rtsp" || scheme == "rtsps") {
+        whitelist = "rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy";
+    } else if (scheme == "http" || scheme == "https") {
+        whitelist = "http,https,tls,tcp,crypto,httpproxy";
+    }
+    if (whitelist) av_dict_set(&opts, "protocol_whitelist", whitelist, 0);
 
     m.set_deadline(opt_.open_timeout_s);
     int err = avformat_open_input(&m.fmt, target.c_str(), nullptr, &opts);

@@ -73,15 +73,15 @@ TEST(CameraUrl, RefusedSchemes) {
     for (const auto& [url, scheme] : cases) {
         const std::string e = url_error(quoted(url));
         EXPECT_EQ(e.rfind("api:1:", 0), 0u) << e;
-        EXPECT_NE(e.find(std::string("url: scheme '") + scheme + ":' is not allowed (allowed: rtsp, rtsps, http, https"),
-                  std::string::npos)
+        EXPECT_NE(
+            e.find(std::string("url: scheme '") + scheme + ":' is not allowed (allowed: rtsp, rtsps, http, https"),
+            std::string::npos)
             << url << " -> " << e;
     }
     // The camera schemes need a host part; file: needs file:///path.
     EXPECT_NE(url_error(R"("rtsp:h/s")").find("url: expected rtsp://host/..."), std::string::npos);
     EXPECT_NE(url_error(R"("http://")").find("url: expected http://host/..."), std::string::npos);
-    EXPECT_NE(url_error(R"("file:/etc/passwd")").find("url: expected file:///path or a plain path"),
-              std::string::npos);
+    EXPECT_NE(url_error(R"("file:/etc/passwd")").find("url: expected file:///path or a plain path"), std::string::npos);
     // The config file is held to the same list, with a file position.
     EXPECT_EQ(parse_error("model: m.onnx\ncameras:\n  - {id: a, url: 'gopher://h/'}\n"),
               "t.yaml:3:18: cameras[0].url: scheme 'gopher:' is not allowed (allowed: rtsp, rtsps, http, https; "
@@ -150,8 +150,7 @@ TEST(CameraNumbers, OutOfRangeAndNotFinite) {
     EXPECT_EQ(parse_error("model: m.onnx\npipeline: {nms_iou: 1e999}\n"),
               "t.yaml:2:21: pipeline.nms_iou: number out of range, got '1e999'");
     const Env env{{"TOTAL_GPU_MEMORY_GB", "1e999"}};
-    EXPECT_EQ(parse_error("model: m.onnx\n", &env),
-              "environment: TOTAL_GPU_MEMORY_GB='1e999': number out of range");
+    EXPECT_EQ(parse_error("model: m.onnx\n", &env), "environment: TOTAL_GPU_MEMORY_GB='1e999': number out of range");
 }
 
 TEST(ConfigStrings, LengthAndControlCharacters) {
@@ -164,9 +163,10 @@ TEST(ConfigStrings, LengthAndControlCharacters) {
               "t.yaml:2:17: history.path: contains a control character ('\\x0a' at byte 1), got 'a\\x0ab.db'");
     EXPECT_EQ(parse_error("model: m.onnx\nserver: {host: '" + std::string(254, 'h') + "'}\n"),
               "t.yaml:2:16: server.host: is 254 bytes long, at most 253 are allowed");
-    EXPECT_EQ(parse_error("model: m.onnx\nsinks: [{path: \"o\\tut.jsonl\"}]\n").rfind("t.yaml:2:16: sinks[0].path: "
-                                                                                  "contains a control character",
-                                                                                  0),
+    EXPECT_EQ(parse_error("model: m.onnx\nsinks: [{path: \"o\\tut.jsonl\"}]\n")
+                  .rfind("t.yaml:2:16: sinks[0].path: "
+                         "contains a control character",
+                         0),
               0u);
     EXPECT_NE(parse_error("model: m.onnx\ncameras: [{id: a, url: a.mp4, model: \"x\\0\"}]\n")
                   .find("cameras[0].model: contains a control character"),
@@ -210,8 +210,7 @@ TEST(AllowFileCameras, DefaultEnvironmentAndRuntimeRule) {
     ASSERT_TRUE(c.is_ok()) << c.status().message();
     EXPECT_TRUE(c->server.allow_file_cameras);
     const Env bad{{"ITSCAM_ALLOW_FILE_CAMERAS", "sometimes"}};
-    EXPECT_EQ(parse_error("model: m.onnx\n", &bad).rfind("environment: ITSCAM_ALLOW_FILE_CAMERAS='sometimes'", 0),
-              0u)
+    EXPECT_EQ(parse_error("model: m.onnx\n", &bad).rfind("environment: ITSCAM_ALLOW_FILE_CAMERAS='sometimes'", 0), 0u)
         << parse_error("model: m.onnx\n", &bad);
 }
 
