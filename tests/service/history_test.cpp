@@ -217,7 +217,9 @@ TEST(History, RefusesNonRegularFiles) {
     EXPECT_EQ(null.status().message(),
               "history database '/dev/null': is a character device, not a regular file (set history.enabled: false "
               "to run without history)");
-    if (!journal_before) EXPECT_FALSE(fs::exists("/dev/null-journal"));
+    if (!journal_before) {
+        EXPECT_FALSE(fs::exists("/dev/null-journal"));
+    }
 
     const std::string fifo = td.file("h.fifo");
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
