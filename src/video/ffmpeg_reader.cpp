@@ -241,13 +241,11 @@ Status FfmpegReader::open() {
     const bool local = scheme.empty() || scheme == "file";
     if (local) {
         // A pipe would block FFmpeg's open (and a device or /proc file never ends): name what it is instead.
-        if (Status st = check_regular_file(target, url_ + ": "); !st) {
-            if (st.code() == StatusCode::kInvalidArgument && st.message() == url_ + ": is a directory")
-                return invalid_argument(url_ + ": is a directory, not a video file");
-            return st;
-        }
         struct stat sb {};
-        if (::stat(target.c_str(), &sb) == 0 && sb.st_size == 0) return corrupt(url_ + ": file is empty");
+        if (::stat(target.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode))
+            return invalid_argument(url_ + ": is a directory, not a video file");
+        ITSCAM_RETURN_IF_ERROR(check_regular_file(target, url_ + ": "));
+        if (sb.st_size == 0) return corrupt(url_ + ": file is empty");
         // Through FFmpeg's file protocol by name, so that nothing in the path ("concat:", "subfile,") can select
         // another protocol.
         target = "file:" + target;
