@@ -282,6 +282,7 @@ const std::vector<Field<ServerConfig>>& server_fields() {
     using S = ServerConfig;
     static const std::vector<Field<S>> kFields = {
         {"enabled", &S::enabled},
+        {"allow_file_cameras", &S::allow_file_cameras},
         {"host", &S::host},
         {"port", &S::port},
         {"api_token", &S::api_token},

@@ -15,7 +15,8 @@
 //
 // Relative paths (model, camera file urls, sink paths) are kept as written and resolve against the current working
 // directory of the process, not against the config file's folder (configs/example.yaml is written for running from
-// the repository root). Nothing here checks that files exist: sources fail (and reconnect) at run time.
+// the repository root). Nothing here checks that files exist: sources fail (and reconnect) at run time. Every string
+// setting is limited in length (4096 bytes; server.host 253; camera ids 64) and may hold no control characters.
 // The `alerts:` section is consumed by the alerting module: accepted here and kept as YAML text in Config::reserved.
 // The circuit breaker's settings may also be given as the seed's dict, CIRCUIT_BREAKER_CONFIG (or circuit_breaker):
 //   CIRCUIT_BREAKER_CONFIG: { failure_threshold: 15, recovery_timeout: 30.0, half_open_max_calls: 10,
@@ -37,8 +38,10 @@
 namespace itscam::config {
 
 struct CameraConfig {
-    std::string id;                 // [A-Za-z0-9_.-]{1,64}, unique
-    std::string url;                // file path, rtsp://, http(s)://, synthetic://WxH@fps
+    std::string id;                 // [A-Za-z0-9_.-]{1,64}, not "." or "..", unique
+    std::string url;                // rtsp(s)://, http(s)://, synthetic://WxH@fps, or a local file (a path or
+                                    // file:///path; from the API only with server.allow_file_cameras); at most
+                                    // 4096 bytes, no control characters. Other schemes are refused.
     bool enabled = true;
     double max_fps = 0;             // 0: as delivered
     std::string model;              // empty: the global model
@@ -55,6 +58,10 @@ struct CameraConfig {
 // environment, `${NAME}` interpolation or api_token_file keep it out of the file); without one they answer 403.
 struct ServerConfig {
     bool enabled = true;
+    // Cameras added through the API may be local files (a path or file://): off by default, so that an API token
+    // cannot make the service read any file it can open (file:///etc/passwd). Cameras in the config file may
+    // always be files: the operator wrote them. Environment: ITSCAM_ALLOW_FILE_CAMERAS.
+    bool allow_file_cameras = false;
     std::string host = "127.0.0.1";
     int port = 8000;                // 0: any free port (printed at start)
     std::string api_token;          // empty: POST/DELETE disabled
@@ -265,8 +272,18 @@ std::string to_yaml(const Config& c, Secrets secrets = Secrets::kMask);
 // that logs and API answers hide them wherever they appear.
 void register_secrets(const Config& c);
 // Parses one camera from a JSON/YAML mapping text (used by the HTTP API to add cameras at run time). Checks the
-// camera on its own (id pattern, url, ranges), not against other cameras or the global model. No `${NAME}`
-// interpolation: a client must never read the service's environment.
+// camera on its own (id pattern, url length and scheme, ranges), not against other cameras or the global model.
+// A number beyond a double (1e999), .nan or .inf is an error naming the field. No `${NAME}` interpolation: a client
+// must never read the service's environment.
 Result<CameraConfig> parse_camera(const std::string& yaml_or_json, const std::string& origin);
+
+// What a camera URL opens, by FFmpeg's own protocol rule (the leading [A-Za-z0-9+.-] run before ':'):
+// kFile: a plain path or file://; kNetwork: rtsp, rtsps, http, https (any case); kSynthetic: synthetic://;
+// kRefused: every other scheme (gopher, ftp, concat:, pipe:, subfile, data:, ...), which validation rejects.
+enum class UrlKind { kFile, kNetwork, kSynthetic, kRefused };
+UrlKind camera_url_kind(const std::string& url);
+// The rule for a camera added at run time (Pipeline::add_camera, i.e. the API), beyond validate(): a local file
+// needs server.allow_file_cameras. kInvalidArgument otherwise.
+Status check_added_camera(const Config& c, const CameraConfig& cam);
 
 }  // namespace itscam::config

@@ -74,6 +74,7 @@ bool env_set(const Env& env, const std::string& var) {
 std::string server_env_var(const std::string& n) {
     if (n == "host") return "ITSCAM_HTTP_HOST";
     if (n == "port") return "ITSCAM_HTTP_PORT";
+    if (n == "allow_file_cameras") return "ITSCAM_ALLOW_FILE_CAMERAS";
     if (n == "api_token" || n == "read_token" || n == "api_token_file" || n == "read_token_file") {
         std::string var = "ITSCAM_";
         for (char ch : n) var += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));

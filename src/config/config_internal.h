@@ -102,5 +102,11 @@ Status validate_config(const Config& c, const Provenance* p);
 // pipeline.max_batch_size with 0 ("by device") resolved: 1 on the host devices (cpu, ref), 8 on a GPU.
 int resolved_max_batch_size(const Config& c);
 Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p);
+// config_limits.cpp: every string setting's length and control bytes (check_config_strings: all but the cameras);
+// a camera's id, url (length, control bytes, scheme allow-list) and other strings; an http(s) camera URL that
+// points at the service's own server.
+Status check_config_strings(const Config& c, const Provenance* p);
+Status check_camera_strings(const CameraConfig& cam, const std::string& prefix, const Provenance* p);
+Status check_not_self(const Config& c, const CameraConfig& cam, const std::string& path, const Provenance* p);
 
 }  // namespace itscam::config::internal

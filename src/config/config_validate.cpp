@@ -19,13 +19,6 @@ bool valid_device(const std::string& d) {
     return device::device_name_validate(d).is_ok();
 }
 
-bool valid_camera_id(const std::string& id) {
-    if (id.empty() || id.size() > 64) return false;
-    return std::all_of(id.begin(), id.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-';
-    });
-}
-
 // Range checks written so that NaN fails them.
 Status check_int(const Provenance* p, const std::string& path, int v, int lo, int hi) {
     if (v >= lo && v <= hi) return Status::ok();
@@ -195,16 +188,17 @@ int resolved_max_batch_size(const Config& c) {
 }
 
 Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p) {
-    if (!valid_camera_id(cam.id)) {
-        return config_error(p, join(prefix, "id"),
-                            "must be 1 to 64 of A-Z a-z 0-9 _ . -, got " + quote_for_message(cam.id));
-    }
-    if (cam.url.empty()) return config_error(p, join(prefix, "url"), "must not be empty");
+    ITSCAM_RETURN_IF_ERROR(check_camera_strings(cam, prefix, p));
     ITSCAM_RETURN_IF_ERROR(check_non_negative(p, join(prefix, "max_fps"), cam.max_fps));
+    if (cam.max_fps > 1000)
+        return config_error(p, join(prefix, "max_fps"), "must be at most 1000, got " + format_number(cam.max_fps));
     if (!(cam.confidence > 0.0 && cam.confidence <= 1.0)) {
         return config_error(p, join(prefix, "confidence"),
                             "must be greater than 0 and at most 1, got " + format_number(cam.confidence));
     }
+    if (cam.classes.size() > 1000)
+        return config_error(p, join(prefix, "classes"),
+                            "lists " + std::to_string(cam.classes.size()) + " classes, at most 1000 are allowed");
     for (size_t i = 0; i < cam.classes.size(); ++i)
         ITSCAM_RETURN_IF_ERROR(check_int(p, at(join(prefix, "classes"), i), cam.classes[i], 0, 999));
     if (cam.rtsp_transport != "tcp" && cam.rtsp_transport != "udp") {
@@ -215,6 +209,7 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
 }
 
 Status validate_config(const Config& c, const Provenance* p) {
+    ITSCAM_RETURN_IF_ERROR(check_config_strings(c, p));
     ITSCAM_RETURN_IF_ERROR(validate_settings(c.settings, p));
     ITSCAM_RETURN_IF_ERROR(check_device(p, "device", c.device));
     if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" &&
@@ -263,6 +258,7 @@ Status validate_config(const Config& c, const Provenance* p) {
     for (size_t i = 0; i < c.cameras.size(); ++i) {
         const CameraConfig& cam = c.cameras[i];
         ITSCAM_RETURN_IF_ERROR(validate_camera(cam, at("cameras", i), p));
+        ITSCAM_RETURN_IF_ERROR(check_not_self(c, cam, at("cameras", i) + ".url", p));
         if (auto [it, inserted] = ids.emplace(cam.id, i); !inserted) {
             return config_error(p, at("cameras", i) + ".id",
                                 "camera id " + quote_for_message(cam.id) + " is already used by cameras[" +

@@ -6,14 +6,13 @@
 #include <cmath>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "core/regular_file.h"
 
 #ifdef ITSCAM_HAVE_YAML
 #include <yaml-cpp/eventhandler.h>
@@ -523,27 +522,17 @@ Result<CameraConfig> parse_camera(const std::string& yaml_or_json, const std::st
 }
 
 Result<Config> load_config(const std::string& path, const Env* env) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::file_status st = fs::status(path, ec);
-    if (st.type() == fs::file_type::not_found) return not_found(path + ": no such file");
-    if (ec) return io_error(path + ": " + ec.message());
-    if (st.type() == fs::file_type::directory) return invalid_argument(path + ": is a directory, not a config file");
-    if (st.type() == fs::file_type::regular) {
-        const auto size = fs::file_size(path, ec);
-        if (!ec && size > kMaxConfigBytes) {
-            return invalid_argument(path + ": " + std::to_string(size) +
-                                    " bytes is too large for a config file (at most 1 MiB)");
-        }
+    // A named pipe, device or /proc file is refused by what it is (opening a pipe would block start-up).
+    ITSCAM_ASSIGN_OR_RETURN(RegularFile f, RegularFile::open(path, path + ": "));
+    if (f.size() > kMaxConfigBytes) {
+        return invalid_argument(path + ": " + std::to_string(f.size()) +
+                                " bytes is too large for a config file (at most 1 MiB)");
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return io_error(path + ": cannot open: " + std::strerror(errno));
-    std::string text(kMaxConfigBytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) return io_error(path + ": cannot read: " + std::strerror(errno));
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) return invalid_argument(path + ": too large for a config file (at most 1 MiB)");
-    ITSCAM_ASSIGN_OR_RETURN(Config c, parse_config(text, path, env));
+    auto text = f.read_all(kMaxConfigBytes);
+    if (!text && text.status().code() == StatusCode::kInvalidArgument)
+        return invalid_argument(path + ": too large for a config file (at most 1 MiB)");
+    ITSCAM_RETURN_IF_ERROR(text.status());
+    ITSCAM_ASSIGN_OR_RETURN(Config c, parse_config(*text, path, env));
     c.source_path = path;
     return c;
 }

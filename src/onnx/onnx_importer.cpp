@@ -3,10 +3,10 @@
 #include <onnx/onnx-ml.pb.h>
 
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <set>
 
+#include "core/regular_file.h"
 #include "ops/op_registry.h"
 
 namespace itscam {
@@ -357,15 +357,15 @@ Result<Graph> onnx_import_bytes(const void* data, size_t size) {
 }
 
 Result<Graph> onnx_import_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary | std::ios::ate);
-    if (!f) return io_error("cannot open model file '" + path + "'");
-    const std::streamoff size = f.tellg();
-    if (size < 0) return io_error("cannot read model file '" + path + "'");
-    if (static_cast<size_t>(size) > kMaxModelBytes) return unsupported("'" + path + "' is larger than 2 GiB");
-    std::string buf(static_cast<size_t>(size), '\0');
-    f.seekg(0);
-    if (!f.read(buf.data(), size)) return io_error("cannot read model file '" + path + "'");
-    auto g = onnx_import_bytes(buf.data(), buf.size());
+    // A pipe, device, directory or /proc file is named as such (not "empty" or "larger than 2 GiB"), and never
+    // blocks the caller.
+    ITSCAM_ASSIGN_OR_RETURN(RegularFile f, RegularFile::open(path, "cannot open model file '" + path + "': "));
+    if (f.size() > kMaxModelBytes) return unsupported("'" + path + "' is larger than 2 GiB");
+    auto buf = f.read_all(kMaxModelBytes);
+    if (!buf && buf.status().code() == StatusCode::kInvalidArgument)
+        return unsupported("'" + path + "' is larger than 2 GiB");
+    ITSCAM_RETURN_IF_ERROR(buf.status());
+    auto g = onnx_import_bytes(buf->data(), buf->size());
     if (!g) return g.status().with_context(path);
     return g;
 }

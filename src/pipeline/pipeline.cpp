@@ -28,6 +28,9 @@ std::string capture_state_str(video::CaptureState s) {
     return video::capture_state_name(s);
 }
 
+// Validates and adds one camera (start(): the config's cameras; add_camera(): the API's, after its own rule).
+Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc);
+
 }  // namespace
 
 // Every log line goes through the redaction: camera URLs (their userinfo) and known secrets never reach a log.
@@ -168,7 +171,7 @@ Status Pipeline::start() {
         w->thread = std::thread([&P, wp] { P.worker_loop(*wp); });
     }
     for (const auto& c : P.cfg.cameras) {
-        Status s = add_camera(c);
+        Status s = add_camera_to(P, c);
         if (!s) {
             stop(false);
             return s;
@@ -178,7 +181,15 @@ Status Pipeline::start() {
 }
 
 Status Pipeline::add_camera(const config::CameraConfig& cc) {
-    Impl& P = *impl_;
+    // Cameras added at run time come from the API: local files only with server.allow_file_cameras (the config
+    // file's own cameras, added by start(), may always be files).
+    ITSCAM_RETURN_IF_ERROR(config::check_added_camera(impl_->cfg, cc).with_context("camera '" + cc.id + "'"));
+    return add_camera_to(*impl_, cc);
+}
+
+namespace {
+
+Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc) {
     // Its password is hidden wherever it shows up from now on (FFmpeg messages, errors), in any form.
     register_url_secrets(cc.url);
     if (P.stopping) return unavailable("the pipeline is shutting down");
@@ -202,6 +213,8 @@ Status Pipeline::add_camera(const config::CameraConfig& cc) {
     if (P.opt.on_camera_event) P.opt.on_camera_event(cc.id, "added", redact(cc.url));
     return Status::ok();
 }
+
+}  // namespace
 
 Status Pipeline::remove_camera(const std::string& id) {
     Impl& P = *impl_;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "core/regular_file.h"
 #include "device/device_name.h"
 #include "runtime/plan_cache.h"
 
@@ -37,6 +38,8 @@ PassOptions effective_passes(const EngineOptions& opt) {
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const EngineOptions& opt) {
+    // First, so that a pipe, device or directory is named as such whichever loader would have opened it.
+    ITSCAM_RETURN_IF_ERROR(check_regular_file(model_path, "cannot open model file '" + model_path + "': "));
     if (is_plan_file(model_path)) {
         ITSCAM_ASSIGN_OR_RETURN(Plan plan, plan_read(model_path));
         return from_plan(plan, opt, model_path);

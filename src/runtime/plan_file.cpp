@@ -1,7 +1,6 @@
 // Plan files: atomic writes, reads that check the preamble before allocating, header-only reads, and the
 // SHA-256 of a source model file.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/regular_file.h"
 #include "runtime/plan.h"
 #include "runtime/plan_format.h"
 #include "runtime/plan_integrity.h"
@@ -38,21 +38,19 @@ struct Fd {
     }
 };
 
+// Never blocks on a named pipe, and names what a non-regular path is (core/regular_file.h).
 Result<uint64_t> open_plan(const std::string& path, Fd& f) {
-    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0) return io_error("cannot open plan '" + path + "': " + std::strerror(errno));
-    struct stat sb {};
-    if (::fstat(f.fd, &sb) != 0) return io_error("cannot stat plan '" + path + "': " + std::strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return io_error("plan '" + path + "' is not a regular file");
-    return static_cast<uint64_t>(sb.st_size);
+    ITSCAM_ASSIGN_OR_RETURN(RegularFile rf, RegularFile::open(path, "cannot open plan '" + path + "': "));
+    f.fd = rf.release();
+    return rf.size();
 }
 
 }  // namespace
 
 Result<std::string> sha256_file(const std::string& path) {
+    ITSCAM_ASSIGN_OR_RETURN(RegularFile rf, RegularFile::open(path, "cannot open '" + path + "': "));
     Fd f;
-    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0) return io_error("cannot open '" + path + "': " + std::strerror(errno));
+    f.fd = rf.release();
     ITSCAM_ASSIGN_OR_RETURN(Sha256 s, Sha256::create());
     std::vector<unsigned char> buf(1 << 20);
     for (;;) {
@@ -147,9 +145,11 @@ Result<PlanInfo> plan_read_info(const std::string& path) {
 }
 
 bool is_plan_file(const std::string& path) {
+    // Not a regular file (a pipe would block here): not a plan; the model loader then says what it is.
+    auto rf = RegularFile::open(path, "");
+    if (!rf) return false;
     Fd f;
-    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0) return false;
+    f.fd = rf->release();
     char magic[8];
     size_t done = 0;
     while (done < 8) {

@@ -3,11 +3,13 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <utility>
 #include <vector>
 
 #include "core/redact.h"
+#include "core/regular_file.h"
 #include "service/history_sql.h"
 
 namespace itscam::service {
@@ -163,6 +165,16 @@ Status History::error_locked(int rc, const std::string& what) const {
 
 Result<std::unique_ptr<History>> History::open(const std::string& path) {
     if (path.empty()) return invalid_argument("history: empty database path");
+    // SQLite keeps its journal and WAL beside the database (PATH-journal, PATH-wal): an existing path that is not a
+    // regular file (/dev/null, a pipe, a directory) would create /dev/null-journal and the like, or block. Refused;
+    // history.enabled: false is how history is turned off.
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+        const Status st = check_regular_file(path, "history database '" + path + "': ");
+        if (st.code() == StatusCode::kInvalidArgument)
+            return invalid_argument(st.message() + " (set history.enabled: false to run without history)");
+        ITSCAM_RETURN_IF_ERROR(st);
+    }
     std::unique_ptr<History> h(new History(path));
     ITSCAM_RETURN_IF_ERROR(h->init());
     return h;

@@ -199,6 +199,9 @@ struct HttpService::Impl {
             body = json::parse(req.body);
         } catch (const json::parse_error& e) {
             return send_error(res, 400, std::string("invalid JSON body: ") + e.what());
+        } catch (const json::exception&) {
+            // Valid JSON that nlohmann cannot hold (a number beyond a double: 1e999): parse_camera names the field.
+            body = json::object();
         }
         if (!body.is_object()) return send_error(res, 400, "expected one camera as a JSON object");
         auto cam = config::parse_camera(req.body, "request body");

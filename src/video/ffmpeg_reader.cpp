@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -11,6 +12,7 @@
 
 #include "core/redact.h"
 #include "video/ffmpeg_log.h"
+#include "core/regular_file.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -228,14 +230,28 @@ Status FfmpegReader::open() {
     if (m.fmt) return internal_error(shown_ + ": open() called twice");
     if (m.interrupted) return cancelled(shown_ + ": interrupted before opening");
 
+    // Schemes are case-insensitive (config accepts RTSP://); FFmpeg's protocol names are lower case.
     std::string target = url_;
-    if (target.rfind("file://", 0) == 0) target = target.substr(7);
+    const size_t sep = target.find("://");
+    std::string scheme = sep == std::string::npos ? std::string() : target.substr(0, sep);
+    for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (scheme == "file") {
+        target = target.substr(sep + 3);
+    } else if (!scheme.empty()) {
+        target = scheme + target.substr(sep);
+    }
     m.live = is_live_url(url_);
-    if (target.find("://") == std::string::npos) {
+    const bool local = scheme.empty() || scheme == "file";
+    if (local) {
+        // A pipe would block FFmpeg's open (and a device or /proc file never ends): name what it is instead.
         struct stat sb {};
-        if (::stat(target.c_str(), &sb) != 0) return not_found(shown_ + ": no such file");
-        if (S_ISDIR(sb.st_mode)) return invalid_argument(shown_ + ": is a directory, not a video file");
+        if (::stat(target.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode))
+            return invalid_argument(shown_ + ": is a directory, not a video file");
+        ITSCAM_RETURN_IF_ERROR(check_regular_file(target, shown_ + ": "));
         if (sb.st_size == 0) return corrupt(shown_ + ": file is empty");
+        // Through FFmpeg's file protocol by name, so that nothing in the path ("concat:", "subfile,") can select
+        // another protocol.
+        target = "file:" + target;
     }
 
     m.fmt = avformat_alloc_context();
@@ -246,7 +262,6 @@ Status FfmpegReader::open() {
     m.fmt->interrupt_callback.opaque = &m;
 
     AVDictionary* opts = nullptr;
-    const std::string scheme = url_.substr(0, url_.find("://"));
     const int64_t io_timeout_us = static_cast<int64_t>(std::max(opt_.read_timeout_s, 0.001) * 1e6);
     if (scheme == "rtsp" || scheme == "rtsps") {
         av_dict_set(&opts, "rtsp_transport", opt_.rtsp_transport.c_str(), 0);
@@ -255,6 +270,17 @@ Status FfmpegReader::open() {
         av_dict_set_int(&opts, "rw_timeout", io_timeout_us, 0);
         av_dict_set_int(&opts, "timeout", io_timeout_us, 0);
     }
+    // The protocols each camera scheme may reach underneath (a playlist or redirect cannot switch an http camera to
+    // file: or gopher:; config_limits.cpp allows only these schemes for cameras).
+    const char* whitelist = nullptr;
+    if (local) {
+        whitelist = "file,crypto";
+    } else if (scheme == "rtsp" || scheme == "rtsps") {
+        whitelist = "rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy";
+    } else if (scheme == "http" || scheme == "https") {
+        whitelist = "http,https,tls,tcp,crypto,httpproxy";
+    }
+    if (whitelist) av_dict_set(&opts, "protocol_whitelist", whitelist, 0);
 
     m.set_deadline(opt_.open_timeout_s);
     int err = avformat_open_input(&m.fmt, target.c_str(), nullptr, &opts);

@@ -63,7 +63,7 @@ function startServer() {
   const clip = path.join(shared, 'data/videos/urban_road_cctv_360p.mp4');
   const config = `# written by tests/browser/dashboard_test.mjs
 model: ${path.join(shared, 'models/yolo11n.onnx')}
-server: { port: 0 }
+server: { port: 0, allow_file_cameras: true }  # the test adds a clip through the dashboard
 history: { path: ${path.join(work, 'history.db')} }
 pipeline: { max_batch_size: 1 }
 fallback: { enabled: false }

@@ -492,5 +492,48 @@ optimize_default_device)
         || { echo "FAIL: portable"; cat "$work/p.err"; exit 1; }
     ! grep -q "device not given" "$work/p.err" || { echo "FAIL: a note with --device given"; cat "$work/p.err"; exit 1; }
     echo "ok: optimize without --device and without a GPU: cpu fp32, and --enable-fp16 refused with the reason";;
+run_inputs)
+    # Special files: a named pipe as the model or the config is named as such at once (opening one would block
+    # start-up, with SIGTERM ignored), as are a device and a directory; /dev/null as the history database is refused
+    # and creates no /dev/null-journal; a camera scheme outside the allow-list is a config error with its position.
+    mkfifo "$work/model.fifo" "$work/config.fifo"
+    quick_fail() {  # quick_fail "substring" cmd...: expect_fail within 20 s
+        local t0=$SECONDS
+        expect_fail "$1" timeout 20 "${@:2}"
+        [ $((SECONDS - t0)) -lt 20 ] || { echo "FAIL: '${*:2}' took $((SECONDS - t0)) s"; exit 1; }
+    }
+    quick_fail "is a named pipe, not a regular file" "$bin" detect --model "$work/model.fifo" "$shared/data/images/bus.jpg"
+    quick_fail "is a named pipe, not a regular file" "$bin" inspect "$work/model.fifo"
+    quick_fail "is a named pipe, not a regular file" "$bin" run --config "$work/config.fifo"
+    quick_fail "is a character device, not a regular file" "$bin" run --config /dev/zero
+    quick_fail "is a character device, not a regular file" "$bin" detect --model /dev/zero "$shared/data/images/bus.jpg"
+    mkdir -p "$work/dir.onnx"
+    quick_fail "is a directory" "$bin" detect --model "$work/dir.onnx" "$shared/data/images/bus.jpg"
+    printf 'model: %s
+plan_cache_dir: ""
+server: { enabled: false }
+history: { enabled: false }
+' \
+        "$work/model.fifo" > "$work/fifo_model.yaml"
+    quick_fail "is a named pipe, not a regular file" "$bin" run --config "$work/fifo_model.yaml" --check
+    journal_before=$([ -e /dev/null-journal ] && echo yes || echo no)
+    printf 'model: %s
+server: { port: 0 }
+history: { path: /dev/null }
+' "$model" > "$work/null_history.yaml"
+    quick_fail "history database '/dev/null': is a character device, not a regular file" \
+        "$bin" run --config "$work/null_history.yaml"
+    if [ "$journal_before" = no ] && [ -e /dev/null-journal ]; then echo "FAIL: /dev/null-journal created"; exit 1; fi
+    printf 'model: %s
+cameras:
+  - { id: a, url: "gopher://127.0.0.1:70/x" }
+' "$model" > "$work/gopher.yaml"
+    quick_fail "gopher.yaml:3:19: cameras[0].url: scheme 'gopher:' is not allowed" "$bin" run --config "$work/gopher.yaml"
+    printf 'model: %s
+cameras:
+  - { id: "..", url: a.mp4 }
+' "$model" > "$work/dots.yaml"
+    quick_fail "dots.yaml:3:11: cameras[0].id: must be 1 to 64" "$bin" run --config "$work/dots.yaml"
+    echo "ok: pipes, devices, directories, /dev/null history and refused schemes fail at once with clear messages";;
 *) echo "unknown case $case_name"; exit 2;;
 esac

@@ -388,6 +388,10 @@ TEST(Pipeline, CamerasAddedAndRemovedAtRunTimeWithoutDisturbingOthers) {
     EXPECT_EQ(pipe.add_camera(camera("extra", "synthetic://640x480@15")).code(), StatusCode::kInvalidArgument);
     config::CameraConfig bad = camera("bad id!", "synthetic://640x480@15");
     EXPECT_FALSE(pipe.add_camera(bad).is_ok());
+    // At run time (the API) a local file needs server.allow_file_cameras (off by default).
+    const Status file = pipe.add_camera(camera("file", "/etc/passwd"));
+    EXPECT_EQ(file.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(file.message().find("server.allow_file_cameras"), std::string::npos) << file.message();
     ASSERT_TRUE(wait_for([&] { return processed("extra") >= 5; }, 30));
     const int64_t before = processed("steady");
     ASSERT_TRUE(pipe.remove_camera("extra").is_ok());

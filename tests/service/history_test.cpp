@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -203,6 +204,37 @@ TEST(History, ClearErrors) {
     EXPECT_FALSE(History::open("").is_ok());
     auto dir = History::open(td.dir.string());  // a directory, not a file
     EXPECT_FALSE(dir.is_ok());
+}
+
+// An existing path that is not a regular file is refused by what it is: SQLite would otherwise put its journal beside
+// it (/dev/null-journal) or block on a pipe.
+TEST(History, RefusesNonRegularFiles) {
+    TempDir td;
+    const bool journal_before = fs::exists("/dev/null-journal");
+    auto null = History::open("/dev/null");
+    ASSERT_FALSE(null.is_ok());
+    EXPECT_EQ(null.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(null.status().message(),
+              "history database '/dev/null': is a character device, not a regular file (set history.enabled: false "
+              "to run without history)");
+    if (!journal_before) {
+        EXPECT_FALSE(fs::exists("/dev/null-journal"));
+    }
+
+    const std::string fifo = td.file("h.fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto pipe = History::open(fifo);
+    ASSERT_FALSE(pipe.is_ok());
+    EXPECT_NE(pipe.status().message().find("is a named pipe, not a regular file"), std::string::npos)
+        << pipe.status().message();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    EXPECT_FALSE(fs::exists(fifo + "-journal"));
+    EXPECT_FALSE(fs::exists(fifo + "-wal"));
+
+    auto dir = History::open(td.dir.string());
+    ASSERT_FALSE(dir.is_ok());
+    EXPECT_NE(dir.status().message().find("is a directory"), std::string::npos) << dir.status().message();
 }
 
 TEST(History, RefusesNewerSchema) {

@@ -307,6 +307,42 @@ TEST_F(HttpServiceTest, BadBodies) {
                       409);
 }
 
+// Input rules (config_limits.cpp): each a prompt 400 naming the field, never a 500, and nothing is added.
+TEST_F(HttpServiceTest, CameraInputRules) {
+    const auto h = bearer(kToken);
+    auto post = [&](const std::string& body) { return cli_->Post("/api/v1/cameras", h, body, "application/json"); };
+    auto expect_400 = [&](const std::string& body, const std::string& says) {
+        auto r = post(body);
+        expect_json_error(r, 400);
+        if (r) {
+            EXPECT_NE(body_json(r)["error"].get<std::string>().find(says), std::string::npos)
+                << body.substr(0, 200) << " -> " << r->body.substr(0, 300);
+        }
+    };
+    // A number beyond a double is valid JSON: it was a 500 (nlohmann's out_of_range escaped the handler).
+    expect_400(R"({"id": "n1", "url": "synthetic://64x64@5", "confidence": 1e999})", "confidence: number out of range");
+    expect_400(R"({"id": "n2", "url": "synthetic://64x64@5", "max_fps": -1e999})", "max_fps: number out of range");
+    for (const char* url : {"gopher://127.0.0.1:70/x", "ftp://h/a.mp4", "concat:/etc/passwd", "pipe:0", "data:,x",
+                            "subfile,,start,0,end,9,,:/etc/passwd"})
+        expect_400(std::string(R"({"id": "s1", "url": ")") + url + R"("})", "is not allowed");
+    // Local files from the API need server.allow_file_cameras (off here).
+    expect_400(R"({"id": "f1", "url": "/etc/passwd"})", "server.allow_file_cameras");
+    expect_400(R"({"id": "f2", "url": "file:///etc/passwd"})", "server.allow_file_cameras");
+    expect_400(R"({"id": "u1", "url": "rtsp://h/a\u0000b"})", "url: contains a control character");
+    expect_400(R"({"id": ")" + std::string(5000, 'a') + R"(", "url": "synthetic://64x64@5"})", "id: must be 1 to 64");
+    expect_400(R"({"id": "u2", "url": "rtsp://h/)" + std::string(5000, 'a') + R"("})",
+               "url: is 5009 bytes long, at most 4096 are allowed");
+    expect_400(R"({"id": ".", "url": "synthetic://64x64@5"})", "not '.' or '..'");
+    expect_400(R"({"id": "..", "url": "synthetic://64x64@5"})", "not '.' or '..'");
+    expect_400(R"({"id": "a\u0000", "url": "synthetic://64x64@5"})", "id: must be");
+    auto r = cli_->Get("/api/v1/cameras");
+    ASSERT_TRUE(r);
+    for (const auto& c : body_json(r)["cameras"]) {
+        const std::string id = c.value("id", "");
+        EXPECT_TRUE(id == "a" || id == "b" || id == "c") << "added despite a 400: " << id;
+    }
+}
+
 TEST_F(HttpServiceTest, UnknownPathsAndWrongMethods) {
     expect_json_error(cli_->Get("/nope"), 404);
     expect_json_error(cli_->Get("/api/v1/cameras/a/b/c"), 404);

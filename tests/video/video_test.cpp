@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "video/frame.h"
 #include "video/synthetic_reader.h"
@@ -363,6 +364,19 @@ TEST(BadInput, MissingFile) {
     SKIP_WITHOUT_FFMPEG();
     TempDir dir;
     expect_clean_open_failure(dir.file("no_such_clip.mp4"), {StatusCode::kNotFound});
+}
+
+// A named pipe would block FFmpeg's open forever (no writer ever comes); a device never ends. Both are named.
+TEST(BadInput, NamedPipeAndDeviceAreNotVideoFiles) {
+    SKIP_WITHOUT_FFMPEG();
+    TempDir dir;
+    const std::string fifo = dir.file("clip.mp4");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    expect_clean_open_failure(fifo, {StatusCode::kInvalidArgument});
+    auto r = make_reader("file://" + fifo, {});
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ((*r)->open().message(), "file://" + fifo + ": is a named pipe, not a regular file");
+    expect_clean_open_failure("/dev/zero", {StatusCode::kInvalidArgument});
 }
 
 TEST(BadInput, TextFileIsNotAVideo) {
