@@ -151,13 +151,15 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
         for (const char* p = f.name; *p; ++p) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
         ITSCAM_RETURN_IF_ERROR(apply_env_field(c, f, var, f.name, env, c, prov));
     }
-    // server.* from ITSCAM_HTTP_HOST, ITSCAM_HTTP_PORT, ITSCAM_API_TOKEN (the token belongs in the environment).
+    // server.* from ITSCAM_HTTP_HOST, ITSCAM_HTTP_PORT, ITSCAM_API_TOKEN, ITSCAM_READ_TOKEN (the tokens belong in
+    // the environment).
     for (const auto& f : server_fields()) {
         const std::string n = f.name;
-        const std::string var = n == "api_token" ? "ITSCAM_API_TOKEN"
-                                : n == "host"    ? "ITSCAM_HTTP_HOST"
-                                : n == "port"    ? "ITSCAM_HTTP_PORT"
-                                                 : "";
+        const std::string var = n == "api_token"    ? "ITSCAM_API_TOKEN"
+                                : n == "read_token" ? "ITSCAM_READ_TOKEN"
+                                : n == "host"       ? "ITSCAM_HTTP_HOST"
+                                : n == "port"       ? "ITSCAM_HTTP_PORT"
+                                                    : "";
         if (!var.empty()) ITSCAM_RETURN_IF_ERROR(apply_env_field(c.server, f, var, "server." + n, env, c, prov));
     }
     for (const auto& f : history_fields())

@@ -1,6 +1,7 @@
 #include "service/http_connection.h"
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <type_traits>
 
@@ -18,7 +19,15 @@ using boost::system::error_code;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -136,7 +145,7 @@ bool HttpConnection<Stream>::check_framing(HttpResponse& res) {
             // Beast accepts "5, 5" and repeated equal values; a proxy in front may not read them the same way.
             if (f.value().find(',') != beast::string_view::npos) ++lengths;
         }
-        if (f.name() == http::field::transfer_encoding && !iequals(trim(f.value()), "chunked")) {
+        if (f.name() == http::field::transfer_encoding && !iequals(trim(sv(f.value())), "chunked")) {
             http_error(res, 400, "unsupported Transfer-Encoding '" + std::string(f.value()) + "' (only chunked)");
             return false;
         }
@@ -170,6 +179,17 @@ void HttpConnection<Stream>::on_header(error_code ec) {
     res.close_connection = body_pending;  // an answer before the body: the unread body ends the connection
     if (!check_framing(res)) {
         res.close_connection = true;
+        return write_response(std::move(res));
+    }
+    if (msg.version() != 10 && msg.version() != 11) {
+        http_error(res, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+        res.close_connection = true;
+        return write_response(std::move(res));
+    }
+    if ((req_.method == "CONNECT" || req_.target == "*") && req_.target.rfind('/', 0) != 0) {
+        // CONNECT host:port, OPTIONS *: this is no proxy, and there is nothing to say about the server as a whole.
+        res.set_header("Allow", "GET, HEAD, POST, DELETE");
+        http_error(res, 405, "method " + req_.method + " " + req_.target + " is not supported");
         return write_response(std::move(res));
     }
     if (!parse_target(req_.target, req_)) {
