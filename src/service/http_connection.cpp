@@ -130,7 +130,9 @@ template <class Stream>
 void HttpConnection<Stream>::read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
-    parser_->body_limit(static_cast<std::uint64_t>(limits().max_body_bytes));
+    // No body limit yet: Beast would refuse a large Content-Length while parsing the headers, before the access
+    // check; on_header decides 401/403 first, then 413, then sets the limit for a chunked body.
+    parser_->body_limit(boost::none);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
 }
@@ -221,6 +223,7 @@ void HttpConnection<Stream>::on_header(error_code ec) {
         return write_response(std::move(res));
     }
     if (!body_pending) return dispatch();
+    parser_->body_limit(static_cast<std::uint64_t>(limits().max_body_bytes));  // the decoded size, chunked too
     if (iequals(trim(req_.get_header_value("Expect")), "100-continue")) {
         set_deadline(limits().write_timeout_s);
         return asio::async_write(stream_, asio::buffer(kContinue),
