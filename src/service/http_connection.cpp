@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <limits>
 #include <type_traits>
 
 #include <boost/asio/post.hpp>
@@ -131,8 +132,9 @@ void HttpConnection<Stream>::read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
     // No body limit yet: Beast would refuse a large Content-Length while parsing the headers, before the access
-    // check; on_header decides 401/403 first, then 413, then sets the limit for a chunked body.
-    parser_->body_limit(boost::none);
+    // check; on_header decides 401/403 first, then 413, then sets the limit for a chunked body. (The largest value,
+    // not boost::none: Beast 1.74 compares a Content-Length against an empty optional as "over the limit".)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
 }

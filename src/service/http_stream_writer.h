@@ -1,13 +1,17 @@
 // A long-lived chunked response body (GET /streams/{id}/live.mp4 and the SSE /streams/{id}/detections) on one
 // connection, after its header was written: polls the StreamSource from the connection's strand (every 10 ms while
-// it has nothing, so no thread ever waits on a viewer), writes each piece as one chunk under the write deadline, and
-// ends the body (last chunk) when the source finishes. A viewer that does not take a chunk within write_timeout_s
-// is dropped (the socket is closed by the deadline), and the source is closed whatever ended the stream.
+// it has nothing, so no thread ever waits on a viewer), writes each piece as one chunk, and ends the body (last
+// chunk) when the source finishes. A viewer that takes nothing for write_timeout_s is dropped (the socket is closed
+// by the deadline), and the source is closed whatever ended the stream.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -37,6 +41,7 @@ public:
 
 private:
     static constexpr std::chrono::milliseconds kPollInterval{10};
+    static constexpr size_t kSlice = 16 * 1024;
 
     void poll() {
         piece_ = source_->poll();
@@ -49,19 +54,35 @@ private:
         });
     }
 
+    // One chunk, written in slices of at most kSlice bytes, each under its own write deadline: a slow viewer that
+    // keeps reading stays (the hub skips it ahead), one that takes nothing for write_timeout_s is dropped.
     void write_piece() {
-        boost::beast::get_lowest_layer(stream_).expires_after(write_timeout_);
+        char size[24];
+        const int n = std::snprintf(size, sizeof size, "%zx\r\n", piece_->size());
+        chunk_head_.assign(size, static_cast<size_t>(n));
+        offset_ = 0;
         t0_ = std::chrono::steady_clock::now();
-        boost::asio::async_write(
-            stream_, boost::beast::http::make_chunk(boost::asio::buffer(*piece_)),
-            [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
-                if (ec) return self->end(false);  // the viewer went away, or stalled past the write deadline
-                self->source_->written(
-                    self->piece_->size(),
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - self->t0_).count());
-                self->piece_.reset();
-                self->poll();
-            });
+        write_slice();
+    }
+
+    void write_slice() {
+        const size_t len = std::min(kSlice, piece_->size() - offset_);
+        const bool first = offset_ == 0, last = offset_ + len == piece_->size();
+        std::array<boost::asio::const_buffer, 3> bufs = {
+            boost::asio::buffer(first ? chunk_head_ : std::string_view()),
+            boost::asio::buffer(piece_->data() + offset_, len),
+            boost::asio::buffer(last ? std::string_view("\r\n") : std::string_view())};
+        offset_ += len;
+        boost::beast::get_lowest_layer(stream_).expires_after(write_timeout_);
+        boost::asio::async_write(stream_, bufs, [self = this->shared_from_this(), last](boost::system::error_code ec,
+                                                                                       size_t) {
+            if (ec) return self->end(false);  // the viewer went away, or took nothing within the write deadline
+            if (!last) return self->write_slice();
+            self->source_->written(self->piece_->size(),
+                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - self->t0_).count());
+            self->piece_.reset();
+            self->poll();
+        });
     }
 
     void write_last() {
@@ -85,6 +106,8 @@ private:
     std::shared_ptr<void> owner_;
     std::function<void(bool)> done_;
     std::shared_ptr<const std::string> piece_;
+    std::string chunk_head_;  // "<size hex>\r\n" of the chunk being written
+    size_t offset_ = 0;       // of the slice being written
     std::chrono::steady_clock::time_point t0_;
 };
 

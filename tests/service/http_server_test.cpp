@@ -496,3 +496,29 @@ TEST_F(HttpServerTest, HttpsWithASelfSignedCertificate) {
     EXPECT_EQ(status_of(request(port_, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 2000)), 0);
     fs::remove_all(dir);
 }
+
+// The server.* settings the HTTP server adds: parsed from YAML and the environment, validated with the file and
+// line of the offending key.
+TEST(HttpServerConfig, ParsesAndValidatesTheServerSettings) {
+    const config::Env env = {{"ITSCAM_READ_TOKEN", "from-env"}};
+    const auto r = config::parse_config(
+        "server:\n  header_timeout_s: 3\n  max_connections: 10\n  max_connections_per_client: 2\n"
+        "  tls_cert: /c.pem\n  tls_key: /k.pem\n  read_token: file-token\n",
+        "s.yaml", &env);
+    ASSERT_TRUE(r.is_ok()) << r.status().message();
+    EXPECT_EQ(r->server.read_token, "from-env");
+    EXPECT_EQ(r->server.header_timeout_s, 3);
+    EXPECT_EQ(r->server.max_connections, 10);
+    EXPECT_EQ(r->server.max_connections_per_client, 2);
+    EXPECT_EQ(r->server.tls_cert, "/c.pem");
+    EXPECT_EQ(r->server.tls_key, "/k.pem");
+    for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+             {"server:\n  port: 1\n  max_connections_per_client: 0\n", "s.yaml:3"},
+             {"server:\n  max_connections: 4\n  max_connections_per_client: 5\n", "s.yaml:3"},
+             {"server:\n  header_timeout_s: 0\n", "s.yaml:2"},
+             {"server:\n  tls_cert: /c.pem\n", "s.yaml:1:1: server.tls_key"}}) {
+        const auto b = config::parse_config(yaml, "s.yaml");
+        ASSERT_FALSE(b.is_ok()) << yaml;
+        EXPECT_NE(b.status().message().find(key), std::string::npos) << b.status().message();
+    }
+}
