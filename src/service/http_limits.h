@@ -10,8 +10,8 @@ struct HttpLimits {
     double header_timeout_s = 10;      // a request's line and headers must arrive within this, from its first byte
                                        // (from the accept for the first request; the TLS handshake included)
     double read_timeout_s = 5;         // the body must arrive within this once the headers are in
-    double write_timeout_s = 5;        // each response (each 16 KiB slice of a stream) must be taken within
-                                       // this; a stalled viewer is dropped
+    double write_timeout_s = 5;        // each response must be taken within this, a stream must make progress
+                                       // within it; a stalled viewer is dropped
     double keep_alive_timeout_s = 5;   // idle seconds before a kept-alive connection is closed
     int keep_alive_max_count = 100;    // requests per connection, then Connection: close
     int max_connections = 1024;        // open connections in all; beyond: 503 and closed at once

@@ -60,7 +60,7 @@ struct ServiceOptions {
     size_t max_body_bytes = 64 * 1024;  // the decoded body
     int header_timeout_s = 10;       // request line + headers due this long after their first byte (accept)
     int read_timeout_s = 5;          // the body is due this long after the headers
-    int write_timeout_s = 5;         // each response, each 16 KiB of a stream, must be taken within this (else dropped)
+    int write_timeout_s = 5;         // a response is due within this; a stream must make progress within it
     int keep_alive_max_count = 100;  // requests per connection
     int keep_alive_timeout_s = 5;    // idle seconds before a kept-alive connection is closed
     int max_connections = 1024;      // open connections; beyond: 503 and closed at once

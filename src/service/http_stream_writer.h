@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <string_view>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -41,7 +40,6 @@ public:
 
 private:
     static constexpr std::chrono::milliseconds kPollInterval{10};
-    static constexpr size_t kSlice = 16 * 1024;
 
     void poll() {
         piece_ = source_->poll();
@@ -54,30 +52,37 @@ private:
         });
     }
 
-    // One chunk, written in slices of at most kSlice bytes, each under its own write deadline: a slow viewer that
-    // keeps reading stays (the hub skips it ahead), one that takes nothing for write_timeout_s is dropped.
+    // One chunk ("<size>\r\n" data "\r\n") by write_some calls, each under its own write deadline: a slow viewer
+    // that keeps taking bytes stays (the hub skips it ahead), one that takes nothing for write_timeout_s is
+    // dropped.
     void write_piece() {
         char size[24];
         const int n = std::snprintf(size, sizeof size, "%zx\r\n", piece_->size());
         chunk_head_.assign(size, static_cast<size_t>(n));
-        offset_ = 0;
+        sent_ = 0;
         t0_ = std::chrono::steady_clock::now();
-        write_slice();
+        write_more();
     }
 
-    void write_slice() {
-        const size_t len = std::min(kSlice, piece_->size() - offset_);
-        const bool first = offset_ == 0, last = offset_ + len == piece_->size();
-        std::array<boost::asio::const_buffer, 3> bufs = {
-            boost::asio::buffer(first ? chunk_head_ : std::string_view()),
-            boost::asio::buffer(piece_->data() + offset_, len),
-            boost::asio::buffer(last ? std::string_view("\r\n") : std::string_view())};
-        offset_ += len;
+    void write_more() {
+        static constexpr char kCrlf[] = "\r\n";
+        const std::array<boost::asio::const_buffer, 3> all = {boost::asio::buffer(chunk_head_),
+                                                              boost::asio::buffer(*piece_),
+                                                              boost::asio::buffer(kCrlf, 2)};
+        std::array<boost::asio::const_buffer, 3> rest;
+        size_t skip = sent_, total = 0;
+        for (size_t i = 0; i < all.size(); ++i) {
+            total += all[i].size();
+            const size_t k = std::min(skip, all[i].size());
+            rest[i] = all[i] + k;
+            skip -= k;
+        }
         boost::beast::get_lowest_layer(stream_).expires_after(write_timeout_);
-        boost::asio::async_write(stream_, bufs, [self = this->shared_from_this(), last](boost::system::error_code ec,
-                                                                                       size_t) {
+        stream_.async_write_some(rest, [self = this->shared_from_this(), total](boost::system::error_code ec,
+                                                                               size_t n) {
             if (ec) return self->end(false);  // the viewer went away, or took nothing within the write deadline
-            if (!last) return self->write_slice();
+            self->sent_ += n;
+            if (self->sent_ < total) return self->write_more();
             self->source_->written(self->piece_->size(),
                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - self->t0_).count());
             self->piece_.reset();
@@ -107,7 +112,7 @@ private:
     std::function<void(bool)> done_;
     std::shared_ptr<const std::string> piece_;
     std::string chunk_head_;  // "<size hex>\r\n" of the chunk being written
-    size_t offset_ = 0;       // of the slice being written
+    size_t sent_ = 0;         // bytes of the chunk (head, data, CRLF) written so far
     std::chrono::steady_clock::time_point t0_;
 };
 
