@@ -28,6 +28,8 @@
 #include <boost/asio/write.hpp>
 
 #include "pipeline/pipeline.h"
+#include "service/http_router.h"
+#include "service/http_server.h"
 #include "service/http_service.h"
 #include "service_test_util.h"
 
@@ -326,6 +328,23 @@ TEST_F(HttpServerTest, BodyLimitsHoldBeforeAndWhileReading) {
     EXPECT_LT(ms_since(t0), 500);
 }
 
+TEST_F(HttpServerTest, ABodyThatStopsArrivingIsCutAtTheReadDeadline) {
+    opt_.read_timeout_s = 1;
+    start();
+    const int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    send_all(fd, "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
+                     "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":");
+    const auto t0 = Clock::now();
+    bool closed = false;
+    const std::string r = read_for(fd, 4000, &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(r, "");
+    EXPECT_GT(ms_since(t0), 700);
+    EXPECT_LT(ms_since(t0), 2500);
+    ::close(fd);
+}
+
 TEST_F(HttpServerTest, AmbiguousFramingIsRefusedAndClosed) {
     start();
     const std::string head = "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
@@ -495,6 +514,41 @@ TEST_F(HttpServerTest, HttpsWithASelfSignedCertificate) {
     // Plain HTTP on the HTTPS port gets no HTTP answer.
     EXPECT_EQ(status_of(request(port_, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 2000)), 0);
     fs::remove_all(dir);
+}
+
+// A long-lived response to a viewer that stops reading: dropped at the write deadline (no thread held meanwhile),
+// its source closed, its connection slot given back, while other requests are answered.
+TEST(HttpStreamWriter, AStalledViewerIsDroppedAndItsSourceClosed) {
+    struct Endless : StreamSource {
+        std::atomic<bool> closed{false};
+        const std::shared_ptr<const std::string> piece = std::make_shared<const std::string>(65536, 'x');
+        std::shared_ptr<const std::string> poll() override { return piece; }
+        bool finished() const override { return closed; }
+        void close() override { closed = true; }
+    };
+    auto src = std::make_shared<Endless>();
+    HttpRouter router;
+    router.add("GET", "/stream", Access::kOpen,
+               [src](const HttpRequest&, HttpResponse& res) { res.set_stream(src, "application/octet-stream"); });
+    router.add("GET", "/ping", Access::kOpen, [](const HttpRequest&, HttpResponse& res) { res.set_content("pong", "text/plain"); });
+    HttpLimits lim;
+    lim.write_timeout_s = 1;
+    lim.send_buffer_bytes = 16384;
+    HttpServer srv(router, lim, "", "", nullptr);
+    ASSERT_TRUE(srv.start("127.0.0.1", 0).is_ok());
+    const int fd = connect_to(srv.port());
+    ASSERT_GE(fd, 0);
+    const int rcv = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    send_all(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read
+    const auto t0 = Clock::now();
+    EXPECT_EQ(status_of(request(srv.port(), "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
+    EXPECT_TRUE(test::wait_for([&] { return src->closed.load(); }, 6));
+    EXPECT_GT(ms_since(t0), 700);
+    EXPECT_LT(ms_since(t0), 4000);
+    EXPECT_TRUE(test::wait_for([&] { return srv.open_connections() == 0; }, 3)) << srv.open_connections();
+    ::close(fd);
+    srv.stop();
 }
 
 // The server.* settings the HTTP server adds: parsed from YAML and the environment, validated with the file and
