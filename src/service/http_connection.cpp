@@ -28,7 +28,9 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+std::string_view sv(beast::string_view s) {
+    return {s.data(), s.size()};
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -323,21 +325,21 @@ void HttpConnection<Stream>::start_stream(HttpResponse res) {
     h->keep_alive(false);  // the connection ends with the stream
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*h);
     set_deadline(limits().write_timeout_s);
-    http::async_write_header(
-        stream_, *sr, [self = this->shared_from_this(), h, sr, source = res.stream](error_code ec, size_t) {
-            if (ec) {
-                source->close();
-                return self->close_now();
-            }
-            auto writer = std::make_shared<HttpStreamWriter<Stream>>(
-                self->stream_, source, self->limits().write_timeout_s, self, [self](bool ok) {
-                    if (ok)
-                        self->linger_close();
-                    else
-                        self->close_now();
-                });
-            writer->start();
-        });
+    http::async_write_header(stream_, *sr,
+                             [self = this->shared_from_this(), h, sr, source = res.stream](error_code ec, size_t) {
+                                 if (ec) {
+                                     source->close();
+                                     return self->close_now();
+                                 }
+                                 auto writer = std::make_shared<HttpStreamWriter<Stream>>(
+                                     self->stream_, source, self->limits().write_timeout_s, self, [self](bool ok) {
+                                         if (ok)
+                                             self->linger_close();
+                                         else
+                                             self->close_now();
+                                     });
+                                 writer->start();
+                             });
 }
 
 template <class Stream>

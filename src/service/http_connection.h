@@ -36,14 +36,13 @@ using PlainStream = boost::beast::tcp_stream;
 using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 template <class Stream>
-class HttpConnection : public HttpServerShared::Open,
-                       public std::enable_shared_from_this<HttpConnection<Stream>> {
-public:
+class HttpConnection : public HttpServerShared::Open, public std::enable_shared_from_this<HttpConnection<Stream>> {
+  public:
     HttpConnection(Stream stream, std::unique_ptr<HttpConnectionSlot> slot);
     void run();
     void close() override;
 
-private:
+  private:
     HttpServerShared& shared() { return slot_->shared(); }
     const HttpLimits& limits() { return slot_->shared().limits; }
     void set_deadline(double seconds);

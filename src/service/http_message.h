@@ -49,7 +49,7 @@ struct HttpRequest {
 // one chunk under the write deadline, and calls close() when it ends for any reason (viewer gone, write deadline,
 // server stopping).
 class StreamSource {
-public:
+  public:
     virtual ~StreamSource() = default;
     // The next bytes to send, or nullptr when there is nothing right now.
     virtual std::shared_ptr<const std::string> poll() = 0;

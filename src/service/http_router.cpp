@@ -122,8 +122,9 @@ bool check_access(Access access, bool query_token_allowed, const HttpRequest& re
     const bool sent = !h.empty() || !given.empty();
     res.set_header("WWW-Authenticate",
                    sent ? "Bearer realm=\"itscam\", error=\"invalid_token\"" : "Bearer realm=\"itscam\"");
-    http_error(res, 401, !sent ? "missing 'Authorization: Bearer <token>' header"
-                               : (bearer || !given.empty() ? "invalid bearer token" : "expected a Bearer token"));
+    http_error(res, 401,
+               !sent ? "missing 'Authorization: Bearer <token>' header"
+                     : (bearer || !given.empty() ? "invalid bearer token" : "expected a Bearer token"));
     return false;
 }
 

@@ -22,24 +22,24 @@ enum class Access { kOpen, kRead, kWrite };
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
 class HttpRouter {
-public:
+  public:
     // `pattern`: "/literal/segments/{name}/..."; a method may be added to a pattern more than once (last wins).
     void add(const std::string& method, const std::string& pattern, Access access, HttpHandler handler);
 
     struct Match {
-        int status = 404;            // 200: found; 404: no such path; 405: path known, method not
+        int status = 404;  // 200: found; 404: no such path; 405: path known, method not
         const HttpHandler* handler = nullptr;
         Access access = Access::kOpen;
         std::vector<std::string> captures;
-        std::string allow;           // for 405: "GET, HEAD, POST"
-        bool query_token = false;    // the route accepts ?access_token= (EventSource cannot send headers)
+        std::string allow;         // for 405: "GET, HEAD, POST"
+        bool query_token = false;  // the route accepts ?access_token= (EventSource cannot send headers)
     };
     // `path` is percent-decoded. HEAD finds the GET handler.
     Match match(const std::string& method, const std::string& path) const;
     // Routes under this prefix accept the read token as ?access_token= too.
     void allow_query_token(const std::string& prefix) { query_token_prefix_ = prefix; }
 
-private:
+  private:
     struct Route {
         std::vector<std::string> segments;  // "{}" for a capture
         std::vector<std::pair<std::string, std::pair<Access, HttpHandler>>> methods;

@@ -51,8 +51,8 @@ Status HttpServer::start(const std::string& host, int port) {
                            "': " + ec.message());
     const tcp::endpoint ep = results.begin()->endpoint();
     const auto fail = [&](const char* what) {
-        return unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + what + ": " +
-                           ec.message() + " (is the port already in use, or the address not local?)");
+        return unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + what + ": " + ec.message() +
+                           " (is the port already in use, or the address not local?)");
     };
     acceptor_.open(ep.protocol(), ec);
     if (ec) return fail("socket");
@@ -71,9 +71,8 @@ Status HttpServer::start(const std::string& host, int port) {
 }
 
 void HttpServer::accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](error_code ec, tcp::socket socket) {
-        on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [this](error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
 }
 
 void HttpServer::on_accept(error_code ec, tcp::socket socket) {
@@ -138,9 +137,10 @@ void HttpServer::refuse(tcp::socket& socket, const std::string& why) {
     error_code ec;
     if (!tls_) {
         const std::string body = R"({"error":")" + why + R"(","status":503})";
-        const std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                 "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\n\r\n" + body;
+        const std::string text =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
         socket.non_blocking(true, ec);
         socket.send(asio::buffer(text), 0, ec);
         socket.shutdown(tcp::socket::shutdown_send, ec);

@@ -53,7 +53,7 @@ struct HttpServerShared {
 
 // One admitted connection's place in the counts; released when the connection is destroyed.
 class HttpConnectionSlot {
-public:
+  public:
     HttpConnectionSlot(std::shared_ptr<HttpServerShared> shared, std::string address, uint64_t id)
         : shared_(std::move(shared)), address_(std::move(address)), id_(id) {}
     ~HttpConnectionSlot();
@@ -63,14 +63,14 @@ public:
     uint64_t id() const { return id_; }
     HttpServerShared& shared() { return *shared_; }
 
-private:
+  private:
     std::shared_ptr<HttpServerShared> shared_;
     std::string address_;
     uint64_t id_;
 };
 
 class HttpServer {
-public:
+  public:
     // `router` must outlive the server. `tls`: null for plain HTTP.
     HttpServer(const HttpRouter& router, HttpLimits limits, std::string api_token, std::string read_token,
                std::shared_ptr<boost::asio::ssl::context> tls);
@@ -86,7 +86,7 @@ public:
     bool running() const { return running_; }
     int open_connections();
 
-private:
+  private:
     void accept();
     void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
     void refuse(boost::asio::ip::tcp::socket& socket, const std::string& why);

@@ -23,7 +23,7 @@ namespace itscam::service {
 
 template <class Stream>
 class HttpStreamWriter : public std::enable_shared_from_this<HttpStreamWriter<Stream>> {
-public:
+  public:
     // `owner` keeps the connection (and so `stream`) alive; `done` runs on the strand when the body has ended:
     // true after the last chunk was written, false when the viewer went away or stalled.
     HttpStreamWriter(Stream& stream, std::shared_ptr<StreamSource> source, double write_timeout_s,
@@ -38,7 +38,7 @@ public:
 
     void start() { poll(); }
 
-private:
+  private:
     static constexpr std::chrono::milliseconds kPollInterval{10};
 
     void poll() {
@@ -66,9 +66,8 @@ private:
 
     void write_more() {
         static constexpr char kCrlf[] = "\r\n";
-        const std::array<boost::asio::const_buffer, 3> all = {boost::asio::buffer(chunk_head_),
-                                                              boost::asio::buffer(*piece_),
-                                                              boost::asio::buffer(kCrlf, 2)};
+        const std::array<boost::asio::const_buffer, 3> all = {
+            boost::asio::buffer(chunk_head_), boost::asio::buffer(*piece_), boost::asio::buffer(kCrlf, 2)};
         std::array<boost::asio::const_buffer, 3> rest;
         size_t skip = sent_, total = 0;
         for (size_t i = 0; i < all.size(); ++i) {
@@ -79,7 +78,7 @@ private:
         }
         boost::beast::get_lowest_layer(stream_).expires_after(write_timeout_);
         stream_.async_write_some(rest, [self = this->shared_from_this(), total](boost::system::error_code ec,
-                                                                               size_t n) {
+                                                                                size_t n) {
             if (ec) return self->end(false);  // the viewer went away, or took nothing within the write deadline
             self->sent_ += n;
             if (self->sent_ < total) return self->write_more();
@@ -92,10 +91,9 @@ private:
 
     void write_last() {
         boost::beast::get_lowest_layer(stream_).expires_after(write_timeout_);
-        boost::asio::async_write(stream_, boost::beast::http::make_chunk_last(),
-                                 [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
-                                     self->end(!ec);
-                                 });
+        boost::asio::async_write(
+            stream_, boost::beast::http::make_chunk_last(),
+            [self = this->shared_from_this()](boost::system::error_code ec, size_t) { self->end(!ec); });
     }
 
     void end(bool ok) {

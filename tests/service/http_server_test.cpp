@@ -3,9 +3,9 @@
 // and slow connections while /health, /health/ready and /metrics answer within 100 ms on a few threads,
 // authentication and body limits decided before any body byte is read, request smuggling framings, pipelining,
 // malformed and oversized requests, unknown methods, keep-alive limits, the read token and HTTPS.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -23,8 +23,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
 #include "pipeline/pipeline.h"
@@ -43,7 +43,9 @@ namespace {
 const std::string kToken = "api-t0ken";
 const std::string kReadToken = "read-t0ken";
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 int connect_to(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -93,7 +95,8 @@ std::string read_for(int fd, int timeout_ms, bool* closed = nullptr, size_t resp
             if (n == responses) return out;
         }
         pollfd p{fd, POLLIN, 0};
-        const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
+        const int left =
+            static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
         if (::poll(&p, 1, std::max(1, left)) <= 0) continue;
         char buf[65536];
         const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -141,7 +144,7 @@ int thread_count() {
 // A pipeline that is created but never loaded (no engine build: the server is what is under test); /health/ready
 // answers 503 "loading", which is an answer all the same.
 class HttpServerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (!fs::exists(test::kYoloModel)) GTEST_SKIP() << "model not found: " << test::kYoloModel;
         config::Config cfg = test::small_cpu_config();
@@ -208,8 +211,8 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapsGetAnImmediate503AndAreClosed) {
     ::close(fd);
     for (int h : held) ::close(h);
     // The slots are given back when those connections go.
-    EXPECT_TRUE(test::wait_for(
-        [&] { return status_of(request(port_, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")) == 200; }, 3));
+    EXPECT_TRUE(
+        test::wait_for([&] { return status_of(request(port_, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")) == 200; }, 3));
 }
 
 TEST_F(HttpServerTest, GlobalCapRefusesToo) {
@@ -282,8 +285,9 @@ TEST_F(HttpServerTest, AuthenticationIsDecidedBeforeAnyBodyByte) {
     // A chunked body streamed as fast as possible, without a token: 401, and the server stops taking it.
     const int fd = connect_to(port_);
     ASSERT_GE(fd, 0);
-    send_all(fd, "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n");
+    send_all(fd,
+             "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n");
     std::atomic<size_t> sent{0};
     std::thread pusher([&] {
         const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
@@ -447,8 +451,7 @@ TEST_F(HttpServerTest, ReadTokenProtectsReadsAndLeavesHealthAndDashboardOpen) {
     start();
     const auto get = [&](const std::string& target, const std::string& token) {
         return status_of(request(port_, "GET " + target + " HTTP/1.1\r\nHost: x\r\n" +
-                                            (token.empty() ? "" : "Authorization: Bearer " + token + "\r\n") +
-                                            "\r\n"));
+                                            (token.empty() ? "" : "Authorization: Bearer " + token + "\r\n") + "\r\n"));
     };
     for (const char* open : {"/health", "/app.js", "/style.css", "/"}) EXPECT_EQ(get(open, ""), 200) << open;
     EXPECT_EQ(get("/health/ready", ""), 503);  // open (not loaded: 503, not 401)
@@ -530,7 +533,8 @@ TEST(HttpStreamWriter, AStalledViewerIsDroppedAndItsSourceClosed) {
     HttpRouter router;
     router.add("GET", "/stream", Access::kOpen,
                [src](const HttpRequest&, HttpResponse& res) { res.set_stream(src, "application/octet-stream"); });
-    router.add("GET", "/ping", Access::kOpen, [](const HttpRequest&, HttpResponse& res) { res.set_content("pong", "text/plain"); });
+    router.add("GET", "/ping", Access::kOpen,
+               [](const HttpRequest&, HttpResponse& res) { res.set_content("pong", "text/plain"); });
     HttpLimits lim;
     lim.write_timeout_s = 1;
     lim.send_buffer_bytes = 16384;
