@@ -172,6 +172,8 @@ void HttpServer::stop() {
     ioc_.stop();
     for (auto& t : io_threads_) t.join();
     io_threads_.clear();
+    error_code ec;
+    acceptor_.close(ec);  // (if the posted close did not run before the stop) the port is free from here on
 }
 
 }  // namespace itscam::service

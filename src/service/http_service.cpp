@@ -254,7 +254,11 @@ struct HttpService::Impl {
         if (!stream_camera_known(id)) return send_error(res, 404, "camera '" + id + "' does not exist");
         auto v = streams->open_video(id, req.get_param_value("rendition"));
         if (!v.is_ok()) {
-            if (v.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "5");
+            if (v.status().code() == StatusCode::kUnavailable) {
+                // Beyond streaming.max_viewers: answered and closed at once, so refused viewers hold nothing.
+                res.set_header("Retry-After", "5");
+                res.close_connection = true;
+            }
             return send_error(res, http_status_for(v.status().code()), v.status().message());
         }
         res.status = 200;
@@ -269,7 +273,11 @@ struct HttpService::Impl {
         if (!stream_camera_known(id)) return send_error(res, 404, "camera '" + id + "' does not exist");
         auto e = streams->open_events(id);
         if (!e.is_ok()) {
-            if (e.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "5");
+            if (e.status().code() == StatusCode::kUnavailable) {
+                // Beyond streaming.max_viewers: answered and closed at once, so refused viewers hold nothing.
+                res.set_header("Retry-After", "5");
+                res.close_connection = true;
+            }
             return send_error(res, http_status_for(e.status().code()), e.status().message());
         }
         res.status = 200;

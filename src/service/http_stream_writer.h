@@ -1,13 +1,17 @@
 // A long-lived chunked response body (GET /streams/{id}/live.mp4 and the SSE /streams/{id}/detections) on one
 // connection, after its header was written: polls the StreamSource from the connection's strand (every 10 ms while
 // it has nothing, so no thread ever waits on a viewer), writes each piece as one chunk, and ends the body (last
-// chunk) when the source finishes. A viewer that takes nothing for write_timeout_s is dropped (the socket is closed
-// by the deadline), and the source is closed whatever ended the stream.
+// chunk) when the source finishes. A viewer that takes nothing for write_timeout_s (a write waiting and the send
+// queue not shrinking) is dropped by a watchdog, and the source is closed whatever ended the stream.
 #pragma once
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -33,10 +37,14 @@ class HttpStreamWriter : public std::enable_shared_from_this<HttpStreamWriter<St
           write_timeout_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
               std::chrono::duration<double>(write_timeout_s))),
           timer_(stream.get_executor()),
+          watchdog_(stream.get_executor()),
           owner_(std::move(owner)),
           done_(std::move(done)) {}
 
-    void start() { poll(); }
+    void start() {
+        watch();
+        poll();
+    }
 
   private:
     static constexpr std::chrono::milliseconds kPollInterval{10};
@@ -76,16 +84,39 @@ class HttpStreamWriter : public std::enable_shared_from_this<HttpStreamWriter<St
             rest[i] = all[i] + k;
             skip -= k;
         }
-        boost::beast::get_lowest_layer(stream_).expires_after(write_timeout_);
+        boost::beast::get_lowest_layer(stream_).expires_never();  // the watchdog judges progress instead
+        writing_ = true;
         stream_.async_write_some(rest, [self = this->shared_from_this(), total](boost::system::error_code ec,
                                                                                 size_t n) {
-            if (ec) return self->end(false);  // the viewer went away, or took nothing within the write deadline
+            self->writing_ = false;
+            ++self->completions_;
+            if (ec) return self->end(false);  // the viewer went away, or the watchdog found it stalled
             self->sent_ += n;
             if (self->sent_ < total) return self->write_more();
             self->source_->written(self->piece_->size(),
                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - self->t0_).count());
             self->piece_.reset();
             self->poll();
+        });
+    }
+
+    // Every write_timeout_s: a viewer is stalled when a write has been waiting the whole period (none completed) and
+    // the socket's send queue did not shrink (the peer acknowledged nothing). A per-write deadline would not do:
+    // the kernel wakes a writer only once a third of the send buffer is free, which a slow but steady reader behind
+    // a small window can take longer than write_timeout_s to free.
+    void watch() {
+        watchdog_.expires_after(write_timeout_);
+        watchdog_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+            if (ec || self->ended_) return;
+            auto& sock = boost::beast::get_lowest_layer(self->stream_).socket();
+            int outq = -1;
+            if (sock.is_open() && ::ioctl(sock.native_handle(), SIOCOUTQ, &outq) != 0) outq = -1;
+            const bool stalled = self->writing_ && self->completions_ == self->last_completions_ &&
+                                 self->last_outq_ >= 0 && outq >= self->last_outq_;
+            self->last_outq_ = outq;
+            self->last_completions_ = self->completions_;
+            if (stalled) return boost::beast::get_lowest_layer(self->stream_).close();  // the write fails: end()
+            self->watch();
         });
     }
 
@@ -97,6 +128,8 @@ class HttpStreamWriter : public std::enable_shared_from_this<HttpStreamWriter<St
     }
 
     void end(bool ok) {
+        ended_ = true;
+        watchdog_.cancel();
         source_->close();
         if (done_) std::exchange(done_, nullptr)(ok);
         owner_.reset();
@@ -106,6 +139,10 @@ class HttpStreamWriter : public std::enable_shared_from_this<HttpStreamWriter<St
     std::shared_ptr<StreamSource> source_;
     std::chrono::steady_clock::duration write_timeout_;
     boost::asio::steady_timer timer_;
+    boost::asio::steady_timer watchdog_;
+    bool writing_ = false, ended_ = false;
+    uint64_t completions_ = 0, last_completions_ = 0;  // write_some calls completed (watchdog's view)
+    int last_outq_ = -1;                               // SIOCOUTQ at the previous watchdog tick
     std::shared_ptr<void> owner_;
     std::function<void(bool)> done_;
     std::shared_ptr<const std::string> piece_;
