@@ -83,9 +83,12 @@ if(ITSCAM_WITH_SERVICE)
     pkg_check_modules(SQLITE3 QUIET IMPORTED_TARGET sqlite3)
   endif()
   find_package(prometheus-cpp CONFIG QUIET)
-  if(NOT HTTPLIB_FOUND OR NOT SQLITE3_FOUND OR NOT prometheus-cpp_FOUND)
-    message(FATAL_ERROR "ITSCAM_WITH_SERVICE=ON needs libcpp-httplib-dev, libsqlite3-dev and prometheus-cpp-dev "
-                        "(or pass -DITSCAM_WITH_SERVICE=OFF)")
+  # The HTTP server: Boost.Beast/Asio (header-only) over libssl for HTTPS. cpp-httplib is the webhook's client.
+  find_package(Boost 1.74 QUIET)
+  find_package(OpenSSL 1.1 QUIET COMPONENTS SSL)
+  if(NOT HTTPLIB_FOUND OR NOT SQLITE3_FOUND OR NOT prometheus-cpp_FOUND OR NOT Boost_FOUND OR NOT TARGET OpenSSL::SSL)
+    message(FATAL_ERROR "ITSCAM_WITH_SERVICE=ON needs libcpp-httplib-dev, libsqlite3-dev, prometheus-cpp-dev, "
+                        "libboost-dev (1.74 or newer) and libssl-dev (or pass -DITSCAM_WITH_SERVICE=OFF)")
   endif()
 endif()
 

@@ -12,7 +12,9 @@ packages=(
   libssl-dev                             # SHA-256 of plans' source models (libcrypto EVP)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video ingest (FFmpeg)
   libyaml-cpp-dev                        # YAML config
-  libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # HTTP service, Prometheus metrics, history
+  libboost-dev                           # the HTTP server (Boost.Beast/Asio, header-only; HTTPS through libssl)
+  libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # webhook client, Prometheus metrics, history
+  openssl                                # tests: a self-signed certificate for the HTTPS test
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks

@@ -59,11 +59,25 @@ function setText(id, text) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
+// Every request carries the token when one is set: with server.read_token the reads need it too (the read token
+// or the API token). A ?token= in the page's address is taken once into sessionStorage and removed from it.
+function authHeaders(extra = {}) {
+  const t = token();
+  return t ? { ...extra, Authorization: `Bearer ${t}` } : extra;
+}
+(() => {
+  const u = new URL(window.location.href);
+  const t = u.searchParams.get('token');
+  if (t === null) return;
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  u.searchParams.delete('token');
+  window.history.replaceState(null, '', u.pathname + u.search + u.hash);
+})();
 
 // fetch + JSON; never throws: {ok, status, body, error}.
 async function api(path, opts = {}) {
   try {
-    const r = await fetch(path, { cache: 'no-store', ...opts });
+    const r = await fetch(path, { cache: 'no-store', ...opts, headers: authHeaders(opts.headers || {}) });
     let body = null;
     const ct = r.headers.get('Content-Type') || '';
     if (ct.includes('json')) body = await r.json().catch(() => null);
@@ -90,7 +104,7 @@ function every(ms, fn) {
 // What the server says about a camera's stream: {status: 'ok'|'absent'|'error', info, mime}.
 async function streamInfo(id, signal) {
   try {
-    const r = await fetch(`/streams/${enc(id)}`, { cache: 'no-store', signal });
+    const r = await fetch(`/streams/${enc(id)}`, { cache: 'no-store', signal, headers: authHeaders() });
     if (r.status === 404 || r.status === 501) return { status: 'absent' };
     if (!r.ok) return { status: 'error', error: `HTTP ${r.status}` };
     const info = await r.json().catch(() => ({}));
@@ -223,7 +237,7 @@ class LivePlayer {
       this.seekedLive = false;
       const given = s.info && (s.info.live_url || s.info.url);
       const liveUrl = typeof given === 'string' && given.startsWith('/') ? given : `/streams/${enc(this.id)}/live.mp4`;
-      const r = await fetch(liveUrl, { cache: 'no-store', signal: ctrl.signal });
+      const r = await fetch(liveUrl, { cache: 'no-store', signal: ctrl.signal, headers: authHeaders() });
       if (r.status === 404) {
         this.setStatus('no stream');
         return this.retry(15000);
@@ -369,7 +383,9 @@ class DetectionFeed {
   }
 
   openSse() {
-    const es = new EventSource(`/streams/${enc(this.id)}/detections`);
+    // EventSource cannot send headers: the server takes the token as ?access_token= on /streams/* only.
+    const q = token() ? `?access_token=${encodeURIComponent(token())}` : '';
+    const es = new EventSource(`/streams/${enc(this.id)}/detections${q}`);
     this.es = es;
     let got = false;
     const onMsg = (ev) => {

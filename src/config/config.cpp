@@ -292,6 +292,11 @@ const std::vector<Field<ServerConfig>>& server_fields() {
         {"max_body_bytes", &S::max_body_bytes},
         {"read_timeout_s", &S::read_timeout_s},
         {"write_timeout_s", &S::write_timeout_s},
+        {"header_timeout_s", &S::header_timeout_s},
+        {"max_connections", &S::max_connections},
+        {"max_connections_per_client", &S::max_connections_per_client},
+        {"tls_cert", &S::tls_cert},
+        {"tls_key", &S::tls_key},
     };
     return kFields;
 }

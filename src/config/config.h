@@ -56,6 +56,8 @@ struct CameraConfig {
 
 // The HTTP API (health, metrics, cameras). Mutating endpoints need api_token (ITSCAM_API_TOKEN in the
 // environment, `${NAME}` interpolation or api_token_file keep it out of the file); without one they answer 403.
+// read_token (ITSCAM_READ_TOKEN), when set, protects the reads too (docs/service.md lists the endpoints that stay
+// open).
 struct ServerConfig {
     bool enabled = true;
     // Cameras added through the API may be local files (a path or file://): off by default, so that an API token
@@ -74,6 +76,11 @@ struct ServerConfig {
     int max_body_bytes = 65536;
     double read_timeout_s = 5.0;
     double write_timeout_s = 5.0;
+    double header_timeout_s = 10.0;      // request line + headers due within this (slow clients are disconnected)
+    int max_connections = 1024;          // open connections; beyond: 503 and closed at once
+    int max_connections_per_client = 64; // ... from one client address
+    std::string tls_cert;                // PEM certificate chain; with tls_key: HTTPS only
+    std::string tls_key;                 // PEM private key (unencrypted)
 
     bool operator==(const ServerConfig&) const = default;
 };
@@ -118,7 +125,7 @@ struct StreamingConfig {
     int encoder_threads = 1;          // x264 threads per encode
     bool annotate = true;             // draw boxes and labels before encoding
     int max_viewers = 8;              // concurrent streaming connections (video + events) over all cameras;
-                                      // beyond it 503 (each holds one of the 16 HTTP handler threads)
+                                      // beyond it 503
     int viewer_queue_fragments = 120; // per-viewer queue bound; a viewer past it skips to the latest keyframe
     int viewer_queue_kib = 8192;      // the same bound in bytes
     double idle_stop_s = 10;          // an encode nobody watches stops after this long

@@ -242,6 +242,14 @@ Status validate_config(const Config& c, const Provenance* p) {
         return config_error(p, "server.host", "must not be empty (127.0.0.1: this machine only)");
     if (!(c.server.read_timeout_s > 0)) return config_error(p, "server.read_timeout_s", "must be > 0");
     if (!(c.server.write_timeout_s > 0)) return config_error(p, "server.write_timeout_s", "must be > 0");
+    if (!(c.server.header_timeout_s > 0) || c.server.header_timeout_s > 3600)
+        return config_error(p, "server.header_timeout_s", "must be in (0, 3600] seconds");
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "server.max_connections", c.server.max_connections, 1, 1000000));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, "server.max_connections_per_client", c.server.max_connections_per_client, 1,
+                                     c.server.max_connections));
+    if (c.server.tls_cert.empty() != c.server.tls_key.empty())
+        return config_error(p, c.server.tls_cert.empty() ? "server.tls_cert" : "server.tls_key",
+                            "server.tls_cert and server.tls_key must be set together (PEM files)");
     if (c.history.enabled && c.history.path.empty())
         return config_error(p, "history.path", "must not be empty (or set history.enabled: false)");
     if (!(c.history.sample_interval_s >= 1) || c.history.sample_interval_s > 3600)

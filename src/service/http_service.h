@@ -1,5 +1,5 @@
-// HttpService: the HTTP API and Prometheus metrics over a running Pipeline (cpp-httplib server with its own thread
-// pool, on a thread of its own).
+// HttpService: the HTTP API and Prometheus metrics over a running Pipeline, on the event-driven HttpServer
+// (http_server.h: Boost.Beast/Asio; no thread per connection, header/body/write deadlines, connection caps, TLS).
 //
 //   GET    /health                               200 {"status":"alive","uptime_s","version"}
 //   GET    /health/ready                         200 when the pipeline can serve, else 503; {"ready","reason"}
@@ -24,9 +24,13 @@
 // are src/streaming's StreamHub)
 //
 // Mutating endpoints (POST, DELETE) need `Authorization: Bearer <api_token>` (401 with WWW-Authenticate: Bearer
-// when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). Every error
-// body is JSON {"error": "...", "status": N}: unknown paths 404, wrong method 405 (with Allow), bodies over
-// max_body_bytes 413, non-JSON bodies 400/415. No endpoint reads files: GET /, /app.js, /style.css serve the dashboard
+// when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). With a
+// read_token, reads (/api/v1/*, /health/performance, /metrics, /streams/*) need `Bearer <read_token or api_token>`
+// (the /streams also take ?access_token=, for EventSource); /health, /health/ready and the dashboard files stay
+// open. Both are checked from the headers, before any body byte is read. Every error body is JSON
+// {"error": "...", "status": N}: unknown paths 404, wrong or unknown method 405 (with Allow), bodies over
+// max_body_bytes 413, a Content-Encoding other than identity 415 (bodies are never decompressed), non-JSON
+// bodies 400/415; malformed or ambiguous framing (see http_connection.h) 400 and close. No endpoint reads files: GET /, /app.js, /style.css serve the dashboard
 // compiled into the binary (web_assets.h).
 #pragma once
 
@@ -52,15 +56,21 @@ struct ServiceOptions {
     std::string host = "127.0.0.1";
     int port = 8000;                 // 0: any free port (port() tells which)
     std::string api_token;           // empty: POST/DELETE endpoints answer 403
-    size_t max_body_bytes = 64 * 1024;
-    int read_timeout_s = 5;          // slow clients are cut off after this long without data
-    int write_timeout_s = 5;
+    std::string read_token;          // set: reads need it (or api_token) too; see above
+    size_t max_body_bytes = 64 * 1024;  // the decoded body
+    int header_timeout_s = 10;       // request line + headers due this long after their first byte (accept)
+    int read_timeout_s = 5;          // the body is due this long after the headers
+    int write_timeout_s = 5;         // a response is due within this; a stream must make progress within it
     int keep_alive_max_count = 100;  // requests per connection
     int keep_alive_timeout_s = 5;    // idle seconds before a kept-alive connection is closed
-    int threads = 16;                // request handler threads (a kept-alive connection holds one while open)
+    int max_connections = 1024;      // open connections; beyond: 503 and closed at once
+    int max_connections_per_client = 64;  // ... from one client address
+    int threads = 4;                 // handler threads (connections hold none: I/O is event-driven on 2 threads)
     int send_buffer_bytes = 0;       // SO_SNDBUF of every connection (0: the OS default, autotuned). A bound makes a
-                                     // slow streaming viewer block (and skip) sooner instead of filling megabytes
+                                     // slow streaming viewer stall (and skip) sooner instead of filling megabytes
                                      // of kernel buffer first.
+    std::string tls_cert;            // both set: HTTPS only (PEM paths, http_tls.h)
+    std::string tls_key;
     std::string nvml_library = "libnvidia-ml.so.1";  // GPU metrics; a missing library only disables them
     std::shared_ptr<GpuMonitor> gpu;                 // shared with the caller (service::Server); null: one of its
                                                      // own on nvml_library
@@ -78,7 +88,7 @@ public:
     // Binds and starts serving on a thread of its own. kUnavailable when the address cannot be bound (port in use),
     // kInvalidArgument for bad options, kInternal if already started.
     Status start();
-    // Graceful: stops accepting, lets the handler threads finish, joins. Idempotent.
+    // Stops accepting, ends the streams, closes the connections, lets running handlers finish, joins. Idempotent.
     void stop();
     int port() const;  // the bound port (after start), else the configured one
     bool running() const;
@@ -89,7 +99,7 @@ public:
     // More series for /metrics, after the pipeline's (and the streams'); thread-safe, any time.
     void add_metrics(std::shared_ptr<prometheus::Collectable> source);
     // Live video and detection streams (before start()); their series join /metrics. stop() ends every streaming
-    // viewer first, so that the long-lived responses release their handler threads.
+    // viewer first.
     void set_streams(std::shared_ptr<streaming::StreamHub> hub);
 
     // What the endpoints serve, for callers that want it without HTTP.

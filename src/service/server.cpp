@@ -209,9 +209,15 @@ Status Server::start_http(pipeline::Pipeline& pipe) {
     so.host = sc.host;
     so.port = sc.port;
     so.api_token = sc.api_token;
+    so.read_token = sc.read_token;
     so.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
     so.read_timeout_s = std::max(1, static_cast<int>(std::lround(sc.read_timeout_s)));
     so.write_timeout_s = std::max(1, static_cast<int>(std::lround(sc.write_timeout_s)));
+    so.header_timeout_s = std::max(1, static_cast<int>(std::lround(sc.header_timeout_s)));
+    so.max_connections = sc.max_connections;
+    so.max_connections_per_client = sc.max_connections_per_client;
+    so.tls_cert = sc.tls_cert;
+    so.tls_key = sc.tls_key;
     so.gpu = gpu_;
     so.gpu_scope = gpu_scope_;
     auto http = std::make_unique<HttpService>(pipe, so);
@@ -220,8 +226,10 @@ Status Server::start_http(pipeline::Pipeline& pipe) {
     http->record_baseline = [this] { return record_baseline(); };
     http->add_metrics(std::make_shared<AlertCollector>(alerts_));
     ITSCAM_RETURN_IF_ERROR(http->start());
-    log("HTTP API on http://" + so.host + ":" + std::to_string(http->port()) + " (health, metrics, cameras" +
-        (so.api_token.empty() ? "; set ITSCAM_API_TOKEN to allow changes" : "") + ")");
+    const std::string scheme = so.tls_cert.empty() ? "http" : "https";
+    log("HTTP API on " + scheme + "://" + so.host + ":" + std::to_string(http->port()) + " (health, metrics, cameras" +
+        (so.api_token.empty() ? "; set ITSCAM_API_TOKEN to allow changes" : "") +
+        (so.read_token.empty() ? "" : "; reads need the read token") + ")");
     http_ = std::move(http);
     return Status::ok();
 }

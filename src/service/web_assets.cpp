@@ -1,6 +1,7 @@
 #include "service/web_assets.h"
 
-#include <httplib.h>
+#include "service/http_message.h"
+
 
 #include <cstdint>
 #include <cstdio>
@@ -65,21 +66,7 @@ const WebAsset* find_web_asset(std::string_view url_path) {
     return nullptr;
 }
 
-std::string web_route_pattern() {
-    std::string p;
-    auto add = [&p](const std::string& path) {
-        if (!p.empty()) p += '|';
-        for (char c : path) {  // file names are [A-Za-z0-9_.-] (checked when embedding): only '.' needs escaping
-            if (c == '.') p += '\\';
-            p += c;
-        }
-    };
-    add("/index.html");
-    for (const auto& a : web_assets()) add(a.path);
-    return p;
-}
-
-void serve_web_asset(const httplib::Request& req, httplib::Response& res) {
+void serve_web_asset(const HttpRequest& req, HttpResponse& res) {
     const WebAsset* a = find_web_asset(req.path);
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Content-Type-Options", "nosniff");
@@ -97,7 +84,7 @@ void serve_web_asset(const httplib::Request& req, httplib::Response& res) {
         return;
     }
     res.status = 200;
-    res.set_content(a->body.data(), a->body.size(), a->content_type.c_str());
+    res.set_content(a->body.data(), a->body.size(), a->content_type);
 }
 
 }  // namespace itscam::service

@@ -13,12 +13,10 @@
 #include <string_view>
 #include <vector>
 
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
-
 namespace itscam::service {
+
+struct HttpRequest;
+struct HttpResponse;
 
 inline constexpr const char* kDashboardCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
@@ -35,10 +33,8 @@ struct WebAsset {
 const std::vector<WebAsset>& web_assets();
 // The asset at a URL path ("/", "/index.html", "/app.js"...), or nullptr.
 const WebAsset* find_web_asset(std::string_view url_path);
-// A regular expression that matches exactly the embedded URL paths (for the router).
-std::string web_route_pattern();
 // GET/HEAD handler: the asset at req.path with the headers above, 304 on a matching If-None-Match, 404 otherwise.
-void serve_web_asset(const httplib::Request& req, httplib::Response& res);
+void serve_web_asset(const HttpRequest& req, HttpResponse& res);
 
 namespace web_data {
 struct EmbeddedFile {

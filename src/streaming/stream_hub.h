@@ -6,7 +6,7 @@
 //        per rendition that has viewers (started on the first viewer, stopped idle_stop_s after the last)
 //        -> fragments -> every viewer's bounded queue; detection events (JSON, pts on the video's timeline) -> every
 //        event viewer's bounded queue
-//   viewer (one HTTP handler thread each): init segment, then fragments from a keyframe on; a viewer whose queue
+//   viewer (one HTTP connection each): init segment, then fragments from a keyframe on; a viewer whose queue
 //        overflows skips to the latest keyframe fragment (never unbounded buffering); its NetworkController moves it
 //        between renditions by measured throughput (a switch sends the new init segment, then a keyframe).
 //

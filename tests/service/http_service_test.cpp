@@ -443,11 +443,11 @@ TEST_F(HttpServiceTest, PortInUseIsAClearError) {
     EXPECT_EQ(r->status, 200);
 }
 
-// A client that sends half a request and then nothing is cut off after read_timeout_s; the server keeps serving.
+// A client that sends half a request and then nothing is cut off after header_timeout_s; the server keeps serving.
 TEST_F(HttpServiceTest, SlowClientIsCutOff) {
     ServiceOptions so;
     so.port = 0;
-    so.read_timeout_s = 1;
+    so.header_timeout_s = 1;
     HttpService s(*pipe_, so);
     ASSERT_TRUE(s.start().is_ok());
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -466,7 +466,7 @@ TEST_F(HttpServiceTest, SlowClientIsCutOff) {
     ::close(fd);
     EXPECT_LE(n, static_cast<ssize_t>(sizeof(buf)));
     EXPECT_GE(waited, 0.5);
-    EXPECT_LT(waited, 4.0) << "the slow client was not cut off by the read timeout";
+    EXPECT_LT(waited, 4.0) << "the slow client was not cut off by the header deadline";
     httplib::Client c("127.0.0.1", s.port());
     auto r = c.Get("/health");
     ASSERT_TRUE(r);

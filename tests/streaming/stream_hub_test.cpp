@@ -360,6 +360,7 @@ TEST_F(StreamFixture, MaxViewersAnswers503) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503) << r->body;
     EXPECT_EQ(r->get_header_value("Retry-After"), "5");
+    EXPECT_EQ(r->get_header_value("Connection"), "close");  // a refused viewer holds no connection
     // The rest of the API is unaffected.
     r = client().Get("/health");
     ASSERT_TRUE(r);
