@@ -15,6 +15,7 @@ packages=(
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # HTTP service, Prometheus metrics, history
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
+  python3 openssl                        # tests: the hostile-client suite (tests/hostile), its TLS certificate
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   chromium                               # tests: the dashboard in a headless browser (tests/browser)
 )
