@@ -125,32 +125,39 @@ def main():
                                                env.probe.frames[-1][1] <= env.probe.frames[0][1]):
             time.sleep(0.2)
         t_attack = time.monotonic()
-        # The memory cases first and alone: their RSS figures must be theirs. Then everything else at once,
-        # each group serial inside (the connection cases share the server's connection and viewer counts).
-        for c in [c for c in cases if c.group == "rss"]:
+        # The memory cases first and alone: their RSS figures must be theirs. Then the protocol and input cases
+        # (two lanes: they are independent), then the connection cases (serial: they share the server's connection
+        # and viewer counts, and a server that falls to them must not blur the protocol figures). The strict and
+        # TLS servers' cases run beside all that.
+        by_group = {}
+        for c in cases:
+            by_group.setdefault(c.group, []).append(c)
+        for c in by_group.pop("rss", []):
             results.append(run_case(env, c))
             print_result(results[-1], flush=True)
-        groups = {}
-        for c in cases:
-            if c.group != "rss":
-                groups.setdefault(c.group, []).append(c)
         lock = threading.Lock()
 
-        def run_group(g):
+        def run_serial(group_cases):
             out = []
-            for c in groups[g]:
+            for c in group_cases:
                 r = run_case(env, c)
                 with lock:
                     print_result(r, flush=True)
                 out.append(r)
             return out
-        # "proto" cases are independent of each other: spread them over two lanes.
-        if "proto" in groups:
-            p = groups.pop("proto")
-            groups["proto_a"], groups["proto_b"] = p[0::2], p[1::2]
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(groups) or 1) as pool:
-            for out in pool.map(run_group, list(groups)):
-                results.extend(out)
+
+        proto, conn = by_group.pop("proto", []), by_group.pop("conn", [])
+
+        def main_server_cases(pool):
+            lanes = [pool.submit(run_serial, proto[0::2]), pool.submit(run_serial, proto[1::2])]
+            out = [r for f in lanes for r in f.result()]
+            return out + run_serial(conn)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3 + len(by_group)) as pool:
+            futures = [pool.submit(main_server_cases, pool)]
+            futures += [pool.submit(run_serial, g) for g in by_group.values()]
+            for f in futures:
+                results.extend(f.result())
         t_end = time.monotonic()
         env.probe.stop()
         results.append(probe_verdict(env, t_attack, t_end))
