@@ -89,7 +89,7 @@ def malformed_request_lines(ctx, env):
         ("no version", b"GET /health\r\n\r\n", (400,)),
         ("extra field", b"GET /health HTTP/1.1 extra\r\nHost: x\r\n\r\n", (400,)),
         ("HTTP/9.9", b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n", (400, 505)),
-        ("relative target", b"GET health HTTP/1.1\r\nHost: x\r\n\r\n", (400,)),
+        ("relative target", b"GET health HTTP/1.1\r\nHost: x\r\n\r\n", (400, 404)),
         ("NUL in target", b"GET /hea\x00lth HTTP/1.1\r\nHost: x\r\n\r\n", (400,)),
         ("binary method", b"G\xffT /health HTTP/1.1\r\nHost: x\r\n\r\n", (400,)),
         ("TLS hello on plain HTTP", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(32)) + b"\r\n\r\n",

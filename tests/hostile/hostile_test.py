@@ -51,6 +51,36 @@ class Env:
         self.server_errors = {}  # server name -> why it did not start
 
 
+def start_server(env, name, makers, clips):
+    try:
+        setattr(env, name, makers[name](env, clips))
+        getattr(env, name).start()
+    except Exception as e:
+        if name == "main":
+            raise
+        env.server_errors[name] = "%s: %s" % (type(e).__name__, e)
+        print("%s server: did not start: %s" % (name, env.server_errors[name]), flush=True)
+        return
+    if name == "main":
+        wait_server_port(env, name)
+
+
+def wait_server_port(env, name):
+    srv = getattr(env, name)
+    if srv is None or name in env.server_errors:
+        return
+    try:
+        srv.wait_port()
+    except Exception as e:
+        if name == "main":
+            raise
+        env.server_errors[name] = "%s: %s" % (type(e).__name__, e)
+        print("%s server: did not start: %s" % (name, env.server_errors[name]), flush=True)
+        return
+    print("%s server: pid %d, port %d%s" % (name, srv.pid, srv.port, (", settings this build does not know: " +
+          ", ".join(srv.unsupported)) if srv.unsupported else ""), flush=True)
+
+
 def run_case(env, case):
     ctx = hl.Ctx(case.name)
     ctx.t0 = time.monotonic()
@@ -91,32 +121,15 @@ def main():
               "tls": cases_tls.make_tls_server}
     results, stop_codes = [], {}
     try:
-        # The servers build their engines side by side. One that cannot start fails its own cases only; without
-        # the main server nothing can run.
-        for s in servers:
-            try:
-                setattr(env, s, makers[s](env, clips))
-                getattr(env, s).start()
-            except Exception as e:
-                if s == "main":
-                    raise
-                env.server_errors[s] = "%s: %s" % (type(e).__name__, e)
-        for s in servers:
-            srv = getattr(env, s)
-            if srv is None or s in env.server_errors:
-                print("%s server: did not start: %s" % (s, env.server_errors.get(s)), flush=True)
-                continue
-            try:
-                srv.wait_port()
-            except Exception as e:
-                if s == "main":
-                    raise
-                env.server_errors[s] = "%s: %s" % (type(e).__name__, e)
-                continue
-            print("%s server: pid %d, port %d%s" % (s, srv.pid, srv.port, (", settings this build does not know: " +
-                  ", ".join(srv.unsupported)) if srv.unsupported else ""), flush=True)
+        # The main server first: it builds the engines and writes the plan cache (runs/plan_cache under the work
+        # folder), which the strict and TLS servers then load instead of building again on the same 2 cores.
+        # A server other than main that cannot start fails its own cases only.
+        start_server(env, "main", makers, clips)
         env.main.wait_ready()
         print("main server ready after %.1f s" % (time.monotonic() - t_start), flush=True)
+        for s in servers:
+            if s != "main":
+                start_server(env, s, makers, clips)
         # Frames must flow before the attack starts, or the flow check measures start-up.
         deadline = time.monotonic() + 60
         env.probe = hl.Probe(env.main.port)
@@ -125,6 +138,9 @@ def main():
                                                env.probe.frames[-1][1] <= env.probe.frames[0][1]):
             time.sleep(0.2)
         t_attack = time.monotonic()
+        for s in servers:
+            if s != "main":
+                wait_server_port(env, s)
         # The memory cases first and alone: their RSS figures must be theirs. Then the protocol and input cases
         # (two lanes: they are independent), then the connection cases (serial: they share the server's connection
         # and viewer counts, and a server that falls to them must not blur the protocol figures). The strict and
