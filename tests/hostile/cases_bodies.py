@@ -3,6 +3,7 @@ the decoded body whatever the framing or encoding. The memory cases run first an
 resident-memory growth they measure is theirs."""
 
 import gzip
+import select
 import threading
 import time
 
@@ -42,7 +43,9 @@ def send_until_answer(port, src, head, total, chunked, cap_s, watch):
                 box.setdefault("aborted", "stopped sending at +%d MiB server RSS" % (watch.growth // MIB))
                 break
             n = min(len(CHUNK), total - sent)
-            c.send((b"%x\r\n" % n + CHUNK[:n] + b"\r\n") if chunked else CHUNK[:n])
+            if not send_unless(c, (b"%x\r\n" % n + CHUNK[:n] + b"\r\n") if chunked else CHUNK[:n],
+                               lambda: "r" in box or time.monotonic() - t0 >= cap_s):
+                break
             sent += n
         if sent >= total and chunked and "r" not in box:
             c.send(b"0\r\n\r\n")
@@ -54,6 +57,19 @@ def send_until_answer(port, src, head, total, chunked, cap_s, watch):
     if "aborted" in box and not isinstance(r, hl.Response):
         r = "%s; %s" % (box["aborted"], r)
     return r, box.get("t", time.monotonic() - t0), sent
+
+
+def send_unless(c, data, stop):
+    """Sends data, giving up as soon as stop() is true: a server that answered but stopped reading must not keep
+    the sender blocked on a full socket buffer. False when it gave up."""
+    view = memoryview(data)
+    while view:
+        if stop():
+            return False
+        _, w, _ = select.select([], [c.sock], [], 0.05)
+        if w:
+            view = view[c.sock.send(view):]
+    return True
 
 
 def post_head(path, headers, chunked, length=None):

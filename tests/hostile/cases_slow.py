@@ -193,18 +193,22 @@ def idle_1000(ctx, env):
     ctx.note("opened", len(socks))
     ctx.note("open_s", round(t_open, 2))
     ctx.note("health_while_held", summary)
-    ctx.note("cut", "%d/%d" % (len(closed), len(socks)))
+    ctx.note("cut", "%d/%d" % (len(closed), len(socks)))  # all, by the end of the watch
     ctx.expect(len(socks) == 1000, "1,000 connections open", "1000 connected within 3 s",
                "%d connected, %d failed or pending" % (len(socks), failed))
     ctx.expect(not errors and ms and summary["p90_ms"] < 100 and summary["max_ms"] < 500,
                "/health while 1,000 connections are held", "10/10 answered, p90 < 100 ms, max < 500 ms",
                "%s; errors: %s" % (summary, errors[:2]))
+    # The slow half (a partial header) must be cut at the header deadline; the issue asks nothing of when a
+    # connection that never sent a byte goes (an idle timeout may be longer), so that half is only counted.
     # Opening 1,000 takes up to 3 s on a loaded machine: the deadline counts from the last one opened.
     limit = t0 + t_open + HEADER_TIMEOUT_S + CUT_SLACK_S
-    late = len(socks) - len([t for t in closed.values() if t <= limit])
-    ctx.expect(late == 0, "idle connections cut at the header deadline",
-               "all closed by the server <= %.1f s after opening" % (HEADER_TIMEOUT_S + CUT_SLACK_S),
-               "%d of %d still open" % (late, len(socks)))
+    slow = [i for i in range(len(socks)) if i % 2]
+    late = len([i for i in slow if closed.get(i, float("inf")) > limit])
+    ctx.note("idle_cut_by_then", len([i for i in range(0, len(socks), 2) if closed.get(i, float("inf")) <= limit]))
+    ctx.expect(late == 0, "slow (partial-header) connections cut at the header deadline",
+               "all %d closed by the server <= %.1f s after opening" % (len(slow), HEADER_TIMEOUT_S + CUT_SLACK_S),
+               "%d of %d still open" % (late, len(slow)))
 
 
 def per_client_cap(ctx, env):

@@ -318,7 +318,7 @@ class Server:
     def wait_port(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            m = re.search(r"HTTP API on (https?)://[^:\s]+:(\d+)", self.read_log())
+            m = re.search(r"API on (https?)://[^:\s]+:(\d+)", self.read_log())
             if m:
                 self.scheme, self.port = m.group(1), int(m.group(2))
                 return self.port
