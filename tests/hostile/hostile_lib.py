@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import ssl
-import statistics
 import subprocess
 import threading
 import time
@@ -431,10 +430,6 @@ class Probe:
         if len(rises) < 2:
             return float("inf")
         return max(b - a for a, b in zip(rises, rises[1:]))
-
-
-def median(values):
-    return statistics.median(values) if values else float("nan")
 
 
 class Case:
