@@ -17,7 +17,7 @@ packages=(
   openssl                                # tests: a self-signed certificate for the HTTPS test
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
-  python3 openssl                        # tests: the hostile-client suite (tests/hostile), its TLS certificate
+  python3                                # tests: the hostile-client suite (tests/hostile)
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   chromium                               # tests: the dashboard in a headless browser (tests/browser)
 )

@@ -290,7 +290,8 @@ Result<CameraConfig> parse_camera(const std::string& yaml_or_json, const std::st
 enum class UrlKind { kFile, kNetwork, kSynthetic, kRefused };
 UrlKind camera_url_kind(const std::string& url);
 // The rule for a camera added at run time (Pipeline::add_camera, i.e. the API), beyond validate(): a local file
-// needs server.allow_file_cameras. kInvalidArgument otherwise.
-Status check_added_camera(const Config& c, const CameraConfig& cam);
+// needs server.allow_file_cameras; with `bound_port` > 0 (the HTTP server's real port, server.port may be 0), an
+// http(s) URL must not point at this service itself. kInvalidArgument otherwise.
+Status check_added_camera(const Config& c, const CameraConfig& cam, int bound_port = 0);
 
 }  // namespace itscam::config

@@ -204,7 +204,12 @@ UrlKind camera_url_kind(const std::string& url) {
     return UrlKind::kRefused;
 }
 
-Status check_added_camera(const Config& c, const CameraConfig& cam) {
+Status check_added_camera(const Config& c, const CameraConfig& cam, int bound_port) {
+    if (bound_port > 0 && bound_port != c.server.port) {
+        Config bound = c;
+        bound.server.port = bound_port;
+        ITSCAM_RETURN_IF_ERROR(internal::check_not_self(bound, cam, "url", nullptr));
+    }
     if (camera_url_kind(cam.url) == UrlKind::kFile && !c.server.allow_file_cameras) {
         return invalid_argument(
             "url: local files may be added at run time only when server.allow_file_cameras is "

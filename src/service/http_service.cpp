@@ -1,5 +1,6 @@
 #include "service/http_service.h"
 
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <mutex>
@@ -115,6 +116,7 @@ struct HttpService::Impl {
     MetricsRegistry registry;  // /metrics: the pipeline's, the streams' and added sources
     HttpRouter router;
     std::unique_ptr<HttpServer> server;
+    std::atomic<int> bound_port{0};  // for the handlers (set once the server listens)
     bool started = false;
     std::mutex life_mu;
     std::shared_ptr<streaming::StreamHub> streams;
@@ -196,6 +198,10 @@ struct HttpService::Impl {
             return false;
         };
         if (exists(ids)) return send_error(res, 409, "camera '" + cam->id + "' already exists");
+        // The port actually bound (server.port may be 0): a camera must not read this service's own streams.
+        if (const Status self = config::check_added_camera(pipe.config(), *cam, bound_port.load());
+            !self.is_ok())
+            return send_error(res, 400, "camera '" + cam->id + "': " + self.message());
         const Status st = pipe.add_camera(*cam);
         if (!st.is_ok()) {
             if (st.code() == StatusCode::kInvalidArgument && exists(pipe.camera_ids()))
@@ -379,6 +385,7 @@ Status HttpService::start() {
     I.register_routes();
     auto server = std::make_unique<HttpServer>(I.router, lim, o.api_token, o.read_token, std::move(tls));
     ITSCAM_RETURN_IF_ERROR(server->start(o.host, o.port));
+    I.bound_port = server->port();
     I.server = std::move(server);
     I.started = true;
     return Status::ok();
