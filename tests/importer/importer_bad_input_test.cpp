@@ -111,11 +111,11 @@ TEST(ImporterBadInput, TheUnmodifiedModelsImportAndLoad) {
 TEST(ImporterBadInput, NonexistentPath) {
     const std::string path = "/nonexistent/dir/model.onnx";
     auto g = onnx_import_file(path);
-    expect_error(g.status(), StatusCode::kIo, {path});
+    expect_error(g.status(), StatusCode::kNotFound, {path});
     EngineOptions opt;
     opt.device = "ref";
     auto e = Engine::load(path, opt);
-    expect_error(e.status(), StatusCode::kIo, {path});
+    expect_error(e.status(), StatusCode::kNotFound, {path});
     // A directory is not a model file either.
     EXPECT_FALSE(onnx_import_file(std::string(ITSCAM_SHARED_DIR)).is_ok());
 }
