@@ -337,7 +337,8 @@ TEST_F(HttpServiceTest, CameraInputRules) {
     expect_400(R"({"id": "a\u0000", "url": "synthetic://64x64@5"})", "id: must be");
     auto r = cli_->Get("/api/v1/cameras");
     ASSERT_TRUE(r);
-    for (const auto& c : body_json(r)["cameras"]) {
+    const json listed = body_json(r);  // kept alive: the loop iterates over a member of it
+    for (const auto& c : listed["cameras"]) {
         const std::string id = c.value("id", "");
         EXPECT_TRUE(id == "a" || id == "b" || id == "c") << "added despite a 400: " << id;
     }
