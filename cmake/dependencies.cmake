@@ -81,14 +81,17 @@ if(ITSCAM_WITH_SERVICE)
   if(PKG_CONFIG_FOUND)
     pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
     pkg_check_modules(SQLITE3 QUIET IMPORTED_TARGET sqlite3)
+    pkg_check_modules(MOSQUITTO QUIET IMPORTED_TARGET libmosquitto)
   endif()
   find_package(prometheus-cpp CONFIG QUIET)
   # The HTTP server: Boost.Beast/Asio (header-only) over libssl for HTTPS. cpp-httplib is the webhook's client.
   find_package(Boost 1.74 QUIET)
   find_package(OpenSSL 1.1 QUIET COMPONENTS SSL)
-  if(NOT HTTPLIB_FOUND OR NOT SQLITE3_FOUND OR NOT prometheus-cpp_FOUND OR NOT Boost_FOUND OR NOT TARGET OpenSSL::SSL)
+  if(NOT HTTPLIB_FOUND OR NOT SQLITE3_FOUND OR NOT prometheus-cpp_FOUND OR NOT Boost_FOUND OR NOT TARGET OpenSSL::SSL
+     OR NOT MOSQUITTO_FOUND)
     message(FATAL_ERROR "ITSCAM_WITH_SERVICE=ON needs libcpp-httplib-dev, libsqlite3-dev, prometheus-cpp-dev, "
-                        "libboost-dev (1.74 or newer) and libssl-dev (or pass -DITSCAM_WITH_SERVICE=OFF)")
+                        "libboost-dev (1.74 or newer), libssl-dev and libmosquitto-dev (or pass "
+                        "-DITSCAM_WITH_SERVICE=OFF)")
   endif()
 endif()
 

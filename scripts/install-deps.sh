@@ -14,6 +14,8 @@ packages=(
   libyaml-cpp-dev                        # YAML config
   libboost-dev                           # the HTTP server (Boost.Beast/Asio, header-only; HTTPS through libssl)
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # webhook client, Prometheus metrics, history
+  libmosquitto-dev                       # analytics events to an MQTT broker
+  mosquitto                              # tests: a real MQTT broker on loopback
   openssl                                # tests: a self-signed certificate for the HTTPS test
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
