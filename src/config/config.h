@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "analytics/analytics_config.h"
 #include "core/status.h"
 
 namespace itscam::config {
@@ -50,6 +51,8 @@ struct CameraConfig {
     bool loop = false;              // files only
     bool realtime = true;           // files: pace at the clip's frame rate (a file behaves like a camera)
     std::string rtsp_transport = "tcp";  // tcp | udp
+    // Tracking, counting lines, zones, speed and congestion (docs/analytics.md). Empty: no tracker runs.
+    analytics::AnalyticsConfig analytics;
 
     bool operator==(const CameraConfig&) const = default;
 };
