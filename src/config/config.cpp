@@ -361,6 +361,7 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
         {"loop", &C::loop},
         {"realtime", &C::realtime},
         {"rtsp_transport", &C::rtsp_transport},
+        {"lossless", &C::lossless},
     };
     return kFields;
 }

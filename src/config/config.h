@@ -51,6 +51,9 @@ struct CameraConfig {
     bool loop = false;              // files only
     bool realtime = true;           // files: pace at the clip's frame rate (a file behaves like a camera)
     std::string rtsp_transport = "tcp";  // tcp | udp
+    // Files read for analysis (realtime: false only): the reader waits for the detector instead of dropping frames,
+    // so every frame is processed (counting studies on recordings). Live cameras always keep the latest frame.
+    bool lossless = false;
     // Tracking, counting lines, zones, speed and congestion (docs/analytics.md). Empty: no tracker runs.
     analytics::AnalyticsConfig analytics;
 

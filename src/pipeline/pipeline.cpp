@@ -212,7 +212,7 @@ Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc) {
     if (!cc.analytics.empty())
         cam->analytics = std::make_unique<analytics::CameraAnalytics>(cc.id, cc.analytics, cam->group->names,
                                                                       P.analytics_epoch);
-    cam->slot = cam->group->sched->add_camera();
+    cam->slot = cam->group->sched->add_camera(cc.lossless);
     P.cameras[cc.id] = cam;
     P.by_slot[cam->slot] = cam;
     P.update_min_conf(cam->group);

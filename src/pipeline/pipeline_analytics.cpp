@@ -10,6 +10,19 @@ namespace itscam::pipeline {
 void Pipeline::Impl::run_analytics(Camera& cam, const std::vector<vision::Detection>& all, DetectionRecord& rec) {
     std::lock_guard<std::mutex> lk(cam.analytics_mu);
     if (!cam.analytics) return;
+    if (cam.analytics_last_frame < 0 && rec.width > 0 && rec.height > 0) {
+        // The geometry was checked when the config was read, but the frame size is known only now: a line or zone
+        // outside the frame is the camera's configuration error (logged, analytics off), not a silent zero count.
+        Status st = analytics::validate_analytics(cam.analytics->config(), rec.width, rec.height);
+        if (!st) {
+            const std::string msg = "analytics disabled: " + st.message() + " (frame " + std::to_string(rec.width) +
+                                    "x" + std::to_string(rec.height) + ")";
+            log("camera " + cam.cfg.id + ": " + msg);
+            if (opt.on_camera_event) opt.on_camera_event(cam.cfg.id, "analytics_error", msg);
+            cam.analytics.reset();
+            return;
+        }
+    }
     // With several workers, two batches of one camera can finish out of order. The tracker needs frames in
     // order: a frame older than the last one fed is reported without analytics (counted as late) rather than
     // rewinding every track.
