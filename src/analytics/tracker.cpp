@@ -353,7 +353,7 @@ std::vector<TrackedObject> Tracker::Impl::update(const std::vector<vision::Detec
     return out;
 }
 
-Tracker::Tracker(TrackerOptions opt) : impl_(std::make_unique<Impl>(std::move(opt))) {}
+Tracker::Tracker(TrackerOptions opt) : impl_(std::make_unique<Impl>(sanitized_tracker_options(std::move(opt)))) {}
 Tracker::~Tracker() = default;
 Tracker::Tracker(Tracker&&) noexcept = default;
 Tracker& Tracker::operator=(Tracker&&) noexcept = default;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "analytics/track.h"
+#include "core/status.h"
 #include "vision/detection.h"
 
 namespace itscam::analytics {
@@ -44,8 +45,16 @@ struct TrackerOptions {
     bool operator==(const TrackerOptions&) const = default;
 };
 
+// Range checks (kInvalidArgument, the message names the field: "tracker.lost_timeout_s: ..."): scores and IoUs in
+// [0, 1] with low_score <= high_score, times finite and >= 0 (lost_timeout_s, class_memory_s and ocm_window_s > 0),
+// confirm_hits >= 1, class_switch_ratio >= 1, ocm_weight in [0, 1].
+Status validate_tracker_options(const TrackerOptions& opt);
+// The options with each invalid field at its default (low_score at most high_score).
+TrackerOptions sanitized_tracker_options(TrackerOptions opt);
+
 class Tracker {
 public:
+    // Invalid fields (see validate_tracker_options) are replaced by their defaults.
     explicit Tracker(TrackerOptions opt = {});
     ~Tracker();
     Tracker(Tracker&&) noexcept;

@@ -505,5 +505,43 @@ TEST(Tracker, ObservationCentricReupdateRefitsAlongTheVirtualPath) {
     EXPECT_GT(std::abs(plain.back() - path.back()), 0.5) << "without ORU the filter should differ (by 1.3 px)";
 }
 
+TEST(TrackerOptions, ValidationNamesTheFieldAndTheTrackerFallsBackToDefaults) {
+    EXPECT_TRUE(validate_tracker_options({}).is_ok());
+    TrackerOptions o;
+    o.lost_timeout_s = std::numeric_limits<double>::quiet_NaN();
+    Status s = validate_tracker_options(o);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("tracker.lost_timeout_s"), std::string::npos) << s.message();
+    o = {};
+    o.low_score = 0.7f;
+    s = validate_tracker_options(o);
+    EXPECT_NE(s.message().find("tracker.low_score: must not exceed high_score"), std::string::npos) << s.message();
+    o = {};
+    o.confirm_hits = 0;
+    EXPECT_NE(validate_tracker_options(o).message().find("confirm_hits"), std::string::npos);
+    o = {};
+    o.class_switch_ratio = 0.5f;
+    EXPECT_FALSE(validate_tracker_options(o).is_ok());
+
+    o = {};
+    o.lost_timeout_s = -1;
+    o.high_score = 2;
+    o.low_score = 0.7f;
+    o.confirm_hits = 3;  // valid: kept
+    Tracker tracker(o);
+    EXPECT_EQ(tracker.options().lost_timeout_s, TrackerOptions{}.lost_timeout_s);
+    EXPECT_EQ(tracker.options().high_score, TrackerOptions{}.high_score);
+    EXPECT_LE(tracker.options().low_score, tracker.options().high_score);
+    EXPECT_EQ(tracker.options().confirm_hits, 3);
+    EXPECT_TRUE(validate_tracker_options(tracker.options()).is_ok());
+    // And the NaN buffer does not keep tracks forever: the default 1.5 s applies.
+    o = {};
+    o.lost_timeout_s = std::numeric_limits<double>::quiet_NaN();
+    Tracker t2(o);
+    t2.update({{kCar, 0.9f, 0, 0, 50, 40}}, 0);
+    EXPECT_EQ(t2.update({}, 1.4).size(), 1u);
+    EXPECT_TRUE(t2.update({}, 1.6).empty());
+}
+
 }  // namespace
 }  // namespace itscam::analytics
