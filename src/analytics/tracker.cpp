@@ -31,9 +31,13 @@ float iou(const BoxXyxy& a, const BoxXyxy& b) {
     return uni > 0 ? inter / uni : 0;
 }
 
+// Coordinates beyond this are garbage, not pixels; refusing them keeps every box area and filter state finite.
+constexpr float kMaxCoordinate = 1e6f;
+
 bool valid_detection(const vision::Detection& d) {
-    return std::isfinite(d.score) && std::isfinite(d.x1) && std::isfinite(d.y1) && std::isfinite(d.x2) &&
-           std::isfinite(d.y2) && d.x2 > d.x1 && d.y2 > d.y1;
+    auto sane = [](float v) { return std::isfinite(v) && std::abs(v) <= kMaxCoordinate; };
+    return std::isfinite(d.score) && sane(d.x1) && sane(d.y1) && sane(d.x2) && sane(d.y2) && d.x2 > d.x1 &&
+           d.y2 > d.y1;
 }
 
 struct Observation {

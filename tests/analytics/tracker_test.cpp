@@ -442,7 +442,8 @@ TEST(Tracker, BadDetectionsAreIgnored) {
     const float inf = std::numeric_limits<float>::infinity();
     const std::vector<Detection> bad = {{kCar, 0.9f, nan, 0, 10, 10},  {kCar, 0.9f, 0, 0, inf, 10},
                                         {kCar, nan, 0, 0, 10, 10},     {kCar, 0.9f, 10, 0, 5, 10},
-                                        {kCar, 0.9f, 0, 10, 10, 10},   {kCar, 0.9f, 0, 0, 10, 10}};
+                                        {kCar, 0.9f, 0, 10, 10, 10},   {kCar, 0.9f, -3e38f, 0, 3e38f, 10},
+                                        {kCar, 0.9f, 0, 0, 10, 10}};
     for (int k = 0; k < 10; ++k) {
         const auto out = tracker.update(bad, k / 30.0);
         ASSERT_EQ(out.size(), 1u);  // only the last, valid one
