@@ -63,6 +63,7 @@ struct Track {
     double first_seen = 0, last_seen = 0;
     bool confirmed = false;
     bool matched = false;     // in the current update
+    int det_index = -1;       // the input detection matched in the current update
 };
 
 }  // namespace
@@ -252,6 +253,7 @@ TrackedObject Tracker::Impl::report(const Track& tr) {
     o.x2 = tr.box.x2;
     o.y2 = tr.box.y2;
     o.matched = tr.matched;
+    o.detection_index = tr.matched ? tr.det_index : -1;
     o.confirmed = tr.confirmed;
     o.first_seen_s = tr.first_seen;
     o.last_seen_s = tr.last_seen;
@@ -343,13 +345,18 @@ std::vector<TrackedObject> Tracker::Impl::update(const std::vector<vision::Detec
         Track& tr = tracks[ti];
         if (track_det[ti] >= 0) {
             apply_match(tr, dets[track_det[ti]], t);
+            tr.det_index = track_det[ti];
         } else {
             ++tr.missed;
             tr.box = tr.pred;
+            tr.det_index = -1;
         }
     }
     for (int di : high)
-        if (det_track[di] < 0 && dets[di].score >= opt.new_track_score) tracks.push_back(new_track(dets[di], t));
+        if (det_track[di] < 0 && dets[di].score >= opt.new_track_score) {
+            tracks.push_back(new_track(dets[di], t));
+            tracks.back().det_index = di;
+        }
 
     std::vector<TrackedObject> out;
     out.reserve(tracks.size());

@@ -1,5 +1,6 @@
 #include "analytics/tracker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -542,6 +543,36 @@ TEST(TrackerOptions, ValidationNamesTheFieldAndTheTrackerFallsBackToDefaults) {
     t2.update({{kCar, 0.9f, 0, 0, 50, 40}}, 0);
     EXPECT_EQ(t2.update({}, 1.4).size(), 1u);
     EXPECT_TRUE(t2.update({}, 1.6).empty());
+}
+
+TEST(Tracker, DetectionIndexPointsAtTheMatchedInputDetection) {
+    Tracker tr;
+    std::vector<Detection> dets = {{kCar, 0.9f, 100, 100, 160, 145}, {kTruck, 0.8f, 400, 200, 480, 260},
+                                   {kCar, 0.3f, 700, 100, 760, 145}};  // low score: never starts a track
+    for (int f = 0; f < 10; ++f) {
+        // Input order changes every frame; the index must follow it.
+        std::vector<Detection> in = dets;
+        if (f % 2) std::reverse(in.begin(), in.end());
+        if (f == 9) in.erase(std::remove_if(in.begin(), in.end(), [](const Detection& d) { return d.score == 0.9f; }),
+                             in.end());  // the first car is missed: its track coasts
+        for (auto& d : dets) d.x1 += 2, d.x2 += 2;
+        const auto out = tr.update(in, f / 30.0);
+        int matched = 0;
+        for (const TrackedObject& t : out) {
+            if (!t.matched) {
+                EXPECT_EQ(t.detection_index, -1);
+                continue;
+            }
+            ++matched;
+            ASSERT_GE(t.detection_index, 0);
+            ASSERT_LT(t.detection_index, static_cast<int>(in.size()));
+            const Detection& d = in[t.detection_index];
+            EXPECT_EQ(d.x1, t.x1);
+            EXPECT_EQ(d.y2, t.y2);
+            EXPECT_GE(d.score, 0.5f);
+        }
+        EXPECT_EQ(matched, f == 9 ? 1 : 2) << "frame " << f;
+    }
 }
 
 }  // namespace
