@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 namespace itscam::events {
 
@@ -105,7 +106,9 @@ Result<std::unique_ptr<EventSpool>> EventSpool::open(const SpoolOptions& opt_in)
             return unavailable("the MQTT spool folder '" + opt.dir + "' is in use by another publisher");
         return errno_error("cannot lock the MQTT spool '" + lock_path + "'");
     }
-    ITSCAM_RETURN_IF_ERROR(s->recover());
+    const Status st = s->recover();
+    s->emit_notes();
+    if (!st.is_ok()) return st;
     return s;
 }
 
@@ -116,8 +119,17 @@ EventSpool::~EventSpool() {
     if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
-void EventSpool::log(const std::string& msg) const {
-    if (opt_.log) opt_.log(msg);
+void EventSpool::note(std::string msg) { notes_.push_back(std::move(msg)); }
+
+void EventSpool::emit_notes() {
+    std::vector<std::string> notes;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        notes.swap(notes_);
+    }
+    // Outside the lock: the log callback may call back into the spool (stats) without a deadlock.
+    if (opt_.log)
+        for (const auto& n : notes) opt_.log(n);
 }
 
 void EventSpool::read_ack_file() {
@@ -135,7 +147,7 @@ void EventSpool::read_ack_file() {
         acked_ = persisted_ack_ = seq;
         return;
     }
-    log("MQTT spool '" + opt_.dir + "': the acknowledged position (" + path +
+    note("MQTT spool '" + opt_.dir + "': the acknowledged position (" + path +
         ") is damaged; every event still in the spool will be sent again (duplicates carry the same id)");
 }
 
@@ -233,13 +245,13 @@ Status EventSpool::scan_segment(Segment& seg, bool last, uint64_t& prev_seq) {
         if (::ftruncate(seg.fd, static_cast<off_t>(valid_end)) != 0)
             return errno_error("cannot truncate the torn end of '" + seg.path + "'");
         seg.size = static_cast<int64_t>(valid_end);
-        log("MQTT spool: cut off " + std::to_string(tail) + " bytes of a torn or damaged record at the end of '" +
+        note("MQTT spool: cut off " + std::to_string(tail) + " bytes of a torn or damaged record at the end of '" +
             seg.path + "'");
     } else if (tail > 0) {
         skipped += tail;
     }
     if (skipped > 0)
-        log("MQTT spool: skipped " + std::to_string(skipped) + " damaged bytes in '" + seg.path +
+        note("MQTT spool: skipped " + std::to_string(skipped) + " damaged bytes in '" + seg.path +
             "' (the records in them are lost; no damaged record is sent)");
     damaged_ += skipped + (last ? tail : 0);
     return Status::ok();
@@ -261,6 +273,13 @@ Status EventSpool::start_segment_locked(uint64_t first_seq) {
 }
 
 Result<uint64_t> EventSpool::append(const std::string& topic, const std::string& payload, const std::string& id) {
+    Result<uint64_t> r = append_impl(topic, payload, id);
+    emit_notes();
+    return r;
+}
+
+Result<uint64_t> EventSpool::append_impl(const std::string& topic, const std::string& payload,
+                                         const std::string& id) {
     if (topic.empty()) return invalid_argument("an MQTT event without a topic");
     SpoolRecord rec{0, topic, payload, id};
     const size_t size = spool_record_size(rec);
@@ -278,7 +297,7 @@ Result<uint64_t> EventSpool::append(const std::string& topic, const std::string&
         const int err = errno;
         // Leave no partial record behind (it would read as damage after a restart).
         if (::ftruncate(seg.fd, static_cast<off_t>(seg.size)) != 0)
-            log("MQTT spool: could not cut a partial record off '" + seg.path + "' (it reads as damage later)");
+            note("MQTT spool: could not cut a partial record off '" + seg.path + "' (it reads as damage later)");
         return io_error("cannot write to the MQTT spool segment '" + seg.path + "': " + std::strerror(err));
     }
     Entry e{rec.seq, seg.first_seq, seg.size, static_cast<uint32_t>(size), nullptr};
@@ -316,7 +335,7 @@ void EventSpool::enforce_bound_locked() {
         acked_ = std::max(acked_, seg.last_seq);  // nothing at or before it is pending any more
         if (lost > 0) {
             dropped_ += lost;
-            log("MQTT spool '" + opt_.dir + "' is full (" + std::to_string(opt_.max_bytes) + " bytes): dropped the " +
+            note("MQTT spool '" + opt_.dir + "' is full (" + std::to_string(opt_.max_bytes) + " bytes): dropped the " +
                 "oldest " + std::to_string(lost) + " undelivered events (seq " + std::to_string(lo) + ".." +
                 std::to_string(hi) + "), " + std::to_string(dropped_) + " dropped in all");
         }
@@ -325,17 +344,26 @@ void EventSpool::enforce_bound_locked() {
 
 std::vector<SpoolRecord> EventSpool::peek(uint64_t after_seq, size_t max_n) {
     std::vector<SpoolRecord> out;
-    std::lock_guard<std::mutex> lk(mu_);
-    auto it = std::upper_bound(entries_.begin(), entries_.end(), after_seq,
-                               [](uint64_t s, const Entry& e) { return s < e.seq; });
-    for (; it != entries_.end() && out.size() < max_n; ++it) {
-        if (it->cached) {
-            out.push_back(*it->cached);
-            continue;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        auto it = std::upper_bound(entries_.begin(), entries_.end(), after_seq,
+                                   [](uint64_t s, const Entry& e) { return s < e.seq; });
+        while (it != entries_.end() && out.size() < max_n) {
+            if (it->cached) {
+                out.push_back(*it->cached);
+                ++it;
+                continue;
+            }
+            SpoolRecord rec;
+            if (read_entry_locked(*it, &rec)) {
+                out.push_back(std::move(rec));
+                ++it;
+            } else {
+                it = entries_.erase(it);  // unreadable now: never sent, and not waited for
+            }
         }
-        SpoolRecord rec;
-        if (read_entry_locked(*it, &rec)) out.push_back(std::move(rec));
     }
+    emit_notes();
     return out;
 }
 
@@ -354,7 +382,7 @@ bool EventSpool::read_entry_locked(const Entry& e, SpoolRecord* out) {
         return true;
     // Changed on the disk since it was written or scanned: never send what does not check out.
     damaged_ += e.size;
-    log("MQTT spool: the event with seq " + std::to_string(e.seq) + " in '" + (seg ? seg->path : opt_.dir) +
+    note("MQTT spool: the event with seq " + std::to_string(e.seq) + " in '" + (seg ? seg->path : opt_.dir) +
         "' no longer reads back intact; it is skipped");
     return false;
 }
@@ -367,7 +395,7 @@ void EventSpool::ack(uint64_t seq) {
         if (entries_.front().cached) memory_used_ -= entries_.front().size;
         entries_.pop_front();
     }
-    if (entries_.empty() || now_us() - last_persist_us_ >= kAckPersistIntervalUs) (void)persist_ack_locked();
+    if (now_us() - last_persist_us_ >= kAckPersistIntervalUs) (void)persist_ack_locked();
 }
 
 Status EventSpool::persist_ack_locked() {
@@ -401,20 +429,37 @@ void EventSpool::delete_acked_segments_locked() {
 }
 
 Status EventSpool::sync() {
-    std::lock_guard<std::mutex> lk(mu_);
+    int fd = -1;
+    bool dir = false;
+    std::string path;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        // The device flush runs without the lock (on a duplicate descriptor): appends need not wait for it.
+        if (dirty_data_ && !segments_.empty()) {
+            fd = ::dup(segments_.back().fd);
+            path = segments_.back().path;
+        }
+        dirty_data_ = false;
+        dir = std::exchange(dirty_dir_, false);
+    }
     Status st;
-    if (dirty_data_ && !segments_.empty() && ::fdatasync(segments_.back().fd) != 0)
-        st = errno_error("cannot sync '" + segments_.back().path + "'");
-    dirty_data_ = false;
-    if (dirty_dir_) {
+    if (fd >= 0) {
+        if (::fdatasync(fd) != 0) st = errno_error("cannot sync '" + path + "'");
+        ::close(fd);
+    }
+    if (dir) {
         const int dfd = ::open(opt_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             ::fsync(dfd);  // new segment names are on the device too
             ::close(dfd);
         }
-        dirty_dir_ = false;
     }
-    const Status ack_st = persist_ack_locked();
+    Status ack_st;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        ack_st = persist_ack_locked();
+    }
+    emit_notes();
     return st.is_ok() ? ack_st : st;
 }
 

@@ -47,8 +47,8 @@ public:
     Result<uint64_t> append(const std::string& topic, const std::string& payload, const std::string& id);
     // Up to max_n undelivered records with seq > after_seq, in order (from memory, or read back from the disk).
     std::vector<SpoolRecord> peek(uint64_t after_seq, size_t max_n);
-    // Every record with seq <= seq was delivered. Persisted at most every 50 ms (and when the spool empties, on
-    // sync() and on close): a crash may resend a few records, never lose one.
+    // Every record with seq <= seq was delivered. Persisted at most every 50 ms, and by sync() and the destructor:
+    // a crash may resend the last few records, never lose one.
     void ack(uint64_t seq);
     // Flushes appended records to the device (fdatasync) and persists the acknowledged position.
     Status sync();
@@ -86,7 +86,9 @@ private:
     void enforce_bound_locked();
     Segment* find_segment_locked(uint64_t first_seq);
     bool read_entry_locked(const Entry& e, SpoolRecord* out);
-    void log(const std::string& msg) const;
+    Result<uint64_t> append_impl(const std::string& topic, const std::string& payload, const std::string& id);
+    void note(std::string msg);  // under mu_ (or before the spool is shared); emit_notes() logs them
+    void emit_notes();
 
     SpoolOptions opt_;
     int lock_fd_ = -1;
@@ -102,6 +104,7 @@ private:
     int64_t dropped_ = 0;
     int64_t damaged_ = 0;
     bool dirty_data_ = false, dirty_dir_ = false;
+    std::vector<std::string> notes_;  // log lines made under mu_, written out after it is released
 };
 
 }  // namespace itscam::events

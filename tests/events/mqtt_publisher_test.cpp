@@ -262,6 +262,39 @@ TEST_F(MqttPublisherTest, ARestartedPublisherDeliversTheBacklog) {
               << " ms\n";
 }
 
+// A long outage fills the spool: the oldest events go, counted in stats().dropped and logged.
+TEST_F(MqttPublisherTest, AFullSpoolDropsTheOldestAndCountsThem) {
+    MqttConfig c = config();  // nothing listens on port_
+    c.spool_max_bytes = 64 << 10;
+    auto p = make(c);
+    ASSERT_TRUE(p);
+    const std::string pad(1000, 'x');
+    for (int64_t i = 0; i < 300; ++i)
+        p->publish(topic("cam1"), event_payload("cam1", i) + pad, event_id("cam1", i));
+    const auto s = p->stats();
+    EXPECT_GT(s.dropped, 0);
+    EXPECT_EQ(s.dropped + s.spooled, 300);
+    EXPECT_LE(s.spool_bytes, 64 << 10);
+    EXPECT_NE(logs_.all().find("is full"), std::string::npos) << logs_.all();
+    // The newest survive and go out in order once a broker is there.
+    TestBroker broker(dir_.path(), {port_});
+    broker.set_config("listener " + std::to_string(port_) + " 127.0.0.1\nallow_anonymous true\n");
+    ASSERT_TRUE(broker.start());
+    TestSubscriber sub(port_, topic("cam1"));
+    ASSERT_TRUE(sub.wait_subscribed());
+    ASSERT_TRUE(p->flush(20)) << p->stats().last_error;
+    ASSERT_TRUE(wait_until([&] { return sub.count() >= static_cast<size_t>(s.spooled); }, 10));
+    const auto msgs = sub.messages();
+    ASSERT_FALSE(msgs.empty());
+    int64_t prev = -1;
+    for (const auto& m : msgs) {
+        const int64_t n = nlohmann::json::parse(m.payload.substr(0, m.payload.size() - pad.size()))["n"];
+        EXPECT_EQ(prev < 0 ? 300 - s.spooled : prev + 1, n);
+        prev = n;
+    }
+    EXPECT_EQ(prev, 299);
+}
+
 TEST_F(MqttPublisherTest, RefusedCredentialsAreAClearErrorThenTheRightOnesDeliver) {
     if (!have_command("mosquitto_passwd")) GTEST_SKIP() << "mosquitto_passwd is not installed";
     const std::string pwfile = dir_.str("passwd");
