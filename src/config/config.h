@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "analytics/analytics_config.h"
+#include "events/events_config.h"
 #include "core/status.h"
 
 namespace itscam::config {
@@ -100,6 +101,14 @@ struct HistoryConfig {
     double retention_days = 30.0;
 
     bool operator==(const HistoryConfig&) const = default;
+};
+
+// Analytics events to a message broker (docs/mqtt.md): `events: { mqtt: {...} }`. The password is a secret like
+// the API tokens (${NAME} interpolation keeps it out of the file; --print-config masks it).
+struct EventsConfig {
+    events::MqttConfig mqtt;
+
+    bool operator==(const EventsConfig&) const = default;
 };
 
 // One rung of the live-video ladder (docs/streaming.md). A viewer gets one rung at a time; the network-aware
@@ -221,6 +230,7 @@ struct Config {
     FallbackConfig fallback;
     ServerConfig server;
     HistoryConfig history;
+    EventsConfig events;
     StreamingConfig streaming;
     std::vector<SinkConfig> sinks;  // empty: none
     std::vector<CameraConfig> cameras;

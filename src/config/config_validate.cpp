@@ -216,8 +216,25 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
     return Status::ok();
 }
 
+// events.mqtt (src/events/events_config.h): its messages start with "mqtt.<key>"; the path gets the section's
+// position in the file.
+Status validate_events(const EventsConfig& e, const Provenance* p) {
+    const Status st = events::validate_mqtt_config(e.mqtt);
+    if (st) return Status::ok();
+    std::string m = st.message();
+    std::string path = "events.mqtt";
+    if (m.rfind("mqtt.", 0) == 0) {
+        const size_t end = m.find_first_of(": ");
+        path = "events." + m.substr(0, end);
+        if (end != std::string::npos && m.compare(end, 2, ": ") == 0) m = m.substr(end + 2);
+    }
+    for (size_t i = m.find(" mqtt."); i != std::string::npos; i = m.find(" mqtt.", i + 8)) m.insert(i + 1, "events.");
+    return config_error(p, path, m);
+}
+
 Status validate_config(const Config& c, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_config_strings(c, p));
+    ITSCAM_RETURN_IF_ERROR(validate_events(c.events, p));
     ITSCAM_RETURN_IF_ERROR(validate_settings(c.settings, p));
     ITSCAM_RETURN_IF_ERROR(check_device(p, "device", c.device));
     if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" &&

@@ -187,6 +187,17 @@ class Reader {
                 if (name == "fallback") return read_struct(v, name, kloc, vloc, c.fallback, fallback_fields());
                 if (name == "server") return read_struct(v, name, kloc, vloc, c.server, server_fields());
                 if (name == "history") return read_struct(v, name, kloc, vloc, c.history, history_fields());
+                if (name == "events") {
+                    prov_.file[name] = kloc;
+                    if (v.IsNull()) return Status::ok();
+                    if (!v.IsMap()) return error(vloc, name, "expected a map, got " + describe(v));
+                    return for_each_entry(
+                        v, name, [&](const std::string& key, Location kl, const YAML::Node& value, Location vl) -> Status {
+                            if (key == "mqtt")
+                                return read_struct(value, "events.mqtt", kl, vl, c.events.mqtt, mqtt_fields());
+                            return unknown(kl, name, key, {"mqtt"});
+                        });
+                }
                 if (name == "streaming") return read_streaming(v, kloc, vloc, c.streaming);
                 if (name == "circuit_breaker" || name == "CIRCUIT_BREAKER_CONFIG") {
                     prov_.file[name] = kloc;

@@ -107,9 +107,10 @@ Status validate_mqtt_config(const MqttConfig& c) {
     ITSCAM_RETURN_IF_ERROR(check_tls(c));
     if (c.spool_dir.empty()) return invalid_argument("mqtt.spool_dir is empty");
     if (c.spool_dir.find('\0') != std::string::npos) return invalid_argument("mqtt.spool_dir holds a NUL byte");
-    if (c.spool_max_bytes < kMinSpoolBytes || c.spool_max_bytes > kMaxSpoolBytes)
-        return invalid_argument("mqtt.spool_max_bytes: " + std::to_string(c.spool_max_bytes) +
-                                " is out of range 65536..1099511627776 (64 KiB..1 TiB)");
+    if (!std::isfinite(c.spool_max_mb) || c.spool_max_mb * 1048576.0 < static_cast<double>(kMinSpoolBytes) ||
+        c.spool_max_mb * 1048576.0 > static_cast<double>(kMaxSpoolBytes))
+        return invalid_argument("mqtt.spool_max_mb: " + std::to_string(c.spool_max_mb) +
+                                " is out of range 0.0625..1048576 (64 KiB..1 TiB)");
     if (!std::isfinite(c.reconnect_min_s) || c.reconnect_min_s < 0.01 || c.reconnect_min_s > 3600)
         return invalid_argument("mqtt.reconnect_min_s must be 0.01..3600 seconds");
     if (!std::isfinite(c.reconnect_max_s) || c.reconnect_max_s < c.reconnect_min_s || c.reconnect_max_s > 3600)

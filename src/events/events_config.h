@@ -24,8 +24,11 @@ struct MqttConfig {
     int qos = 1;
     int max_inflight = 20;  // messages sent and not yet acknowledged (ordering needs a bound: resend from the first)
     std::string spool_dir = "runs/mqtt-spool";
-    int64_t spool_max_bytes = int64_t{64} << 20;
+    double spool_max_mb = 64;  // MiB on disk; past it the oldest events are dropped (0.0625 = 64 KiB .. 1 TiB)
     double reconnect_min_s = 0.5, reconnect_max_s = 10;
+
+    int64_t spool_max_bytes() const { return static_cast<int64_t>(spool_max_mb * 1048576.0); }
+    bool operator==(const MqttConfig&) const = default;
 };
 
 // OK, or kInvalidArgument naming the key ("mqtt.port: 70000 is out of range 1..65535"); TLS files that are missing

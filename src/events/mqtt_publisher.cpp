@@ -341,7 +341,7 @@ Result<std::unique_ptr<MqttPublisher>> MqttPublisher::create(const MqttConfig& c
     core->log_fn = std::move(log);
     SpoolOptions so;
     so.dir = cfg.spool_dir;
-    so.max_bytes = cfg.spool_max_bytes;
+    so.max_bytes = cfg.spool_max_bytes();
     Core* raw = core.get();
     so.log = [raw](const std::string& m) { raw->log(m); };
     auto spool = EventSpool::open(so);

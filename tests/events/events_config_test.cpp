@@ -27,7 +27,7 @@ TEST(MqttConfig, DefaultsAreValidAndADisabledSectionIsNotChecked) {
     off.port = 0;
     EXPECT_TRUE(validate_mqtt_config(off).is_ok());
     EXPECT_EQ(off.qos, 1);
-    EXPECT_EQ(off.spool_max_bytes, 64 << 20);
+    EXPECT_EQ(off.spool_max_bytes(), 64 << 20);
 }
 
 TEST(MqttConfig, BadValuesNameTheKey) {
@@ -53,8 +53,8 @@ TEST(MqttConfig, BadValuesNameTheKey) {
     c.password = "secret";
     expect_error(c, "mqtt.password is set without mqtt.username");
     c = enabled();
-    c.spool_max_bytes = 1000;
-    expect_error(c, "mqtt.spool_max_bytes");
+    c.spool_max_mb = 0.001;
+    expect_error(c, "mqtt.spool_max_mb");
     c = enabled();
     c.spool_dir = "";
     expect_error(c, "mqtt.spool_dir is empty");

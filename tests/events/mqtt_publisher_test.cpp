@@ -265,7 +265,7 @@ TEST_F(MqttPublisherTest, ARestartedPublisherDeliversTheBacklog) {
 // A long outage fills the spool: the oldest events go, counted in stats().dropped and logged.
 TEST_F(MqttPublisherTest, AFullSpoolDropsTheOldestAndCountsThem) {
     MqttConfig c = config();  // nothing listens on port_
-    c.spool_max_bytes = 64 << 10;
+    c.spool_max_mb = 0.0625;  // 64 KiB
     auto p = make(c);
     ASSERT_TRUE(p);
     const std::string pad(1000, 'x');
