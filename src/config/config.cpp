@@ -361,6 +361,7 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
         {"loop", &C::loop},
         {"realtime", &C::realtime},
         {"rtsp_transport", &C::rtsp_transport},
+        {"lossless", &C::lossless},
     };
     return kFields;
 }
@@ -529,7 +530,11 @@ std::string to_yaml(const Config& config, Secrets secrets) {
         out += "cameras: []\n";
     } else {
         out += "cameras:\n";
-        for (const CameraConfig& cam : c.cameras) emit_list_item(out, cam, camera_fields());
+        for (const CameraConfig& cam : c.cameras) {
+            emit_list_item(out, cam, camera_fields());
+            // JSON is YAML's flow style: the section reads back as written.
+            if (!cam.analytics.empty()) out += "    analytics: " + analytics::analytics_config_json(cam.analytics) + "\n";
+        }
     }
     for (const auto& [name, text] : c.reserved) {
         out += name + ":\n";

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "analytics/analytics_config.h"
 #include "core/status.h"
 
 namespace itscam::config {
@@ -50,6 +51,11 @@ struct CameraConfig {
     bool loop = false;              // files only
     bool realtime = true;           // files: pace at the clip's frame rate (a file behaves like a camera)
     std::string rtsp_transport = "tcp";  // tcp | udp
+    // Files read for analysis (realtime: false only): the reader waits for the detector instead of dropping frames,
+    // so every frame is processed (counting studies on recordings). Live cameras always keep the latest frame.
+    bool lossless = false;
+    // Tracking, counting lines, zones, speed and congestion (docs/analytics.md). Empty: no tracker runs.
+    analytics::AnalyticsConfig analytics;
 
     bool operator==(const CameraConfig&) const = default;
 };

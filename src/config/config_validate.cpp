@@ -205,6 +205,14 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
         return config_error(p, join(prefix, "rtsp_transport"),
                             "expected tcp or udp, got " + quote_for_message(cam.rtsp_transport));
     }
+    if (cam.lossless && (camera_url_kind(cam.url) == UrlKind::kNetwork || cam.realtime)) {
+        return config_error(p, join(prefix, "lossless"),
+                            "is for files read as fast as they decode (realtime: false): a live camera, or a file "
+                            "paced like one, cannot wait for the detector without falling behind");
+    }
+    if (cam.analytics.interval_s < 1 || cam.analytics.interval_s > 86400 || !std::isfinite(cam.analytics.interval_s))
+        return config_error(p, join(prefix, "analytics.interval_s"),
+                            "must be between 1 and 86400 seconds, got " + format_number(cam.analytics.interval_s));
     return Status::ok();
 }
 

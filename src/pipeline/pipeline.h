@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "analytics/camera_analytics.h"
 #include "config/config.h"
 #include "core/status.h"
 #include "device/device.h"
@@ -49,6 +50,7 @@ struct CameraSnapshot {
     LatencySummary latency;        // capture -> detections
     std::string last_error;
     bool degraded = false;         // last frame was served by the fallback
+    int64_t analytics_late_frames = 0;  // frames that finished after a newer one (several workers): no analytics
 };
 
 struct DeviceSnapshot {
@@ -109,6 +111,13 @@ struct PipelineOptions {
     // (StreamHub::push). Called on an inference worker thread for each frame of a batch, so it must return at once
     // (hand the frame over, never encode or block here); the Frame shares the pooled pixels, keep it only briefly.
     std::function<void(const video::Frame& frame, const DetectionRecord& rec)> on_frame;
+    // Every analytics event (line crossing, zone entry/exit, congestion change) of every camera, in frame order per
+    // camera, after the sinks (the MQTT publisher, history, metrics). Called on an inference worker thread: it must
+    // return at once.
+    std::function<void(const analytics::AnalyticsEvent&)> on_event;
+    // Service start time or cluster epoch: part of every event id (camera_analytics.h). 0: the pipeline's creation
+    // time in seconds.
+    int64_t analytics_epoch = 0;
     // create() returns at once and load() builds the engines (the HTTP API can answer "not ready" meanwhile).
     bool defer_load = false;
 };
@@ -138,6 +147,13 @@ public:
     Result<config::CameraConfig> camera_config(const std::string& id) const;
     // The latest detections of a camera (empty record when none yet); kNotFound for an unknown camera.
     Result<DetectionRecord> latest(const std::string& id) const;
+
+    // A camera's live analytics (counts since start, zones now); kNotFound for an unknown camera and for a
+    // camera without an `analytics:` section (the message says which).
+    Result<analytics::AnalyticsSnapshot> analytics(const std::string& id) const;
+    // The aggregation intervals that closed since the last call, of every camera with analytics (oldest first per
+    // camera); flush closes the running ones too (shutdown). One consumer (the service's history writer) calls it.
+    std::vector<analytics::IntervalAggregate> take_intervals(bool flush = false);
 
     PipelineSnapshot snapshot() const;
     bool ready() const;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "analytics/analytics_event.h"
 #include "core/status.h"
 #include "vision/detection.h"
 
@@ -26,6 +27,12 @@ struct DetectionRecord {
     std::string device;        // backend that produced it ("cpu", "cuda:0", "cpu(fallback)")
     std::vector<vision::Detection> detections;
     const std::vector<std::string>* class_names = nullptr;  // for labels; may be null
+    // Cameras with an `analytics:` section (docs/analytics.md); empty otherwise. track_ids and speeds_kmh run
+    // parallel to detections: the id of the confirmed track the detection belongs to (0: none yet), and its current
+    // speed (NaN: not calibrated or outside the calibrated area).
+    std::vector<int64_t> track_ids;
+    std::vector<float> speeds_kmh;
+    std::vector<analytics::AnalyticsEvent> events;  // raised by this frame (line crossings, zone entries/exits, ...)
 };
 
 class DetectionSink {
