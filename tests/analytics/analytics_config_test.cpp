@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 namespace itscam::analytics {
@@ -285,6 +286,23 @@ TEST(AnalyticsConfig, ValidateDirectly) {
     c.lines[0].b = {200, 10};
     EXPECT_TRUE(validate_analytics(c).is_ok());
     EXPECT_FALSE(validate_analytics(c, 100, 100).is_ok());
+}
+
+}  // namespace
+}  // namespace itscam::analytics
+
+namespace itscam::analytics {
+namespace {
+
+TEST(AnalyticsConfig, JsonFormRoundTrips) {
+    nlohmann::json j = full();
+    j["tracker"].erase("class_aware");  // analytics_config_json() does not write it (the default, false, then holds)
+    j["speed"]["diagonal_m"] = std::hypot(3.5, 30);
+    const auto a = parse_analytics_config(j.dump(), 1920, 1080);
+    ASSERT_TRUE(a.is_ok()) << a.status().message();
+    const auto b = parse_analytics_config(analytics_config_json(*a), 1920, 1080);
+    ASSERT_TRUE(b.is_ok()) << b.status().message();
+    EXPECT_EQ(*a, *b);
 }
 
 }  // namespace
