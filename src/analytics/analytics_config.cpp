@@ -9,7 +9,8 @@
 //   speed:     points: [[x, y] x 4] (required), edges_m: [4 numbers] (required), diagonal_m, max_speed_kmh,
 //              window_s: number
 //   tracker:   high_score, low_score, new_track_score, match_iou, low_match_iou, lost_timeout_s, confirm_s: number,
-//              confirm_hits: int, class_aware: bool
+//              confirm_hits: int, class_aware: bool, class_memory_s, class_switch_ratio: number,
+//              observation_reupdate, observation_recovery: bool, ocm_weight, ocm_window_s: number
 //   interval_s: number
 //
 // Any other key, and any value of the wrong type, is an error that starts with the value's path
@@ -189,7 +190,9 @@ Result<bool> boolean(const json& j, const std::string& path) {
 Status parse_tracker(const json& j, const std::string& path, TrackerOptions& t) {
     ITSCAM_RETURN_IF_ERROR(expect_object(j, path,
                                          {"high_score", "low_score", "new_track_score", "match_iou", "low_match_iou",
-                                          "lost_timeout_s", "confirm_s", "confirm_hits", "class_aware"}));
+                                          "lost_timeout_s", "confirm_s", "confirm_hits", "class_aware",
+                                          "class_memory_s", "class_switch_ratio", "observation_reupdate",
+                                          "observation_recovery", "ocm_weight", "ocm_window_s"}));
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "high_score", t.high_score, number));
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "low_score", t.low_score, number));
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "new_track_score", t.new_track_score, number));
@@ -199,6 +202,12 @@ Status parse_tracker(const json& j, const std::string& path, TrackerOptions& t) 
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "confirm_s", t.confirm_s, number));
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "confirm_hits", t.confirm_hits, integer));
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "class_aware", t.class_aware, boolean));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "class_memory_s", t.class_memory_s, number));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "class_switch_ratio", t.class_switch_ratio, number));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "observation_reupdate", t.observation_reupdate, boolean));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "observation_recovery", t.observation_recovery, boolean));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "ocm_weight", t.ocm_weight, number));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "ocm_window_s", t.ocm_window_s, number));
     return Status::ok();
 }
 
@@ -314,18 +323,6 @@ Status check_speed(const SpeedCalibration& s, int w, int h) {
     return Status::ok();
 }
 
-Status check_tracker(const TrackerOptions& t) {
-    ITSCAM_RETURN_IF_ERROR(check_range(t.high_score, 0, 1, "tracker.high_score"));
-    ITSCAM_RETURN_IF_ERROR(check_range(t.low_score, 0, t.high_score, "tracker.low_score"));
-    ITSCAM_RETURN_IF_ERROR(check_range(t.new_track_score, 0, 1, "tracker.new_track_score"));
-    ITSCAM_RETURN_IF_ERROR(check_range(t.match_iou, 0, 1, "tracker.match_iou", true));
-    ITSCAM_RETURN_IF_ERROR(check_range(t.low_match_iou, 0, 1, "tracker.low_match_iou", true));
-    ITSCAM_RETURN_IF_ERROR(check_range(t.lost_timeout_s, 0, 600, "tracker.lost_timeout_s", true));
-    ITSCAM_RETURN_IF_ERROR(check_range(t.confirm_s, 0, 600, "tracker.confirm_s"));
-    if (t.confirm_hits < 1) return at("tracker.confirm_hits", "must be >= 1");
-    return Status::ok();
-}
-
 }  // namespace
 
 Status validate_analytics(const AnalyticsConfig& cfg, int frame_w, int frame_h) {
@@ -346,7 +343,7 @@ Status validate_analytics(const AnalyticsConfig& cfg, int frame_w, int frame_h) 
         ITSCAM_RETURN_IF_ERROR(claim(cfg.zones[i].name, p));
     }
     if (cfg.speed) ITSCAM_RETURN_IF_ERROR(check_speed(*cfg.speed, frame_w, frame_h));
-    ITSCAM_RETURN_IF_ERROR(check_tracker(cfg.tracker));
+    ITSCAM_RETURN_IF_ERROR(validate_tracker_options(cfg.tracker));  // "tracker.<field>: ..."
     return check_range(cfg.interval_s, 1, 86400, "interval_s");
 }
 

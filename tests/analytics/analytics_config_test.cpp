@@ -23,7 +23,9 @@ json full() {
                 "max_speed_kmh": 200, "window_s": 0.8},
       "tracker": {"high_score": 0.55, "low_score": 0.15, "new_track_score": 0.65, "match_iou": 0.25,
                   "low_match_iou": 0.45, "lost_timeout_s": 2, "confirm_s": 0.3, "confirm_hits": 3,
-                  "class_aware": true},
+                  "class_aware": true, "class_memory_s": 2.5, "class_switch_ratio": 2,
+                  "observation_reupdate": false, "observation_recovery": false, "ocm_weight": 0.1,
+                  "ocm_window_s": 0.2},
       "interval_s": 30
     })");
 }
@@ -71,6 +73,12 @@ TEST(AnalyticsConfig, ParsesTheFullForm) {
     EXPECT_DOUBLE_EQ(c.tracker.confirm_s, 0.3);
     EXPECT_EQ(c.tracker.confirm_hits, 3);
     EXPECT_TRUE(c.tracker.class_aware);
+    EXPECT_DOUBLE_EQ(c.tracker.class_memory_s, 2.5);
+    EXPECT_FLOAT_EQ(c.tracker.class_switch_ratio, 2);
+    EXPECT_FALSE(c.tracker.observation_reupdate);
+    EXPECT_FALSE(c.tracker.observation_recovery);
+    EXPECT_FLOAT_EQ(c.tracker.ocm_weight, 0.1f);
+    EXPECT_DOUBLE_EQ(c.tracker.ocm_window_s, 0.2);
     EXPECT_DOUBLE_EQ(c.interval_s, 30);
 }
 
@@ -258,13 +266,19 @@ TEST(AnalyticsConfig, SpeedCalibrationErrors) {
 TEST(AnalyticsConfig, TrackerAndIntervalRanges) {
     json j = full();
     j["tracker"]["high_score"] = 1.5;
-    expect_error(j, "tracker.high_score", "<= 1");
+    expect_error(j, "tracker.high_score", "[0, 1]");
     j = full();
     j["tracker"]["low_score"] = 0.7;
-    expect_error(j, "tracker.low_score", "<= 0.55");
+    expect_error(j, "tracker.low_score", "must not exceed high_score");
     j = full();
     j["tracker"]["lost_timeout_s"] = 0;
     expect_error(j, "tracker.lost_timeout_s", "> 0");
+    j = full();
+    j["tracker"]["ocm_weight"] = 2;
+    expect_error(j, "tracker.ocm_weight", "[0, 1]");
+    j = full();
+    j["tracker"]["observation_reupdate"] = "yes";
+    expect_error(j, "tracker.observation_reupdate", "true or false");
     j = full();
     j["tracker"]["confirm_hits"] = 0;
     expect_error(j, "tracker.confirm_hits", ">= 1");
@@ -296,7 +310,10 @@ namespace {
 
 TEST(AnalyticsConfig, JsonFormRoundTrips) {
     nlohmann::json j = full();
-    j["tracker"].erase("class_aware");  // analytics_config_json() does not write it (the default, false, then holds)
+    // analytics_config_json() writes the 8 basic tracker keys only; the others keep their defaults here.
+    for (const char* k : {"class_aware", "class_memory_s", "class_switch_ratio", "observation_reupdate",
+                          "observation_recovery", "ocm_weight", "ocm_window_s"})
+        j["tracker"].erase(k);
     j["speed"]["diagonal_m"] = std::hypot(3.5, 30);
     const auto a = parse_analytics_config(j.dump(), 1920, 1080);
     ASSERT_TRUE(a.is_ok()) << a.status().message();
