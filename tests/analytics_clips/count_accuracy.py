@@ -75,7 +75,7 @@ cameras:
 def check_counts(truth, records, stem):
     ok = True
     frames = truth["frames"]
-    events = [e for r in records for e in r.get("events", []) if e.get("kind") == "line_crossing"]
+    events = [e for r in records for e in r.get("events", []) if e.get("type") == "line_crossing"]
     movements = {}
     for c in truth["crossings"]:
         movements.setdefault((c["line"], c["direction"]), [[], []])[0].append(c["frame"])
