@@ -7,7 +7,7 @@ from 0 in decode order (ffmpeg, every frame, no drop/dup). Images go wherever --
 
   frames VIDEO --frames 0,300 [--line x1,y1,x2,y2 ...] [--grid 50] --out DIR
       full frames with the lines and a pixel grid drawn on them (to pick line end points and marking points).
-  slit VIDEO --line x1,y1,x2,y2 [--chunk 150] [--rows 3] [--out PREFIX]
+  slit VIDEO --line x1,y1,x2,y2 [--chunk 150] [--rows 3] [--xscale 3] --out PREFIX
       time-space image: one band per frame holding the pixels sampled along the line (and, to show motion, the
       pixels 6 px to each side of it in the top/bottom rows of the band), frames top to bottom, frame numbers on
       the left.
@@ -125,7 +125,7 @@ def cmd_slit(a):
             band.append(f[ys, xs])
         # top row: the backward side (left of a->b), middle: the line, bottom: the forward side
         rows = [band[0]] + [band[1]] * max(1, rows_per - 2) + [band[2]]
-        bands.append(np.stack(rows))
+        bands.append(np.repeat(np.stack(rows), a.xscale, axis=1))
     total = len(bands)
     margin = 60
     for start in range(0, total, a.chunk):
@@ -142,8 +142,8 @@ def cmd_slit(a):
                        fill=(255, 255, 0))
             if n % 10 == 0:
                 d.text((2, i * band_h - 4), str(n), fill=(255, 255, 0))
-        for x in range(0, arr.shape[1], 50):
-            d.text((margin + x, 0), str(x), fill=(0, 255, 255))
+        for x in range(0, arr.shape[1] // a.xscale, 50 if a.xscale == 1 else 20):
+            d.text((margin + x * a.xscale, 0), str(x), fill=(0, 255, 255))
         img.save(f"{a.out}_{start:04d}.png")
 
 
@@ -189,6 +189,7 @@ def main():
     s.add_argument("--chunk", type=int, default=150)
     s.add_argument("--rows", type=int, default=4, help="pixel rows per frame in the image")
     s.add_argument("--offset", type=float, default=6, help="px to each side sampled for the edge rows")
+    s.add_argument("--xscale", type=int, default=1, help="widen the image this many times (short lines)")
     s.add_argument("--out", required=True)
     c = sub.add_parser("sheet")
     c.add_argument("video")
