@@ -52,6 +52,7 @@ std::string analytics_config_json(const AnalyticsConfig& cfg) {
                              {"max_speed_kmh", s.max_speed_kmh},
                              {"window_s", s.window_s}};
         if (s.diagonal_m) sp["diagonal_m"] = *s.diagonal_m;
+        if (!s.area.empty()) sp["area"] = points_json(s.area);
         j["speed"] = std::move(sp);
     }
     const TrackerOptions& t = cfg.tracker;
