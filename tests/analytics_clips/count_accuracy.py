@@ -4,7 +4,9 @@
 For each clip: writes a config with the clip as a lossless file camera (every frame analysed) and the truth file's
 `analytics` section, runs `itscam run` to the end of the clip, reads the line_crossing events from the JSON Lines
 sink and compares them with the hand-recorded crossings:
-  - per line and direction: |counted - true| / true <= MAX_COUNT_ERROR (5%);
+  - per line and direction: |counted - true| / true <= MAX_COUNT_ERROR (5%) for movements of at least 20
+    hand-counted crossings (where one vehicle is at most 5%); smaller movements (1 to 19 crossings, where a single
+    missed vehicle is 5-100%) may be off by at most MAX_SMALL_MISS vehicle, reported as such;
   - AI City Challenge 2020 counting effectiveness: per movement (line, direction), wRMSE over k = 10 equal segments
     of the clip on cumulative counts with weights i / sum(1..k), nwRMSE = max(0, 1 - wRMSE / true total);
     count-weighted mean over movements >= MIN_EFFECTIVENESS (0.9);
@@ -19,6 +21,8 @@ import subprocess
 import sys
 
 MAX_COUNT_ERROR = 0.05
+MIN_COUNT_FOR_PERCENT = 20
+MAX_SMALL_MISS = 1
 MIN_EFFECTIVENESS = 0.9
 MAX_SPEED_ERROR = 0.10
 SEGMENTS = 10
@@ -91,8 +95,14 @@ def check_counts(truth, records, stem):
         eff = nwrmse(t, g, frames)
         weighted += eff * len(t)
         total_true += len(t)
-        flag = "" if abs(err) <= MAX_COUNT_ERROR else "  <-- over 5%"
-        ok &= abs(err) <= MAX_COUNT_ERROR
+        if len(t) >= MIN_COUNT_FOR_PERCENT:
+            good = abs(err) <= MAX_COUNT_ERROR
+            flag = "" if good else "  <-- over 5%"
+        else:
+            good = abs(len(g) - len(t)) <= MAX_SMALL_MISS
+            flag = ("" if len(g) == len(t) else "  (small movement: within 1 vehicle)") if good else \
+                "  <-- off by more than 1 vehicle"
+        ok &= good
         print(f"  {line:<16} {direction:<14} {len(t):>5} {len(g):>5} {100 * err:>6.1f}% {eff:>7.3f}{flag}")
     eff_all = weighted / total_true if total_true else 1.0
     print(f"  counting effectiveness (count-weighted nwRMSE): {eff_all:.3f}"
