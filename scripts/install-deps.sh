@@ -15,7 +15,7 @@ packages=(
   libboost-dev                           # the HTTP server (Boost.Beast/Asio, header-only; HTTPS through libssl)
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # webhook client, Prometheus metrics, history
   libmosquitto-dev                       # analytics events to an MQTT broker
-  mosquitto                              # tests: a real MQTT broker on loopback
+  mosquitto mosquitto-clients            # tests: a real MQTT broker on loopback, and its subscriber
   openssl                                # tests: a self-signed certificate for the HTTPS test
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
