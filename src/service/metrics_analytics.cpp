@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "service/history_analytics.h"  // congestion_rank
+#include "service/report_traffic.h"     // SpeedStats::bounds_kmh
 
 namespace itscam::service {
 
@@ -54,8 +55,7 @@ std::vector<MetricFamily> AnalyticsCollector::Collect() const {
 }
 
 const std::vector<double>& SpeedHistogram::bounds_kmh() {
-    static const std::vector<double> kBounds = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140, 160, 180, 200};
-    return kBounds;
+    return SpeedStats::bounds_kmh();  // the report's histogram has the same buckets
 }
 
 void SpeedHistogram::observe(const analytics::AnalyticsEvent& e) {
