@@ -614,7 +614,7 @@ function drawAnalytics(ctx, an, ox, oy, scale, font, dpr) {
     // "forward" crosses from the left of a->b to its right (y down): the arrow points along the right normal.
     const len = Math.hypot(bx - ax, by - ay) || 1;
     const nx = -(by - ay) / len, ny = (bx - ax) / len;
-    const mx = (ax + bx) / 2, my = (ay + by) / 2, k = 14 * dpr;
+    const mx = (ax + bx) / 2, my = (ay + by) / 2, k = 22 * dpr;
     ctx.beginPath();
     ctx.moveTo(mx, my);
     ctx.lineTo(mx + nx * k, my + ny * k);
