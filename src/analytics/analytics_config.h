@@ -67,8 +67,11 @@ struct AnalyticsConfig {
     std::optional<SpeedCalibration> speed;
     TrackerOptions tracker;
     double interval_s = 60;   // aggregation interval for per-interval counts, occupancy % and history rows
+    // The camera has an `analytics:` section, even one without lines or zones: the tracker runs and track ids
+    // appear in the outputs (set by the config reader).
+    bool enabled = false;
 
-    bool empty() const { return lines.empty() && zones.empty() && !speed; }
+    bool empty() const { return !enabled && lines.empty() && zones.empty() && !speed; }
     bool operator==(const AnalyticsConfig&) const = default;
 };
 
@@ -76,6 +79,8 @@ struct AnalyticsConfig {
 // kInvalidArgument whose message starts with the path of the offending value ("lines[1].a: ..."), so that the YAML
 // reader can point at it. frame_w/frame_h (0: unknown) let it refuse zones and lines outside the frame.
 Result<AnalyticsConfig> parse_analytics_config(const std::string& json_text, int frame_w = 0, int frame_h = 0);
+// The JSON form that parse_analytics_config() reads back to an equal config (--print-config, the API).
+std::string analytics_config_json(const AnalyticsConfig& cfg);
 // The geometry checks alone: identical points, a zero-length line, a self-intersecting or zero-area polygon, a
 // degenerate homography (collinear points), points outside the frame.
 Status validate_analytics(const AnalyticsConfig& cfg, int frame_w = 0, int frame_h = 0);

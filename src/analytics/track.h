@@ -13,6 +13,7 @@ struct TrackedObject {
     float score = 0;           // this frame's detection score (the last matched one when coasting)
     float x1 = 0, y1 = 0, x2 = 0, y2 = 0;  // source pixels: the matched detection's box, or the prediction when coasting
     bool matched = true;       // a detection was associated with the track in this frame
+    int detection_index = -1;  // that detection's index in the update()'s input (-1 when coasting)
     bool confirmed = false;    // passed the confirmation rule (tracker.h); unconfirmed tracks are never counted
     double first_seen_s = 0;   // stream time of the first detection
     double last_seen_s = 0;    // stream time of the last associated detection

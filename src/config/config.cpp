@@ -301,6 +301,23 @@ const std::vector<Field<ServerConfig>>& server_fields() {
     return kFields;
 }
 
+const std::vector<Field<events::MqttConfig>>& mqtt_fields() {
+    using M = events::MqttConfig;
+    static const std::vector<Field<M>> kFields = {
+        {"enabled", &M::enabled},           {"host", &M::host},
+        {"port", &M::port},                 {"client_id", &M::client_id},
+        {"node", &M::node},                 {"username", &M::username},
+        {"password", &M::password},         {"tls_ca_file", &M::tls_ca_file},
+        {"tls_cert_file", &M::tls_cert_file}, {"tls_key_file", &M::tls_key_file},
+        {"tls_insecure", &M::tls_insecure}, {"keepalive_s", &M::keepalive_s},
+        {"topic_prefix", &M::topic_prefix}, {"qos", &M::qos},
+        {"max_inflight", &M::max_inflight}, {"spool_dir", &M::spool_dir},
+        {"spool_max_mb", &M::spool_max_mb}, {"reconnect_min_s", &M::reconnect_min_s},
+        {"reconnect_max_s", &M::reconnect_max_s},
+    };
+    return kFields;
+}
+
 const std::vector<Field<HistoryConfig>>& history_fields() {
     using H = HistoryConfig;
     static const std::vector<Field<H>> kFields = {
@@ -361,6 +378,7 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
         {"loop", &C::loop},
         {"realtime", &C::realtime},
         {"rtsp_transport", &C::rtsp_transport},
+        {"lossless", &C::lossless},
     };
     return kFields;
 }
@@ -368,7 +386,7 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
 const std::vector<std::string>& top_sections() {
     static const std::vector<std::string> kNames = {"pipeline", "fallback", "server",          "history",
                                                     "streaming", "sinks",  "cameras", "circuit_breaker",
-                                                    "CIRCUIT_BREAKER_CONFIG"};
+                                                    "CIRCUIT_BREAKER_CONFIG", "events"};
     return kNames;
 }
 
@@ -481,7 +499,7 @@ std::string to_yaml(const Config& config, Secrets secrets) {
     if (!c.server.api_token_file.empty()) c.server.api_token.clear();
     if (!c.server.read_token_file.empty()) c.server.read_token.clear();
     if (secrets == Secrets::kMask) {
-        for (std::string* token : {&c.server.api_token, &c.server.read_token})
+        for (std::string* token : {&c.server.api_token, &c.server.read_token, &c.events.mqtt.password})
             if (!token->empty()) *token = std::string(kMask);
         for (CameraConfig& cam : c.cameras) cam.url = mask_url_userinfo(cam.url);
         for (auto& [name, text] : c.reserved) text = mask_url_userinfo(text);
@@ -505,6 +523,8 @@ std::string to_yaml(const Config& config, Secrets secrets) {
     emit_fields(out, c.server, server_fields(), "  ");
     out += "history:\n";
     emit_fields(out, c.history, history_fields(), "  ");
+    out += "events:\n  mqtt:\n";
+    emit_fields(out, c.events.mqtt, mqtt_fields(), "    ");
     out += "streaming:\n";
     emit_fields(out, c.streaming, streaming_fields(), "  ");
     if (c.streaming.renditions.empty()) {
@@ -529,7 +549,11 @@ std::string to_yaml(const Config& config, Secrets secrets) {
         out += "cameras: []\n";
     } else {
         out += "cameras:\n";
-        for (const CameraConfig& cam : c.cameras) emit_list_item(out, cam, camera_fields());
+        for (const CameraConfig& cam : c.cameras) {
+            emit_list_item(out, cam, camera_fields());
+            // JSON is YAML's flow style: the section reads back as written.
+            if (!cam.analytics.empty()) out += "    analytics: " + analytics::analytics_config_json(cam.analytics) + "\n";
+        }
     }
     for (const auto& [name, text] : c.reserved) {
         out += name + ":\n";

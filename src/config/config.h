@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "analytics/analytics_config.h"
+#include "events/events_config.h"
 #include "core/status.h"
 
 namespace itscam::config {
@@ -51,6 +52,9 @@ struct CameraConfig {
     bool loop = false;              // files only
     bool realtime = true;           // files: pace at the clip's frame rate (a file behaves like a camera)
     std::string rtsp_transport = "tcp";  // tcp | udp
+    // Files read for analysis (realtime: false only): the reader waits for the detector instead of dropping frames,
+    // so every frame is processed (counting studies on recordings). Live cameras always keep the latest frame.
+    bool lossless = false;
     // Tracking, counting lines, zones, speed and congestion (docs/analytics.md). Empty: no tracker runs.
     analytics::AnalyticsConfig analytics;
 
@@ -97,6 +101,14 @@ struct HistoryConfig {
     double retention_days = 30.0;
 
     bool operator==(const HistoryConfig&) const = default;
+};
+
+// Analytics events to a message broker (docs/mqtt.md): `events: { mqtt: {...} }`. The password is a secret like
+// the API tokens (${NAME} interpolation keeps it out of the file; --print-config masks it).
+struct EventsConfig {
+    events::MqttConfig mqtt;
+
+    bool operator==(const EventsConfig&) const = default;
 };
 
 // One rung of the live-video ladder (docs/streaming.md). A viewer gets one rung at a time; the network-aware
@@ -218,6 +230,7 @@ struct Config {
     FallbackConfig fallback;
     ServerConfig server;
     HistoryConfig history;
+    EventsConfig events;
     StreamingConfig streaming;
     std::vector<SinkConfig> sinks;  // empty: none
     std::vector<CameraConfig> cameras;

@@ -63,6 +63,7 @@ const std::vector<Field<PipelineConfig>>& pipeline_fields();
 const std::vector<Field<FallbackConfig>>& fallback_fields();
 const std::vector<Field<ServerConfig>>& server_fields();
 const std::vector<Field<HistoryConfig>>& history_fields();
+const std::vector<Field<events::MqttConfig>>& mqtt_fields();
 const std::vector<Field<SinkConfig>>& sink_fields();
 const std::vector<Field<StreamingConfig>>& streaming_fields();  // scalars; `renditions` is read as a list
 const std::vector<Field<RenditionConfig>>& rendition_fields();

@@ -120,7 +120,7 @@ std::string escape_interpolation(std::string_view text) {
 bool is_secret_setting(const std::string& path) {
     for (const TokenSetting& t : kTokens)
         if (path == t.token) return true;
-    return false;
+    return path == "events.mqtt.password";
 }
 
 Status load_secret_files(Config& c, const Provenance& prov) {
@@ -147,6 +147,10 @@ Status load_secret_files(Config& c, const Provenance& prov) {
                                 "'***' is what --print-config writes in place of a token, not a token: give the real "
                                 "one (or ${NAME}, or " + std::string(t.file).substr(7) + ")");
     }
+    if (c.events.mqtt.password == kMask)
+        return config_error(&prov, "events.mqtt.password",
+                            "'***' is what --print-config writes in place of a password, not a password: give the "
+                            "real one (or ${NAME})");
     return Status::ok();
 }
 
@@ -155,6 +159,7 @@ Status load_secret_files(Config& c, const Provenance& prov) {
 void register_secrets(const Config& c) {
     register_secret(c.server.api_token);
     register_secret(c.server.read_token);
+    register_secret(c.events.mqtt.password);
     for (const CameraConfig& cam : c.cameras) register_url_secrets(cam.url);
 }
 

@@ -205,11 +205,36 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
         return config_error(p, join(prefix, "rtsp_transport"),
                             "expected tcp or udp, got " + quote_for_message(cam.rtsp_transport));
     }
+    if (cam.lossless && (camera_url_kind(cam.url) == UrlKind::kNetwork || cam.realtime)) {
+        return config_error(p, join(prefix, "lossless"),
+                            "is for files read as fast as they decode (realtime: false): a live camera, or a file "
+                            "paced like one, cannot wait for the detector without falling behind");
+    }
+    if (cam.analytics.interval_s < 1 || cam.analytics.interval_s > 86400 || !std::isfinite(cam.analytics.interval_s))
+        return config_error(p, join(prefix, "analytics.interval_s"),
+                            "must be between 1 and 86400 seconds, got " + format_number(cam.analytics.interval_s));
     return Status::ok();
+}
+
+// events.mqtt (src/events/events_config.h): its messages start with "mqtt.<key>"; the path gets the section's
+// position in the file.
+Status validate_events(const EventsConfig& e, const Provenance* p) {
+    const Status st = events::validate_mqtt_config(e.mqtt);
+    if (st) return Status::ok();
+    std::string m = st.message();
+    std::string path = "events.mqtt";
+    if (m.rfind("mqtt.", 0) == 0) {
+        const size_t end = m.find_first_of(": ");
+        path = "events." + m.substr(0, end);
+        if (end != std::string::npos && m.compare(end, 2, ": ") == 0) m = m.substr(end + 2);
+    }
+    for (size_t i = m.find(" mqtt."); i != std::string::npos; i = m.find(" mqtt.", i + 8)) m.insert(i + 1, "events.");
+    return config_error(p, path, m);
 }
 
 Status validate_config(const Config& c, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_config_strings(c, p));
+    ITSCAM_RETURN_IF_ERROR(validate_events(c.events, p));
     ITSCAM_RETURN_IF_ERROR(validate_settings(c.settings, p));
     ITSCAM_RETURN_IF_ERROR(check_device(p, "device", c.device));
     if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" &&

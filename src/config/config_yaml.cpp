@@ -187,6 +187,17 @@ class Reader {
                 if (name == "fallback") return read_struct(v, name, kloc, vloc, c.fallback, fallback_fields());
                 if (name == "server") return read_struct(v, name, kloc, vloc, c.server, server_fields());
                 if (name == "history") return read_struct(v, name, kloc, vloc, c.history, history_fields());
+                if (name == "events") {
+                    prov_.file[name] = kloc;
+                    if (v.IsNull()) return Status::ok();
+                    if (!v.IsMap()) return error(vloc, name, "expected a map, got " + describe(v));
+                    return for_each_entry(
+                        v, name, [&](const std::string& key, Location kl, const YAML::Node& value, Location vl) -> Status {
+                            if (key == "mqtt")
+                                return read_struct(value, "events.mqtt", kl, vl, c.events.mqtt, mqtt_fields());
+                            return unknown(kl, name, key, {"mqtt"});
+                        });
+                }
                 if (name == "streaming") return read_streaming(v, kloc, vloc, c.streaming);
                 if (name == "circuit_breaker" || name == "CIRCUIT_BREAKER_CONFIG") {
                     prov_.file[name] = kloc;
@@ -242,12 +253,85 @@ class Reader {
 
     Status read_camera(const YAML::Node& node, const std::string& path, Location loc, CameraConfig& cam) {
         if (!node.IsMap()) return error(loc, path, "expected a map with at least id and url, got " + describe(node));
-        ITSCAM_RETURN_IF_ERROR(read_struct(node, path, loc, loc, cam, camera_fields()));
+        prov_.file[path] = loc;
+        std::vector<std::string> names = names_of(camera_fields());
+        names.push_back("analytics");
+        ITSCAM_RETURN_IF_ERROR(for_each_entry(
+            node, path, [&](const std::string& name, Location kl, const YAML::Node& v, Location vl) -> Status {
+                if (name == "analytics") return read_analytics(v, join(path, name), kl, vl, cam.analytics);
+                for (const auto& f : camera_fields())
+                    if (name == f.name) return read_field(cam, f.member, v, join(path, name), vl);
+                return unknown(kl, path, name, names);
+            }));
         for (const char* required : {"id", "url"}) {
             if (prov_.file.count(join(path, required)) == 0)
                 return error(loc, path, std::string("missing required setting '") + required + "'");
         }
         return Status::ok();
+    }
+
+    // A camera's `analytics:` section (src/analytics/analytics_config.h): its JSON form goes to the analytics
+    // parser, whose errors start with the offending value's path ("zones[0].polygon[2]: ..."); that value's
+    // position in the file is looked up here so the message points at it.
+    Status read_analytics(const YAML::Node& node, const std::string& path, Location kloc, Location vloc,
+                          analytics::AnalyticsConfig& out) {
+        prov_.file[path] = kloc;
+        if (node.IsNull()) return Status::ok();
+        if (!node.IsMap()) return error(vloc, path, "expected a map, got " + describe(node));
+        InterpolationError ierr;
+        static const Env kNoEnv;
+        const std::string json = yaml_to_json(node, 0, env_ ? *env_ : kNoEnv, ierr);
+        if (!ierr.what.empty()) return error(ierr.loc.line > 0 ? ierr.loc : vloc, path, ierr.what);
+        auto parsed = analytics::parse_analytics_config(json);
+        if (!parsed) {
+            const std::string& msg = parsed.status().message();
+            const size_t colon = msg.find(": ");
+            Location at = vloc;
+            if (colon != std::string::npos) {
+                const Location found = locate(node, msg.substr(0, colon));
+                if (found.line > 0) at = found;
+            }
+            return error(at, path, msg);
+        }
+        out = std::move(parsed).value();
+        out.enabled = true;
+        return Status::ok();
+    }
+
+    // The position of "lines[1].a[0]" under `root` (no position when the path does not lead anywhere).
+    // Nodes are rebound with reset(): yaml-cpp's operator= would write into the tree.
+    static Location locate(const YAML::Node& root, const std::string& path) {
+        YAML::Node n(root);
+        size_t i = 0;
+        while (i < path.size()) {
+            if (path[i] == '.') {
+                ++i;
+                continue;
+            }
+            if (path[i] == '[') {
+                const size_t end = path.find(']', i);
+                if (end == std::string::npos || !n.IsSequence()) break;
+                const size_t idx = std::strtoul(path.substr(i + 1, end - i - 1).c_str(), nullptr, 10);
+                if (idx >= n.size()) break;
+                const YAML::Node item = static_cast<const YAML::Node&>(n)[idx];
+                n.reset(item);
+                i = end + 1;
+                continue;
+            }
+            size_t end = path.find_first_of(".[", i);
+            if (end == std::string::npos) end = path.size();
+            const std::string key = path.substr(i, end - i);
+            if (!n.IsMap()) break;
+            bool found = false;
+            for (auto it = n.begin(); it != n.end() && !found; ++it)
+                if (it->first.IsScalar() && it->first.Scalar() == key) {
+                    n.reset(it->second);
+                    found = true;
+                }
+            if (!found) break;
+            i = end;
+        }
+        return n.IsDefined() ? loc_of(n) : Location{};
     }
 
     // streaming: the scalar keys, plus `renditions` (a list of maps).

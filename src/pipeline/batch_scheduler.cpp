@@ -14,10 +14,10 @@ BatchScheduler::BatchScheduler(BatcherOptions opt) : opt_(std::move(opt)) {
     p.erase(std::unique(p.begin(), p.end()), p.end());
 }
 
-uint64_t BatchScheduler::add_camera() {
+uint64_t BatchScheduler::add_camera(bool lossless) {
     std::lock_guard<std::mutex> lk(mu_);
     uint64_t id = next_id_++;
-    cams_[id];
+    cams_[id].lossless = lossless;
     return id;
 }
 
@@ -28,15 +28,29 @@ void BatchScheduler::remove_camera(uint64_t camera) {
     pending_ -= static_cast<int>(it->second.q.size());
     dropped_removed_ += static_cast<int64_t>(it->second.q.size());
     cams_.erase(it);
+    space_cv_.notify_all();  // a lossless push waiting for room gives up
 }
 
 bool BatchScheduler::push(uint64_t camera, video::Frame&& frame) {
     {
-        std::lock_guard<std::mutex> lk(mu_);
+        std::unique_lock<std::mutex> lk(mu_);
         if (stopped_) return false;
         auto it = cams_.find(camera);
         if (it == cams_.end()) return false;
-        CamQueue& cq = it->second;
+        CamQueue* cqp = &it->second;
+        if (cqp->lossless) {
+            // A file read for analysis: the reader waits for room instead of dropping (no frame is lost).
+            space_cv_.wait(lk, [&] {
+                if (stopped_) return true;
+                auto again = cams_.find(camera);
+                return again == cams_.end() || static_cast<int>(again->second.q.size()) < opt_.queue_capacity;
+            });
+            if (stopped_) return false;
+            it = cams_.find(camera);
+            if (it == cams_.end()) return false;
+            cqp = &it->second;
+        }
+        CamQueue& cq = *cqp;
         if (static_cast<int>(cq.q.size()) >= opt_.queue_capacity) {
             cq.q.pop_front();  // latest-frame policy: the oldest goes
             ++cq.stats.dropped;
@@ -110,6 +124,7 @@ Batch BatchScheduler::next_batch() {
         }
         if (!took) break;
     }
+    if (!batch.frames.empty()) space_cv_.notify_all();
     return batch;
 }
 
@@ -127,6 +142,7 @@ void BatchScheduler::stop(bool drain) {
         }
     }
     cv_.notify_all();
+    space_cv_.notify_all();
 }
 
 CameraQueueStats BatchScheduler::camera_stats(uint64_t camera) const {

@@ -59,10 +59,13 @@ public:
     explicit BatchScheduler(BatcherOptions opt);
     const BatcherOptions& options() const { return opt_; }
 
-    uint64_t add_camera();
+    // lossless: push() waits for room instead of dropping the oldest frame (files read for analysis, where every
+    // frame must be counted; never for live cameras, whose reader would fall behind).
+    uint64_t add_camera(bool lossless = false);
     // Drops its queued frames (counted) and forgets it; later pushes for it are ignored.
     void remove_camera(uint64_t camera);
-    // false when the camera is unknown or the scheduler is stopped (frame discarded).
+    // false when the camera is unknown or the scheduler is stopped (frame discarded). Blocks only for a lossless
+    // camera whose queue is full, until a worker takes a frame (or stop / remove_camera).
     bool push(uint64_t camera, video::Frame&& frame);
     // Blocks until a batch is ready; an empty batch means stopped and drained.
     Batch next_batch();
@@ -76,12 +79,14 @@ private:
     struct CamQueue {
         std::deque<QueuedFrame> q;
         CameraQueueStats stats;
+        bool lossless = false;
     };
     int take_count_locked() const;
 
     BatcherOptions opt_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
+    std::condition_variable space_cv_;  // lossless cameras waiting for room in their queue
     std::map<uint64_t, CamQueue> cams_;
     uint64_t next_id_ = 1;
     uint64_t rr_after_ = 0;  // round-robin: start after this camera id

@@ -70,6 +70,7 @@ CameraSnapshot Pipeline::Impl::camera_snapshot(const Camera& c) const {
     }
     s.fps = c.fps.rate();
     s.latency = c.e2e.summary();
+    s.analytics_late_frames = c.analytics_late.load();
     return s;
 }
 
@@ -87,6 +88,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
     config::resolve(P.cfg);  // defaults that depend on the device (max_batch_size 0: by device)
     P.opt = std::move(opt);
     P.faults = P.opt.faults;
+    P.analytics_epoch = P.opt.analytics_epoch > 0
+                            ? P.opt.analytics_epoch
+                            : std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count();
     for (const char* s : kStages) P.stages[s] = std::make_unique<LatencyRecorder>(4096, cfg.pipeline.latency_window_s);
     const config::Settings& st = cfg.settings;
 
@@ -204,7 +209,10 @@ Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc) {
     if (!cam->group)
         return invalid_argument("camera '" + cc.id + "': model '" + cc.model +
                                 "' is not loaded (cameras added at run time use a model the pipeline started with)");
-    cam->slot = cam->group->sched->add_camera();
+    if (!cc.analytics.empty())
+        cam->analytics = std::make_unique<analytics::CameraAnalytics>(cc.id, cc.analytics, cam->group->names,
+                                                                      P.analytics_epoch);
+    cam->slot = cam->group->sched->add_camera(cc.lossless);
     P.cameras[cc.id] = cam;
     P.by_slot[cam->slot] = cam;
     P.update_min_conf(cam->group);
@@ -235,6 +243,16 @@ Status Pipeline::remove_camera(const std::string& id) {
         P.removed_dropped += q.dropped + q.depth;
         P.removed_processed += cam->processed.load();
         P.update_min_conf(cam->group);
+    }
+    {
+        // Its running aggregation interval is closed and kept for the service's next take_intervals().
+        std::lock_guard<std::mutex> alk(cam->analytics_mu);
+        if (cam->analytics) {
+            auto iv = cam->analytics->take_intervals(true);
+            std::lock_guard<std::mutex> rlk(P.removed_intervals_mu);
+            P.removed_intervals.insert(P.removed_intervals.end(), std::make_move_iterator(iv.begin()),
+                                       std::make_move_iterator(iv.end()));
+        }
     }
     P.log("camera " + id + ": removed");
     if (P.opt.on_camera_event) P.opt.on_camera_event(id, "removed", "");

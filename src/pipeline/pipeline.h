@@ -50,6 +50,7 @@ struct CameraSnapshot {
     LatencySummary latency;        // capture -> detections
     std::string last_error;
     bool degraded = false;         // last frame was served by the fallback
+    int64_t analytics_late_frames = 0;  // frames that finished after a newer one (several workers): no analytics
 };
 
 struct DeviceSnapshot {
@@ -147,8 +148,8 @@ public:
     // The latest detections of a camera (empty record when none yet); kNotFound for an unknown camera.
     Result<DetectionRecord> latest(const std::string& id) const;
 
-    // A camera's live analytics (counts since start, zones now); kNotFound for an unknown camera,
-    // kFailedPrecondition for a camera without an `analytics:` section.
+    // A camera's live analytics (counts since start, zones now); kNotFound for an unknown camera and for a
+    // camera without an `analytics:` section (the message says which).
     Result<analytics::AnalyticsSnapshot> analytics(const std::string& id) const;
     // The aggregation intervals that closed since the last call, of every camera with analytics (oldest first per
     // camera); flush closes the running ones too (shutdown). One consumer (the service's history writer) calls it.

@@ -22,6 +22,8 @@ void Pipeline::Impl::update_min_conf(ModelGroup* g) {
     for (auto& [id, c] : cameras)
         if (c->group == g) {
             mc = std::min(mc, static_cast<float>(c->cfg.confidence));
+            // A tracked camera's low-score detections feed its tracker's second association stage.
+            if (!c->cfg.analytics.empty()) mc = std::min(mc, c->cfg.analytics.tracker.low_score);
             any = true;
         }
     g->min_conf.store(any ? mc : 0.25f);

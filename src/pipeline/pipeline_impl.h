@@ -60,6 +60,13 @@ struct Camera {
     mutable std::mutex latest_mu;
     DetectionRecord latest;
     std::atomic<int> width{0}, height{0};
+    // Cameras with an `analytics:` section: the tracker and counters, fed in frame order under analytics_mu (a
+    // frame older than the last one fed, possible with several workers, gets no analytics; see run_analytics).
+    std::mutex analytics_mu;
+    std::unique_ptr<analytics::CameraAnalytics> analytics;
+    int64_t analytics_last_frame = -1;
+    double analytics_last_pts = 0;
+    std::atomic<int64_t> analytics_late{0};
 };
 
 // The staging pools of one detector, on its engine's device: that device's staging memory (host memory on the
@@ -106,6 +113,10 @@ struct Pipeline::Impl {
     std::map<std::string, std::shared_ptr<Camera>> cameras;
     std::map<uint64_t, std::shared_ptr<Camera>> by_slot;
     int64_t removed_dropped = 0, removed_processed = 0;  // counters of cameras that were removed
+    // The last aggregation intervals of removed cameras, until take_intervals() hands them over.
+    std::mutex removed_intervals_mu;
+    std::vector<analytics::IntervalAggregate> removed_intervals;
+    int64_t analytics_epoch = 0;
 
     std::mutex batch_mu;
     std::map<int, int64_t> batch_sizes;
@@ -150,6 +161,12 @@ struct Pipeline::Impl {
                   DetectTimings& tm);
     void process(Worker& w, Batch& batch);
     void worker_loop(Worker& w);
+
+    // pipeline_analytics.cpp
+    // The camera's tracker and counters for one processed frame: `all` are the frame's detections above the
+    // tracker's low score (ByteTrack's second stage needs them), rec.detections the ones reported. Fills
+    // rec.track_ids, rec.speeds_kmh and rec.events.
+    void run_analytics(Camera& cam, const std::vector<vision::Detection>& all, DetectionRecord& rec);
 
     // pipeline_cameras.cpp
     ModelGroup* group_for(const config::CameraConfig& c);

@@ -119,13 +119,19 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
         rec.device = served_by;
         rec.class_names = &g.names;
         const float conf = static_cast<float>(cam->cfg.confidence);
+        // The tracker also takes the low-score detections (ByteTrack's second stage), above its own floor.
+        const bool tracked = !cam->cfg.analytics.empty();
+        const float track_floor = tracked ? std::min(conf, cam->cfg.analytics.tracker.low_score) : conf;
+        std::vector<vision::Detection> for_tracker;
         for (const auto& d : dets[i]) {
-            if (d.score <= conf) continue;
+            if (d.score <= track_floor) continue;
             if (!cam->cfg.classes.empty() &&
                 std::find(cam->cfg.classes.begin(), cam->cfg.classes.end(), d.class_id) == cam->cfg.classes.end())
                 continue;
-            rec.detections.push_back(d);
+            if (tracked) for_tracker.push_back(d);
+            if (d.score > conf) rec.detections.push_back(d);
         }
+        if (tracked) run_analytics(*cam, for_tracker, rec);
         rec.latency_ms = ms_between(qf.frame.capture_time, done);
         stages.at("decode")->record(qf.frame.decode_ms);
         stages.at("queue")->record(ms_between(qf.enqueued, batch.formed));
@@ -135,6 +141,8 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
         cam->processed++;
         cam->degraded.store(degraded);
         for (auto& s : sinks) s->write(rec);
+        if (opt.on_event)
+            for (const auto& e : rec.events) opt.on_event(e);
         if (opt.on_frame) opt.on_frame(qf.frame, rec);
         {
             std::lock_guard<std::mutex> lk(cam->latest_mu);

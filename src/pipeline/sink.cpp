@@ -30,8 +30,12 @@ std::string detection_record_json(const DetectionRecord& r) {
     j["device"] = r.device;
     j["degraded"] = r.degraded;
     nlohmann::json dets = nlohmann::json::array();
-    for (const auto& d : r.detections) {
+    for (size_t i = 0; i < r.detections.size(); ++i) {
+        const vision::Detection& d = r.detections[i];
         nlohmann::json o;
+        // Cameras with analytics: the confirmed track the box belongs to, and its calibrated speed.
+        if (i < r.track_ids.size() && r.track_ids[i] > 0) o["track_id"] = r.track_ids[i];
+        if (i < r.speeds_kmh.size() && std::isfinite(r.speeds_kmh[i])) o["speed_kmh"] = round_to(r.speeds_kmh[i], 10);
         o["class_id"] = d.class_id;
         if (r.class_names && d.class_id >= 0 && d.class_id < static_cast<int>(r.class_names->size()))
             o["class"] = (*r.class_names)[d.class_id];
@@ -40,6 +44,11 @@ std::string detection_record_json(const DetectionRecord& r) {
         dets.push_back(std::move(o));
     }
     j["detections"] = std::move(dets);
+    if (!r.events.empty()) {
+        nlohmann::json ev = nlohmann::json::array();
+        for (const auto& e : r.events) ev.push_back(nlohmann::json::parse(analytics::event_json(e)));
+        j["events"] = std::move(ev);
+    }
     return j.dump();
 }
 
