@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/time_format.h"
 #include "service/history.h"
 #include "service/history_sql.h"
 
@@ -75,16 +76,17 @@ int64_t us_to_ms(int64_t us) {
     return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
 }
 
-// The JSON stored with a congestion change: the event's fields (analytics_event.h) under the same names as the
-// JSONL sink and MQTT use.
+// The JSON stored with a congestion change: analytics::event_json's fields and names (the JSONL sink's and MQTT's),
+// built here because the history library does not link the analytics one.
 std::string congestion_payload(const analytics::AnalyticsEvent& e) {
     nlohmann::json j{{"schema", analytics::kEventSchemaVersion},
                      {"id", e.id},
-                     {"kind", "congestion_change"},
+                     {"type", "congestion_change"},
                      {"camera", e.camera},
-                     {"frame", e.frame},
-                     {"pts", e.pts},
+                     {"time", iso8601_utc(SystemTime(std::chrono::microseconds(e.wall_time_us)))},
                      {"wall_time_us", e.wall_time_us},
+                     {"frame", e.frame},
+                     {"pts", std::round(e.pts * 1e6) / 1e6},
                      {"zone", e.zone},
                      {"level", e.level},
                      {"previous_level", e.previous_level}};
