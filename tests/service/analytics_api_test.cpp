@@ -244,6 +244,12 @@ TEST_F(AnalyticsApiLive, CountsFromHistoryWithErrorsAndBuckets) {
     EXPECT_GE(recent["buckets"].size(), 60u);
     EXPECT_LE(recent["buckets"].size(), 61u);
 
+    // The camera's config shows its analytics section (the form POST /api/v1/cameras takes); a plain one has none.
+    const json cam = d.get("/api/v1/cameras/traffic", 200);
+    ASSERT_TRUE(cam.contains("analytics")) << cam.dump();
+    EXPECT_EQ(cam["analytics"]["lines"][0]["name"], "north");
+    EXPECT_FALSE(d.get("/api/v1/cameras/plain", 200).contains("analytics"));
+
     // Live analytics: the configured geometry and the zone state.
     const json a = d.get("/api/v1/cameras/traffic/analytics", 200);
     ASSERT_EQ(a["lines"].size(), 1u);
