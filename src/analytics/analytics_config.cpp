@@ -7,7 +7,7 @@
 //              queue_speed_kmh, queue_speed_px_s, slow_speed_kmh, queued_speed_kmh: number,
 //              queued_min_queue: int, hold_s: number
 //   speed:     points: [[x, y] x 4] (required), edges_m: [4 numbers] (required), diagonal_m, max_speed_kmh,
-//              window_s: number
+//              window_s: number, area: [[x, y], ...] (>= 3)
 //   tracker:   high_score, low_score, new_track_score, match_iou, low_match_iou, lost_timeout_s, confirm_s: number,
 //              confirm_hits: int, class_aware: bool, class_memory_s, class_switch_ratio: number,
 //              observation_reupdate, observation_recovery: bool, ocm_weight, ocm_window_s: number
@@ -168,7 +168,7 @@ Result<ZoneConfig> parse_zone(const json& j, const std::string& path) {
 }
 
 Result<SpeedCalibration> parse_speed(const json& j, const std::string& path) {
-    ITSCAM_RETURN_IF_ERROR(expect_object(j, path, {"points", "edges_m", "diagonal_m", "max_speed_kmh", "window_s"}));
+    ITSCAM_RETURN_IF_ERROR(expect_object(j, path, {"points", "edges_m", "diagonal_m", "max_speed_kmh", "window_s", "area"}));
     SpeedCalibration s;
     ITSCAM_RETURN_IF_ERROR(req(j, path, "points", s.image_points, points));
     ITSCAM_RETURN_IF_ERROR(req(j, path, "edges_m", s.edge_lengths_m, numbers));
@@ -179,6 +179,7 @@ Result<SpeedCalibration> parse_speed(const json& j, const std::string& path) {
     }
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "max_speed_kmh", s.max_speed_kmh, number));
     ITSCAM_RETURN_IF_ERROR(opt(j, path, "window_s", s.window_s, number));
+    ITSCAM_RETURN_IF_ERROR(opt(j, path, "area", s.area, points));
     return s;
 }
 
@@ -314,10 +315,19 @@ Status check_speed(const SpeedCalibration& s, int w, int h) {
     if (s.diagonal_m) ITSCAM_RETURN_IF_ERROR(check_range(*s.diagonal_m, 0, 20000, "speed.diagonal_m", true));
     ITSCAM_RETURN_IF_ERROR(check_range(s.max_speed_kmh, 0, 1000, "speed.max_speed_kmh", true));
     ITSCAM_RETURN_IF_ERROR(check_range(s.window_s, 0, 30, "speed.window_s", true));
+    if (!s.area.empty()) {
+        const std::string pp = "speed.area";
+        if (s.area.size() < 3) return at(pp, "needs at least 3 points, got " + std::to_string(s.area.size()));
+        for (size_t i = 0; i < s.area.size(); ++i) ITSCAM_RETURN_IF_ERROR(in_frame(s.area[i], idx(pp, i), w, h));
+        if (const auto e = self_intersection(s.area))
+            return at(pp, "self-intersecting: edge " + std::to_string(e->i) + " crosses edge " + std::to_string(e->j));
+        if (polygon_area(s.area) < 1) return at(pp, "zero area (less than 1 square pixel)");
+    }
     const auto g = GroundPlane::create(s);
     if (!g.is_ok()) {
         const std::string& m = g.status().message();
-        const bool keyed = m.rfind("edges_m", 0) == 0 || m.rfind("diagonal_m", 0) == 0 || m.rfind("points:", 0) == 0;
+        const bool keyed = m.rfind("edges_m", 0) == 0 || m.rfind("diagonal_m", 0) == 0 || m.rfind("points:", 0) == 0 ||
+                           m.rfind("area", 0) == 0;
         return invalid_argument((keyed ? "speed." : "speed.points: ") + m);
     }
     return Status::ok();

@@ -56,6 +56,10 @@ struct SpeedCalibration {
     std::vector<Point> image_points;   // exactly 4
     std::vector<double> edge_lengths_m;  // exactly 4, > 0
     std::optional<double> diagonal_m;  // needed when the quadrilateral is not a rectangle
+    // The image region where speeds are reported (>= 3 points, source pixels; every point in front of the horizon).
+    // Empty: the quadrilateral grown by 10 %. Set it when the markings measured span one lane but the speeds of
+    // the whole carriageway between them are wanted: the plane model holds across the road at the same distance.
+    std::vector<Point> area;
     double max_speed_kmh = 250;        // speeds above this are not reported (glitches)
     double window_s = 1.0;             // current speed = displacement over this window
     bool operator==(const SpeedCalibration&) const = default;

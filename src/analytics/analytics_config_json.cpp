@@ -52,13 +52,19 @@ std::string analytics_config_json(const AnalyticsConfig& cfg) {
                              {"max_speed_kmh", s.max_speed_kmh},
                              {"window_s", s.window_s}};
         if (s.diagonal_m) sp["diagonal_m"] = *s.diagonal_m;
+        if (!s.area.empty()) sp["area"] = points_json(s.area);
         j["speed"] = std::move(sp);
     }
     const TrackerOptions& t = cfg.tracker;
     j["tracker"] = {{"high_score", t.high_score},         {"low_score", t.low_score},
                     {"new_track_score", t.new_track_score}, {"match_iou", t.match_iou},
                     {"low_match_iou", t.low_match_iou},   {"lost_timeout_s", t.lost_timeout_s},
-                    {"confirm_s", t.confirm_s},           {"confirm_hits", t.confirm_hits}};
+                    {"confirm_s", t.confirm_s},           {"confirm_hits", t.confirm_hits},
+                    {"class_aware", t.class_aware},       {"class_memory_s", t.class_memory_s},
+                    {"class_switch_ratio", t.class_switch_ratio},
+                    {"observation_reupdate", t.observation_reupdate},
+                    {"observation_recovery", t.observation_recovery},
+                    {"ocm_weight", t.ocm_weight},         {"ocm_window_s", t.ocm_window_s}};
     j["interval_s"] = cfg.interval_s;
     return j.dump();
 }

@@ -203,6 +203,16 @@ Result<GroundPlane> GroundPlane::create(const SpeedCalibration& cal, double marg
         return a;
     };
     g.area_ = grown(std::max(0.0, margin));
+    if (!cal.area.empty()) {
+        for (size_t i = 0; i < cal.area.size(); ++i) {
+            double w = 0;
+            (void)apply_homography(h, cal.area[i], &w);
+            if (!(w > 1e-12))
+                return invalid_argument("area[" + std::to_string(i) +
+                                        "]: at or beyond the horizon of the road plane (no speed can be measured there)");
+        }
+        g.image_area_ = cal.area;
+    }
     for (const Point& p : g.area_) {
         double w = 0;
         (void)apply_homography(inv, p, &w);
@@ -223,7 +233,8 @@ std::optional<Point> GroundPlane::to_world(Point image) const {
 
 bool GroundPlane::in_calibrated_area(Point image) const {
     const auto w = to_world(image);
-    return w && point_in_polygon(area_, *w);
+    if (!w) return false;
+    return image_area_.empty() ? point_in_polygon(area_, *w) : point_in_polygon(image_area_, image);
 }
 
 }  // namespace itscam::analytics

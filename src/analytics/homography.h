@@ -44,7 +44,8 @@ public:
 
     // Image pixels -> metres on the road plane; nullopt at or beyond the horizon.
     std::optional<Point> to_world(Point image) const;
-    // Whether the image point lies in the calibrated area (the quadrilateral grown by the margin, in world terms).
+    // Whether the image point lies in the calibrated area: the configured `area` (image polygon) when given, else
+    // the quadrilateral grown by the margin (in world terms).
     bool in_calibrated_area(Point image) const;
 
     const Mat3& image_to_world() const { return h_; }
@@ -54,7 +55,8 @@ public:
 private:
     Mat3 h_{};
     std::array<Point, 4> world_{};
-    std::vector<Point> area_;  // world polygon
+    std::vector<Point> area_;        // world polygon
+    std::vector<Point> image_area_;  // the configured image polygon (empty: area_ is the test)
 };
 
 }  // namespace itscam::analytics

@@ -75,7 +75,7 @@ cameras:
 def check_counts(truth, records, stem):
     ok = True
     frames = truth["frames"]
-    events = [e for r in records for e in r.get("events", []) if e.get("kind") == "line_crossing"]
+    events = [e for r in records for e in r.get("events", []) if e.get("type") == "line_crossing"]
     movements = {}
     for c in truth["crossings"]:
         movements.setdefault((c["line"], c["direction"]), [[], []])[0].append(c["frame"])
@@ -100,6 +100,67 @@ def check_counts(truth, records, stem):
     return ok and eff_all >= MIN_EFFECTIVENESS
 
 
+def line_y(p, q, x):
+    """y of the infinite image line through p and q at x."""
+    (x1, y1), (x2, y2) = p, q
+    return y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 != x1 else (y1 + y2) / 2
+
+
+def check_speeds(truth, records, stem):
+    """Each hand-timed vehicle passed the far marking (through calibration points 2-3) at first_frame and the near
+    one (points 0-1) at second_frame: the track whose foot point is on those lines at those frames is that vehicle;
+    its mean reported speed over the interval is compared with the hand-timed one."""
+    speeds = truth.get("speeds", [])
+    if not speeds:
+        return True
+    pts = truth["analytics"]["speed"]["points"]
+    near, far = (pts[0], pts[1]), (pts[2], pts[3])
+    by_frame = {r["frame"]: r for r in records}
+    ok = True
+    errors = []
+    print(f"  {'vehicle':<34} {'hand km/h':>9} {'ours':>6} {'error':>7}")
+    for s in speeds:
+        f1, f2 = s["first_frame"], s["second_frame"]
+
+        def at_line(frames, line):
+            """track id -> smallest distance of its foot point to the marking line over those frames"""
+            near_ids = {}
+            for f in frames:
+                for d in by_frame.get(f, {}).get("detections", []):
+                    if "track_id" not in d:
+                        continue
+                    x1, y1, x2, y2 = d["box"]
+                    dy = abs(y2 - line_y(*line, (x1 + x2) / 2))
+                    if dy < 20:
+                        near_ids[d["track_id"]] = min(dy, near_ids.get(d["track_id"], 1e9))
+            return near_ids
+
+        at_far = at_line(range(f1 - 2, f1 + 3), far)
+        at_near = at_line(range(f2 - 1, f2 + 2), near)
+        both = [(at_far[t] + at_near[t], t) for t in at_far if t in at_near]
+        if not both:
+            print(f"  {s['where'][:34]:<34} {s['speed_kmh']:>9.1f}   (no track at both markings at those frames)")
+            ok = False
+            continue
+        tid = min(both)[1]
+        got = [d["speed_kmh"] for f in range(f1, f2 + 1) for d in by_frame.get(f, {}).get("detections", [])
+               if d.get("track_id") == tid and "speed_kmh" in d]
+        if not got:
+            print(f"  {s['where'][:34]:<34} {s['speed_kmh']:>9.1f}   (track {tid}: no speed)")
+            ok = False
+            continue
+        ours = sum(got) / len(got)
+        err = (ours - s["speed_kmh"]) / s["speed_kmh"]
+        errors.append(abs(err))
+        flag = "" if abs(err) <= MAX_SPEED_ERROR else "  <-- over 10%"
+        ok &= abs(err) <= MAX_SPEED_ERROR
+        print(f"  {s['where'][:34]:<34} {s['speed_kmh']:>9.1f} {ours:>6.1f} {100 * err:>6.1f}%{flag}")
+    if errors:
+        print(f"  speed: {len(errors)} of {len(speeds)} vehicles matched, mean |error| "
+              f"{100 * sum(errors) / len(errors):.1f}%, max {100 * max(errors):.1f}%")
+    return ok
+
+
 def main():
     if len(sys.argv) < 5:
         raise SystemExit(__doc__)
@@ -117,6 +178,7 @@ def main():
             truth = json.load(f)
         records = run_clip(itscam, shared, truth, work, stem)
         ok &= check_counts(truth, records, stem)
+        ok &= check_speeds(truth, records, stem)
     print("ok" if ok else "FAIL")
     return 0 if ok else 1
 
