@@ -30,7 +30,7 @@ std::optional<SystemTime> parse_iso(const std::string& s) {
     if (!digits(s, i, 4, &Y) || i >= s.size() || s[i++] != '-' || !digits(s, i, 2, &M) || i >= s.size() ||
         s[i++] != '-' || !digits(s, i, 2, &D))
         return std::nullopt;
-    double frac = 0;
+    int64_t frac_us = 0;  // the fraction in whole microseconds (a double of epoch seconds would lose ~0.1 us)
     int offset_s = 0;
     if (i < s.size()) {
         if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') return std::nullopt;
@@ -41,10 +41,10 @@ std::optional<SystemTime> parse_iso(const std::string& s) {
             if (!digits(s, i, 2, &sec)) return std::nullopt;
             if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
                 ++i;
-                double scale = 0.1;
+                int64_t scale = 100000;
                 const size_t start = i;
                 for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, scale /= 10)
-                    frac += (s[i] - '0') * scale;
+                    frac_us += (s[i] - '0') * scale;  // digits beyond microseconds add 0
                 if (i == start) return std::nullopt;
             }
         }
@@ -77,18 +77,21 @@ std::optional<SystemTime> parse_iso(const std::string& s) {
     std::tm back{};
     gmtime_r(&t, &back);
     if (back.tm_mday != D && sec != 60) return std::nullopt;  // 2026-02-31 normalises to March: refused
-    const double secs = static_cast<double>(t) - offset_s + frac;
-    return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::duration<double>(secs)));
+    return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::seconds(t - offset_s) +
+                                                                       std::chrono::microseconds(frac_us)));
 }
 
+// Whole seconds and an optional fraction, read as integers (exact to the microsecond).
 std::optional<SystemTime> parse_unix(const std::string& s) {
-    if (s.empty()) return std::nullopt;
-    for (char c : s)
-        if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return std::nullopt;
-    char* end = nullptr;
-    const double v = std::strtod(s.c_str(), &end);
-    if (!end || *end != '\0' || !std::isfinite(v) || v > 1e11) return std::nullopt;  // 1e11 s: year 5138
-    return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::duration<double>(v)));
+    const size_t dot = s.find('.');
+    const std::string whole = s.substr(0, dot), frac = dot == std::string::npos ? "" : s.substr(dot + 1);
+    if (whole.empty() || whole.size() > 11 || (dot != std::string::npos && frac.empty())) return std::nullopt;
+    for (char c : whole + frac)
+        if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    int64_t us = 0, scale = 100000;
+    for (size_t i = 0; i < frac.size() && scale > 0; ++i, scale /= 10) us += (frac[i] - '0') * scale;
+    return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::seconds(std::stoll(whole)) +
+                                                                       std::chrono::microseconds(us)));
 }
 
 std::string iso(SystemTime t) { return iso8601_utc(t); }

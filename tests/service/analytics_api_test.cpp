@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/time_format.h"
 #include "pipeline/pipeline.h"
 #include "service/api_analytics.h"
 #include "service/server.h"
@@ -185,6 +186,11 @@ class AnalyticsApiLive : public ::testing::Test {
 
 TEST_F(AnalyticsApiLive, CountsFromHistoryWithErrorsAndBuckets) {
     const std::string db = (dir_ / "history.db").string();
+    // Recent enough to survive the Server's retention at start (30 days): a whole hour, 3 h ago.
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    const int64_t base_s = now_s / 3600 * 3600 - 3 * 3600, base_ms = base_s * 1000;
     {
         // Two hours of minutes recorded by an earlier run: 3 cars inbound per minute, a truck outbound every 10th.
         auto h = History::open(db);
@@ -193,7 +199,7 @@ TEST_F(AnalyticsApiLive, CountsFromHistoryWithErrorsAndBuckets) {
         for (int m = 0; m < 120; ++m) {
             analytics::IntervalAggregate a;
             a.camera = "traffic";
-            a.start_us = (kT0ms + m * 60'000LL) * 1000;
+            a.start_us = (base_ms + m * 60'000LL) * 1000;
             a.end_us = a.start_us + 60'000'000;
             a.line_counts[{"north", "inbound", "car"}] = 3;
             if (m % 10 == 0) a.line_counts[{"north", "outbound", "truck"}] = 1;
@@ -217,12 +223,13 @@ TEST_F(AnalyticsApiLive, CountsFromHistoryWithErrorsAndBuckets) {
     EXPECT_EQ(d.get(base + "?until=x", 400)["error"].get<std::string>().rfind("until:", 0), 0u);
     EXPECT_EQ(d.get(base + "?interval=7m", 400)["error"].get<std::string>().rfind("interval:", 0), 0u);
     // 15-minute buckets over the two hours: 8 buckets of 45 cars, trucks in 0,10 | 20 | 30,40 | 50 | ...
-    json j = d.get(base + "?since=2023-11-15T00:00:00Z&until=1700013600&interval=15m", 200);
+    const std::string since_iso = iso8601_utc(from_epoch_ms(base_ms)), until_unix = std::to_string(base_s + 7200);
+    json j = d.get(base + "?since=" + since_iso + "&until=" + until_unix + "&interval=15m", 200);
     EXPECT_EQ(j["source"], "history");
     EXPECT_EQ(j["interval_s"], 900);
     ASSERT_EQ(j["buckets"].size(), 8u) << j.dump();
     const json& b0 = j["buckets"][0];
-    EXPECT_EQ(b0["start"], "2023-11-15T00:00:00.000Z");
+    EXPECT_EQ(b0["start"], since_iso);
     EXPECT_EQ(b0["intervals"], 15);
     int64_t cars = 0, trucks = 0;
     for (const auto& c : b0["counts"]) {
@@ -237,12 +244,16 @@ TEST_F(AnalyticsApiLive, CountsFromHistoryWithErrorsAndBuckets) {
             EXPECT_EQ(t["count"], 360);
         }
     // Hour buckets, and the default 1m interval over an explicit hour.
-    EXPECT_EQ(d.get(base + "?since=1700006400&until=1700013600&interval=1h", 200)["buckets"].size(), 2u);
-    EXPECT_EQ(d.get(base + "?since=1700006400&until=1700010000", 200)["buckets"].size(), 60u);
+    const std::string b = std::to_string(base_s);
+    EXPECT_EQ(d.get(base + "?since=" + b + "&until=" + until_unix + "&interval=1h", 200)["buckets"].size(), 2u);
+    EXPECT_EQ(d.get(base + "?since=" + b + "&until=" + std::to_string(base_s + 3600), 200)["buckets"].size(), 60u);
     // Default range: the last hour, nothing recorded there -> 60 empty minute buckets (61 when not aligned).
     const json recent = d.get(base, 200);
     EXPECT_GE(recent["buckets"].size(), 60u);
     EXPECT_LE(recent["buckets"].size(), 61u);
+    int64_t recent_cars = 0;
+    for (const auto& t : recent["totals"]) recent_cars += t["count"].get<int64_t>();
+    EXPECT_EQ(recent_cars, 0);
 
     // The camera's config shows its analytics section (the form POST /api/v1/cameras takes); a plain one has none.
     const json cam = d.get("/api/v1/cameras/traffic", 200);
