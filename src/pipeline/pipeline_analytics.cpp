@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "analytics/cross_class_dedup.h"
 #include "pipeline/pipeline_impl.h"
 
 namespace itscam::pipeline {
@@ -36,28 +37,33 @@ void Pipeline::Impl::run_analytics(Camera& cam, const std::vector<vision::Detect
     cam.analytics_last_frame = rec.frame;
     cam.analytics_last_pts = rec.pts;
 
-    analytics::FrameAnalytics fa = cam.analytics->process(all, rec.frame, rec.pts, rec.wall_time_us);
-    // Reported detections get their confirmed track's id: the tracker reports which input detection each track
-    // matched; `all` is a superset of rec.detections in the same order.
-    std::vector<int64_t> track_of(all.size(), 0);
-    std::vector<float> speed_of(all.size(), std::numeric_limits<float>::quiet_NaN());
+    // One box per object for the tracker (the detector's NMS is per class: a bus can also be a truck box).
+    const std::vector<vision::Detection> tracked = analytics::drop_cross_class_duplicates(all);
+    analytics::FrameAnalytics fa = cam.analytics->process(tracked, rec.frame, rec.pts, rec.wall_time_us);
+    // Reported detections get their confirmed track's id: the tracker names the input detection each track
+    // matched; a reported detection is found in `tracked` by value (both keep the detector's order).
+    std::vector<int64_t> track_of(tracked.size(), 0);
+    std::vector<float> speed_of(tracked.size(), std::numeric_limits<float>::quiet_NaN());
     for (const auto& t : fa.tracks) {
-        if (!t.confirmed || t.detection_index < 0 || t.detection_index >= static_cast<int>(all.size())) continue;
+        if (!t.confirmed || t.detection_index < 0 || t.detection_index >= static_cast<int>(tracked.size())) continue;
         track_of[t.detection_index] = t.track_id;
         auto sp = fa.speeds_kmh.find(t.track_id);
         if (sp != fa.speeds_kmh.end()) speed_of[t.detection_index] = static_cast<float>(sp->second);
     }
     rec.track_ids.assign(rec.detections.size(), 0);
     rec.speeds_kmh.assign(rec.detections.size(), std::numeric_limits<float>::quiet_NaN());
-    size_t j = 0;
-    for (size_t i = 0; i < all.size() && j < rec.detections.size(); ++i) {
-        const vision::Detection& a = all[i];
+    size_t cursor = 0;
+    for (size_t j = 0; j < rec.detections.size(); ++j) {
         const vision::Detection& d = rec.detections[j];
-        if (a.class_id == d.class_id && a.score == d.score && a.x1 == d.x1 && a.y1 == d.y1 && a.x2 == d.x2 &&
-            a.y2 == d.y2) {
-            rec.track_ids[j] = track_of[i];
-            rec.speeds_kmh[j] = speed_of[i];
-            ++j;
+        for (size_t i = cursor; i < tracked.size(); ++i) {
+            const vision::Detection& a = tracked[i];
+            if (a.class_id == d.class_id && a.score == d.score && a.x1 == d.x1 && a.y1 == d.y1 && a.x2 == d.x2 &&
+                a.y2 == d.y2) {
+                rec.track_ids[j] = track_of[i];
+                rec.speeds_kmh[j] = speed_of[i];
+                cursor = i + 1;
+                break;
+            }
         }
     }
     rec.events = std::move(fa.events);
