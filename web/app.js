@@ -3,12 +3,16 @@
 // Grid of cameras (MSE players fed by fetch() streaming of /streams/{id}/live.mp4), a per-camera view with a
 // canvas overlay drawn from /streams/{id}/detections (Server-Sent Events), live metrics from /health/performance,
 // alerts from /api/v1/alerts, and adding/removing cameras with a bearer token kept in sessionStorage.
+// Cameras with traffic analytics get their counting lines and zones drawn over the video, with live counts per
+// direction and zone occupancy / queue / congestion, from /api/v1/cameras/{id}/analytics (polled every second).
 // Without the streaming endpoints (404) a tile says "no stream" and detections come from
 // /api/v1/cameras/{id}/detections/latest instead.
 'use strict';
 
 const CFG = {
   metricsMs: 2000, camerasMs: 3000, alertsMs: 5000, latestMs: 1000, latestViewMs: 250,
+  analyticsMs: 1000,       // live counts and zone state of the cameras shown
+  analyticsRetryMs: 30000, // a camera without analytics (404) is asked again this much later
   gridPlayers: 4,          // live players in the grid: browsers allow 6 HTTP/1.1 connections per origin
   liveLagMax: 3.0,         // s behind the buffered end before jumping to the live edge
   liveLagTarget: 0.5,      // s behind the buffered end after such a jump
@@ -452,6 +456,7 @@ class Overlay {
     this.sync = 'latest';
     this.enabled = true;
     this.drawn = null;
+    this.analytics = null;  // the camera's /analytics answer: lines and zones drawn under the boxes
   }
 
   start() {
@@ -515,18 +520,22 @@ class Overlay {
     if (!w || !h) return;
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
     ctx.clearRect(0, 0, w, h);
-    const rec = this.enabled ? this.pick() : null;
+    const rec = this.enabled && this.feed ? this.pick() : null;
     this.drawn = rec;
-    if (!rec) return;
+    const an = this.enabled ? this.analytics : null;
+    if (!rec && !an) return;
     // The frame as the <video> shows it (object-fit: contain), or the record's frame size without video.
     const v = this.video;
-    const fw = rec.width || (v && v.videoWidth) || 16, fh = rec.height || (v && v.videoHeight) || 9;
+    const fw = (rec && rec.width) || (an && an.width) || (v && v.videoWidth) || 16;
+    const fh = (rec && rec.height) || (an && an.height) || (v && v.videoHeight) || 9;
     const scale = Math.min(w / fw, h / fh);
     const ox = (w - fw * scale) / 2, oy = (h - fh * scale) / 2;
     const font = Math.max(11, Math.round(12 * dpr));
     ctx.font = `600 ${font}px system-ui, sans-serif`;
     ctx.lineWidth = Math.max(2, Math.round(2 * dpr));
     ctx.textBaseline = 'top';
+    if (an) drawAnalytics(ctx, an, ox, oy, scale, font, dpr);
+    if (!rec) return;
     for (const d of rec.detections) {
       if (!Array.isArray(d.box) || d.box.length < 4) continue;
       const [x1, y1, x2, y2] = d.box;
@@ -534,7 +543,7 @@ class Overlay {
       const color = classColor(d.class_id);
       ctx.strokeStyle = color;
       ctx.strokeRect(x, y, bw, bh);
-      const label = `${labelOf(d)} ${isNum(d.score) ? d.score.toFixed(2) : ''}`.trim();
+      const label = detLabel(d);
       const tw = ctx.measureText(label).width + 6;
       const ty = y - font - 4 >= 0 ? y - font - 4 : y;
       ctx.fillStyle = color;
@@ -546,6 +555,114 @@ class Overlay {
 }
 
 function labelOf(d) { return d.class || d.name || `class ${d.class_id}`; }
+
+// "car #12 0.87" (the track id when the camera tracks, the speed when it is calibrated: "car #12 0.87 48 km/h").
+function detLabel(d) {
+  const parts = [labelOf(d)];
+  if (isNum(d.track_id) && d.track_id > 0) parts.push(`#${d.track_id}`);
+  if (isNum(d.score)) parts.push(d.score.toFixed(2));
+  if (isNum(d.speed_kmh)) parts.push(`${Math.round(d.speed_kmh)} km/h`);
+  return parts.join(' ');
+}
+
+const CONGESTION_COLORS = { free: '#3ccf7a', slow: '#f0b429', queued: '#ef5350' };
+
+// A label on a dark box at (x, y), kept inside the canvas.
+function tag(ctx, text, x, y, font, color) {
+  const tw = ctx.measureText(text).width + 8;
+  const cx = Math.max(0, Math.min(x, ctx.canvas.width - tw));
+  const cy = Math.max(0, Math.min(y, ctx.canvas.height - font - 6));
+  ctx.fillStyle = 'rgba(10, 12, 16, .78)';
+  ctx.fillRect(cx, cy, tw, font + 6);
+  ctx.fillStyle = color;
+  ctx.fillText(text, cx + 4, cy + 3);
+}
+
+// Counting lines (with an arrow towards "forward") and zones (tinted by congestion), with their live figures.
+// Geometry is in source pixels; (ox, oy, scale) map it onto the canvas like the boxes.
+function drawAnalytics(ctx, an, ox, oy, scale, font, dpr) {
+  const P = (p) => [ox + p[0] * scale, oy + p[1] * scale];
+  const ok = (p) => Array.isArray(p) && p.length >= 2 && isNum(p[0]) && isNum(p[1]);
+  for (const z of an.zones || []) {
+    if (!Array.isArray(z.polygon) || z.polygon.length < 3 || !z.polygon.every(ok)) continue;
+    const color = CONGESTION_COLORS[z.congestion] || '#4fa3ff';
+    ctx.beginPath();
+    z.polygon.forEach((p, i) => { const [x, y] = P(p); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
+    ctx.closePath();
+    ctx.globalAlpha = 0.18;
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+    ctx.setLineDash([6 * dpr, 4 * dpr]);
+    ctx.strokeStyle = color;
+    ctx.stroke();
+    ctx.setLineDash([]);
+    const top = z.polygon.reduce((a, p) => (p[1] < a[1] ? p : a));
+    const [tx, ty] = P(top);
+    const figures = isNum(z.occupancy) ? ` · ${z.occupancy} in · queue ${z.queue} · ${z.congestion}` : '';
+    tag(ctx, `${z.name}${figures}`, tx, ty + 2, font, color);
+  }
+  for (const l of an.lines || []) {
+    if (!ok(l.a) || !ok(l.b)) continue;
+    const [ax, ay] = P(l.a), [bx, by] = P(l.b);
+    ctx.strokeStyle = '#ffd400';
+    ctx.lineWidth = Math.max(2, Math.round(3 * dpr));
+    ctx.beginPath();
+    ctx.moveTo(ax, ay);
+    ctx.lineTo(bx, by);
+    ctx.stroke();
+    // "forward" crosses from the left of a->b to its right (y down): the arrow points along the right normal.
+    const len = Math.hypot(bx - ax, by - ay) || 1;
+    const nx = -(by - ay) / len, ny = (bx - ax) / len;
+    const mx = (ax + bx) / 2, my = (ay + by) / 2, k = 22 * dpr;
+    ctx.beginPath();
+    ctx.moveTo(mx, my);
+    ctx.lineTo(mx + nx * k, my + ny * k);
+    ctx.lineTo(mx + nx * k * 0.6 - ny * k * 0.3, my + ny * k * 0.6 + nx * k * 0.3);
+    ctx.stroke();
+    const c = l.counts || {};
+    const counted = (dir) => (isNum(c[dir]) ? c[dir] : 0);
+    const text = `${l.name}: ${l.forward} ${counted(l.forward)} · ${l.backward} ${counted(l.backward)}`;
+    tag(ctx, text, mx + 6, my - font - 10, font, '#ffd400');
+  }
+  ctx.lineWidth = Math.max(2, Math.round(2 * dpr));
+}
+
+// Polls a camera's /analytics while it is shown; a camera without analytics (404) is asked again much later.
+class AnalyticsPoller {
+  constructor(id, onData) {
+    this.id = id;
+    this.onData = onData;
+    this.timer = null;
+    this.stopped = true;
+  }
+
+  start() {
+    this.stopped = false;
+    const tick = async () => {
+      if (this.stopped) return;
+      let next = CFG.analyticsMs;
+      try {
+        const r = await api(`/api/v1/cameras/${enc(this.id)}/analytics`);
+        if (this.stopped) return;
+        if (r.ok && r.body) this.onData(r.body);
+        else {
+          this.onData(null);
+          if (r.status === 404) next = CFG.analyticsRetryMs;
+        }
+      } catch (e) {
+        next = CFG.analyticsMs * 5;
+      }
+      if (!this.stopped) this.timer = setTimeout(tick, next);
+    };
+    tick();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}
 
 function classColor(id) {
   const hue = ((isNum(id) ? id : 0) * 47 + 190) % 360;
@@ -572,20 +689,32 @@ function tileStatus(tile, s, detail) {
 function startTileDetections(tile) {
   if (tile.feed) return;
   tile.feed = new DetectionFeed(tile.id, { sse: false, pollMs: CFG.latestMs });
-  tile.overlay = new Overlay(tile.canvas, null, tile.feed);
+  tile.overlay.feed = tile.feed;
   tile.feed.onRecord = (rec) => {
     setText(tile.dets, `${rec.detections.length} detections`);
   };
   tile.feed.start();
-  tile.overlay.start();
 }
 
+// The boxes stop (the live video has them burned in); the lines and zones stay.
 function stopTileDetections(tile) {
   if (tile.feed) tile.feed.stop();
-  if (tile.overlay) tile.overlay.stop();
   tile.feed = null;
-  tile.overlay = null;
+  tile.overlay.feed = null;
   setText(tile.dets, '');
+}
+
+// Lines and zones of a tile while its player runs.
+function startTileAnalytics(tile) {
+  if (tile.analytics) return;
+  tile.analytics = new AnalyticsPoller(tile.id, (a) => { tile.overlay.analytics = a; });
+  tile.analytics.start();
+}
+
+function stopTileAnalytics(tile) {
+  if (tile.analytics) tile.analytics.stop();
+  tile.analytics = null;
+  tile.overlay.analytics = null;
 }
 
 function makeTile(cam) {
@@ -596,7 +725,9 @@ function makeTile(cam) {
   const stateEl = el('span', { class: 'pill' });
   const stats = el('span', { class: 'tile-stats' });
   const dets = el('span', { class: 'tile-dets muted' });
-  const tile = { id: cam.id, video, canvas, status, stateEl, stats, dets, player: null, feed: null, overlay: null };
+  const tile = { id: cam.id, video, canvas, status, stateEl, stats, dets, player: null, feed: null, analytics: null };
+  tile.overlay = new Overlay(canvas, null, null);
+  tile.overlay.start();
   const remove = el('button', {
     class: 'remove', type: 'button', title: `Remove camera ${cam.id}`, 'aria-label': `Remove camera ${cam.id}`,
     text: '✕', onclick: () => removeCamera(cam.id),
@@ -626,10 +757,12 @@ function syncPlayers() {
     if (want && !tile.player) {
       tile.player = new LivePlayer(tile.video, tile.id, (s, d) => tileStatus(tile, s, d));
       tile.player.start();
+      startTileAnalytics(tile);
     } else if (!want && tile.player) {
       tile.player.stop();
       tile.player = null;
       stopTileDetections(tile);
+      stopTileAnalytics(tile);
       tileStatus(tile, 'paused', state.view === 'grid' ? 'open to watch' : '');
     } else if (!want && tile.root.dataset.stream === undefined) {
       tileStatus(tile, 'paused', 'open to watch');
@@ -657,6 +790,8 @@ async function refreshCameras() {
     if (seen.has(id)) continue;
     if (tile.player) tile.player.stop();
     stopTileDetections(tile);
+    stopTileAnalytics(tile);
+    tile.overlay.stop();
     tile.root.remove();
     state.cameras.delete(id);
   }
@@ -698,6 +833,12 @@ function openCameraView(id) {
   });
   view.overlay = new Overlay($('#cv-overlay'), video, view.feed);
   view.overlay.enabled = $('#cv-show-overlay').checked;
+  $('#cv-traffic-panel').hidden = true;
+  view.analytics = new AnalyticsPoller(id, (a) => {
+    view.overlay.analytics = a;
+    renderTraffic(a);
+  });
+  view.analytics.start();
   view.player.start();
   view.feed.start();
   view.overlay.start();
@@ -715,6 +856,7 @@ function closeCameraView() {
   cv.player.stop();
   cv.feed.stop();
   cv.overlay.stop();
+  cv.analytics.stop();
   cv.stopUi();
   cv.stopStreams();
   cv = null;
@@ -731,7 +873,7 @@ function renderCameraViewLive(view) {
       const sw = el('span', { class: 'swatch' });
       sw.style.background = classColor(d.class_id);
       return el('li', { class: 'det-label' }, sw,
-        el('span', { text: `${labelOf(d)} ${isNum(d.score) ? d.score.toFixed(2) : ''}` }));
+        el('span', { text: detLabel(d) }));
     }));
     setText('cv-det-count', rec ? `(${rec.detections.length} in frame ${rec.frame}, via ${view.feed.mode})` : '');
   }
@@ -740,6 +882,23 @@ function renderCameraViewLive(view) {
   setText('cv-live', view.player.status === 'live'
     ? `t=${fmt(v.currentTime, 2)} s · ${fmt(view.player.lag, 2)} s behind live · ${fmt(view.player.bytes / 1e6, 1)} MB received`
     : '');
+}
+
+// The camera view's traffic panel: counts per line and direction, and each zone's state.
+function renderTraffic(a) {
+  const panel = $('#cv-traffic-panel');
+  panel.hidden = !a;
+  if (!a) return;
+  const pairs = [['active tracks', fmtInt(a.active_tracks)]];
+  for (const l of a.lines || []) {
+    const c = l.counts || {};
+    pairs.push([`line ${l.name}`, `${l.forward} ${fmtInt(c[l.forward] || 0)} · ${l.backward} ${fmtInt(c[l.backward] || 0)}`]);
+  }
+  for (const z of a.zones || []) {
+    const speed = isNum(z.mean_speed_kmh) ? ` · ${fmt(z.mean_speed_kmh)} km/h` : '';
+    pairs.push([`zone ${z.name}`, `${fmtInt(z.occupancy)} in · queue ${fmtInt(z.queue)} · ${z.congestion || '–'}${speed}`]);
+  }
+  kv($('#cv-traffic'), pairs);
 }
 
 function updateCameraView(cam) {

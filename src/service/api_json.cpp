@@ -20,16 +20,19 @@ json latency_json(const LatencySummary& l) {
 
 json camera_config_json(const config::CameraConfig& c) {
     // The API shows cameras to anyone who can read it: the URL with its userinfo masked (rtsp://admin:***@host).
-    return json{{"id", c.id},
-                {"url", mask_url_userinfo(c.url)},
-                {"enabled", c.enabled},
-                {"max_fps", c.max_fps},
-                {"model", c.model},
-                {"confidence", c.confidence},
-                {"classes", c.classes},
-                {"loop", c.loop},
-                {"realtime", c.realtime},
-                {"rtsp_transport", c.rtsp_transport}};
+    json j{{"id", c.id},
+           {"url", mask_url_userinfo(c.url)},
+           {"enabled", c.enabled},
+           {"max_fps", c.max_fps},
+           {"model", c.model},
+           {"confidence", c.confidence},
+           {"classes", c.classes},
+           {"loop", c.loop},
+           {"realtime", c.realtime},
+           {"rtsp_transport", c.rtsp_transport}};
+    // The analytics section in the form POST /api/v1/cameras takes back (analytics_config.h).
+    if (!c.analytics.empty()) j["analytics"] = json::parse(analytics::analytics_config_json(c.analytics), nullptr, false);
+    return j;
 }
 
 json camera_stats_json(const CameraSnapshot& c) {

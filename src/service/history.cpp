@@ -271,13 +271,14 @@ Status History::migrate_locked() {
                            " is newer than this build supports (" + std::to_string(kSchemaVersion) +
                            "); upgrade itscam or use another database file");
     if (version == kSchemaVersion) return Status::ok();
-    // Every step from the stored version up, in one transaction: 0 -> 1 (the tables), 1 -> 2 (baselines). A later
-    // version appends its step here.
+    // Every step from the stored version up, in one transaction: 0 -> 1 (the tables), 1 -> 2 (baselines), 2 -> 3
+    // (traffic analytics). A later version appends its step here.
     ITSCAM_RETURN_IF_ERROR(exec_locked("BEGIN IMMEDIATE"));
     Status st;
     const std::pair<int, std::vector<const char*>> kSteps[] = {
         {1, {std::begin(kSchemaV1), std::end(kSchemaV1)}},
         {2, {std::begin(kSchemaV2), std::end(kSchemaV2)}},
+        {3, schema_v3_statements()},
     };
     for (const auto& [to, statements] : kSteps) {
         if (version >= to) continue;
@@ -524,7 +525,9 @@ Result<int64_t> History::delete_older_than(SystemTime cutoff) {
     std::lock_guard<std::mutex> lock(mu_);
     ITSCAM_RETURN_IF_ERROR(exec_locked("BEGIN IMMEDIATE"));
     int64_t deleted = 0;
-    for (const char* sql : {kDeleteSamples, kDeleteAlerts, kDeleteCamera, kDeleteCircuit, kDeleteBaselines}) {
+    std::vector<const char*> deletes = {kDeleteSamples, kDeleteAlerts, kDeleteCamera, kDeleteCircuit, kDeleteBaselines};
+    for (const char* sql : analytics_retention_statements()) deletes.push_back(sql);
+    for (const char* sql : deletes) {
         auto st = stmt_locked(sql);
         if (!st.is_ok()) {
             (void)exec_locked("ROLLBACK");

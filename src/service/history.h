@@ -3,8 +3,8 @@
 //
 // One connection guarded by a mutex (thread-safe); WAL journal, synchronous=NORMAL, busy timeout 5 s. Every
 // statement is prepared once and bound with parameters. Times are stored as INTEGER milliseconds since the Unix
-// epoch (UTC). Schema (version 2, in table `meta` key 'schema_version'; a newer version is refused, an older one is
-// migrated in place when opened: version 1 databases gain the `baselines` table):
+// epoch (UTC). Schema (version 3, in table `meta` key 'schema_version'; a newer version is refused, an older one is
+// migrated in place when opened: version 1 databases gain the `baselines` table, version 2 the analytics tables):
 //   metric_samples(id, ts_ms, camera_id NULL = pipeline-wide, latency_p50_ms, latency_p95_ms, latency_p99_ms, fps,
 //                  pool_efficiency, gpu_utilization, circuit_state, frames_processed, frames_dropped, error_rate,
 //                  gpu_memory_pressure, memory_allocation_p99_ms)          -- NULL columns = not measured
@@ -12,6 +12,12 @@
 //   camera_events(id, ts_ms, camera_id, kind, message)
 //   circuit_transitions(id, ts_ms, device, from_state, to_state, reason)
 //   baselines(id, ts_ms, p99_ms, samples, source)   -- regression baselines; the newest one is in force
+// Traffic analytics (version 3, history_analytics.cpp; one row per closed aggregation interval and key):
+//   line_counts(id, start_ms, end_ms, camera_id, line, direction, class, count)
+//   zone_intervals(id, start_ms, end_ms, camera_id, zone, occupancy_pct, mean_occupancy, max_queue, entries, exits,
+//                  mean_speed_kmh NULL = not calibrated, congestion)
+//   speed_samples(id, ts_ms = start of the interval, end_ms, camera_id, speed_kmh)   -- speeds at line crossings
+//   analytics_events(id, ts_ms, camera_id, kind, event_id UNIQUE, payload_json)     -- congestion changes only
 // frames_processed / frames_dropped are per-sample deltas (frames since the previous sample), so sums over a time
 // range are the totals for that range.
 #pragma once
@@ -26,8 +32,10 @@
 #include <string>
 #include <vector>
 
+#include "analytics/analytics_event.h"
 #include "core/status.h"
 #include "service/alerts.h"
+#include "service/history_analytics.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -87,7 +95,7 @@ struct HistoryCounts {
 
 class History {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory store).
     // kIo: cannot open/create (missing directory, permissions); kCorrupt: not a database / damaged;
@@ -119,6 +127,23 @@ public:
     Result<std::vector<CircuitEventRecord>> circuit_transitions(SystemTime from, SystemTime to);
     Result<std::optional<SystemTime>> latest_sample_time();  // newest pipeline-wide sample, if any
     Result<HistoryCounts> counts();
+
+    // ---- traffic analytics (history_analytics.cpp) ----
+    // Closed aggregation intervals (Pipeline::take_intervals), all in one transaction: their line counts, zone
+    // figures and crossing speeds. kInvalidArgument for an interval without a camera or with end <= start.
+    Status record_intervals(const std::vector<analytics::IntervalAggregate>& intervals);
+    // A congestion change. Other kinds are kInvalidArgument: crossings and zone entries/exits are counted in the
+    // intervals, not stored one by one. An event id already stored is not stored again (a replay is harmless).
+    Status record_event(const analytics::AnalyticsEvent& e);
+    // The intervals with from <= start < to, rebuilt from their rows (speeds included), oldest first; of one camera,
+    // or of every camera when `camera` is empty.
+    Result<std::vector<analytics::IntervalAggregate>> query_intervals(SystemTime from, SystemTime to,
+                                                                      const std::string& camera = "");
+    // A camera's intervals in bucket_s buckets over [since, until) (bucket_intervals, history_analytics.h).
+    Result<std::vector<CountBucket>> query_counts(const std::string& camera, SystemTime since, SystemTime until,
+                                                  int64_t bucket_s);
+    // Stored congestion changes with from <= timestamp < to, oldest first.
+    Result<std::vector<AnalyticsEventRow>> analytics_events(SystemTime from, SystemTime to);
 
     // Deletes rows of every table older than `cutoff` (except the newest baseline, which stays in force); returns
     // the number of rows deleted.

@@ -6,8 +6,14 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace itscam::service::history_sql {
+
+// The statements of schema version 3 (the traffic analytics tables), defined in history_analytics.cpp.
+std::vector<const char*> schema_v3_statements();
+// Retention deletes of those tables (parameter 1: the cutoff in epoch ms).
+std::vector<const char*> analytics_retention_statements();
 
 inline void bind_opt(sqlite3_stmt* st, int i, const std::optional<double>& v) {
     if (v)

@@ -10,6 +10,8 @@
 #include "service/http_router.h"
 #include "service/http_server.h"
 #include "service/http_tls.h"
+#include "service/api_analytics.h"
+#include "service/metrics_analytics.h"
 #include "service/metrics.h"
 #include "service/metrics_streams.h"
 #include "service/web_assets.h"
@@ -106,6 +108,7 @@ struct HttpService::Impl {
           gpu(opt.gpu ? opt.gpu : std::make_shared<GpuMonitor>(opt.nvml_library)),
           gpu_scope(opt.gpu_scope ? *opt.gpu_scope : GpuScope::from_config(p.config())) {
         registry.add(std::make_shared<PipelineCollector>(pipe, gpu));
+        registry.add(std::make_shared<AnalyticsCollector>(pipe));
     }
 
     HttpService& self;
@@ -230,6 +233,64 @@ struct HttpService::Impl {
         res.set_content(pipeline::detection_record_json(*r), "application/json");
     }
 
+    // --- traffic analytics ---
+    // The camera's analytics configuration, or the 404 answer: unknown camera, or one without an analytics section.
+    std::optional<config::CameraConfig> analytics_camera(const std::string& id, HttpResponse& res) {
+        auto cfg = pipe.camera_config(id);
+        if (!cfg.is_ok()) {
+            send_error(res, 404, "camera '" + id + "' does not exist");
+            return std::nullopt;
+        }
+        if (cfg->analytics.empty()) {
+            send_error(res, 404, "camera '" + id +
+                                     "' has no traffic analytics (no lines, zones or speed calibration in its "
+                                     "analytics: section)");
+            return std::nullopt;
+        }
+        return std::move(cfg).value();
+    }
+
+    static std::optional<std::string> param(const HttpRequest& req, const char* name) {
+        for (const auto& [k, v] : req.params)
+            if (k == name) return v;
+        return std::nullopt;
+    }
+
+    void counts(const HttpRequest& req, HttpResponse& res) {
+        const std::string id = req.captures.at(0);
+        if (!analytics_camera(id, res)) return;
+        auto q = parse_counts_query(param(req, "since"), param(req, "until"), param(req, "interval"),
+                                    std::chrono::system_clock::now());
+        if (!q.is_ok()) return send_error(res, 400, q.status().message());
+        const auto& ih = self.interval_history;
+        if (!ih.query) return send_error(res, 503, "no interval history is attached to this service");
+        auto intervals = ih.query(id, q->since, q->until);
+        if (!intervals.is_ok())
+            return send_error(res, http_status_for(intervals.status().code()), intervals.status().message());
+        auto buckets = bucket_intervals(*intervals, q->since, q->until, q->bucket_s);
+        if (!buckets.is_ok()) return send_error(res, 400, "interval: " + buckets.status().message());
+        send_json(res, 200, counts_json(id, *q, *buckets, ih.source));
+    }
+
+    void camera_analytics(const HttpRequest& req, HttpResponse& res) {
+        const std::string id = req.captures.at(0);
+        auto cfg = analytics_camera(id, res);
+        if (!cfg) return;
+        auto snap = pipe.analytics(id);
+        if (!snap.is_ok()) {
+            // Removed meanwhile, or its analytics not running (the pipeline's kNotFound / precondition answers).
+            const int code = snap.status().code() == StatusCode::kUnavailable ? 503 : 404;
+            return send_error(res, code, snap.status().message());
+        }
+        int w = 0, h = 0;
+        const PipelineSnapshot ps = pipe.snapshot();
+        if (const CameraSnapshot* c = find_camera(ps, id)) {
+            w = c->width;
+            h = c->height;
+        }
+        send_json(res, 200, camera_analytics_json(id, cfg->analytics, *snap, w, h));
+    }
+
     void alerts(const HttpRequest&, HttpResponse& res) {
         if (!self.alerts_json)
             return send_json(res, 200, json{{"alerts", json::array()}, {"note", "alerting not configured"}});
@@ -333,6 +394,8 @@ struct HttpService::Impl {
         add("GET", "/api/v1/cameras", Access::kRead, &Impl::list_cameras);
         add("GET", "/api/v1/cameras/{id}", Access::kRead, &Impl::get_camera);
         add("GET", "/api/v1/cameras/{id}/detections/latest", Access::kRead, &Impl::latest);
+        add("GET", "/api/v1/cameras/{id}/counts", Access::kRead, &Impl::counts);
+        add("GET", "/api/v1/cameras/{id}/analytics", Access::kRead, &Impl::camera_analytics);
         add("GET", "/api/v1/alerts", Access::kRead, &Impl::alerts);
         add("GET", "/api/v1/streams", Access::kRead, &Impl::list_streams);
         add("GET", "/streams/{id}", Access::kRead, &Impl::stream_info);

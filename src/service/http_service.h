@@ -10,6 +10,13 @@
 //   GET    /api/v1/cameras/{id}                  200 | 404
 //   DELETE /api/v1/cameras/{id}                  204 | 404
 //   GET    /api/v1/cameras/{id}/detections/latest   the latest DetectionRecord (pipeline::detection_record_json)
+//   GET    /api/v1/cameras/{id}/counts?since=&until=&interval=   traffic counts per bucket (api_analytics.h): since
+//                                                 and until ISO 8601 or Unix seconds (default: the last hour),
+//                                                 interval 1m|5m|15m|1h (default 1m); 400 names a bad parameter,
+//                                                 404 unknown camera or one without analytics, 503 when no
+//                                                 interval history is attached (interval_history)
+//   GET    /api/v1/cameras/{id}/analytics        live: lines and zones (geometry, names) with counts, occupancy,
+//                                                 queue and congestion; 404 unknown camera or without analytics
 //   GET    /api/v1/alerts                        the alerts_json hook, or {"alerts":[],"note":"alerting not configured"}
 //   POST   /api/v1/baseline                      the record_baseline hook (501 when not configured; `itscam run`
 //                                                 persists it through service::record_baseline, alerts_baseline.h)
@@ -43,6 +50,7 @@
 
 #include "core/status.h"
 #include "pipeline/pipeline.h"
+#include "service/alerts.h"
 #include "service/api_json.h"
 #include "service/gpu_monitor.h"
 #include "service/metrics_registry.h"
@@ -96,6 +104,16 @@ public:
     // Hooks for the alerting part; set them before start() (they are read by the handler threads).
     std::function<nlohmann::json()> alerts_json;                // GET /api/v1/alerts
     std::function<Result<nlohmann::json>()> record_baseline;    // POST /api/v1/baseline
+    // GET .../counts: a camera's closed aggregation intervals with from <= start < to (service::Server answers from
+    // the SQLite history, or from its in-memory ring when history is off); `source` names which ("history",
+    // "memory"). Unset: the endpoint answers 503.
+    struct IntervalHistory {
+        std::function<Result<std::vector<analytics::IntervalAggregate>>(const std::string& camera, SystemTime from,
+                                                                       SystemTime to)>
+            query;
+        std::string source;
+    };
+    IntervalHistory interval_history;
     // More series for /metrics, after the pipeline's (and the streams'); thread-safe, any time.
     void add_metrics(std::shared_ptr<prometheus::Collectable> source);
     // Live video and detection streams (before start()); their series join /metrics. stop() ends every streaming

@@ -8,6 +8,7 @@
 
 #include "service/report_charts.h"
 #include "service/report_format.h"
+#include "service/report_traffic.h"
 
 namespace itscam::service {
 
@@ -68,6 +69,10 @@ Result<RenderedReport> render_daily_report(History& h, SystemTime from, SystemTi
         for (const auto& [rule, n] : s.alerts_fired_by_rule) md += "| " + md_escape(rule) + " | " + fmt_int(n) + " |\n";
     }
     if (s.samples == 0) md += "\nNo metric samples were recorded in this window.\n";
+    // Counts, speeds and congestion when the window has analytics rows (report_traffic.h).
+    ITSCAM_ASSIGN_OR_RETURN(TrafficSection traffic, render_traffic_section(h, from, to));
+    md += traffic.markdown;
+    rep.traffic_text = traffic.text;
     rep.markdown = md;
 
     // ---- HTML ----
@@ -151,6 +156,7 @@ Result<RenderedReport> render_daily_report(History& h, SystemTime from, SystemTi
         if (first > 0)
             b += "<p class=\"na\">(" + fmt_int(static_cast<int64_t>(first)) + " earlier events not shown)</p>\n";
     }
+    b += traffic.html;
     rep.html = page("itscam performance report " + fmt_utc(to, "%Y-%m-%d %H:%M UTC"), b);
     return rep;
 }
@@ -194,6 +200,7 @@ Result<ReportFiles> write_report(History& h, std::chrono::seconds duration, cons
     ReportFiles files;
     files.html_path = (fs::path(out_dir) / (stem + ".html")).string();
     files.markdown_path = (fs::path(out_dir) / (stem + ".md")).string();
+    files.traffic_text = rep.traffic_text;
     for (const auto& [path, text] :
          {std::make_pair(files.html_path, &rep.html), std::make_pair(files.markdown_path, &rep.markdown)}) {
         const std::string tmp = path + ".tmp";

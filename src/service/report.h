@@ -4,6 +4,8 @@
 //    an alerts timeline, plus a Markdown summary of the key numbers;
 //  - the period analysis (`--period weekly`): the last period against the previous one and against a baseline
 //    P99, saying what improved or regressed, with numbers.
+// When the window has traffic analytics rows, the daily report adds a traffic section (report_traffic.h): counts by
+// hour and class per line and direction, the speed distribution, the congestion timeline per zone.
 // All times are shown in UTC. Only pipeline-wide samples (camera_id empty) are used.
 #pragma once
 
@@ -39,6 +41,7 @@ struct RenderedReport {
     std::string html;
     std::string markdown;
     ReportStats stats;
+    std::string traffic_text;  // the traffic section as plain text lines (empty: no analytics rows in the window)
 };
 
 // Daily report over [from, to).
@@ -46,6 +49,7 @@ Result<RenderedReport> render_daily_report(History& h, SystemTime from, SystemTi
 
 struct ReportFiles {
     std::string html_path, markdown_path;
+    std::string traffic_text;  // RenderedReport::traffic_text, for the command's summary on stdout
 };
 
 // Renders [now - duration, now) and writes out_dir/report-YYYYMMDD-HHMM.html and .md (UTC of `now`), creating

@@ -140,6 +140,7 @@ void Server::attach(pipeline::PipelineOptions& po) {
     po.on_circuit_transition = [this](const std::string& dev, const pipeline::CircuitTransition& t) {
         on_circuit_transition(dev, t);
     };
+    po.on_event = [this](const analytics::AnalyticsEvent& e) { on_analytics_event(e); };
 }
 
 Status Server::start(pipeline::Pipeline& pipe) {
@@ -166,6 +167,7 @@ void Server::finish(const pipeline::PipelineSnapshot& final_snapshot) {
     if (finished_) return;
     finished_ = true;
     record_sample(final_snapshot);  // the tail since the last sample: no lost data
+    if (pipe_) collect_analytics(true);  // the running intervals too: none is lost at shutdown
     if (webhook_) (void)webhook_->flush(std::chrono::milliseconds(2000));
 }
 
@@ -200,6 +202,20 @@ void Server::on_circuit_transition(const std::string& dev, const pipeline::Circu
     history_error(history_->insert_circuit_transition(r));
 }
 
+// Inference worker thread: must return at once (a lock and a counter, or a copy into a queue).
+void Server::on_analytics_event(const analytics::AnalyticsEvent& e) {
+    speeds_->observe(e);
+    if (e.kind == analytics::EventKind::kCongestionChange && history_) {
+        std::lock_guard<std::mutex> lk(events_mu_);
+        if (pending_events_.size() >= kMaxPendingEvents) {
+            pending_events_.erase(pending_events_.begin());
+            ++dropped_events_;
+        }
+        pending_events_.push_back(e);
+    }
+    if (opt_.publish_event) opt_.publish_event(e);
+}
+
 // ---------------------------------------------------------------- HTTP (handler threads)
 
 Status Server::start_http(pipeline::Pipeline& pipe) {
@@ -225,6 +241,18 @@ Status Server::start_http(pipeline::Pipeline& pipe) {
     http->alerts_json = [this] { return alerts_json(); };
     http->record_baseline = [this] { return record_baseline(); };
     http->add_metrics(std::make_shared<AlertCollector>(alerts_));
+    http->add_metrics(speeds_);
+    if (history_)
+        http->interval_history = {[h = history_.get()](const std::string& cam, SystemTime from, SystemTime to) {
+                                      return h->query_intervals(from, to, cam);
+                                  },
+                                  "history"};
+    else
+        http->interval_history = {[r = recent_](const std::string& cam, SystemTime from, SystemTime to)
+                                      -> Result<std::vector<analytics::IntervalAggregate>> {
+                                      return r->query(cam, from, to);
+                                  },
+                                  "memory"};
     ITSCAM_RETURN_IF_ERROR(http->start());
     const std::string scheme = so.tls_cert.empty() ? "http" : "https";
     log("HTTP API on " + scheme + "://" + so.host + ":" + std::to_string(http->port()) + " (health, metrics, cameras" +
@@ -266,8 +294,9 @@ void Server::run_timers() {
     Clock::time_point next_alerts = after(t0, opt_.alert_interval_s);
     Clock::time_point next_sample = after(t0, cfg_.history.sample_interval_s);
     Clock::time_point next_retention = after(t0, opt_.retention_interval_s);
+    Clock::time_point next_analytics = after(t0, opt_.analytics_flush_interval_s);
     while (!stopping_) {
-        Clock::time_point next = next_alerts;
+        Clock::time_point next = std::min(next_alerts, next_analytics);
         if (history_) next = std::min({next, next_sample, next_retention});
         if (timers_cv_.wait_until(lk, next, [this] { return stopping_; })) break;
         const Clock::time_point now = Clock::now();
@@ -279,6 +308,10 @@ void Server::run_timers() {
         if (history_ && now >= next_sample) {
             record_sample(pipe_->snapshot());
             next_sample = after(now, cfg_.history.sample_interval_s);
+        }
+        if (now >= next_analytics) {
+            collect_analytics(false);
+            next_analytics = after(now, opt_.analytics_flush_interval_s);
         }
         if (history_ && now >= next_retention) {
             apply_retention();
@@ -313,6 +346,25 @@ void Server::record_sample(const pipeline::PipelineSnapshot& s) {
     history_error(
         history_->insert_sample(history_sample_from(s, prev_sample_ ? &*prev_sample_ : nullptr, gpu_inputs())));
     prev_sample_ = s;
+}
+
+void Server::collect_analytics(bool flush) {
+    std::vector<analytics::IntervalAggregate> intervals = pipe_->take_intervals(flush);
+    if (!intervals.empty()) {
+        recent_->add(intervals);
+        if (history_) history_error(history_->record_intervals(intervals));
+        if (opt_.publish_intervals) opt_.publish_intervals(intervals);
+    }
+    std::vector<analytics::AnalyticsEvent> events;
+    int64_t dropped = 0;
+    {
+        std::lock_guard<std::mutex> lk(events_mu_);
+        events.swap(pending_events_);
+        std::swap(dropped, dropped_events_);
+    }
+    if (dropped > 0) log("history: " + std::to_string(dropped) + " congestion changes dropped (queue full)");
+    if (history_)
+        for (const auto& e : events) history_error(history_->record_event(e));
 }
 
 void Server::apply_retention() {

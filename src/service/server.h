@@ -5,11 +5,16 @@
 //                        history and POSTed to the webhook)
 //   history sampling     every history.sample_interval_s: one metrics row
 //   retention            at creation and every retention_interval_s (1 h): history.retention_days
+//   analytics intervals  every analytics_flush_interval_s (2 s): Pipeline::take_intervals -> the in-memory ring
+//                        (GET .../counts without history), the history's analytics tables and publish_intervals;
+//                        the congestion changes queued by the on_event hook -> history; finish() flushes the
+//                        running intervals too (take_intervals(true)), so no interval is lost at shutdown
 // The timers start when the pipeline first reports ready (engines built), so nothing is sampled while it loads.
 //
 // Use (tools/itscam/cmd_run.cpp, tests/service/test_pipeline_alerting.cpp):
 //   auto srv = Server::create(cfg);            // alerts section, webhook, history (validate() alone for --check)
-//   srv->attach(pipeline_options);             // frames -> streams, camera events / circuit transitions -> history
+//   srv->attach(pipeline_options);             // frames -> streams, camera events / circuit transitions -> history,
+//                                              // analytics events -> speed histogram, history, publish_event
 //   auto pipe = Pipeline::create(cfg, pipeline_options);
 //   srv->start(*pipe);                         // HTTP API (answers "loading" until ready) + timers
 //   ... pipe->load(); pipe->start(); ...
@@ -33,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.h"
 #include "core/status.h"
@@ -41,6 +47,8 @@
 #include "service/gpu_monitor.h"
 #include "service/history.h"
 #include "service/http_service.h"
+#include "service/metrics_analytics.h"
+#include "service/recent_intervals.h"
 #include "service/samples.h"
 #include "service/webhook.h"
 #include "streaming/stream_hub.h"
@@ -53,6 +61,12 @@ struct ServerOptions {
     std::shared_ptr<GpuMonitor> gpu;              // null: NVML (libnvidia-ml.so.1); tests inject a sampler
     std::function<void(const std::string&)> log;  // one line per event (alerts, HTTP address, history errors);
                                                   // default: stderr, prefixed "itscam: "
+    double analytics_flush_interval_s = 2.0;      // how often closed analytics intervals are collected
+    // Analytics to a message broker (the MQTT publisher, src/events): every analytics event (on an inference
+    // worker thread: hand it over, never block), and every batch of closed intervals (on the Server's timer
+    // thread). Unset: not published.
+    std::function<void(const analytics::AnalyticsEvent&)> publish_event;
+    std::function<void(const std::vector<analytics::IntervalAggregate>&)> publish_intervals;
 };
 
 // The `alerts:` section: the rules (alert_rules_from_json) and an optional `webhook: {url, timeout_s,
@@ -75,7 +89,8 @@ class Server {
     Server& operator=(const Server&) = delete;
 
     // Installs the hooks into the pipeline's options (call before Pipeline::create): every processed frame to the
-    // stream hub (when streaming and the server are enabled), camera events and circuit transitions to the history.
+    // stream hub (when streaming and the server are enabled), camera events and circuit transitions to the history,
+    // analytics events to the speed histogram, the history (congestion changes) and publish_event.
     void attach(pipeline::PipelineOptions& po);
     // Starts the HTTP API (when server.enabled; kUnavailable if the port is taken) and the timer thread.
     // kInternal when already started.
@@ -92,6 +107,7 @@ class Server {
     HttpService* http() { return http_.get(); }                           // null: server disabled, or not started
     std::shared_ptr<streaming::StreamHub> streams() { return streams_; }  // null: streaming off, or not attached
     GpuMonitor& gpu() { return *gpu_; }
+    const RecentIntervals& recent_intervals() const { return *recent_; }
     const GpuScope& gpu_scope() const { return gpu_scope_; }
 
   private:
@@ -101,6 +117,9 @@ class Server {
     Status start_http(pipeline::Pipeline& pipe);
     void on_camera_event(const std::string& cam, const std::string& kind, const std::string& msg);
     void on_circuit_transition(const std::string& dev, const pipeline::CircuitTransition& t);
+    void on_analytics_event(const analytics::AnalyticsEvent& e);
+    // Closed intervals (all of them with flush) and queued congestion changes to the ring, history and publisher.
+    void collect_analytics(bool flush);
     nlohmann::json alerts_json() const;
     Result<nlohmann::json> record_baseline();
 
@@ -121,6 +140,14 @@ class Server {
     std::shared_ptr<streaming::StreamHub> streams_;  // set by attach(), before the pipeline exists
     std::unique_ptr<HttpService> http_;
     pipeline::Pipeline* pipe_ = nullptr;  // set by start()
+    std::shared_ptr<RecentIntervals> recent_ = std::make_shared<RecentIntervals>();
+    std::shared_ptr<SpeedHistogram> speeds_ = std::make_shared<SpeedHistogram>();
+    // Congestion changes from pipeline threads, written to history by the timer thread (bounded: a stuck disk must
+    // not grow it without limit; beyond it the oldest are dropped and counted).
+    std::mutex events_mu_;
+    std::vector<analytics::AnalyticsEvent> pending_events_;
+    int64_t dropped_events_ = 0;
+    static constexpr size_t kMaxPendingEvents = 10000;
 
     // Timer thread state: written by the timer thread only, then by finish() after it joined.
     std::optional<pipeline::PipelineSnapshot> prev_sample_;  // the snapshot of the previous history sample

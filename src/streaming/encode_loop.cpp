@@ -26,26 +26,40 @@ int64_t steady_us(std::chrono::steady_clock::time_point t) {
 }
 
 json detection_event_json(const pipeline::DetectionRecord& r, const std::vector<std::string>& names) {
+    // Cameras with analytics: track ids and speeds run parallel to the detections (sink.h); a record whose
+    // vectors do not match is served without them rather than misattributed.
+    const bool tracked = r.track_ids.size() == r.detections.size();
+    const bool speeds = r.speeds_kmh.size() == r.detections.size();
     json dets = json::array();
-    for (const auto& d : r.detections) {
+    for (size_t i = 0; i < r.detections.size(); ++i) {
+        const auto& d = r.detections[i];
         const std::string name = d.class_id >= 0 && static_cast<size_t>(d.class_id) < names.size()
                                      ? names[static_cast<size_t>(d.class_id)]
                                      : std::to_string(d.class_id);
-        dets.push_back({{"class_id", d.class_id},
-                        {"name", name},
-                        {"score", std::round(d.score * 1000) / 1000},
-                        {"box",
-                         {std::round(d.x1 * 10) / 10, std::round(d.y1 * 10) / 10, std::round(d.x2 * 10) / 10,
-                          std::round(d.y2 * 10) / 10}}});
+        json o{{"class_id", d.class_id},
+               {"name", name},
+               {"score", std::round(d.score * 1000) / 1000},
+               {"box",
+                {std::round(d.x1 * 10) / 10, std::round(d.y1 * 10) / 10, std::round(d.x2 * 10) / 10,
+                 std::round(d.y2 * 10) / 10}}};
+        if (tracked && r.track_ids[i] > 0) o["track_id"] = r.track_ids[i];
+        if (speeds && std::isfinite(r.speeds_kmh[i])) o["speed_kmh"] = std::round(r.speeds_kmh[i] * 10) / 10;
+        dets.push_back(std::move(o));
     }
-    return json{{"camera", r.camera},
-                {"frame", r.frame},
-                {"pts", r.pts},
-                {"wall_time_us", r.wall_time_us},
-                {"width", r.width},
-                {"height", r.height},
-                {"latency_ms", r.latency_ms},
-                {"detections", std::move(dets)}};
+    json j{{"camera", r.camera},
+           {"frame", r.frame},
+           {"pts", r.pts},
+           {"wall_time_us", r.wall_time_us},
+           {"width", r.width},
+           {"height", r.height},
+           {"latency_ms", r.latency_ms},
+           {"detections", std::move(dets)}};
+    if (!r.events.empty()) {
+        json evs = json::array();
+        for (const auto& e : r.events) evs.push_back(json::parse(analytics::event_json(e), nullptr, false));
+        j["events"] = std::move(evs);
+    }
+    return j;
 }
 
 // Drops closed viewers; a rendition nobody has watched for idle_stop_s loses its encoder (a new viewer starts a
@@ -106,7 +120,8 @@ video::Frame annotated(CameraStream& c, const video::Frame& frame, const pipelin
             std::memcpy(c.scratch.data() + row * static_cast<size_t>(y),
                         frame.data.get() + frame.stride * static_cast<size_t>(y), row);
         cv::Mat m(frame.height, frame.width, CV_8UC3, c.scratch.data(), row);
-        vision::draw_detections(m, rec.detections, c.names);
+        vision::draw_detections(m, rec.detections, c.names,
+                                rec.track_ids.size() == rec.detections.size() ? &rec.track_ids : nullptr);
         work.data = std::shared_ptr<uint8_t>(std::shared_ptr<void>(), c.scratch.data());
         work.stride = row;
     }

@@ -25,12 +25,15 @@ cv::Scalar class_color_bgr(int class_id) {
     return cv::Scalar(rgb & 0xFF, (rgb >> 8) & 0xFF, (rgb >> 16) & 0xFF);
 }
 
-void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std::vector<std::string>& names) {
+void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std::vector<std::string>& names,
+                     const std::vector<int64_t>* track_ids) {
     if (bgr.empty() || bgr.type() != CV_8UC3) return;
     const int lw = std::max(static_cast<int>(std::nearbyint((bgr.rows + bgr.cols) / 2.0 * 0.003)), 2);
     const int tf = std::max(lw - 1, 1);
     const double sf = lw / 3.0;
-    for (const Detection& d : dets) {
+    const bool tracked = track_ids && track_ids->size() == dets.size();
+    for (size_t i = 0; i < dets.size(); ++i) {
+        const Detection& d = dets[i];
         const cv::Scalar color = class_color_bgr(d.class_id);
         const cv::Point p1(static_cast<int>(d.x1), static_cast<int>(d.y1));
         const cv::Point p2(static_cast<int>(d.x2), static_cast<int>(d.y2));
@@ -39,7 +42,9 @@ void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std
         const bool named = d.class_id >= 0 && static_cast<size_t>(d.class_id) < names.size();
         char score[16];
         std::snprintf(score, sizeof(score), "%.2f", d.score);
-        const std::string label = (named ? names[d.class_id] : std::to_string(d.class_id)) + " " + score;
+        const std::string track =
+            tracked && (*track_ids)[i] > 0 ? " #" + std::to_string((*track_ids)[i]) : std::string();
+        const std::string label = (named ? names[d.class_id] : std::to_string(d.class_id)) + track + " " + score;
         int baseline = 0;
         const cv::Size ts = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, sf, tf, &baseline);
         // Label above the box when it fits, else inside below the top edge; shifted left/up to stay in the image.

@@ -68,7 +68,13 @@ history: { path: ${path.join(work, 'history.db')} }
 pipeline: { max_batch_size: 1 }
 fallback: { enabled: false }
 cameras:
-  - { id: ${CAMERA}, url: ${clip}, loop: true, max_fps: 5 }
+  - id: ${CAMERA}
+    url: ${clip}
+    loop: true
+    max_fps: 5
+    analytics:  # the clip is 640x360: a line across the road and a zone over it
+      lines: [{ name: mid, a: [0, 200], b: [640, 200], forward: down, backward: up }]
+      zones: [{ name: road, polygon: [[20, 150], [620, 150], [620, 350], [20, 350]] }]
 `;
   fs.writeFileSync(path.join(work, 'config.yaml'), config);
   const out = fs.openSync(path.join(work, 'itscam.log'), 'w');
@@ -253,6 +259,27 @@ async function main() {
     if (streaming && !/via sse/.test(via)) throw new Error(`detections not from the SSE stream: '${via}'`);
     const sync = await page.textContent('#cv-sync');
     return `${labels} labels (${(await page.locator('#cv-detections li').first().textContent()).trim()}, ...), ${pixels} overlay pixels, ${via.trim()}, ${sync.trim()}`;
+  });
+  await check('traffic analytics: lines, zones and track ids', async () => {
+    const text = await until('the traffic panel', async () => {
+      const hidden = await page.evaluate(() => document.getElementById('cv-traffic-panel').hidden);
+      const t = hidden ? '' : await page.textContent('#cv-traffic');
+      return /line mid/.test(t) && /zone road/.test(t) ? t : null;
+    }, 20000);
+    // The counting line is drawn in yellow (#ffd400) over the video.
+    const yellow = await until('the counting line on the overlay', () => page.evaluate(() => {
+      const c = document.getElementById('cv-overlay');
+      if (!c.width || !c.height) return null;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 240 && d[i + 1] > 195 && d[i + 1] < 230 && d[i + 2] < 40 && d[i + 3] > 200) n++;
+      return n > 100 ? n : null;
+    }), 10000);
+    const tracked = await until('a label with a track id', async () => {
+      const labels = await page.locator('#cv-detections li').allTextContents();
+      return labels.find((l) => /#\d+/.test(l)) || null;
+    }, 30000);
+    return `${text.replace(/\s+/g, ' ').slice(0, 80)}; ${yellow} line pixels; '${tracked.trim()}'`;
   });
   await page.waitForTimeout(500);
   await page.screenshot({ path: shot });

@@ -292,7 +292,7 @@ TEST(History, MigratesAVersion1DatabaseAndKeepsItsRows) {
     {
         auto h = History::open(path);
         ASSERT_TRUE(h.is_ok()) << h.status().to_string();
-        EXPECT_EQ(*(*h)->schema_version(), 2);
+        EXPECT_EQ(*(*h)->schema_version(), History::kSchemaVersion);  // 1 -> 2 -> 3 in one go
         auto c = (*h)->counts();
         ASSERT_TRUE(c.is_ok());
         EXPECT_EQ(c->samples, 1);
@@ -306,7 +306,7 @@ TEST(History, MigratesAVersion1DatabaseAndKeepsItsRows) {
         EXPECT_FALSE(*none);
         ASSERT_TRUE((*h)->insert_baseline({kT0 + 1h, 42.5, 900, "POST /api/v1/baseline"}).is_ok());
     }
-    // Reopened: already at version 2, the baseline is there.
+    // Reopened: already at the current version, the baseline is there.
     auto h = History::open(path);
     ASSERT_TRUE(h.is_ok()) << h.status().to_string();
     EXPECT_EQ(*(*h)->schema_version(), History::kSchemaVersion);

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -69,6 +70,24 @@ protected:
                 r.height = h_;
                 r.detections = frame_boxes(w_, h_, i);
                 r.class_names = &names;
+                // A tracking camera: ids parallel to the boxes (0: not confirmed yet), one calibrated speed, and a
+                // line crossing every 10th frame.
+                r.track_ids.assign(r.detections.size(), 0);
+                r.speeds_kmh.assign(r.detections.size(), std::numeric_limits<float>::quiet_NaN());
+                if (!r.detections.empty()) {
+                    r.track_ids[0] = 12;
+                    r.speeds_kmh[0] = 47.25f;
+                }
+                if (i % 10 == 0) {
+                    analytics::AnalyticsEvent e;
+                    e.kind = analytics::EventKind::kLineCrossing;
+                    e.id = "cam1-1-" + std::to_string(i);
+                    e.camera = "cam1";
+                    e.track_id = 12;
+                    e.line = "north";
+                    e.direction = "inbound";
+                    r.events.push_back(e);
+                }
                 hub_->push(f, r);
                 std::this_thread::sleep_until(t0 + std::chrono::microseconds((i + 1) * 33333));
             }
@@ -376,7 +395,7 @@ TEST_F(StreamFixture, DetectionEventsCarryTheVideoTimeline) {
     EXPECT_EQ(ctype, "text/event-stream");
     std::istringstream in(body);
     std::string line;
-    int events = 0;
+    int events = 0, crossings = 0;
     double last_pts = 0;
     while (std::getline(in, line)) {
         if (line.rfind("data: ", 0) != 0) continue;
@@ -389,9 +408,19 @@ TEST_F(StreamFixture, DetectionEventsCarryTheVideoTimeline) {
         ASSERT_EQ(j["detections"].size(), 3u);
         EXPECT_EQ(j["detections"][0]["name"], "car");
         EXPECT_EQ(j["detections"][0]["box"].size(), 4u);
+        EXPECT_EQ(j["detections"][0]["track_id"], 12);
+        EXPECT_EQ(j["detections"][0]["speed_kmh"], 47.3);
+        EXPECT_FALSE(j["detections"][1].contains("track_id"));  // not confirmed yet
+        EXPECT_FALSE(j["detections"][1].contains("speed_kmh"));
+        if (j.contains("events")) {
+            EXPECT_EQ(j["events"][0]["type"], "line_crossing");
+            EXPECT_EQ(j["events"][0]["track_id"], 12);
+            crossings++;
+        }
         events++;
     }
     EXPECT_GE(events, 15);
+    EXPECT_GE(crossings, 1);
 }
 
 TEST_F(StreamFixture, MetricsPassPromtool) {

@@ -99,6 +99,28 @@ TEST(Draw, LabelStaysInsideImage) {
     EXPECT_GT(left_of_box, 50);
 }
 
+// The label width in pixels along the row just above the box's top edge (where the filled label sits).
+int label_width(const cv::Mat& img, int y) {
+    int w = 0;
+    for (int x = 0; x < img.cols; ++x) w += img.at<cv::Vec3b>(y, x) != cv::Vec3b(0, 0, 0);
+    return w;
+}
+
+TEST(Draw, TrackIdWidensTheLabel) {
+    const std::vector<Detection> dets = {{0, 0.87f, 20, 100, 80, 160}};
+    const std::vector<int64_t> ids = {12}, none = {0}, wrong_size = {12, 13};
+    cv::Mat plain(200, 400, CV_8UC3, cv::Scalar(0, 0, 0)), tracked = plain.clone(), untracked = plain.clone(),
+        mismatched = plain.clone();
+    draw_detections(plain, dets, {"car"});
+    draw_detections(tracked, dets, {"car"}, &ids);
+    draw_detections(untracked, dets, {"car"}, &none);
+    draw_detections(mismatched, dets, {"car"}, &wrong_size);
+    const int y = 95;  // inside the label above the box
+    EXPECT_GT(label_width(tracked, y), label_width(plain, y) + 10);  // "car #12 0.87" vs "car 0.87"
+    EXPECT_EQ(label_width(untracked, y), label_width(plain, y));    // id 0: no track yet
+    EXPECT_EQ(label_width(mismatched, y), label_width(plain, y));   // not parallel: ignored
+}
+
 TEST(Draw, ToleratesOddInputs) {
     cv::Mat img(50, 50, CV_8UC3, cv::Scalar(1, 2, 3));
     draw_detections(img, {{99, 0.5f, -100, -100, 1000, 1000}, {-1, 0.5f, 10, 10, 5, 5}}, {});  // no names: ids

@@ -234,6 +234,7 @@ int run_report(const ReportArgs& a) {
         }
         std::printf("alerts fired: %" PRId64 ", circuit opens: %" PRId64 ", camera disconnects/failures: %" PRId64 "\n",
                     s.alerts_fired, s.circuit_opens, s.camera_disconnects);
+        std::fputs(files->traffic_text.c_str(), stdout);  // counts, speeds, congestion (when analytics ran)
         return 0;
     }
 
