@@ -103,6 +103,12 @@ Result<std::unique_ptr<Server>> Server::create(const config::Config& cfg, Server
             s->log("regression baseline p99 " + std::to_string((*b)->p99_ms) + " ms (recorded " +
                    iso8601_utc((*b)->timestamp) + ")");
     }
+    if (cfg.events.mqtt.enabled) {
+        Server* self = s.get();
+        auto m = events::MqttPublisher::create(cfg.events.mqtt, [self](const std::string& line) { self->log(line); });
+        if (!m) return m.status().with_context("events.mqtt");
+        s->mqtt_ = std::move(m).value();
+    }
     Server* raw = s.get();
     s->alerts_.on_transition([raw](const AlertTransition& t) {
         raw->log("alert " + t.alert.rule + ": " + alert_state_name(t.from) + " -> " + alert_state_name(t.to) + ": " +
@@ -169,6 +175,8 @@ void Server::finish(const pipeline::PipelineSnapshot& final_snapshot) {
     record_sample(final_snapshot);  // the tail since the last sample: no lost data
     if (pipe_) collect_analytics(true);  // the running intervals too: none is lost at shutdown
     if (webhook_) (void)webhook_->flush(std::chrono::milliseconds(2000));
+    // What the broker has not acknowledged stays in the spool and goes out at the next start.
+    if (mqtt_ && !mqtt_->flush(5.0)) log("mqtt: events still spooled at shutdown; they are sent at the next start");
 }
 
 // ---------------------------------------------------------------- pipeline hooks (pipeline threads)
@@ -214,6 +222,11 @@ void Server::on_analytics_event(const analytics::AnalyticsEvent& e) {
         pending_events_.push_back(e);
     }
     if (opt_.publish_event) opt_.publish_event(e);
+    // The publisher only appends to its spool here (never the network): at once, in frame order per camera.
+    if (mqtt_) {
+        auto topic = events::mqtt_events_topic(cfg_.events.mqtt, e.camera);
+        if (topic) mqtt_->publish(*topic, analytics::event_json(e), e.id);
+    }
 }
 
 // ---------------------------------------------------------------- HTTP (handler threads)
@@ -354,6 +367,13 @@ void Server::collect_analytics(bool flush) {
         recent_->add(intervals);
         if (history_) history_error(history_->record_intervals(intervals));
         if (opt_.publish_intervals) opt_.publish_intervals(intervals);
+        if (mqtt_) {
+            for (const auto& a : intervals) {
+                auto topic = events::mqtt_counts_topic(cfg_.events.mqtt, a.camera);
+                // Unique per camera and interval: a resend after a restart is recognisable.
+                if (topic) mqtt_->publish(*topic, analytics::aggregate_json(a), a.camera + "-" + std::to_string(a.start_us));
+            }
+        }
     }
     std::vector<analytics::AnalyticsEvent> events;
     int64_t dropped = 0;

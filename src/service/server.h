@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "events/mqtt_publisher.h"
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 #include "service/alerts.h"
@@ -136,6 +137,8 @@ class Server {
     AlertEngine alerts_;
     std::unique_ptr<WebhookNotifier> webhook_;
     std::unique_ptr<History> history_;
+    // events.mqtt.enabled: analytics events and interval aggregates to the broker (docs/mqtt.md).
+    std::unique_ptr<events::MqttPublisher> mqtt_;
     std::shared_ptr<GpuMonitor> gpu_;
     std::shared_ptr<streaming::StreamHub> streams_;  // set by attach(), before the pipeline exists
     std::unique_ptr<HttpService> http_;
