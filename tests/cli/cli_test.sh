@@ -108,6 +108,44 @@ EOF
         grep -qF "$field" "$work/det.jsonl" || { echo "FAIL: JSONL lacks $field"; head -n 2 "$work/det.jsonl"; exit 1; }
     done
     echo "ok: run on two clips: $(wc -l < "$work/det.jsonl") records";;
+run_mqtt)
+    # Analytics events of a real clip to a real broker: mosquitto on a free loopback port, a counting line on the
+    # urban clip (read losslessly); every crossing in the JSON Lines sink arrives on itscam/<camera>/events with
+    # its id, the closing interval on .../counts, and the node's status goes online then offline.
+    { [ -x /usr/sbin/mosquitto ] && command -v mosquitto_sub >/dev/null; } || { echo "skip: no mosquitto"; exit 77; }
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosq.conf"
+    /usr/sbin/mosquitto -c "$work/mosq.conf" > "$work/mosq.log" 2>&1 & mpid=$!
+    sleep 0.5
+    mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'itscam/#' -v > "$work/mqtt.txt" 2>&1 & spid=$!
+    trap 'kill $spid $mpid 2>/dev/null' EXIT
+    sleep 0.5
+    cat > "$work/mqtt.yaml" <<EOF
+model: $model
+imgsz: 320
+plan_cache_dir: $work/plans
+server: { enabled: false }
+history: { enabled: false }
+events: { mqtt: { enabled: true, port: $port, node: clinode, spool_dir: $work/spool } }
+sinks: [ { type: jsonl, path: $work/det.jsonl } ]
+cameras:
+  - id: urban
+    url: $shared/data/videos/urban_road_cctv_360p.mp4
+    realtime: false
+    lossless: true
+    analytics: { lines: [ { name: main, a: [110, 210], b: [605, 210] } ], tracker: { high_score: 0.3, new_track_score: 0.3 } }
+EOF
+    out=$("$bin" run --config "$work/mqtt.yaml" --status-interval 0 2>&1) || { echo "FAIL: run exited $?"; echo "$out"; exit 1; }
+    sleep 1
+    ids_jsonl=$(grep -o '"id":"[^"]*","type":"line_crossing"' "$work/det.jsonl" | sort -u)
+    ids_mqtt=$(grep '^itscam/urban/events ' "$work/mqtt.txt" | grep -o '"id":"[^"]*","type":"line_crossing"' | sort -u)
+    n=$(grep -c . <<<"$ids_jsonl")
+    [ "$n" -ge 10 ] || { echo "FAIL: only $n crossings counted"; exit 1; }
+    [ "$ids_jsonl" = "$ids_mqtt" ] || { echo "FAIL: MQTT events differ from the sink's"; diff <(echo "$ids_jsonl") <(echo "$ids_mqtt") | head; exit 1; }
+    grep -q '^itscam/urban/counts {' "$work/mqtt.txt" || { echo "FAIL: no counts message"; head "$work/mqtt.txt"; exit 1; }
+    grep -q '^itscam/clinode/status online' "$work/mqtt.txt" || { echo "FAIL: no online status"; exit 1; }
+    grep -q '^itscam/clinode/status offline' "$work/mqtt.txt" || { echo "FAIL: no offline status"; exit 1; }
+    echo "ok: $n crossings in the sink and on itscam/urban/events, counts and status published";;
 run_signal)
     # A looping camera runs until SIGTERM; the process drains and exits 0, and the sink ends with a whole line.
     cat > "$work/loop.yaml" <<EOF
