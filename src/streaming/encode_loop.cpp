@@ -43,7 +43,8 @@ json detection_event_json(const pipeline::DetectionRecord& r, const std::vector<
                 {std::round(d.x1 * 10) / 10, std::round(d.y1 * 10) / 10, std::round(d.x2 * 10) / 10,
                  std::round(d.y2 * 10) / 10}}};
         if (tracked && r.track_ids[i] > 0) o["track_id"] = r.track_ids[i];
-        if (speeds && std::isfinite(r.speeds_kmh[i])) o["speed_kmh"] = std::round(r.speeds_kmh[i] * 10) / 10;
+        if (speeds && std::isfinite(r.speeds_kmh[i]))
+            o["speed_kmh"] = std::round(static_cast<double>(r.speeds_kmh[i]) * 10) / 10;  // 47.3, not 47.2999992
         dets.push_back(std::move(o));
     }
     json j{{"camera", r.camera},

@@ -122,7 +122,6 @@ run_mqtt)
     sleep 0.5
     cat > "$work/mqtt.yaml" <<EOF
 model: $model
-imgsz: 320
 plan_cache_dir: $work/plans
 server: { enabled: false }
 history: { enabled: false }
@@ -133,14 +132,16 @@ cameras:
     url: $shared/data/videos/urban_road_cctv_360p.mp4
     realtime: false
     lossless: true
+    max_fps: 5                         # every 5th frame (by pts): a short run, and tracking at a low rate
     analytics: { lines: [ { name: main, a: [110, 210], b: [605, 210] } ], tracker: { high_score: 0.3, new_track_score: 0.3 } }
 EOF
     out=$("$bin" run --config "$work/mqtt.yaml" --status-interval 0 2>&1) || { echo "FAIL: run exited $?"; echo "$out"; exit 1; }
     sleep 1
-    ids_jsonl=$(grep -o '"id":"[^"]*","type":"line_crossing"' "$work/det.jsonl" | sort -u)
-    ids_mqtt=$(grep '^itscam/urban/events ' "$work/mqtt.txt" | grep -o '"id":"[^"]*","type":"line_crossing"' | sort -u)
+    # Only line crossings here (no zones); event ids are "<camera>-<epoch>-<seq>".
+    ids_jsonl=$(grep -o '"id":"urban-[0-9]*-[0-9]*"' "$work/det.jsonl" | sort -u)
+    ids_mqtt=$(grep '^itscam/urban/events ' "$work/mqtt.txt" | grep -o '"id":"urban-[0-9]*-[0-9]*"' | sort -u)
     n=$(grep -c . <<<"$ids_jsonl")
-    [ "$n" -ge 10 ] || { echo "FAIL: only $n crossings counted"; exit 1; }
+    [ "$n" -ge 5 ] || { echo "FAIL: only $n crossings counted"; exit 1; }
     [ "$ids_jsonl" = "$ids_mqtt" ] || { echo "FAIL: MQTT events differ from the sink's"; diff <(echo "$ids_jsonl") <(echo "$ids_mqtt") | head; exit 1; }
     grep -q '^itscam/urban/counts {' "$work/mqtt.txt" || { echo "FAIL: no counts message"; head "$work/mqtt.txt"; exit 1; }
     grep -q '^itscam/clinode/status online' "$work/mqtt.txt" || { echo "FAIL: no online status"; exit 1; }
