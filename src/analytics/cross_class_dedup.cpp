@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <numeric>
 
+#include "analytics/kalman_box.h"
+
 namespace itscam::analytics {
 
 namespace {
 
-float iou_of(const vision::Detection& a, const vision::Detection& b) {
-    const float w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
-    const float h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
-    if (w <= 0 || h <= 0) return 0;
-    const float inter = w * h;
-    const float ua = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
-    return ua > 0 ? inter / ua : 0;
-}
+BoxXyxy box_of(const vision::Detection& d) { return {d.x1, d.y1, d.x2, d.y2}; }
 
 }  // namespace
 
@@ -28,7 +23,7 @@ std::vector<vision::Detection> drop_cross_class_duplicates(const std::vector<vis
         if (!keep[i]) continue;
         for (size_t oj = oi + 1; oj < order.size(); ++oj) {
             const size_t j = order[oj];
-            if (keep[j] && dets[j].class_id != dets[i].class_id && iou_of(dets[i], dets[j]) >= iou) keep[j] = 0;
+            if (keep[j] && dets[j].class_id != dets[i].class_id && box_iou(box_of(dets[i]), box_of(dets[j])) >= iou) keep[j] = 0;
         }
     }
     std::vector<vision::Detection> out;

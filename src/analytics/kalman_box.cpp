@@ -10,6 +10,15 @@ BoxXyah to_xyah(const BoxXyxy& b) {
     return {0.5 * (static_cast<double>(b.x1) + b.x2), 0.5 * (static_cast<double>(b.y1) + b.y2), h > 0 ? w / h : 0, h};
 }
 
+float box_iou(const BoxXyxy& a, const BoxXyxy& b) {
+    const float iw = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
+    const float ih = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
+    if (iw <= 0 || ih <= 0) return 0;
+    const float inter = iw * ih;
+    const float uni = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
+    return uni > 0 ? inter / uni : 0;
+}
+
 BoxXyxy to_xyxy(const BoxXyah& b) {
     const double w = b.a * b.h;
     return {static_cast<float>(b.cx - 0.5 * w), static_cast<float>(b.cy - 0.5 * b.h),

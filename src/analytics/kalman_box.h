@@ -25,6 +25,8 @@ struct BoxXyxy {
 
 BoxXyah to_xyah(const BoxXyxy& b);
 BoxXyxy to_xyxy(const BoxXyah& b);
+// Intersection over union; 0 for disjoint or empty boxes.
+float box_iou(const BoxXyxy& a, const BoxXyxy& b);
 
 // Noise levels as fractions of the box height (aspect terms are absolute: the aspect ratio has no pixel unit).
 // The defaults are DeepSORT's / ByteTrack's per-frame values (position 1/20 h, velocity 1/160 h per frame) converted

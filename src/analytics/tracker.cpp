@@ -22,15 +22,6 @@ constexpr size_t kMaxHistory = 64;
 // Momentum needs a real movement: at least this fraction of the box height over the window.
 constexpr double kMinDirectionMove = 0.1;
 
-float iou(const BoxXyxy& a, const BoxXyxy& b) {
-    const float iw = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
-    const float ih = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
-    if (iw <= 0 || ih <= 0) return 0;
-    const float inter = iw * ih;
-    const float uni = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
-    return uni > 0 ? inter / uni : 0;
-}
-
 // Coordinates beyond this are garbage, not pixels; refusing them keeps every box area and filter state finite.
 constexpr float kMaxCoordinate = 1e6f;
 
@@ -118,7 +109,7 @@ void Tracker::Impl::overlapping_pairs(float gate, ScoreFn score_fn) {
                                    [&](int r, float x) { return row_boxes[r].x1 < x; });
         for (; it != order.end() && row_boxes[*it].x1 < cb.x2; ++it) {
             const int r = *it;
-            const float v = iou(row_boxes[r], cb);
+            const float v = box_iou(row_boxes[r], cb);
             if (v <= 0 || v < gate) continue;
             const float s = score_fn(r, static_cast<int>(c), v);
             if (s >= 0) pairs.push_back({r, static_cast<int>(c), s});

@@ -210,9 +210,10 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
                             "is for files read as fast as they decode (realtime: false): a live camera, or a file "
                             "paced like one, cannot wait for the detector without falling behind");
     }
-    if (cam.analytics.interval_s < 1 || cam.analytics.interval_s > 86400 || !std::isfinite(cam.analytics.interval_s))
-        return config_error(p, join(prefix, "analytics.interval_s"),
-                            "must be between 1 and 86400 seconds, got " + format_number(cam.analytics.interval_s));
+    // The analytics' own checks (geometry, ranges), also for a config built in code rather than read from YAML.
+    if (!cam.analytics.empty())
+        if (Status st = analytics::validate_analytics(cam.analytics); !st)
+            return config_error(p, join(prefix, "analytics"), st.message());
     return Status::ok();
 }
 
