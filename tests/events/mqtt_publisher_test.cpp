@@ -206,7 +206,8 @@ TEST_F(MqttPublisherTest, BrokerOutageEveryEventArrivesInOrder) {
     ASSERT_TRUE(add_password(pwfile, "pub", "pub-pass-1", false));
     broker.reload();
     ASSERT_TRUE(p->flush(60)) << p->stats().spooled << " still spooled; " << p->stats().last_error;
-    ASSERT_TRUE(wait_until([&] { return check_order(sub.messages(), "cam1").unique >= total; }, 20));
+    ASSERT_TRUE(wait_until([&] { return check_order(sub.messages(), "cam1").unique >= total; }, 60))
+        << check_order(sub.messages(), "cam1").unique << " of " << total << " received";
     const double catch_up_s = seconds_since(up_at);
     const auto r = check_order(sub.messages(), "cam1");
     EXPECT_EQ(r.problem, "");

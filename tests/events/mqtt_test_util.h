@@ -121,7 +121,11 @@ public:
         const passwd* pw = ::getpwuid(::getuid());
         const std::string conf = (dir_ / "mosquitto.conf").string();
         write_file(conf, "persistence false\nlog_dest file " + (dir_ / "mosquitto.log").string() +
-                             "\nlog_type all\nuser " + std::string(pw ? pw->pw_name : "root") + "\n" + body_);
+                             "\nlog_type all\nuser " + std::string(pw ? pw->pw_name : "root") +
+                             // mosquitto keeps at most 1000 queued QoS 1 messages per client by default and drops
+                             // the rest; a test subscriber slowed by a sanitizer or a busy machine would then miss
+                             // a burst's tail that the publisher did deliver.
+                             "\nmax_queued_messages 0\n" + body_);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
