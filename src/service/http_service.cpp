@@ -151,7 +151,9 @@ struct HttpService::Impl {
         const bool ok = s.ready && pipe.ready();
         std::string reason = ok ? "ok" : s.not_ready_reason;
         if (!ok && reason.empty()) reason = "the pipeline is not ready (model loading or warming up)";
-        send_json(res, ok ? 200 : 503, json{{"ready", ok}, {"reason", reason}});
+        json body{{"ready", ok}, {"reason", reason}};
+        if (self.ready_details) body.update(self.ready_details());
+        send_json(res, ok ? 200 : 503, body);
     }
 
     void performance(const HttpRequest&, HttpResponse& res) {

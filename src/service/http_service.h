@@ -2,7 +2,7 @@
 // (http_server.h: Boost.Beast/Asio; no thread per connection, header/body/write deadlines, connection caps, TLS).
 //
 //   GET    /health                               200 {"status":"alive","uptime_s","version"}
-//   GET    /health/ready                         200 when the pipeline can serve, else 503; {"ready","reason"}
+//   GET    /health/ready                         200 when the pipeline can serve, else 503; {"ready","reason"} (+ ready_details)
 //   GET    /health/performance                   SEED fields (see performance_json) + cameras, devices, stages
 //   GET    /metrics                              Prometheus text format 0.0.4 (see metrics.h)
 //   GET    /api/v1/cameras                       [{config..., state...}]
@@ -104,6 +104,9 @@ public:
     // Hooks for the alerting part; set them before start() (they are read by the handler threads).
     std::function<nlohmann::json()> alerts_json;                // GET /api/v1/alerts
     std::function<Result<nlohmann::json>()> record_baseline;    // POST /api/v1/baseline
+    // More members of GET /health/ready's body (an object; e.g. the event broker's state). They never change its
+    // status code, which is the pipeline's alone.
+    std::function<nlohmann::json()> ready_details;
     // GET .../counts: a camera's closed aggregation intervals with from <= start < to (service::Server answers from
     // the SQLite history, or from its in-memory ring when history is off); `source` names which ("history",
     // "memory"). Unset: the endpoint answers 503.

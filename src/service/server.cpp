@@ -9,6 +9,7 @@
 #include "core/redact.h"
 #include "service/alerts_baseline.h"
 #include "service/metrics_alerts.h"
+#include "service/metrics_events.h"
 
 namespace itscam::service {
 
@@ -255,6 +256,21 @@ Status Server::start_http(pipeline::Pipeline& pipe) {
     http->record_baseline = [this] { return record_baseline(); };
     http->add_metrics(std::make_shared<AlertCollector>(alerts_));
     http->add_metrics(speeds_);
+    if (mqtt_) {
+        http->add_metrics(std::make_shared<PublisherCollector>(mqtt_));
+        // The broker's state in /health/ready's body: a refused login or a dead broker is told there (and logged),
+        // but does not make the node unready, since detections still serve and events wait in the spool.
+        http->ready_details = [m = mqtt_] {
+            const events::PublisherStats st = m->stats();
+            json mq{{"connected", st.connected}, {"spooled", st.spooled}, {"dropped", st.dropped}};
+            if (!st.connected) mq["error"] = st.last_error.empty() ? "not connected yet" : st.last_error;
+            json out{{"events", {{"mqtt", mq}}}};
+            if (!st.connected)
+                out["warnings"] = json::array({"events.mqtt: " + mq["error"].get<std::string>() +
+                                               "; events wait in the spool (" + std::to_string(st.spooled) + ")"});
+            return out;
+        };
+    }
     if (history_)
         http->interval_history = {[h = history_.get()](const std::string& cam, SystemTime from, SystemTime to) {
                                       return h->query_intervals(from, to, cam);

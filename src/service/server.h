@@ -138,7 +138,8 @@ class Server {
     std::unique_ptr<WebhookNotifier> webhook_;
     std::unique_ptr<History> history_;
     // events.mqtt.enabled: analytics events and interval aggregates to the broker (docs/mqtt.md).
-    std::unique_ptr<events::MqttPublisher> mqtt_;
+    // Shared with /metrics' collector.
+    std::shared_ptr<events::MqttPublisher> mqtt_;
     std::shared_ptr<GpuMonitor> gpu_;
     std::shared_ptr<streaming::StreamHub> streams_;  // set by attach(), before the pipeline exists
     std::unique_ptr<HttpService> http_;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "pipeline/pipeline.h"
 #include "service/server.h"
 #include "service_test_util.h"
+#include "../events/mqtt_test_util.h"
 
 using namespace itscam;
 using namespace itscam::service;
@@ -234,4 +236,95 @@ TEST_F(ServerGpuTest, NoGpuInputsWhenTheDeviceIsNotCuda) {
         EXPECT_FALSE(h.gpu_memory_pressure.has_value());
         EXPECT_FALSE(h.gpu_utilization.has_value());
     }
+}
+
+// events.mqtt against a real mosquitto that refuses the publisher's password: /health/ready's body and the log say
+// so in plain words (the node stays ready: detections still serve, events wait in the spool), /metrics shows the
+// publisher as disconnected with its spool. Then a right password: connected, and the warning is gone.
+TEST_F(ServerGpuTest, BrokerRefusingTheCredentialsShowsInReadyMetricsAndLog) {
+    namespace et = itscam::events::testing;
+    if (!et::have_mosquitto() || !et::have_command("mosquitto_passwd")) GTEST_SKIP() << "mosquitto not installed";
+    et::TempDir dir("server_mqtt");
+    const int port = et::free_port();
+    const std::string pwfile = dir.str("passwd");
+    ASSERT_TRUE(et::add_password(pwfile, "itscam", "right-password", true));
+    et::TestBroker broker(dir.path(), {port});
+    broker.set_config("listener " + std::to_string(port) + " 127.0.0.1\nallow_anonymous false\npassword_file " +
+                      pwfile + "\n");
+    ASSERT_TRUE(broker.start());
+
+    auto run = [&](const std::string& password, std::vector<std::string>& logs, std::mutex& mu) {
+        config::Config c = server_config("cpu");
+        c.events.mqtt.enabled = true;
+        c.events.mqtt.port = port;
+        c.events.mqtt.username = "itscam";
+        c.events.mqtt.password = password;
+        c.events.mqtt.spool_dir = dir.str("spool");
+        c.events.mqtt.reconnect_min_s = 0.1;
+        c.events.mqtt.reconnect_max_s = 0.5;
+        ServerOptions so;
+        so.gpu = monitor();
+        so.log = [&](const std::string& l) {
+            std::lock_guard<std::mutex> lk(mu);
+            logs.push_back(l);
+        };
+        auto s = Server::create(c, so);
+        EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+        if (s.is_ok()) {
+            EXPECT_TRUE((*s)->start(*pipe_).is_ok());
+        }
+        return s.is_ok() ? std::move(s).value() : nullptr;
+    };
+    // Polls /health/ready into `body` until `done()` (10 s).
+    auto ready_until = [](httplib::Client& cli, json& body, const std::function<bool()>& done) {
+        return wait_for(
+            [&] {
+                auto r = cli.Get("/health/ready");
+                if (!r) return false;
+                body = json::parse(r->body);
+                return done();
+            },
+            10);
+    };
+    const std::string refused = "MQTT broker 127.0.0.1:" + std::to_string(port) + " refused the credentials";
+    {
+        std::mutex mu;
+        std::vector<std::string> logs;
+        auto server = run("wrong-password", logs, mu);
+        ASSERT_TRUE(server);
+        httplib::Client cli("127.0.0.1", server->http()->port());
+        json ready;
+        ASSERT_TRUE(ready_until(cli, ready, [&] {
+            return ready["events"]["mqtt"].value("error", "").find(refused) != std::string::npos;
+        })) << ready.dump();
+        EXPECT_FALSE(ready["events"]["mqtt"]["connected"].get<bool>());
+        ASSERT_TRUE(ready["warnings"].is_array());
+        EXPECT_NE(ready["warnings"][0].get<std::string>().find(refused), std::string::npos) << ready.dump();
+        EXPECT_EQ(ready.dump().find("wrong-password"), std::string::npos);
+        auto m = cli.Get("/metrics");
+        ASSERT_TRUE(m);
+        EXPECT_NE(m->body.find("\nitscam_mqtt_connected 0\n"), std::string::npos) << m->body;
+        EXPECT_NE(m->body.find("\nitscam_mqtt_spooled_messages "), std::string::npos);
+        EXPECT_NE(m->body.find("\nitscam_mqtt_dropped_total 0\n"), std::string::npos);
+        std::lock_guard<std::mutex> lk(mu);
+        bool logged = false;
+        for (const auto& l : logs) {
+            logged = logged || l.find(refused) != std::string::npos;
+            EXPECT_EQ(l.find("wrong-password"), std::string::npos) << l;
+        }
+        EXPECT_TRUE(logged);
+    }
+    std::mutex mu;
+    std::vector<std::string> logs;
+    auto server = run("right-password", logs, mu);
+    ASSERT_TRUE(server);
+    httplib::Client cli("127.0.0.1", server->http()->port());
+    json ready;
+    ASSERT_TRUE(ready_until(cli, ready, [&] { return ready["events"]["mqtt"]["connected"].get<bool>(); }))
+        << ready.dump();
+    EXPECT_FALSE(ready.contains("warnings")) << ready.dump();
+    EXPECT_FALSE(ready["events"]["mqtt"].contains("error"));
+    auto m = cli.Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("\nitscam_mqtt_connected 1\n"), std::string::npos) << m->body;
 }
