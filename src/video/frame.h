@@ -27,6 +27,11 @@ struct Frame {
     std::chrono::steady_clock::time_point capture_time{};  // steady clock, same instant: latency measurement
     double decode_ms = 0;       // time spent reading and decoding this frame
     uint32_t generation = 0;    // increments on every (re)connect and every mid-stream format change
+    // Where the pixels live: -1 host memory (pageable or pinned); >= 0 the CUDA device with this ordinal (device
+    // memory in the primary context, e.g. an NVDEC picture). Device frames are never read by host code: consumers
+    // that need host pixels (the live-stream encoder) copy them down first.
+    int device = -1;
+    bool on_device() const { return device >= 0; }
 
     bool empty() const { return !data || width <= 0 || height <= 0; }
     size_t bytes() const { return format == PixelFormat::kBGR24 ? stride * height : stride * height * 3 / 2; }

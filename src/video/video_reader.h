@@ -22,6 +22,10 @@ struct ReaderOptions {
     double open_timeout_s = 10.0;    // connect/open deadline
     double read_timeout_s = 10.0;    // no packet for this long -> read() fails (stall)
     BufferAllocator allocator;       // empty: heap_allocator()
+    // GPU decoders (NVDEC): the CUDA device to decode on and where its frames' device memory comes from (a pool of
+    // that device, counted against TOTAL_GPU_MEMORY_GB; empty: the decoder allocates its own).
+    int cuda_device = 0;
+    BufferAllocator device_allocator;
 };
 
 struct StreamInfo {
