@@ -104,6 +104,9 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::
             const ImageView& im = images[start + i];
             if (!im.bgr || im.width <= 0 || im.height <= 0 || im.stride < static_cast<size_t>(im.width) * 3)
                 return invalid_argument("image " + std::to_string(start + i) + " is empty or malformed");
+            if (im.uv)
+                return invalid_argument("image " + std::to_string(start + i) +
+                                        " is an NV12 device frame; this detector letterboxes on the host (BGR only)");
             infos[i] = vision::letterbox_info(im.width, im.height, w, h);
             vision::letterbox_bgr_u8_to_rgb_f32(im.bgr, im.width, im.height, im.stride, w, h,
                                                 staging.data<float>() + i * plane);
@@ -147,9 +150,8 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
         gp.frames.clear();
         for (size_t i = 0; i < count; ++i) {
             const ImageView& im = images[start + i];
-            if (!im.bgr || im.width <= 0 || im.height <= 0 || im.stride < static_cast<size_t>(im.width) * 3)
-                return invalid_argument("image " + std::to_string(start + i) + " is empty or malformed");
-            gp.frames.push_back({im.bgr, im.width, im.height, im.stride});
+            // Sizes and strides are checked by the letterbox (BGR and NV12 rules differ).
+            gp.frames.push_back({im.bgr, im.width, im.height, im.stride, im.uv, im.bt709, im.full_range});
         }
         ITSCAM_RETURN_IF_ERROR(gp.letterbox->run(gp.frames, static_cast<float*>(bind->input), stream, gp.infos));
         if (count < static_cast<size_t>(b)) {

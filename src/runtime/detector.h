@@ -15,10 +15,15 @@
 namespace itscam {
 
 struct ImageView {
-    const uint8_t* bgr = nullptr;  // interleaved BGR, 8 bits per channel
+    const uint8_t* bgr = nullptr;  // interleaved BGR, 8 bits per channel (NV12: the Y plane)
     int width = 0;
     int height = 0;
     size_t stride = 0;  // bytes per row
+    // NV12 in CUDA device memory (an NVDEC picture; only a detector with gpu_pre_post() takes it): the interleaved
+    // CbCr plane, rows `stride` bytes apart, and how to convert it (vision/yuv.h).
+    const uint8_t* uv = nullptr;
+    bool bt709 = false;
+    bool full_range = false;
 };
 
 struct DetectorOptions {

@@ -383,6 +383,8 @@ Result<bool> FfmpegReader::read(Frame& out) {
             f.format = opt_.format;
             f.width = w;
             f.height = h;
+            f.yuv_matrix = colorspace == AVCOL_SPC_BT709 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;  // NV12: limited
+                                                                                                  // range (above)
             f.stride = align64(opt_.format == PixelFormat::kNV12 ? static_cast<size_t>(w) : static_cast<size_t>(w) * 3);
             f.data = opt_.allocator(f.bytes());
             if (!f.data) {

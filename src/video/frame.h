@@ -11,6 +11,8 @@
 namespace itscam::video {
 
 enum class PixelFormat { kBGR24, kNV12 };
+// NV12 only: the matrix that maps Y'CbCr to RGB (from the stream; BT.601 when the stream does not say).
+enum class YuvMatrix : uint8_t { kBT601, kBT709 };
 const char* pixel_format_name(PixelFormat f);
 
 struct Frame {
@@ -31,6 +33,8 @@ struct Frame {
     // memory in the primary context, e.g. an NVDEC picture). Device frames are never read by host code: consumers
     // that need host pixels (the live-stream encoder) copy them down first.
     int device = -1;
+    YuvMatrix yuv_matrix = YuvMatrix::kBT601;  // NV12 only
+    bool yuv_full_range = false;               // NV12 only: Y and CbCr span 0..255 (JPEG range), not 16..235/240
     bool on_device() const { return device >= 0; }
 
     bool empty() const { return !data || width <= 0 || height <= 0; }

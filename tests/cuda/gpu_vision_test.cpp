@@ -29,6 +29,7 @@
 #include "vision/letterbox.h"
 #include "vision/npy.h"
 #include "vision/postprocess.h"
+#include "vision/yuv.h"
 
 #if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>
@@ -219,6 +220,60 @@ TEST(GpuLetterbox, PinnedAndDeviceFramesInOneBatch) {
     // A second stream reusing the same scratch right away.
     StreamHolder other;
     check_letterbox(**lb, frames, host, other, "mixed2");
+}
+
+// NV12 device frames (NVDEC pictures) in a batch with a BGR frame: each gives exactly the CPU letterbox of
+// nv12_to_bgr(frame), for both matrices and ranges and every resize path (copy, exact 2x, bilinear).
+TEST(GpuLetterbox, Nv12DeviceFramesMatchTheCpuConversion) {
+    SKIP_WITHOUT_GPU();
+    StreamHolder stream;
+    auto lb = GpuLetterbox::create(640, 640, 8, 1920, 1080);
+    ASSERT_TRUE(lb.is_ok()) << lb.status().to_string();
+    struct Case {
+        int w, h;
+        size_t stride;
+        bool bt709, full;
+    };
+    const std::vector<Case> cases = {{1920, 1080, 1920, true, false}, {1280, 720, 1344, false, false},
+                                     {640, 640, 640, false, true},    {1280, 1280, 1280, true, true},
+                                     {640, 480, 704, false, false},   {358, 202, 384, true, false}};
+    std::vector<HostImage> bgr;  // the CPU conversion of each NV12 frame
+    std::vector<std::unique_ptr<DevBuf>> device;
+    std::vector<FrameRef> frames;
+    std::mt19937 rng(42);
+    for (const Case& c : cases) {
+        std::vector<uint8_t> nv12(c.stride * c.h * 3 / 2);
+        for (int y = 0; y < c.h * 3 / 2; ++y)
+            for (size_t x = 0; x < c.stride; ++x)
+                nv12[y * c.stride + x] = static_cast<uint8_t>((x * 5 + y * 3 + rng() % 48) & 0xFF);
+        HostImage im{c.w, c.h, static_cast<size_t>(c.w) * 3, {}};
+        im.px.resize(im.stride * c.h);
+        nv12_to_bgr(nv12.data(), nv12.data() + c.stride * c.h, c.stride, c.w, c.h, c.bt709, c.full, im.px.data(),
+                    im.stride);
+        bgr.push_back(std::move(im));
+        device.push_back(std::make_unique<DevBuf>(nv12.size()));
+        ASSERT_CUDA(cudaMemcpy(device.back()->p, nv12.data(), nv12.size(), cudaMemcpyHostToDevice));
+        const auto* y = device.back()->as<const uint8_t>();
+        frames.push_back({y, c.w, c.h, c.stride, y + c.stride * c.h, c.bt709, c.full});
+    }
+    // Plus one pageable BGR frame in the same batch.
+    bgr.push_back(make_image(1280, 720, 0, 77));
+    frames.push_back({bgr.back().px.data(), 1280, 720, bgr.back().stride});
+    std::vector<HostImage*> host;
+    for (HostImage& im : bgr) host.push_back(&im);
+    check_letterbox(**lb, frames, host, stream, "nv12");
+
+    // NV12 in host memory, or with odd sizes, is refused.
+    std::vector<LetterboxInfo> infos;
+    DevBuf dst(3 * 640 * 640 * sizeof(float));
+    std::vector<uint8_t> host_nv12(64 * 64 * 3 / 2);
+    Status st = (*lb)->run({{host_nv12.data(), 64, 64, 64, host_nv12.data() + 64 * 64}}, dst.as<float>(),
+                           stream.lease, infos);
+    EXPECT_FALSE(st.is_ok());
+    EXPECT_NE(st.message().find("not in device memory"), std::string::npos) << st.to_string();
+    const auto* y = device[0]->as<const uint8_t>();
+    st = (*lb)->run({{y, 63, 64, 1920, y + 1920 * 64}}, dst.as<float>(), stream.lease, infos);
+    EXPECT_FALSE(st.is_ok());
 }
 
 TEST(GpuLetterbox, Fp16OutputIsTheRoundedFloat) {

@@ -100,7 +100,8 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     size_t staged_lo = SIZE_MAX, staged_hi = 0;
     for (int i = 0; i < batch; ++i) {
         const FrameRef& f = frames[i];
-        if (f.bgr == nullptr || f.w <= 0 || f.h <= 0 || f.stride < static_cast<size_t>(f.w) * 3) {
+        const size_t min_stride = static_cast<size_t>(f.w) * (f.uv ? 1 : 3);
+        if (f.bgr == nullptr || f.w <= 0 || f.h <= 0 || f.stride < min_stride || (f.uv && (f.w % 2 || f.h % 2))) {
             return invalid_argument("GpuLetterbox: frame " + std::to_string(i) + " is empty or has a bad size/stride");
         }
         cudaPointerAttributes attr{};
@@ -113,6 +114,7 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
             im.kind[i] = 0;
             continue;
         }
+        if (f.uv) return invalid_argument("GpuLetterbox: NV12 frame " + std::to_string(i) + " is not in device memory");
         im.kind[i] = attr.type == cudaMemoryTypeHost ? 1 : 2;
         im.offset[i] = need;
         const size_t bytes = packed_frame_bytes(f.w, f.h);
@@ -152,6 +154,9 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
         if (im.kind[i] == 0) {
             j.src = f.bgr;
             j.src_stride = static_cast<long long>(f.stride);
+            j.uv = f.uv;
+            j.bt709 = f.bt709 ? 1 : 0;
+            j.full_range = f.full_range ? 1 : 0;
         } else {
             j.src = dev + im.offset[i];
             j.src_stride = static_cast<long long>(f.w) * 3;

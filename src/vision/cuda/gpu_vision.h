@@ -26,13 +26,18 @@
 
 namespace itscam::vision::gpu {
 
-// One BGR 8-bit interleaved frame. bgr may be pageable host memory, pinned host memory (cudaHostAlloc /
-// cudaHostRegister) or device memory; the kind is detected per call with cudaPointerGetAttributes.
+// One frame: BGR 8-bit interleaved, or NV12 (when uv is set). BGR pixels may be pageable host memory, pinned host
+// memory (cudaHostAlloc / cudaHostRegister) or device memory; the kind is detected per call with
+// cudaPointerGetAttributes. NV12 frames (NVDEC pictures) must be in device memory: bgr is then the Y plane and uv the
+// interleaved CbCr plane, both `stride` bytes per row, w and h even; they are converted with vision/yuv.h.
 struct FrameRef {
     const uint8_t* bgr = nullptr;
     int w = 0;
     int h = 0;
-    size_t stride = 0;  // bytes between rows, >= 3 * w
+    size_t stride = 0;  // bytes between rows, >= 3 * w (BGR) or >= w (NV12)
+    const uint8_t* uv = nullptr;
+    bool bt709 = false;       // NV12: BT.709 matrix, else BT.601
+    bool full_range = false;  // NV12: Y'CbCr span 0..255
 };
 
 class GpuLetterbox {

@@ -6,6 +6,7 @@
 // horizontally resized rows; here each pixel recomputes its two horizontal taps, which is the same pure function.
 #include "device/cuda/convert.cuh"
 #include "vision/cuda/preprocess_impl.h"
+#include "vision/yuv.h"
 
 namespace itscam::vision::cuda_impl {
 
@@ -75,37 +76,52 @@ __global__ void __launch_bounds__(kBlockX* kBlockY)
         return;
     }
 
-    int bgr[3];
+    // Source pixel (sx, sy) as B, G, R.
     const uint8_t* src = j.src;
     const size_t stride = static_cast<size_t>(j.src_stride);
+    const YuvCoeffs k = yuv_coeffs(j.bt709 != 0, j.full_range != 0);
+    auto fetch = [&](int sx, int sy, int p[3]) {
+        if (j.uv != nullptr) {
+            nv12_pixel_bgr(src, j.uv, stride, sx, sy, k, p);
+        } else {
+            const uint8_t* q = src + static_cast<size_t>(sy) * stride + 3 * static_cast<size_t>(sx);
+            p[0] = q[0];
+            p[1] = q[1];
+            p[2] = q[2];
+        }
+    };
+    int bgr[3];
     if (j.mode == kLetterboxCopy) {
-        const uint8_t* p = src + static_cast<size_t>(iy) * stride + 3 * static_cast<size_t>(ix);
-        bgr[0] = p[0];
-        bgr[1] = p[1];
-        bgr[2] = p[2];
+        fetch(ix, iy, bgr);
     } else if (j.mode == kLetterboxArea2x) {
-        const uint8_t* s0 = src + static_cast<size_t>(2 * iy) * stride + 6 * static_cast<size_t>(ix);
-        const uint8_t* s1 = s0 + stride;
+        int a[3], b[3], c[3], d[3];
+        fetch(2 * ix, 2 * iy, a);
+        fetch(2 * ix + 1, 2 * iy, b);
+        fetch(2 * ix, 2 * iy + 1, c);
+        fetch(2 * ix + 1, 2 * iy + 1, d);
 #pragma unroll
-        for (int c = 0; c < 3; ++c) bgr[c] = (s0[c] + s0[c + 3] + s1[c] + s1[c + 3] + 2) >> 2;
+        for (int ch = 0; ch < 3; ++ch) bgr[ch] = (a[ch] + b[ch] + c[ch] + d[ch] + 2) >> 2;
     } else {
         // Horizontal tap: out-of-range taps collapse onto the border pixel with weights (2048, 0).
         Tap tx = make_tap(ix, j.scale_x);
         if (tx.s < 0) tx = {0, kCoefScale, 0};
         if (tx.s >= j.src_w - 1) tx = {j.src_w - 1, kCoefScale, 0};
-        const int x0 = tx.s * 3;
-        const int x1 = (tx.w1 != 0 ? tx.s + 1 : tx.s) * 3;
+        const int x0 = tx.s;
+        const int x1 = tx.w1 != 0 ? tx.s + 1 : tx.s;
         // Vertical tap: rows are clamped, weights kept as computed.
         const Tap ty = make_tap(iy, j.scale_y);
         const int sy0 = min(max(ty.s, 0), j.src_h - 1);
         const int sy1 = min(max(ty.s + 1, 0), j.src_h - 1);
-        const uint8_t* r0 = src + static_cast<size_t>(sy0) * stride;
-        const uint8_t* r1 = src + static_cast<size_t>(sy1) * stride;
+        int p00[3], p01[3], p10[3], p11[3];
+        fetch(x0, sy0, p00);
+        fetch(x1, sy0, p01);
+        fetch(x0, sy1, p10);
+        fetch(x1, sy1, p11);
 #pragma unroll
-        for (int c = 0; c < 3; ++c) {
-            const int h0 = r0[x0 + c] * tx.w0 + r0[x1 + c] * tx.w1;
-            const int h1 = r1[x0 + c] * tx.w0 + r1[x1 + c] * tx.w1;
-            bgr[c] = vblend(h0, h1, ty.w0, ty.w1);
+        for (int ch = 0; ch < 3; ++ch) {
+            const int h0 = p00[ch] * tx.w0 + p01[ch] * tx.w1;
+            const int h1 = p10[ch] * tx.w0 + p11[ch] * tx.w1;
+            bgr[ch] = vblend(h0, h1, ty.w0, ty.w1);
         }
     }
     out[0] = from_f<T>(unit(bgr[2]));          // R

@@ -2,6 +2,9 @@
 // ints and a cudaStream_t, so that the .cu file builds with nvcc alone. Every launcher only enqueues work on `stream`
 // and returns cudaGetLastError() (launch errors; execution errors surface at the next synchronization).
 //
+// NV12 sources are converted per source pixel with vision/yuv.h's nv12_pixel_bgr, so an NV12 frame gives exactly the
+// pixels of letterbox_bgr_u8_to_rgb_f32(nv12_to_bgr(frame)).
+//
 // The kernel reproduces vision/letterbox.cpp (letterbox_bgr_u8_to_rgb_f32) bit for bit: the same geometry (taken from
 // letterbox_info on the host), OpenCV 4.6's fixed-point INTER_LINEAR resize (11-bit weights computed in-kernel with
 // the same double -> float arithmetic, the same vertical blend with its truncations), the 2x2 INTER_AREA shortcut for
@@ -27,8 +30,12 @@ enum LetterboxMode : int {
 
 // One frame of a batch. An array of these lives in device memory (the kernel reads jobs[blockIdx.z]).
 struct LetterboxJob {
-    const uint8_t* src;    // BGR interleaved pixels, readable by the device (device memory or mapped pinned memory)
-    long long src_stride;  // bytes between source rows (>= 3 * src_w)
+    const uint8_t* src;    // BGR interleaved pixels, or NV12's Y plane; readable by the device (device memory or
+                           // mapped pinned memory)
+    const uint8_t* uv;     // NV12: the interleaved CbCr plane (rows src_stride bytes apart); null: src is BGR
+    long long src_stride;  // bytes between source rows (>= 3 * src_w for BGR, >= src_w for NV12)
+    int bt709;             // NV12: 1 BT.709, 0 BT.601 (vision/yuv.h)
+    int full_range;        // NV12: 1 when Y'CbCr span 0..255
     int src_w, src_h;      // source size
     int new_w, new_h;      // resized size (LetterboxInfo::new_w/new_h)
     int pad_x, pad_y;      // top-left of the resized image inside the destination
