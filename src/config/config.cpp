@@ -258,6 +258,7 @@ const std::vector<Field<PipelineConfig>>& pipeline_fields() {
         {"deadline_fraction", &P::deadline_fraction},
         {"queue_capacity", &P::queue_capacity},
         {"decode_threads", &P::decode_threads},
+        {"decode", &P::decode},
         {"inference_workers", &P::inference_workers},
         {"stall_timeout_s", &P::stall_timeout_s},
         {"reconnect_initial_s", &P::reconnect_initial_s},
@@ -378,6 +379,7 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
         {"loop", &C::loop},
         {"realtime", &C::realtime},
         {"rtsp_transport", &C::rtsp_transport},
+        {"decode", &C::decode},
         {"lossless", &C::lossless},
     };
     return kFields;

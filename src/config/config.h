@@ -52,6 +52,7 @@ struct CameraConfig {
     bool loop = false;              // files only
     bool realtime = true;           // files: pace at the clip's frame rate (a file behaves like a camera)
     std::string rtsp_transport = "tcp";  // tcp | udp
+    std::string decode;                  // auto | cpu | nvdec; empty: pipeline.decode
     // Files read for analysis (realtime: false only): the reader waits for the detector instead of dropping frames,
     // so every frame is processed (counting studies on recordings). Live cameras always keep the latest frame.
     bool lossless = false;
@@ -168,6 +169,10 @@ struct PipelineConfig {
     double deadline_fraction = 0.5;
     int queue_capacity = 2;                  // per camera (latest-frame policy)
     int decode_threads = 0;                  // per camera; 0: cores / cameras, at least 1
+    // Where video is decoded: "auto" (NVDEC when the device is CUDA and the GPU supports the stream's codec and
+    // size, else the CPU), "cpu" (FFmpeg on the CPU), or "nvdec" (the GPU's decoder; a camera whose NVDEC session
+    // fails falls back to the CPU with a log line and a metric). Cameras may override it (CameraConfig::decode).
+    std::string decode = "auto";
     int inference_workers = 1;               // per device
     double stall_timeout_s = 10.0;
     double reconnect_initial_s = 0.5;

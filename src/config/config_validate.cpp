@@ -19,6 +19,12 @@ bool valid_device(const std::string& d) {
     return device::device_name_validate(d).is_ok();
 }
 
+// A GPU device name ("cuda", "cuda:N").
+bool is_gpu_device(const std::string& d) {
+    auto n = device::device_name_parse(d);
+    return n.is_ok() && device::device_kind_has_ordinals(n->kind);
+}
+
 // Range checks written so that NaN fails them.
 Status check_int(const Provenance* p, const std::string& path, int v, int lo, int hi) {
     if (v >= lo && v <= hi) return Status::ok();
@@ -102,6 +108,8 @@ Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_ratio(p, k + "deadline_fraction", pl.deadline_fraction));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "queue_capacity", pl.queue_capacity, 1, INT_MAX));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "decode_threads", pl.decode_threads, 0, 1024));
+    if (pl.decode != "auto" && pl.decode != "cpu" && pl.decode != "nvdec")
+        return config_error(p, k + "decode", "expected auto, cpu or nvdec, got " + quote_for_message(pl.decode));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "inference_workers", pl.inference_workers, 1, 1024));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "stall_timeout_s", pl.stall_timeout_s));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "latency_window_s", pl.latency_window_s));
@@ -183,8 +191,7 @@ Status validate_streaming(const StreamingConfig& s, const Provenance* p) {
 int resolved_max_batch_size(const Config& c) {
     if (c.pipeline.max_batch_size != 0) return c.pipeline.max_batch_size;
     // Larger batches buy a host device no throughput, only latency; a GPU fills its cores with them.
-    auto n = device::device_name_parse(c.device);
-    return n.is_ok() && device::device_kind_has_ordinals(n->kind) ? 8 : 1;
+    return is_gpu_device(c.device) ? 8 : 1;
 }
 
 Status validate_camera(const CameraConfig& cam, const std::string& prefix, const Provenance* p) {
@@ -201,6 +208,11 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
                             "lists " + std::to_string(cam.classes.size()) + " classes, at most 1000 are allowed");
     for (size_t i = 0; i < cam.classes.size(); ++i)
         ITSCAM_RETURN_IF_ERROR(check_int(p, at(join(prefix, "classes"), i), cam.classes[i], 0, 999));
+    if (!cam.decode.empty() && cam.decode != "auto" && cam.decode != "cpu" && cam.decode != "nvdec") {
+        return config_error(p, join(prefix, "decode"),
+                            "expected auto, cpu or nvdec (or nothing: pipeline.decode), got " +
+                                quote_for_message(cam.decode));
+    }
     if (cam.rtsp_transport != "tcp" && cam.rtsp_transport != "udp") {
         return config_error(p, join(prefix, "rtsp_transport"),
                             "expected tcp or udp, got " + quote_for_message(cam.rtsp_transport));
@@ -257,6 +269,17 @@ Status validate_config(const Config& c, const Provenance* p) {
         PipelineConfig pl = c.pipeline;
         pl.max_batch_size = resolved_max_batch_size(c);
         ITSCAM_RETURN_IF_ERROR(validate_pipeline(pl, p));
+    }
+    // NVDEC pictures stay on the GPU for a CUDA engine; a host engine would copy every frame back down.
+    if (!is_gpu_device(c.device)) {
+        auto refuse = [&](const std::string& path) {
+            return config_error(p, path,
+                                "nvdec decodes on a GPU for a CUDA engine, but device is " +
+                                    quote_for_message(c.device) + " (use auto or cpu)");
+        };
+        if (c.pipeline.decode == "nvdec") return refuse("pipeline.decode");
+        for (size_t i = 0; i < c.cameras.size(); ++i)
+            if (c.cameras[i].decode == "nvdec") return refuse(at("cameras", i) + ".decode");
     }
     ITSCAM_RETURN_IF_ERROR(check_device(p, "fallback.device", c.fallback.device));
     ITSCAM_RETURN_IF_ERROR(check_imgsz(p, "fallback.imgsz", c.fallback.imgsz));

@@ -58,6 +58,8 @@ CameraSnapshot Pipeline::Impl::camera_snapshot(const Camera& c) const {
         s.errors = cs.errors;
         s.stalls = cs.stalls;
         s.format_changes = cs.format_changes;
+        s.decoder = cs.decoder;
+        s.decoder_fallbacks = cs.decoder_fallbacks;
         s.frames_skipped += cs.skipped_fps;
         s.last_error = redact(cs.last_error);
     } else {

@@ -45,6 +45,8 @@ struct CameraSnapshot {
     int64_t frames_dropped = 0;    // latest-frame policy drops (queue full)
     int64_t frames_skipped = 0;    // max_fps and degraded-mode frame-rate caps
     int64_t reconnects = 0, errors = 0, stalls = 0, format_changes = 0;
+    std::string decoder = "cpu";     // where the source is decoded now: cpu | nvdec
+    int64_t decoder_fallbacks = 0;   // GPU decoder failures that moved the camera to the CPU decoder
     double fps = 0;                // processed frames per second over the last 5 s
     int queue_depth = 0;
     LatencySummary latency;        // capture -> detections

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/redact.h"
+#include "device/device_name.h"
 #include "pipeline/pipeline_impl.h"
 
 namespace itscam::pipeline {
@@ -35,6 +36,41 @@ int Pipeline::Impl::decode_threads(size_t cams) const {
     return std::max(1, hw / static_cast<int>(std::max<size_t>(cams, 1)));
 }
 
+void Pipeline::Impl::set_decoder(const config::CameraConfig& c, video::ReaderOptions& ro) {
+    // NVDEC decodes on the pipeline's first GPU, where its pictures stay for that GPU's letterbox (a batch on another
+    // device copies them through the host). A host-only pipeline always decodes on the CPU.
+    const std::string& want = c.decode.empty() ? cfg.pipeline.decode : c.decode;
+    Device* gpu = nullptr;
+    int ordinal = -1;
+    for (auto& d : devices) {
+        auto n = device::device_name_parse(d->name);
+        if (n.is_ok() && device::device_kind_has_ordinals(n->kind)) {
+            gpu = d.get();
+            ordinal = n->ordinal;
+            break;
+        }
+    }
+    if (!gpu || want == "cpu") {
+        ro.decoder = video::Decoder::kCpu;
+        return;
+    }
+    ro.decoder = want == "nvdec" ? video::Decoder::kNvdec : video::Decoder::kAuto;
+    ro.cuda_device = ordinal;
+    // Pictures come from a device pool of that GPU (counted against TOTAL_GPU_MEMORY_GB); the pool is looked up
+    // again only when the picture size changes.
+    device::Device* hw = gpu->hw.load();
+    if (!hw) return;  // not loaded yet: the decoder allocates its own pictures
+    ro.device_allocator = [reg = pools, hw,
+                           pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
+        if (!pool || pool->options().buffer_bytes != bytes) {
+            auto p = reg->get(MemoryKind::kDevice, bytes, "nvdec_frames_" + std::to_string(bytes), hw);
+            if (!p) return nullptr;
+            pool = std::move(p).value();
+        }
+        return pool->acquire();
+    };
+}
+
 Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
     video::CaptureOptions co;
     co.loop = cam->cfg.loop;
@@ -59,6 +95,7 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
         }
         return pool->acquire();
     };
+    set_decoder(cam->cfg, co.reader);
     cam->capture = std::make_unique<video::CaptureLoop>(cam->cfg.url, co);
     Camera* c = cam.get();
     ModelGroup* g = cam->group;

@@ -173,6 +173,8 @@ struct Pipeline::Impl {
     void update_min_conf(ModelGroup* g);
     int decode_threads(size_t cams) const;
     // Caller holds cams_mu exclusively.
+    // The camera's `decode` (or pipeline.decode) as reader options: decoder, CUDA device, device picture pool.
+    void set_decoder(const config::CameraConfig& c, video::ReaderOptions& ro);
     Status start_camera_locked(const std::shared_ptr<Camera>& cam);
 };
 

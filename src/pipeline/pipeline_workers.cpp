@@ -5,9 +5,21 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "device/device_name.h"
+#include "pipeline/frame_host.h"
 #include "pipeline/pipeline_impl.h"
 
 namespace itscam::pipeline {
+
+namespace {
+
+// The CUDA device ordinal a detector runs on; -1 for a host device.
+int detector_cuda_ordinal(const Detector& d) {
+    auto n = device::device_name_parse(d.engine().options().device);
+    return n.is_ok() && device::device_kind_has_ordinals(n->kind) ? n->ordinal : -1;
+}
+
+}  // namespace
 
 Status Pipeline::Impl::run_on(Worker& w, std::map<int, std::unique_ptr<Detector>>& dmap, ModelGroup& g,
                               const std::vector<QueuedFrame>& frames, std::vector<std::vector<vision::Detection>>& dets,
@@ -23,9 +35,25 @@ Status Pipeline::Impl::run_on(Worker& w, std::map<int, std::unique_ptr<Detector>
         const size_t n = std::min<size_t>(left, static_cast<size_t>(it->first));
         std::vector<ImageView> views;
         views.reserve(n);
+        // NV12 pictures on a GPU go to that GPU's letterbox as they are; any other reader of them (a host detector,
+        // e.g. the breaker's CPU fallback, or another GPU) gets a host BGR copy.
+        const int gpu = d.gpu_pre_post() ? detector_cuda_ordinal(d) : -1;
+        std::vector<video::Frame> host_copies;
+        host_copies.reserve(n);
         for (size_t i = 0; i < n; ++i) {
-            const video::Frame& f = frames[start + i].frame;
-            views.push_back(ImageView{f.data.get(), f.width, f.height, f.stride});
+            const video::Frame* f = &frames[start + i].frame;
+            if (f->on_device() && f->format == video::PixelFormat::kNV12 && f->device == gpu) {
+                const uint8_t* y = f->data.get();
+                views.push_back(ImageView{y, f->width, f->height, f->stride, y + f->stride * f->height,
+                                          f->yuv_matrix == video::YuvMatrix::kBT709, f->yuv_full_range});
+                continue;
+            }
+            if (f->on_device() || f->format != video::PixelFormat::kBGR24) {
+                ITSCAM_ASSIGN_OR_RETURN(video::Frame h, host_bgr_frame(*f));
+                host_copies.push_back(std::move(h));
+                f = &host_copies.back();
+            }
+            views.push_back(ImageView{f->data.get(), f->width, f->height, f->stride});
         }
         d.nms().conf = g.min_conf.load();
         // The GPU pre/post path uploads the frames itself: a staging tensor would go unused.

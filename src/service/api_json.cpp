@@ -29,7 +29,8 @@ json camera_config_json(const config::CameraConfig& c) {
            {"classes", c.classes},
            {"loop", c.loop},
            {"realtime", c.realtime},
-           {"rtsp_transport", c.rtsp_transport}};
+           {"rtsp_transport", c.rtsp_transport},
+           {"decode", c.decode}};
     // The analytics section in the form POST /api/v1/cameras takes back (analytics_config.h).
     if (!c.analytics.empty()) j["analytics"] = json::parse(analytics::analytics_config_json(c.analytics), nullptr, false);
     return j;
@@ -47,6 +48,8 @@ json camera_stats_json(const CameraSnapshot& c) {
                 {"errors", c.errors},
                 {"stalls", c.stalls},
                 {"format_changes", c.format_changes},
+                {"decoder", c.decoder},
+                {"decoder_fallbacks", c.decoder_fallbacks},
                 {"queue_depth", c.queue_depth},
                 {"latency", latency_json(c.latency)},
                 {"last_error", redact(c.last_error)},

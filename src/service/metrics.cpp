@@ -105,6 +105,8 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
         auto& qd = b.family("itscam_camera_queue_depth", "Frames waiting in the camera's queue.", MetricType::Gauge);
         auto& deg = b.family("itscam_camera_degraded", "1 when the camera's last frame was served by the fallback.",
                              MetricType::Gauge);
+        auto& gdec = b.family("itscam_camera_gpu_decode", "1 while the camera is decoded on the GPU (NVDEC), else 0.",
+                              MetricType::Gauge);
         struct C {
             const char* name;
             const char* help;
@@ -125,6 +127,9 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
              &pipeline::CameraSnapshot::stalls},
             {"itscam_camera_format_changes_total", "Resolution or pixel format changes of the source.",
              &pipeline::CameraSnapshot::format_changes},
+            {"itscam_camera_decoder_fallbacks_total",
+             "GPU (NVDEC) decoder failures that moved the camera to the CPU decoder.",
+             &pipeline::CameraSnapshot::decoder_fallbacks},
         };
         for (const auto& c : s.cameras) {
             const Labels l = {{"camera", c.id}};
@@ -132,6 +137,7 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
             Builder::gauge(fps, l, c.fps);
             Builder::gauge(qd, l, c.queue_depth);
             Builder::gauge(deg, l, c.degraded ? 1 : 0);
+            Builder::gauge(gdec, l, c.decoder == "nvdec" ? 1 : 0);
         }
         for (const auto& cd : counters) {
             auto& f = b.family(cd.name, cd.help, MetricType::Counter);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/frame_host.h"
 #include "streaming/camera_stream.h"
 #include "streaming/stream_hub.h"
 
@@ -256,6 +257,16 @@ void StreamHub::encode_loop(CameraStream& c) {
             for (auto& r : c.rend) any = any || !r.viewers.empty();
         }
         if (!any) continue;
+        if (frame.on_device()) {
+            // An NVDEC picture: copied down (and converted) only here, when someone watches.
+            auto host = pipeline::host_bgr_frame(frame);
+            if (!host) {
+                std::lock_guard<std::mutex> lk(c.mu);
+                c.frames_dropped++;
+                continue;
+            }
+            frame = std::move(host).value();
+        }
 
         const video::Frame work = annotated(c, frame, rec, sc.annotate);
         const double fps = c.fps > 0 ? c.fps : opt_.fps_hint;

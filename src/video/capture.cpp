@@ -57,6 +57,8 @@ const char* capture_event_name(CaptureEvent::Kind k) {
             return "failed";
         case CaptureEvent::Kind::kStall:
             return "stall";
+        case CaptureEvent::Kind::kDecoderFallback:
+            return "decoder_fallback";
     }
     return "unknown";
 }
@@ -175,6 +177,20 @@ void CaptureLoop::run() {
     // format of the last delivered frame
     int last_w = 0, last_h = 0;
     PixelFormat last_fmt = PixelFormat::kBGR24;
+    // GPU decoding until it fails once; then the CPU, resuming a file after the last raw pts delivered.
+    bool gpu_decode = ropt.decoder != Decoder::kCpu;
+    bool resuming = false;
+    double resume_after_raw = 0;
+    double last_raw = 0;
+    auto fall_back_to_cpu = [&](const std::string& why) {
+        gpu_decode = false;
+        {
+            std::lock_guard lk(mu_);
+            ++stats_.decoder_fallbacks;
+            stats_.decoder = "cpu";
+        }
+        emit(CaptureEvent::Kind::kDecoderFallback, redact(why) + "; decoding on the CPU from now on");
+    };
 
     CaptureState final_state = CaptureState::kStopped;
 
@@ -210,7 +226,13 @@ void CaptureLoop::run() {
         // ---- connect
         Status st;
         {
-            auto made = make_reader(url_, ropt);
+            ReaderOptions r = ropt;
+            if (!gpu_decode) r.decoder = Decoder::kCpu;
+            auto made = make_reader(url_, r);
+            if (!made.is_ok() && gpu_decode && made.status().code() == StatusCode::kUnavailable) {
+                fall_back_to_cpu(made.status().message());  // no NVDEC here (library, driver or build)
+                continue;
+            }
             if (!made.is_ok()) {
                 st = made.status();
             } else {
@@ -221,6 +243,14 @@ void CaptureLoop::run() {
         }
         if (st.is_ok()) st = reader_->open();
         if (stop_) break;
+        if (!st.is_ok() && gpu_decode && reader_ && reader_->decoder_failed()) {
+            {
+                std::lock_guard lk(mu_);
+                reader_.reset();
+            }
+            fall_back_to_cpu(st.message());
+            continue;  // at once, on the CPU: not a source failure
+        }
         if (!st.is_ok()) {
             {
                 std::lock_guard lk(mu_);
@@ -241,12 +271,17 @@ void CaptureLoop::run() {
         ++generation;
         {
             std::lock_guard lk(mu_);
-            if (ever_connected && !looping) ++stats_.reconnects;
+            if (ever_connected && !looping && !resuming) ++stats_.reconnects;
             stats_.stream = info;
             stats_.state = CaptureState::kStreaming;
+            stats_.decoder = reader_->decoder();
         }
-        if (!looping) emit(CaptureEvent::Kind::kConnected, describe(info));
-        bool need_rebase = have_last;  // first pts of this connection continues after the last one
+        if (!looping) emit(CaptureEvent::Kind::kConnected, describe(info) + " (" + reader_->decoder() + " decode)");
+        // First pts of this connection continues after the last one; a file resumed on the CPU decoder keeps its
+        // timeline and skips what the GPU decoder already delivered.
+        bool need_rebase = have_last && !(resuming && !live);
+        const bool skip_delivered = resuming && !live;
+        resuming = false;
         stall_ = false;
         looping = false;
         ever_connected = true;
@@ -277,6 +312,8 @@ void CaptureLoop::run() {
             }
             // Timestamps: strictly increasing across loops, reconnects and publisher restarts.
             const double raw = f.pts;
+            if (skip_delivered && raw <= resume_after_raw) continue;
+            last_raw = raw;
             if (need_rebase) {
                 // Live: let the outage show in the timeline; files: the next loop follows the last frame.
                 double gap = frame_dur;
@@ -356,17 +393,25 @@ void CaptureLoop::run() {
             }
             if (on_frame_) on_frame_(std::move(f));
         }
+        bool decoder_failed = false;
         {
             std::unique_ptr<VideoReader> done_reader;
             {
                 std::lock_guard lk(mu_);
                 done_reader = std::move(reader_);
             }
+            decoder_failed = !eof && done_reader->decoder_failed();
             if (stop_) done_reader->interrupt();
             done_reader.reset();  // closes outside the lock (an RTSP TEARDOWN must not block stats())
         }
         if (stop_) break;
 
+        if (!eof && gpu_decode && decoder_failed) {
+            fall_back_to_cpu(st.message());
+            resuming = true;
+            resume_after_raw = last_raw;
+            continue;
+        }
         if (eof) {
             if (!live && opt_.loop && frames_here > 0) {
                 looping = true;  // reopen from the start; pts continue after the last frame

@@ -44,7 +44,10 @@ struct CaptureOptions {
 };
 
 struct CaptureEvent {
-    enum class Kind { kConnected, kDisconnected, kReconnecting, kFormatChanged, kEnded, kFailed, kStall };
+    // kDecoderFallback: the GPU decoder failed (or does not support the stream); the camera decodes on the CPU from
+    // now on (a file resumes after the last frame delivered).
+    enum class Kind { kConnected, kDisconnected, kReconnecting, kFormatChanged, kEnded, kFailed, kStall,
+                      kDecoderFallback };
     Kind kind;
     std::string message;  // error text or "1280x720 h264"
     double retry_in_s = 0;  // kReconnecting: the backoff delay
@@ -59,6 +62,8 @@ struct CaptureStats {
     int64_t stalls = 0;          // watchdog firings
     int64_t format_changes = 0;
     double decode_ms_total = 0;
+    std::string decoder = "cpu";     // where the current connection decodes: cpu | nvdec
+    int64_t decoder_fallbacks = 0;   // GPU decoder failures that moved the camera to the CPU decoder
     std::string last_error;
     CaptureState state = CaptureState::kStarting;
     StreamInfo stream;

@@ -10,6 +10,9 @@
 #if defined(ITSCAM_HAVE_FFMPEG) && ITSCAM_HAVE_FFMPEG
 #include "video/ffmpeg_reader.h"
 #endif
+#if defined(ITSCAM_HAVE_NVDEC) && ITSCAM_HAVE_NVDEC
+#include "video/nvdec/nvdec_reader.h"
+#endif
 
 namespace itscam::video {
 
@@ -45,6 +48,36 @@ bool ffmpeg_available() {
 #endif
 }
 
+const char* decoder_name(Decoder d) {
+    switch (d) {
+        case Decoder::kCpu:
+            return "cpu";
+        case Decoder::kNvdec:
+            return "nvdec";
+        case Decoder::kAuto:
+            return "auto";
+    }
+    return "?";
+}
+
+Result<Decoder> decoder_from_name(const std::string& name) {
+    for (Decoder d : {Decoder::kAuto, Decoder::kCpu, Decoder::kNvdec})
+        if (name == decoder_name(d)) return d;
+    return invalid_argument("decode: expected auto, cpu or nvdec, got '" + name + "'");
+}
+
+#if !(defined(ITSCAM_HAVE_NVDEC) && ITSCAM_HAVE_NVDEC)
+bool nvdec_available(std::string* why) {
+    if (why) *why = "this build has no NVDEC decoder (built without FFmpeg or without ffnvcodec headers)";
+    return false;
+}
+
+Result<Frame> download_frame(const Frame& f) {
+    if (!f.on_device()) return f;
+    return unsupported("a frame in device memory, but this build has no NVDEC decoder to copy it with");
+}
+#endif
+
 Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt) {
     if (url.empty()) return invalid_argument("empty video URL");
     ReaderOptions o = opt;
@@ -57,6 +90,15 @@ Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const R
 #if defined(ITSCAM_HAVE_FFMPEG) && ITSCAM_HAVE_FFMPEG
     if (!scheme.empty() && scheme != "file" && !ffmpeg_protocol_supported(scheme))
         return unsupported(url + ": unknown or unsupported URL scheme '" + scheme + "://'");
+    if (o.decoder != Decoder::kCpu) {
+        std::string why;
+#if defined(ITSCAM_HAVE_NVDEC) && ITSCAM_HAVE_NVDEC
+        if (nvdec_available(&why)) return make_nvdec_reader(url, std::move(o));
+#else
+        (void)nvdec_available(&why);
+#endif
+        if (o.decoder == Decoder::kNvdec) return unavailable(url + ": decode: nvdec, but " + why);
+    }
     return std::unique_ptr<VideoReader>(std::make_unique<FfmpegReader>(url, std::move(o)));
 #else
     return unsupported(url +

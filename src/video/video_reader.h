@@ -15,6 +15,13 @@
 
 namespace itscam::video {
 
+// Which decoder a reader uses: FFmpeg on the CPU, NVDEC on the GPU (frames stay in device memory as NV12), or
+// NVDEC where it is available and supports the stream (the capture loop falls back to the CPU otherwise).
+enum class Decoder { kCpu, kNvdec, kAuto };
+const char* decoder_name(Decoder d);
+// "auto" | "cpu" | "nvdec" (the config's `decode`); kInvalidArgument otherwise.
+Result<Decoder> decoder_from_name(const std::string& name);
+
 struct ReaderOptions {
     PixelFormat format = PixelFormat::kBGR24;
     int decode_threads = 1;          // FFmpeg frame threads for this stream (0: FFmpeg decides)
@@ -26,6 +33,7 @@ struct ReaderOptions {
     // that device, counted against TOTAL_GPU_MEMORY_GB; empty: the decoder allocates its own).
     int cuda_device = 0;
     BufferAllocator device_allocator;
+    Decoder decoder = Decoder::kCpu;  // kNvdec/kAuto: an NVDEC reader where this build has one (see make_reader)
 };
 
 struct StreamInfo {
@@ -44,13 +52,25 @@ public:
     virtual Result<bool> read(Frame& out) = 0;
     virtual void interrupt() = 0;
     virtual StreamInfo info() const = 0;
+    // "cpu" or "nvdec": where this reader decodes.
+    virtual const char* decoder() const { return "cpu"; }
+    // True when the last open()/read() failure came from the GPU decoder (unsupported codec or size, no decoder
+    // session, a decode error), not from the source: the capture loop then decodes the camera on the CPU.
+    virtual bool decoder_failed() const { return false; }
 };
 
 // "synthetic://1920x1080@30" (moving boxes on a gradient, deterministic) or any URL FFmpeg can open
 // (file path, file://, rtsp://, rtsps://, http(s)://, udp://...). Unknown schemes and, without FFmpeg, every
-// non-synthetic URL are kUnsupported errors.
+// non-synthetic URL are kUnsupported errors. opt.decoder kNvdec/kAuto gives an NVDEC reader for FFmpeg URLs when this
+// build has NVDEC and the driver's libraries load (nvdec_available()); kAuto falls back to FFmpeg otherwise, kNvdec
+// is then a kUnavailable error naming why.
 Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt);
 bool is_live_url(const std::string& url);
 bool ffmpeg_available();
+// This build has the NVDEC reader and libcuda/libnvcuvid load; otherwise `why` (if given) says what is missing.
+bool nvdec_available(std::string* why = nullptr);
+// A host copy (heap memory, same format and layout) of a frame whose pixels are on a CUDA device; kUnsupported in a
+// build without NVDEC (where no such frame exists), a device error otherwise.
+Result<Frame> download_frame(const Frame& f);
 
 }  // namespace itscam::video

@@ -469,3 +469,52 @@ TEST(SilentRtsp, StopWhileConnecting) {
 
 }  // namespace
 }  // namespace itscam::video
+
+namespace itscam::video {
+namespace {
+
+// decode: nvdec and auto. Where NVDEC works, the frames are NV12 pictures in device memory; where it does not (this
+// build or machine), `nvdec` falls back to the CPU decoder once, with an event and a counted fallback, and `auto`
+// quietly decodes on the CPU. Either way every frame of the file arrives, in order.
+TEST(CaptureLoop, GpuDecoderOrItsCpuFallbackDeliversEveryFrame) {
+    SKIP_WITHOUT_FFMPEG();
+    const bool have_nvdec = nvdec_available();
+    for (Decoder d : {Decoder::kNvdec, Decoder::kAuto}) {
+        Recorder rec;
+        std::atomic<int> on_device{0}, nv12{0};
+        CaptureOptions o;
+        o.reader.decoder = d;
+        CaptureLoop loop(test::clip_path(2), o);
+        auto record = rec.on_frame();
+        loop.start(
+            [&](Frame&& f) {
+                on_device += f.on_device();
+                nv12 += f.format == PixelFormat::kNV12;
+                record(std::move(f));
+            },
+            rec.on_event());
+        loop.wait();
+        const CaptureStats s = loop.stats();
+        EXPECT_EQ(s.state, CaptureState::kEnded) << decoder_name(d);
+        EXPECT_EQ(s.frames, test::kClips[2].frames) << decoder_name(d);
+        EXPECT_TRUE(rec.pts_strictly_increasing());
+        EXPECT_TRUE(rec.indices_consecutive());
+        if (have_nvdec) {
+            EXPECT_EQ(s.decoder, "nvdec");
+            EXPECT_EQ(s.decoder_fallbacks, 0);
+            EXPECT_EQ(on_device.load(), test::kClips[2].frames);
+            EXPECT_EQ(nv12.load(), test::kClips[2].frames);
+        } else {
+            EXPECT_EQ(s.decoder, "cpu");
+            EXPECT_EQ(on_device.load(), 0);
+            const int fallbacks = d == Decoder::kNvdec ? 1 : 0;
+            EXPECT_EQ(s.decoder_fallbacks, fallbacks) << decoder_name(d);
+            EXPECT_EQ(rec.count(CaptureEvent::Kind::kDecoderFallback), fallbacks) << decoder_name(d);
+            EXPECT_EQ(s.errors, 0);
+            EXPECT_EQ(s.reconnects, 0);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace itscam::video
