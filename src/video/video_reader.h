@@ -51,6 +51,10 @@ public:
 // non-synthetic URL are kUnsupported errors.
 Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt);
 bool is_live_url(const std::string& url);
+// Lower-cased scheme of "scheme://...", or "" for a plain path.
+std::string url_scheme(const std::string& url);
+// The checks every reader factory makes: a URL, rtsp_transport "tcp" or "udp", decode_threads >= 0.
+Status check_reader_options(const std::string& url, const ReaderOptions& opt);
 bool ffmpeg_available();
 
 }  // namespace itscam::video
