@@ -25,6 +25,9 @@ const char* chroma_name(cudaVideoChromaFormat f) {
     return "unknown chroma";
 }
 
+// Free frame buffers kept for reuse (without a caller's allocator): the display queue plus a few in flight.
+constexpr size_t kKeptBuffers = 8;
+
 CUdeviceptr device_ptr(const uint8_t* p) {
     return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
 }
@@ -225,13 +228,10 @@ Result<std::shared_ptr<uint8_t>> NvdecDecoder::allocate(size_t bytes) {
         if (!p) return out_of_memory(opt_.name + ": the device frame allocator returned no buffer");
         return p;
     }
-    CUdeviceptr dptr = 0;
-    ITSCAM_RETURN_IF_ERROR(drv_.check(drv_.cu->cuMemAlloc(&dptr, bytes), opt_.name + ": cuMemAlloc"));
-    std::shared_ptr<CudaPrimaryContext> ctx = ctx_;  // the memory keeps its context alive
-    return std::shared_ptr<uint8_t>(reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(dptr)), [ctx](uint8_t* q) {
-        CudaContextScope scope(*ctx);
-        ctx->driver().cu->cuMemFree(device_ptr(q));
-    });
+    if (!buffers_) buffers_ = std::make_shared<DeviceBufferPool>(ctx_, kKeptBuffers);
+    Result<std::shared_ptr<uint8_t>> p = buffers_->get(bytes);
+    if (!p.is_ok()) return p.status().with_context(opt_.name);
+    return p;
 }
 
 int NvdecDecoder::on_display(CUVIDPARSERDISPINFO* disp) {

@@ -17,6 +17,7 @@
 
 #include "core/status.h"
 #include "video/frame.h"
+#include "video/nvdec/nvdec_buffers.h"
 #include "video/nvdec/nvdec_context.h"
 
 namespace itscam::video {
@@ -33,8 +34,8 @@ struct NvdecPicture {
 struct NvdecDecoderOptions {
     std::string codec = "h264";  // "h264" | "hevc"
     int device = 0;              // CUDA device ordinal
-    // Where picture memory comes from (device memory of `device`, at least the requested bytes); empty: cuMemAlloc,
-    // freed with cuMemFree when the last reference goes.
+    // Where picture memory comes from (device memory of `device`, at least the requested bytes); empty: cuMemAlloc'd
+    // buffers that are reused when their last reference goes (DeviceBufferPool).
     BufferAllocator device_allocator;
     // Pictures the parser may hold back before display (0: lowest latency; 1-4 let decode and copy overlap).
     unsigned display_delay = 0;
@@ -91,6 +92,7 @@ class NvdecDecoder {
     unsigned coded_w_ = 0, coded_h_ = 0, surfaces_ = 0;
     int crop_left_ = 0, crop_top_ = 0, out_w_ = 0, out_h_ = 0;
 
+    std::shared_ptr<DeviceBufferPool> buffers_;  // without opt_.device_allocator
     std::deque<NvdecPicture> ready_;
 };
 
