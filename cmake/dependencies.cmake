@@ -69,6 +69,23 @@ if(ITSCAM_WITH_FFMPEG)
   endif()
 endif()
 
+# NVDEC (GPU video decoding) needs FFmpeg (demuxing) and only the ffnvcodec headers at build time: the driver
+# libraries are loaded at run time, so this builds and links on machines without CUDA or a driver.
+set(ITSCAM_NVDEC_ENABLED OFF)
+if(ITSCAM_WITH_NVDEC)
+  if(NOT ITSCAM_WITH_FFMPEG)
+    message(STATUS "NVDEC decoding off: it needs ITSCAM_WITH_FFMPEG")
+  else()
+    pkg_check_modules(FFNVCODEC QUIET IMPORTED_TARGET ffnvcodec)
+    if(FFNVCODEC_FOUND)
+      set(ITSCAM_NVDEC_ENABLED ON)
+      message(STATUS "NVDEC decoding on (ffnvcodec ${FFNVCODEC_VERSION} headers)")
+    else()
+      message(STATUS "NVDEC decoding off: the ffnvcodec headers were not found (install libffmpeg-nvenc-dev)")
+    endif()
+  endif()
+endif()
+
 if(ITSCAM_WITH_YAML)
   find_package(yaml-cpp QUIET)
   if(NOT yaml-cpp_FOUND)

@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev        # JSON, command line
   libssl-dev                             # SHA-256 of plans' source models (libcrypto EVP)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video ingest (FFmpeg)
+  libffmpeg-nvenc-dev                    # NVDEC decoding: the ffnvcodec headers (the driver is loaded at run time)
   libyaml-cpp-dev                        # YAML config
   libboost-dev                           # the HTTP server (Boost.Beast/Asio, header-only; HTTPS through libssl)
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # webhook client, Prometheus metrics, history

@@ -41,6 +41,12 @@ struct Frame {
     size_t bytes() const { return format == PixelFormat::kBGR24 ? stride * height : stride * height * 3 / 2; }
 };
 
+// The row pitch the readers use: the row's bytes (width, or 3 * width for BGR24) rounded up to 64.
+inline size_t default_stride(PixelFormat f, int width) {
+    const size_t row = static_cast<size_t>(width) * (f == PixelFormat::kBGR24 ? 3 : 1);
+    return (row + 63) / 64 * 64;
+}
+
 // Gives a buffer of at least `bytes` bytes (64-byte aligned). Sources take their frame memory from it so that the
 // pipeline can back frames with a pool; the default allocates from the heap.
 using BufferAllocator = std::function<std::shared_ptr<uint8_t>(size_t bytes)>;

@@ -15,10 +15,6 @@ namespace {
 constexpr std::string_view kScheme = "synthetic://";
 constexpr int kMaxDim = 16384;
 
-size_t align64(size_t v) {
-    return (v + 63) / 64 * 64;
-}
-
 bool parse_int(std::string_view s, int64_t& out) {
     if (s.empty()) return false;
     const char* end = s.data() + s.size();
@@ -171,12 +167,12 @@ Result<bool> SyntheticReader::read(Frame& out) {
     f.width = w;
     f.height = h;
     if (opt_.format == PixelFormat::kBGR24) {
-        f.stride = align64(static_cast<size_t>(w) * 3);
+        f.stride = default_stride(PixelFormat::kBGR24, w);
         f.data = opt_.allocator(f.bytes());
         if (!f.data) return out_of_memory(url_ + ": frame allocator returned no buffer");
         render_bgr(spec_, next_, f.data.get(), f.stride);
     } else {
-        f.stride = align64(static_cast<size_t>(w));
+        f.stride = default_stride(PixelFormat::kNV12, w);
         f.data = opt_.allocator(f.bytes());
         if (!f.data) return out_of_memory(url_ + ": frame allocator returned no buffer");
         const size_t bgr_stride = static_cast<size_t>(w) * 3;

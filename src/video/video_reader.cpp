@@ -16,9 +16,6 @@
 
 namespace itscam::video {
 
-namespace {
-
-// Lower-cased scheme of "scheme://...", or "" for a plain path.
 std::string url_scheme(const std::string& url) {
     const size_t p = url.find("://");
     if (p == std::string::npos || p == 0) return {};
@@ -30,7 +27,14 @@ std::string url_scheme(const std::string& url) {
     return s;
 }
 
-}  // namespace
+Status check_reader_options(const std::string& url, const ReaderOptions& opt) {
+    if (url.empty()) return invalid_argument("empty video URL");
+    if (opt.rtsp_transport != "tcp" && opt.rtsp_transport != "udp")
+        return invalid_argument(url + ": rtsp_transport must be \"tcp\" or \"udp\", not \"" + opt.rtsp_transport +
+                                "\"");
+    if (opt.decode_threads < 0) return invalid_argument(url + ": decode_threads must be >= 0");
+    return Status::ok();
+}
 
 bool is_live_url(const std::string& url) {
     static constexpr std::array<std::string_view, 15> kLive = {"rtsp", "rtsps", "rtmp", "rtmps", "rtmpt",
@@ -79,12 +83,9 @@ Result<Frame> download_frame(const Frame& f) {
 #endif
 
 Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt) {
-    if (url.empty()) return invalid_argument("empty video URL");
+    ITSCAM_RETURN_IF_ERROR(check_reader_options(url, opt));
     ReaderOptions o = opt;
     if (!o.allocator) o.allocator = heap_allocator();
-    if (o.rtsp_transport != "tcp" && o.rtsp_transport != "udp")
-        return invalid_argument(url + ": rtsp_transport must be \"tcp\" or \"udp\", not \"" + o.rtsp_transport + "\"");
-    if (o.decode_threads < 0) return invalid_argument(url + ": decode_threads must be >= 0");
     const std::string scheme = url_scheme(url);
     if (scheme == "synthetic") return make_synthetic_reader(url, o);
 #if defined(ITSCAM_HAVE_FFMPEG) && ITSCAM_HAVE_FFMPEG

@@ -66,6 +66,10 @@ public:
 // is then a kUnavailable error naming why.
 Result<std::unique_ptr<VideoReader>> make_reader(const std::string& url, const ReaderOptions& opt);
 bool is_live_url(const std::string& url);
+// Lower-cased scheme of "scheme://...", or "" for a plain path.
+std::string url_scheme(const std::string& url);
+// The checks every reader factory makes: a URL, rtsp_transport "tcp" or "udp", decode_threads >= 0.
+Status check_reader_options(const std::string& url, const ReaderOptions& opt);
 bool ffmpeg_available();
 // This build has the NVDEC reader and libcuda/libnvcuvid load; otherwise `why` (if given) says what is missing.
 bool nvdec_available(std::string* why = nullptr);
