@@ -9,6 +9,7 @@
 #   devdata/images/bus.jpg, devdata/images/bus_640.json [IMAGES]  ../shared/data/images/bus.jpg and its golden
 #   devdata/openssl-include.tar.xz  [OPENSSL_HEADERS]  only where the machine lacks OpenSSL headers: include/openssl
 # Stages (arguments, default all): build detect bench run. Results in $OUT: summary.txt and one log per stage.
+# CAMERAS/DURATION set the bench; RUN_BATCH/RUN_PRECISION the run's max_batch_size (2) and precision (fp16).
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
@@ -21,6 +22,8 @@ IMAGES=${IMAGES:-devdata/images}
 OPENSSL_HEADERS=${OPENSSL_HEADERS:-devdata/openssl-include.tar.xz}
 CAMERAS=${CAMERAS:-8,32}
 DURATION=${DURATION:-15}
+RUN_BATCH=${RUN_BATCH:-2}
+RUN_PRECISION=${RUN_PRECISION:-fp16}
 B=${BUILD_DIR:-build-gpu-ffmpeg}
 I=$B/tools/itscam/itscam
 has() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -73,15 +76,15 @@ if has bench; then
 fi
 
 if has run; then
-  log "run: two file cameras (realtime: false) -> JSON Lines"
-  mkdir -p /tmp/run
+  log "run: two file cameras (realtime: false) -> JSON Lines, max batch $RUN_BATCH, $RUN_PRECISION"
+  mkdir -p /tmp/run && rm -f /tmp/run/det.jsonl
   cat > /tmp/run/two.yaml <<EOF
 device: cuda:0
-precision: fp16
+precision: $RUN_PRECISION
 model: $PLAN
 server: { enabled: false }
 fallback: { enabled: false }
-pipeline: { max_batch_size: 2 }
+pipeline: { max_batch_size: $RUN_BATCH }
 sinks: [ { type: jsonl, path: /tmp/run/det.jsonl } ]
 cameras:
   - { id: highway_a, url: $CLIP, realtime: false }
