@@ -117,8 +117,9 @@ bool read_image_bgr(const std::string& path, ImageBgr& out, std::string* err) {
                   out.bgr.begin() + static_cast<size_t>(y) * img.cols * 3);
     return true;
 #else
-    return set_err(err, "cannot read image '" + path + "': this build has no OpenCV: give a .ppm or .pgm (binary P6/P5, "
-                        "8-bit; e.g. `ffmpeg -i in.jpg out.ppm`)");
+    return set_err(err, "cannot read image '" + path +
+                            "': this build has no OpenCV: give a .ppm or .pgm (binary P6/P5, 8-bit; e.g. "
+                            "`ffmpeg -i in.jpg out.ppm`)");
 #endif
 }
 

@@ -5,7 +5,8 @@
 # Run from the repository root; carried (git-ignored) inputs, overridable by the variables in brackets:
 #   devdata/ffmpeg-debian12.tar.xz  [FFMPEG_PACK]  tools/gpu/pack_ffmpeg.sh
 #   devdata/portable/yolo11n.plan   [PLAN]         a portable plan (itscam optimize --device portable)
-#   devdata/clips/highway_720p.mp4  [CLIP]         an H.264 clip (a cut of ../shared/data/videos/highway_overpass_trucks_720p.mp4)
+#   devdata/clips/highway_720p.mp4  [CLIP]         an H.264 clip: 10 s of
+#                                                  ../shared/data/videos/highway_overpass_trucks_720p.mp4
 #   devdata/images/bus.jpg, devdata/images/bus_640.json [IMAGES]  ../shared/data/images/bus.jpg and its golden
 #   devdata/openssl-include.tar.xz  [OPENSSL_HEADERS]  only where the machine lacks OpenSSL headers: include/openssl
 # Stages (arguments, default all): build detect bench run. Results in $OUT: summary.txt and one log per stage.
@@ -93,8 +94,8 @@ EOF
   timeout 300 $I run --config /tmp/run/two.yaml --status-interval 5 > "$OUT/run.log" 2>&1
   echo "run exit $?" | tee -a "$S"
   grep -E "frames processed|ended|fps" "$OUT/run.log" | tail -8 | tee -a "$S"
-  echo "JSONL: $(wc -l < /tmp/run/det.jsonl) records, $(grep -c '"detections":\[{' /tmp/run/det.jsonl) with detections" \
-    | tee -a "$S"
+  with=$(grep -c '"detections":\[{' /tmp/run/det.jsonl)
+  echo "JSONL: $(wc -l < /tmp/run/det.jsonl) records, $with with detections" | tee -a "$S"
   head -n 20 /tmp/run/det.jsonl > "$OUT/run_det_head.jsonl"
 fi
 log done

@@ -12,7 +12,8 @@ ARCH=x86_64-linux-gnu
 LIBDIR=/usr/lib/$ARCH
 INCDIR=/usr/include/$ARCH
 # Sonames the target provides itself: the C library family, the C++ runtime, CUDA and the NVIDIA driver.
-SKIP='^(libc|libm|libmvec|libpthread|libdl|librt|libresolv|libutil|ld-linux-x86-64|libstdc\+\+|libgcc_s|libcuda|libcudart|libnvcuvid|libnvidia-[a-z-]+)\.so'
+SKIP='^(libc|libm|libmvec|libpthread|libdl|librt|libresolv|libutil|ld-linux-x86-64|libstdc\+\+|libgcc_s'
+SKIP+='|libcuda|libcudart|libnvcuvid|libnvidia-[a-z-]+)\.so'
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -44,7 +45,7 @@ done
 cp -L /usr/bin/pkgconf "$root/bin/pkg-config"
 cp -L "$(ldd /usr/bin/pkgconf | awk '/libpkgconf/{print $3}')" "$root/lib/deps/"
 
-{ echo "Debian 12 FFmpeg $(pkg-config --modversion libavcodec) (libavcodec), packed $(date -u +%F) by tools/gpu/pack_ffmpeg.sh"
+{ echo "Debian 12 FFmpeg: libavcodec $(pkg-config --modversion libavcodec), packed $(date -u +%F) by pack_ffmpeg.sh"
   echo "modules: ${MODULES[*]}"; echo "deps: $(ls "$root/lib/deps" | wc -l) libraries"; } > "$root/PACKED.txt"
 mkdir -p "$(dirname "$OUTPUT")"
 tar -C "$stage" -cf - ffmpeg | xz -T2 -9 > "$OUTPUT"

@@ -12,6 +12,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "vision/draw.h"
+#else
+#include "vision/draw_boxes.h"
 #endif
 
 namespace itscam::cli {
@@ -31,29 +33,29 @@ struct DetectArgs {
     bool quiet = false;
 };
 
-constexpr const char* kNoOpenCvSave =
-    "this build has no OpenCV: --save-dir (annotated images) needs it; --json writes the detections";
-
 double round_to(double v, int digits) {
     const double k = std::pow(10.0, digits);
     return std::round(v * k) / k;
 }
 
-// The annotated copy of an image, in the input's format (OpenCV builds; a PPM/PGM input gives a PPM).
-bool save_annotated(vision::ImageBgr& img, const std::vector<vision::Detection>& dets, const Detector& d,
-                    const std::string& out, std::string& err) {
+// The annotated copy of an image in save_dir: with OpenCV in the input's format (a PPM input gives a PPM),
+// labelled; without it always a PPM (<stem>.ppm), boxes only. Returns the path written, or "" with err set.
+std::string save_annotated(vision::ImageBgr& img, const std::vector<vision::Detection>& dets, const Detector& d,
+                           const std::string& save_dir, const std::string& input, std::string& err) {
 #if defined(ITSCAM_HAVE_OPENCV)
+    const std::string out = (fs::path(save_dir) / fs::path(input).filename()).string();
     cv::Mat m(img.height, img.width, CV_8UC3, img.bgr.data());
     vision::draw_detections(m, dets, d.class_names());
     if (!cv::imwrite(out, m)) {
         err = "cannot write '" + out + "'";
-        return false;
+        return {};
     }
-    return true;
 #else
-    err = kNoOpenCvSave;
-    return false;
+    const std::string out = (fs::path(save_dir) / fs::path(input).filename().replace_extension(".ppm")).string();
+    vision::draw_boxes(img, dets);
+    if (!vision::write_ppm(out, img, &err)) return {};
 #endif
+    return out;
 }
 
 int run_detect(const DetectArgs& a) {
@@ -67,10 +69,6 @@ int run_detect(const DetectArgs& a) {
     opt.nms.max_det = a.max_det;
     opt.nms.agnostic = a.agnostic;
     if (!a.classes.empty() && !parse_int_csv(a.classes, opt.nms.classes, err)) return fail("--classes: " + err, 2);
-#if !defined(ITSCAM_HAVE_OPENCV)
-    if (!a.save_dir.empty())
-        return fail(kNoOpenCvSave, 2);
-#endif
     auto det = Detector::create(a.m.model, opt);
     if (!det) return fail(det.status().to_string(), 2);
     Detector& d = **det;
@@ -118,8 +116,8 @@ int run_detect(const DetectArgs& a) {
                         t.preprocess_ms, t.inference_ms, t.postprocess_ms);
         }
         if (!a.save_dir.empty()) {
-            const std::string out = (fs::path(a.save_dir) / fs::path(path).filename()).string();
-            if (!save_annotated(img, dets, d, out, err)) return fail(err);
+            const std::string out = save_annotated(img, dets, d, a.save_dir, path, err);
+            if (out.empty()) return fail(err);
             if (!a.quiet) std::printf("  saved %s\n", out.c_str());
         }
     }
@@ -144,7 +142,8 @@ RunFn add_detect_command(CLI::App& app) {
         ->capture_default_str();
     app.add_option("--classes", a->classes, "Keep only these class ids, e.g. 2,5,7 (car, bus, truck)");
     app.add_flag("--agnostic", a->agnostic, "Class-agnostic NMS");
-    app.add_option("--save-dir", a->save_dir, "Write annotated images here (builds with OpenCV)");
+    app.add_option("--save-dir", a->save_dir,
+                   "Write annotated images here (without OpenCV: as PPM, boxes without labels)");
     app.add_option("--json", a->json_out, "Write detections as JSON (an object for one image, a list for several)");
     app.add_flag("-q,--quiet", a->quiet, "Print nothing but errors");
 #if defined(ITSCAM_HAVE_OPENCV)

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
         CLI::App* sub = app.add_subcommand(name, desc);
         cmds.emplace_back(sub, fn(*sub));
     };
-    add("detect", "Detect objects in images (JSON and annotated images; without OpenCV: PPM/PGM images, JSON)",
+    add("detect", "Detect objects in images (JSON and annotated images; without OpenCV: PPM/PGM images)",
         itscam::cli::add_detect_command);
     add("inspect", "Show a model's or plan's metadata, inputs/outputs, op counts, parameters and GFLOPs",
         itscam::cli::add_inspect_command);
