@@ -65,8 +65,13 @@ if(ITSCAM_WITH_FFMPEG)
     pkg_check_modules(FFMPEG QUIET IMPORTED_TARGET libavformat libavcodec libswscale libavutil)
   endif()
   if(NOT FFMPEG_FOUND)
-    message(FATAL_ERROR "ITSCAM_WITH_FFMPEG=ON but FFmpeg was not found: install pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev")
+    message(FATAL_ERROR "ITSCAM_WITH_FFMPEG=ON but FFmpeg was not found: install pkg-config libavformat-dev libavcodec-dev "
+                        "libswscale-dev libavutil-dev, or (a machine without packages) source tools/gpu/use_ffmpeg.sh")
   endif()
+  # A packed set (tools/gpu/use_ffmpeg.sh) keeps the libraries' own dependencies elsewhere: the linker finds them
+  # through LD_LIBRARY_PATH, which that script exports.
+  message(STATUS "FFmpeg: libavcodec ${FFMPEG_libavcodec_VERSION}, libavformat ${FFMPEG_libavformat_VERSION} "
+                 "(${FFMPEG_LIBRARY_DIRS})")
 endif()
 
 # NVDEC (GPU video decoding) needs FFmpeg (demuxing) and only the ffnvcodec headers at build time: the driver

@@ -8,27 +8,19 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "vision/palette.h"
+
 namespace itscam::vision {
 
-namespace {
-
-// Ultralytics' plotting palette (RGB hex), in its order.
-constexpr std::array<uint32_t, 20> kPaletteRgb = {
-    0x042AFF, 0x0BDBEB, 0xF3F3F3, 0x00DFB7, 0x111F68, 0xFF6FDD, 0xFF444F, 0xCCED00, 0x00F344, 0xBD00FF,
-    0x00B4FF, 0xDD00BA, 0x00FFFF, 0x26C000, 0x01FFB3, 0x7D24FF, 0x7B0068, 0xFF1B6C, 0xFC6D2F, 0xA2FF0B,
-};
-
-}  // namespace
-
 cv::Scalar class_color_bgr(int class_id) {
-    const uint32_t rgb = kPaletteRgb[static_cast<size_t>(std::max(class_id, 0)) % kPaletteRgb.size()];
-    return cv::Scalar(rgb & 0xFF, (rgb >> 8) & 0xFF, (rgb >> 16) & 0xFF);
+    const std::array<uint8_t, 3> c = class_color_bgr8(class_id);
+    return cv::Scalar(c[0], c[1], c[2]);
 }
 
 void draw_detections(cv::Mat& bgr, const std::vector<Detection>& dets, const std::vector<std::string>& names,
                      const std::vector<int64_t>* track_ids) {
     if (bgr.empty() || bgr.type() != CV_8UC3) return;
-    const int lw = std::max(static_cast<int>(std::nearbyint((bgr.rows + bgr.cols) / 2.0 * 0.003)), 2);
+    const int lw = box_line_width(bgr.cols, bgr.rows);
     const int tf = std::max(lw - 1, 1);
     const double sf = lw / 3.0;
     const bool tracked = track_ids && track_ids->size() == dets.size();

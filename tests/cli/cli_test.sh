@@ -44,6 +44,29 @@ detect_json)
         || { echo "FAIL: inspect --no-optimize shows fusions"; echo "$info"; exit 1; }
     grep -q 'DflDecode' <<<"$("$bin" inspect "$model")" || { echo "FAIL: inspect shows no fused DFL"; exit 1; }
     echo "ok: detect JSON and annotated image; --no-optimize";;
+detect_ppm)
+    # PPM/PGM go through our own decoder in every build (the only reader of builds without OpenCV, as on the GPU
+    # machine): a PPM made from bus.jpg gives bus.jpg's detections and the golden's, a PGM still finds the bus.
+    command -v ffmpeg >/dev/null || { echo "skip: no ffmpeg CLI to make the PPM"; exit 77; }
+    img=$shared/data/images/bus.jpg
+    ffmpeg -v error -i "$img" -pix_fmt rgb24 "$work/bus.ppm" && ffmpeg -v error -i "$img" -pix_fmt gray "$work/bus.pgm" \
+        || { echo "FAIL: ffmpeg could not make the PPM/PGM"; exit 1; }
+    cmp=$(dirname "$0")/compare_detections.py
+    "$bin" detect -q --model "$model" --json "$work/jpg.json" "$img" || exit 1
+    "$bin" detect --model "$model" --save-dir "$work/annotated" --json "$work/ppm.json" "$work/bus.ppm" || exit 1
+    grep -qF '"image": "bus.ppm"' "$work/ppm.json" && grep -qF '"image_size": [' "$work/ppm.json" \
+        || { echo "FAIL: JSON of the PPM"; cat "$work/ppm.json"; exit 1; }
+    python3 "$cmp" "$work/jpg.json" "$work/ppm.json" --iou 0.95 --score 0.02 || { echo "FAIL: PPM vs JPEG"; exit 1; }
+    python3 "$cmp" "$shared/golden/bus_640.json" "$work/ppm.json" --iou 0.95 --score 0.02 \
+        || { echo "FAIL: PPM vs golden"; exit 1; }
+    # The annotated copy of a PPM is a PPM that reads back.
+    [ "$(head -c 2 "$work/annotated/bus.ppm")" = P6 ] || { echo "FAIL: annotated copy is not a binary PPM"; exit 1; }
+    "$bin" detect -q --model "$model" --json "$work/annotated.json" "$work/annotated/bus.ppm" || exit 1
+    "$bin" detect -q --model "$model" --json "$work/pgm.json" "$work/bus.pgm" || exit 1
+    grep -qF '"name": "bus"' "$work/pgm.json" || { echo "FAIL: no bus in the PGM"; cat "$work/pgm.json"; exit 1; }
+    head -c 100000 "$work/bus.ppm" > "$work/cut.ppm"
+    expect_fail "truncated PPM" "$bin" detect --model "$model" "$work/cut.ppm"
+    echo "ok: detect on PPM/PGM";;
 bad_model)
     head -c 100000 "$model" > "$work/truncated.onnx"
     expect_fail "not a valid ONNX model" "$bin" detect --model "$work/truncated.onnx" "$shared/data/images/bus.jpg"

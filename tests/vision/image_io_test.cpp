@@ -27,11 +27,37 @@ TEST(Ppm, DecodesRgbToBgrWithComments) {
     EXPECT_EQ(img.bgr, (std::vector<uint8_t>{3, 2, 1, 6, 5, 4}));
 }
 
+TEST(Ppm, DecodesGreyPgmToBgr) {
+    const auto data = ppm("P5\n3 1\n255\n", {0, 128, 255});
+    ImageBgr img;
+    std::string err;
+    ASSERT_TRUE(decode_ppm(data.data(), data.size(), img, &err)) << err;
+    EXPECT_EQ(img.width, 3);
+    EXPECT_EQ(img.bgr, (std::vector<uint8_t>{0, 0, 0, 128, 128, 128, 255, 255, 255}));
+}
+
+TEST(Ppm, WriteThenReadIsLossless) {
+    ImageBgr img{3, 2, {}};
+    for (int i = 0; i < 18; ++i) img.bgr.push_back(static_cast<uint8_t>(i * 13));
+    const std::string path = ::testing::TempDir() + "/itscam_image_io_roundtrip.ppm";
+    std::string err;
+    ASSERT_TRUE(write_ppm(path, img, &err)) << err;
+    ImageBgr back;
+    ASSERT_TRUE(read_image_bgr(path, back, &err)) << err;
+    EXPECT_EQ(back.width, 3);
+    EXPECT_EQ(back.height, 2);
+    EXPECT_EQ(back.bgr, img.bgr);
+    std::remove(path.c_str());
+    EXPECT_FALSE(write_ppm("/nonexistent/dir/x.ppm", img, &err));
+    EXPECT_NE(err.find("x.ppm"), std::string::npos);
+}
+
 TEST(Ppm, RejectsMalformedInput) {
     ImageBgr img;
     std::string err;
     const std::vector<std::pair<std::string, std::vector<uint8_t>>> bad = {
-        {"not ppm", ppm("P5\n2 1\n255\n", {1, 2})},
+        {"ascii ppm", ppm("P3\n1 1\n255\n1 2 3\n", {})},
+        {"truncated pgm", ppm("P5\n2 2\n255\n", {1, 2, 3})},
         {"truncated", ppm("P6\n2 2\n255\n", {1, 2, 3})},
         {"16-bit", ppm("P6\n1 1\n65535\n", {0, 0, 0, 0, 0, 0})},
         {"zero size", ppm("P6\n0 1\n255\n", {})},

@@ -5,10 +5,16 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "model_options.h"
+#include "vision/image_io.h"
+#if defined(ITSCAM_HAVE_OPENCV)
+#include <opencv2/imgcodecs.hpp>
+
 #include "vision/draw.h"
+#else
+#include "vision/draw_boxes.h"
+#endif
 
 namespace itscam::cli {
 
@@ -30,6 +36,26 @@ struct DetectArgs {
 double round_to(double v, int digits) {
     const double k = std::pow(10.0, digits);
     return std::round(v * k) / k;
+}
+
+// The annotated copy of an image in save_dir: with OpenCV in the input's format (a PPM input gives a PPM),
+// labelled; without it always a PPM (<stem>.ppm), boxes only. Returns the path written, or "" with err set.
+std::string save_annotated(vision::ImageBgr& img, const std::vector<vision::Detection>& dets, const Detector& d,
+                           const std::string& save_dir, const std::string& input, std::string& err) {
+#if defined(ITSCAM_HAVE_OPENCV)
+    const std::string out = (fs::path(save_dir) / fs::path(input).filename()).string();
+    cv::Mat m(img.height, img.width, CV_8UC3, img.bgr.data());
+    vision::draw_detections(m, dets, d.class_names());
+    if (!cv::imwrite(out, m)) {
+        err = "cannot write '" + out + "'";
+        return {};
+    }
+#else
+    const std::string out = (fs::path(save_dir) / fs::path(input).filename().replace_extension(".ppm")).string();
+    vision::draw_boxes(img, dets);
+    if (!vision::write_ppm(out, img, &err)) return {};
+#endif
+    return out;
 }
 
 int run_detect(const DetectArgs& a) {
@@ -54,21 +80,20 @@ int run_detect(const DetectArgs& a) {
     nlohmann::json all = nlohmann::json::array();
     int failures = 0;
     for (const auto& path : files) {
-        cv::Mat img = cv::imread(path, cv::IMREAD_COLOR);
-        if (img.empty()) {
-            std::fprintf(stderr, "itscam: error: cannot read image '%s' (missing, unreadable or not an image)\n",
-                         path.c_str());
+        vision::ImageBgr img;
+        if (!vision::read_image_bgr(path, img, &err)) {
+            std::fprintf(stderr, "itscam: error: %s\n", err.c_str());
             ++failures;
             continue;
         }
-        ImageView v{img.data, img.cols, img.rows, img.step[0]};
+        ImageView v{img.bgr.data(), img.width, img.height, static_cast<size_t>(img.width) * 3};
         auto r = d.detect({v});
         if (!r) return fail(path + ": " + r.status().to_string());
         const auto& dets = (*r)[0];
         nlohmann::json j;
         j["model"] = fs::path(a.m.model).filename().string();
         j["image"] = fs::path(path).filename().string();
-        j["image_size"] = {img.cols, img.rows};
+        j["image_size"] = {img.width, img.height};
         j["input_size"] = {d.engine().input_height(), d.engine().input_width()};
         j["conf"] = a.conf;
         j["iou"] = a.iou;
@@ -87,13 +112,12 @@ int run_detect(const DetectArgs& a) {
             for (const auto& [name, c] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(c) + " " + name;
             const auto& t = d.last_timings();
             std::printf("%s: %dx%d %s (%.1f ms preprocess, %.1f ms inference, %.1f ms postprocess)\n",
-                        path.c_str(), img.cols, img.rows, summary.empty() ? "no detections" : summary.c_str(),
+                        path.c_str(), img.width, img.height, summary.empty() ? "no detections" : summary.c_str(),
                         t.preprocess_ms, t.inference_ms, t.postprocess_ms);
         }
         if (!a.save_dir.empty()) {
-            vision::draw_detections(img, dets, d.class_names());
-            const std::string out = (fs::path(a.save_dir) / fs::path(path).filename()).string();
-            if (!cv::imwrite(out, img)) return fail("cannot write '" + out + "'");
+            const std::string out = save_annotated(img, dets, d, a.save_dir, path, err);
+            if (out.empty()) return fail(err);
             if (!a.quiet) std::printf("  saved %s\n", out.c_str());
         }
     }
@@ -118,10 +142,16 @@ RunFn add_detect_command(CLI::App& app) {
         ->capture_default_str();
     app.add_option("--classes", a->classes, "Keep only these class ids, e.g. 2,5,7 (car, bus, truck)");
     app.add_flag("--agnostic", a->agnostic, "Class-agnostic NMS");
-    app.add_option("--save-dir", a->save_dir, "Write annotated images here");
+    app.add_option("--save-dir", a->save_dir,
+                   "Write annotated images here (without OpenCV: as PPM, boxes without labels)");
     app.add_option("--json", a->json_out, "Write detections as JSON (an object for one image, a list for several)");
     app.add_flag("-q,--quiet", a->quiet, "Print nothing but errors");
+#if defined(ITSCAM_HAVE_OPENCV)
     app.add_option("inputs", a->inputs, "Images or directories of images")->required();
+#else
+    app.add_option("inputs", a->inputs, "PPM/PGM images (binary P6/P5: this build has no OpenCV) or directories")
+        ->required();
+#endif
     return [a] { return run_detect(*a); };
 }
 

@@ -13,9 +13,7 @@ namespace itscam::cli {
 
 using RunFn = std::function<int()>;
 
-#if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
-RunFn add_detect_command(CLI::App& app);  // image decoding
-#endif
+RunFn add_detect_command(CLI::App& app);  // without OpenCV: PPM/PGM in, PPM with unlabelled boxes out
 RunFn add_val_command(CLI::App& app);  // without OpenCV: PPM images only
 RunFn add_inspect_command(CLI::App& app);
 RunFn add_optimize_command(CLI::App& app);

@@ -31,7 +31,7 @@ int exit_code_for(const Status& st) {
 static bool is_image_file(const fs::path& p) {
     std::string ext = p.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    static const char* kExts[] = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"};
+    static const char* kExts[] = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"};
     return std::find(std::begin(kExts), std::end(kExts), ext) != std::end(kExts);
 }
 
@@ -52,7 +52,7 @@ bool collect_images(const std::vector<std::string>& paths, std::vector<std::stri
                 return false;
             }
             if (files.empty()) {
-                err = "directory '" + p + "' contains no images (.jpg, .jpeg, .png, .bmp, .webp, .tif, .ppm)";
+                err = "directory '" + p + "' contains no images (.jpg, .jpeg, .png, .bmp, .webp, .tif, .ppm, .pgm)";
                 return false;
             }
             std::sort(files.begin(), files.end());

@@ -14,9 +14,8 @@ int main(int argc, char** argv) {
         CLI::App* sub = app.add_subcommand(name, desc);
         cmds.emplace_back(sub, fn(*sub));
     };
-#if defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV
-    add("detect", "Detect objects in images (JSON and annotated images)", itscam::cli::add_detect_command);
-#endif
+    add("detect", "Detect objects in images (JSON and annotated images; without OpenCV: PPM/PGM images)",
+        itscam::cli::add_detect_command);
     add("inspect", "Show a model's or plan's metadata, inputs/outputs, op counts, parameters and GFLOPs",
         itscam::cli::add_inspect_command);
     add("val", "Measure mAP50-95 / mAP50 on a YOLO-format dataset folder", itscam::cli::add_val_command);
