@@ -30,6 +30,7 @@ struct PipeBenchArgs {
     double warmup_s = 5;
     double max_delay_ms = 0;
     int workers = 1;
+    std::string decode = "auto";
     std::string json_out;
     bool verbose = false;
 };
@@ -64,6 +65,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     if (cfg.pipeline.preferred_batch_sizes.back() != a.max_batch) cfg.pipeline.preferred_batch_sizes.push_back(a.max_batch);
     cfg.pipeline.max_queue_delay_ms = a.max_delay_ms;
     cfg.pipeline.inference_workers = a.workers;
+    cfg.pipeline.decode = a.decode;
     cfg.fallback.enabled = false;
     for (int i = 0; i < ncam; ++i) {
         config::CameraConfig c;
@@ -129,6 +131,11 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     j["inference_p50_ms"] = s.stages.at("inference").p50_ms;
     j["queue_p99_ms"] = s.stages.at("queue").p99_ms;
     j["busy"] = s.devices.empty() ? 0.0 : s.devices[0].busy_fraction;
+    j["decode"] = a.decode;
+    int nvdec = 0;
+    for (const auto& cam : s.cameras) nvdec += cam.decoder == "nvdec";
+    j["cameras_on_nvdec"] = nvdec;
+    for (const auto& [stage, lat] : s.stages) j["stage_p99_ms"][stage] = lat.p99_ms;
     if (a.verbose) std::fprintf(stderr, "%s", pipeline_summary(s).c_str());
     return j;
 }
@@ -183,6 +190,9 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
     app.add_option("--max-delay-ms", a->max_delay_ms, "Batcher deadline (0: half a frame interval)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--workers", a->workers, "Inference workers")->check(CLI::Range(1, 64))->capture_default_str();
+    app.add_option("--decode", a->decode, "Where the clip is decoded: auto | cpu | nvdec (nvdec: GPU devices only)")
+        ->check(CLI::IsMember({"auto", "cpu", "nvdec"}))
+        ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
     app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run")->check(CLI::Range(0.0, 600.0))->capture_default_str();
     app.add_option("--json", a->json_out, "Write results as JSON");

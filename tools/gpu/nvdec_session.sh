@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The GPU-resident pipeline on the GPU machine: build itscam with CUDA + FFmpeg + NVDEC (FFmpeg from
+# tools/gpu/pack_ffmpeg.sh, the ffnvcodec headers carried), check the GPU letterbox on NV12 pictures, then run one
+# file camera through `itscam run` (lossless: every frame) with CPU and with NVDEC decoding, at batch 1 and 2, fp16
+# and fp32, and compare the sinks frame by frame (tools/gpu/compare_sinks.py); last, `bench pipeline` with
+# --decode cpu and nvdec. Run from the repository root with these carried (git-ignored):
+#   devdata/17port/ffmpeg-debian12.tar.xz [FFMPEG_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
+#   devdata/gpu/ffnvcodec/ (include/ffnvcodec, pkgconfig/ffnvcodec.pc from Debian's libffmpeg-nvenc-dev)
+#   devdata/portable/yolo11n.plan [PLAN]
+# Stages (arguments; default all): build letterbox runs bench. Results in $OUT (summary.txt, logs, sinks).
+set -uo pipefail
+OUT=${OUT:-/tmp/itscam-out}
+mkdir -p "$OUT"
+S=$OUT/summary.txt
+STAGES=${*:-build letterbox runs bench}
+FFMPEG_PACK=${FFMPEG_PACK:-devdata/17port/ffmpeg-debian12.tar.xz}
+CLIP=${CLIP:-devdata/17port/clips/highway_720p.mp4}
+PLAN=${PLAN:-devdata/portable/yolo11n.plan}
+PY=/opt/torch/.venv/bin/python3
+[ -x $PY ] || PY=python3
+B=build-gpu-nvdec
+I=$B/tools/itscam/itscam
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+log() { echo "== $(date +%T) $*" | tee -a "$S"; }
+
+source tools/gpu/use_ffmpeg.sh "$FFMPEG_PACK" /tmp/ffmpeg-debian12 2>> "$S" || exit 1
+export PKG_CONFIG_PATH=$PWD/devdata/gpu/ffnvcodec/pkgconfig:$PKG_CONFIG_PATH
+
+if has build; then
+  log build
+  t0=$(date +%s)
+  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DITSCAM_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
+    -DITSCAM_WITH_FFMPEG=ON -DITSCAM_WITH_ONNX=OFF -DITSCAM_WITH_ONEDNN=OFF -DITSCAM_WITH_OPENCV=OFF \
+    -DITSCAM_WITH_SERVICE=OFF -DITSCAM_BUILD_BENCH=OFF > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" | tee -a "$S"; exit 1; }
+  grep -iE "nvdec|FFmpeg" "$OUT/build.log" | head -5 | tee -a "$S"
+  ninja -C $B -j"$(nproc)" itscam gpu_vision_test >> "$OUT/build.log" 2>&1 \
+    || { grep -E "error|FAILED|undefined" -A3 "$OUT/build.log" | head -60 | tee -a "$S"; exit 1; }
+  echo "built in $(( $(date +%s) - t0 )) s" | tee -a "$S"
+fi
+
+if has letterbox; then
+  log "GPU letterbox (NV12 device frames among them)"
+  f=$(find $B/tests -name gpu_vision_test -type f | head -1)
+  timeout 120 "$f" --gtest_filter='GpuLetterbox.*' --gtest_brief=1 > "$OUT/letterbox.log" 2>&1
+  echo "gpu_vision_test(GpuLetterbox.*) exit $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/letterbox.log" | tr '\n' ' ')" | tee -a "$S"
+  grep -E "nv12|Failure" "$OUT/letterbox.log" | head -20 | tee -a "$S"
+fi
+
+run_one() {  # name decode batch precision [env...]
+  local name=$1 decode=$2 batch=$3 prec=$4; shift 4
+  mkdir -p /tmp/run && rm -f "/tmp/run/$name.jsonl"
+  cat > "/tmp/run/$name.yaml" <<YAML
+device: cuda:0
+precision: $prec
+model: $PLAN
+plan_cache_dir: /tmp/plans
+server: { enabled: false }
+fallback: { enabled: false }
+pipeline: { max_batch_size: $batch, decode: $decode }
+sinks: [ { type: jsonl, path: /tmp/run/$name.jsonl } ]
+cameras:
+  - { id: highway, url: $CLIP, realtime: false, lossless: true }
+YAML
+  local t0=$(date +%s)
+  env "$@" timeout 240 $I run --config "/tmp/run/$name.yaml" > "$OUT/run_$name.log" 2>&1
+  local rc=$?
+  local with=$(grep -c '"detections":\[{' "/tmp/run/$name.jsonl" 2>/dev/null)
+  echo "run $name (decode $decode, batch $batch, $prec $*): exit $rc in $(( $(date +%s) - t0 )) s," \
+       "$(wc -l < /tmp/run/$name.jsonl 2>/dev/null) records, $with with detections" | tee -a "$S"
+  grep -iE "decoder|nvdec|error" "$OUT/run_$name.log" | head -4 | tee -a "$S"
+  cp "/tmp/run/$name.jsonl" "$OUT/" 2>/dev/null
+}
+
+if has runs; then
+  log "runs: one lossless file camera, every frame"
+  run_one cpu_b1 cpu 1 fp16
+  run_one nvdec_b1 nvdec 1 fp16
+  run_one cpu_b2 cpu 2 fp16
+  run_one cpu_b2_fp32 cpu 2 fp32
+  run_one cpu_b2_nofusion cpu 2 fp16 ITSCAM_CUDNN_FUSION=0
+  for o in nvdec_b1 cpu_b2 cpu_b2_fp32 cpu_b2_nofusion; do
+    $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/$o.jsonl" 2>&1 | tee -a "$S"
+  done
+fi
+
+if has bench; then
+  for d in cpu nvdec; do
+    log "bench pipeline --decode $d"
+    timeout 200 $I bench pipeline --device cuda:0 --precision fp16 --model "$PLAN" --source "$CLIP" --decode $d \
+      --cameras "${CAMERAS:-16,64}" --max-batch "${MAX_BATCH:-16}" --duration "${DURATION:-8}" --warmup 3 \
+      --json "$OUT/bench_$d.json" > "$OUT/bench_$d.log" 2>&1
+    echo "bench --decode $d exit $?" | tee -a "$S"
+    grep -E "^ *(cameras|[0-9]+) " "$OUT/bench_$d.log" | tee -a "$S"
+  done
+fi
+log done
