@@ -4,7 +4,9 @@ against batch 1), frame by frame as the goldens' README says: detections matched
 IoU >= --iou and |score delta| <= --score; a detection within --score of the confidence threshold may be missing
 from the other side. Prints the totals; exit 0 when at least --min-match of the reference's detections match and
 every frame of the reference is present in the other sink, else 1.
-Usage: compare_sinks.py REF.jsonl OTHER.jsonl [--iou 0.95] [--score 0.02] [--conf 0.25] [--min-match 0.99]"""
+With --by-frame, REF holds one camera and every camera of OTHER (the same clip several times) is compared with it.
+Usage: compare_sinks.py REF.jsonl OTHER.jsonl [--iou 0.95] [--score 0.02] [--conf 0.25] [--min-match 0.99]
+                        [--by-frame]"""
 import argparse
 import json
 import sys
@@ -18,13 +20,20 @@ def iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
-def load(path):
+def load(path, by_frame=False, camera=None):
     frames = {}
     with open(path) as f:
         for line in f:
             r = json.loads(line)
-            frames[(r["camera"], r["frame"])] = r["detections"]
+            if camera is not None and r["camera"] != camera:
+                continue
+            frames[("", r["frame"]) if by_frame else (r["camera"], r["frame"])] = r["detections"]
     return frames
+
+
+def cameras(path):
+    with open(path) as f:
+        return sorted({json.loads(line)["camera"] for line in f})
 
 
 def main():
@@ -35,8 +44,15 @@ def main():
     p.add_argument("--score", type=float, default=0.02)
     p.add_argument("--conf", type=float, default=0.25)
     p.add_argument("--min-match", type=float, default=0.99)
+    p.add_argument("--by-frame", action="store_true")
     a = p.parse_args()
-    ref, other = load(a.ref), load(a.other)
+    if a.by_frame:
+        return max(compare(a, load(a.ref, True), load(a.other, True, cam), f"{a.other}[{cam}]")
+                   for cam in cameras(a.other))
+    return compare(a, load(a.ref), load(a.other), a.other)
+
+
+def compare(a, ref, other, name):
     missing_frames = [k for k in ref if k not in other]
     total = matched = near_threshold = extra = 0
     worst_iou, worst_score = 1.0, 0.0
@@ -61,7 +77,7 @@ def main():
                 near_threshold += 1
         extra += sum(1 for j, e in enumerate(do) if j not in used and e["score"] >= a.conf + a.score)
     share = (matched + near_threshold) / total if total else 1.0
-    print(f"{a.other} vs {a.ref}: {len(ref)} frames ({len(missing_frames)} missing), {total} reference detections, "
+    print(f"{name} vs {a.ref}: {len(ref)} frames ({len(missing_frames)} missing), {total} reference detections, "
           f"{matched} matched (worst IoU {worst_iou:.4f}, worst |dscore| {worst_score:.4f}), {near_threshold} "
           f"unmatched near the threshold, {total - matched - near_threshold} unmatched, {extra} extra; "
           f"{100 * share:.2f}% matched")

@@ -46,8 +46,10 @@ if has letterbox; then
   grep -E "nv12|Failure" "$OUT/letterbox.log" | head -20 | tee -a "$S"
 fi
 
-run_one() {  # name decode batch precision [env...]
+run_one() {  # name decode batch precision [env...]; NCAM cameras of the same clip (default 1)
   local name=$1 decode=$2 batch=$3 prec=$4; shift 4
+  local cams="" i
+  for i in $(seq 1 "${NCAM:-1}"); do cams+="  - { id: highway$i, url: $CLIP, realtime: false, lossless: true }"$'\n'; done
   mkdir -p /tmp/run && rm -f "/tmp/run/$name.jsonl"
   cat > "/tmp/run/$name.yaml" <<YAML
 device: cuda:0
@@ -59,7 +61,7 @@ fallback: { enabled: false }
 pipeline: { max_batch_size: $batch, decode: $decode }
 sinks: [ { type: jsonl, path: /tmp/run/$name.jsonl } ]
 cameras:
-  - { id: highway, url: $CLIP, realtime: false, lossless: true }
+$cams
 YAML
   local t0=$(date +%s)
   env "$@" timeout 240 $I run --config "/tmp/run/$name.yaml" > "$OUT/run_$name.log" 2>&1
@@ -72,15 +74,17 @@ YAML
 }
 
 if has runs; then
-  log "runs: one lossless file camera, every frame"
+  log "runs: lossless file cameras, every frame; compared with one camera at batch 1 on CPU decoding"
   run_one cpu_b1 cpu 1 fp16
   run_one nvdec_b1 nvdec 1 fp16
   run_one cpu_b2 cpu 2 fp16
   run_one cpu_b2_fp32 cpu 2 fp32
   run_one cpu_b2_nofusion cpu 2 fp16 ITSCAM_CUDNN_FUSION=0
-  for o in nvdec_b1 cpu_b2 cpu_b2_fp32 cpu_b2_nofusion; do
-    $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/$o.jsonl" 2>&1 | tee -a "$S"
+  NCAM=8 run_one nvdec_b8x8 nvdec 8 fp16
+  for o in nvdec_b1 cpu_b2 cpu_b2_fp32 cpu_b2_nofusion nvdec_b8x8; do
+    $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/$o.jsonl" --by-frame 2>&1 | tee -a "$S"
   done
+  grep -h "fused convolutions" "$OUT"/run_*.log | sort | uniq -c | head -8 | tee -a "$S"
 fi
 
 if has bench; then

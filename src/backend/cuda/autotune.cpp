@@ -2,7 +2,8 @@
 //  - the legacy path: the plan's algorithm, else the fastest measured one (cudnnFindConvolutionForwardAlgorithmEx),
 //    else cuDNN's heuristic choice, under the workspace cap;
 //  - the fused cuDNN graph alternative: the plan's engine, or each finalizable engine (up to 4) timed against the
-//    legacy convolution + epilogue, keeping the fastest;
+//    legacy convolution + epilogue, keeping the fastest; an engine whose output differs from the legacy path's on the
+//    layer is never kept (fused_check.h), and a plan naming one is refused;
 //  - then one convolution workspace sized for the largest choice, reserved against the device's memory budget.
 // And the tuning text a plan stores ("<node> algo=<n>" or "<node> fused=<engine>" per convolution), read back here.
 #include "backend/cuda/autotune.h"
@@ -14,6 +15,9 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include "backend/cuda/fused_check.h"
 
 namespace itscam::cuda {
 
@@ -77,14 +81,25 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
         return Status::ok();  // not fusable on this cuDNN/GPU: keep the legacy path
     }
     L.fused = std::move(*fc);
+    cx.ws_ptr = ws;
+    // Every engine's output against the legacy path's on this layer (fused_check.h); a layer that only the fused
+    // path takes has no reference.
+    std::vector<double> err(L.fused->num_plans(), 0.0);
+    if (!L.must_fuse) {
+        ITSCAM_ASSIGN_OR_RETURN(err, fused_engine_errors(cx, L));
+    }
     if (from_plan) {
-        if (planned->second >= L.fused->num_plans())
-            return invalid_argument("the plan's fused engine " + std::to_string(planned->second) + " for '" + L.node +
+        const int p = planned->second;
+        if (p >= L.fused->num_plans())
+            return invalid_argument("the plan's fused engine " + std::to_string(p) + " for '" + L.node +
                                     "' is not available here: rebuild the plan with `itscam optimize`");
-        L.fused_plan = planned->second;
+        if (!(err[p] <= kFusedMaxNmse))
+            return internal_error("the plan's fused engine " + std::to_string(p) + " for convolution '" + L.node +
+                                  "' computes a different result on this GPU (normalized error " +
+                                  std::to_string(err[p]) + "): rebuild the plan with `itscam optimize`");
+        L.fused_plan = p;
         return Status::ok();
     }
-    cx.ws_ptr = ws;
     L.fused_plan = -1;
     double best = 1e30;
     if (!L.must_fuse) {
@@ -92,6 +107,10 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
     }
     int best_plan = -1;
     for (int i = 0; i < L.fused->num_plans(); ++i) {
+        if (!(err[i] <= kFusedMaxNmse)) {
+            ++cx.fused_rejected;
+            continue;  // wrong output: never chosen, whatever its speed
+        }
         L.fused_plan = i;
         auto t = time_step(cx, L.step, 3);
         if (t.is_ok() && *t < best) {

@@ -196,7 +196,8 @@ std::string CudaExecutor::describe() const {
        << (exec_ ? " in one CUDA Graph" : " (eager)") << ", arena+weights " << cx_->bytes / (1 << 20) << " MiB, "
        << "concat members placed " << cx_->placed_members << " / copied " << cx_->copied_members
        << ", strided conv inputs " << cx_->strided_conv_inputs << " / packed " << cx_->packed_conv_inputs
-       << ", fused convolutions " << cx_->fused_convs << " / " << cx_->convs.size() << ", fused detect head "
+       << ", fused convolutions " << cx_->fused_convs << " / " << cx_->convs.size() << " ("
+       << cx_->fused_rejected << " engines failed the output check), fused detect head "
        << cx_->head_state << ", latency kernels " << (cx_->latency_kernels ? "on" : "off") << "\n";
     size_t conv = 0;
     for (const auto& st : cx_->steps) {

@@ -187,6 +187,7 @@ struct CudaLowering {
     std::vector<std::pair<int, std::vector<char>>> uploads;  // persistent buffer <- host bytes (at allocate())
     std::map<std::string, View> input_f32;
     int fused_convs = 0;
+    int fused_rejected = 0;  // fused engines dropped by the output check (fused_check.h)
     // The latency kernels: our depthwise and stem convolutions, the fused detect head, Split inputs placed in Concat
     // buffers and strided inputs through fused cuDNN graphs. Measured on the H200 (docs/cuda.md): a clear gain at
     // batch 1 (0.75 -> 0.59 ms per replay), a loss at batch 32-128 that is not yet understood, so by default they

@@ -114,4 +114,11 @@ cudaError_t softmax(const void* x, void* y, int64_t outer, int64_t len, int64_t 
 cudaError_t dfl_decode(const void* x, const float* w, void* y, int64_t N, int64_t R, int64_t A, DT dt,
                        cudaStream_t stream);
 
+// Build-time verification (verify.cu). fill_pattern writes a deterministic value in [-1, 1) from (seed, index) into
+// every element of a rows x cols view (row pitch ld); diff_squares adds sum((a - b)^2) to acc[0] and sum(b^2) to
+// acc[1] (device doubles, zeroed by the caller) over two rows x cols views. A non-finite difference counts as 1e30.
+cudaError_t fill_pattern(void* p, DT dt, int64_t rows, int64_t cols, int64_t ld, uint32_t seed, cudaStream_t stream);
+cudaError_t diff_squares(const void* a, int64_t lda, const void* b, int64_t ldb, DT dt, int64_t rows, int64_t cols,
+                         double* acc, cudaStream_t stream);
+
 }  // namespace itscam::cuda_kernels

@@ -1,0 +1,59 @@
+#include "backend/cuda/fused_check.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "backend/cuda/kernels/kernels_impl.h"
+
+namespace itscam::cuda {
+
+namespace ck = cuda_kernels;
+
+Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L) {
+    cudaStream_t st = cx.stream.get();
+    const FusedConvSpec& s = L.spec;
+    const ck::DT dt = ck::DT::kF16;  // only fp16 convolutions are fused (ops/conv.cpp)
+    const size_t es = 2;
+    const int64_t ldx = s.ldx ? s.ldx : s.c, ldy = s.ldy ? s.ldy : s.k, ldr = s.ldr ? s.ldr : s.k;
+    const int64_t rows_x = s.n * s.h * s.w, rows_y = s.n * s.oh * s.ow;
+    void* x = cx.ptr(L.x);
+    void* y = cx.ptr(L.y_final);
+    void* res = L.res.valid() ? cx.ptr(L.res) : nullptr;
+    // The same inputs before every run (the residual may be the output's own buffer, updated in place).
+    auto fill = [&]() -> Status {
+        ITSCAM_CUDA_CHECK(ck::fill_pattern(x, dt, rows_x, s.c, ldx, 0x1234u, st));
+        if (res) ITSCAM_CUDA_CHECK(ck::fill_pattern(res, dt, rows_y, s.k, ldr, 0xBEEFu, st));
+        return Status::ok();
+    };
+    const int plans = L.fused->num_plans();
+    ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem ref, csl::device_alloc(static_cast<size_t>(rows_y * s.k) * es));
+    ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem acc, csl::device_alloc(sizeof(double) * 2 * std::max(plans, 1)));
+    ITSCAM_CUDA_CHECK(cudaMemsetAsync(acc.get(), 0, sizeof(double) * 2 * std::max(plans, 1), st));
+
+    L.fused_plan = -1;  // the legacy convolution + epilogue
+    ITSCAM_RETURN_IF_ERROR(fill());
+    ITSCAM_RETURN_IF_ERROR(cx.steps[L.step].fn(st));
+    ITSCAM_CUDA_CHECK(cudaMemcpy2DAsync(ref.get(), s.k * es, y, ldy * es, s.k * es, rows_y, cudaMemcpyDeviceToDevice,
+                                        st));
+    auto* sums = static_cast<double*>(acc.get());
+    std::vector<bool> ran(plans, false);
+    for (int i = 0; i < plans; ++i) {
+        ITSCAM_RETURN_IF_ERROR(fill());
+        L.fused_plan = i;
+        const Status run = cx.steps[L.step].fn(st);
+        L.fused_plan = -1;
+        if (!run) continue;  // an engine that does not run is not chosen either (time_step fails the same way)
+        ran[i] = true;
+        ITSCAM_CUDA_CHECK(ck::diff_squares(y, ldy, ref.get(), s.k, dt, rows_y, s.k, sums + 2 * i, st));
+    }
+    std::vector<double> host(2 * std::max(plans, 1));
+    ITSCAM_CUDA_CHECK(cudaMemcpyAsync(host.data(), sums, host.size() * sizeof(double), cudaMemcpyDeviceToHost, st));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(st));
+    std::vector<double> err(plans, 1.0);
+    for (int i = 0; i < plans; ++i)
+        if (ran[i]) err[i] = host[2 * i] / std::max(host[2 * i + 1], 1e-30);
+    return err;
+}
+
+}  // namespace itscam::cuda
