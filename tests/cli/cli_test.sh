@@ -139,10 +139,21 @@ run_mqtt)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosq.conf"
     /usr/sbin/mosquitto -c "$work/mosq.conf" > "$work/mosq.log" 2>&1 & mpid=$!
-    sleep 0.5
-    mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'itscam/#' -v > "$work/mqtt.txt" 2>&1 & spid=$!
     trap 'kill $spid $mpid 2>/dev/null' EXIT
-    sleep 0.5
+    # Readiness, not sleeps (a loaded CI machine starts the broker late): the port accepts, then a probe message
+    # comes back through the subscriber.
+    for _ in $(seq 100); do
+        python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" \
+            2>/dev/null && break
+        sleep 0.1
+    done
+    mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'itscam/#' -v > "$work/mqtt.txt" 2>&1 & spid=$!
+    for _ in $(seq 100); do
+        mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t itscam/probe -m ready 2>/dev/null
+        grep -q '^itscam/probe ready' "$work/mqtt.txt" && break
+        sleep 0.1
+    done
+    grep -q '^itscam/probe ready' "$work/mqtt.txt" || { echo "FAIL: broker or subscriber not ready"; cat "$work/mqtt.txt" "$work/mosq.log"; exit 1; }
     cat > "$work/mqtt.yaml" <<EOF
 model: $model
 plan_cache_dir: $work/plans
@@ -159,13 +170,17 @@ cameras:
     analytics: { lines: [ { name: main, a: [110, 210], b: [605, 210] } ], tracker: { high_score: 0.3, new_track_score: 0.3 } }
 EOF
     out=$("$bin" run --config "$work/mqtt.yaml" --status-interval 0 2>&1) || { echo "FAIL: run exited $?"; echo "$out"; exit 1; }
-    sleep 1
-    # Only line crossings here (no zones); event ids are "<camera>-<epoch>-<seq>".
+    # Only line crossings here (no zones); event ids are "<camera>-<epoch>-<seq>". The subscriber may still be
+    # printing what the broker forwarded: wait (10 s at most) until the offline status, the last message, is there.
+    for _ in $(seq 100); do
+        grep -q '^itscam/clinode/status offline' "$work/mqtt.txt" && break
+        sleep 0.1
+    done
     ids_jsonl=$(grep -o '"id":"urban-[0-9]*-[0-9]*"' "$work/det.jsonl" | sort -u)
     ids_mqtt=$(grep '^itscam/urban/events ' "$work/mqtt.txt" | grep -o '"id":"urban-[0-9]*-[0-9]*"' | sort -u)
     n=$(grep -c . <<<"$ids_jsonl")
     [ "$n" -ge 5 ] || { echo "FAIL: only $n crossings counted"; exit 1; }
-    [ "$ids_jsonl" = "$ids_mqtt" ] || { echo "FAIL: MQTT events differ from the sink's"; diff <(echo "$ids_jsonl") <(echo "$ids_mqtt") | head; exit 1; }
+    [ "$ids_jsonl" = "$ids_mqtt" ] || { echo "FAIL: MQTT events differ from the sink's"; diff <(echo "$ids_jsonl") <(echo "$ids_mqtt") | head; head -5 "$work/mqtt.txt"; tail -5 "$work/mosq.log"; echo "$out" | grep -i mqtt | head; exit 1; }
     grep -q '^itscam/urban/counts {' "$work/mqtt.txt" || { echo "FAIL: no counts message"; head "$work/mqtt.txt"; exit 1; }
     grep -q '^itscam/clinode/status online' "$work/mqtt.txt" || { echo "FAIL: no online status"; exit 1; }
     grep -q '^itscam/clinode/status offline' "$work/mqtt.txt" || { echo "FAIL: no offline status"; exit 1; }
