@@ -21,8 +21,7 @@ bool valid_device(const std::string& d) {
 
 // A GPU device name ("cuda", "cuda:N").
 bool is_gpu_device(const std::string& d) {
-    auto n = device::device_name_parse(d);
-    return n.is_ok() && device::device_kind_has_ordinals(n->kind);
+    return device::device_gpu_ordinal(d) >= 0;
 }
 
 // Range checks written so that NaN fails them.

@@ -31,6 +31,11 @@ bool device_kind_has_ordinals(const std::string& kind) {
     return kind == "cuda";
 }
 
+int device_gpu_ordinal(const std::string& name) {
+    auto n = device_name_parse(name);
+    return n.is_ok() && device_kind_has_ordinals(n->kind) ? n->ordinal : -1;
+}
+
 Status device_name_check(const DeviceName& n) {
     if (n.kind != "cpu" && n.kind != "ref" && !device_kind_has_ordinals(n.kind))
         return invalid_argument("unknown device '" + n.str() + "' (" + kKnown + ")");

@@ -30,6 +30,10 @@ bool device_kind_has_ordinals(const std::string& kind);
 // kInvalidArgument: "unknown device 'tpu' (use cpu, ref, cuda or cuda:N)", or an ordinal on a host device.
 Status device_name_check(const DeviceName& n);
 
+// The GPU a device name stands for: its ordinal ("cuda" 0, "cuda:1" 1); -1 for a host device or a name that does
+// not parse.
+int device_gpu_ordinal(const std::string& name);
+
 // device_name_parse + device_name_check: what the config accepts as `device`.
 Status device_name_validate(const std::string& name);
 

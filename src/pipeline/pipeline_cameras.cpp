@@ -43,10 +43,9 @@ void Pipeline::Impl::set_decoder(const config::CameraConfig& c, video::ReaderOpt
     Device* gpu = nullptr;
     int ordinal = -1;
     for (auto& d : devices) {
-        auto n = device::device_name_parse(d->name);
-        if (n.is_ok() && device::device_kind_has_ordinals(n->kind)) {
+        ordinal = device::device_gpu_ordinal(d->name);
+        if (ordinal >= 0) {
             gpu = d.get();
-            ordinal = n->ordinal;
             break;
         }
     }

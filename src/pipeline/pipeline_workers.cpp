@@ -11,16 +11,6 @@
 
 namespace itscam::pipeline {
 
-namespace {
-
-// The CUDA device ordinal a detector runs on; -1 for a host device.
-int detector_cuda_ordinal(const Detector& d) {
-    auto n = device::device_name_parse(d.engine().options().device);
-    return n.is_ok() && device::device_kind_has_ordinals(n->kind) ? n->ordinal : -1;
-}
-
-}  // namespace
-
 Status Pipeline::Impl::run_on(Worker& w, std::map<int, std::unique_ptr<Detector>>& dmap, ModelGroup& g,
                               const std::vector<QueuedFrame>& frames, std::vector<std::vector<vision::Detection>>& dets,
                               DetectTimings& tm) {
@@ -37,7 +27,7 @@ Status Pipeline::Impl::run_on(Worker& w, std::map<int, std::unique_ptr<Detector>
         views.reserve(n);
         // NV12 pictures on a GPU go to that GPU's letterbox as they are; any other reader of them (a host detector,
         // e.g. the breaker's CPU fallback, or another GPU) gets a host BGR copy.
-        const int gpu = d.gpu_pre_post() ? detector_cuda_ordinal(d) : -1;
+        const int gpu = d.gpu_pre_post() ? device::device_gpu_ordinal(d.engine().options().device) : -1;
         std::vector<video::Frame> host_copies;
         host_copies.reserve(n);
         for (size_t i = 0; i < n; ++i) {

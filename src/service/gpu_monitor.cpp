@@ -164,10 +164,10 @@ GpuScope GpuScope::from_config(const config::Config& c) {
     s.device = c.device;
     // The pipeline's inference devices: "cuda" stands for one GPU per configured id, "cuda:N" for GPU N alone.
     for (const std::string& name : device::device_names_expand(c.device, c.settings.device_ids)) {
-        auto n = device::device_name_parse(name);
-        if (!n.is_ok() || !device::device_kind_has_ordinals(n->kind)) continue;  // the host
+        const int ordinal = device::device_gpu_ordinal(name);
+        if (ordinal < 0) continue;  // the host
         s.cuda = true;
-        s.device_ids.push_back(n->ordinal);
+        s.device_ids.push_back(ordinal);
     }
     if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) {
         s.cuda_visible_devices = v;

@@ -406,7 +406,7 @@ void CaptureLoop::run() {
         }
         if (stop_) break;
 
-        if (!eof && gpu_decode && decoder_failed) {
+        if (gpu_decode && decoder_failed) {  // decoder_failed implies a read error, not the end
             fall_back_to_cpu(st.message());
             resuming = true;
             resume_after_raw = last_raw;

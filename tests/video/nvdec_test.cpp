@@ -65,25 +65,12 @@ HostFrame to_host(const Frame& f) {
     h.pts = f.pts;
     const size_t w = static_cast<size_t>(f.width), rows = static_cast<size_t>(f.height) * 3 / 2;
     h.nv12.resize(w * rows);
-    if (!f.on_device()) {
-        for (size_t r = 0; r < rows; ++r) std::memcpy(h.nv12.data() + r * w, f.data.get() + r * f.stride, w);
-        return h;
-    }
-    const NvdecDriver& d = *nvdec_driver().value();
-    CUdevice dev = 0;
-    CUcontext ctx = nullptr;
-    EXPECT_EQ(d.cu->cuDeviceGet(&dev, f.device), CUDA_SUCCESS);
-    EXPECT_EQ(d.cu->cuDevicePrimaryCtxRetain(&ctx, dev), CUDA_SUCCESS);
-    EXPECT_EQ(d.cu->cuCtxPushCurrent(ctx), CUDA_SUCCESS);
     // The whole buffer down (stride * height * 3/2 bytes, Y then UV at data + stride * height), then packed.
-    std::vector<uint8_t> raw(f.bytes());
-    EXPECT_EQ(d.cu->cuMemcpyDtoH(raw.data(), static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(f.data.get())),
-                                 raw.size()),
-              CUDA_SUCCESS);
-    CUcontext popped = nullptr;
-    d.cu->cuCtxPopCurrent(&popped);
-    d.cu->cuDevicePrimaryCtxRelease(dev);
-    for (size_t r = 0; r < rows; ++r) std::memcpy(h.nv12.data() + r * w, raw.data() + r * f.stride, w);
+    auto down = download_frame(f);
+    EXPECT_TRUE(down.is_ok()) << down.status().to_string();
+    if (!down.is_ok()) return h;
+    const uint8_t* raw = down->data.get();
+    for (size_t r = 0; r < rows; ++r) std::memcpy(h.nv12.data() + r * w, raw + r * f.stride, w);
     return h;
 }
 
