@@ -3,6 +3,7 @@
 // group and confidence floor of the cameras.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "core/redact.h"
@@ -40,15 +41,8 @@ void Pipeline::Impl::set_decoder(const config::CameraConfig& c, video::ReaderOpt
     // NVDEC decodes on the pipeline's first GPU, where its pictures stay for that GPU's letterbox (a batch on another
     // device copies them through the host). A host-only pipeline always decodes on the CPU.
     const std::string& want = c.decode.empty() ? cfg.pipeline.decode : c.decode;
-    Device* gpu = nullptr;
     int ordinal = -1;
-    for (auto& d : devices) {
-        ordinal = device::device_gpu_ordinal(d->name);
-        if (ordinal >= 0) {
-            gpu = d.get();
-            break;
-        }
-    }
+    Device* gpu = first_gpu(&ordinal);
     if (!gpu || want == "cpu") {
         ro.decoder = video::Decoder::kCpu;
         return;
@@ -70,6 +64,59 @@ void Pipeline::Impl::set_decoder(const config::CameraConfig& c, video::ReaderOpt
     };
 }
 
+Device* Pipeline::Impl::first_gpu(int* ordinal) const {
+    for (auto& d : devices) {
+        const int o = device::device_gpu_ordinal(d->name);
+        if (o < 0) continue;
+        if (ordinal) *ordinal = o;
+        return d.get();
+    }
+    return nullptr;
+}
+
+void Pipeline::Impl::set_frame_memory(video::ReaderOptions& ro) {
+    // One capture thread calls the allocator; a pool is looked up again only when the frame size changes.
+    Device* gpu = first_gpu(nullptr);
+    device::Device* hw = gpu ? gpu->hw.load() : nullptr;
+    if (!hw) {
+        // A host pipeline: BGR frames in host memory, what the CPU letterbox reads.
+        ro.format = video::PixelFormat::kBGR24;
+        ro.allocator = [reg = pools, pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable
+            -> std::shared_ptr<uint8_t> {
+            if (!pool || pool->options().buffer_bytes != bytes) {
+                auto p = reg->get(MemoryKind::kHost, bytes, "frames_" + std::to_string(bytes));
+                if (!p) return nullptr;
+                pool = std::move(p).value();
+            }
+            return pool->acquire();
+        };
+        return;
+    }
+    // A GPU pipeline: CPU-decoded frames are NV12, the decoder's own 4:2:0 samples repacked (the bytes NVDEC gives,
+    // half of BGR's), in page-locked memory of the first GPU, where the letterbox kernel converts them. A
+    // UNIFIED_MEMORY_RATIO share of them is mapped, read in place by the kernel; the rest are copied by DMA on the
+    // worker's stream. Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio).
+    ro.format = video::PixelFormat::kNV12;
+    const auto mapped_kind = hw->memory_kind(MemoryKind::kMapped);
+    const double ratio = mapped_kind.is_ok() && *mapped_kind == MemoryKind::kMapped
+                             ? std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0)
+                             : 0.0;
+    ro.allocator = [reg = pools, hw, ratio, n = uint64_t{0}, pinned = std::shared_ptr<BufferPool>(),
+                    mapped = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
+        const bool use_mapped =
+            std::floor(static_cast<double>(n + 1) * ratio) > std::floor(static_cast<double>(n) * ratio);
+        ++n;
+        std::shared_ptr<BufferPool>& pool = use_mapped ? mapped : pinned;
+        const MemoryKind kind = use_mapped ? MemoryKind::kMapped : hw->staging_memory();
+        if (!pool || pool->options().buffer_bytes != bytes) {
+            auto p = reg->get(kind, bytes, "frames_nv12_" + std::to_string(bytes) + "_" + memory_kind_name(kind), hw);
+            if (!p) return nullptr;
+            pool = std::move(p).value();
+        }
+        return pool->acquire();
+    };
+}
+
 Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
     video::CaptureOptions co;
     co.loop = cam->cfg.loop;
@@ -79,21 +126,10 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
     co.backoff_initial_s = cfg.pipeline.reconnect_initial_s;
     co.backoff_max_s = cfg.pipeline.reconnect_max_s;
     co.stall_timeout_s = cfg.pipeline.stall_timeout_s;
-    co.reader.format = video::PixelFormat::kBGR24;
     co.reader.rtsp_transport = cam->cfg.rtsp_transport;
     co.reader.decode_threads = decode_threads(std::max(cameras.size(), cfg.cameras.size()));
     co.reader.read_timeout_s = cfg.pipeline.stall_timeout_s;
-    auto reg = pools;
-    // One capture thread calls it; the pool is looked up again only when the frame size changes.
-    co.reader.allocator = [reg,
-                           pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
-        if (!pool || pool->options().buffer_bytes != bytes) {
-            auto p = reg->get(MemoryKind::kHost, bytes, "frames_" + std::to_string(bytes));
-            if (!p) return nullptr;
-            pool = std::move(p).value();
-        }
-        return pool->acquire();
-    };
+    set_frame_memory(co.reader);
     set_decoder(cam->cfg, co.reader);
     cam->capture = std::make_unique<video::CaptureLoop>(cam->cfg.url, co);
     Camera* c = cam.get();

@@ -79,6 +79,15 @@ Result<Tensor> Pipeline::Impl::staging_tensor(Worker& w, const Detector& d) {
 }
 
 Status Pipeline::Impl::warm_up(Worker& w, Detector& d) {
+    if (d.gpu_pre_post()) {
+        // The path frames take: upload, letterbox, the graph, decode + NMS, for a full batch of mid-grey 720p
+        // frames (the letterbox's and NMS's scratch, the graph's first replay).
+        const int fw = 1280, fh = 720;
+        const std::vector<uint8_t> grey(static_cast<size_t>(fw) * 3 * fh, 114);
+        const std::vector<ImageView> views(static_cast<size_t>(d.engine().batch()),
+                                           ImageView{grey.data(), fw, fh, static_cast<size_t>(fw) * 3});
+        return d.detect(views).status();
+    }
     ITSCAM_ASSIGN_OR_RETURN(Tensor t, staging_tensor(w, d));
     std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.447f);
     std::vector<Tensor> outs;
@@ -172,7 +181,8 @@ Status Pipeline::Impl::load_engines() {
                 }
                 for (auto* dm : {&w->primary, &w->fallback})
                     for (auto& [b, d] : *dm) {
-                        ITSCAM_RETURN_IF_ERROR(P.staging_pools(*w, *d).status());
+                        // The GPU pre/post path takes frames, not staging tensors.
+                        if (!d->gpu_pre_post()) ITSCAM_RETURN_IF_ERROR(P.staging_pools(*w, *d).status());
                         if (st.MEMORY_WARMUP_ON_START) {
                             Status ws = P.warm_up(*w, *d);
                             if (!ws) return ws.with_context("warm-up of " + m + " (batch " + std::to_string(b) + ")");

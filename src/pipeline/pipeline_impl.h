@@ -175,6 +175,11 @@ struct Pipeline::Impl {
     // Caller holds cams_mu exclusively.
     // The camera's `decode` (or pipeline.decode) as reader options: decoder, CUDA device, device picture pool.
     void set_decoder(const config::CameraConfig& c, video::ReaderOptions& ro);
+    // The first GPU of the pipeline's devices (null: none) and its ordinal.
+    Device* first_gpu(int* ordinal) const;
+    // Where CPU-decoded frames go and in which format: BGR in host pools on a host pipeline; NV12 in the first GPU's
+    // pinned and mapped pools (UNIFIED_MEMORY_RATIO) on a GPU pipeline.
+    void set_frame_memory(video::ReaderOptions& ro);
     Status start_camera_locked(const std::shared_ptr<Camera>& cam);
 };
 

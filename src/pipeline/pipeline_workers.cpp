@@ -25,14 +25,15 @@ Status Pipeline::Impl::run_on(Worker& w, std::map<int, std::unique_ptr<Detector>
         const size_t n = std::min<size_t>(left, static_cast<size_t>(it->first));
         std::vector<ImageView> views;
         views.reserve(n);
-        // NV12 pictures on a GPU go to that GPU's letterbox as they are; any other reader of them (a host detector,
-        // e.g. the breaker's CPU fallback, or another GPU) gets a host BGR copy.
+        // NV12 frames go to a GPU's letterbox as they are: NVDEC pictures of that GPU (in place), CPU-decoded ones in
+        // page-locked host memory (mapped: in place; pinned: DMA). Any other reader of them (a host detector, e.g.
+        // the breaker's CPU fallback, or another GPU for NVDEC pictures) gets a host BGR copy.
         const int gpu = d.gpu_pre_post() ? device::device_gpu_ordinal(d.engine().options().device) : -1;
         std::vector<video::Frame> host_copies;
         host_copies.reserve(n);
         for (size_t i = 0; i < n; ++i) {
             const video::Frame* f = &frames[start + i].frame;
-            if (f->on_device() && f->format == video::PixelFormat::kNV12 && f->device == gpu) {
+            if (gpu >= 0 && f->format == video::PixelFormat::kNV12 && (!f->on_device() || f->device == gpu)) {
                 const uint8_t* y = f->data.get();
                 views.push_back(ImageView{y, f->width, f->height, f->stride, y + f->stride * f->height,
                                           f->yuv_matrix == video::YuvMatrix::kBT709, f->yuv_full_range});

@@ -1,5 +1,6 @@
 #include "runtime/detector.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -20,6 +21,9 @@ struct Detector::GpuPath {
     std::vector<vision::gpu::FrameRef> frames;
     std::vector<vision::LetterboxInfo> infos;
     std::vector<std::vector<vision::Detection>> dets;
+    // Stage boundaries on the stream (timing events): the stages run back to back on the device, the host waits
+    // once, for the detections.
+    device::Event started, letterboxed, inferred;
 };
 #else
 struct Detector::GpuPath {};
@@ -49,8 +53,6 @@ Result<std::unique_ptr<Detector>> Detector::create(const std::string& model_path
     d->names_ = md.names;
     while (static_cast<int64_t>(d->names_.size()) < os[1] - 4) d->names_.push_back(std::to_string(d->names_.size()));
     if (d->engine_->channels() != 3) return unsupported(model_path + ": the model input must have 3 channels");
-    d->input_ = Tensor::zeros(DType::kF32, {d->engine_->batch(), 3, d->engine_->input_height(),
-                                            d->engine_->input_width()});
     // The stream the detector's work runs on: the engine's where it has one, else one of its device's own.
     const DeviceBinding* bind = d->engine_->compiled().device_binding();
     if (bind && bind->stream) {
@@ -69,9 +71,18 @@ Result<std::unique_ptr<Detector>> Detector::create(const std::string& model_path
                                                                                   d->engine_->batch(), 1920, 1080));
         ITSCAM_ASSIGN_OR_RETURN(gp->nms, vision::gpu::GpuDecodeNms::create(d->engine_->batch(), static_cast<int>(os[2]),
                                                                             opt.nms.max_det));
+        device::Device* dev = d->stream_->device();
+        for (device::Event* e : {&gp->started, &gp->letterboxed, &gp->inferred}) {
+            ITSCAM_ASSIGN_OR_RETURN(*e, dev->event_create(true));
+        }
         d->gpu_ = std::move(gp);
     }
 #endif
+    // The host input of detect(images): only the host pre-processing path fills one (the GPU path letterboxes into
+    // the engine's device input), so a GPU detector holds none.
+    if (!d->gpu_)
+        d->input_ = Tensor::zeros(DType::kF32, {d->engine_->batch(), 3, d->engine_->input_height(),
+                                                d->engine_->input_width()});
     return d;
 }
 
@@ -80,6 +91,7 @@ std::string Detector::class_name(int id) const {
 }
 
 Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::vector<ImageView>& images) {
+    if (gpu_) return detect_gpu(images);
     return detect(images, input_);
 }
 
@@ -145,8 +157,9 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
     for (size_t start = 0; start < images.size(); start += b) {
         const size_t count = std::min<size_t>(b, images.size() - start);
         const device::StreamWork work = stream.work();
-        auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = std::chrono::steady_clock::now();
         GpuPath& gp = *gpu_;
+        ITSCAM_RETURN_IF_ERROR(gp.started.record(stream));
         gp.frames.clear();
         for (size_t i = 0; i < count; ++i) {
             const ImageView& im = images[start + i];
@@ -162,22 +175,24 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
                                                (b - count) * plane * sizeof(float))
                                        .with_context("clearing the batch tail"));
         }
-        // Synchronizing between stages costs a few microseconds and makes the per-stage latencies real. Errors
-        // come classified by the device (out of memory, sticky, transient).
-        ITSCAM_RETURN_IF_ERROR(stream.synchronize().with_context("letterbox"));
-        timings_.preprocess_ms += ms_since(t0);
-        t0 = std::chrono::steady_clock::now();
+        ITSCAM_RETURN_IF_ERROR(gp.letterboxed.record(stream));
         ITSCAM_RETURN_IF_ERROR(engine_->compiled().run_device());
-        ITSCAM_RETURN_IF_ERROR(stream.synchronize().with_context("inference"));
-        timings_.inference_ms += ms_since(t0);
-        t0 = std::chrono::steady_clock::now();
+        ITSCAM_RETURN_IF_ERROR(gp.inferred.record(stream));
+        // The one wait of the batch: decode + NMS synchronize the stream to hand the detections back. Errors of any
+        // stage surface here, classified by the device (out of memory, sticky, transient).
         ITSCAM_RETURN_IF_ERROR(gp.nms->run(static_cast<const float*>(bind->output), static_cast<int>(count), channels,
                                            anchors, opt_.nms, stream, gp.dets));
         for (size_t i = 0; i < count; ++i) {
             vision::scale_boxes_to_image(gp.dets[i], gp.infos[i]);
             results.push_back(std::move(gp.dets[i]));
         }
-        timings_.postprocess_ms += ms_since(t0);
+        // Letterbox (with the uploads) and inference: device time between the events; post-processing: the rest of
+        // the call (decode + NMS, the copy back, the host's own work and any wait for the stream to start).
+        ITSCAM_ASSIGN_OR_RETURN(const double pre, gp.letterboxed.elapsed_ms_since(gp.started));
+        ITSCAM_ASSIGN_OR_RETURN(const double inf, gp.inferred.elapsed_ms_since(gp.letterboxed));
+        timings_.preprocess_ms += pre;
+        timings_.inference_ms += inf;
+        timings_.postprocess_ms += std::max(0.0, ms_since(t0) - pre - inf);
     }
     return results;
 #else

@@ -19,8 +19,9 @@ struct ImageView {
     int width = 0;
     int height = 0;
     size_t stride = 0;  // bytes per row
-    // NV12 in CUDA device memory (an NVDEC picture; only a detector with gpu_pre_post() takes it): the interleaved
-    // CbCr plane, rows `stride` bytes apart, and how to convert it (vision/yuv.h).
+    // NV12 (only a detector with gpu_pre_post() takes it), in CUDA device memory (an NVDEC picture) or page-locked
+    // host memory (vision/cuda/gpu_vision.h says how each kind is read): the interleaved CbCr plane, rows `stride`
+    // bytes apart, and how to convert it (vision/yuv.h).
     const uint8_t* uv = nullptr;
     bool bt709 = false;
     bool full_range = false;

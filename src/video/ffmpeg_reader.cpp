@@ -1,6 +1,7 @@
 #include "video/ffmpeg_reader.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "core/redact.h"
 #include "video/ffmpeg_demux.h"
@@ -36,6 +37,21 @@ AVPixelFormat normalize_pix_fmt(AVPixelFormat f, bool& full_range) {
             return AV_PIX_FMT_YUV411P;
         default:
             return f;
+    }
+}
+
+// Y rows as they are, Cb and Cr interleaved into NV12's CbCr plane (w, h even: the caller drops an odd column/row).
+void repack_yuv420p_to_nv12(const uint8_t* const src[], const int src_stride[], int w, int h, uint8_t* y, uint8_t* uv,
+                            size_t stride) {
+    for (int r = 0; r < h; ++r) std::memcpy(y + stride * r, src[0] + static_cast<ptrdiff_t>(src_stride[0]) * r, w);
+    for (int r = 0; r < h / 2; ++r) {
+        const uint8_t* cb = src[1] + static_cast<ptrdiff_t>(src_stride[1]) * r;
+        const uint8_t* cr = src[2] + static_cast<ptrdiff_t>(src_stride[2]) * r;
+        uint8_t* d = uv + stride * r;
+        for (int x = 0; x < w / 2; ++x) {
+            d[2 * x] = cb[x];
+            d[2 * x + 1] = cr[x];
+        }
     }
 }
 
@@ -141,8 +157,11 @@ Result<bool> FfmpegReader::read(Frame& out) {
                 continue;  // nothing usable in this one
             }
             const int colorspace = m.frame->colorspace;
-            if (!m.sws || w != m.sws_w || h != m.sws_h || src_fmt != m.sws_fmt || colorspace != m.sws_colorspace ||
-                static_cast<int>(full_range) != m.sws_range) {
+            // 4:2:0 planar to NV12 is a repack of the decoder's own samples (range and matrix kept, stated on the
+            // frame): the same bytes NVDEC gives for the same stream. Everything else goes through swscale.
+            const bool repack = opt_.format == PixelFormat::kNV12 && src_fmt == AV_PIX_FMT_YUV420P;
+            if (!repack && (!m.sws || w != m.sws_w || h != m.sws_h || src_fmt != m.sws_fmt || colorspace != m.sws_colorspace ||
+                static_cast<int>(full_range) != m.sws_range)) {
                 const AVPixelFormat dst_fmt = opt_.format == PixelFormat::kNV12 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_BGR24;
                 m.sws =
                     sws_getCachedContext(m.sws, w, h, src_fmt, w, h, dst_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
@@ -169,8 +188,8 @@ Result<bool> FfmpegReader::read(Frame& out) {
             f.format = opt_.format;
             f.width = w;
             f.height = h;
-            f.yuv_matrix = colorspace == AVCOL_SPC_BT709 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;  // NV12: limited
-                                                                                                  // range (above)
+            f.yuv_matrix = colorspace == AVCOL_SPC_BT709 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;
+            f.yuv_full_range = repack && full_range;  // swscale writes NV12 in limited range (above)
             f.stride = default_stride(opt_.format, w);
             f.data = opt_.allocator(f.bytes());
             if (!f.data) {
@@ -183,7 +202,10 @@ Result<bool> FfmpegReader::read(Frame& out) {
                 dst[1] = f.data.get() + f.stride * static_cast<size_t>(h);
                 dst_stride[1] = static_cast<int>(f.stride);
             }
-            sws_scale(m.sws, m.frame->data, m.frame->linesize, 0, h, dst, dst_stride);
+            if (repack)
+                repack_yuv420p_to_nv12(m.frame->data, m.frame->linesize, w, h, dst[0], dst[1], f.stride);
+            else
+                sws_scale(m.sws, m.frame->data, m.frame->linesize, 0, h, dst, dst_stride);
 
             const double pts = m.clock.seconds(m.frame->best_effort_timestamp);
             av_frame_unref(m.frame);

@@ -7,12 +7,13 @@
 #   devdata/17port/ffmpeg-debian12.tar.xz [FFMPEG_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
 #   devdata/gpu/ffnvcodec/ (include/ffnvcodec, pkgconfig/ffnvcodec.pc from Debian's libffmpeg-nvenc-dev)
 #   devdata/portable/yolo11n.plan [PLAN]
-# Stages (arguments; default all): build letterbox runs bench. Results in $OUT (summary.txt, logs, sinks).
+# Stages (arguments; default all): build letterbox runs bench suite (suite: EXTRA_TARGETS="itscam_backend_ops
+# cuda_backend_test cuda_kernels_test" at build). Results in $OUT (summary.txt, logs, sinks).
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
 S=$OUT/summary.txt
-STAGES=${*:-build letterbox runs bench}
+STAGES=${*:-build letterbox runs bench suite}
 FFMPEG_PACK=${FFMPEG_PACK:-devdata/17port/ffmpeg-debian12.tar.xz}
 CLIP=${CLIP:-devdata/17port/clips/highway_720p.mp4}
 PLAN=${PLAN:-devdata/portable/yolo11n.plan}
@@ -33,7 +34,7 @@ if has build; then
     -DITSCAM_WITH_FFMPEG=ON -DITSCAM_WITH_ONNX=OFF -DITSCAM_WITH_ONEDNN=OFF -DITSCAM_WITH_OPENCV=OFF \
     -DITSCAM_WITH_SERVICE=OFF -DITSCAM_BUILD_BENCH=OFF > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" | tee -a "$S"; exit 1; }
   grep -iE "nvdec|FFmpeg" "$OUT/build.log" | head -5 | tee -a "$S"
-  ninja -C $B -j"$(nproc)" itscam gpu_vision_test >> "$OUT/build.log" 2>&1 \
+  ninja -C $B -j"$(nproc)" itscam gpu_vision_test ${EXTRA_TARGETS:-} >> "$OUT/build.log" 2>&1 \
     || { grep -E "error|FAILED|undefined" -A3 "$OUT/build.log" | head -60 | tee -a "$S"; exit 1; }
   echo "built in $(( $(date +%s) - t0 )) s" | tee -a "$S"
 fi
@@ -78,23 +79,45 @@ if has runs; then
   run_one cpu_b1 cpu 1 fp16
   run_one nvdec_b1 nvdec 1 fp16
   run_one cpu_b2 cpu 2 fp16
-  run_one cpu_b2_fp32 cpu 2 fp32
-  run_one cpu_b2_nofusion cpu 2 fp16 ITSCAM_CUDNN_FUSION=0
+  NCAM=8 run_one cpu_b8x8 cpu 8 fp16
   NCAM=8 run_one nvdec_b8x8 nvdec 8 fp16
-  for o in nvdec_b1 cpu_b2 cpu_b2_fp32 cpu_b2_nofusion nvdec_b8x8; do
+  # CPU and NVDEC decoding feed the letterbox the same NV12 bytes: same batch size, same detections.
+  echo "-- nvdec against cpu decoding, batch 1 and batch 8 (8 cameras):" | tee -a "$S"
+  $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/nvdec_b1.jsonl" --by-frame 2>&1 | tee -a "$S"
+  $PY tools/gpu/compare_sinks.py "$OUT/cpu_b8x8.jsonl" "$OUT/nvdec_b8x8.jsonl" --by-frame 2>&1 | tee -a "$S"
+  echo "-- batch 2 and batch 8 against batch 1 (cpu decoding):" | tee -a "$S"
+  for o in cpu_b2 cpu_b8x8; do
     $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/$o.jsonl" --by-frame 2>&1 | tee -a "$S"
   done
   grep -h "fused convolutions" "$OUT"/run_*.log | sort | uniq -c | head -8 | tee -a "$S"
 fi
 
+bench_one() {  # name decode unified-memory-ratio workers
+  log "bench pipeline $1: --decode $2 --unified-memory-ratio $3 --workers $4"
+  timeout 300 $I bench pipeline --device cuda:0 --precision fp16 --model "$PLAN" --source "$CLIP" --decode "$2" \
+    --unified-memory-ratio "$3" --workers "$4" --cameras "${CAMERAS:-64,96,128}" --max-batch "${MAX_BATCH:-16}" \
+    --duration "${DURATION:-8}" --warmup 3 --json "$OUT/bench_$1.json" > "$OUT/bench_$1.log" 2>&1
+  echo "bench $1 exit $?" | tee -a "$S"
+  grep -E "^ *(cameras|[0-9]+) " "$OUT/bench_$1.log" | tee -a "$S"
+}
+
 if has bench; then
-  for d in cpu nvdec; do
-    log "bench pipeline --decode $d"
-    timeout 200 $I bench pipeline --device cuda:0 --precision fp16 --model "$PLAN" --source "$CLIP" --decode $d \
-      --cameras "${CAMERAS:-16,64}" --max-batch "${MAX_BATCH:-16}" --duration "${DURATION:-8}" --warmup 3 \
-      --json "$OUT/bench_$d.json" > "$OUT/bench_$d.log" 2>&1
-    echo "bench --decode $d exit $?" | tee -a "$S"
-    grep -E "^ *(cameras|[0-9]+) " "$OUT/bench_$d.log" | tee -a "$S"
+  bench_one cpu_pinned cpu 0 1
+  bench_one cpu_mapped cpu 1 1
+  bench_one nvdec nvdec 0 1
+  bench_one nvdec_w2 nvdec 0 2
+  bench_one cpu_pinned_w2 cpu 0 2
+fi
+
+if has suite; then
+  log "CUDA op suite, backend and kernel tests"
+  for t in itscam_backend_ops cuda_backend_test cuda_kernels_test; do
+    f=$(find $B/tests -name "$t" -type f | head -1)
+    [ -n "$f" ] || { echo "$t: not built" | tee -a "$S"; continue; }
+    filter='*'; [ "$t" = itscam_backend_ops ] && filter='*_cuda'
+    timeout 300 "$f" --gtest_filter="$filter" --gtest_brief=1 > "$OUT/suite_$t.log" 2>&1
+    echo "$t exit $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/suite_$t.log" | tr '\n' ' ')" | tee -a "$S"
+    grep -E "^\[  FAILED  \]" "$OUT/suite_$t.log" | head -10 | tee -a "$S"
   done
 fi
 log done

@@ -31,6 +31,7 @@ struct PipeBenchArgs {
     double max_delay_ms = 0;
     int workers = 1;
     std::string decode = "auto";
+    double unified_memory_ratio = config::Settings{}.UNIFIED_MEMORY_RATIO;
     std::string json_out;
     bool verbose = false;
 };
@@ -66,6 +67,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     cfg.pipeline.max_queue_delay_ms = a.max_delay_ms;
     cfg.pipeline.inference_workers = a.workers;
     cfg.pipeline.decode = a.decode;
+    cfg.settings.UNIFIED_MEMORY_RATIO = a.unified_memory_ratio;
     cfg.fallback.enabled = false;
     for (int i = 0; i < ncam; ++i) {
         config::CameraConfig c;
@@ -132,6 +134,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     j["queue_p99_ms"] = s.stages.at("queue").p99_ms;
     j["busy"] = s.devices.empty() ? 0.0 : s.devices[0].busy_fraction;
     j["decode"] = a.decode;
+    j["unified_memory_ratio"] = a.unified_memory_ratio;
     int nvdec = 0;
     for (const auto& cam : s.cameras) nvdec += cam.decoder == "nvdec";
     j["cameras_on_nvdec"] = nvdec;
@@ -192,6 +195,11 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
     app.add_option("--workers", a->workers, "Inference workers")->check(CLI::Range(1, 64))->capture_default_str();
     app.add_option("--decode", a->decode, "Where the clip is decoded: auto | cpu | nvdec (nvdec: GPU devices only)")
         ->check(CLI::IsMember({"auto", "cpu", "nvdec"}))
+        ->capture_default_str();
+    app.add_option("--unified-memory-ratio", a->unified_memory_ratio,
+                   "UNIFIED_MEMORY_RATIO: the share of CPU-decoded frames on a GPU in mapped memory, read in place by "
+                   "the letterbox kernel (the rest are copied by DMA)")
+        ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
     app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run")->check(CLI::Range(0.0, 600.0))->capture_default_str();

@@ -21,8 +21,24 @@ size_t align_up(size_t v, size_t a) {
 }
 
 // Bytes of one packed frame copy in the device scratch (rows of 3 * w bytes), 256-byte aligned.
-size_t packed_frame_bytes(int w, int h) {
-    return align_up(static_cast<size_t>(w) * 3 * static_cast<size_t>(h), 256);
+// A host frame's device copy: BGR rows of 3 * w bytes, or NV12's Y rows of w bytes followed by h / 2 CbCr rows.
+size_t packed_frame_bytes(int w, int h, bool nv12 = false) {
+    const size_t px = static_cast<size_t>(w) * static_cast<size_t>(h);
+    return align_up(nv12 ? px * 3 / 2 : px * 3, 256);
+}
+
+// Copies a host frame's rows into `d`, packed (packed_frame_bytes' layout).
+void pack_host_frame(const FrameRef& f, uint8_t* d) {
+    const size_t row = static_cast<size_t>(f.w) * (f.uv ? 1 : 3);
+    auto rows = [&](const uint8_t* src, uint8_t* dst, int n) {
+        if (f.stride == row) {
+            std::memcpy(dst, src, row * n);
+        } else {
+            for (int y = 0; y < n; ++y) std::memcpy(dst + y * row, src + y * f.stride, row);
+        }
+    };
+    rows(f.bgr, d, f.h);
+    if (f.uv) rows(f.uv, d + row * f.h, f.h / 2);
 }
 
 }  // namespace
@@ -37,8 +53,9 @@ struct GpuLetterbox::Impl {
     csl::PinnedBuffer jobs_host;   // LetterboxJob[batch]
     csl::Fence copies_done;        // after the last host -> device copy out of staging / jobs_host
     csl::Fence kernel_done;        // after the last kernel reading frames_dev / jobs_dev
-    std::vector<int> kind;       // per frame: 0 device, 1 pinned, 2 pageable
-    std::vector<size_t> offset;  // per host frame: offset in frames_dev / staging
+    std::vector<int> kind;       // per frame: 0 device, 1 pinned (DMA copy), 2 pageable (staged), 3 mapped (in place)
+    std::vector<size_t> offset;  // per copied host frame: offset in frames_dev / staging
+    std::vector<const uint8_t*> mapped;  // per mapped frame: its device address
 };
 
 GpuLetterbox::GpuLetterbox(int dst_w, int dst_h) : dst_w_(dst_w), dst_h_(dst_h), impl_(std::make_unique<Impl>()) {}
@@ -95,6 +112,7 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     // Where each frame lives, and the layout of the host frames' device copies.
     im.kind.assign(batch, 0);
     im.offset.assign(batch, 0);
+    im.mapped.assign(batch, nullptr);
     size_t need = 0;
     bool any_pageable = false;
     size_t staged_lo = SIZE_MAX, staged_hi = 0;
@@ -114,14 +132,25 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
             im.kind[i] = 0;
             continue;
         }
-        if (f.uv) return invalid_argument("GpuLetterbox: NV12 frame " + std::to_string(i) + " is not in device memory");
+        if (attr.type == cudaMemoryTypeHost && attr.devicePointer != nullptr) {
+            // Mapped page-locked memory (cudaHostAllocMapped / cudaHostRegisterMapped): the kernel reads it in place
+            // over the bus. Plain pinned memory is also reachable that way under unified addressing, but is copied
+            // by DMA below: the allocation's flags say which the owner asked for.
+            unsigned flags = 0;
+            if (cudaHostGetFlags(&flags, const_cast<uint8_t*>(f.bgr)) == cudaSuccess && (flags & cudaHostAllocMapped)) {
+                im.kind[i] = 3;
+                im.mapped[i] = static_cast<const uint8_t*>(attr.devicePointer);
+                continue;
+            }
+            (void)cudaGetLastError();
+        }
         im.kind[i] = attr.type == cudaMemoryTypeHost ? 1 : 2;
         im.offset[i] = need;
-        const size_t bytes = packed_frame_bytes(f.w, f.h);
+        const size_t bytes = packed_frame_bytes(f.w, f.h, f.uv != nullptr);
         if (im.kind[i] == 2) {
             any_pageable = true;
             staged_lo = std::min(staged_lo, need);
-            staged_hi = std::max(staged_hi, need + static_cast<size_t>(f.w) * 3 * f.h);
+            staged_hi = std::max(staged_hi, need + bytes);
         }
         need += bytes;
     }
@@ -151,15 +180,21 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
         const LetterboxInfo info = letterbox_info(f.w, f.h, dst_w_, dst_h_);
         infos[i] = info;
         cuda_impl::LetterboxJob j{};
+        j.bt709 = f.bt709 ? 1 : 0;
+        j.full_range = f.full_range ? 1 : 0;
         if (im.kind[i] == 0) {
             j.src = f.bgr;
             j.src_stride = static_cast<long long>(f.stride);
             j.uv = f.uv;
-            j.bt709 = f.bt709 ? 1 : 0;
-            j.full_range = f.full_range ? 1 : 0;
+        } else if (im.kind[i] == 3) {
+            j.src = im.mapped[i];
+            j.src_stride = static_cast<long long>(f.stride);
+            if (f.uv) j.uv = im.mapped[i] + (f.uv - f.bgr);  // same allocation, same offset in the device's view
         } else {
+            const long long row = static_cast<long long>(f.w) * (f.uv ? 1 : 3);
             j.src = dev + im.offset[i];
-            j.src_stride = static_cast<long long>(f.w) * 3;
+            j.src_stride = row;
+            if (f.uv) j.uv = dev + im.offset[i] + static_cast<size_t>(row) * f.h;
         }
         j.src_w = f.w;
         j.src_h = f.h;
@@ -169,15 +204,7 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
         j.pad_y = info.pad_y;
         cuda_impl::letterbox_job_finalize(j);
         jobs[i] = j;
-        if (im.kind[i] == 2) {
-            const size_t row = static_cast<size_t>(f.w) * 3;
-            uint8_t* d = stage + im.offset[i];
-            if (f.stride == row) {
-                std::memcpy(d, f.bgr, row * f.h);
-            } else {
-                for (int y = 0; y < f.h; ++y) std::memcpy(d + y * row, f.bgr + y * f.stride, row);
-            }
-        }
+        if (im.kind[i] == 2) pack_host_frame(f, stage + im.offset[i]);
     }
 
     // One copy for all staged (pageable) frames, then the pinned frames (their copies come after, so any gap of the
@@ -189,8 +216,11 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     for (int i = 0; i < batch; ++i) {
         if (im.kind[i] != 1) continue;
         const FrameRef& f = frames[i];
-        const size_t row = static_cast<size_t>(f.w) * 3;
+        const size_t row = static_cast<size_t>(f.w) * (f.uv ? 1 : 3);
         ITSCAM_CUDA_CHECK(cudaMemcpy2DAsync(dev + im.offset[i], row, f.bgr, f.stride, row, f.h, cudaMemcpyHostToDevice, stream));
+        if (f.uv)
+            ITSCAM_CUDA_CHECK(cudaMemcpy2DAsync(dev + im.offset[i] + row * f.h, row, f.uv, f.stride, row, f.h / 2,
+                                                cudaMemcpyHostToDevice, stream));
     }
     ITSCAM_CUDA_CHECK(cudaMemcpyAsync(im.jobs_dev.get(), jobs, jobs_bytes, cudaMemcpyHostToDevice, stream));
     ITSCAM_RETURN_IF_ERROR(im.copies_done.record(stream));

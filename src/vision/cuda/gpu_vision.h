@@ -26,10 +26,14 @@
 
 namespace itscam::vision::gpu {
 
-// One frame: BGR 8-bit interleaved, or NV12 (when uv is set). BGR pixels may be pageable host memory, pinned host
-// memory (cudaHostAlloc / cudaHostRegister) or device memory; the kind is detected per call with
-// cudaPointerGetAttributes. NV12 frames (NVDEC pictures) must be in device memory: bgr is then the Y plane and uv the
-// interleaved CbCr plane, both `stride` bytes per row, w and h even; they are converted with vision/yuv.h.
+// One frame: BGR 8-bit interleaved, or NV12 (when uv is set: bgr is then the Y plane and uv the interleaved CbCr
+// plane, both `stride` bytes per row, w and h even, converted with vision/yuv.h). Either may live in
+//   device memory             (an NVDEC picture): read in place by the kernel;
+//   mapped page-locked memory (cudaHostAllocMapped): read in place by the kernel, over the bus (uv must then be in
+//                             the same allocation as bgr);
+//   pinned page-locked memory (cudaHostAlloc without the mapped flag, cudaHostRegister): copied by DMA;
+//   pageable host memory:     copied by this thread into pinned staging, then by DMA.
+// The kind is detected per call (cudaPointerGetAttributes, cudaHostGetFlags).
 struct FrameRef {
     const uint8_t* bgr = nullptr;
     int w = 0;
@@ -54,7 +58,7 @@ public:
     // pad 114 / 255) and sets infos[i] = letterbox_info(w, h, dst_w, dst_h). Everything is enqueued on `stream`:
     // pageable frames are first copied by this thread into pinned staging (so they may be reused on return), pinned
     // frames are copied asynchronously (keep them unchanged until `stream` has passed this point), device frames are
-    // read in place by the kernel (likewise). The result is ready once `stream` reaches this point; the call blocks
+    // read in place by the kernel (likewise), mapped frames likewise. The result is ready once `stream` reaches this point; the call blocks
     // only if the previous call's uploads are still pending. An empty batch does nothing.
     Status run(const std::vector<FrameRef>& frames, float* dst_device, const device::StreamLease& stream,
                std::vector<LetterboxInfo>& infos);
