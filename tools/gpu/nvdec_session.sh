@@ -7,7 +7,7 @@
 #   devdata/17port/ffmpeg-debian12.tar.xz [FFMPEG_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
 #   devdata/gpu/ffnvcodec/ (include/ffnvcodec, pkgconfig/ffnvcodec.pc from Debian's libffmpeg-nvenc-dev)
 #   devdata/portable/yolo11n.plan [PLAN]
-# Stages (arguments; default all): build letterbox runs bench suite (suite: EXTRA_TARGETS="itscam_backend_ops
+# Stages (arguments; default all but repeat): build letterbox runs repeat bench suite (suite: EXTRA_TARGETS="itscam_backend_ops
 # cuda_backend_test cuda_kernels_test" at build). Results in $OUT (summary.txt, logs, sinks).
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
@@ -90,6 +90,17 @@ if has runs; then
     $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/$o.jsonl" --by-frame 2>&1 | tee -a "$S"
   done
   grep -h "fused convolutions" "$OUT"/run_*.log | sort | uniq -c | head -8 | tee -a "$S"
+fi
+
+if has repeat; then
+  log "repeat: the same run twice, CPU and NVDEC decoding, batch 1 (run to run, is the pipeline deterministic?)"
+  for d in cpu nvdec; do
+    run_one ${d}_b1 $d 1 fp16
+    run_one ${d}_b1_again $d 1 fp16
+    $PY tools/gpu/compare_sinks.py "$OUT/${d}_b1.jsonl" "$OUT/${d}_b1_again.jsonl" --by-frame 2>&1 | tee -a "$S"
+  done
+  $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/nvdec_b1.jsonl" --by-frame 2>&1 | tee -a "$S"
+  $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1_again.jsonl" "$OUT/nvdec_b1_again.jsonl" --by-frame 2>&1 | tee -a "$S"
 fi
 
 bench_one() {  # name decode unified-memory-ratio workers
