@@ -29,9 +29,10 @@ void BatchScheduler::remove_camera(uint64_t camera) {
     dropped_removed_ += static_cast<int64_t>(it->second.q.size());
     cams_.erase(it);
     space_cv_.notify_all();  // a lossless push waiting for room gives up
+    cv_.notify_all();        // a worker awaiting this camera's frame need not any more
 }
 
-bool BatchScheduler::push(uint64_t camera, video::Frame&& frame) {
+bool BatchScheduler::push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived) {
     {
         std::unique_lock<std::mutex> lk(mu_);
         if (stopped_) return false;
@@ -56,7 +57,17 @@ bool BatchScheduler::push(uint64_t camera, video::Frame&& frame) {
             ++cq.stats.dropped;
             --pending_;
         }
-        cq.q.push_back(QueuedFrame{camera, std::move(frame), Clock::now()});
+        if (arrived == Clock::time_point{}) arrived = Clock::now();
+        if (cq.stats.pushed > 0) {
+            // The gap is clamped to the activity window (once there is an estimate): a stall is not a frame rate.
+            Clock::duration gap = std::max(Clock::duration::zero(), arrived - cq.last_push);
+            if (cq.interval.count() > 0) gap = std::min(gap, cq.window());
+            cq.interval = cq.interval.count() > 0 ? cq.interval + std::chrono::duration_cast<Clock::duration>(
+                                                                      (gap - cq.interval) * kIntervalWeight)
+                                                  : gap;
+        }
+        cq.last_push = std::max(cq.last_push, arrived);
+        cq.q.push_back(QueuedFrame{camera, std::move(frame), arrived});
         ++cq.stats.pushed;
         ++pending_;
     }
@@ -74,6 +85,25 @@ int BatchScheduler::take_count_locked() const {
     return best;
 }
 
+Clock::time_point BatchScheduler::dispatch_time_locked(Clock::time_point now, Clock::duration delay) const {
+    Clock::time_point oldest = Clock::time_point::max();
+    Clock::time_point next_arrival = Clock::time_point::max();  // of an awaited camera (active, nothing pending)
+    Clock::time_point window_ends = Clock::time_point::max();   // the first awaited camera stops being active
+    for (auto& [id, cq] : cams_) {
+        if (!cq.q.empty()) {
+            oldest = std::min(oldest, cq.q.front().enqueued);
+        } else if (cq.active(now)) {
+            next_arrival = std::min(next_arrival, std::max(now, cq.last_push + cq.interval));
+            window_ends = std::min(window_ends, cq.last_push + cq.window());
+        }
+    }
+    const Clock::time_point due = oldest + delay;
+    // Waiting helps only if a frame is expected before the deadline (none awaited: next_arrival is max).
+    if (next_arrival >= due) return now;
+    // A push wakes the worker; a stalled camera's window ending before the deadline is the other event to check.
+    return std::min(due, window_ends);
+}
+
 Batch BatchScheduler::next_batch() {
     std::unique_lock<std::mutex> lk(mu_);
     const auto delay = std::chrono::duration_cast<Clock::duration>(
@@ -85,17 +115,14 @@ Batch BatchScheduler::next_batch() {
         if (stopped_ && (!draining_ || pending_ == 0)) return batch;
         if (pending_ > 0) {
             if (pending_ >= opt_.max_batch || draining_) break;
-            Clock::time_point oldest = Clock::time_point::max();
-            for (auto& [id, cq] : cams_)
-                if (!cq.q.empty()) oldest = std::min(oldest, cq.q.front().enqueued);
-            const Clock::time_point due = oldest + delay;
             const Clock::time_point now = Clock::now();
-            if (now >= due) break;
+            const Clock::time_point until = dispatch_time_locked(now, delay);
+            if (now >= until) break;
             if (!waited) {
                 waited = true;
-                wait_started = std::max(now, oldest);
+                wait_started = now;
             }
-            cv_.wait_until(lk, due);
+            cv_.wait_until(lk, until);
         } else {
             waited = false;
             cv_.wait(lk);

@@ -3,11 +3,27 @@
 // - Each camera has a bounded queue (capacity `queue_capacity`). Pushing onto a full queue drops the oldest frame
 //   and counts it: when inference is slower than the cameras, they see fresh frames and a drop count, never an
 //   unbounded backlog.
-// - next_batch() (called by inference workers) waits until `max_batch` frames are pending, or until the oldest
-//   pending frame has waited `max_queue_delay_ms`, then takes the largest preferred batch size that is pending
-//   (or everything pending when that is less than the smallest preferred size). Frames are taken round-robin
-//   across cameras, one per camera per round and starting after the camera served first last time, so no camera
-//   can starve another.
+// - next_batch() (called by inference workers) dispatches as soon as waiting cannot make the batch larger:
+//   1. `max_batch` frames are pending; or
+//   2. the oldest pending frame has waited `max_queue_delay_ms` (its deadline); or
+//   3. no *awaited* camera is expected to push before that deadline. An awaited camera is an active camera with
+//      nothing pending; its next frame is expected one estimated frame interval after its last push (now, when
+//      that is past: it is late but may push any moment). With no awaited camera at all (every active camera
+//      already has a frame pending, or none is active) the batch goes at once.
+//   The caller of next_batch() is a worker with nothing to do, so rule 3 is exactly "a worker is idle and the time
+//   left to the deadline is shorter than the time to the next expected frame": the worker goes now instead of
+//   sleeping until the deadline. No batch service-time estimate enters: a frame not expected before the deadline
+//   cannot join this batch however long the device then takes. A camera's second frame is never awaited: it would
+//   only hold back its first.
+//   It then takes the largest preferred batch size that is pending (or everything pending when that is less than
+//   the smallest preferred size). Frames are taken round-robin across cameras, one per camera per round and
+//   starting after the camera served first last time, so no camera can starve another.
+// - Active: a camera is active when it has a frame-interval estimate (an EWMA of the gaps between its pushes, so
+//   from its second push on) and pushed within kActiveIntervals of those intervals. A camera that stalls,
+//   reconnects or stops stops counting after that window, so it never holds batches back for longer than a few
+//   of its own frame intervals (and never past the deadline); a camera not yet heard from twice, or removed, does
+//   not count at all. A gap is clamped to the window before it enters the estimate: a stall nudges the estimate
+//   instead of blowing it up, while a real drop in frame rate still shows within a few frames.
 // - stop(drain=true) makes next_batch() hand out what is left without waiting for deadlines, then return empty.
 // Thread-safe.
 #pragma once
@@ -44,7 +60,7 @@ struct QueuedFrame {
 struct Batch {
     std::vector<QueuedFrame> frames;
     Clock::time_point formed;
-    double batch_wait_ms = 0;  // time the batcher deliberately waited for more frames (deadline wait)
+    double batch_wait_ms = 0;  // time the batcher waited for more frames; 0 when it dispatched at once
 };
 
 struct CameraQueueStats {
@@ -62,11 +78,13 @@ public:
     // lossless: push() waits for room instead of dropping the oldest frame (files read for analysis, where every
     // frame must be counted; never for live cameras, whose reader would fall behind).
     uint64_t add_camera(bool lossless = false);
-    // Drops its queued frames (counted) and forgets it; later pushes for it are ignored.
+    // Drops its queued frames (counted) and forgets it (no longer awaited); later pushes for it are ignored.
     void remove_camera(uint64_t camera);
     // false when the camera is unknown or the scheduler is stopped (frame discarded). Blocks only for a lossless
-    // camera whose queue is full, until a worker takes a frame (or stop / remove_camera).
-    bool push(uint64_t camera, video::Frame&& frame);
+    // camera whose queue is full, until a worker takes a frame (or stop / remove_camera). `arrived`: when the frame
+    // reached the scheduler, for its deadline and the camera's interval estimate; the default means now (once
+    // queued). Tests pass past times to replay a camera's history without sleeping.
+    bool push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived = {});
     // Blocks until a batch is ready; an empty batch means stopped and drained.
     Batch next_batch();
     void stop(bool drain);
@@ -80,8 +98,15 @@ private:
         std::deque<QueuedFrame> q;
         CameraQueueStats stats;
         bool lossless = false;
+        Clock::time_point last_push{};
+        Clock::duration interval{0};  // EWMA of the gaps between pushes; 0: not known yet
+        Clock::duration window() const { return interval * kActiveIntervals; }
+        bool active(Clock::time_point now) const { return interval.count() > 0 && now - last_push <= window(); }
     };
+    static constexpr int kActiveIntervals = 3;  // jitter of a frame or two must not make a camera look gone
+    static constexpr double kIntervalWeight = 0.125;  // a new gap's weight in the EWMA: about the last 8 gaps
     int take_count_locked() const;
+    Clock::time_point dispatch_time_locked(Clock::time_point now, Clock::duration delay) const;
 
     BatcherOptions opt_;
     mutable std::mutex mu_;

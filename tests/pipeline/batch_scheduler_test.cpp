@@ -6,31 +6,11 @@
 #include <set>
 #include <thread>
 
-#include "pipeline/batch_scheduler.h"
+#include "batch_test_util.h"
 
 using namespace itscam;
 using namespace itscam::pipeline;
-
-namespace {
-video::Frame frame(int64_t index) {
-    video::Frame f;
-    f.index = index;
-    f.width = 4;
-    f.height = 4;
-    f.stride = 12;
-    f.data = std::shared_ptr<uint8_t>(new uint8_t[48], std::default_delete<uint8_t[]>());
-    f.capture_time = Clock::now();
-    return f;
-}
-BatcherOptions opts(int max_batch, std::vector<int> pref, double delay_ms, int cap) {
-    BatcherOptions o;
-    o.max_batch = max_batch;
-    o.preferred_batch_sizes = std::move(pref);
-    o.max_queue_delay_ms = delay_ms;
-    o.queue_capacity = cap;
-    return o;
-}
-}  // namespace
+using namespace itscam::pipeline::batch_test;
 
 TEST(BatchScheduler, LatestFramePolicyDropsOldestAndCounts) {
     BatchScheduler s(opts(8, {1, 2, 4, 8}, 0, 2));
@@ -59,6 +39,9 @@ TEST(BatchScheduler, FullBatchIsFormedWithoutWaitingForTheDeadline) {
 
 TEST(BatchScheduler, DeadlineReleasesAPartialBatchOfAPreferredSize) {
     BatchScheduler s(opts(8, {1, 2, 4, 8}, 30, 2));
+    // A fourth camera, sending every 3 s and due about now, is awaited: the batcher waits for it until the deadline.
+    const Clock::time_point t = Clock::now();
+    replay(s, {{s.add_camera(), {t - std::chrono::seconds(6), t - std::chrono::seconds(3)}}});
     std::vector<uint64_t> cams;
     for (int c = 0; c < 3; ++c) cams.push_back(s.add_camera());
     for (int c = 0; c < 3; ++c) s.push(cams[c], frame(c));
