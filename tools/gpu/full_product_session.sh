@@ -156,6 +156,17 @@ with open(sys.argv[2], "wb") as f:
     echo "GET $1 -> ${code:-none}, $(wc -c < "$OUT/serve_$2" 2> /dev/null || echo 0) bytes (serve_$2)" | tee -a "$S"
     [ "$code" = 200 ]
   }
+  # Ready once the engines are built: from the plan cache (runs/plan_cache) or autotuned now (minutes). Status 1
+  # when the server is gone.
+  wait_ready() {
+    local t0; t0=$(date +%s)
+    for _ in $(seq 1 480); do
+      [ "$(get /health/ready ready.json)" = 200 ] && break
+      kill -0 $pid 2> /dev/null || return 1
+      sleep 1
+    done
+    echo "serve: HTTP API on 127.0.0.1:$port (pid $pid), ready after $(( $(date +%s) - t0 )) s" | tee -a "$S"
+  }
   $I run --config "$W/serve.yaml" --status-interval 10 > "$OUT/serve.log" 2>&1 &
   pid=$!
   port=""
@@ -168,17 +179,10 @@ with open(sys.argv[2], "wb") as f:
   if [ -z "$port" ]; then
     echo "serve: no HTTP port announced; log tail:" | tee -a "$S"; tail -20 "$OUT/serve.log" | tee -a "$S"
     kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+  elif ! { check /health health.json; wait_ready; }; then
+    wait $pid; echo "serve: itscam run exited early, status $?; log tail:" | tee -a "$S"
+    tail -20 "$OUT/serve.log" | tee -a "$S"
   else
-    echo "serve: HTTP API on 127.0.0.1:$port (pid $pid)" | tee -a "$S"
-    check /health health.json
-    # Ready once the engines are built: from the plan cache (runs/plan_cache) or autotuned now (minutes).
-    t0=$(date +%s)
-    for _ in $(seq 1 480); do
-      [ "$(get /health/ready ready.json)" = 200 ] && break
-      kill -0 $pid 2> /dev/null || break
-      sleep 1
-    done
-    echo "ready after $(( $(date +%s) - t0 )) s" | tee -a "$S"
     check /health/ready ready.json
     sleep "$SERVE_SECONDS"
     check /health/performance performance.json
