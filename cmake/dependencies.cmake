@@ -66,9 +66,9 @@ if(ITSCAM_WITH_FFMPEG)
   endif()
   if(NOT FFMPEG_FOUND)
     message(FATAL_ERROR "ITSCAM_WITH_FFMPEG=ON but FFmpeg was not found: install pkg-config libavformat-dev libavcodec-dev "
-                        "libswscale-dev libavutil-dev, or (a machine without packages) source tools/gpu/use_ffmpeg.sh")
+                        "libswscale-dev libavutil-dev, or (a machine without packages) source tools/gpu/use_product.sh")
   endif()
-  # A packed set (tools/gpu/use_ffmpeg.sh) keeps the libraries' own dependencies elsewhere: the linker finds them
+  # A packed set (tools/gpu/use_product.sh) keeps the libraries' own dependencies elsewhere: the linker finds them
   # through LD_LIBRARY_PATH, which that script exports.
   message(STATUS "FFmpeg: libavcodec ${FFMPEG_libavcodec_VERSION}, libavformat ${FFMPEG_libavformat_VERSION} "
                  "(${FFMPEG_LIBRARY_DIRS})")

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The GPU-resident pipeline on the GPU machine: build itscam with CUDA + FFmpeg + NVDEC (FFmpeg from
-# tools/gpu/pack_ffmpeg.sh, the ffnvcodec headers carried), check the GPU letterbox on NV12 pictures, then run one
-# file camera through `itscam run` (lossless: every frame) with CPU and with NVDEC decoding, at batch 1 and 2, fp16
-# and fp32, and compare the sinks frame by frame (tools/gpu/compare_sinks.py); last, `bench pipeline` with
+# The GPU-resident pipeline on the GPU machine: build itscam with CUDA + FFmpeg + NVDEC (FFmpeg from the
+# bundle of tools/gpu/pack_product.sh, the ffnvcodec headers carried), check the GPU letterbox on NV12 pictures,
+# then run one file camera through `itscam run` (lossless: every frame) with CPU and with NVDEC decoding, at
+# batch 1 and 2, fp16 and fp32, and compare the sinks frame by frame (tools/gpu/compare_sinks.py); last, `bench pipeline` with
 # --decode cpu and nvdec. Run from the repository root with these carried (git-ignored):
-#   devdata/17port/ffmpeg-debian12.tar.xz [FFMPEG_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
+#   devdata/product-debian12.tar.xz [PRODUCT_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
 #   devdata/gpu/ffnvcodec/ (include/ffnvcodec, pkgconfig/ffnvcodec.pc from Debian's libffmpeg-nvenc-dev)
 #   devdata/portable/yolo11n.plan [PLAN]
 # Stages (arguments; default all but repeat): build letterbox runs repeat bench suite (suite: EXTRA_TARGETS="itscam_backend_ops
@@ -14,7 +14,7 @@ OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
 S=$OUT/summary.txt
 STAGES=${*:-build letterbox runs bench suite}
-FFMPEG_PACK=${FFMPEG_PACK:-devdata/17port/ffmpeg-debian12.tar.xz}
+PRODUCT_PACK=${PRODUCT_PACK:-devdata/product-debian12.tar.xz}
 CLIP=${CLIP:-devdata/17port/clips/highway_720p.mp4}
 PLAN=${PLAN:-devdata/portable/yolo11n.plan}
 PY=/opt/torch/.venv/bin/python3
@@ -24,7 +24,7 @@ I=$B/tools/itscam/itscam
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 log() { echo "== $(date +%T) $*" | tee -a "$S"; }
 
-source tools/gpu/use_ffmpeg.sh "$FFMPEG_PACK" /tmp/ffmpeg-debian12 2>> "$S" || exit 1
+source tools/gpu/use_product.sh "$PRODUCT_PACK" /tmp/product-debian12 2>> "$S" || exit 1
 export PKG_CONFIG_PATH=$PWD/devdata/gpu/ffnvcodec/pkgconfig:$PKG_CONFIG_PATH
 
 if has build; then
