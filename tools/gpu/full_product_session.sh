@@ -39,6 +39,8 @@ SERVE_SECONDS=${SERVE_SECONDS:-20}
 LIVE_SECONDS=${LIVE_SECONDS:-3}
 B=${BUILD_DIR:-build-gpu-product}
 I=$B/tools/itscam/itscam
+# NVDEC: on when the ffnvcodec headers are carried (devdata/gpu/ffnvcodec, from Debian's libffmpeg-nvenc-dev).
+[ -d devdata/gpu/ffnvcodec/pkgconfig ] && export PKG_CONFIG_PATH=$PWD/devdata/gpu/ffnvcodec/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 log() { echo "== $(date +%T) $*" | tee -a "$S"; }
 

@@ -7,7 +7,8 @@
 #   devdata/product-debian12.tar.xz [PRODUCT_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
 #   devdata/gpu/ffnvcodec/ (include/ffnvcodec, pkgconfig/ffnvcodec.pc from Debian's libffmpeg-nvenc-dev)
 #   devdata/portable/yolo11n.plan [PLAN]
-# Stages (arguments; default all but repeat): build letterbox runs repeat bench suite (suite: EXTRA_TARGETS="itscam_backend_ops
+# BUILD_DIR: use (or build into) another build folder, e.g. full_product_session.sh's. Stages (arguments; default
+# all but repeat): build letterbox runs repeat bench suite (suite: EXTRA_TARGETS="itscam_backend_ops
 # cuda_backend_test cuda_kernels_test" at build). Results in $OUT (summary.txt, logs, sinks).
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
@@ -19,7 +20,7 @@ CLIP=${CLIP:-devdata/17port/clips/highway_720p.mp4}
 PLAN=${PLAN:-devdata/portable/yolo11n.plan}
 PY=/opt/torch/.venv/bin/python3
 [ -x $PY ] || PY=python3
-B=build-gpu-nvdec
+B=${BUILD_DIR:-build-gpu-nvdec}
 I=$B/tools/itscam/itscam
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 log() { echo "== $(date +%T) $*" | tee -a "$S"; }
@@ -101,6 +102,9 @@ if has repeat; then
   done
   $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1.jsonl" "$OUT/nvdec_b1.jsonl" --by-frame 2>&1 | tee -a "$S"
   $PY tools/gpu/compare_sinks.py "$OUT/cpu_b1_again.jsonl" "$OUT/nvdec_b1_again.jsonl" --by-frame 2>&1 | tee -a "$S"
+  for r in cpu_b1 cpu_b1_again nvdec_b1 nvdec_b1_again; do
+    echo "$r: $(grep -hiE 'fused|reject|plan' "$OUT/run_$r.log" | sed 's/^[0-9TZ:.-]* //' | sort | uniq -c | tr '\n' ';')" | tee -a "$S"
+  done
 fi
 
 bench_one() {  # name decode unified-memory-ratio workers
@@ -113,11 +117,11 @@ bench_one() {  # name decode unified-memory-ratio workers
 }
 
 if has bench; then
-  bench_one cpu_pinned cpu 0 1
-  bench_one cpu_mapped cpu 1 1
-  bench_one nvdec nvdec 0 1
-  bench_one nvdec_w2 nvdec 0 2
-  bench_one cpu_pinned_w2 cpu 0 2
+  # BENCHES: name:decode:unified-memory-ratio:workers ...
+  for b in ${BENCHES:-cpu_pinned:cpu:0:1 cpu_mapped:cpu:1:1 nvdec:nvdec:0:1 nvdec_w2:nvdec:0:2 cpu_pinned_w2:cpu:0:2}; do
+    IFS=: read -r name dec ratio workers <<< "$b"
+    bench_one "$name" "$dec" "$ratio" "$workers"
+  done
 fi
 
 if has suite; then
