@@ -1,9 +1,14 @@
 #include "video/capture.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <random>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/redact.h"
 
@@ -63,6 +68,20 @@ const char* capture_event_name(CaptureEvent::Kind k) {
     return "unknown";
 }
 
+namespace {
+// Raises the calling thread's nice value to `nice` (Linux: per thread, inherited by threads it creates later); never
+// lowers it (a process started under `nice` stays at least that nice). Needs no privilege; a failure leaves the
+// thread as it was.
+void lower_thread_priority(int nice) {
+    if (nice <= 0) return;
+    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int cur = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0 || cur >= nice) return;
+    (void)setpriority(PRIO_PROCESS, tid, std::min(nice, 19));
+}
+}  // namespace
+
 CaptureLoop::CaptureLoop(std::string url, CaptureOptions opt) : url_(std::move(url)), opt_(std::move(opt)) {}
 
 CaptureLoop::~CaptureLoop() {
@@ -83,7 +102,10 @@ void CaptureLoop::start(FrameCallback on_frame, EventCallback on_event) {
         std::lock_guard lk(mu_);
         stats_ = CaptureStats{};
     }
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        lower_thread_priority(opt_.thread_nice);
+        run();
+    });
     if (opt_.stall_timeout_s > 0 && is_live_url(url_)) watchdog_ = std::thread([this] { watchdog(); });
 }
 

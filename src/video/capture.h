@@ -41,6 +41,11 @@ struct CaptureOptions {
     double backoff_jitter = 0.2;  // +-20% random jitter on each delay
     int max_reconnects = -1;      // consecutive failed reconnect attempts before kFailed; -1: forever
     double stall_timeout_s = 10.0;  // no frame for this long -> reconnect (live sources); <= 0: off
+    // The capture thread's nice value (0..19, Linux), set when it starts, so inherited by the decoder's own threads
+    // (FFmpeg frame threads) created after it: under CPU overload the scheduler then favours the threads at the
+    // default priority (inference workers, the HTTP API) over decoding more frames than can be served. 0: as the
+    // process; never lowers a nicer process's value. Does nothing while the CPU has idle time.
+    int thread_nice = 0;
 };
 
 struct CaptureEvent {

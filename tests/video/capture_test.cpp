@@ -3,7 +3,9 @@
 #include "video/capture.h"
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -153,6 +155,22 @@ TEST(CaptureLoop, UnpacedSyntheticIsFast) {
     loop.wait();
     EXPECT_EQ(rec.frames(), 60u);
     EXPECT_LT(test::seconds_since(t0), 1.0);  // 2 s of video, not paced
+}
+
+// The capture thread runs at the nice value asked for (the pipeline lowers it so that inference wins under CPU
+// overload); the calling thread keeps its own.
+TEST(CaptureLoop, ThreadNiceAppliesToTheCaptureThreadOnly) {
+    const int before = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    for (int want : {0, 7}) {
+        CaptureOptions o;
+        o.thread_nice = want;
+        std::atomic<int> seen{-100};
+        CaptureLoop loop("synthetic://64x48@30?frames=3", o);
+        loop.start([&](Frame&&) { seen = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))); });
+        loop.wait();
+        EXPECT_EQ(seen.load(), std::max(before, want)) << "thread_nice " << want;
+    }
+    EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), before);
 }
 
 TEST(CaptureLoop, MaxFpsDropsFrames) {
