@@ -4,7 +4,7 @@
 # then run one file camera through `itscam run` (lossless: every frame) with CPU and with NVDEC decoding, at
 # batch 1 and 2, fp16 and fp32, and compare the sinks frame by frame (tools/gpu/compare_sinks.py); last, `bench pipeline` with
 # --decode cpu and nvdec. Run from the repository root with these carried (git-ignored):
-#   devdata/product-debian12.tar.xz [PRODUCT_PACK]   devdata/17port/clips/highway_720p.mp4 [CLIP]
+#   devdata/product-debian12.tar.xz [PRODUCT_PACK]   devdata/clips/highway_720p.mp4 [CLIP]
 #   devdata/gpu/ffnvcodec/ (include/ffnvcodec, pkgconfig/ffnvcodec.pc from Debian's libffmpeg-nvenc-dev)
 #   devdata/portable/yolo11n.plan [PLAN]
 # BUILD_DIR: use (or build into) another build folder, e.g. full_product_session.sh's. Stages (arguments; default
@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 S=$OUT/summary.txt
 STAGES=${*:-build letterbox runs bench suite}
 PRODUCT_PACK=${PRODUCT_PACK:-devdata/product-debian12.tar.xz}
-CLIP=${CLIP:-devdata/17port/clips/highway_720p.mp4}
+CLIP=${CLIP:-devdata/clips/highway_720p.mp4}
 PLAN=${PLAN:-devdata/portable/yolo11n.plan}
 PY=/opt/torch/.venv/bin/python3
 [ -x $PY ] || PY=python3
