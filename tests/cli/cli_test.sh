@@ -137,7 +137,10 @@ run_mqtt)
     # its id, the closing interval on .../counts, and the node's status goes online then offline.
     { [ -x /usr/sbin/mosquitto ] && command -v mosquitto_sub >/dev/null; } || { echo "skip: no mosquitto"; exit 77; }
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosq.conf"
+    # `user`: started as root, mosquitto would switch to its own user, and in a fresh Debian root libwrap then turns
+    # every client away ("denied access by tcpd"); it stays this user, as the C++ tests' broker does.
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser %s\n' "$port" "$(id -un)" \
+        > "$work/mosq.conf"
     /usr/sbin/mosquitto -c "$work/mosq.conf" > "$work/mosq.log" 2>&1 & mpid=$!
     trap 'kill $spid $mpid 2>/dev/null' EXIT
     # Readiness, not sleeps (a loaded CI machine starts the broker late): the port accepts, then a probe message
