@@ -3,7 +3,6 @@
 // group and confidence floor of the cameras.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <thread>
 
 #include "core/redact.h"
@@ -57,15 +56,8 @@ void Pipeline::Impl::set_decoder(const config::CameraConfig& c, video::ReaderOpt
     // again only when the picture size changes.
     device::Device* hw = gpu->hw.load();
     if (!hw) return;  // not loaded yet: the decoder allocates its own pictures
-    ro.device_allocator = [reg = pools, hw,
-                           pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
-        if (!pool || pool->options().buffer_bytes != bytes) {
-            auto p = reg->get(MemoryKind::kDevice, bytes, "nvdec_frames_" + std::to_string(bytes), hw);
-            if (!p) return nullptr;
-            pool = std::move(p).value();
-        }
-        return pool->acquire();
-    };
+    ro.device_allocator = [src = SizedPools(pools, MemoryKind::kDevice, hw, "nvdec_frames_")](
+                              size_t bytes) mutable { return src.acquire(bytes); };
 }
 
 Device* Pipeline::Impl::first_gpu(int* ordinal) const {
@@ -79,45 +71,27 @@ Device* Pipeline::Impl::first_gpu(int* ordinal) const {
 }
 
 void Pipeline::Impl::set_frame_memory(video::ReaderOptions& ro) {
-    // One capture thread calls the allocator; a pool is looked up again only when the frame size changes.
     Device* gpu = first_gpu(nullptr);
     device::Device* hw = gpu ? gpu->hw.load() : nullptr;
     if (!hw) {
         // A host pipeline: BGR frames in host memory, what the CPU letterbox reads.
         ro.format = video::PixelFormat::kBGR24;
-        ro.allocator = [reg = pools, pool = std::shared_ptr<BufferPool>()](size_t bytes) mutable
-            -> std::shared_ptr<uint8_t> {
-            if (!pool || pool->options().buffer_bytes != bytes) {
-                auto p = reg->get(MemoryKind::kHost, bytes, "frames_" + std::to_string(bytes));
-                if (!p) return nullptr;
-                pool = std::move(p).value();
-            }
-            return pool->acquire();
+        ro.allocator = [src = SizedPools(pools, MemoryKind::kHost, nullptr, "frames_")](size_t bytes) mutable {
+            return src.acquire(bytes);
         };
         return;
     }
     // A GPU pipeline: CPU-decoded frames are NV12, the decoder's own 4:2:0 samples repacked (the bytes NVDEC gives,
     // half of BGR's), in page-locked memory of the first GPU, where the letterbox kernel converts them. A
-    // UNIFIED_MEMORY_RATIO share of them is mapped, read in place by the kernel; the rest are copied by DMA on the
-    // worker's stream. Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio).
+    // UNIFIED_MEMORY_RATIO share of them is mapped, read in place by the kernel (mapped_turn); the rest are copied
+    // by DMA on the worker's stream.
     ro.format = video::PixelFormat::kNV12;
-    const auto mapped_kind = hw->memory_kind(MemoryKind::kMapped);
-    const double ratio = mapped_kind.is_ok() && *mapped_kind == MemoryKind::kMapped
-                             ? std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0)
-                             : 0.0;
-    ro.allocator = [reg = pools, hw, ratio, n = uint64_t{0}, pinned = std::shared_ptr<BufferPool>(),
-                    mapped = std::shared_ptr<BufferPool>()](size_t bytes) mutable -> std::shared_ptr<uint8_t> {
-        const bool use_mapped =
-            std::floor(static_cast<double>(n + 1) * ratio) > std::floor(static_cast<double>(n) * ratio);
-        ++n;
-        std::shared_ptr<BufferPool>& pool = use_mapped ? mapped : pinned;
-        const MemoryKind kind = use_mapped ? MemoryKind::kMapped : hw->staging_memory();
-        if (!pool || pool->options().buffer_bytes != bytes) {
-            auto p = reg->get(kind, bytes, "frames_nv12_" + std::to_string(bytes) + "_" + memory_kind_name(kind), hw);
-            if (!p) return nullptr;
-            pool = std::move(p).value();
-        }
-        return pool->acquire();
+    auto pool_of = [&](MemoryKind k) {
+        return SizedPools(pools, k, hw, "frames_nv12_", std::string("_") + memory_kind_name(k));
+    };
+    ro.allocator = [ratio = mapped_ratio(*hw), n = uint64_t{0}, mapped = pool_of(MemoryKind::kMapped),
+                    pinned = pool_of(hw->staging_memory())](size_t bytes) mutable {
+        return (mapped_turn(n++, ratio) ? mapped : pinned).acquire(bytes);
     };
 }
 

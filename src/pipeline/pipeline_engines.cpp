@@ -2,7 +2,6 @@
 // served batch size (one activation arena per worker, the fallback's detectors or the primary's when they would be
 // the same), their staging pools and warm-up, and the rebuild after a sticky device error.
 #include <algorithm>
-#include <cmath>
 
 #include "device/registry.h"
 #include "pipeline/pipeline_impl.h"
@@ -50,10 +49,8 @@ Result<StagingPools*> Pipeline::Impl::staging_pools(Worker& w, const Detector& d
     const std::string name = "staging_b" + std::to_string(e.batch()) + "_" + std::to_string(e.input_height());
     ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(e.options().device));
     const MemoryKind main_kind = hw->staging_memory();
-    auto mapped = hw->memory_kind(MemoryKind::kMapped);
     StagingPools sp;
-    if (mapped.is_ok() && *mapped == MemoryKind::kMapped)
-        sp.mapped_ratio = std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0);
+    sp.mapped_ratio = mapped_ratio(*hw);
     if (sp.mapped_ratio > 0) {
         ITSCAM_ASSIGN_OR_RETURN(sp.mapped, pools->get(MemoryKind::kMapped, bytes, name + "_mapped", hw));
     }
@@ -64,13 +61,16 @@ Result<StagingPools*> Pipeline::Impl::staging_pools(Worker& w, const Detector& d
     return &w.staging.emplace(&d, std::move(sp)).first->second;
 }
 
+double Pipeline::Impl::mapped_ratio(device::Device& hw) const {
+    const auto mapped = hw.memory_kind(MemoryKind::kMapped);
+    return mapped.is_ok() && *mapped == MemoryKind::kMapped ? std::clamp(cfg.settings.UNIFIED_MEMORY_RATIO, 0.0, 1.0)
+                                                            : 0.0;
+}
+
 Result<Tensor> Pipeline::Impl::staging_tensor(Worker& w, const Detector& d) {
     ITSCAM_ASSIGN_OR_RETURN(StagingPools * sp, staging_pools(w, d));
-    // Acquisition n is mapped when floor((n + 1) * ratio) > floor(n * ratio): exactly the ratio over time.
-    const uint64_t n = sp->acquires++;
-    const double r = sp->mapped_ratio;
-    const bool mapped = sp->mapped && (!sp->main || std::floor(static_cast<double>(n + 1) * r) >
-                                                        std::floor(static_cast<double>(n) * r));
+    const bool mapped = sp->mapped && (!sp->main || mapped_turn(sp->acquires, sp->mapped_ratio));
+    ++sp->acquires;
     auto buf = (mapped ? sp->mapped : sp->main)->acquire();
     if (!buf) return out_of_memory("no host memory for a staging buffer");
     const Engine& e = d.engine();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,38 @@ struct Camera {
     int64_t analytics_last_frame = -1;
     double analytics_last_pts = 0;
     std::atomic<int64_t> analytics_late{0};
+};
+
+// UNIFIED_MEMORY_RATIO's rule, for staging tensors and CPU-decoded frames alike: acquisition n (counted from 0) is
+// from mapped memory when floor((n + 1) * ratio) > floor(n * ratio), exactly `ratio` of them over time.
+inline bool mapped_turn(uint64_t n, double ratio) {
+    return std::floor(static_cast<double>(n + 1) * ratio) > std::floor(static_cast<double>(n) * ratio);
+}
+
+// A frame allocator's memory: buffers of one kind on one device from the registry's pool for the size asked for,
+// named prefix + bytes + suffix. The pool is looked up again only when the size changes. One thread calls it (a
+// camera's capture thread).
+class SizedPools {
+public:
+    // dev null: the host device.
+    SizedPools(std::shared_ptr<PoolRegistry> reg, MemoryKind kind, device::Device* dev, std::string prefix,
+               std::string suffix = "")
+        : reg_(std::move(reg)), kind_(kind), dev_(dev), prefix_(std::move(prefix)), suffix_(std::move(suffix)) {}
+    std::shared_ptr<uint8_t> acquire(size_t bytes) {
+        if (!pool_ || pool_->options().buffer_bytes != bytes) {
+            auto p = reg_->get(kind_, bytes, prefix_ + std::to_string(bytes) + suffix_, dev_);
+            if (!p) return nullptr;
+            pool_ = std::move(p).value();
+        }
+        return pool_->acquire();
+    }
+
+private:
+    std::shared_ptr<PoolRegistry> reg_;
+    MemoryKind kind_;
+    device::Device* dev_;
+    std::string prefix_, suffix_;
+    std::shared_ptr<BufferPool> pool_;
 };
 
 // The staging pools of one detector, on its engine's device: that device's staging memory (host memory on the
@@ -148,6 +181,8 @@ struct Pipeline::Impl {
     // Staging tensors come from one pool per (input size, batch size), looked up in the registry once per
     // detector and kept in the worker.
     Result<StagingPools*> staging_pools(Worker& w, const Detector& d);
+    // UNIFIED_MEMORY_RATIO (clamped to 0..1) where `hw` has mapped memory, else 0.
+    double mapped_ratio(device::Device& hw) const;
     // A staging tensor [batch, 3, H, W] for `d`'s engine, from its pools.
     Result<Tensor> staging_tensor(Worker& w, const Detector& d);
     Status warm_up(Worker& w, Detector& d);
