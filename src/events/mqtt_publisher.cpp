@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 
+#include "core/thread_info.h"
 #include "core/redact.h"
 #include "events/event_spool.h"
 #include "events/mqtt_error_text.h"
@@ -349,7 +350,10 @@ Result<std::unique_ptr<MqttPublisher>> MqttPublisher::create(const MqttConfig& c
     core->spool = std::shared_ptr<EventSpool>(std::move(*spool));
     init_library();
     std::unique_ptr<MqttPublisher> p(new MqttPublisher(core));
-    p->thread_ = std::thread([core] { core->run(); });
+    p->thread_ = std::thread([core] {
+        set_thread_name("mqtt");
+        core->run();
+    });
     return p;
 }
 

@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "core/thread_info.h"
 #include "core/time_format.h"
 #include "core/redact.h"
 #include "device/device_name.h"
@@ -175,7 +176,10 @@ Status Pipeline::start() {
     if (P.running.exchange(true)) return invalid_argument("pipeline already started");
     for (auto& w : P.workers) {
         Worker* wp = w.get();
-        w->thread = std::thread([&P, wp] { P.worker_loop(*wp); });
+        w->thread = std::thread([&P, wp, i = &w - P.workers.data()] {
+            set_thread_name("infer" + std::to_string(i));
+            P.worker_loop(*wp);
+        });
     }
     for (const auto& c : P.cfg.cameras) {
         Status s = add_camera_to(P, c);

@@ -108,6 +108,7 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
     // run at a lower priority than the inference workers (CaptureOptions::thread_nice). Without it, cameras at twice
     // the capacity starved the workers: throughput fell to half of what the same node served at capacity.
     co.thread_nice = kCaptureNice;
+    co.name = cam->cfg.id;
     co.reader.rtsp_transport = cam->cfg.rtsp_transport;
     co.reader.decode_threads = decode_threads(std::max(cameras.size(), cfg.cameras.size()));
     co.reader.read_timeout_s = cfg.pipeline.stall_timeout_s;

@@ -77,6 +77,8 @@ json performance_json(const PipelineSnapshot& s, const GpuSelection& gpus) {
     j["circuit_breaker_state"] = pipeline::circuit_state_name(s.worst_circuit());
     // Extensions.
     j["gpu_utilization_unit"] = "ratio";  // 0..1
+    const std::optional<double> decoder = gpus.mean_decoder_utilization();
+    j["gpu_decoder_utilization"] = decoder ? json(*decoder) : json(nullptr);  // NVDEC load, 0..1
     json gpu_ids = json::array();
     for (const auto& g : gpus.gpus) gpu_ids.push_back(g.index);
     j["gpu_utilization_gpus"] = std::move(gpu_ids);  // NVML indices

@@ -39,6 +39,7 @@ struct GpuMonitor::Api {
     nvmlReturn_t (*get_memory)(nvmlDevice_t, nvmlMemory_t*) = nullptr;
     nvmlReturn_t (*get_name)(nvmlDevice_t, char*, unsigned int) = nullptr;
     nvmlReturn_t (*get_uuid)(nvmlDevice_t, char*, unsigned int) = nullptr;
+    nvmlReturn_t (*get_decoder_utilization)(nvmlDevice_t, unsigned int*, unsigned int*) = nullptr;
     const char* (*error_string)(nvmlReturn_t) = nullptr;
 };
 
@@ -77,6 +78,7 @@ GpuMonitor::GpuMonitor(std::string library, double cache_s) : cache_s_(cache_s) 
         missing = "nvmlDeviceGetName";
     resolve(lib_, "nvmlErrorString", api->error_string);  // optional
     resolve(lib_, "nvmlDeviceGetUUID", api->get_uuid);    // optional (CUDA_VISIBLE_DEVICES by UUID)
+    resolve(lib_, "nvmlDeviceGetDecoderUtilization", api->get_decoder_utilization);  // optional (NVDEC load)
     if (missing) {
         reason_ = library + ": symbol " + missing + " not found";
         dlclose(lib_);
@@ -148,6 +150,9 @@ std::vector<GpuSample> GpuMonitor::read_nvml() {
             s.memory_total_bytes = m.total;
             s.memory_known = true;
         }
+        unsigned int dec = 0, period_us = 0;
+        if (api_->get_decoder_utilization && api_->get_decoder_utilization(dev, &dec, &period_us) == kNvmlSuccess)
+            s.decoder_utilization = dec / 100.0;
         out.push_back(std::move(s));
     }
     return out;
@@ -261,6 +266,18 @@ std::optional<double> GpuSelection::mean_utilization() const {
     double sum = 0;
     for (const auto& g : gpus) sum += g.utilization;
     return sum / static_cast<double>(gpus.size());
+}
+
+std::optional<double> GpuSelection::mean_decoder_utilization() const {
+    double sum = 0;
+    int n = 0;
+    for (const auto& g : gpus)
+        if (g.decoder_utilization) {
+            sum += *g.decoder_utilization;
+            ++n;
+        }
+    if (n == 0) return std::nullopt;
+    return sum / n;
 }
 
 std::optional<double> GpuSelection::memory_pressure() const {

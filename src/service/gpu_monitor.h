@@ -36,6 +36,9 @@ struct GpuSample {
     uint64_t memory_used_bytes = 0;
     uint64_t memory_total_bytes = 0;
     bool memory_known = false;  // nvmlDeviceGetMemoryInfo answered (else the memory fields are not reported)
+    // 0..1: share of the last sample period in which the video decoders (NVDEC) worked; nullopt when NVML does not
+    // say (a GPU without NVDEC, an old driver).
+    std::optional<double> decoder_utilization;
 };
 
 // The GPUs the pipeline runs on, from the config: device_ids when the device is cuda, N for cuda:N, none otherwise.
@@ -55,7 +58,9 @@ struct GpuSelection {
     std::vector<GpuSample> gpus;  // the configured GPUs NVML answered for, in device_ids order
     std::string note;             // why `gpus` is empty or short (device not cuda, NVML absent, ids not found)
 
-    std::optional<double> mean_utilization() const;  // mean over `gpus`; nullopt when empty
+    std::optional<double> mean_utilization() const;
+    // Mean NVDEC load over the `gpus` that report it; nullopt when none does.
+    std::optional<double> mean_decoder_utilization() const;  // mean over `gpus`; nullopt when empty
     // The highest used / total memory over `gpus` that report memory (0..1); nullopt when none does.
     std::optional<double> memory_pressure() const;
 };

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "core/thread_info.h"
 #include "service/http_connection.h"
 
 namespace itscam::service {
@@ -65,7 +66,10 @@ Status HttpServer::start(const std::string& host, int port) {
     port_ = acceptor_.local_endpoint().port();
     accept();
     const int n = std::max(1, shared_->limits.io_threads);
-    for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
+    for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] {
+        set_thread_name("http");
+        ioc_.run();
+    });
     running_ = true;
     return Status::ok();
 }

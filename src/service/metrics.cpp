@@ -272,6 +272,10 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
         auto& used = b.family("itscam_gpu_memory_used_bytes", "GPU memory in use (all processes).",
                               MetricType::Gauge);
         auto& total = b.family("itscam_gpu_memory_total_bytes", "GPU memory installed.", MetricType::Gauge);
+        auto& dec = b.family("itscam_gpu_decoder_utilization_ratio",
+                             "Share of the last NVML sample period in which the GPU's video decoders (NVDEC) worked "
+                             "(0..1).",
+                             MetricType::Gauge);
         for (const auto& g : gpus) {
             const Labels l = {{"gpu", std::to_string(g.index)}, {"name", g.name}};
             Builder::gauge(util, l, g.utilization);
@@ -280,6 +284,7 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
                 Builder::gauge(used, l, static_cast<double>(g.memory_used_bytes));
                 Builder::gauge(total, l, static_cast<double>(g.memory_total_bytes));
             }
+            if (g.decoder_utilization) Builder::gauge(dec, l, *g.decoder_utilization);
         }
     }
 

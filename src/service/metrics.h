@@ -32,6 +32,7 @@
 //   itscam_device_stream_queue_depth{device,stream} gauge: only with ENABLE_CUDA_STREAMS_MONITORING (device/device.h)
 //   itscam_gpu_utilization_ratio{gpu,name}, itscam_gpu_memory_utilization_ratio, itscam_gpu_memory_used_bytes,
 //   itscam_gpu_memory_total_bytes                   gauges, only when NVML is present (else absent)
+//   itscam_gpu_decoder_utilization_ratio{gpu,name}  gauge: NVDEC load, only where NVML reports it
 #pragma once
 
 #include <memory>

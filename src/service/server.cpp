@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/thread_info.h"
 #include "core/time_format.h"
 #include "core/redact.h"
 #include "service/alerts_baseline.h"
@@ -155,7 +156,10 @@ Status Server::start(pipeline::Pipeline& pipe) {
     pipe_ = &pipe;
     ITSCAM_RETURN_IF_ERROR(start_http(pipe));
     started_ = true;
-    timers_ = std::thread([this] { run_timers(); });
+    timers_ = std::thread([this] {
+        set_thread_name("timers");
+        run_timers();
+    });
     return Status::ok();
 }
 

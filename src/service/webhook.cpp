@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread_info.h"
 #include "core/redact.h"
 
 namespace itscam::service {
@@ -132,7 +133,10 @@ Result<std::unique_ptr<WebhookNotifier>> WebhookNotifier::create(WebhookOptions 
     if (opt.queue_capacity == 0) return invalid_argument("webhook: queue_capacity must be > 0");
     s->opt = std::move(opt);
     try {
-        s->thread = std::thread([p = s.get()] { p->run(); });
+        s->thread = std::thread([p = s.get()] {
+            set_thread_name("webhook");
+            p->run();
+        });
     } catch (const std::exception& e) {
         return internal_error(std::string("webhook: cannot start the sender thread: ") + e.what());
     }

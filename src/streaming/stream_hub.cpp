@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/thread_info.h"
 #include "streaming/camera_stream.h"
 
 namespace itscam::streaming {
@@ -80,7 +81,10 @@ std::shared_ptr<CameraStream> StreamHub::get_or_create(const std::string& id) {
         slot->rend.resize(ladder_.size());
         for (size_t i = 0; i < ladder_.size(); ++i) slot->rend[i].cfg = ladder_[i];
         CameraStream* raw = slot.get();
-        slot->th = std::thread([this, raw] { encode_loop(*raw); });
+        slot->th = std::thread([this, raw] {
+            set_thread_name("enc:" + raw->id);
+            encode_loop(*raw);
+        });
     }
     return slot;
 }

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/thread_info.h"
 #include "core/redact.h"
 
 namespace itscam::video {
@@ -103,10 +104,14 @@ void CaptureLoop::start(FrameCallback on_frame, EventCallback on_event) {
         stats_ = CaptureStats{};
     }
     thread_ = std::thread([this] {
+        set_thread_name("cap:" + opt_.name);
         lower_thread_priority(opt_.thread_nice);
         run();
     });
-    if (opt_.stall_timeout_s > 0 && is_live_url(url_)) watchdog_ = std::thread([this] { watchdog(); });
+    if (opt_.stall_timeout_s > 0 && is_live_url(url_)) watchdog_ = std::thread([this] {
+        set_thread_name("watch:" + opt_.name);
+        watchdog();
+    });
 }
 
 void CaptureLoop::interrupt_reader() {

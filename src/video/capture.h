@@ -46,6 +46,8 @@ struct CaptureOptions {
     // default priority (inference workers, the HTTP API) over decoding more frames than can be served. 0: as the
     // process; never lowers a nicer process's value. Does nothing while the CPU has idle time.
     int thread_nice = 0;
+    // Names the capture thread "cap:<name>" (and its watchdog "watch:<name>"); threads the decoder starts inherit it.
+    std::string name;
 };
 
 struct CaptureEvent {

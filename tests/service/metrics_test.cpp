@@ -135,9 +135,16 @@ TEST(Metrics, GpuFamiliesOnlyWithSamples) {
     g.memory_used_bytes = 1ull << 30;
     g.memory_total_bytes = 141ull << 30;
     g.memory_known = true;
-    const std::string t = render_metrics(sample_snapshot(), {g}, 1.0);
+    GpuSample no_decoder = g;
+    no_decoder.index = 1;
+    g.decoder_utilization = 0.35;
+    const std::string t = render_metrics(sample_snapshot(), {g, no_decoder}, 1.0);
     EXPECT_NE(t.find("itscam_gpu_utilization_ratio{gpu=\"0\",name=\"NVIDIA H200\"} 0.8"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_gpu_memory_total_bytes{gpu=\"0\""), std::string::npos) << t;
+    // NVDEC load only where NVML reported it.
+    EXPECT_NE(t.find("itscam_gpu_decoder_utilization_ratio{gpu=\"0\",name=\"NVIDIA H200\"} 0.35"), std::string::npos)
+        << t;
+    EXPECT_EQ(t.find("itscam_gpu_decoder_utilization_ratio{gpu=\"1\""), std::string::npos) << t;
     const std::string r = test::promtool_check(t);
     if (r.rfind("skip:", 0) == 0) GTEST_SKIP() << r;
     EXPECT_EQ(r, "") << t;
@@ -182,8 +189,13 @@ TEST(Performance, HealthyOnlyWhenReadyAndEveryCircuitClosed) {
     EXPECT_EQ(j["devices"][0]["busy"], 0.75);
     EXPECT_EQ(j["stages"]["inference"]["p95_ms"], 40.0);
 
+    EXPECT_TRUE(j["gpu_decoder_utilization"].is_null());
     j = performance_json(s, one_gpu(0.42));
     EXPECT_DOUBLE_EQ(j["gpu_utilization"].get<double>(), 0.42);
+    // NVDEC load: the mean over the GPUs that report it.
+    GpuSelection two = one_gpu(0.42);
+    two.gpus.emplace_back().decoder_utilization = 0.5;
+    EXPECT_DOUBLE_EQ(performance_json(s, two)["gpu_decoder_utilization"].get<double>(), 0.5);
 
     pipeline::DeviceSnapshot gpu1;
     gpu1.name = "cuda:1";

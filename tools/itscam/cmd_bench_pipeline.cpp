@@ -2,11 +2,13 @@
 // through the whole pipeline for a fixed time. Reports sustained FPS, capture-to-detection latency, drop rate and
 // pool statistics, measured after a warm-up period so start-up costs do not blur the steady state.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bench_meters.h"
 #include "commands.h"
 #include "config/config.h"
 #include "pipeline/pipeline.h"
@@ -99,7 +101,10 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     }
     std::fprintf(stderr, "  %d camera(s): warming up %.0f s, measuring %.0f s...\n", ncam, a.warmup_s, a.duration_s);
     std::this_thread::sleep_for(std::chrono::duration<double>(a.warmup_s));
-    const Counters c0 = counters(pipe.snapshot());
+    BenchMeters meters(cfg);
+    const pipeline::PipelineSnapshot s0 = pipe.snapshot();
+    const Counters c0 = counters(s0);
+    meters.start(s0);
     const auto t0 = std::chrono::steady_clock::now();
     // Reset nothing: percentiles come from the recent window, which by now only holds steady-state samples
     // once the measurement is long enough; counters are differenced.
@@ -107,13 +112,13 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     const pipeline::PipelineSnapshot s = pipe.snapshot();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Counters c1 = counters(s);
+    nlohmann::json j = meters.stop(s, secs);
     pipe.stop(false);
     const auto& e2e = s.stages.at("e2e");
     const int64_t processed = c1.processed - c0.processed;
     const int64_t captured = c1.captured - c0.captured;
     const int64_t dropped = c1.dropped - c0.dropped;
     const int64_t acquires = c1.acquires - c0.acquires, hits = c1.hits - c0.hits;
-    nlohmann::json j;
     j["cameras"] = ncam;
     j["source"] = a.source;
     j["device"] = a.device;
@@ -151,16 +156,24 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
         if (c < 1 || c > 1024) return fail("--cameras values must be in 1..1024", 2);
     if (a.source != "synthetic" && !std::ifstream(a.source)) return fail("--source: cannot open '" + a.source + "'", 2);
     nlohmann::json all = nlohmann::json::array();
-    std::printf("%7s %9s %9s %9s %9s %9s %9s %9s %10s\n", "cameras", "fps", "offered", "p50 ms", "p99 ms", "drop %",
-                "batch", "pool hit", "acq p99us");
+    std::printf("%7s %9s %9s %9s %9s %9s %9s %9s %10s %7s %6s %6s %6s\n", "cameras", "fps", "offered", "p50 ms",
+                "p99 ms", "drop %", "batch", "pool hit", "acq p99us", "cpu %", "gpu %", "dec %", "fair");
     for (int n : cams) {
         int rc = 0;
         nlohmann::json j = run_one(a, n, rc);
         if (rc) return rc;
-        std::printf("%7d %9.1f %9.1f %9.1f %9.1f %9.2f %9.2f %9.4f %10.2f\n", n, j["fps"].get<double>(),
-                    j["offered_fps"].get<double>(), j["e2e_p50_ms"].get<double>(), j["e2e_p99_ms"].get<double>(),
-                    100 * j["drop_rate"].get<double>(), j["mean_batch"].get<double>(), j["pool_hit_rate"].get<double>(),
-                    j["pool_acquire_p99_us"].get<double>());
+        auto pct = [&](const char* k) { return j.contains(k) ? 100 * j[k].get<double>() : NAN; };
+        std::printf("%7d %9.1f %9.1f %9.1f %9.1f %9.2f %9.2f %9.4f %10.2f %7.1f %6.1f %6.1f %6.3f\n", n,
+                    j["fps"].get<double>(), j["offered_fps"].get<double>(), j["e2e_p50_ms"].get<double>(),
+                    j["e2e_p99_ms"].get<double>(), 100 * j["drop_rate"].get<double>(), j["mean_batch"].get<double>(),
+                    j["pool_hit_rate"].get<double>(), j["pool_acquire_p99_us"].get<double>(), pct("cpu_share"),
+                    pct("gpu_busy"), pct("gpu_decoder"), j.value("camera_fairness", NAN));
+        // Where the time and the CPU go: every stage's p99, and CPU cores by thread role.
+        std::printf("        stage p99 ms:");
+        for (const auto& [stage, p99] : j["stage_p99_ms"].items()) std::printf(" %s %.1f", stage.c_str(), p99.get<double>());
+        std::printf("\n        cpu cores:");
+        for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
+        std::printf("\n");
         std::fflush(stdout);
         all.push_back(j);
     }
