@@ -317,108 +317,114 @@ void CaptureLoop::run() {
         int64_t frames_here = 0;
         bool eof = false;
         st = Status::ok();
-        while (!stop_) {
-            Frame f;
-            read_since_ns_ = now_ns();
-            Result<bool> r = reader_->read(f);
-            read_since_ns_ = 0;
-            if (stop_) break;
-            if (!r.is_ok()) {
-                st = r.status();
-                if (stall_.exchange(false)) {
-                    char secs[32];
-                    std::snprintf(secs, sizeof(secs), "%.3g", opt_.stall_timeout_s);
-                    st = unavailable(url_ + ": no frame for " + secs + " s (stream stalled)");
-                    emit(CaptureEvent::Kind::kStall, st.message());
+        // A looping file starts over on the same reader where it can (rewind(): an NVDEC reader keeps its decoder
+        // session instead of creating one per pass); otherwise it is reopened below.
+        for (int64_t pass_start = 0;; pass_start = frames_here) {
+            while (!stop_) {
+                Frame f;
+                read_since_ns_ = now_ns();
+                Result<bool> r = reader_->read(f);
+                read_since_ns_ = 0;
+                if (stop_) break;
+                if (!r.is_ok()) {
+                    st = r.status();
+                    if (stall_.exchange(false)) {
+                        char secs[32];
+                        std::snprintf(secs, sizeof(secs), "%.3g", opt_.stall_timeout_s);
+                        st = unavailable(url_ + ": no frame for " + secs + " s (stream stalled)");
+                        emit(CaptureEvent::Kind::kStall, st.message());
+                    }
+                    break;
                 }
-                break;
-            }
-            if (!*r) {
-                eof = true;
-                break;
-            }
-            // Timestamps: strictly increasing across loops, reconnects and publisher restarts.
-            const double raw = f.pts;
-            if (skip_delivered && raw <= resume_after_raw) continue;
-            last_raw = raw;
-            if (need_rebase) {
-                // Live: let the outage show in the timeline; files: the next loop follows the last frame.
-                double gap = frame_dur;
-                if (live) gap = std::max(gap, std::chrono::duration<double>(Clock::now() - last_frame_time).count());
-                pts_offset = last_pts + gap - raw;
-                need_rebase = false;
-            }
-            double pts = raw + pts_offset;
-            if (have_last && !(pts > last_pts)) {
-                // The stream's clock jumped back (publisher restarted, broken timestamps): continue after the last.
-                pts_offset += last_pts + frame_dur - pts;
-                pts = last_pts + frame_dur;
-            } else if (have_last && pts - last_pts > 0 && pts - last_pts < 1.0 && !(info.fps > 1)) {
-                frame_dur = pts - last_pts;
-            }
-            last_pts = pts;
-            last_frame_time = Clock::now();
-            have_last = true;
-            ++frames_here;
-            failures = 0;
+                if (!*r) {
+                    eof = true;
+                    break;
+                }
+                // Timestamps: strictly increasing across loops, reconnects and publisher restarts.
+                const double raw = f.pts;
+                if (skip_delivered && raw <= resume_after_raw) continue;
+                last_raw = raw;
+                if (need_rebase) {
+                    // Live: let the outage show in the timeline; files: the next loop follows the last frame.
+                    double gap = frame_dur;
+                    if (live) gap = std::max(gap, std::chrono::duration<double>(Clock::now() - last_frame_time).count());
+                    pts_offset = last_pts + gap - raw;
+                    need_rebase = false;
+                }
+                double pts = raw + pts_offset;
+                if (have_last && !(pts > last_pts)) {
+                    // The stream's clock jumped back (publisher restarted, broken timestamps): continue after the last.
+                    pts_offset += last_pts + frame_dur - pts;
+                    pts = last_pts + frame_dur;
+                } else if (have_last && pts - last_pts > 0 && pts - last_pts < 1.0 && !(info.fps > 1)) {
+                    frame_dur = pts - last_pts;
+                }
+                last_pts = pts;
+                last_frame_time = Clock::now();
+                have_last = true;
+                ++frames_here;
+                failures = 0;
 
-            if (frames_here > 1 && (f.width != last_w || f.height != last_h || f.format != last_fmt)) {
-                ++generation;
+                if (frames_here > 1 && (f.width != last_w || f.height != last_h || f.format != last_fmt)) {
+                    ++generation;
+                    {
+                        std::lock_guard lk(mu_);
+                        ++stats_.format_changes;
+                        stats_.stream.width = f.width;
+                        stats_.stream.height = f.height;
+                    }
+                    emit(CaptureEvent::Kind::kFormatChanged,
+                         std::to_string(f.width) + "x" + std::to_string(f.height) + " " + info.codec);
+                }
+                last_w = f.width;
+                last_h = f.height;
+                last_fmt = f.format;
+
+                if (opt_.max_fps > 0) {
+                    const double interval = 1.0 / opt_.max_fps;
+                    if (have_due && pts < next_due - 1e-3) {
+                        std::lock_guard lk(mu_);
+                        ++stats_.skipped_fps;
+                        continue;
+                    }
+                    next_due = have_due ? next_due + interval : pts + interval;
+                    if (next_due < pts) next_due = pts + interval;  // fell far behind: do not burst
+                    have_due = true;
+                }
+                if (opt_.realtime && !live) {
+                    const auto now = Clock::now();
+                    if (!anchored) {
+                        anchored = true;
+                        anchor_time = now;
+                        anchor_pts = pts;
+                    } else {
+                        const auto target = anchor_time + std::chrono::duration_cast<Clock::duration>(
+                                                              std::chrono::duration<double>(pts - anchor_pts));
+                        if (target > now) {
+                            if (!sleep_interruptible(std::chrono::duration<double>(target - now).count())) break;
+                        } else if (now - target > std::chrono::seconds(1)) {
+                            anchor_time = now;  // far behind (slow consumer): re-anchor instead of bursting
+                            anchor_pts = pts;
+                        }
+                    }
+                    // The frame "arrives" when it is delivered.
+                    f.capture_time = Clock::now();
+                    f.wall_time_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
+                }
+                f.pts = pts;
+                f.index = index++;
+                f.generation = generation;
                 {
                     std::lock_guard lk(mu_);
-                    ++stats_.format_changes;
-                    stats_.stream.width = f.width;
-                    stats_.stream.height = f.height;
+                    ++stats_.frames;
+                    stats_.decode_ms_total += f.decode_ms;
                 }
-                emit(CaptureEvent::Kind::kFormatChanged,
-                     std::to_string(f.width) + "x" + std::to_string(f.height) + " " + info.codec);
+                if (on_frame_) on_frame_(std::move(f));
             }
-            last_w = f.width;
-            last_h = f.height;
-            last_fmt = f.format;
-
-            if (opt_.max_fps > 0) {
-                const double interval = 1.0 / opt_.max_fps;
-                if (have_due && pts < next_due - 1e-3) {
-                    std::lock_guard lk(mu_);
-                    ++stats_.skipped_fps;
-                    continue;
-                }
-                next_due = have_due ? next_due + interval : pts + interval;
-                if (next_due < pts) next_due = pts + interval;  // fell far behind: do not burst
-                have_due = true;
-            }
-            if (opt_.realtime && !live) {
-                const auto now = Clock::now();
-                if (!anchored) {
-                    anchored = true;
-                    anchor_time = now;
-                    anchor_pts = pts;
-                } else {
-                    const auto target = anchor_time + std::chrono::duration_cast<Clock::duration>(
-                                                          std::chrono::duration<double>(pts - anchor_pts));
-                    if (target > now) {
-                        if (!sleep_interruptible(std::chrono::duration<double>(target - now).count())) break;
-                    } else if (now - target > std::chrono::seconds(1)) {
-                        anchor_time = now;  // far behind (slow consumer): re-anchor instead of bursting
-                        anchor_pts = pts;
-                    }
-                }
-                // The frame "arrives" when it is delivered.
-                f.capture_time = Clock::now();
-                f.wall_time_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
-            }
-            f.pts = pts;
-            f.index = index++;
-            f.generation = generation;
-            {
-                std::lock_guard lk(mu_);
-                ++stats_.frames;
-                stats_.decode_ms_total += f.decode_ms;
-            }
-            if (on_frame_) on_frame_(std::move(f));
+            if (!eof || stop_ || live || !opt_.loop || frames_here == pass_start || !reader_->rewind().is_ok()) break;
+            eof = false;
         }
         bool decoder_failed = false;
         {

@@ -254,6 +254,18 @@ StreamInfo FfmpegDemuxer::stream_info() const {
     return info;
 }
 
+Status FfmpegDemuxer::rewind() {
+    if (!fmt_) return internal_error(shown_ + ": rewind before a successful open()");
+    if (live_) return unsupported(shown_ + ": a live stream does not rewind");
+    const AVStream* st = fmt_->streams[stream_];
+    const int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    set_deadline(opt_.read_timeout_s);
+    const int err = av_seek_frame(fmt_, stream_, start, AVSEEK_FLAG_BACKWARD);
+    if (err < 0) return map_ffmpeg_error(shown_, err, "seeking to the start", interrupted_, timed_out_, opt_.read_timeout_s);
+    pending_ = Status::ok();
+    return Status::ok();
+}
+
 Result<bool> FfmpegDemuxer::next_packet(AVPacket* pkt) {
     if (!fmt_) return internal_error(shown_ + ": read before a successful open()");
     for (;;) {

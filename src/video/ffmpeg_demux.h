@@ -64,6 +64,9 @@ class FfmpegDemuxer {
     Result<bool> next_packet(AVPacket* pkt);
     void interrupt() { interrupted_ = true; }
     bool interrupted() const { return interrupted_; }
+    // Back to the first packet of a seekable input (a file); kUnsupported for live streams, an error when the
+    // container cannot seek. Clears a pending read error of the previous pass.
+    Status rewind();
     // Closes the input (an RTSP TEARDOWN gets at most a second).
     void close();
 

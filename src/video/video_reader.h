@@ -57,6 +57,10 @@ public:
     // True when the last open()/read() failure came from the GPU decoder (unsupported codec or size, no decoder
     // session, a decode error), not from the source: the capture loop then decodes the camera on the CPU.
     virtual bool decoder_failed() const { return false; }
+    // After read() returned false (the end of a file): starts over from the first frame, keeping what open() set
+    // up (a GPU decoder session, which costs far more to create than a file costs to seek). kUnsupported where the
+    // reader cannot (live streams, readers without it): the caller reopens instead. Frame.pts restart with the file.
+    virtual Status rewind() { return unsupported("this reader does not rewind"); }
 };
 
 // "synthetic://1920x1080@30" (moving boxes on a gradient, deterministic) or any URL FFmpeg can open

@@ -315,6 +315,39 @@ TEST(NvdecGpu, TruncatedFileEndsCleanly) {
     }
 }
 
+// A looping file starts over on the same reader (the capture loop's rewind()): the second pass gives the same
+// frames, byte for byte, with the same pts, from the same decoder session.
+TEST(NvdecGpu, RewindDecodesTheFileAgain) {
+    SKIP_WITHOUT_NVDEC();
+    const std::string clip = test::clip_path(1);
+    auto made = make_nvdec_reader(clip, {});
+    ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+    VideoReader& r = **made;
+    EXPECT_EQ(r.rewind().code(), StatusCode::kInternal);  // not open yet
+    ASSERT_TRUE(r.open().is_ok());
+    EXPECT_EQ(r.rewind().code(), StatusCode::kInvalidArgument);  // not at the end yet
+    std::vector<HostFrame> pass[2];
+    for (int p = 0; p < 2; ++p) {
+        if (p == 1) {
+            const Status st = r.rewind();
+            ASSERT_TRUE(st.is_ok()) << st.to_string();
+        }
+        Frame f;
+        for (;;) {
+            Result<bool> got = r.read(f);
+            ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+            if (!*got) break;
+            pass[p].push_back(to_host(f));
+        }
+    }
+    ASSERT_EQ(static_cast<int>(pass[0].size()), test::kClips[1].frames);
+    ASSERT_EQ(pass[1].size(), pass[0].size());
+    for (size_t i = 0; i < pass[0].size(); ++i) {
+        EXPECT_EQ(pass[1][i].pts, pass[0][i].pts) << "frame " << i;
+        ASSERT_TRUE(pass[1][i].nv12 == pass[0][i].nv12) << "frame " << i << " differs on the second pass";
+    }
+}
+
 // Frames come from ReaderOptions::device_allocator when one is set.
 TEST(NvdecGpu, DeviceAllocatorIsUsed) {
     SKIP_WITHOUT_NVDEC();

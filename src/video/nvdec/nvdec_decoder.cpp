@@ -50,6 +50,10 @@ Result<std::unique_ptr<NvdecDecoder>> NvdecDecoder::create(NvdecDecoderOptions o
     // Its own stream, so that the copies never wait on (or stall) the engine's work in the same context.
     ITSCAM_RETURN_IF_ERROR(
         driver->check(driver->cu->cuStreamCreate(&d->stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
+    // The wait for each picture's copy sleeps instead of spinning: hundreds of camera threads wait at once, and a
+    // spinning wait would take the cores the other cameras' demuxing and the inference workers need.
+    ITSCAM_RETURN_IF_ERROR(driver->check(
+        driver->cu->cuEventCreate(&d->copied_, CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING), "cuEventCreate"));
     CUVIDPARSERPARAMS p{};
     p.CodecType = d->codec_;
     p.ulMaxNumDecodeSurfaces = 1;  // the sequence callback returns the real number
@@ -69,6 +73,7 @@ NvdecDecoder::~NvdecDecoder() {
     CudaContextScope scope(*ctx_);
     if (parser_) drv_.cuvid->cuvidDestroyVideoParser(parser_);
     destroy_decoder();
+    if (copied_) drv_.cu->cuEventDestroy(copied_);
     if (stream_) drv_.cu->cuStreamDestroy(stream_);
 }
 
@@ -273,7 +278,8 @@ int NvdecDecoder::on_display(CUVIDPARSERDISPINFO* disp) {
             c.Height = static_cast<size_t>(p == 0 ? out_h_ : out_h_ / 2);
             st = drv_.check(drv_.cu->cuMemcpy2DAsync(&c, stream_), opt_.name + ": cuMemcpy2DAsync");
         }
-        if (st.is_ok()) st = drv_.check(drv_.cu->cuStreamSynchronize(stream_), opt_.name + ": cuStreamSynchronize");
+        if (st.is_ok()) st = drv_.check(drv_.cu->cuEventRecord(copied_, stream_), opt_.name + ": cuEventRecord");
+        if (st.is_ok()) st = drv_.check(drv_.cu->cuEventSynchronize(copied_), opt_.name + ": cuEventSynchronize");
     } else {
         st = buf.status();
     }

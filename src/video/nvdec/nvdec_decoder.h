@@ -86,6 +86,7 @@ class NvdecDecoder {
     CUvideoparser parser_ = nullptr;
     CUvideodecoder decoder_ = nullptr;
     CUstream stream_ = nullptr;
+    CUevent copied_ = nullptr;  // blocking-sync: recorded after each picture's copy
     Status failed_;  // set by a callback that returned failure
 
     // The current decoder's setup.

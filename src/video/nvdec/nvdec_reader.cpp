@@ -161,6 +161,19 @@ Result<bool> NvdecReader::read(Frame& out) {
     }
 }
 
+Status NvdecReader::rewind() {
+    Impl& m = *impl_;
+    if (!m.decoder) return internal_error(shown_ + ": rewind() before a successful open()");
+    if (!m.ended) return invalid_argument(shown_ + ": rewind() before the end of the stream");
+    ITSCAM_RETURN_IF_ERROR(m.demux.rewind());
+    // The filter and the parser were drained at the end; both take a new stream after it. The hardware decoder
+    // stays: the same sequence header finds it (NvdecDecoder::on_sequence).
+    av_bsf_flush(m.bsf);
+    m.flushed = false;
+    m.ended = false;
+    return Status::ok();
+}
+
 Result<std::unique_ptr<VideoReader>> make_nvdec_reader(const std::string& url, const ReaderOptions& opt) {
     ITSCAM_RETURN_IF_ERROR(check_reader_options(url, opt));
     const std::string scheme = url_scheme(url);

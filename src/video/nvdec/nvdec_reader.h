@@ -39,6 +39,8 @@ class NvdecReader final : public VideoReader {
     // The last failure came from NVDEC or the bitstream filter feeding it, not from the source (capture loop: decode
     // the camera on the CPU instead).
     bool decoder_failed() const override { return decoder_failed_; }
+    // Seeks the file back to its start and feeds the same decoder session on (files; kUnsupported live).
+    Status rewind() override;
 
     struct Impl;
 
