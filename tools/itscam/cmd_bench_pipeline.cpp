@@ -1,6 +1,7 @@
 // itscam bench pipeline: N cameras (a real clip, looped and paced at its own frame rate, or synthetic frames)
 // through the whole pipeline for a fixed time. Reports sustained FPS, capture-to-detection latency, drop rate and
 // pool statistics, measured after a warm-up period so start-up costs do not blur the steady state.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +38,9 @@ struct PipeBenchArgs {
     std::string json_out;
     bool verbose = false;
 };
+
+// How long the cameras may take to deliver their first frames beyond --warmup before the run is an error.
+constexpr double kStartTimeoutS = 120;
 
 struct Counters {
     int64_t processed = 0, captured = 0, dropped = 0, skipped = 0, acquires = 0, hits = 0, misses = 0;
@@ -100,7 +104,29 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
         return {};
     }
     std::fprintf(stderr, "  %d camera(s): warming up %.0f s, measuring %.0f s...\n", ncam, a.warmup_s, a.duration_s);
-    std::this_thread::sleep_for(std::chrono::duration<double>(a.warmup_s));
+    // The measurement starts once every camera delivers (hundreds of cameras take seconds to open, NVDEC sessions
+    // longer: a window that began before would count cameras that had not started as starved), and at least
+    // --warmup after the start.
+    const auto started = std::chrono::steady_clock::now();
+    double all_streaming_s = -1;
+    for (;;) {
+        const pipeline::PipelineSnapshot s = pipe.snapshot();
+        const bool all = std::all_of(s.cameras.begin(), s.cameras.end(),
+                                     [](const auto& c) { return c.frames_captured > 0; });
+        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (all && all_streaming_s < 0) all_streaming_s = waited;
+        if (all && waited >= a.warmup_s) break;
+        if (waited > a.warmup_s + kStartTimeoutS) {
+            const auto idle = std::count_if(s.cameras.begin(), s.cameras.end(),
+                                            [](const auto& c) { return c.frames_captured == 0; });
+            std::fprintf(stderr, "itscam: error: %ld of %d camera(s) delivered no frame within %.0f s of the start\n",
+                         static_cast<long>(idle), ncam, waited);
+            pipe.stop(false);
+            rc = 1;
+            return {};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     BenchMeters meters(cfg);
     const pipeline::PipelineSnapshot s0 = pipe.snapshot();
     const Counters c0 = counters(s0);
@@ -120,6 +146,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     const int64_t dropped = c1.dropped - c0.dropped;
     const int64_t acquires = c1.acquires - c0.acquires, hits = c1.hits - c0.hits;
     j["cameras"] = ncam;
+    j["all_cameras_streaming_s"] = all_streaming_s;  // from start() until every camera had delivered a frame
     j["source"] = a.source;
     j["device"] = a.device;
     j["precision"] = a.precision;
@@ -171,7 +198,7 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
         // Where the time and the CPU go: every stage's p99, and CPU cores by thread role.
         std::printf("        stage p99 ms:");
         for (const auto& [stage, p99] : j["stage_p99_ms"].items()) std::printf(" %s %.1f", stage.c_str(), p99.get<double>());
-        std::printf("\n        cpu cores:");
+        std::printf("\n        all cameras streaming after %.1f s; cpu cores:", j["all_cameras_streaming_s"].get<double>());
         for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
         std::printf("\n");
         std::fflush(stdout);
@@ -215,7 +242,7 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
-    app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run")->check(CLI::Range(0.0, 600.0))->capture_default_str();
+    app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run (at least; the measurement also waits until every camera delivers)")->check(CLI::Range(0.0, 600.0))->capture_default_str();
     app.add_option("--json", a->json_out, "Write results as JSON");
     app.add_flag("-v,--verbose", a->verbose, "Log pipeline events and print a full summary per run");
     return [a] { return run_bench_pipeline(*a); };
