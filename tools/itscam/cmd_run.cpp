@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "build_info.h"
 #include "commands.h"
 #include "config/config.h"
 #include "pipeline/pipeline.h"
@@ -47,6 +48,8 @@ int run_run(const RunArgs& a) {
         std::fputs(config::to_yaml(*cfg).c_str(), stdout);  // tokens and URL passwords masked
         return 0;
     }
+    // Which build serves (the journal of a packaged service keeps it across upgrades).
+    std::fprintf(stderr, "itscam: %s, config %s\n", version_line().c_str(), a.config.c_str());
     for (const auto& o : cfg->env_overrides) std::fprintf(stderr, "itscam: environment override %s\n", o.c_str());
     pipeline::PipelineOptions po;
     po.defer_load = true;
