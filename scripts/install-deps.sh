@@ -22,6 +22,9 @@ packages=(
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API
   python3                                # tests: the hostile-client suite (tests/hostile)
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
+  git                                    # the build records the source commit (itscam --version)
+  dpkg-dev file                          # cpack -G DEB: dpkg-shlibdeps computes the package's dependencies
+  systemd                                # tests/packaging: systemd-analyze verify of the packaged unit
   chromium                               # tests: the dashboard in a headless browser (tests/browser)
 )
 # Node and npm for tests/browser (playwright-core; `npm ci --prefix tests/browser`). A node from elsewhere that

@@ -6,12 +6,9 @@
 #include <limits>
 #include <new>
 
+#include "core/version.h"
 #include "runtime/plan_graph_codec.h"
 #include "runtime/plan_json_reader.h"
-
-#ifndef ITSCAM_VERSION
-#define ITSCAM_VERSION "0.1.0"
-#endif
 
 namespace itscam {
 
@@ -212,7 +209,7 @@ Result<PlanInfo> plan_info_from_header(const json& h) {
 }
 
 std::string itscam_version_string() {
-    return std::string("itscam ") + ITSCAM_VERSION;
+    return std::string("itscam ") + version();
 }
 
 Result<std::string> plan_serialize(const Plan& plan) {

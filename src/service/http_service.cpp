@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/redact.h"
+#include "core/version.h"
 #include "service/http_router.h"
 #include "service/http_server.h"
 #include "service/http_tls.h"
@@ -143,7 +144,7 @@ struct HttpService::Impl {
 
     // --- handlers ---
     void health(const HttpRequest&, HttpResponse& res) {
-        send_json(res, 200, json{{"status", "alive"}, {"uptime_s", process_uptime_s()}, {"version", kServiceVersion}});
+        send_json(res, 200, json{{"status", "alive"}, {"uptime_s", process_uptime_s()}, {"version", version()}});
     }
 
     void ready(const HttpRequest&, HttpResponse& res) {

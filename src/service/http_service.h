@@ -58,8 +58,6 @@
 
 namespace itscam::service {
 
-inline constexpr const char* kServiceVersion = "0.1.0";
-
 struct ServiceOptions {
     std::string host = "127.0.0.1";
     int port = 8000;                 // 0: any free port (port() tells which)

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <memory>
 #include <thread>
+#include <vector>
 
+#include "build_info.h"
 #include "commands.h"
 #include "config/config.h"
+#include "core/regular_file.h"
 #include "pipeline/pipeline.h"
 #include "pipeline_report.h"
 #ifdef ITSCAM_HAVE_SERVICE
@@ -37,6 +40,25 @@ std::chrono::steady_clock::time_point after(std::chrono::steady_clock::time_poin
     return t + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
 }
 
+// Every model file the config names, checked before anything starts. A missing one is what an installed service
+// meets first (the package ships no weights), so the message says what belongs there; the engine build would only
+// say that it cannot open the file.
+Status check_model_files(const config::Config& cfg) {
+    std::vector<std::string> models{cfg.model};
+    for (const auto& c : cfg.cameras) models.push_back(c.model);
+    if (cfg.fallback.enabled) models.push_back(cfg.fallback.model);
+    for (const auto& m : models) {
+        if (m.empty()) continue;
+        Status st = check_regular_file(m, "model file '" + m + "': ");
+        if (st.code() == StatusCode::kNotFound)
+            return not_found(st.message() +
+                             "; put a YOLO11 ONNX export (or an `itscam optimize` plan) there, or "
+                             "name another file in the config's model setting (docs/deploy.md, Model)");
+        if (!st) return st;
+    }
+    return Status::ok();
+}
+
 int run_run(const RunArgs& a) {
     const config::Env env = config::process_env();
     auto cfg = config::load_config(a.config, &env);
@@ -47,7 +69,10 @@ int run_run(const RunArgs& a) {
         std::fputs(config::to_yaml(*cfg).c_str(), stdout);  // tokens and URL passwords masked
         return 0;
     }
+    // Which build serves (the journal of a packaged service keeps it across upgrades).
+    std::fprintf(stderr, "itscam: %s, config %s\n", version_line().c_str(), a.config.c_str());
     for (const auto& o : cfg->env_overrides) std::fprintf(stderr, "itscam: environment override %s\n", o.c_str());
+    if (Status st = check_model_files(*cfg); !st) return fail(st.message(), exit_code_for(st));
     pipeline::PipelineOptions po;
     po.defer_load = true;
 #ifdef ITSCAM_HAVE_SERVICE

@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "build_info.h"
 #include "commands.h"
 #include "runtime/process_setup.h"
 
@@ -8,7 +9,7 @@ int main(int argc, char** argv) {
     itscam::prefer_short_openmp_spins(argv);
     CLI::App app{"itscam: real-time YOLO11 traffic-camera analytics engine"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "itscam 0.1.0");
+    app.set_version_flag("--version", itscam::cli::version_line());
     std::vector<std::pair<CLI::App*, itscam::cli::RunFn>> cmds;
     auto add = [&](const char* name, const char* desc, itscam::cli::RunFn (*fn)(CLI::App&)) {
         CLI::App* sub = app.add_subcommand(name, desc);
