@@ -17,6 +17,7 @@ packages=(
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev  # webhook client, Prometheus metrics, history
   libmosquitto-dev                       # analytics events to an MQTT broker
   mosquitto mosquitto-clients            # tests: a real MQTT broker on loopback, and its subscriber
+  etcd-server etcd-client                # cluster mode (docs/cluster.md); tests: a real etcd on loopback
   openssl                                # tests: a self-signed certificate for the HTTPS test
   ffmpeg rtsp-server-perl                # tests: an RTSP publisher and a real RTSP server on loopback
   prometheus wrk                         # tests: promtool checks /metrics; wrk load-tests the HTTP API

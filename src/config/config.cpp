@@ -149,22 +149,41 @@ std::string parse_double(std::string_view s, double& out) {
     return "";
 }
 
-std::string parse_int_list(std::string_view s, std::vector<int>& out) {
+namespace {
+
+// The items of "a,b" or "[a, b]" (trimmed), each through `item` (false: not a valid item). False for a trailing
+// comma or a bad item.
+template <typename T, typename Fn>
+bool parse_list(std::string_view s, std::vector<T>& out, Fn&& item) {
     s = trim(s);
     if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = trim(s.substr(1, s.size() - 2));
-    std::vector<int> r;
+    std::vector<T> r;
     while (!s.empty()) {
         const size_t comma = s.find(',');
-        const std::string_view item = trim(s.substr(0, comma));
-        int v = 0;
-        if (!parse_int(item, v).empty()) return "expected a list of integers such as 0,1 or [0,1]";
-        r.push_back(v);
+        T v{};
+        if (!item(trim(s.substr(0, comma)), v)) return false;
+        r.push_back(std::move(v));
         if (comma == std::string_view::npos) break;
         s = s.substr(comma + 1);
-        if (trim(s).empty()) return "expected a list of integers such as 0,1 or [0,1]";
+        if (trim(s).empty()) return false;
     }
     out = std::move(r);
-    return "";
+    return true;
+}
+
+}  // namespace
+
+std::string parse_int_list(std::string_view s, std::vector<int>& out) {
+    const bool ok = parse_list(s, out, [](std::string_view item, int& v) { return parse_int(item, v).empty(); });
+    return ok ? "" : "expected a list of integers such as 0,1 or [0,1]";
+}
+
+std::string parse_string_list(std::string_view s, std::vector<std::string>& out) {
+    const bool ok = parse_list(s, out, [](std::string_view item, std::string& v) {
+        v = std::string(item);
+        return !v.empty();
+    });
+    return ok ? "" : "expected a comma-separated list such as a,b or [a, b] (no empty item)";
 }
 
 std::string did_you_mean(const std::string& key, const std::vector<std::string>& candidates) {
@@ -319,6 +338,22 @@ const std::vector<Field<events::MqttConfig>>& mqtt_fields() {
     return kFields;
 }
 
+const std::vector<Field<cluster::ClusterConfig>>& cluster_fields() {
+    using K = cluster::ClusterConfig;
+    static const std::vector<Field<K>> kFields = {
+        {"enabled", &K::enabled},
+        {"endpoints", &K::endpoints},
+        {"node", &K::node},
+        {"capacity", &K::capacity},
+        {"lease_ttl_s", &K::lease_ttl_s},
+        {"reconcile_interval_s", &K::reconcile_interval_s},
+        {"request_timeout_s", &K::request_timeout_s},
+        {"advertise", &K::advertise},
+        {"key_prefix", &K::key_prefix},
+    };
+    return kFields;
+}
+
 const std::vector<Field<HistoryConfig>>& history_fields() {
     using H = HistoryConfig;
     static const std::vector<Field<H>> kFields = {
@@ -388,7 +423,7 @@ const std::vector<Field<CameraConfig>>& camera_fields() {
 const std::vector<std::string>& top_sections() {
     static const std::vector<std::string> kNames = {"pipeline", "fallback", "server",          "history",
                                                     "streaming", "sinks",  "cameras", "circuit_breaker",
-                                                    "CIRCUIT_BREAKER_CONFIG", "events"};
+                                                    "CIRCUIT_BREAKER_CONFIG", "events", "cluster"};
     return kNames;
 }
 
@@ -443,6 +478,10 @@ std::string yaml_value(const S& obj, const Member<S>& member) {
                 return format_number(v);
             } else if constexpr (std::is_same_v<T, std::string>) {
                 return yaml_quote(escape_interpolation(v));
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                std::string r = "[";
+                for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + yaml_quote(escape_interpolation(v[i]));
+                return r + "]";
             } else {
                 std::string r = "[";
                 for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + std::to_string(v[i]);
@@ -527,6 +566,8 @@ std::string to_yaml(const Config& config, Secrets secrets) {
     emit_fields(out, c.history, history_fields(), "  ");
     out += "events:\n  mqtt:\n";
     emit_fields(out, c.events.mqtt, mqtt_fields(), "    ");
+    out += "cluster:\n";
+    emit_fields(out, c.cluster, cluster_fields(), "  ");
     out += "streaming:\n";
     emit_fields(out, c.streaming, streaming_fields(), "  ");
     if (c.streaming.renditions.empty()) {

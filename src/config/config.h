@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "analytics/analytics_config.h"
+#include "cluster/cluster_config.h"
 #include "events/events_config.h"
 #include "core/status.h"
 
@@ -237,6 +238,9 @@ struct Config {
     HistoryConfig history;
     EventsConfig events;
     StreamingConfig streaming;
+    // Cluster mode over etcd (docs/cluster.md, src/cluster/cluster_config.h): off without a `cluster:` section.
+    // Environment: ITSCAM_CLUSTER_<KEY> for every key (ITSCAM_CLUSTER_ENDPOINTS as "http://a:2379,http://b:2379").
+    cluster::ClusterConfig cluster;
     std::vector<SinkConfig> sinks;  // empty: none
     std::vector<CameraConfig> cameras;
     // Sections consumed outside this module ("alerts"): their YAML text, as re-emitted by yaml-cpp.

@@ -32,6 +32,8 @@ std::string set_from_text(S& obj, const Member<S>& member, const std::string& te
             } else if constexpr (std::is_same_v<T, std::string>) {
                 obj.*m = text;
                 return "";
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                return parse_string_list(text, obj.*m);
             } else {
                 return parse_int_list(text, obj.*m);
             }
@@ -62,6 +64,18 @@ Status apply_env_field(S& obj, const Field<S>& f, const std::string& var, const 
     prov.env[path] = shown;
     forget_file_positions(prov, path);
     c.env_overrides.push_back(var + "=" + (secret ? std::string(kMask) : it->second));
+    return Status::ok();
+}
+
+// Every field of `section` from ITSCAM_<SECTION>_<KEY> (ITSCAM_STREAMING_PRESET, ITSCAM_CLUSTER_NODE).
+template <typename S>
+Status apply_env_section(S& obj, const std::vector<Field<S>>& fields, const std::string& section, const Env& env,
+                         Config& c, Provenance& prov) {
+    for (const auto& f : fields) {
+        std::string var = "ITSCAM_";
+        for (const char ch : section + "_" + f.name) var += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        ITSCAM_RETURN_IF_ERROR(apply_env_field(obj, f, var, section + "." + f.name, env, c, prov));
+    }
     return Status::ok();
 }
 
@@ -202,11 +216,8 @@ Status apply_env(Config& c, const Env& env, Provenance& prov) {
     for (const auto& f : history_fields())
         if (std::string(f.name) == "path")
             ITSCAM_RETURN_IF_ERROR(apply_env_field(c.history, f, "ITSCAM_HISTORY_PATH", "history.path", env, c, prov));
-    for (const auto& f : streaming_fields()) {
-        std::string var = "ITSCAM_STREAMING_";
-        for (const char* q = f.name; *q; ++q) var += static_cast<char>(std::toupper(static_cast<unsigned char>(*q)));
-        ITSCAM_RETURN_IF_ERROR(apply_env_field(c.streaming, f, var, std::string("streaming.") + f.name, env, c, prov));
-    }
+    ITSCAM_RETURN_IF_ERROR(apply_env_section(c.streaming, streaming_fields(), "streaming", env, c, prov));
+    ITSCAM_RETURN_IF_ERROR(apply_env_section(c.cluster, cluster_fields(), "cluster", env, c, prov));
     return Status::ok();
 }
 

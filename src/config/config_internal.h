@@ -41,6 +41,8 @@ std::string parse_int(std::string_view s, int& out);
 std::string parse_double(std::string_view s, double& out);
 // "0,1", "[0, 1]" (environment form of a list).
 std::string parse_int_list(std::string_view s, std::vector<int>& out);
+// "a,b", "[a, b]" (environment form of a list of strings: items trimmed, none empty).
+std::string parse_string_list(std::string_view s, std::vector<std::string>& out);
 
 // " (did you mean 'X'?)" for the closest candidate, or "".
 std::string did_you_mean(const std::string& key, const std::vector<std::string>& candidates);
@@ -49,7 +51,8 @@ std::string quote_for_message(std::string_view s);
 std::string format_number(double v);
 
 template <typename S>
-using Member = std::variant<bool S::*, int S::*, double S::*, std::string S::*, std::vector<int> S::*>;
+using Member = std::variant<bool S::*, int S::*, double S::*, std::string S::*, std::vector<int> S::*,
+                            std::vector<std::string> S::*>;
 template <typename S>
 struct Field {
     const char* name;
@@ -64,6 +67,7 @@ const std::vector<Field<FallbackConfig>>& fallback_fields();
 const std::vector<Field<ServerConfig>>& server_fields();
 const std::vector<Field<HistoryConfig>>& history_fields();
 const std::vector<Field<events::MqttConfig>>& mqtt_fields();
+const std::vector<Field<cluster::ClusterConfig>>& cluster_fields();
 const std::vector<Field<SinkConfig>>& sink_fields();
 const std::vector<Field<StreamingConfig>>& streaming_fields();  // scalars; `renditions` is read as a list
 const std::vector<Field<RenditionConfig>>& rendition_fields();
@@ -81,7 +85,8 @@ bool is_circuit_breaker_setting(const std::string& setting);
 const Field<Settings>& settings_field(const std::string& name);
 
 // Names accepted at the top level besides the fields (maps and lists).
-// pipeline, fallback, server, history, streaming, sinks, cameras, circuit_breaker, CIRCUIT_BREAKER_CONFIG
+// pipeline, fallback, server, history, streaming, sinks, cameras, circuit_breaker, CIRCUIT_BREAKER_CONFIG, events,
+// cluster
 const std::vector<std::string>& top_sections();
 const std::vector<std::string>& reserved_sections();  // alerts
 

@@ -57,9 +57,15 @@ template <typename S>
 Status check_strings(const Provenance* p, const std::string& prefix, const S& obj,
                      const std::vector<Field<S>>& fields) {
     for (const auto& f : fields) {
+        const std::string name = f.name;
+        if (const auto* list = std::get_if<std::vector<std::string> S::*>(&f.member)) {
+            const std::vector<std::string>& items = obj.*(*list);
+            for (size_t i = 0; i < items.size(); ++i)
+                ITSCAM_RETURN_IF_ERROR(check_text(p, at(join(prefix, name), i), items[i], kMaxTextBytes));
+            continue;
+        }
         const auto* m = std::get_if<std::string S::*>(&f.member);
         if (m == nullptr) continue;
-        const std::string name = f.name;
         const size_t limit = name == "host" ? kMaxHostBytes : kMaxTextBytes;
         ITSCAM_RETURN_IF_ERROR(check_text(p, join(prefix, name), obj.*(*m), limit));
     }
@@ -174,6 +180,7 @@ Status check_config_strings(const Config& c, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_strings(p, "server", c.server, server_fields()));
     ITSCAM_RETURN_IF_ERROR(check_strings(p, "history", c.history, history_fields()));
     ITSCAM_RETURN_IF_ERROR(check_strings(p, "streaming", c.streaming, streaming_fields()));
+    ITSCAM_RETURN_IF_ERROR(check_strings(p, "cluster", c.cluster, cluster_fields()));
     for (size_t i = 0; i < c.streaming.renditions.size(); ++i)
         ITSCAM_RETURN_IF_ERROR(
             check_strings(p, at("streaming.renditions", i), c.streaming.renditions[i], rendition_fields()));

@@ -228,25 +228,37 @@ Status validate_camera(const CameraConfig& cam, const std::string& prefix, const
     return Status::ok();
 }
 
-// events.mqtt (src/events/events_config.h): its messages start with "mqtt.<key>"; the path gets the section's
-// position in the file.
-Status validate_events(const EventsConfig& e, const Provenance* p) {
-    const Status st = events::validate_mqtt_config(e.mqtt);
+// A section validated outside this module, whose messages start with "<section>.<key>" (`section` "mqtt",
+// "cluster"): the error gets the key's position in the file (or its environment variable). `outer` is where the
+// section sits ("events." for mqtt, "" for cluster) and is also put before the section's other keys the message
+// names.
+Status located_section_error(const Status& st, const std::string& section, const std::string& outer,
+                             const Provenance* p) {
     if (st) return Status::ok();
     std::string m = st.message();
-    std::string path = "events.mqtt";
-    if (m.rfind("mqtt.", 0) == 0) {
+    std::string path = outer + section;
+    if (m.rfind(section + ".", 0) == 0) {
         const size_t end = m.find_first_of(": ");
-        path = "events." + m.substr(0, end);
+        path = outer + m.substr(0, end);
         if (end != std::string::npos && m.compare(end, 2, ": ") == 0) m = m.substr(end + 2);
     }
-    for (size_t i = m.find(" mqtt."); i != std::string::npos; i = m.find(" mqtt.", i + 8)) m.insert(i + 1, "events.");
+    if (!outer.empty()) {
+        const std::string named = " " + section + ".";
+        for (size_t i = m.find(named); i != std::string::npos; i = m.find(named, i + named.size() + outer.size()))
+            m.insert(i + 1, outer);
+    }
     return config_error(p, path, m);
+}
+
+// events.mqtt (src/events/events_config.h).
+Status validate_events(const EventsConfig& e, const Provenance* p) {
+    return located_section_error(events::validate_mqtt_config(e.mqtt), "mqtt", "events.", p);
 }
 
 Status validate_config(const Config& c, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_config_strings(c, p));
     ITSCAM_RETURN_IF_ERROR(validate_events(c.events, p));
+    ITSCAM_RETURN_IF_ERROR(located_section_error(cluster::validate_cluster_config(c.cluster), "cluster", "", p));
     ITSCAM_RETURN_IF_ERROR(validate_settings(c.settings, p));
     ITSCAM_RETURN_IF_ERROR(check_device(p, "device", c.device));
     if (c.precision != "auto" && c.precision != "fp32" && c.precision != "bf16" && c.precision != "int8" &&

@@ -199,6 +199,11 @@ class Reader {
                         });
                 }
                 if (name == "streaming") return read_streaming(v, kloc, vloc, c.streaming);
+                if (name == "cluster") {
+                    // A `cluster:` section turns cluster mode on unless it says enabled: false.
+                    c.cluster.enabled = true;
+                    return read_struct(v, name, kloc, vloc, c.cluster, cluster_fields());
+                }
                 if (name == "circuit_breaker" || name == "CIRCUIT_BREAKER_CONFIG") {
                     prov_.file[name] = kloc;
                     if (v.IsNull()) return Status::ok();
@@ -451,10 +456,12 @@ class Reader {
             [&](auto m) -> Status {
                 auto& out = obj.*m;
                 using T = std::remove_reference_t<decltype(out)>;
-                if constexpr (std::is_same_v<T, std::vector<int>>) {
+                if constexpr (std::is_same_v<T, std::vector<int>> || std::is_same_v<T, std::vector<std::string>>) {
+                    constexpr bool kInts = std::is_same_v<T, std::vector<int>>;
                     out.clear();
                     if (v.IsNull()) return Status::ok();
-                    if (!v.IsSequence()) return scalar_error(v, path, loc, "expected a list of integers");
+                    if (!v.IsSequence())
+                        return scalar_error(v, path, loc, kInts ? "expected a list of integers" : "expected a list of strings");
                     size_t i = 0;
                     for (auto it = v.begin(); it != v.end(); ++it, ++i) {
                         const YAML::Node item = *it;
@@ -462,13 +469,18 @@ class Reader {
                         if (iloc.line <= 0) iloc = loc;
                         const std::string ipath = at(path, i);
                         prov_.file[ipath] = iloc;
-                        int x = 0;
-                        if (!item.IsScalar()) return scalar_error(item, ipath, iloc, "expected an integer");
+                        if (!item.IsScalar())
+                            return scalar_error(item, ipath, iloc, kInts ? "expected an integer" : "expected a string");
                         std::string text;
                         ITSCAM_RETURN_IF_ERROR(scalar_text(item, ipath, iloc, text));
-                        const std::string err = parse_int(text, x);
-                        if (!err.empty()) return value_error(item, text, ipath, iloc, err);
-                        out.push_back(x);
+                        if constexpr (kInts) {
+                            int x = 0;
+                            const std::string err = parse_int(text, x);
+                            if (!err.empty()) return value_error(item, text, ipath, iloc, err);
+                            out.push_back(x);
+                        } else {
+                            out.push_back(std::move(text));
+                        }
                     }
                     return Status::ok();
                 } else {

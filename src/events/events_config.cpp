@@ -1,10 +1,9 @@
 #include "events/events_config.h"
 
-#include <unistd.h>
-
 #include <climits>
 #include <cmath>
 
+#include "core/host_name.h"
 #include "core/regular_file.h"
 
 namespace itscam::events {
@@ -118,17 +117,7 @@ Status validate_mqtt_config(const MqttConfig& c) {
     return Status::ok();
 }
 
-std::string default_mqtt_node() {
-    char buf[HOST_NAME_MAX + 1] = {};
-    if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "itscam";
-    std::string node(buf);
-    for (char& ch : node) {
-        const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                        ch == '_' || ch == '.' || ch == '-';
-        if (!ok) ch = '_';
-    }
-    return node;
-}
+std::string default_mqtt_node() { return sanitized_host_name(); }
 
 std::string effective_mqtt_node(const MqttConfig& c) { return c.node.empty() ? default_mqtt_node() : c.node; }
 

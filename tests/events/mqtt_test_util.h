@@ -1,5 +1,6 @@
-// Test helpers: a temporary folder, a real mosquitto broker on a free loopback port (config written by the test,
-// killed and restarted at will), and a libmosquitto subscriber that records what it receives.
+// Test helpers: a real mosquitto broker on a free loopback port (config written by the test, killed and restarted at
+// will), and a libmosquitto subscriber that records what it receives. The generic ones (a temporary folder, free
+// ports, waiting with a deadline) are ../common/loopback_util.h's.
 #pragma once
 
 #include <arpa/inet.h>
@@ -25,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "../common/loopback_util.h"
+
 extern char** environ;
 
 namespace itscam::events::testing {
@@ -38,76 +41,13 @@ inline bool have_command(const std::string& name) {
     return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
 }
 
-class TempDir {
-public:
-    explicit TempDir(const std::string& tag) {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() /
-                ("itscam_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-    std::string str(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
-
-inline void write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << text;
-}
-
-inline std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// A port nothing listens on now (bound and released; the kernel does not hand it out again at once).
-inline int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof(a);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        ::close(fd);
-        return 0;
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-inline bool port_accepts(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    ::close(fd);
-    return ok;
-}
-
-inline double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-template <typename Pred>
-bool wait_until(Pred pred, double timeout_s) {
-    const auto t0 = std::chrono::steady_clock::now();
-    while (!pred()) {
-        if (seconds_since(t0) > timeout_s) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
+using test_util::free_port;
+using test_util::port_accepts;
+using test_util::read_file;
+using test_util::seconds_since;
+using test_util::TempDir;
+using test_util::wait_until;
+using test_util::write_file;
 
 // mosquitto with `body` as its config after a common head (no persistence, log to a file, run as this user).
 class TestBroker {
@@ -126,19 +66,7 @@ public:
                              // the rest; a test subscriber slowed by a sanitizer or a busy machine would then miss
                              // a burst's tail that the publisher did deliver.
                              "\nmax_queued_messages 0\n" + body_);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "mosquitto.stderr").c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                         0644);
-        std::string bin = kMosquittoBin, c = "-c";
-        char* argv[] = {bin.data(), c.data(), const_cast<char*>(conf.c_str()), nullptr};
-        const int rc = posix_spawn(&pid_, kMosquittoBin, &fa, nullptr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) {
-            pid_ = -1;
-            return false;
-        }
+        if (!child_.spawn({kMosquittoBin, "-c", conf}, (dir_ / "mosquitto.stderr").string())) return false;
         return wait_until(
             [&] {
                 for (int p : ports_)
@@ -148,23 +76,15 @@ public:
             10);
     }
     // SIGKILL: the broker vanishes as in a crash (no clean close of the clients).
-    void kill() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        int st = 0;
-        ::waitpid(pid_, &st, 0);
-        pid_ = -1;
-    }
-    void reload() {
-        if (pid_ > 0) ::kill(pid_, SIGHUP);
-    }
+    void kill() { child_.kill(); }
+    void reload() { child_.signal(SIGHUP); }
     std::string log() const { return read_file((dir_ / "mosquitto.log").string()); }
 
 private:
     fs::path dir_;
     std::vector<int> ports_;
     std::string body_;
-    pid_t pid_ = -1;
+    test_util::ChildProcess child_;
 };
 
 // mosquitto_passwd -b: creates (`create`) or extends the password file.

@@ -194,20 +194,12 @@ TEST(Nvdec, TenBitIsRefusedWhenOpening) {
 
 // interrupt() from another thread unblocks an open() that waits on a server which never answers.
 TEST(Nvdec, InterruptUnblocksOpen) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof(a);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    ASSERT_EQ(::listen(fd, 4), 0);
-    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    const test_util::SilentListener silent;
+    ASSERT_GT(silent.port(), 0);
     ReaderOptions o;
     o.open_timeout_s = 60;
     o.read_timeout_s = 60;
-    NvdecReader r("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/cam.mp4", o);
+    NvdecReader r("http://127.0.0.1:" + std::to_string(silent.port()) + "/cam.mp4", o);
     std::atomic<bool> done{false};
     Status st;
     const auto t0 = std::chrono::steady_clock::now();
@@ -220,7 +212,6 @@ TEST(Nvdec, InterruptUnblocksOpen) {
     r.interrupt();
     EXPECT_TRUE(test::wait_for([&] { return done.load(); }, 10));
     t.join();
-    ::close(fd);
     EXPECT_LT(test::seconds_since(t0), 10.0);
     EXPECT_EQ(st.code(), StatusCode::kCancelled) << st.to_string();
 }

@@ -77,7 +77,7 @@ class RtspRelay {
                  "127.0.0.1", "--rtp_start_port", std::to_string(rtp_port_), "--loglevel", "2"},
                 log_dir_ + "/server.log"))
             return false;
-        if (!test::wait_for([&] { return test::can_connect(client_port_) || !server_.alive(); }, 10) ||
+        if (!test::wait_for([&] { return test::port_accepts(client_port_) || !server_.alive(); }, 10) ||
             !server_.alive())
             return false;
         return publisher_.start({ffmpeg_, "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", source_,

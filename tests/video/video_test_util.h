@@ -23,6 +23,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../common/loopback_util.h"
+
 namespace itscam::video::test {
 
 inline std::string shared_path(const std::string& rel) {
@@ -82,34 +84,8 @@ inline std::string read_file(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
-// A loopback port that was free a moment ago (bind to port 0 and ask which one the kernel gave).
-inline int free_port(int type = SOCK_STREAM) {
-    const int fd = ::socket(AF_INET, type, 0);
-    if (fd < 0) return -1;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    int port = -1;
-    socklen_t len = sizeof(a);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-        port = ntohs(a.sin_port);
-    ::close(fd);
-    return port;
-}
-
-inline bool can_connect(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    ::close(fd);
-    return ok;
-}
+using itscam::test_util::free_port;     // a loopback port that was free a moment ago
+using itscam::test_util::port_accepts;  // something listens on a loopback port
 
 // Full path of an executable on PATH, or "".
 inline std::string find_program(const std::string& name) {
