@@ -12,7 +12,12 @@
 namespace itscam::pipeline {
 
 namespace {
-constexpr int kCaptureNice = 10;
+// The lowest priority: the scheduler's weight of a nice-19 thread is 15 against 1,024 at nice 0. With 300 cameras
+// on 16 cores (about 19 runnable capture threads a core) an inference worker then keeps about 78% of its core; at
+// nice 10 (weight 110) it kept about a third, and on the H200 its batch loop then served 2,533 of the 4,600 fps
+// decoded (docs/benchmarks.md). Capture threads still get every cycle the workers, the HTTP API and the
+// encoders leave.
+constexpr int kCaptureNice = 19;
 }  // namespace
 
 ModelGroup* Pipeline::Impl::group_for(const config::CameraConfig& c) {
