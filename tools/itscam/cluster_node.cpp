@@ -72,6 +72,9 @@ Status ClusterNode::start(pipeline::Pipeline& pipe, const std::vector<config::Ca
     mo.node.device = device_;
     mo.node.version = version();
     mo.node.api = cfg_.advertise.empty() ? api : cfg_.advertise;
+    if (cfg_.advertise.empty() && (api.find("://0.0.0.0:") != std::string::npos || api.find("://[::]:") != std::string::npos))
+        log_("cluster: warning: the API listens on every address and cluster.advertise is not set: the other nodes "
+             "will redirect to " + api + ", which they cannot reach; set cluster.advertise");
     mo.lease_ttl_s = cfg_.lease_ttl_s;
     mo.log = [this](const std::string& l) { log_("cluster: " + l); };
     membership_ = std::make_unique<cluster::Membership>(*client_, mo);
@@ -82,10 +85,10 @@ Status ClusterNode::start(pipeline::Pipeline& pipe, const std::vector<config::Ca
     cb.start = [this](const std::string& id, const std::string& spec, int64_t epoch) {
         return start_camera(id, spec, epoch);
     };
-    cb.stop = [this](const std::string& id, const std::string& reason) {
+    cb.stop = [this](const std::string& id, const std::string&) {
+        // The controller logs the stop and its reason; a camera whose start failed is not in the pipeline.
         const Status st = pipe_->remove_camera(id);
         if (!st && st.code() != StatusCode::kNotFound) log_("cluster: stopping camera " + id + ": " + st.message());
-        else log_("cluster: camera " + id + " stopped (" + reason + ")");
     };
     controller_ = std::make_unique<cluster::OwnershipController>(*client_, *membership_, oo, std::move(cb));
     gate_.store(membership_.get(), std::memory_order_release);
