@@ -742,7 +742,10 @@ function makeTile(cam) {
 
 function updateTile(tile, cam) {
   const s = cam.stats || {};
-  setText(tile.stateEl, cam.state || '?');
+  // Cluster mode (docs/cluster.md): every camera of the cluster is listed with its owner node; one running on
+  // another node has no state here.
+  const where = cam.owner ? ` · ${cam.owner}` : '';
+  setText(tile.stateEl, cam.state ? `${cam.state}${where}` : (cam.owner ? `on ${cam.owner}` : '?'));
   tile.stateEl.className = `pill state-${(cam.state || '').replace(/[^a-z_]/g, '')}`;
   const p99 = s.latency && s.latency.p99_ms;
   setText(tile.stats, `${fmt(s.fps)} fps · p99 ${fmtMs(p99)} · dropped ${fmtInt(s.frames_dropped)}`);

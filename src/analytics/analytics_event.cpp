@@ -38,6 +38,7 @@ std::string event_json(const AnalyticsEvent& e) {
     j["id"] = e.id;
     j["type"] = event_kind_name(e.kind);
     j["camera"] = e.camera;
+    if (e.epoch > 0) j["epoch"] = e.epoch;
     j["time"] = iso(e.wall_time_us);
     j["wall_time_us"] = e.wall_time_us;
     j["frame"] = e.frame;
@@ -62,6 +63,7 @@ std::string aggregate_json(const IntervalAggregate& a) {
     j["schema"] = kEventSchemaVersion;
     j["type"] = "interval";
     j["camera"] = a.camera;
+    if (a.epoch > 0) j["epoch"] = a.epoch;
     j["start"] = iso(a.start_us);
     j["end"] = iso(a.end_us);
     j["start_us"] = a.start_us;

@@ -31,12 +31,14 @@ struct AnalyticsEvent {
     std::optional<double> speed_kmh;  // when calibrated and the track is in the calibrated area
     std::optional<double> dwell_s;    // zone exits
     std::string level, previous_level;  // congestion changes: free | slow | queued
+    int64_t epoch = 0;  // cluster mode: the camera's ownership epoch (docs/cluster.md); 0 (not in the JSON) otherwise
 };
 
 // One aggregation interval of one camera (interval_s long, aligned to wall-clock multiples of it).
 struct IntervalAggregate {
     std::string camera;
     int64_t start_us = 0, end_us = 0;  // system clock
+    int64_t epoch = 0;  // cluster mode: the camera's ownership epoch; 0 (not in the JSON) otherwise
     // (line, direction, class name) -> crossings
     std::map<std::tuple<std::string, std::string, std::string>, int64_t> line_counts;
     struct Zone {

@@ -30,7 +30,7 @@ std::string capture_state_str(video::CaptureState s) {
 }
 
 // Validates and adds one camera (start(): the config's cameras; add_camera(): the API's, after its own rule).
-Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc);
+Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc, int64_t epoch = 0);
 
 }  // namespace
 
@@ -191,16 +191,16 @@ Status Pipeline::start() {
     return Status::ok();
 }
 
-Status Pipeline::add_camera(const config::CameraConfig& cc) {
+Status Pipeline::add_camera(const config::CameraConfig& cc, int64_t epoch) {
     // Cameras added at run time come from the API: local files only with server.allow_file_cameras (the config
     // file's own cameras, added by start(), may always be files).
     ITSCAM_RETURN_IF_ERROR(config::check_added_camera(impl_->cfg, cc).with_context("camera '" + cc.id + "'"));
-    return add_camera_to(*impl_, cc);
+    return add_camera_to(*impl_, cc, epoch);
 }
 
 namespace {
 
-Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc) {
+Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc, int64_t epoch) {
     // Its password is hidden wherever it shows up from now on (FFmpeg messages, errors), in any form.
     register_url_secrets(cc.url);
     if (P.stopping) return unavailable("the pipeline is shutting down");
@@ -211,13 +211,14 @@ Status add_camera_to(Pipeline::Impl& P, const config::CameraConfig& cc) {
     if (P.cameras.count(cc.id)) return invalid_argument("camera '" + cc.id + "' already exists");
     auto cam = std::make_shared<Camera>(P.cfg.pipeline.latency_window_s);
     cam->cfg = cc;
+    cam->epoch = epoch;
     cam->group = P.group_for(cc);
     if (!cam->group)
         return invalid_argument("camera '" + cc.id + "': model '" + cc.model +
                                 "' is not loaded (cameras added at run time use a model the pipeline started with)");
     if (!cc.analytics.empty())
         cam->analytics = std::make_unique<analytics::CameraAnalytics>(cc.id, cc.analytics, cam->group->names,
-                                                                      P.analytics_epoch);
+                                                                      epoch > 0 ? epoch : P.analytics_epoch);
     cam->slot = cam->group->sched->add_camera(cc.lossless);
     P.cameras[cc.id] = cam;
     P.by_slot[cam->slot] = cam;
@@ -255,6 +256,7 @@ Status Pipeline::remove_camera(const std::string& id) {
         std::lock_guard<std::mutex> alk(cam->analytics_mu);
         if (cam->analytics) {
             auto iv = cam->analytics->take_intervals(true);
+            for (auto& a : iv) a.epoch = cam->epoch;
             std::lock_guard<std::mutex> rlk(P.removed_intervals_mu);
             P.removed_intervals.insert(P.removed_intervals.end(), std::make_move_iterator(iv.begin()),
                                        std::make_move_iterator(iv.end()));
@@ -362,6 +364,7 @@ PipelineSnapshot Pipeline::snapshot() const {
     s.frames_processed = P.frames_processed.load();
     s.batches = P.batches.load();
     s.frames_failed = P.frames_failed.load();
+    s.frames_fenced = P.frames_fenced.load();
     s.fps = P.fps.rate();
     {
         std::lock_guard<std::mutex> lk(const_cast<Impl&>(P).batch_mu);

@@ -76,6 +76,7 @@ struct PipelineSnapshot {
     int64_t batches = 0;            // "executions"
     int64_t frames_dropped = 0, frames_skipped = 0;
     int64_t frames_failed = 0;      // frames whose batch failed on every backend
+    int64_t frames_fenced = 0;      // cluster mode: frames processed while may_publish() was false (not published)
     double fps = 0;                 // processed frames per second over the last 5 s
     std::map<int, int64_t> batch_sizes;           // batch size -> executions
     std::map<std::string, LatencySummary> stages;  // decode, queue, batch_wait, preprocess, inference, nms, e2e
@@ -120,6 +121,13 @@ struct PipelineOptions {
     // Service start time or cluster epoch: part of every event id (camera_analytics.h). 0: the pipeline's creation
     // time in seconds.
     int64_t analytics_epoch = 0;
+    // Cluster mode (docs/cluster.md): checked before a frame's record and events go to the sinks, on_event and the
+    // analytics counters; when it answers false the frame is only counted (frames_fenced), so a node that lost
+    // (or may have lost) its lease never publishes what the camera's next owner publishes too. Called on inference
+    // worker threads: must be cheap (Membership::may_publish). Unset: always publish.
+    std::function<bool()> may_publish;
+    // Cluster mode: this node's name, stamped with the epoch on the records of cameras added with one.
+    std::string node;
     // create() returns at once and load() builds the engines (the HTTP API can answer "not ready" meanwhile).
     bool defer_load = false;
 };
@@ -142,7 +150,9 @@ public:
     // stop() is called. With no cameras at all it waits for stop() (cameras may still come from the API).
     void wait_cameras_ended();
 
-    Status add_camera(const config::CameraConfig& cam);
+    // `epoch` > 0 (cluster mode): the camera's ownership epoch, stamped on its records, events and intervals (with
+    // PipelineOptions::node) and part of its event ids.
+    Status add_camera(const config::CameraConfig& cam, int64_t epoch = 0);
     Status remove_camera(const std::string& id);
     std::vector<std::string> camera_ids() const;
     // A camera's configuration as it runs now (also for cameras added after start); kNotFound when unknown.

@@ -67,6 +67,7 @@ void Pipeline::Impl::run_analytics(Camera& cam, const std::vector<vision::Detect
         }
     }
     rec.events = std::move(fa.events);
+    for (auto& e : rec.events) e.epoch = cam.epoch;
 }
 
 Result<analytics::AnalyticsSnapshot> Pipeline::analytics(const std::string& id) const {
@@ -97,6 +98,7 @@ std::vector<analytics::IntervalAggregate> Pipeline::take_intervals(bool flush) {
         std::lock_guard<std::mutex> lk(c->analytics_mu);
         if (!c->analytics) continue;
         auto iv = c->analytics->take_intervals(flush);
+        for (auto& a : iv) a.epoch = c->epoch;
         out.insert(out.end(), std::make_move_iterator(iv.begin()), std::make_move_iterator(iv.end()));
     }
     return out;

@@ -49,6 +49,7 @@ struct ModelGroup {
 
 struct Camera {
     config::CameraConfig cfg;
+    int64_t epoch = 0;  // cluster mode: the ownership epoch (Pipeline::add_camera)
     ModelGroup* group = nullptr;
     uint64_t slot = 0;
     std::unique_ptr<video::CaptureLoop> capture;
@@ -153,7 +154,7 @@ struct Pipeline::Impl {
 
     std::mutex batch_mu;
     std::map<int, int64_t> batch_sizes;
-    std::atomic<int64_t> frames_processed{0}, batches{0}, frames_failed{0}, transitions{0};
+    std::atomic<int64_t> frames_processed{0}, batches{0}, frames_failed{0}, frames_fenced{0}, transitions{0};
     RateMeter fps;
     std::atomic<bool> running{false}, stopping{false}, is_ready{false};
     std::mutex load_mu;   // held while engines build; groups/workers are complete once loaded is set

@@ -136,7 +136,15 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
         rec.height = qf.frame.height;
         rec.degraded = degraded;
         rec.device = served_by;
+        if (cam->epoch > 0) {
+            rec.epoch = cam->epoch;
+            rec.node = opt.node;
+        }
         rec.class_names = &g.names;
+        // Cluster mode: past the lease deadline nothing of this frame is published or counted (the camera's next
+        // owner may be running it already); the guard stops the camera moments later.
+        const bool publish = !opt.may_publish || opt.may_publish();
+        if (!publish) frames_fenced++;
         const float conf = static_cast<float>(cam->cfg.confidence);
         // The tracker also takes the low-score detections (ByteTrack's second stage), above its own floor.
         const bool tracked = !cam->cfg.analytics.empty();
@@ -150,7 +158,7 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
             if (tracked) for_tracker.push_back(d);
             if (d.score > conf) rec.detections.push_back(d);
         }
-        if (tracked) run_analytics(*cam, for_tracker, rec);
+        if (tracked && publish) run_analytics(*cam, for_tracker, rec);
         rec.latency_ms = ms_between(qf.frame.capture_time, done);
         stages.at("decode")->record(qf.frame.decode_ms);
         stages.at("queue")->record(ms_between(qf.enqueued, batch.formed));
@@ -159,9 +167,11 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
         cam->fps.add(done);
         cam->processed++;
         cam->degraded.store(degraded);
-        for (auto& s : sinks) s->write(rec);
-        if (opt.on_event)
-            for (const auto& e : rec.events) opt.on_event(e);
+        if (publish) {
+            for (auto& s : sinks) s->write(rec);
+            if (opt.on_event)
+                for (const auto& e : rec.events) opt.on_event(e);
+        }
         if (opt.on_frame) opt.on_frame(qf.frame, rec);
         {
             std::lock_guard<std::mutex> lk(cam->latest_mu);

@@ -20,6 +20,10 @@ double round_to(double v, double scale) { return std::round(v * scale) / scale; 
 std::string detection_record_json(const DetectionRecord& r) {
     nlohmann::json j;
     j["camera"] = r.camera;
+    if (r.epoch > 0) {
+        j["epoch"] = r.epoch;
+        j["node"] = r.node;
+    }
     j["frame"] = r.frame;
     j["pts"] = round_to(r.pts, 1e6);
     j["time"] = iso8601_utc(std::chrono::system_clock::time_point(std::chrono::microseconds(r.wall_time_us)));

@@ -25,6 +25,10 @@ struct DetectionRecord {
     double latency_ms = 0;     // capture -> detections
     bool degraded = false;     // served by the fallback backend
     std::string device;        // backend that produced it ("cpu", "cuda:0", "cpu(fallback)")
+    // Cluster mode (docs/cluster.md): the camera's ownership epoch and the node that owns it; 0 and "" (neither in
+    // the JSON) otherwise.
+    int64_t epoch = 0;
+    std::string node;
     std::vector<vision::Detection> detections;
     const std::vector<std::string>* class_names = nullptr;  // for labels; may be null
     // Cameras with an `analytics:` section (docs/analytics.md); empty otherwise. track_ids and speeds_kmh run

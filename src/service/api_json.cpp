@@ -20,8 +20,16 @@ json latency_json(const LatencySummary& l) {
 
 json camera_config_json(const config::CameraConfig& c) {
     // The API shows cameras to anyone who can read it: the URL with its userinfo masked (rtsp://admin:***@host).
+    json j = camera_spec_json(c);
+    j["url"] = mask_url_userinfo(c.url);
+    j.erase("lossless");
+    return j;
+}
+
+json camera_spec_json(const config::CameraConfig& c) {
     json j{{"id", c.id},
-           {"url", mask_url_userinfo(c.url)},
+           {"url", c.url},
+           {"lossless", c.lossless},
            {"enabled", c.enabled},
            {"max_fps", c.max_fps},
            {"model", c.model},

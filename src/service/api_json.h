@@ -25,7 +25,10 @@ namespace itscam::service {
 nlohmann::json performance_json(const pipeline::PipelineSnapshot& s, const GpuSelection& gpus);
 
 nlohmann::json latency_json(const pipeline::LatencySummary& l);
-nlohmann::json camera_config_json(const config::CameraConfig& c);     // a camera's configuration
+nlohmann::json camera_config_json(const config::CameraConfig& c);     // a camera's configuration (URL masked)
+// The whole configuration, URL as is, in the form POST /api/v1/cameras takes: the camera's spec in the cluster's
+// store (docs/cluster.md).
+nlohmann::json camera_spec_json(const config::CameraConfig& c);
 nlohmann::json camera_stats_json(const pipeline::CameraSnapshot& c);  // its live statistics
 
 }  // namespace itscam::service

@@ -272,13 +272,14 @@ Status History::migrate_locked() {
                            "); upgrade itscam or use another database file");
     if (version == kSchemaVersion) return Status::ok();
     // Every step from the stored version up, in one transaction: 0 -> 1 (the tables), 1 -> 2 (baselines), 2 -> 3
-    // (traffic analytics). A later version appends its step here.
+    // (traffic analytics), 3 -> 4 (the cluster epoch of the analytics rows). A later version appends its step here.
     ITSCAM_RETURN_IF_ERROR(exec_locked("BEGIN IMMEDIATE"));
     Status st;
     const std::pair<int, std::vector<const char*>> kSteps[] = {
         {1, {std::begin(kSchemaV1), std::end(kSchemaV1)}},
         {2, {std::begin(kSchemaV2), std::end(kSchemaV2)}},
         {3, schema_v3_statements()},
+        {4, schema_v4_statements()},
     };
     for (const auto& [to, statements] : kSteps) {
         if (version >= to) continue;

@@ -3,8 +3,9 @@
 //
 // One connection guarded by a mutex (thread-safe); WAL journal, synchronous=NORMAL, busy timeout 5 s. Every
 // statement is prepared once and bound with parameters. Times are stored as INTEGER milliseconds since the Unix
-// epoch (UTC). Schema (version 3, in table `meta` key 'schema_version'; a newer version is refused, an older one is
-// migrated in place when opened: version 1 databases gain the `baselines` table, version 2 the analytics tables):
+// epoch (UTC). Schema (version 4, in table `meta` key 'schema_version'; a newer version is refused, an older one is
+// migrated in place when opened: version 1 databases gain the `baselines` table, version 2 the analytics tables,
+// version 3 the analytics tables' `epoch` column):
 //   metric_samples(id, ts_ms, camera_id NULL = pipeline-wide, latency_p50_ms, latency_p95_ms, latency_p99_ms, fps,
 //                  pool_efficiency, gpu_utilization, circuit_state, frames_processed, frames_dropped, error_rate,
 //                  gpu_memory_pressure, memory_allocation_p99_ms)          -- NULL columns = not measured
@@ -18,6 +19,8 @@
 //                  mean_speed_kmh NULL = not calibrated, congestion)
 //   speed_samples(id, ts_ms = start of the interval, end_ms, camera_id, speed_kmh)   -- speeds at line crossings
 //   analytics_events(id, ts_ms, camera_id, kind, event_id UNIQUE, payload_json)     -- congestion changes only
+// Each of the four analytics tables also has `epoch` (version 4): the camera's cluster ownership epoch
+// (docs/cluster.md), NULL outside cluster mode.
 // frames_processed / frames_dropped are per-sample deltas (frames since the previous sample), so sums over a time
 // range are the totals for that range.
 #pragma once
@@ -95,7 +98,7 @@ struct HistoryCounts {
 
 class History {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory store).
     // kIo: cannot open/create (missing directory, permissions); kCorrupt: not a database / damaged;

@@ -40,22 +40,30 @@ constexpr const char* kSchemaV3[] = {
     "CREATE INDEX IF NOT EXISTS analytics_events_ts ON analytics_events (ts_ms)",
 };
 
+// Version 4: cluster mode's ownership epoch of the camera that made the row (docs/cluster.md); NULL outside it.
+constexpr const char* kSchemaV4[] = {
+    "ALTER TABLE line_counts ADD COLUMN epoch INTEGER",
+    "ALTER TABLE zone_intervals ADD COLUMN epoch INTEGER",
+    "ALTER TABLE speed_samples ADD COLUMN epoch INTEGER",
+    "ALTER TABLE analytics_events ADD COLUMN epoch INTEGER",
+};
+
 constexpr const char* kDeleteLineCounts = "DELETE FROM line_counts WHERE start_ms < ?1";
 constexpr const char* kDeleteZoneIntervals = "DELETE FROM zone_intervals WHERE start_ms < ?1";
 constexpr const char* kDeleteSpeeds = "DELETE FROM speed_samples WHERE ts_ms < ?1";
 constexpr const char* kDeleteAnalyticsEvents = "DELETE FROM analytics_events WHERE ts_ms < ?1";
 
 constexpr const char* kInsertLineCount =
-    "INSERT INTO line_counts (start_ms, end_ms, camera_id, line, direction, class, count) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO line_counts (start_ms, end_ms, camera_id, line, direction, class, count, epoch) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr const char* kInsertZone =
     "INSERT INTO zone_intervals (start_ms, end_ms, camera_id, zone, occupancy_pct, mean_occupancy, max_queue, "
-    "entries, exits, mean_speed_kmh, congestion) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "entries, exits, mean_speed_kmh, congestion, epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr const char* kInsertSpeed =
-    "INSERT INTO speed_samples (ts_ms, end_ms, camera_id, speed_kmh) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO speed_samples (ts_ms, end_ms, camera_id, speed_kmh, epoch) VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr const char* kInsertEvent =
-    "INSERT OR IGNORE INTO analytics_events (ts_ms, camera_id, kind, event_id, payload_json) "
-    "VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT OR IGNORE INTO analytics_events (ts_ms, camera_id, kind, event_id, payload_json, epoch) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 // ?3 = '' selects every camera.
 constexpr const char* kSelectLineCounts =
     "SELECT start_ms, end_ms, camera_id, line, direction, class, count FROM line_counts "
@@ -103,6 +111,7 @@ std::string text_field(const nlohmann::json& j, const char* key) {
 namespace history_sql {
 
 std::vector<const char*> schema_v3_statements() { return {std::begin(kSchemaV3), std::end(kSchemaV3)}; }
+std::vector<const char*> schema_v4_statements() { return {std::begin(kSchemaV4), std::end(kSchemaV4)}; }
 
 std::vector<const char*> analytics_retention_statements() {
     return {kDeleteLineCounts, kDeleteZoneIntervals, kDeleteSpeeds, kDeleteAnalyticsEvents};
@@ -131,6 +140,7 @@ Status History::record_intervals(const std::vector<analytics::IntervalAggregate>
                     bind_text(st, 5, std::get<1>(key));
                     bind_text(st, 6, std::get<2>(key));
                     sqlite3_bind_int64(st, 7, n);
+                    bind_epoch(st, 8, a.epoch);
                 }));
             }
             for (const auto& [name, z] : a.zones) {
@@ -147,6 +157,7 @@ Status History::record_intervals(const std::vector<analytics::IntervalAggregate>
                     bind_opt(st, 10, z.mean_speed_kmh && std::isfinite(*z.mean_speed_kmh) ? z.mean_speed_kmh
                                                                                           : std::nullopt);
                     bind_text(st, 11, z.congestion);
+                    bind_epoch(st, 12, a.epoch);
                 }));
             }
             for (double v : a.speeds_kmh) {
@@ -156,6 +167,7 @@ Status History::record_intervals(const std::vector<analytics::IntervalAggregate>
                     sqlite3_bind_int64(st, 2, e_ms);
                     bind_text(st, 3, a.camera);
                     sqlite3_bind_double(st, 4, v);
+                    bind_epoch(st, 5, a.epoch);
                 }));
             }
         }
@@ -180,6 +192,7 @@ Status History::record_event(const analytics::AnalyticsEvent& e) {
         bind_text(st, 3, "congestion_change");
         bind_text(st, 4, e.id);
         bind_text(st, 5, congestion_payload(e));
+        bind_epoch(st, 6, e.epoch);
     });
 }
 

@@ -12,9 +12,17 @@ namespace itscam::service::history_sql {
 
 // The statements of schema version 3 (the traffic analytics tables), defined in history_analytics.cpp.
 std::vector<const char*> schema_v3_statements();
+std::vector<const char*> schema_v4_statements();
 // Retention deletes of those tables (parameter 1: the cutoff in epoch ms).
 std::vector<const char*> analytics_retention_statements();
 
+// Cluster mode's epoch; NULL for 0 (a stand-alone node).
+inline void bind_epoch(sqlite3_stmt* st, int i, int64_t epoch) {
+    if (epoch > 0)
+        sqlite3_bind_int64(st, i, epoch);
+    else
+        sqlite3_bind_null(st, i);
+}
 inline void bind_opt(sqlite3_stmt* st, int i, const std::optional<double>& v) {
     if (v)
         sqlite3_bind_double(st, i, *v);

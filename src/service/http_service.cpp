@@ -158,7 +158,9 @@ struct HttpService::Impl {
     }
 
     void performance(const HttpRequest&, HttpResponse& res) {
-        send_json(res, 200, performance_json(pipe.snapshot(), gpu->select(gpu_scope)));
+        json j = performance_json(pipe.snapshot(), gpu->select(gpu_scope));
+        if (self.cluster) j["cluster"] = self.cluster->status_json();
+        send_json(res, 200, j);
     }
 
     void metrics(const HttpRequest&, HttpResponse& res) {
@@ -168,6 +170,11 @@ struct HttpService::Impl {
 
     void list_cameras(const HttpRequest&, HttpResponse& res) {
         const PipelineSnapshot s = pipe.snapshot();
+        if (self.cluster) {
+            auto cams = self.cluster->cameras();
+            if (!cams) return send_error(res, 503, cams.status().message());
+            return send_json(res, 200, cluster_cameras_json(*cams, s));
+        }
         json arr = json::array();
         for (const auto& c : s.cameras) arr.push_back(camera_json(c));
         send_json(res, 200, json{{"cameras", std::move(arr)}});
@@ -197,6 +204,7 @@ struct HttpService::Impl {
         if (!body.is_object()) return send_error(res, 400, "expected one camera as a JSON object");
         auto cam = config::parse_camera(req.body, "request body");
         if (!cam.is_ok()) return send_error(res, 400, cam.status().message());
+        if (self.cluster) return add_cluster_camera(req, *cam, res);
         const auto ids = pipe.camera_ids();
         const auto exists = [&](const std::vector<std::string>& v) {
             for (const auto& i : v)
@@ -221,8 +229,29 @@ struct HttpService::Impl {
         send_json(res, 201, j);
     }
 
+    // Cluster mode: the spec goes to the cluster's store (if the id is new) and its owner starts it.
+    void add_cluster_camera(const HttpRequest& req, const config::CameraConfig& cam, HttpResponse& res) {
+        if (const Status self_ref = config::check_added_camera(pipe.config(), cam, bound_port.load());
+            !self_ref.is_ok())
+            return send_error(res, 400, "camera '" + cam.id + "': " + self_ref.message());
+        auto created = self.cluster->create_camera(cam.id, req.body);
+        if (!created) return send_error(res, http_status_for(created.status().code()), created.status().message());
+        if (!*created) return send_error(res, 409, "camera '" + cam.id + "' already exists in the cluster");
+        json j = camera_config_json(cam);
+        j["owner"] = nullptr;  // the owner picks it up at its next reconcile
+        j["epoch"] = 0;
+        res.set_header("Location", "/api/v1/cameras/" + cam.id);
+        send_json(res, 201, j);
+    }
+
     void delete_camera(const HttpRequest& req, HttpResponse& res) {
         const std::string id = req.captures.at(0);
+        if (self.cluster) {
+            const Status st = self.cluster->delete_camera(id);
+            if (!st.is_ok()) return send_error(res, http_status_for(st.code()), st.message());
+            res.status = 204;
+            return;
+        }
         const Status st = pipe.remove_camera(id);
         if (!st.is_ok()) return send_error(res, http_status_for(st.code()), st.message());
         res.status = 204;
@@ -380,10 +409,43 @@ struct HttpService::Impl {
     // --- routing ---
     using H = void (Impl::*)(const HttpRequest&, HttpResponse&);
 
+    // Cluster mode, a request for one camera ({id} is the first capture) that does not run here: 307 to its owner
+    // (same path and query), 503 while it has none. False when the handler should answer (the camera runs here,
+    // this node holds it, no cluster, or the cluster has no such camera: the handler's 404).
+    bool redirect_to_owner(const HttpRequest& req, HttpResponse& res) {
+        if (!self.cluster || req.captures.empty()) return false;
+        const std::string& id = req.captures.at(0);
+        if (pipe.camera_config(id).is_ok()) return false;
+        auto o = self.cluster->owner(id);
+        if (!o) {
+            send_error(res, 503, o.status().message());
+            return true;
+        }
+        if (!o->exists || o->here) return false;
+        if (o->api.empty()) {
+            send_error(res, 503,
+                       "camera '" + id + "' has no owner right now" +
+                           (o->node.empty() ? std::string(" (it is being handed over; retry in a few seconds)")
+                                            : " (node '" + o->node + "' holds it but advertises no API address)"));
+            return true;
+        }
+        res.status = 307;
+        res.set_header("Location", o->api + req.target);
+        res.set_content(json{{"owner", o->node}, {"location", o->api + req.target}, {"epoch", o->epoch}}.dump(),
+                        "application/json");
+        return true;
+    }
+
     void register_routes() {
         const auto add = [this](const char* method, const std::string& pattern, Access access, H h) {
             router.add(method, pattern, access, [this, h](const HttpRequest& req, HttpResponse& res) {
                 (this->*h)(req, res);
+            });
+        };
+        // Per-camera reads: answered by the camera's owner (cluster mode).
+        const auto add_owned = [this](const std::string& pattern, H h) {
+            router.add("GET", pattern, Access::kRead, [this, h](const HttpRequest& req, HttpResponse& res) {
+                if (!redirect_to_owner(req, res)) (this->*h)(req, res);
             });
         };
         // Open: liveness and readiness (probes carry no token) and the dashboard's files (it asks for the token).
@@ -395,15 +457,15 @@ struct HttpService::Impl {
         add("GET", "/health/performance", Access::kRead, &Impl::performance);
         add("GET", "/metrics", Access::kRead, &Impl::metrics);
         add("GET", "/api/v1/cameras", Access::kRead, &Impl::list_cameras);
-        add("GET", "/api/v1/cameras/{id}", Access::kRead, &Impl::get_camera);
-        add("GET", "/api/v1/cameras/{id}/detections/latest", Access::kRead, &Impl::latest);
-        add("GET", "/api/v1/cameras/{id}/counts", Access::kRead, &Impl::counts);
-        add("GET", "/api/v1/cameras/{id}/analytics", Access::kRead, &Impl::camera_analytics);
+        add_owned("/api/v1/cameras/{id}", &Impl::get_camera);
+        add_owned("/api/v1/cameras/{id}/detections/latest", &Impl::latest);
+        add_owned("/api/v1/cameras/{id}/counts", &Impl::counts);
+        add_owned("/api/v1/cameras/{id}/analytics", &Impl::camera_analytics);
         add("GET", "/api/v1/alerts", Access::kRead, &Impl::alerts);
         add("GET", "/api/v1/streams", Access::kRead, &Impl::list_streams);
-        add("GET", "/streams/{id}", Access::kRead, &Impl::stream_info);
-        add("GET", "/streams/{id}/live.mp4", Access::kRead, &Impl::stream_live);
-        add("GET", "/streams/{id}/detections", Access::kRead, &Impl::stream_events);
+        add_owned("/streams/{id}", &Impl::stream_info);
+        add_owned("/streams/{id}/live.mp4", &Impl::stream_live);
+        add_owned("/streams/{id}/detections", &Impl::stream_events);
         router.allow_query_token("/streams/");
         // Changes: the api_token.
         add("POST", "/api/v1/cameras", Access::kWrite, &Impl::add_camera);

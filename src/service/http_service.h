@@ -29,6 +29,9 @@
 //   GET    /api/v1/streams                       every stream with its stats
 // (the /streams endpoints answer 404 "streaming not configured" until set_streams() is called; the streams themselves
 // are src/streaming's StreamHub)
+// Cluster mode (`cluster` set, api_cluster.h): the camera list, POST and DELETE go to the cluster's store, and the
+// per-camera GETs above (/api/v1/cameras/{id}..., /streams/{id}...) for a camera running on another node answer 307
+// to its owner (503 while it has none).
 //
 // Mutating endpoints (POST, DELETE) need `Authorization: Bearer <api_token>` (401 with WWW-Authenticate: Bearer
 // when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). With a
@@ -51,6 +54,7 @@
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 #include "service/alerts.h"
+#include "service/api_cluster.h"
 #include "service/api_json.h"
 #include "service/gpu_monitor.h"
 #include "service/metrics_registry.h"
@@ -115,6 +119,10 @@ public:
         std::string source;
     };
     IntervalHistory interval_history;
+    // Cluster mode (api_cluster.h): the camera endpoints answer from and write to the cluster, per-camera requests
+    // for a camera held by another node are redirected to it, /health/performance gains "cluster". Set before
+    // start(); null: a stand-alone node.
+    std::shared_ptr<ClusterApi> cluster;
     // More series for /metrics, after the pipeline's (and the streams'); thread-safe, any time.
     void add_metrics(std::shared_ptr<prometheus::Collectable> source);
     // Live video and detection streams (before start()); their series join /metrics. stop() ends every streaming

@@ -149,6 +149,7 @@ void Server::attach(pipeline::PipelineOptions& po) {
         on_circuit_transition(dev, t);
     };
     po.on_event = [this](const analytics::AnalyticsEvent& e) { on_analytics_event(e); };
+    if (opt_.may_publish) po.may_publish = opt_.may_publish;
 }
 
 Status Server::start(pipeline::Pipeline& pipe) {
@@ -260,6 +261,10 @@ Status Server::start_http(pipeline::Pipeline& pipe) {
     http->record_baseline = [this] { return record_baseline(); };
     http->add_metrics(std::make_shared<AlertCollector>(alerts_));
     http->add_metrics(speeds_);
+    if (opt_.cluster) {
+        http->cluster = opt_.cluster;
+        http->add_metrics(std::make_shared<ClusterCollector>(pipe, fenced_intervals_));
+    }
     if (mqtt_) {
         http->add_metrics(std::make_shared<PublisherCollector>(mqtt_));
         // The broker's state in /health/ready's body: a refused login or a dead broker is told there (and logged),
@@ -383,6 +388,11 @@ void Server::record_sample(const pipeline::PipelineSnapshot& s) {
 
 void Server::collect_analytics(bool flush) {
     std::vector<analytics::IntervalAggregate> intervals = pipe_->take_intervals(flush);
+    // Cluster mode: past the lease deadline the camera's next owner may be counting it already.
+    if (!intervals.empty() && opt_.may_publish && !opt_.may_publish()) {
+        *fenced_intervals_ += static_cast<int64_t>(intervals.size());
+        intervals.clear();
+    }
     if (!intervals.empty()) {
         recent_->add(intervals);
         if (history_) history_error(history_->record_intervals(intervals));

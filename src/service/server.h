@@ -45,6 +45,7 @@
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 #include "service/alerts.h"
+#include "service/api_cluster.h"
 #include "service/gpu_monitor.h"
 #include "service/history.h"
 #include "service/http_service.h"
@@ -68,6 +69,11 @@ struct ServerOptions {
     // thread). Unset: not published.
     std::function<void(const analytics::AnalyticsEvent&)> publish_event;
     std::function<void(const std::vector<analytics::IntervalAggregate>&)> publish_intervals;
+    // Cluster mode (docs/cluster.md): the lease check (Membership::may_publish) that gates every record, event and
+    // interval (attach() hands it to the pipeline; intervals closed while it is false are dropped and counted), and
+    // the cluster's side of the HTTP API (api_cluster.h). Unset: a stand-alone node.
+    std::function<bool()> may_publish;
+    std::shared_ptr<ClusterApi> cluster;
 };
 
 // The `alerts:` section: the rules (alert_rules_from_json) and an optional `webhook: {url, timeout_s,
@@ -146,6 +152,8 @@ class Server {
     pipeline::Pipeline* pipe_ = nullptr;  // set by start()
     std::shared_ptr<RecentIntervals> recent_ = std::make_shared<RecentIntervals>();
     std::shared_ptr<SpeedHistogram> speeds_ = std::make_shared<SpeedHistogram>();
+    // Cluster mode: analytics intervals not published because may_publish() was false (/metrics).
+    std::shared_ptr<std::atomic<int64_t>> fenced_intervals_ = std::make_shared<std::atomic<int64_t>>(0);
     // Congestion changes from pipeline threads, written to history by the timer thread (bounded: a stuck disk must
     // not grow it without limit; beyond it the oldest are dropped and counted).
     std::mutex events_mu_;

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/pipeline.h"
 #include "video/video_reader.h"
 
@@ -445,4 +447,52 @@ TEST(Pipeline, InvalidConfigIsRejected) {
     cfg.cameras = {camera("x", "synthetic://10x10@5"), camera("x", "synthetic://10x10@5")};
     p = Pipeline::create(cfg, {});
     EXPECT_FALSE(p.is_ok());
+}
+
+// Cluster mode's hooks (docs/cluster.md, "Fencing in the node"), on the small model and a synthetic camera: a camera
+// added with an epoch stamps it (and the node) on its records; while PipelineOptions::may_publish answers false
+// nothing reaches the sinks and the frames are counted as fenced; publishing resumes when it turns true again.
+TEST(Pipeline, ClusterEpochStampedAndNothingPublishedPastTheDeadline) {
+    if (!fs::exists(kModel320)) GTEST_SKIP() << "model not found: " << kModel320;
+    config::Config cfg = base_config();
+    cfg.model = kModel320;
+    cfg.pipeline.max_batch_size = 1;
+    cfg.pipeline.preferred_batch_sizes = {1};
+    Recorder rec;
+    std::atomic<bool> may{true};
+    PipelineOptions po;
+    po.log = [](const std::string&) {};
+    po.sinks = {rec.sink()};
+    po.may_publish = [&] { return may.load(); };
+    po.node = "edge-1";
+    auto p = Pipeline::create(cfg, po);
+    ASSERT_TRUE(p.is_ok()) << p.status().to_string();
+    Pipeline& pipe = **p;
+    ASSERT_TRUE(pipe.start().is_ok());
+    ASSERT_TRUE(pipe.add_camera(camera("c1", "synthetic://96x64@20"), 42).is_ok());
+    ASSERT_TRUE(wait_for([&] { return rec.size() >= 3; }, 30));
+    const DetectionRecord first = rec.snapshot().front();
+    EXPECT_EQ(first.epoch, 42);
+    EXPECT_EQ(first.node, "edge-1");
+    const auto j = nlohmann::json::parse(detection_record_json(first));
+    EXPECT_EQ(j["epoch"], 42);
+    EXPECT_EQ(j["node"], "edge-1");
+
+    // Past the deadline: processed, counted, not published.
+    may = false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a frame already past the check may still land
+    const size_t before = rec.size();
+    const int64_t fenced0 = pipe.snapshot().frames_fenced;
+    ASSERT_TRUE(wait_for([&] { return pipe.snapshot().frames_fenced >= fenced0 + 5; }, 30));
+    EXPECT_EQ(rec.size(), before) << "a record was published while may_publish was false";
+    may = true;
+    ASSERT_TRUE(wait_for([&] { return rec.size() >= before + 3; }, 30));
+    pipe.stop(false);
+
+    // A stand-alone camera's record carries neither field.
+    DetectionRecord plain;
+    plain.camera = "x";
+    const auto pj = nlohmann::json::parse(detection_record_json(plain));
+    EXPECT_FALSE(pj.contains("epoch"));
+    EXPECT_FALSE(pj.contains("node"));
 }

@@ -47,6 +47,20 @@ analytics::IntervalAggregate minute(const std::string& cam, int minute, int64_t 
     return a;
 }
 
+// A congestion change of camera cam1's zone "stopbar", `ms` after kT0.
+analytics::AnalyticsEvent congestion_change(const std::string& id, int64_t ms, const std::string& level,
+                                            const std::string& previous) {
+    analytics::AnalyticsEvent e;
+    e.kind = analytics::EventKind::kCongestionChange;
+    e.id = id;
+    e.camera = "cam1";
+    e.wall_time_us = (kT0ms + ms) * 1000;
+    e.zone = "stopbar";
+    e.level = level;
+    e.previous_level = previous;
+    return e;
+}
+
 // The schema of a version-2 itscam, exactly as it shipped (v1 tables + baselines), with a row to keep.
 void create_v2_database(const std::string& path) {
     sqlite3* db = nullptr;
@@ -82,7 +96,7 @@ TEST(HistoryAnalytics, MigratesAVersion2DatabaseInPlace) {
     {
         auto h = History::open(path);
         ASSERT_TRUE(h.is_ok()) << h.status().to_string();
-        EXPECT_EQ(*(*h)->schema_version(), 3);
+        EXPECT_EQ(*(*h)->schema_version(), History::kSchemaVersion);  // 2 -> 3 -> 4
         auto b = (*h)->latest_baseline();
         ASSERT_TRUE(b.is_ok() && *b);
         EXPECT_EQ((*b)->p99_ms, 48.5);
@@ -91,7 +105,7 @@ TEST(HistoryAnalytics, MigratesAVersion2DatabaseInPlace) {
         EXPECT_EQ(s->size(), 1u);
         ASSERT_TRUE((*h)->record_intervals({minute("cam1", 0, 4, 1, {50.0})}).is_ok());
     }
-    auto h = History::open(path);  // reopened at version 3: nothing to migrate, the rows are there
+    auto h = History::open(path);  // reopened at the current version: nothing to migrate, the rows are there
     ASSERT_TRUE(h.is_ok()) << h.status().to_string();
     auto iv = (*h)->query_intervals(kT0, kT0 + 1h, "cam1");
     ASSERT_TRUE(iv.is_ok()) << iv.status().to_string();
@@ -196,14 +210,7 @@ TEST(HistoryAnalytics, QueryCountsBucketsByInterval) {
 TEST(HistoryAnalytics, CongestionChangesOnlyAndOncePerId) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());
-    analytics::AnalyticsEvent e;
-    e.kind = analytics::EventKind::kCongestionChange;
-    e.id = "cam1-1700000000-7";
-    e.camera = "cam1";
-    e.wall_time_us = (kT0ms + 90'000) * 1000;
-    e.zone = "stopbar";
-    e.level = "queued";
-    e.previous_level = "slow";
+    analytics::AnalyticsEvent e = congestion_change("cam1-1700000000-7", 90'000, "queued", "slow");
     ASSERT_TRUE((*h)->record_event(e).is_ok());
     ASSERT_TRUE((*h)->record_event(e).is_ok());  // replayed: stored once
     analytics::AnalyticsEvent crossing = e;
@@ -222,6 +229,39 @@ TEST(HistoryAnalytics, CongestionChangesOnlyAndOncePerId) {
     EXPECT_EQ(r.level, "queued");
     EXPECT_EQ(r.previous_level, "slow");
     EXPECT_NE(r.payload_json.find("\"schema\":1"), std::string::npos) << r.payload_json;
+}
+
+// Cluster mode: every analytics row carries the camera's epoch; a stand-alone node's rows have NULL.
+TEST(HistoryAnalytics, RowsCarryTheClusterEpoch) {
+    const std::string path = temp_db("epoch.db");
+    {
+        auto h = History::open(path);
+        ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+        auto owned = minute("cam1", 0, 4, 1, {50.0});
+        owned.epoch = 4711;
+        ASSERT_TRUE((*h)->record_intervals({owned, minute("cam2", 0, 2, 0, {45.0})}).is_ok());
+        analytics::AnalyticsEvent e = congestion_change("cam1-4711-1", 30'000, "slow", "free");
+        e.epoch = 4711;
+        ASSERT_TRUE((*h)->record_event(e).is_ok());
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const auto epochs = [&](const std::string& table) {
+        std::string out;
+        sqlite3_stmt* st = nullptr;
+        const std::string sql = "SELECT camera_id, IFNULL(epoch, 'null') FROM " + table + " ORDER BY camera_id, id";
+        EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) + "=" +
+                   reinterpret_cast<const char*>(sqlite3_column_text(st, 1)) + " ";
+        sqlite3_finalize(st);
+        return out;
+    };
+    EXPECT_EQ(epochs("line_counts"), "cam1=4711 cam1=4711 cam2=null ");
+    EXPECT_EQ(epochs("zone_intervals"), "cam1=4711 cam2=null ");
+    EXPECT_EQ(epochs("speed_samples"), "cam1=4711 cam2=null ");
+    EXPECT_EQ(epochs("analytics_events"), "cam1=4711 ");
+    sqlite3_close(db);
 }
 
 TEST(HistoryAnalytics, RetentionCoversTheAnalyticsTables) {

@@ -1,6 +1,8 @@
 // itscam run: the multi-camera service loop. Runs until SIGINT/SIGTERM (or, with only non-looping files, until
 // they end), then drains the queues and shuts down cleanly. With the service built in, a service::Server runs
 // beside the pipeline (HTTP API, Prometheus metrics, live streams, alert rules, history: src/service/server.h).
+// With a `cluster:` section the node joins the cluster (cluster_node.h, docs/cluster.md): the config's cameras only
+// seed etcd, and the pipeline runs the cameras this node owns, each stamped with its epoch.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -17,6 +19,9 @@
 #include "pipeline_report.h"
 #ifdef ITSCAM_HAVE_SERVICE
 #include "service/server.h"
+#endif
+#ifdef ITSCAM_HAVE_CLUSTER
+#include "cluster_node.h"
 #endif
 
 namespace itscam::cli {
@@ -75,19 +80,50 @@ int run_run(const RunArgs& a) {
     if (Status st = check_model_files(*cfg); !st) return fail(st.message(), exit_code_for(st));
     pipeline::PipelineOptions po;
     po.defer_load = true;
+    // Cluster mode: the pipeline starts without cameras; the config's seed etcd and the node runs what it owns.
+    const bool clustered = cfg->cluster.enabled;
+    config::Config pipe_cfg = *cfg;
+    std::vector<config::CameraConfig> seeds;
+    if (clustered) seeds.swap(pipe_cfg.cameras);
+#ifdef ITSCAM_HAVE_CLUSTER
+    // Declared before the server and the pipeline, whose hooks call it (the lease check, the API's cluster side).
+    std::shared_ptr<ClusterNode> node;
+    if (clustered && !a.check) {
+        auto n = ClusterNode::create(*cfg, [](const std::string& l) { std::fprintf(stderr, "itscam: %s\n", l.c_str()); });
+        if (!n) return fail(n.status().message(), 2);
+        node = std::move(n).value();
+        po.may_publish = node->publish_gate();
+        po.node = cluster::effective_cluster_node(cfg->cluster);
+    }
+    struct StopNodeFirst {  // on every return: the node's cameras stop and its lease goes before anything else
+        ClusterNode* n;
+        ~StopNodeFirst() {
+            if (n) n->stop();
+        }
+    };
+#else
+    if (clustered) return fail("cluster: this build has no cluster mode (built without the service)", 2);
+#endif
 #ifdef ITSCAM_HAVE_SERVICE
     // The service around the pipeline (alerts, history, HTTP API, streams, timers): declared before the pipeline,
     // whose hooks point at it.
     std::unique_ptr<service::Server> server;
     if (Status st = service::Server::validate(*cfg); !st) return fail(st.message(), 2);
     if (!a.check) {
-        auto s = service::Server::create(*cfg);
+        service::ServerOptions so;
+#ifdef ITSCAM_HAVE_CLUSTER
+        if (node) {
+            so.may_publish = po.may_publish;
+            so.cluster = node;
+        }
+#endif
+        auto s = service::Server::create(*cfg, so);
         if (!s) return fail(s.status().to_string(), exit_code_for(s.status()));
         server = std::move(s).value();
         server->attach(po);
     }
 #endif
-    auto p = pipeline::Pipeline::create(*cfg, po);
+    auto p = pipeline::Pipeline::create(pipe_cfg, po);
     if (!p) return fail(p.status().to_string(), exit_code_for(p.status()));
     pipeline::Pipeline& pipe = **p;
 #ifdef ITSCAM_HAVE_SERVICE
@@ -99,6 +135,9 @@ int run_run(const RunArgs& a) {
         }
     } stop_server_first{server.get()};
 #endif
+#ifdef ITSCAM_HAVE_CLUSTER
+    StopNodeFirst stop_node_first{node.get()};  // declared last: runs first
+#endif
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 #ifdef ITSCAM_HAVE_SERVICE
@@ -106,7 +145,8 @@ int run_run(const RunArgs& a) {
     if (server)
         if (Status st = server->start(pipe); !st) return fail(st.to_string(), exit_code_for(st));
 #endif
-    if (cfg->cameras.empty()) std::fprintf(stderr, "itscam: no cameras configured; add them through the API\n");
+    if (pipe_cfg.cameras.empty() && !clustered)
+        std::fprintf(stderr, "itscam: no cameras configured; add them through the API\n");
     std::fprintf(stderr, "itscam: building engines for %s (%s, %s)...\n", cfg->model.c_str(), cfg->device.c_str(),
                  cfg->precision.c_str());
     if (Status st = pipe.load(); !st) return fail(st.to_string(), exit_code_for(st));
@@ -116,13 +156,27 @@ int run_run(const RunArgs& a) {
     }
     if (g_signal) return 0;
     if (Status st = pipe.start(); !st) return fail(st.to_string());
-    std::fprintf(stderr, "itscam: running %zu camera(s); Ctrl-C to stop\n", cfg->cameras.size());
+#ifdef ITSCAM_HAVE_CLUSTER
+    if (node) {
+        // Other nodes redirect to this address (cluster.advertise overrides it).
+        std::string api;
+        if (server && server->http())
+            api = std::string(cfg->server.tls_cert.empty() ? "http" : "https") + "://" + cfg->server.host + ":" +
+                  std::to_string(server->http()->port());
+        if (Status st = node->start(pipe, seeds, api); !st) return fail(st.to_string(), exit_code_for(st));
+    }
+#endif
+    if (clustered)
+        std::fprintf(stderr, "itscam: cluster mode: running the cameras this node owns; Ctrl-C to stop\n");
+    else
+        std::fprintf(stderr, "itscam: running %zu camera(s); Ctrl-C to stop\n", cfg->cameras.size());
 
-    // Cameras that are all non-looping files end on their own; live ones run until a signal.
+    // Cameras that are all non-looping files end on their own; live ones run until a signal. A cluster node runs
+    // until a signal whatever its cameras do (more may come).
     std::atomic<bool> ended{false};
     std::thread waiter([&] {
         pipe.wait_cameras_ended();
-        ended = true;
+        ended = !clustered;
     });
     const auto t0 = std::chrono::steady_clock::now();
     auto next_status = after(t0, a.status_interval_s);
@@ -136,6 +190,9 @@ int run_run(const RunArgs& a) {
         }
     }
     if (g_signal) std::fprintf(stderr, "itscam: %s received, draining...\n", g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+#ifdef ITSCAM_HAVE_CLUSTER
+    if (node) node->stop();  // its cameras stop and their owner keys go: the other nodes take them over at once
+#endif
 #ifdef ITSCAM_HAVE_SERVICE
     if (server) server->stop();  // the API before the pipeline: no request may see it half stopped
 #endif
