@@ -29,7 +29,10 @@ import urllib.error
 import urllib.request
 
 ETCD = "/usr/bin/etcd"
-CAMERAS = 30
+# ITSCAM_CLUSTER_TEST_CAMERAS / _FPS: a larger run for the fault-tolerance figures (e.g. 100 cameras at 0.5 fps);
+# CTest runs the default 30 at 1 fps.
+CAMERAS = int(os.environ.get("ITSCAM_CLUSTER_TEST_CAMERAS", "30"))
+CAMERA_FPS = float(os.environ.get("ITSCAM_CLUSTER_TEST_FPS", "1"))
 TTL = 3
 TOKEN = "cluster-test-token"
 
@@ -121,7 +124,7 @@ class Node:
         self.proc = None
         self.api = None
         cams = "\n".join(
-            f"  - {{ id: cam{i:02d}, url: 'synthetic://160x120@2', max_fps: 1 }}" for i in range(CAMERAS))
+            f"  - {{ id: cam{i:03d}, url: 'synthetic://160x120@2', max_fps: {CAMERA_FPS:g} }}" for i in range(CAMERAS))
         with open(self.cfg, "w") as f:
             f.write(f"""model: {shared}/models/yolo11n_int8_320.onnx
 device: cpu

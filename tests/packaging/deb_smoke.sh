@@ -114,6 +114,12 @@ itscam_run=(setpriv --reuid=itscam --regid=itscam --init-groups --reset-env --
             env ITSCAM_HTTP_PORT=0 ITSCAM_API_TOKEN="$token" ITSCAM_ALLOW_FILE_CAMERAS=true
             /usr/bin/itscam run --config /etc/itscam/itscam.yaml --status-interval 0)
 
+# The itscam user must be able to run programs at all: a root directory that only root may enter (a chroot made
+# with `mktemp -d`, mode 700) would turn every check below into "cannot load libc.so.6".
+setpriv --reuid=itscam --regid=itscam --init-groups --reset-env -- /usr/bin/true 2>"$log" ||
+  fail "the itscam user cannot run /usr/bin/true here ($(head -c 300 "$log")); / is mode $(stat -c %a /):" \
+       "non-root users need to enter /"
+
 # 1. Out of the box: no model yet.
 model=/var/lib/itscam/models/yolo11n.onnx
 [ ! -e "$model" ] || fail "$model exists before the test put it there"
