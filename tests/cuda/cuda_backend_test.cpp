@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "backend/backend.h"
 #include "backend/cuda/lowering_context.h"
@@ -249,6 +251,54 @@ TEST(CudaBackend, TuningRoundTrip) {
     auto bad = (*backend)->compile(e->graph(), bo);
     ASSERT_FALSE(bad.is_ok());
     EXPECT_NE(bad.status().message().find("rebuild"), std::string::npos) << bad.status().to_string();
+}
+
+// Autotuned (as `itscam optimize --target-performance fast` builds a plan), the tuning holds fused engines too; fed
+// back, every fused convolution is checked against its legacy path, which must run with a chosen algorithm and its
+// workspace (a plan's fused entry once left it at the default with none: cudnnConvolutionForward BAD_PARAM at load).
+// A plan of the older format (a fused entry without its legacy algorithm) loads too.
+TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
+    REQUIRE_GPU();
+    const Tensor in = golden_input("bus");
+    if (!in.defined()) GTEST_SKIP() << "golden input not readable here";
+    EngineOptions eo;
+    eo.device = "cuda:0";
+    eo.precision = Precision::kF16;
+    eo.batch = 1;
+    eo.autotune = true;
+    auto e = Engine::load(model_path(), eo);
+    ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+    const std::string tuning = (*e)->compiled().tuning();
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*e)->run(in, out).is_ok());
+    const Tensor first = out[0].clone();
+
+    // The older format: " algo=N" dropped from every line that names a fused engine.
+    std::string older;
+    std::istringstream is(tuning);
+    for (std::string line; std::getline(is, line);) {
+        const size_t a = line.find(" algo="), f = line.find(" fused=");
+        if (a != std::string::npos && f != std::string::npos) line = line.substr(0, a) + line.substr(f);
+        older += line + "\n";
+    }
+    auto backend = backend_create("cuda:0");
+    ASSERT_TRUE(backend.is_ok());
+    for (const std::string& t : {tuning, older}) {
+        BackendOptions bo;
+        bo.precision = Precision::kF16;
+        bo.tuning = t;
+        auto again = (*backend)->compile((*e)->graph(), bo);
+        ASSERT_TRUE(again.is_ok()) << again.status().to_string() << "\n" << t;
+        EXPECT_EQ((*again)->tuning(), tuning);
+        ASSERT_TRUE((*again)->run({in}, out).is_ok());
+        double err = 0;
+        for (int64_t k = 0; k < first.numel(); ++k)
+            err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
+        EXPECT_LE(err, 1e-3);
+    }
+    std::printf("autotuned batch 1: %zu fused of the tuning's lines\n",
+                static_cast<size_t>(std::count(tuning.begin(), tuning.end(), '=') -
+                                    std::count(tuning.begin(), tuning.end(), '\n')));
 }
 
 TEST(CudaBackend, DeviceTimesAndBinding) {

@@ -54,7 +54,16 @@ if has build; then
   log build
   CFG=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DITSCAM_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc
        -DITSCAM_WITH_FFMPEG=ON -DITSCAM_WITH_ONNX=OFF -DITSCAM_WITH_ONEDNN=OFF -DITSCAM_WITH_OPENCV=OFF
-       -DITSCAM_WITH_SERVICE=ON -DITSCAM_WITH_YAML=ON -DITSCAM_BUILD_BENCH=OFF -DITSCAM_BUILD_TESTS=OFF)
+       -DITSCAM_WITH_SERVICE=ON -DITSCAM_WITH_YAML=ON -DITSCAM_BUILD_BENCH=OFF)
+  # GPU_TESTS=1: also the GPU test suites (tools/gpu/gpu_suites.sh runs them), with ITSCAM_SHARED_DIR at the carried
+  # subset devdata/shared.
+  targets=(itscam)
+  if [ "${GPU_TESTS:-0}" = 1 ]; then
+    CFG+=(-DITSCAM_BUILD_TESTS=ON -DITSCAM_SHARED_DIR="$PWD/devdata/shared")
+    targets+=(itscam_backend_ops cuda_backend_test cuda_kernels_test cuda_device_test gpu_vision_test itscam_nvdec_tests)
+  else
+    CFG+=(-DITSCAM_BUILD_TESTS=OFF)
+  fi
   if [ ! -f /usr/include/openssl/evp.h ]; then
     mkdir -p /tmp/openssl && tar -C /tmp/openssl -xJf "$OPENSSL_HEADERS" || exit 1
     crypto=$(/sbin/ldconfig -p | awk '/libcrypto\.so\.3 \(libc6,x86-64\)/{print $NF; exit}')
@@ -67,9 +76,9 @@ if has build; then
   grep -E "FFmpeg|OpenSSL|cuDNN|NVDEC|itscam CLI" "$OUT/build.log" | tee -a "$S"
   grep -E "^(prometheus-cpp_DIR|HTTPLIB_INCLUDE_DIRS|SQLITE3_LIBRARY_DIRS|MOSQUITTO_LIBRARY_DIRS|yaml-cpp_DIR|Boost_DIR)" \
     "$B/CMakeCache.txt" | tee -a "$S"
-  ninja -C "$B" -j"$(nproc)" itscam >> "$OUT/build.log" 2>&1 \
+  ninja -C "$B" -j"$(nproc)" "${targets[@]}" >> "$OUT/build.log" 2>&1 \
     || { grep -E "error|FAILED|undefined|not found" -A3 "$OUT/build.log" | head -60 | tee -a "$S"; exit 1; }
-  echo "built itscam in $(( $(date +%s) - t0 )) s" | tee -a "$S"
+  echo "built ${targets[*]} in $(( $(date +%s) - t0 )) s" | tee -a "$S"
   ldd "$I" | grep -E "libav|libsw|libx264|httplib|sqlite|mosquitto|prometheus|yaml|libssl|not found" | tee -a "$S"
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader | tee -a "$S"
 fi

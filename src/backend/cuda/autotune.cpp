@@ -5,7 +5,8 @@
 //    legacy convolution + epilogue, keeping the fastest; an engine whose output differs from the legacy path's on the
 //    layer is never kept (fused_check.h), and a plan naming one is refused;
 //  - then one convolution workspace sized for the largest choice, reserved against the device's memory budget.
-// And the tuning text a plan stores ("<node> algo=<n>" or "<node> fused=<engine>" per convolution), read back here.
+// And the tuning text a plan stores ("<node> algo=<n>", "<node> fused=<engine>" or both per convolution), read back
+// here.
 #include "backend/cuda/autotune.h"
 
 #include <cudnn.h>
@@ -23,7 +24,10 @@ namespace itscam::cuda {
 
 namespace {
 
-// A plan's tuning text, per convolution node: its cuDNN algorithm or its fused engine.
+// A plan's tuning text, per convolution node: its cuDNN algorithm, its fused engine, or both ("<node> algo=<n>
+// fused=<p>": a fused convolution keeps its legacy algorithm, the reference its fused engines are checked against at
+// load). Plans written before that hold "fused=<p>" alone; autotune_convolutions() then picks the legacy algorithm
+// by cuDNN's heuristic.
 struct PlannedTuning {
     std::map<std::string, cudnnConvolutionFwdAlgo_t> algo;
     std::map<std::string, int> fused;
@@ -36,13 +40,30 @@ PlannedTuning parse_tuning(const std::string& tuning) {
         std::string line;
         while (std::getline(is, line)) {
             const size_t eq = line.rfind(" algo="), fu = line.rfind(" fused=");
+            const size_t name_end = std::min(eq, fu);
+            if (name_end == std::string::npos) continue;
+            const std::string node = line.substr(0, name_end);
             if (eq != std::string::npos)
-                t.algo[line.substr(0, eq)] = static_cast<cudnnConvolutionFwdAlgo_t>(std::atoi(line.c_str() + eq + 6));
-            else if (fu != std::string::npos)
-                t.fused[line.substr(0, fu)] = std::atoi(line.c_str() + fu + 7);
+                t.algo[node] = static_cast<cudnnConvolutionFwdAlgo_t>(std::atoi(line.c_str() + eq + 6));
+            if (fu != std::string::npos) t.fused[node] = std::atoi(line.c_str() + fu + 7);
         }
     }
     return t;
+}
+
+// cuDNN's heuristic choice (no timing) of a legacy algorithm that fits the workspace limit.
+Status heuristic_algo(CudaLowering& cx, ConvLayer& L) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int returned = 0;
+    ITSCAM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cx.cudnn.get(), L.xd.get(), L.wd.get(), L.cd.get(),
+                                                              L.yd.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
+                                                              perf));
+    for (int i = 0; i < returned; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxConvWorkspace) {
+            L.algo = perf[i].algo;
+            return Status::ok();
+        }
+    return unsupported("cuDNN has no algorithm for convolution '" + L.node + "'");
 }
 
 // Average time of one step over `reps` runs (after one warm-up run), with events.
@@ -153,7 +174,10 @@ Status autotune_convolutions(CudaLowering& cx) {
             if (it == tuned_in.end() && !tuned_fused_in.count(L->node))
                 return invalid_argument("the plan's tuning has no entry for convolution '" + L->node +
                                         "': rebuild the plan with `itscam optimize`");
-            if (it != tuned_in.end()) L->algo = it->second;
+            if (it != tuned_in.end())
+                L->algo = it->second;
+            else
+                ITSCAM_RETURN_IF_ERROR(heuristic_algo(cx, *L));  // an older plan's fused entry alone
         } else {
             cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
             int returned = 0;
@@ -169,19 +193,12 @@ Status autotune_convolutions(CudaLowering& cx) {
                         chosen = true;
                     }
             }
-            if (!chosen) {
-                ITSCAM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
-                    cx.cudnn.get(), L->xd.get(), L->wd.get(), L->cd.get(), L->yd.get(),
-                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
-                for (int i = 0; i < returned && !chosen; ++i)
-                    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxConvWorkspace) {
-                        L->algo = perf[i].algo;
-                        chosen = true;
-                    }
-            }
-            if (!chosen) return unsupported("cuDNN has no algorithm for convolution '" + L->node + "'");
+            if (!chosen) ITSCAM_RETURN_IF_ERROR(heuristic_algo(cx, *L));
         }
-        if (!L->must_fuse && (!planned || it != tuned_in.end())) {
+        // Every convolution with a legacy path gets that path's workspace: also a fused one, whose engines are
+        // checked against it (choose_fused) and which falls back to it. Without it, a plan's fused entry ran the
+        // reference with the default algorithm and no workspace: cudnnConvolutionForward BAD_PARAM at load.
+        if (!L->must_fuse) {
             const Status ws =
                 csl::cudnn_status(cudnnGetConvolutionForwardWorkspaceSize(cx.cudnn.get(), L->xd.get(), L->wd.get(),
                                                                           L->cd.get(), L->yd.get(), L->algo, &L->ws),
@@ -216,10 +233,10 @@ Status autotune_convolutions(CudaLowering& cx) {
 std::string tuning_text(const CudaLowering& cx) {
     std::ostringstream os;
     for (const auto& L : cx.convs) {
-        if (L->fused_plan >= 0)
-            os << L->node << " fused=" << L->fused_plan << "\n";
-        else
-            os << L->node << " algo=" << static_cast<int>(L->algo) << "\n";
+        os << L->node;
+        if (!L->must_fuse) os << " algo=" << static_cast<int>(L->algo);
+        if (L->fused_plan >= 0) os << " fused=" << L->fused_plan;
+        os << "\n";
     }
     return os.str();
 }
