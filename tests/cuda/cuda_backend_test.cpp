@@ -218,6 +218,24 @@ TEST(CudaBackend, BatchMatchesSingleAndRunsAreDeterministic) {
     EXPECT_LE(err, 1e-2) << "batch 8 differs from batch 1";
 }
 
+// Compiles `g` with the tuning text `tuning` (as loading a plan does) and checks that it reports `want` back and
+// computes `first` again on `in` (fp16, max |diff| <= 1e-3).
+void expect_same_engine_from_tuning(Backend& backend, const Graph& g, const std::string& tuning,
+                                    const std::string& want, const Tensor& in, const Tensor& first) {
+    BackendOptions bo;
+    bo.precision = Precision::kF16;
+    bo.tuning = tuning;
+    auto again = backend.compile(g, bo);
+    ASSERT_TRUE(again.is_ok()) << again.status().to_string() << "\n" << tuning;
+    EXPECT_EQ((*again)->tuning(), want);
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*again)->run({in}, out).is_ok());
+    double err = 0;
+    for (int64_t k = 0; k < first.numel(); ++k)
+        err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
+    EXPECT_LE(err, 1e-3);
+}
+
 // The tuning a compile reports, fed back (as a plan does), rebuilds the same engine; a tuning for another graph is
 // a clear error.
 TEST(CudaBackend, TuningRoundTrip) {
@@ -235,18 +253,10 @@ TEST(CudaBackend, TuningRoundTrip) {
 
     auto backend = backend_create("cuda:0");
     ASSERT_TRUE(backend.is_ok());
+    expect_same_engine_from_tuning(**backend, e->graph(), tuning, tuning, in, first);
+
     BackendOptions bo;
     bo.precision = Precision::kF16;
-    bo.tuning = tuning;
-    auto again = (*backend)->compile(e->graph(), bo);
-    ASSERT_TRUE(again.is_ok()) << again.status().to_string();
-    EXPECT_EQ((*again)->tuning(), tuning);
-    ASSERT_TRUE((*again)->run({in}, out).is_ok());
-    double err = 0;
-    for (int64_t k = 0; k < first.numel(); ++k)
-        err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
-    EXPECT_LE(err, 1e-3);
-
     bo.tuning = "some/other/conv algo=1\n";
     auto bad = (*backend)->compile(e->graph(), bo);
     ASSERT_FALSE(bad.is_ok());
@@ -283,19 +293,8 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
     }
     auto backend = backend_create("cuda:0");
     ASSERT_TRUE(backend.is_ok());
-    for (const std::string& t : {tuning, older}) {
-        BackendOptions bo;
-        bo.precision = Precision::kF16;
-        bo.tuning = t;
-        auto again = (*backend)->compile((*e)->graph(), bo);
-        ASSERT_TRUE(again.is_ok()) << again.status().to_string() << "\n" << t;
-        EXPECT_EQ((*again)->tuning(), tuning);
-        ASSERT_TRUE((*again)->run({in}, out).is_ok());
-        double err = 0;
-        for (int64_t k = 0; k < first.numel(); ++k)
-            err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
-        EXPECT_LE(err, 1e-3);
-    }
+    for (const std::string& t : {tuning, older})
+        expect_same_engine_from_tuning(**backend, (*e)->graph(), t, tuning, in, first);
     std::printf("autotuned batch 1: %zu fused of the tuning's lines\n",
                 static_cast<size_t>(std::count(tuning.begin(), tuning.end(), '=') -
                                     std::count(tuning.begin(), tuning.end(), '\n')));
