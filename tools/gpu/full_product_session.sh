@@ -76,7 +76,7 @@ if has build; then
   grep -E "FFmpeg|OpenSSL|cuDNN|NVDEC|itscam CLI" "$OUT/build.log" | tee -a "$S"
   grep -E "^(prometheus-cpp_DIR|HTTPLIB_INCLUDE_DIRS|SQLITE3_LIBRARY_DIRS|MOSQUITTO_LIBRARY_DIRS|yaml-cpp_DIR|Boost_DIR)" \
     "$B/CMakeCache.txt" | tee -a "$S"
-  ninja -C "$B" -j"$(nproc)" "${targets[@]}" >> "$OUT/build.log" 2>&1 \
+  ninja -C "$B" -k 0 -j"$(nproc)" "${targets[@]}" >> "$OUT/build.log" 2>&1 \
     || { grep -E "error|FAILED|undefined|not found" -A3 "$OUT/build.log" | head -60 | tee -a "$S"; exit 1; }
   echo "built ${targets[*]} in $(( $(date +%s) - t0 )) s" | tee -a "$S"
   ldd "$I" | grep -E "libav|libsw|libx264|httplib|sqlite|mosquitto|prometheus|yaml|libssl|not found" | tee -a "$S"
