@@ -104,11 +104,28 @@ function every(ms, fn) {
   return () => { stopped = true; clearTimeout(timer); };
 }
 
+// ---------- where a camera is read ----------
+// Cluster mode (docs/cluster.md): the list gives every camera's owner_api (its node's base URL). A camera running on
+// another node is read straight from that node, which answers this page's origin with CORS headers (a redirect
+// through this node would drop the Authorization header). Cameras of this node, and every camera without a
+// cluster, keep relative URLs.
+function cameraBase(id) {
+  const owner = state.ownerApi.get(id);
+  if (!owner) return '';
+  try {
+    const origin = new URL(owner).origin;
+    return origin === window.location.origin ? '' : origin;
+  } catch (_) {
+    return '';  // not a URL: read through this node (which redirects)
+  }
+}
+function cameraUrl(id, path) { return cameraBase(id) + path; }
+
 // ---------- streaming capability ----------
 // What the server says about a camera's stream: {status: 'ok'|'absent'|'error', info, mime}.
 async function streamInfo(id, signal) {
   try {
-    const r = await fetch(`/streams/${enc(id)}`, { cache: 'no-store', signal, headers: authHeaders() });
+    const r = await fetch(cameraUrl(id, `/streams/${enc(id)}`), { cache: 'no-store', signal, headers: authHeaders() });
     if (r.status === 404 || r.status === 501) return { status: 'absent' };
     if (!r.ok) return { status: 'error', error: `HTTP ${r.status}` };
     const info = await r.json().catch(() => ({}));
@@ -240,7 +257,8 @@ class LivePlayer {
       this.queued = 0;
       this.seekedLive = false;
       const given = s.info && (s.info.live_url || s.info.url);
-      const liveUrl = typeof given === 'string' && given.startsWith('/') ? given : `/streams/${enc(this.id)}/live.mp4`;
+      const livePath = typeof given === 'string' && given.startsWith('/') ? given : `/streams/${enc(this.id)}/live.mp4`;
+      const liveUrl = cameraUrl(this.id, livePath);
       const r = await fetch(liveUrl, { cache: 'no-store', signal: ctrl.signal, headers: authHeaders() });
       if (r.status === 404) {
         this.setStatus('no stream');
@@ -389,7 +407,7 @@ class DetectionFeed {
   openSse() {
     // EventSource cannot send headers: the server takes the token as ?access_token= on /streams/* only.
     const q = token() ? `?access_token=${encodeURIComponent(token())}` : '';
-    const es = new EventSource(`/streams/${enc(this.id)}/detections${q}`);
+    const es = new EventSource(cameraUrl(this.id, `/streams/${enc(this.id)}/detections${q}`));
     this.es = es;
     let got = false;
     const onMsg = (ev) => {
@@ -417,7 +435,7 @@ class DetectionFeed {
     this.mode = 'poll';
     let lastFrame = null;
     this.stopPoll = every(this.pollMs, async () => {
-      const r = await api(`/api/v1/cameras/${enc(this.id)}/detections/latest`);
+      const r = await api(cameraUrl(this.id, `/api/v1/cameras/${enc(this.id)}/detections/latest`));
       if (r.ok && r.body && r.body.frame !== lastFrame) {
         lastFrame = r.body.frame;
         this.add(r.body);
@@ -643,7 +661,7 @@ class AnalyticsPoller {
       if (this.stopped) return;
       let next = CFG.analyticsMs;
       try {
-        const r = await api(`/api/v1/cameras/${enc(this.id)}/analytics`);
+        const r = await api(cameraUrl(this.id, `/api/v1/cameras/${enc(this.id)}/analytics`));
         if (this.stopped) return;
         if (r.ok && r.body) this.onData(r.body);
         else {
@@ -672,6 +690,7 @@ function classColor(id) {
 // ---------- grid ----------
 const state = {
   cameras: new Map(),   // id -> tile
+  ownerApi: new Map(),  // id -> its owner node's base URL (cluster mode; cameraBase)
   view: 'grid',
   viewId: null,
   perf: null,
@@ -780,6 +799,8 @@ async function refreshCameras() {
   const grid = $('#grid');
   for (const cam of r.body.cameras) {
     seen.add(cam.id);
+    if (typeof cam.owner_api === 'string' && cam.owner_api) state.ownerApi.set(cam.id, cam.owner_api);
+    else state.ownerApi.delete(cam.id);
     let tile = state.cameras.get(cam.id);
     if (!tile) {
       tile = makeTile(cam);
@@ -791,6 +812,7 @@ async function refreshCameras() {
   }
   for (const [id, tile] of state.cameras) {
     if (seen.has(id)) continue;
+    state.ownerApi.delete(id);
     if (tile.player) tile.player.stop();
     stopTileDetections(tile);
     stopTileAnalytics(tile);
@@ -848,7 +870,7 @@ function openCameraView(id) {
   view.stopUi = every(250, () => renderCameraViewLive(view));
   view.stopStreams = every(5000, () => refreshStreamStats(view));
   cv = view;
-  api(`/api/v1/cameras/${enc(id)}`).then((r) => {
+  api(cameraUrl(id, `/api/v1/cameras/${enc(id)}`)).then((r) => {
     if (r.ok && r.body) updateCameraView(r.body);
     else if (r.status === 404) setText('cv-state', 'not found');
   });

@@ -9,6 +9,7 @@
 //   per-camera requests for a camera that runs elsewhere: 307 to the owner's API address (same path and query), or
 //                                   503 {"error": "... has no owner ..."} while none holds it
 //   GET    /health/performance      gains "cluster" (ClusterApi::status_json)
+//   per-camera reads from a dashboard of another member: CORS for the members' API addresses (http_cors.h)
 // Implementations must be thread-safe: every method runs on HTTP handler threads.
 #pragma once
 
@@ -51,6 +52,9 @@ class ClusterApi {
     virtual Result<bool> create_camera(const std::string& id, const std::string& spec_json) = 0;
     // kNotFound when absent.
     virtual Status delete_camera(const std::string& id) = 0;
+    // The API addresses ("http://host:port") of the live members, this node's included: the origins whose dashboards
+    // may read this node's cameras cross-origin (http_cors.h). kUnavailable when etcd cannot be reached.
+    virtual Result<std::vector<std::string>> member_apis() = 0;
     // /health/performance's "cluster": node, lease_remaining_s, members (name, api, capacity, cameras), owned_here.
     virtual nlohmann::json status_json() = 0;
 };

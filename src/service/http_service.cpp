@@ -8,6 +8,7 @@
 
 #include "core/redact.h"
 #include "core/version.h"
+#include "service/http_cors.h"
 #include "service/http_router.h"
 #include "service/http_server.h"
 #include "service/http_tls.h"
@@ -124,6 +125,7 @@ struct HttpService::Impl {
     bool started = false;
     std::mutex life_mu;
     std::shared_ptr<streaming::StreamHub> streams;
+    std::unique_ptr<CorsPolicy> cors;  // cluster mode: the per-camera reads for the other members' dashboards
 
     // --- helpers ---
     json camera_json(const CameraSnapshot& c) {
@@ -336,7 +338,10 @@ struct HttpService::Impl {
         send_json(res, 200, *r);
     }
 
-    void dashboard(const HttpRequest& req, HttpResponse& res) { serve_web_asset(req, res); }
+    void dashboard(const HttpRequest& req, HttpResponse& res) {
+        serve_web_asset(req, res);
+        if (cors) cors->extend_csp(res);  // the page may connect to the members that serve remote cameras
+    }
 
     // --- live streams ---
     bool stream_camera_known(const std::string& id) {
@@ -442,11 +447,18 @@ struct HttpService::Impl {
                 (this->*h)(req, res);
             });
         };
-        // Per-camera reads: answered by the camera's owner (cluster mode).
+        // Per-camera reads: answered by the camera's owner (cluster mode), and readable by the dashboards of the
+        // cluster's other members (CORS, http_cors.h; OPTIONS is their preflight and needs no token).
+        if (self.cluster)
+            cors = std::make_unique<CorsPolicy>([c = self.cluster] { return c->member_apis(); });
         const auto add_owned = [this](const std::string& pattern, H h) {
             router.add("GET", pattern, Access::kRead, [this, h](const HttpRequest& req, HttpResponse& res) {
                 if (!redirect_to_owner(req, res)) (this->*h)(req, res);
+                if (cors) cors->annotate(req, res);
             });
+            if (cors)
+                router.add("OPTIONS", pattern, Access::kOpen,
+                           [this](const HttpRequest& req, HttpResponse& res) { cors->preflight(req, res); });
         };
         // Open: liveness and readiness (probes carry no token) and the dashboard's files (it asks for the token).
         add("GET", "/health", Access::kOpen, &Impl::health);

@@ -31,7 +31,8 @@
 // are src/streaming's StreamHub)
 // Cluster mode (`cluster` set, api_cluster.h): the camera list, POST and DELETE go to the cluster's store, and the
 // per-camera GETs above (/api/v1/cameras/{id}..., /streams/{id}...) for a camera running on another node answer 307
-// to its owner (503 while it has none).
+// to its owner (503 while it has none), and answer the dashboards of the cluster's other members with CORS headers
+// (OPTIONS preflights included, without a token; http_cors.h).
 //
 // Mutating endpoints (POST, DELETE) need `Authorization: Bearer <api_token>` (401 with WWW-Authenticate: Bearer
 // when missing or wrong; compared in constant time); with an empty api_token they are disabled (403). With a

@@ -13,18 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { parseArgs, until } from './harness.mjs';
 
-const args = {};
-for (let i = 2; i < process.argv.length; i++) {
-  const a = process.argv[i];
-  if (!a.startsWith('--')) continue;
-  const next = process.argv[i + 1];
-  if (next === undefined || next.startsWith('--')) args[a.slice(2)] = true;
-  else { args[a.slice(2)] = next; i++; }
-}
-for (const k of ['itscam', 'shared', 'out']) {
-  if (!args[k]) { console.error(`usage: node dashboard_test.mjs --itscam BIN --shared DIR --out DIR (missing --${k})`); process.exit(2); }
-}
+const args = parseArgs('dashboard_test.mjs');
 const TOKEN = 'browser-test-token';
 const CAMERA = 'loop';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'itscam-browser-'));
@@ -46,15 +37,6 @@ async function check(name, fn) {
     fail(name, e && e.message ? e.message.split('\n')[0] : String(e));
     return false;
   }
-}
-async function until(what, fn, timeoutMs, stepMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { if (e.fatal) throw e; last = e; }
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
 }
 
 // ---------- the service ----------

@@ -3,6 +3,9 @@
 
 30 synthetic cameras are seeded from the nodes' config; every node writes its own JSON Lines sink, whose records
 carry camera, epoch and node. The phases, each polled against a deadline:
+  cors       2 nodes of their own (key prefix /itscam-cors, streaming on, 2 cameras): a camera's owner answers the
+             other node's origin with CORS (preflight 204 without a token; live.mp4 from its ftyp box; detection
+             events), and no other origin and no write; stopped before the main run
   start      3 nodes; every camera publishes, on exactly one node
   api        GET /api/v1/cameras on every node lists the 30 with their owners; a per-camera request to a non-owner
              is answered 307 to the owner, which answers it; POST / DELETE go through etcd
@@ -26,7 +29,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
 
 ETCD = "/usr/bin/etcd"
 # ITSCAM_CLUSTER_TEST_CAMERAS / _FPS: a larger run for the fault-tolerance figures (e.g. 100 cameras at 0.5 fps);
@@ -124,8 +129,9 @@ class Node:
         self.itscam = itscam
         self.proc = None
         self.api = None
+        rate = max(2, round(fps))
         cams = "\n".join(
-            f"  - {{ id: cam{i:03d}, url: 'synthetic://160x120@{max(2, round(fps))}', max_fps: {fps:g} }}" for i in range(cameras))
+            f"  - {{ id: cam{i:03d}, url: 'synthetic://160x120@{rate}', max_fps: {fps:g} }}" for i in range(cameras))
         with open(self.cfg, "w") as f:
             f.write(f"""model: {shared}/models/yolo11n_int8_320.onnx
 device: cpu
@@ -281,6 +287,87 @@ def settle(what, nodes, expect_nodes, timeout):
     return wait_for(what, stable, timeout, 0.2)
 
 
+# ---- cors (its own section): a dashboard served by one node plays a camera of another node straight from that
+# node (docs/cluster.md, "Dashboards and CORS"). Two more nodes with streaming on and 2 cameras, under a key prefix
+# of their own in the same etcd, so the main run's nodes and figures are untouched; they stop before it starts.
+def cors_request(method, url, headers, want=None, timeout=10):
+    """(status, headers, body bytes) of one request; with `want`, reads the (endless) body only until it holds
+    want(bytes) or the timeout passes"""
+    u = urllib.parse.urlsplit(url)
+    conn = HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request(method, u.path + ("?" + u.query if u.query else ""), headers=headers)
+        r = conn.getresponse()
+        body, end = b"", time.time() + timeout
+        while r.status == 200 and want and not want(body) and time.time() < end:
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            body += chunk
+        if not want:
+            body = r.read()
+        return r.status, r.headers, body
+    finally:
+        conn.close()
+
+
+def has_ftyp(b):
+    return len(b) >= 8 and b[4:8] == b"ftyp"
+
+
+def cors_phase(work, itscam, shared, etcd):
+    t_begin = time.time()
+    pair = [Node(f"c{i}", work, itscam, shared, etcd, cameras=2, fps=5, streaming=True, key_prefix="/itscam-cors")
+            for i in (1, 2)]
+    try:
+        for n in pair:
+            n.start()
+        for n in pair:
+            n.wait_api()
+
+        def owned():
+            if not all(n.registered() for n in pair):
+                return None
+            v = owners_from_api(pair[0])
+            return v if v and len(v) == 2 and all(c["owner"] and c["owner_api"] for c in v.values()) else None
+        cams = wait_for("the cors pair's 2 cameras owned", owned, 30, 0.2)
+        cam = sorted(cams)[0]
+        b = next(n for n in pair if n.name == cams[cam]["owner"])  # the camera's owner
+        a = next(n for n in pair if n is not b)                      # the node whose dashboard is open
+        if cams[cam]["owner_api"] != b.api:
+            fail(f"{a.name} lists {cam} with owner_api {cams[cam]['owner_api']}, expected {b.api}")
+        live = f"{b.api}/streams/{cam}/live.mp4"
+        # Preflight of the dashboard's fetch (it sends Authorization): no token, 204, the CORS answer for a's origin.
+        pre = {"Origin": a.api, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+        st, h, _ = cors_request("OPTIONS", live, pre)
+        if (st != 204 or h.get("Access-Control-Allow-Origin") != a.api or "GET" not in h.get(
+                "Access-Control-Allow-Methods", "") or h.get("Access-Control-Allow-Headers") != "Authorization"):
+            fail(f"preflight {live} from {a.api}: {st} {dict(h)}")
+        # Not a member's origin, or a write: no CORS headers.
+        for origin, method in (("http://127.0.0.1:1", "GET"), (a.api, "DELETE")):
+            hdr = dict(pre, **{"Origin": origin, "Access-Control-Request-Method": method})
+            st, h, _ = cors_request("OPTIONS", f"{b.api}/api/v1/cameras/{cam}", hdr)
+            if st != 204 or "Access-Control-Allow-Origin" in h:
+                fail(f"preflight {method} from {origin}: {st} {dict(h)}")
+        # The fetch itself: the stream's bytes from b, readable by a's page.
+        t_get = time.time()
+        st, h, body = cors_request("GET", live, {"Origin": a.api, "Authorization": "Bearer " + TOKEN}, has_ftyp, 20)
+        if st != 200 or h.get("Access-Control-Allow-Origin") != a.api or not has_ftyp(body):
+            fail(f"GET {live} from {a.api}: {st} {dict(h)} {body[:16]!r}")
+        ftyp_s = time.time() - t_get
+        # The detections' EventSource (token in the query, no preflight): events from b with the CORS header.
+        sse = f"{b.api}/streams/{cam}/detections?access_token={TOKEN}"
+        st, h, body = cors_request("GET", sse, {"Origin": a.api}, lambda x: b"event: detections" in x, 20)
+        if st != 200 or h.get("Access-Control-Allow-Origin") != a.api or b"event: detections" not in body:
+            fail(f"GET {sse} from {a.api}: {st} {dict(h)} {body[:200]!r}")
+        print(f"cors: {a.name}'s dashboard reads {cam} from its owner {b.name}: preflight 204 without a token, "
+              f"ftyp after {ftyp_s:.2f} s, detection events; none for other origins or writes "
+              f"({time.time() - t_begin:.1f} s)", flush=True)
+    finally:
+        for n in pair:
+            n.stop()
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
@@ -302,6 +389,7 @@ def main():
     figures = []
     try:
         etcd.start()
+        cors_phase(work, itscam, shared, etcd)
         # ---- start: 3 nodes, every camera on exactly one of them
         for n in nodes[:3]:
             n.start()

@@ -1,7 +1,7 @@
 // The HTTP API in cluster mode (api_cluster.h) over real loopback HTTP with a real Pipeline: the camera list from
 // the cluster with owners, POST / DELETE through the cluster's store, 307 to the owner (same path and query) for a
-// camera that runs elsewhere, 503 while a camera has no owner, 404 for one the cluster does not have, and the
-// cluster object of /health/performance. The cluster side is an in-memory ClusterApi (the etcd one is tested with
+// camera that runs elsewhere, 503 while a camera has no owner, 404 for one the cluster does not have, the
+// cluster object of /health/performance, and CORS for the members' dashboards (http_cors.h). The cluster side is an in-memory ClusterApi (the etcd one is tested with
 // real processes in tests/cluster/cluster_nodes_test.py).
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "pipeline/pipeline.h"
+#include "service/http_cors.h"
 #include "service/http_service.h"
 #include "service_test_util.h"
 
@@ -33,6 +35,7 @@ class MemoryCluster : public ClusterApi {
     };
     std::mutex mu;
     std::map<std::string, Cam> cams;
+    std::vector<std::string> member_api_list;  // the live members' API addresses
     std::string here = "n1";
     bool down = false;
 
@@ -67,6 +70,11 @@ class MemoryCluster : public ClusterApi {
         if (!cams.erase(id)) return not_found("camera '" + id + "' does not exist in the cluster");
         return Status::ok();
     }
+    Result<std::vector<std::string>> member_apis() override {
+        std::lock_guard<std::mutex> lk(mu);
+        if (down) return unavailable("etcd http://127.0.0.1:1 /v3/kv/range: Could not establish connection");
+        return member_api_list;
+    }
     json status_json() override { return json{{"node", here}, {"members", json::array()}}; }
 };
 
@@ -93,6 +101,7 @@ class HttpClusterTest : public ::testing::Test {
         cluster_->cams["a"] = {R"({"id":"a","url":"synthetic://64x64@5"})", "n1", "http://127.0.0.1:1", 7};
         cluster_->cams["far"] = {R"({"id":"far","url":"rtsp://user:pw@cam/x"})", "n2", "http://10.1.2.3:8000", 12};
         cluster_->cams["orphan"] = {R"({"id":"orphan","url":"synthetic://64x64@5"})", "", "", 0};
+        cluster_->member_api_list = {"http://127.0.0.1:1", "http://10.1.2.3:8000"};
         ServiceOptions so;
         so.port = 0;
         so.api_token = kToken;
@@ -201,4 +210,108 @@ TEST_F(HttpClusterTest, PerformanceAndRecordsCarryTheCluster) {
     EXPECT_EQ(pipe_->latest("a")->epoch, 7);
     const json rec = json::parse(pipeline::detection_record_json(*pipe_->latest("a")));
     EXPECT_EQ(rec["epoch"], 7);
+}
+
+// CORS: the dashboard of member n2 (origin http://10.1.2.3:8000) reads camera a, which runs here.
+const std::string kPeer = "http://10.1.2.3:8000";
+
+TEST_F(HttpClusterTest, CorsAllowsTheMembersDashboards) {
+    httplib::Headers h = auth();
+    h.emplace("Origin", kPeer);
+    for (const std::string path : {"/api/v1/cameras/a", "/api/v1/cameras/a/detections/latest"}) {
+        auto r = cli_->Get(path, h);
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+        EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer) << path;
+        EXPECT_EQ(r->get_header_value("Vary"), "Origin") << path;
+    }
+    // Written differently (upper case, default port spelled out): the same origin, answered in its normal form.
+    h = auth();
+    h.emplace("Origin", "HTTP://127.0.0.1:1");
+    auto r = cli_->Get("/api/v1/cameras/a", h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "http://127.0.0.1:1");
+}
+
+TEST_F(HttpClusterTest, CorsNeverReflectsAnUnknownOrigin) {
+    for (const std::string origin : {"http://evil.example", "http://10.1.2.3:8001", "https://10.1.2.3:8000", "null",
+                                     "http://10.1.2.3:8000.evil.example"}) {
+        httplib::Headers h = auth();
+        h.emplace("Origin", origin);
+        auto r = cli_->Get("/api/v1/cameras/a", h);
+        ASSERT_TRUE(r) << origin;
+        EXPECT_EQ(r->status, 200) << "answered as without CORS: " << r->body;
+        EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin")) << origin;
+        h.emplace("Access-Control-Request-Method", "GET");
+        r = cli_->Options("/streams/a/live.mp4", h);
+        ASSERT_TRUE(r) << origin;
+        EXPECT_EQ(r->status, 204) << "no error page";
+        for (const char* name : {"Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+                                 "Access-Control-Allow-Headers", "Access-Control-Max-Age"})
+            EXPECT_FALSE(r->has_header(name)) << origin << ": " << name;
+    }
+}
+
+TEST_F(HttpClusterTest, CorsPreflightNeedsNoToken) {
+    const httplib::Headers h{{"Origin", kPeer},
+                             {"Access-Control-Request-Method", "GET"},
+                             {"Access-Control-Request-Headers", "authorization"}};
+    for (const std::string path : {"/streams/a/live.mp4", "/streams/a/detections", "/api/v1/cameras/a/analytics"}) {
+        auto r = cli_->Options(path, h);
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 204) << path << ": " << r->body;
+        EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer) << path;
+        EXPECT_EQ(r->get_header_value("Access-Control-Allow-Methods"), "GET, HEAD");
+        EXPECT_EQ(r->get_header_value("Access-Control-Allow-Headers"), "Authorization");
+        EXPECT_EQ(r->get_header_value("Access-Control-Max-Age"), std::to_string(CorsPolicy::kMaxAgeS));
+        EXPECT_TRUE(r->body.empty());
+    }
+    // A preflight for a camera that runs elsewhere is answered here too (browsers follow no redirect on one).
+    auto r = cli_->Options("/streams/far/live.mp4", h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204);
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer);
+    // etcd unreachable: the members last read stay allowed (cameras keep running through an outage).
+    cluster_->down = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the policy's refresh
+    r = cli_->Options("/streams/a/live.mp4", h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer);
+}
+
+TEST_F(HttpClusterTest, DashboardMayConnectToTheMembers) {
+    auto r = cli_->Get("/");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_NE(r->get_header_value("Content-Security-Policy").find("connect-src 'self' http://127.0.0.1:1 " + kPeer + ";"),
+              std::string::npos)
+        << r->get_header_value("Content-Security-Policy");
+}
+
+TEST_F(HttpClusterTest, CorsNeverOpensWrites) {
+    // A preflight for DELETE (or POST) from a member's dashboard gets no CORS headers: the browser never sends it.
+    for (const char* method : {"DELETE", "POST", "PUT"}) {
+        const httplib::Headers h{{"Origin", kPeer}, {"Access-Control-Request-Method", method}};
+        auto r = cli_->Options("/api/v1/cameras/a", h);
+        ASSERT_TRUE(r) << method;
+        EXPECT_EQ(r->status, 204);
+        EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin")) << method;
+        EXPECT_FALSE(r->has_header("Access-Control-Allow-Methods")) << method;
+    }
+    // Nor does the write itself, even with the right token.
+    httplib::Headers h = auth();
+    h.emplace("Origin", kPeer);
+    auto r = cli_->Delete("/api/v1/cameras/orphan", h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204) << r->body;
+    EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+    r = cli_->Post("/api/v1/cameras", h, R"({"id": "x1", "url": "synthetic://64x64@5"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201) << r->body;
+    EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+    // OPTIONS on a write-only route is no preflight target at all.
+    r = cli_->Options("/api/v1/baseline", httplib::Headers{{"Origin", kPeer}, {"Access-Control-Request-Method", "POST"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405);
+    EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
 }

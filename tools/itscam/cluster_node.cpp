@@ -140,6 +140,14 @@ Result<service::CameraOwner> ClusterNode::owner(const std::string& id) {
     return o;
 }
 
+Result<std::vector<std::string>> ClusterNode::member_apis() {
+    ITSCAM_ASSIGN_OR_RETURN(cluster::ClusterView v, read_view());
+    std::vector<std::string> out;
+    for (const auto& [name, m] : v.members)
+        if (!m.info.api.empty()) out.push_back(m.info.api);
+    return out;
+}
+
 Result<bool> ClusterNode::create_camera(const std::string& id, const std::string& spec_json) {
     const std::string key = keys_.camera(id);
     auto r = client_->txn({cluster::Compare::create_revision(key, 0)}, {cluster::TxnOp::put(key, spec_json)});

@@ -51,6 +51,7 @@ class ClusterNode : public service::ClusterApi {
     Result<service::CameraOwner> owner(const std::string& id) override;
     Result<bool> create_camera(const std::string& id, const std::string& spec_json) override;
     Status delete_camera(const std::string& id) override;
+    Result<std::vector<std::string>> member_apis() override;
     nlohmann::json status_json() override;
 
   private:
