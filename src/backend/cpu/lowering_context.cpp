@@ -1,6 +1,7 @@
 #include "backend/cpu/lowering_context.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "backend/arena_plan.h"
 
@@ -9,6 +10,47 @@ namespace itscam::cpu {
 memory::dims to_dims(const Shape& s) {
     return memory::dims(s.begin(), s.end());
 }
+
+namespace {
+
+const char* cpu_isa_name(dnnl::cpu_isa isa) {
+    switch (isa) {
+        case dnnl::cpu_isa::sse41: return "SSE4.1";
+        case dnnl::cpu_isa::avx: return "AVX";
+        case dnnl::cpu_isa::avx2: return "AVX2";
+        case dnnl::cpu_isa::avx2_vnni: return "AVX2 VNNI";
+        case dnnl::cpu_isa::avx512_mic: return "AVX-512 (Xeon Phi)";
+        case dnnl::cpu_isa::avx512_mic_4ops: return "AVX-512 (Xeon Phi 4ops)";
+        case dnnl::cpu_isa::avx512_core: return "AVX-512";
+        case dnnl::cpu_isa::avx512_core_vnni: return "AVX-512 VNNI";
+        case dnnl::cpu_isa::avx512_core_bf16: return "AVX-512 BF16";
+        case dnnl::cpu_isa::avx512_core_amx: return "AMX";
+        default: return "an instruction set older than SSE4.1";
+    }
+}
+
+bool cpu_isa_runs_bf16(dnnl::cpu_isa isa) {
+    switch (isa) {
+        case dnnl::cpu_isa::avx512_core:
+        case dnnl::cpu_isa::avx512_core_vnni:
+        case dnnl::cpu_isa::avx512_core_bf16:
+        case dnnl::cpu_isa::avx512_core_amx: return true;
+        default: return false;
+    }
+}
+
+Status check_bf16_isa(const std::string& precision) {
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    if (cpu_isa_runs_bf16(isa)) return Status::ok();
+    return unsupported("precision " + precision + " on the cpu backend needs a CPU with AVX-512 (oneDNN runs bf16 " +
+                       "there only); this one offers " + cpu_isa_name(isa) +
+                       (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")
+                            ? std::string(" (limited by ONEDNN_MAX_CPU_ISA/DNNL_MAX_CPU_ISA)")
+                            : std::string()) +
+                       "; use precision fp32");
+}
+
+}  // namespace
 
 Status dnnl_status(const dnnl::error& e, const std::string& what) {
     return Status(StatusCode::kDevice,
@@ -19,6 +61,10 @@ LoweringContext::LoweringContext(const Graph& g, const BackendOptions& opt) : g_
 
 Status LoweringContext::init() {
     if (opt_.precision == Precision::kBF16 || opt_.precision == Precision::kInt8) {
+        // oneDNN 2.6 runs bf16 (and so our int8, whose activations are bf16) on AVX-512 cores only; elsewhere every
+        // primitive descriptor fails at the first convolution with an opaque "could not create" error. Say why up
+        // front, so that the user (and a test) can tell a CPU without the instructions from a real failure.
+        ITSCAM_RETURN_IF_ERROR(check_bf16_isa(precision_name(opt_.precision)));
         // int8 runs its convolutions on uint8 copies of bf16 activations; the rest of the graph runs in bf16.
         act_dt_ = dt::bf16;
         act_dtype_ = DType::kBF16;
