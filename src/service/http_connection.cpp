@@ -214,8 +214,10 @@ void HttpConnection<Stream>::on_header(error_code ec) {
                    "method " + req_.method + " is not allowed on " + req_.path + " (allowed: " + match_.allow + ")");
         return write_response(std::move(res));
     }
-    if (!check_access(match_.access, match_.query_token, req_, shared().api_token, shared().read_token, res))
+    if (!check_access(match_.access, match_.query_token, req_, shared().api_token, shared().read_token, res)) {
+        if (match_.denied) (*match_.denied)(req_, res);
         return write_response(std::move(res));
+    }
     const std::string coding = req_.get_header_value("Content-Encoding");
     if (!coding.empty() && !iequals(trim(coding), "identity")) {
         // Bodies are never decompressed, so a small compressed body cannot grow past max_body_bytes.

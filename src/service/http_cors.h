@@ -4,7 +4,8 @@
 // EventSource of /streams/{id}/detections an Origin. Those requests come from another origin, so the owner answers
 // them only for origins it trusts: the API addresses (`owner_api`, cluster.advertise) of the cluster's live members.
 //
-//   a GET/HEAD with an allowed Origin   Access-Control-Allow-Origin: <that origin>, Vary: Origin
+//   a GET/HEAD with an allowed Origin   Access-Control-Allow-Origin: <that origin>, Vary: Origin (on its 401 too:
+//                                       HttpRouter's `denied` hook, so the page can tell a bad token from a dead node)
 //   a GET/HEAD with any other Origin    Vary: Origin only (the browser then refuses to hand the answer to the page)
 //   OPTIONS (preflight: Access-Control-Request-Method), allowed origin, method GET or HEAD:
 //                                       204, Access-Control-Allow-Origin, -Allow-Methods: GET, HEAD,

@@ -17,21 +17,24 @@ std::vector<std::string> HttpRouter::split(const std::string& path) {
     return out;  // "/" -> {""}
 }
 
-void HttpRouter::add(const std::string& method, const std::string& pattern, Access access, HttpHandler handler) {
+void HttpRouter::add(const std::string& method, const std::string& pattern, Access access, HttpHandler handler,
+                     HttpHandler denied) {
     std::vector<std::string> segs = split(pattern);
     for (auto& s : segs)
         if (s.size() >= 2 && s.front() == '{' && s.back() == '}') s = "{}";
+    Route::Method entry{method, access, std::move(handler), std::move(denied)};
     for (auto& r : routes_) {
         if (r.segments != segs) continue;
-        for (auto& [m, h] : r.methods)
-            if (m == method) {
-                h = {access, std::move(handler)};
+        for (auto& m : r.methods)
+            if (m.name == method) {
+                m = std::move(entry);
                 return;
             }
-        r.methods.push_back({method, {access, std::move(handler)}});
+        r.methods.push_back(std::move(entry));
         return;
     }
-    routes_.push_back(Route{std::move(segs), {{method, {access, std::move(handler)}}}});
+    routes_.push_back(Route{std::move(segs), {}});
+    routes_.back().methods.push_back(std::move(entry));
 }
 
 HttpRouter::Match HttpRouter::match(const std::string& method, const std::string& path) const {
@@ -65,13 +68,14 @@ HttpRouter::Match HttpRouter::match(const std::string& method, const std::string
     }
     if (!best) return m;
     const std::string want = method == "HEAD" ? "GET" : method;
-    for (const auto& [meth, h] : best->methods) {
+    for (const auto& e : best->methods) {
         if (!m.allow.empty()) m.allow += ", ";
-        m.allow += meth == "GET" ? "GET, HEAD" : meth;
-        if (meth == want) {
+        m.allow += e.name == "GET" ? "GET, HEAD" : e.name;
+        if (e.name == want) {
             m.status = 200;
-            m.access = h.first;
-            m.handler = &h.second;
+            m.access = e.access;
+            m.handler = &e.handler;
+            m.denied = e.denied ? &e.denied : nullptr;
         }
     }
     if (!m.handler) {

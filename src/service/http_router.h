@@ -24,11 +24,15 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 class HttpRouter {
   public:
     // `pattern`: "/literal/segments/{name}/..."; a method may be added to a pattern more than once (last wins).
-    void add(const std::string& method, const std::string& pattern, Access access, HttpHandler handler);
+    // `denied`, when set, may add headers to the 401/403 the access check answers (the CORS headers of a
+    // cross-origin read, so that the page sees the 401 itself rather than a network error).
+    void add(const std::string& method, const std::string& pattern, Access access, HttpHandler handler,
+             HttpHandler denied = {});
 
     struct Match {
         int status = 404;  // 200: found; 404: no such path; 405: path known, method not
         const HttpHandler* handler = nullptr;
+        const HttpHandler* denied = nullptr;  // set when the route has a `denied` hook
         Access access = Access::kOpen;
         std::vector<std::string> captures;
         std::string allow;         // for 405: "GET, HEAD, POST"
@@ -42,7 +46,13 @@ class HttpRouter {
   private:
     struct Route {
         std::vector<std::string> segments;  // "{}" for a capture
-        std::vector<std::pair<std::string, std::pair<Access, HttpHandler>>> methods;
+        struct Method {
+            std::string name;
+            Access access;
+            HttpHandler handler;
+            HttpHandler denied;
+        };
+        std::vector<Method> methods;
     };
     static std::vector<std::string> split(const std::string& path);
     std::vector<Route> routes_;

@@ -452,10 +452,17 @@ struct HttpService::Impl {
         if (self.cluster)
             cors = std::make_unique<CorsPolicy>([c = self.cluster] { return c->member_apis(); });
         const auto add_owned = [this](const std::string& pattern, H h) {
-            router.add("GET", pattern, Access::kRead, [this, h](const HttpRequest& req, HttpResponse& res) {
-                if (!redirect_to_owner(req, res)) (this->*h)(req, res);
-                if (cors) cors->annotate(req, res);
-            });
+            // A 401 carries the CORS headers too: the other member's page then reads "invalid token" instead of
+            // an opaque network error.
+            HttpHandler denied;
+            if (cors) denied = [this](const HttpRequest& req, HttpResponse& res) { cors->annotate(req, res); };
+            router.add(
+                "GET", pattern, Access::kRead,
+                [this, h](const HttpRequest& req, HttpResponse& res) {
+                    if (!redirect_to_owner(req, res)) (this->*h)(req, res);
+                    if (cors) cors->annotate(req, res);
+                },
+                std::move(denied));
             if (cors)
                 router.add("OPTIONS", pattern, Access::kOpen,
                            [this](const HttpRequest& req, HttpResponse& res) { cors->preflight(req, res); });

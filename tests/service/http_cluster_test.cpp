@@ -279,6 +279,43 @@ TEST_F(HttpClusterTest, CorsPreflightNeedsNoToken) {
     EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer);
 }
 
+TEST_F(HttpClusterTest, CorsRefusalsReachThePage) {
+    // With a read token, a member's page that sends none (or a stale one) gets the 401 with the CORS headers, so it
+    // can say "unauthorized" instead of a network error; other origins and writes still get none.
+    ServiceOptions so;
+    so.port = 0;
+    so.api_token = kToken;
+    so.read_token = "reader-token";
+    HttpService svc(*pipe_, so);
+    svc.cluster = cluster_;
+    ASSERT_TRUE(svc.start().is_ok());
+    httplib::Client cli("127.0.0.1", svc.port());
+    for (const std::string token : {"", "stale"}) {
+        httplib::Headers h{{"Origin", kPeer}};
+        if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+        for (const std::string path : {"/api/v1/cameras/a", "/streams/a/live.mp4"}) {
+            auto r = cli.Get(path, h);
+            ASSERT_TRUE(r) << path;
+            EXPECT_EQ(r->status, 401) << path << ": " << r->body;
+            EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer) << path;
+            EXPECT_TRUE(r->has_header("WWW-Authenticate")) << path;
+        }
+    }
+    auto r = cli.Get("/api/v1/cameras/a", httplib::Headers{{"Origin", "http://evil.example"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+    r = cli.Delete("/api/v1/cameras/a", httplib::Headers{{"Origin", kPeer}, {"Authorization", "Bearer reader-token"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << r->body;
+    EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+    r = cli.Get("/api/v1/cameras/a", httplib::Headers{{"Origin", kPeer}, {"Authorization", "Bearer reader-token"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kPeer);
+    svc.stop();
+}
+
 TEST_F(HttpClusterTest, DashboardMayConnectToTheMembers) {
     auto r = cli_->Get("/");
     ASSERT_TRUE(r);
