@@ -304,7 +304,8 @@ TEST(Int8, KeepsTheSameObjects) {
         return out;
     };
     auto d = Detector::create(kModel, o);
-    // A CPU without AVX-512 runs no bf16, so no int8 (its activations are bf16): a clear kUnsupported (cli_test.sh cpu_isa_limit).
+    // A CPU without AVX-512 runs no bf16, so no int8 (its activations are bf16): a clear kUnsupported
+    // (cli_test.sh cpu_isa_limit).
     if (!d && d.status().code() == StatusCode::kUnsupported) GTEST_SKIP() << d.status().to_string();
     ASSERT_TRUE(d) << d.status().to_string();
     for (const char* image : {"bus", "zidane"}) {
