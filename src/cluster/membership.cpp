@@ -54,6 +54,7 @@ void Membership::stop(Leave how) {
         state_.lease_id = 0;
         ++state_.generation;
         end_deadline_locked();
+        lease_id_.store(0);
     }
     if (Status st = client_.lease_revoke(id); !st && st.code() != StatusCode::kNotFound)
         note_error("revoking lease " + lease_name(id) + " on leave: " + st.message());
@@ -81,6 +82,19 @@ void Membership::notify_listener() {
 bool Membership::may_publish() const {
     const int64_t d = deadline_ns_.load(std::memory_order_acquire);
     return d != 0 && to_ns(LeaseClock::now()) < d;
+}
+
+// A lease change stores deadline 0, then the id, then the new deadline (set_lease): an id read twice, unchanged,
+// around the deadline pairs that deadline with that id, or the deadline is 0 (no publishing, for the moment of
+// the change).
+bool Membership::may_publish(int64_t lease) const {
+    if (lease == 0) return false;
+    for (;;) {
+        const int64_t id = lease_id_.load();
+        const int64_t d = deadline_ns_.load();
+        if (lease_id_.load() != id) continue;
+        return id == lease && d != 0 && to_ns(LeaseClock::now()) < d;
+    }
 }
 
 LeaseClock::time_point Membership::deadline() const {
@@ -116,8 +130,12 @@ void Membership::set_lease(int64_t id, LeaseClock::time_point deadline) {
         const bool changed = state_.lease_id != id;
         state_.lease_id = id;
         state_.deadline = deadline;
-        if (changed) ++state_.generation;
-        deadline_ns_.store(to_ns(deadline), std::memory_order_release);
+        if (changed) {
+            ++state_.generation;
+            deadline_ns_.store(0);
+            lease_id_.store(id);
+        }
+        deadline_ns_.store(to_ns(deadline));
         last_error_.clear();
         if (!changed) return;
     }
@@ -132,6 +150,7 @@ void Membership::lose_lease(const std::string& why) {
         state_.lease_id = 0;
         ++state_.generation;
         end_deadline_locked();
+        lease_id_.store(0);
     }
     note_error("lease " + lease_name(stale_lease_) + " lost: " + why);
     notify_listener();

@@ -66,6 +66,11 @@ public:
 
     // Cheap, lock-free, callable from any thread: a lease is held and its deadline has not passed.
     bool may_publish() const;
+    // The same, for work done under one lease: `lease` is the current lease and its deadline has not passed. A
+    // camera acquired under a lease that was lost publishes nothing more, even once the node holds a new lease
+    // (a paused node wakes, registers again within a round trip, and the guard stops its old cameras a moment
+    // later: this is what fences that moment).
+    bool may_publish(int64_t lease) const;
     // The current lease's deadline; once the lease is lost or given up, when publishing ended (the epoch before
     // the first lease).
     LeaseClock::time_point deadline() const;
@@ -108,6 +113,7 @@ private:
     LeaseClock::time_point last_sent_{};  // of the last successful keepalive / grant
     std::string last_error_;
     std::atomic<int64_t> deadline_ns_{0};  // 0: never had a lease
+    std::atomic<int64_t> lease_id_{0};     // state_.lease_id, for may_publish(lease)
     std::thread thread_;
 };
 

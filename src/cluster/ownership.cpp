@@ -98,7 +98,7 @@ void OwnershipController::note_error(const std::string& e) {
 void OwnershipController::start_locked(HeldCamera& h, const std::string& spec_json) {
     Status st;
     try {
-        st = cb_.start(h.id, spec_json, h.epoch);
+        st = cb_.start(h.id, spec_json, h.epoch, h.lease);
     } catch (const std::exception& e) {
         st = internal_error(std::string("start threw: ") + e.what());
     } catch (...) {
@@ -126,10 +126,8 @@ void OwnershipController::stop_locked(HeldCamera& h, const std::string& reason) 
 
 // Every camera held under a lease that is no longer valid stops now; its owner key goes with the lease.
 void OwnershipController::fence_locked() {
-    const LeaseState ls = membership_.lease();
-    const bool valid = membership_.may_publish();
     for (auto it = held_.begin(); it != held_.end();) {
-        if (valid && it->second.lease == ls.lease_id) {
+        if (membership_.may_publish(it->second.lease)) {
             ++it;
             continue;
         }
@@ -164,7 +162,7 @@ void OwnershipController::reconcile_loop() {
 
 void OwnershipController::tick() {
     const LeaseState ls = membership_.lease();
-    if (ls.lease_id == 0 || !membership_.may_publish()) return;  // the guard fences; nothing to acquire
+    if (!membership_.may_publish(ls.lease_id)) return;  // the guard fences; nothing to acquire
     auto head = client_.range_prefix(keys_.all(), 0, /*count_only=*/true);
     if (!head) {
         note_error("polling etcd: " + head.status().message());
@@ -241,7 +239,7 @@ void OwnershipController::apply(const ClusterView& view, const LeaseState& ls, b
         const auto spec = view.cameras.find(id);
         if (spec != view.cameras.end() && wants(id)) {
             std::lock_guard<std::mutex> lk(mu_);
-            if (!membership_.may_publish() || membership_.lease().lease_id != ls.lease_id) return;
+            if (!membership_.may_publish(ls.lease_id)) return;
             HeldCamera& h = held_[id];
             h = {id, o.epoch, ls.lease_id, spec->second.mod_revision, false};
             start_locked(h, spec->second.json);
@@ -291,7 +289,7 @@ void OwnershipController::acquire(const std::string& id, const CameraSpec& spec,
     if (!r->succeeded) return;  // another node was faster; the next read shows who
     std::lock_guard<std::mutex> lk(mu_);
     // The lease may have been lost while the txn was in flight: the key then lapses with it.
-    if (!membership_.may_publish() || membership_.lease().lease_id != ls.lease_id) return;
+    if (!membership_.may_publish(ls.lease_id)) return;
     HeldCamera& h = held_[id];
     h = {id, r->revision, ls.lease_id, spec.mod_revision, false};
     start_locked(h, spec.json);

@@ -35,9 +35,10 @@ namespace itscam::cluster {
 
 struct OwnershipCallbacks {
     // Start camera `id` from its spec (the JSON under <prefix>/cameras/<id>); everything it publishes carries
-    // `epoch`. A failure is logged and the node keeps the camera without running it until its spec changes (any
-    // other node would fail on the same spec).
-    std::function<Status(const std::string& id, const std::string& spec_json, int64_t epoch)> start;
+    // `epoch`, and is published only while Membership::may_publish(lease) holds (`lease`: the one its owner key
+    // was put under). A failure is logged and the node keeps the camera without running it until its spec changes
+    // (any other node would fail on the same spec).
+    std::function<Status(const std::string& id, const std::string& spec_json, int64_t epoch, int64_t lease)> start;
     std::function<void(const std::string& id, const std::string& reason)> stop;
 };
 

@@ -121,11 +121,12 @@ struct PipelineOptions {
     // Service start time or cluster epoch: part of every event id (camera_analytics.h). 0: the pipeline's creation
     // time in seconds.
     int64_t analytics_epoch = 0;
-    // Cluster mode (docs/cluster.md): checked before a frame's record and events go to the sinks, on_event and the
-    // analytics counters; when it answers false the frame is only counted (frames_fenced), so a node that lost
-    // (or may have lost) its lease never publishes what the camera's next owner publishes too. Called on inference
-    // worker threads: must be cheap (Membership::may_publish). Unset: always publish.
-    std::function<bool()> may_publish;
+    // Cluster mode (docs/cluster.md): asked with the camera's epoch (Pipeline::add_camera) before a frame's record
+    // and events go to the sinks, on_event and the analytics counters; when it answers false the frame is only
+    // counted (frames_fenced), so a node that lost (or may have lost) the lease it took the camera under never
+    // publishes what the camera's next owner publishes too, not even once it holds a new lease. Called on
+    // inference worker threads: must be cheap (Membership::may_publish(lease)). Unset: always publish.
+    std::function<bool(int64_t epoch)> may_publish;
     // Cluster mode: this node's name, stamped with the epoch on the records of cameras added with one.
     std::string node;
     // create() returns at once and load() builds the engines (the HTTP API can answer "not ready" meanwhile).

@@ -141,9 +141,10 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
             rec.node = opt.node;
         }
         rec.class_names = &g.names;
-        // Cluster mode: past the lease deadline nothing of this frame is published or counted (the camera's next
-        // owner may be running it already); the guard stops the camera moments later.
-        const bool publish = !opt.may_publish || opt.may_publish();
+        // Cluster mode: past the deadline of the lease the camera was taken under nothing of this frame is
+        // published or counted (the camera's next owner may be running it already); the guard stops the camera
+        // moments later.
+        const bool publish = !opt.may_publish || opt.may_publish(cam->epoch);
         if (!publish) frames_fenced++;
         const float conf = static_cast<float>(cam->cfg.confidence);
         // The tracker also takes the low-score detections (ByteTrack's second stage), above its own floor.

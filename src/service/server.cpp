@@ -388,10 +388,13 @@ void Server::record_sample(const pipeline::PipelineSnapshot& s) {
 
 void Server::collect_analytics(bool flush) {
     std::vector<analytics::IntervalAggregate> intervals = pipe_->take_intervals(flush);
-    // Cluster mode: past the lease deadline the camera's next owner may be counting it already.
-    if (!intervals.empty() && opt_.may_publish && !opt_.may_publish()) {
-        *fenced_intervals_ += static_cast<int64_t>(intervals.size());
-        intervals.clear();
+    // Cluster mode: past the deadline of the lease a camera was taken under, its next owner may be counting it
+    // already.
+    if (opt_.may_publish) {
+        const auto fenced = std::remove_if(intervals.begin(), intervals.end(),
+                                           [&](const analytics::IntervalAggregate& a) { return !opt_.may_publish(a.epoch); });
+        *fenced_intervals_ += static_cast<int64_t>(intervals.end() - fenced);
+        intervals.erase(fenced, intervals.end());
     }
     if (!intervals.empty()) {
         recent_->add(intervals);

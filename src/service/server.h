@@ -69,10 +69,10 @@ struct ServerOptions {
     // thread). Unset: not published.
     std::function<void(const analytics::AnalyticsEvent&)> publish_event;
     std::function<void(const std::vector<analytics::IntervalAggregate>&)> publish_intervals;
-    // Cluster mode (docs/cluster.md): the lease check (Membership::may_publish) that gates every record, event and
-    // interval (attach() hands it to the pipeline; intervals closed while it is false are dropped and counted), and
-    // the cluster's side of the HTTP API (api_cluster.h). Unset: a stand-alone node.
-    std::function<bool()> may_publish;
+    // Cluster mode (docs/cluster.md): the lease check, asked with a camera's epoch, that gates every record, event
+    // and interval of that camera (attach() hands it to the pipeline; intervals closed while it is false are
+    // dropped and counted), and the cluster's side of the HTTP API (api_cluster.h). Unset: a stand-alone node.
+    std::function<bool(int64_t epoch)> may_publish;
     std::shared_ptr<ClusterApi> cluster;
 };
 

@@ -97,6 +97,29 @@ TEST_F(MembershipTest, AnAbandonedLeaseStopsPublishingAtItsDeadlineBeforeEtcdDro
     EXPECT_LT(std::chrono::duration<double>(LeaseClock::now() - deadline).count(), 1.5);
 }
 
+// The lease is revoked under the node (as when etcd lost it): the node registers again under a new lease, and
+// work taken under the old one may not publish any more although the node may publish again (a paused node that
+// wakes re-registers within a round trip, before the guard has stopped its old cameras).
+TEST_F(MembershipTest, WorkUnderAReplacedLeaseStaysFenced) {
+    Membership m(*client_, options("n1"));
+    EXPECT_FALSE(m.may_publish(0));
+    ASSERT_TRUE(m.start().is_ok());
+    ASSERT_TRUE(wait_until([&] { return m.may_publish(); }, 5)) << m.last_error();
+    const int64_t old_lease = m.lease().lease_id;
+    EXPECT_TRUE(m.may_publish(old_lease));
+    EXPECT_FALSE(m.may_publish(old_lease + 1));
+    EXPECT_FALSE(m.may_publish(0));
+    ASSERT_TRUE(client_->lease_revoke(old_lease).is_ok());
+    ASSERT_TRUE(wait_until([&] { return m.lease().lease_id != 0 && m.lease().lease_id != old_lease; }, 5))
+        << m.last_error();
+    const int64_t new_lease = m.lease().lease_id;
+    EXPECT_TRUE(m.may_publish());
+    EXPECT_TRUE(m.may_publish(new_lease));
+    EXPECT_FALSE(m.may_publish(old_lease));
+    m.stop(Membership::Leave::kRevoke);
+    EXPECT_FALSE(m.may_publish(new_lease));
+}
+
 TEST(MembershipOptions, BadOptionsAreRefused) {
     auto client = test_client({"http://127.0.0.1:1"});
     MembershipOptions o = options("");

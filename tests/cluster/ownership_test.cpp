@@ -36,7 +36,7 @@ class Journal {
 public:
     OwnershipCallbacks callbacks(const std::string& node) {
         OwnershipCallbacks cb;
-        cb.start = [this, node](const std::string& id, const std::string& spec, int64_t epoch) -> Status {
+        cb.start = [this, node](const std::string& id, const std::string& spec, int64_t epoch, int64_t) -> Status {
             std::lock_guard<std::mutex> lk(mu_);
             if (spec.find("\"fail\"") != std::string::npos) return invalid_argument("this spec cannot start");
             runs_.push_back({node, id, epoch, LeaseClock::now(), LeaseClock::time_point::max(), ""});

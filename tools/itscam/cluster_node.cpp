@@ -31,10 +31,19 @@ ClusterNode::~ClusterNode() {
     stop();
 }
 
-std::function<bool()> ClusterNode::publish_gate() const {
-    return [this] {
+std::function<bool(int64_t)> ClusterNode::publish_gate() const {
+    return [this](int64_t epoch) {
         const cluster::Membership* m = gate_.load(std::memory_order_acquire);
-        return m != nullptr && m->may_publish();
+        if (m == nullptr) return false;
+        if (epoch == 0) return m->may_publish();
+        int64_t lease = 0;
+        {
+            std::lock_guard<std::mutex> lk(tenures_mu_);
+            auto it = tenures_.find(epoch);
+            if (it == tenures_.end()) return false;  // stopped here (a frame still in flight)
+            lease = it->second.lease;
+        }
+        return m->may_publish(lease);
     };
 }
 
@@ -53,11 +62,22 @@ Status ClusterNode::seed(const std::vector<config::CameraConfig>& seeds) {
     return Status::ok();
 }
 
-Status ClusterNode::start_camera(const std::string& id, const std::string& spec_json, int64_t epoch) {
+Status ClusterNode::start_camera(const std::string& id, const std::string& spec_json, int64_t epoch, int64_t lease) {
     auto cam = config::parse_camera(spec_json, "etcd " + keys_.camera(id));
     if (!cam) return cam.status();
     if (cam->id != id) return invalid_argument("etcd " + keys_.camera(id) + ": the spec names camera '" + cam->id + "'");
-    return pipe_->add_camera(*cam, epoch);
+    {
+        std::lock_guard<std::mutex> lk(tenures_mu_);
+        tenures_[epoch] = {id, lease};
+    }
+    Status st = pipe_->add_camera(*cam, epoch);
+    if (!st) forget_tenures(id);
+    return st;
+}
+
+void ClusterNode::forget_tenures(const std::string& id) {
+    std::lock_guard<std::mutex> lk(tenures_mu_);
+    std::erase_if(tenures_, [&](const auto& t) { return t.second.camera == id; });
 }
 
 Status ClusterNode::start(pipeline::Pipeline& pipe, const std::vector<config::CameraConfig>& seeds,
@@ -82,11 +102,12 @@ Status ClusterNode::start(pipeline::Pipeline& pipe, const std::vector<config::Ca
     oo.reconcile_interval_s = cluster::effective_reconcile_interval_s(cfg_);
     oo.log = mo.log;
     cluster::OwnershipCallbacks cb;
-    cb.start = [this](const std::string& id, const std::string& spec, int64_t epoch) {
-        return start_camera(id, spec, epoch);
+    cb.start = [this](const std::string& id, const std::string& spec, int64_t epoch, int64_t lease) {
+        return start_camera(id, spec, epoch, lease);
     };
     cb.stop = [this](const std::string& id, const std::string&) {
         // The controller logs the stop and its reason; a camera whose start failed is not in the pipeline.
+        forget_tenures(id);  // first: nothing of the old tenure is published from here on
         const Status st = pipe_->remove_camera(id);
         if (!st && st.code() != StatusCode::kNotFound) log_("cluster: stopping camera " + id + ": " + st.message());
     };

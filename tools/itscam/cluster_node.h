@@ -15,7 +15,9 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,9 +37,10 @@ class ClusterNode : public service::ClusterApi {
     static Result<std::shared_ptr<ClusterNode>> create(const config::Config& cfg, Log log);
     ~ClusterNode() override;
 
-    // The lease check for the pipeline and the service: lock-free, valid for the node's lifetime (false until the
-    // node has registered).
-    std::function<bool()> publish_gate() const;
+    // The lease check for the pipeline and the service, asked with a camera's epoch: true while the lease that
+    // camera was taken under is this node's current lease and its deadline has not passed (an epoch of 0: any
+    // lease). Cheap (one short lock), valid for the node's lifetime, false until the node has registered.
+    std::function<bool(int64_t epoch)> publish_gate() const;
 
     // Writes each of `seeds` to <prefix>/cameras/<id> unless that key exists (a restart never overwrites an
     // operator's change), then registers the node with `api` as its advertise address (cluster.advertise wins) and
@@ -57,7 +60,8 @@ class ClusterNode : public service::ClusterApi {
   private:
     ClusterNode(const config::Config& cfg, std::unique_ptr<cluster::EtcdClient> client, Log log);
     Status seed(const std::vector<config::CameraConfig>& seeds);
-    Status start_camera(const std::string& id, const std::string& spec_json, int64_t epoch);
+    Status start_camera(const std::string& id, const std::string& spec_json, int64_t epoch, int64_t lease);
+    void forget_tenures(const std::string& id);
     // One consistent read of the cluster.
     Result<cluster::ClusterView> read_view();
 
@@ -70,6 +74,12 @@ class ClusterNode : public service::ClusterApi {
     std::unique_ptr<cluster::OwnershipController> controller_;
     pipeline::Pipeline* pipe_ = nullptr;
     std::atomic<const cluster::Membership*> gate_{nullptr};  // set once membership_ exists (publish_gate)
+    struct Tenure {
+        std::string camera;
+        int64_t lease = 0;
+    };
+    mutable std::mutex tenures_mu_;
+    std::map<int64_t, Tenure> tenures_;  // by epoch: the cameras started here and the lease each was taken under
 };
 
 }  // namespace itscam::cli
