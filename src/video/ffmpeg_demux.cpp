@@ -21,7 +21,7 @@ namespace itscam::video {
 
 namespace {
 
-int64_t now_ns() {
+int64_t monotonic_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -131,14 +131,14 @@ void FrameClock::stamp(Frame& f, double pts, std::chrono::steady_clock::time_poi
 void FfmpegDemuxer::set_deadline(double seconds) {
     timed_out_ = false;
     const int64_t ns = seconds_to_ns(seconds);
-    deadline_ns_ = ns > 0 ? now_ns() + ns : 0;
+    deadline_ns_ = ns > 0 ? monotonic_ns() + ns : 0;
 }
 
 int FfmpegDemuxer::interrupt_cb(void* opaque) {
     auto* self = static_cast<FfmpegDemuxer*>(opaque);
     if (self->interrupted_.load(std::memory_order_relaxed)) return 1;
     const int64_t d = self->deadline_ns_.load(std::memory_order_relaxed);
-    if (d != 0 && now_ns() > d) {
+    if (d != 0 && monotonic_ns() > d) {
         self->timed_out_ = true;
         return 1;
     }

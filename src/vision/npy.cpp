@@ -19,7 +19,7 @@ constexpr size_t kMagicLen = 6;
 // Sanity cap on the header; numpy itself refuses headers above 10000 bytes by default.
 constexpr uint64_t kMaxHeaderLen = 1 << 20;
 
-bool fail(std::string* err, std::string msg) {
+bool npy_fail(std::string* err, std::string msg) {
     if (err != nullptr) *err = std::move(msg);
     return false;
 }
@@ -137,61 +137,61 @@ bool npy_load_f32(const std::string& path, std::vector<float>& data, std::vector
     data.clear();
     shape.clear();
     std::ifstream f(path, std::ios::binary);
-    if (!f) return fail(err, path + ": cannot open");
+    if (!f) return npy_fail(err, path + ": cannot open");
     f.seekg(0, std::ios::end);
     const std::streamoff file_size_off = f.tellg();
-    if (file_size_off < 0) return fail(err, path + ": cannot determine the file size");
+    if (file_size_off < 0) return npy_fail(err, path + ": cannot determine the file size");
     const uint64_t file_size = static_cast<uint64_t>(file_size_off);
     f.seekg(0, std::ios::beg);
 
     unsigned char pre[12];
-    if (file_size < 10 || !f.read(reinterpret_cast<char*>(pre), 10)) return fail(err, path + ": too short for .npy");
-    if (std::memcmp(pre, kMagic, kMagicLen) != 0) return fail(err, path + ": not a .npy file (bad magic)");
+    if (file_size < 10 || !f.read(reinterpret_cast<char*>(pre), 10)) return npy_fail(err, path + ": too short for .npy");
+    if (std::memcmp(pre, kMagic, kMagicLen) != 0) return npy_fail(err, path + ": not a .npy file (bad magic)");
     const int major = pre[6], minor = pre[7];
     uint64_t header_len = 0, header_start = 0;
     if (major == 1) {
         header_len = read_le(pre + 8, 2);
         header_start = 10;
     } else if (major == 2 || major == 3) {
-        if (file_size < 12 || !f.read(reinterpret_cast<char*>(pre + 10), 2)) return fail(err, path + ": truncated");
+        if (file_size < 12 || !f.read(reinterpret_cast<char*>(pre + 10), 2)) return npy_fail(err, path + ": truncated");
         header_len = read_le(pre + 8, 4);
         header_start = 12;
     } else {
-        return fail(err,
+        return npy_fail(err,
                     path + ": unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor));
     }
     if (header_len > kMaxHeaderLen)
-        return fail(err, path + ": header length " + std::to_string(header_len) + " too big");
-    if (header_start + header_len > file_size) return fail(err, path + ": truncated header");
+        return npy_fail(err, path + ": header length " + std::to_string(header_len) + " too big");
+    if (header_start + header_len > file_size) return npy_fail(err, path + ": truncated header");
     std::string header(header_len, '\0');
     if (header_len > 0 && !f.read(header.data(), static_cast<std::streamsize>(header_len))) {
-        return fail(err, path + ": cannot read the header");
+        return npy_fail(err, path + ": cannot read the header");
     }
 
     std::string descr, perr;
     bool fortran = false;
     std::vector<int64_t> dims;
-    if (!HeaderParser(header).parse(descr, fortran, dims, perr)) return fail(err, path + ": bad header: " + perr);
-    if (descr != "<f4") return fail(err, path + ": dtype '" + descr + "' unsupported (only '<f4' float32)");
-    if (fortran) return fail(err, path + ": Fortran-order arrays unsupported");
+    if (!HeaderParser(header).parse(descr, fortran, dims, perr)) return npy_fail(err, path + ": bad header: " + perr);
+    if (descr != "<f4") return npy_fail(err, path + ": dtype '" + descr + "' unsupported (only '<f4' float32)");
+    if (fortran) return npy_fail(err, path + ": Fortran-order arrays unsupported");
 
     uint64_t count = 1;
     for (int64_t d : dims) {
-        if (d < 0) return fail(err, path + ": negative dimension");
+        if (d < 0) return npy_fail(err, path + ": negative dimension");
         if (d != 0 && count > std::numeric_limits<uint64_t>::max() / 4 / static_cast<uint64_t>(d)) {
-            return fail(err, path + ": shape too large");
+            return npy_fail(err, path + ": shape too large");
         }
         count *= static_cast<uint64_t>(d);
     }
     const uint64_t data_start = header_start + header_len;
     const uint64_t payload = file_size - data_start;
     if (payload != count * 4) {
-        return fail(err, path + ": data size " + std::to_string(payload) + " bytes does not match shape (" +
+        return npy_fail(err, path + ": data size " + std::to_string(payload) + " bytes does not match shape (" +
                              std::to_string(count * 4) + " bytes expected)");
     }
     std::vector<float> values(count);
     if (count > 0 && !f.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(count * 4))) {
-        return fail(err, path + ": cannot read the data");
+        return npy_fail(err, path + ": cannot read the data");
     }
     data = std::move(values);
     shape = std::move(dims);
@@ -202,12 +202,12 @@ bool npy_save_f32(const std::string& path, const float* data, const std::vector<
     uint64_t count = 1;
     std::string dims;  // Python tuple syntax: "(2, 3)", "(5,)", "()"
     for (size_t i = 0; i < shape.size(); ++i) {
-        if (shape[i] < 0) return fail(err, path + ": negative dimension");
+        if (shape[i] < 0) return npy_fail(err, path + ": negative dimension");
         count *= static_cast<uint64_t>(shape[i]);
         dims += (i ? ", " : "") + std::to_string(shape[i]);
     }
     if (shape.size() == 1) dims += ",";
-    if (count > 0 && data == nullptr) return fail(err, path + ": null data");
+    if (count > 0 && data == nullptr) return npy_fail(err, path + ": null data");
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
     // The data must start on a 64-byte boundary; the header ends with '\n'.
     const bool v2 = header.size() + 11 > 65535;
@@ -217,7 +217,7 @@ bool npy_save_f32(const std::string& path, const float* data, const std::vector<
     header.push_back('\n');
 
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) return fail(err, path + ": cannot open for writing");
+    if (!f) return npy_fail(err, path + ": cannot open for writing");
     f.write(kMagic, kMagicLen);
     const unsigned char ver[2] = {static_cast<unsigned char>(v2 ? 2 : 1), 0};
     f.write(reinterpret_cast<const char*>(ver), 2);
@@ -227,7 +227,7 @@ bool npy_save_f32(const std::string& path, const float* data, const std::vector<
     f.write(reinterpret_cast<const char*>(len_le), v2 ? 4 : 2);
     f.write(header.data(), static_cast<std::streamsize>(header.size()));
     if (count > 0) f.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * 4));
-    if (!f) return fail(err, path + ": write failed");
+    if (!f) return npy_fail(err, path + ": write failed");
     return true;
 }
 

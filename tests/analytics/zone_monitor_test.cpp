@@ -7,7 +7,7 @@
 namespace itscam::analytics {
 namespace {
 
-TrackedObject box(int64_t id, double fx, double fy, double t, bool confirmed = true, int cls = 2) {
+TrackedObject zone_object(int64_t id, double fx, double fy, double t, bool confirmed = true, int cls = 2) {
     TrackedObject o;
     o.track_id = id;
     o.class_id = cls;
@@ -58,7 +58,7 @@ TEST(ZoneMonitor, EntryExitAndDwell) {
     // 10 px past the edge, beyond the 4 px margin).
     for (int i = 0; i <= 35; ++i) {
         const double t = 0.1 * i;
-        r.step({box(1, 50 + 10.0 * i, 200, t)}, t);
+        r.step({zone_object(1, 50 + 10.0 * i, 200, t)}, t);
         if (i == 10) {
             EXPECT_EQ(r.zm.occupancy(), 1);
         }
@@ -76,18 +76,18 @@ TEST(ZoneMonitor, EntryExitAndDwell) {
 
 TEST(ZoneMonitor, BoundaryJitterDoesNotFlap) {
     Scene r(zone());
-    for (int i = 0; i < 100; ++i) r.step({box(1, 150, 300 + (i % 2 ? 2.5 : -2.5), 0.1 * i)}, 0.1 * i);
+    for (int i = 0; i < 100; ++i) r.step({zone_object(1, 150, 300 + (i % 2 ? 2.5 : -2.5), 0.1 * i)}, 0.1 * i);
     EXPECT_EQ(r.zm.entries(), 1);
     EXPECT_EQ(r.zm.exits(), 0);
 }
 
 TEST(ZoneMonitor, UnconfirmedTracksAreNotCountedUntilConfirmed) {
     Scene r(zone());
-    r.step({box(1, 200, 200, 0.0, false)}, 0.0);
-    r.step({box(1, 200, 201, 0.5, false)}, 0.5);
+    r.step({zone_object(1, 200, 200, 0.0, false)}, 0.0);
+    r.step({zone_object(1, 200, 201, 0.5, false)}, 0.5);
     EXPECT_EQ(r.zm.occupancy(), 0);
     EXPECT_TRUE(r.all.empty());
-    r.step({box(1, 200, 202, 1.0, true)}, 1.0);
+    r.step({zone_object(1, 200, 202, 1.0, true)}, 1.0);
     EXPECT_EQ(r.zm.occupancy(), 1);
     ASSERT_EQ(r.all.size(), 1u);
     EXPECT_TRUE(r.all[0].enter);
@@ -97,7 +97,7 @@ TEST(ZoneMonitor, UnconfirmedTracksAreNotCountedUntilConfirmed) {
     EXPECT_FALSE(r.all[1].enter);
     EXPECT_NEAR(*r.all[1].dwell_s, 1.0, 1e-9);
     // One that never gets confirmed leaves no trace.
-    r.step({box(2, 200, 200, 4.0, false)}, 4.0);
+    r.step({zone_object(2, 200, 200, 4.0, false)}, 4.0);
     r.step({}, 5.0);
     EXPECT_EQ(r.all.size(), 2u);
     EXPECT_EQ(r.zm.entries(), 1);
@@ -107,7 +107,7 @@ TEST(ZoneMonitor, ClassFilter) {
     ZoneConfig z = zone();
     z.classes = {2};
     Scene r(z);
-    r.step({box(1, 200, 200, 0, true, 2), box(2, 220, 220, 0, true, 0)}, 0);
+    r.step({zone_object(1, 200, 200, 0, true, 2), zone_object(2, 220, 220, 0, true, 0)}, 0);
     EXPECT_EQ(r.zm.occupancy(), 1);
     EXPECT_EQ(r.zm.entries(), 1);
 }
@@ -117,7 +117,7 @@ TEST(ZoneMonitor, QueueFromPixelSpeedWithoutCalibration) {
     // Two cars stopped (jittering 1 px), one driving through at 100 px/s.
     for (int i = 0; i <= 20; ++i) {
         const double t = 0.1 * i;
-        r.step({box(1, 150, 200 + (i % 2), t), box(2, 250, 250 - (i % 2), t), box(3, 110 + 5.0 * i, 150, t)}, t);
+        r.step({zone_object(1, 150, 200 + (i % 2), t), zone_object(2, 250, 250 - (i % 2), t), zone_object(3, 110 + 5.0 * i, 150, t)}, t);
     }
     EXPECT_EQ(r.zm.occupancy(), 3);
     EXPECT_EQ(r.zm.queue(), 2);
@@ -130,7 +130,7 @@ TEST(ZoneMonitor, QueueAndMeanSpeedFromCalibratedSpeed) {
     // Track 2: 10 px per 0.1 s = 10 m/s = 36 km/h.
     for (int i = 0; i <= 15; ++i) {
         const double t = 0.1 * i;
-        r.step({box(1, 150 + 1.0 * i, 200, t), box(2, 120 + 10.0 * i, 250, t)}, t);
+        r.step({zone_object(1, 150 + 1.0 * i, 200, t), zone_object(2, 120 + 10.0 * i, 250, t)}, t);
     }
     EXPECT_EQ(r.zm.occupancy(), 2);
     EXPECT_EQ(r.zm.queue(), 1);
@@ -142,9 +142,9 @@ TEST(ZoneMonitor, Overcrowded) {
     ZoneConfig z = zone();
     z.overcrowd_threshold = 3;
     Scene r(z);
-    r.step({box(1, 150, 150, 0), box(2, 200, 200, 0)}, 0);
+    r.step({zone_object(1, 150, 150, 0), zone_object(2, 200, 200, 0)}, 0);
     EXPECT_FALSE(r.zm.overcrowded());
-    r.step({box(1, 150, 150, 0.1), box(2, 200, 200, 0.1), box(3, 250, 250, 0.1)}, 0.1);
+    r.step({zone_object(1, 150, 150, 0.1), zone_object(2, 200, 200, 0.1), zone_object(3, 250, 250, 0.1)}, 0.1);
     EXPECT_TRUE(r.zm.overcrowded());
 }
 
@@ -154,8 +154,8 @@ TEST(ZoneMonitor, IntervalOccupancyPercent) {
     for (int i = 0; i < 20; ++i) {
         const double t = 0.1 * i;
         std::vector<TrackedObject> tr;
-        if (i >= 10) tr.push_back(box(1, 150, 150, t));
-        if (i >= 15) tr.push_back(box(2, 250, 250, t));
+        if (i >= 10) tr.push_back(zone_object(1, 150, 150, t));
+        if (i >= 15) tr.push_back(zone_object(2, 250, 250, t));
         r.step(tr, t);
     }
     const ZoneIntervalStats s = r.zm.take_interval();
@@ -207,7 +207,7 @@ TEST(ZoneMonitor, CongestionFollowsAStandingQueue) {
     int changes = 0;
     for (int i = 0; i <= 60; ++i) {
         const double t = 0.1 * i;
-        r.step({box(1, 150, 150, t), box(2, 200, 200, t), box(3, 250, 250, t)}, t);
+        r.step({zone_object(1, 150, 150, t), zone_object(2, 200, 200, t), zone_object(3, 250, 250, t)}, t);
         if (r.zm.congestion_change()) {
             ++changes;
             EXPECT_EQ(*r.zm.congestion_change(), CongestionLevel::kQueued);

@@ -104,7 +104,7 @@ TEST(AnalyticsApi, CameraAnalyticsJsonHasGeometryAndState) {
 
 // ---------------------------------------------------------------- live, over HTTP
 
-const std::string kModel = test::kYoloModel;
+const std::string kAnalyticsModel = test::kYoloModel;
 
 config::CameraConfig camera(const std::string& id, bool with_analytics) {
     config::CameraConfig c;
@@ -175,7 +175,7 @@ struct Deployment {
 class AnalyticsApiLive : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (!fs::exists(kModel)) GTEST_SKIP() << "model not found: " << kModel;
+        if (!fs::exists(kAnalyticsModel)) GTEST_SKIP() << "model not found: " << kAnalyticsModel;
         dir_ = fs::temp_directory_path() / ("itscam_analytics_api_" + std::to_string(::getpid()));
         fs::remove_all(dir_);
         fs::create_directories(dir_);

@@ -15,8 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const int64_t kT0ms = 1'700'006'400'000;  // 2023-11-15 00:00:00 UTC (a whole hour)
-const SystemTime kT0 = from_epoch_ms(kT0ms);
+const int64_t kAnalyticsT0ms = 1'700'006'400'000;  // 2023-11-15 00:00:00 UTC (a whole hour)
+const SystemTime kAnalyticsT0 = from_epoch_ms(kAnalyticsT0ms);
 
 std::string temp_db(const char* name) {
     const fs::path p = fs::temp_directory_path() / ("itscam_hist_analytics_" + std::to_string(::getpid()) + "_" + name);
@@ -26,12 +26,12 @@ std::string temp_db(const char* name) {
     return p.string();
 }
 
-// One minute of camera `cam` starting `minute` minutes after kT0.
+// One minute of camera `cam` starting `minute` minutes after kAnalyticsT0.
 analytics::IntervalAggregate minute(const std::string& cam, int minute, int64_t cars_n, int64_t trucks_s,
                                     std::vector<double> speeds, const std::string& congestion = "free") {
     analytics::IntervalAggregate a;
     a.camera = cam;
-    a.start_us = (kT0ms + minute * 60'000LL) * 1000;
+    a.start_us = (kAnalyticsT0ms + minute * 60'000LL) * 1000;
     a.end_us = a.start_us + 60'000'000;
     if (cars_n) a.line_counts[{"north", "inbound", "car"}] = cars_n;
     if (trucks_s) a.line_counts[{"north", "outbound", "truck"}] = trucks_s;
@@ -47,14 +47,14 @@ analytics::IntervalAggregate minute(const std::string& cam, int minute, int64_t 
     return a;
 }
 
-// A congestion change of camera cam1's zone "stopbar", `ms` after kT0.
+// A congestion change of camera cam1's zone "stopbar", `ms` after kAnalyticsT0.
 analytics::AnalyticsEvent congestion_change(const std::string& id, int64_t ms, const std::string& level,
                                             const std::string& previous) {
     analytics::AnalyticsEvent e;
     e.kind = analytics::EventKind::kCongestionChange;
     e.id = id;
     e.camera = "cam1";
-    e.wall_time_us = (kT0ms + ms) * 1000;
+    e.wall_time_us = (kAnalyticsT0ms + ms) * 1000;
     e.zone = "stopbar";
     e.level = level;
     e.previous_level = previous;
@@ -100,14 +100,14 @@ TEST(HistoryAnalytics, MigratesAVersion2DatabaseInPlace) {
         auto b = (*h)->latest_baseline();
         ASSERT_TRUE(b.is_ok() && *b);
         EXPECT_EQ((*b)->p99_ms, 48.5);
-        auto s = (*h)->samples(kT0, kT0 + 1h);
+        auto s = (*h)->samples(kAnalyticsT0, kAnalyticsT0 + 1h);
         ASSERT_TRUE(s.is_ok());
         EXPECT_EQ(s->size(), 1u);
         ASSERT_TRUE((*h)->record_intervals({minute("cam1", 0, 4, 1, {50.0})}).is_ok());
     }
     auto h = History::open(path);  // reopened at the current version: nothing to migrate, the rows are there
     ASSERT_TRUE(h.is_ok()) << h.status().to_string();
-    auto iv = (*h)->query_intervals(kT0, kT0 + 1h, "cam1");
+    auto iv = (*h)->query_intervals(kAnalyticsT0, kAnalyticsT0 + 1h, "cam1");
     ASSERT_TRUE(iv.is_ok()) << iv.status().to_string();
     ASSERT_EQ(iv->size(), 1u);
     EXPECT_EQ(((*iv)[0].line_counts.at({"north", "inbound", "car"})), 4);
@@ -123,7 +123,7 @@ TEST(HistoryAnalytics, IntervalsRoundTrip) {
                                                     minute("cam1", 1, 2, 0, {}, "slow")};
     in[0].zones["stopbar"].mean_speed_kmh.reset();  // NULL survives as absent
     ASSERT_TRUE((*h)->record_intervals(in).is_ok());
-    auto out = (*h)->query_intervals(kT0, kT0 + 1h, "cam1");
+    auto out = (*h)->query_intervals(kAnalyticsT0, kAnalyticsT0 + 1h, "cam1");
     ASSERT_TRUE(out.is_ok()) << out.status().to_string();
     ASSERT_EQ(out->size(), 2u);
     const auto& a = (*out)[0];
@@ -141,10 +141,10 @@ TEST(HistoryAnalytics, IntervalsRoundTrip) {
     EXPECT_EQ(a.speeds_kmh, (std::vector<double>{50.5, 61.25}));
     EXPECT_EQ((*out)[1].zones.at("stopbar").congestion, "slow");
     EXPECT_EQ((*out)[1].zones.at("stopbar").max_queue, 1);
-    auto all = (*h)->query_intervals(kT0, kT0 + 1h);
+    auto all = (*h)->query_intervals(kAnalyticsT0, kAnalyticsT0 + 1h);
     ASSERT_TRUE(all.is_ok());
     EXPECT_EQ(all->size(), 3u);
-    auto none = (*h)->query_intervals(kT0 + 2min, kT0 + 1h, "cam1");
+    auto none = (*h)->query_intervals(kAnalyticsT0 + 2min, kAnalyticsT0 + 1h, "cam1");
     ASSERT_TRUE(none.is_ok());
     EXPECT_TRUE(none->empty());
 }
@@ -158,7 +158,7 @@ TEST(HistoryAnalytics, BadIntervalsAreRefusedWhole) {
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
     auto nocam = minute("", 0, 1, 0, {});
     EXPECT_EQ((*h)->record_intervals({nocam}).code(), StatusCode::kInvalidArgument);
-    auto out = (*h)->query_intervals(kT0, kT0 + 1h);
+    auto out = (*h)->query_intervals(kAnalyticsT0, kAnalyticsT0 + 1h);
     ASSERT_TRUE(out.is_ok());
     EXPECT_TRUE(out->empty());  // nothing of the refused batch was written
 }
@@ -170,11 +170,11 @@ TEST(HistoryAnalytics, QueryCountsBucketsByInterval) {
     for (int m = 0; m < 12; ++m) in.push_back(minute("cam1", m, m, 1, {40.0 + m}, m == 7 ? "queued" : "free"));
     ASSERT_TRUE((*h)->record_intervals(in).is_ok());
     // 5-minute buckets over 00:00..00:12 -> [0,5) [5,10) [10,15).
-    auto b = (*h)->query_counts("cam1", kT0, kT0 + 12min, 300);
+    auto b = (*h)->query_counts("cam1", kAnalyticsT0, kAnalyticsT0 + 12min, 300);
     ASSERT_TRUE(b.is_ok()) << b.status().to_string();
     ASSERT_EQ(b->size(), 3u);
-    EXPECT_EQ((*b)[0].start, kT0);
-    EXPECT_EQ((*b)[0].end, kT0 + 5min);
+    EXPECT_EQ((*b)[0].start, kAnalyticsT0);
+    EXPECT_EQ((*b)[0].end, kAnalyticsT0 + 5min);
     EXPECT_EQ((*b)[0].intervals, 5);
     EXPECT_EQ(((*b)[0].counts.at({"north", "inbound", "car"})), 0 + 1 + 2 + 3 + 4);
     EXPECT_EQ(((*b)[0].counts.at({"north", "outbound", "truck"})), 5);
@@ -190,21 +190,21 @@ TEST(HistoryAnalytics, QueryCountsBucketsByInterval) {
     EXPECT_EQ((*b)[0].speed_samples, 5);
     EXPECT_DOUBLE_EQ(*(*b)[0].mean_speed_kmh, 42.0);
     // An hour bucket holds everything; an unaligned start still yields the aligned bucket containing it.
-    auto hour = (*h)->query_counts("cam1", kT0 + 30s, kT0 + 1h, 3600);
+    auto hour = (*h)->query_counts("cam1", kAnalyticsT0 + 30s, kAnalyticsT0 + 1h, 3600);
     ASSERT_TRUE(hour.is_ok());
     ASSERT_EQ(hour->size(), 1u);
-    EXPECT_EQ((*hour)[0].start, kT0);
+    EXPECT_EQ((*hour)[0].start, kAnalyticsT0);
     EXPECT_EQ((*hour)[0].intervals, 11);  // minute 0 starts before `since`: left out
     // Empty buckets are there, with zero intervals.
-    auto wide = (*h)->query_counts("cam1", kT0 - 10min, kT0, 60);
+    auto wide = (*h)->query_counts("cam1", kAnalyticsT0 - 10min, kAnalyticsT0, 60);
     ASSERT_TRUE(wide.is_ok());
     EXPECT_EQ(wide->size(), 10u);
     for (const auto& x : *wide) EXPECT_EQ(x.intervals, 0);
     // Bad ranges and bucket sizes.
-    EXPECT_EQ((*h)->query_counts("cam1", kT0, kT0, 60).status().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ((*h)->query_counts("cam1", kT0, kT0 + 1h, 0).status().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ((*h)->query_counts("cam1", kT0 - 24h * 365, kT0, 60).status().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ((*h)->query_counts("", kT0, kT0 + 1h, 60).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*h)->query_counts("cam1", kAnalyticsT0, kAnalyticsT0, 60).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*h)->query_counts("cam1", kAnalyticsT0, kAnalyticsT0 + 1h, 0).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*h)->query_counts("cam1", kAnalyticsT0 - 24h * 365, kAnalyticsT0, 60).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*h)->query_counts("", kAnalyticsT0, kAnalyticsT0 + 1h, 60).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(HistoryAnalytics, CongestionChangesOnlyAndOncePerId) {
@@ -217,11 +217,11 @@ TEST(HistoryAnalytics, CongestionChangesOnlyAndOncePerId) {
     crossing.kind = analytics::EventKind::kLineCrossing;
     crossing.id = "cam1-1700000000-8";
     EXPECT_EQ((*h)->record_event(crossing).code(), StatusCode::kInvalidArgument);
-    auto rows = (*h)->analytics_events(kT0, kT0 + 1h);
+    auto rows = (*h)->analytics_events(kAnalyticsT0, kAnalyticsT0 + 1h);
     ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
     ASSERT_EQ(rows->size(), 1u);
     const auto& r = (*rows)[0];
-    EXPECT_EQ(r.timestamp, kT0 + 90s);
+    EXPECT_EQ(r.timestamp, kAnalyticsT0 + 90s);
     EXPECT_EQ(r.camera_id, "cam1");
     EXPECT_EQ(r.kind, "congestion_change");
     EXPECT_EQ(r.event_id, e.id);
@@ -273,18 +273,18 @@ TEST(HistoryAnalytics, RetentionCoversTheAnalyticsTables) {
     e.kind = analytics::EventKind::kCongestionChange;
     e.id = "old";
     e.camera = "cam1";
-    e.wall_time_us = kT0ms * 1000;
+    e.wall_time_us = kAnalyticsT0ms * 1000;
     e.level = "slow";
     ASSERT_TRUE((*h)->record_event(e).is_ok());
     // Cut at day 2: the first minute's rows (2 line counts, 1 zone, 1 speed) and the event go.
-    auto n = (*h)->delete_older_than(kT0 + 48h);
+    auto n = (*h)->delete_older_than(kAnalyticsT0 + 48h);
     ASSERT_TRUE(n.is_ok()) << n.status().to_string();
     EXPECT_EQ(*n, 5);
-    auto left = (*h)->query_intervals(kT0 - 1h, kT0 + 24h * 4);
+    auto left = (*h)->query_intervals(kAnalyticsT0 - 1h, kAnalyticsT0 + 24h * 4);
     ASSERT_TRUE(left.is_ok());
     ASSERT_EQ(left->size(), 1u);
     EXPECT_EQ(left->front().speeds_kmh, std::vector<double>{60.0});
-    EXPECT_TRUE((*h)->analytics_events(kT0 - 1h, kT0 + 24h * 4)->empty());
+    EXPECT_TRUE((*h)->analytics_events(kAnalyticsT0 - 1h, kAnalyticsT0 + 24h * 4)->empty());
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const SystemTime kT0 = from_epoch_ms(1'700'000'000'000);
+const SystemTime kRedactT0 = from_epoch_ms(1'700'000'000'000);
 
 std::string temp_db() {
     const fs::path p = fs::temp_directory_path() / ("itscam_history_redact_" + std::to_string(::getpid()) + "_" +
@@ -51,7 +51,7 @@ TEST(HistoryRedact, CameraEventsAndAlertsAreStoredMasked) {
         auto h = History::open(path);
         ASSERT_TRUE(h.is_ok()) << h.status().to_string();
         CameraEvent e;
-        e.timestamp = kT0;
+        e.timestamp = kRedactT0;
         e.camera_id = "cam";
         e.kind = CameraEventKind::kAdded;
         e.message = "rtsp://admin:PlantedHistoryPw@10.0.0.1/x";
@@ -60,14 +60,14 @@ TEST(HistoryRedact, CameraEventsAndAlertsAreStoredMasked) {
         e.message = "rtsp://admin:PlantedHistoryPw@10.0.0.1/x: connection refused; Registered-History-Secret";
         ASSERT_TRUE((*h)->insert_camera_event(e).is_ok());
         AlertEventRecord a;
-        a.timestamp = kT0;
+        a.timestamp = kRedactT0;
         a.rule = "r";
         a.severity = "warning";
         a.from_state = "inactive";
         a.to_state = "firing";
         a.message = "source http://u:PlantedAlertPw@h/x";
         ASSERT_TRUE((*h)->insert_alert(a).is_ok());
-        auto events = (*h)->camera_events(kT0, kT0 + std::chrono::seconds(1));
+        auto events = (*h)->camera_events(kRedactT0, kRedactT0 + std::chrono::seconds(1));
         ASSERT_TRUE(events.is_ok());
         ASSERT_EQ(events->size(), 2u);
         EXPECT_EQ((*events)[0].message, "rtsp://admin:***@10.0.0.1/x");
@@ -97,7 +97,7 @@ TEST(HistoryRedact, OldRowsAreMaskedWhenRead) {
     sqlite3_close(db);
     auto h = History::open(path);
     ASSERT_TRUE(h.is_ok()) << h.status().to_string();
-    auto events = (*h)->camera_events(kT0, kT0 + std::chrono::seconds(1));
+    auto events = (*h)->camera_events(kRedactT0, kRedactT0 + std::chrono::seconds(1));
     ASSERT_TRUE(events.is_ok());
     ASSERT_EQ(events->size(), 1u);
     EXPECT_EQ((*events)[0].message, "rtsp://admin:***@h/x");

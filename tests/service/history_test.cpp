@@ -34,7 +34,7 @@ struct TempDir {
     std::string file(const std::string& name) const { return (dir / name).string(); }
 };
 
-const SystemTime kT0 = from_epoch_ms(1'700'000'000'000);
+const SystemTime kHistoryT0 = from_epoch_ms(1'700'000'000'000);
 
 HistorySample sample(SystemTime t, double p99) {
     HistorySample s;
@@ -72,14 +72,14 @@ TEST(History, InsertAndQueryByTimeRange) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());
     std::vector<HistorySample> batch;
-    for (int i = 0; i < 100; ++i) batch.push_back(sample(kT0 + std::chrono::seconds(10 * i), 40 + i));
+    for (int i = 0; i < 100; ++i) batch.push_back(sample(kHistoryT0 + std::chrono::seconds(10 * i), 40 + i));
     batch[5].gpu_utilization = 0.8;
     ASSERT_TRUE((*h)->insert_samples(batch).is_ok());
-    HistorySample cam = sample(kT0, 10);
+    HistorySample cam = sample(kHistoryT0, 10);
     cam.camera_id = "cam-1";
     ASSERT_TRUE((*h)->insert_sample(cam).is_ok());
 
-    auto all = (*h)->samples(kT0, kT0 + 1000s);
+    auto all = (*h)->samples(kHistoryT0, kHistoryT0 + 1000s);
     ASSERT_TRUE(all.is_ok());
     ASSERT_EQ(all->size(), 100u);  // pipeline-wide only
     EXPECT_EQ((*all)[5].gpu_utilization, 0.8);
@@ -87,40 +87,40 @@ TEST(History, InsertAndQueryByTimeRange) {
     EXPECT_EQ((*all)[3].latency_p99_ms, 43);
     EXPECT_EQ((*all)[3].circuit_state, "closed");
     EXPECT_EQ((*all)[3].frames_processed, 2400);
-    EXPECT_EQ((*all)[3].timestamp, kT0 + 30s);
-    auto part = (*h)->samples(kT0 + 100s, kT0 + 200s);  // [100, 200)
+    EXPECT_EQ((*all)[3].timestamp, kHistoryT0 + 30s);
+    auto part = (*h)->samples(kHistoryT0 + 100s, kHistoryT0 + 200s);  // [100, 200)
     ASSERT_TRUE(part.is_ok());
     EXPECT_EQ(part->size(), 10u);
-    auto cams = (*h)->camera_samples("cam-1", kT0, kT0 + 1s);
+    auto cams = (*h)->camera_samples("cam-1", kHistoryT0, kHistoryT0 + 1s);
     ASSERT_TRUE(cams.is_ok());
     ASSERT_EQ(cams->size(), 1u);
     EXPECT_EQ((*cams)[0].camera_id, "cam-1");
     auto latest = (*h)->latest_sample_time();
     ASSERT_TRUE(latest.is_ok());
-    EXPECT_EQ(**latest, kT0 + 990s);
+    EXPECT_EQ(**latest, kHistoryT0 + 990s);
 }
 
 TEST(History, EventsRoundTripWithHostileText) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());
-    AlertEventRecord a{kT0, "inference_latency_p99_high", "critical", "pending", "firing", 134.2, 100,
+    AlertEventRecord a{kHistoryT0, "inference_latency_p99_high", "critical", "pending", "firing", 134.2, 100,
                        "it's \"quoted\"; DROP TABLE alert_events; --"};
     ASSERT_TRUE((*h)->insert_alert(a).is_ok());
     AlertTransition t;
     t.from = AlertState::kFiring;
     t.to = AlertState::kResolved;
-    t.at = kT0 + 60s;
+    t.at = kHistoryT0 + 60s;
     t.alert.rule = "inference_latency_p99_high";
     t.alert.severity = AlertSeverity::kCritical;
     t.alert.value = 80;
     t.alert.threshold = 100;
     t.alert.message = "inference latency p99 80.0 ms <= 100 ms";
     ASSERT_TRUE((*h)->record_alert(t).is_ok());
-    ASSERT_TRUE((*h)->insert_camera_event({kT0 + 5s, "cam'1", CameraEventKind::kDisconnected, "EOF"}).is_ok());
-    ASSERT_TRUE((*h)->insert_camera_event({kT0 + 9s, "cam'1", CameraEventKind::kReconnecting, "try 1"}).is_ok());
-    ASSERT_TRUE((*h)->insert_circuit_transition({kT0 + 7s, "cuda:0", "closed", "open", "15 failures"}).is_ok());
+    ASSERT_TRUE((*h)->insert_camera_event({kHistoryT0 + 5s, "cam'1", CameraEventKind::kDisconnected, "EOF"}).is_ok());
+    ASSERT_TRUE((*h)->insert_camera_event({kHistoryT0 + 9s, "cam'1", CameraEventKind::kReconnecting, "try 1"}).is_ok());
+    ASSERT_TRUE((*h)->insert_circuit_transition({kHistoryT0 + 7s, "cuda:0", "closed", "open", "15 failures"}).is_ok());
 
-    auto alerts = (*h)->alerts(kT0, kT0 + 1h);
+    auto alerts = (*h)->alerts(kHistoryT0, kHistoryT0 + 1h);
     ASSERT_TRUE(alerts.is_ok());
     ASSERT_EQ(alerts->size(), 2u);
     EXPECT_EQ((*alerts)[0].message, a.message);
@@ -129,13 +129,13 @@ TEST(History, EventsRoundTripWithHostileText) {
     EXPECT_EQ((*alerts)[1].from_state, "firing");
     EXPECT_EQ((*alerts)[1].to_state, "resolved");
     EXPECT_EQ((*alerts)[1].severity, "critical");
-    auto cams = (*h)->camera_events(kT0, kT0 + 1h);
+    auto cams = (*h)->camera_events(kHistoryT0, kHistoryT0 + 1h);
     ASSERT_TRUE(cams.is_ok());
     ASSERT_EQ(cams->size(), 2u);
     EXPECT_EQ((*cams)[0].camera_id, "cam'1");
     EXPECT_EQ((*cams)[0].kind, CameraEventKind::kDisconnected);
     EXPECT_EQ((*cams)[1].kind, CameraEventKind::kReconnecting);
-    auto circ = (*h)->circuit_transitions(kT0, kT0 + 1h);
+    auto circ = (*h)->circuit_transitions(kHistoryT0, kHistoryT0 + 1h);
     ASSERT_TRUE(circ.is_ok());
     ASSERT_EQ(circ->size(), 1u);
     EXPECT_EQ((*circ)[0].to_state, "open");
@@ -149,10 +149,10 @@ TEST(History, SurvivesRestart) {
     {
         auto h = History::open(path);
         ASSERT_TRUE(h.is_ok());
-        for (int i = 0; i < 30; ++i) ASSERT_TRUE((*h)->insert_sample(sample(kT0 + std::chrono::seconds(i), 50)).is_ok());
-        ASSERT_TRUE((*h)->insert_alert({kT0, "error_rate_high", "critical", "pending", "firing", 0.02, 0.01, "m"}).is_ok());
-        ASSERT_TRUE((*h)->insert_camera_event({kT0, "cam-a", CameraEventKind::kAdded, "added"}).is_ok());
-        ASSERT_TRUE((*h)->insert_circuit_transition({kT0, "cuda:0", "open", "half_open", "timeout"}).is_ok());
+        for (int i = 0; i < 30; ++i) ASSERT_TRUE((*h)->insert_sample(sample(kHistoryT0 + std::chrono::seconds(i), 50)).is_ok());
+        ASSERT_TRUE((*h)->insert_alert({kHistoryT0, "error_rate_high", "critical", "pending", "firing", 0.02, 0.01, "m"}).is_ok());
+        ASSERT_TRUE((*h)->insert_camera_event({kHistoryT0, "cam-a", CameraEventKind::kAdded, "added"}).is_ok());
+        ASSERT_TRUE((*h)->insert_circuit_transition({kHistoryT0, "cuda:0", "open", "half_open", "timeout"}).is_ok());
     }
     auto h = History::open(path);
     ASSERT_TRUE(h.is_ok()) << h.status().to_string();
@@ -162,20 +162,20 @@ TEST(History, SurvivesRestart) {
     EXPECT_EQ(c->alerts, 1);
     EXPECT_EQ(c->camera_events, 1);
     EXPECT_EQ(c->circuit_transitions, 1);
-    auto s = (*h)->samples(kT0, kT0 + 1h);
+    auto s = (*h)->samples(kHistoryT0, kHistoryT0 + 1h);
     ASSERT_TRUE(s.is_ok());
     EXPECT_EQ(s->size(), 30u);
-    EXPECT_EQ((*(*h)->camera_events(kT0, kT0 + 1s))[0].camera_id, "cam-a");
+    EXPECT_EQ((*(*h)->camera_events(kHistoryT0, kHistoryT0 + 1s))[0].camera_id, "cam-a");
 }
 
 TEST(History, Retention) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());
-    const SystemTime now = kT0 + std::chrono::hours(24 * 10);
+    const SystemTime now = kHistoryT0 + std::chrono::hours(24 * 10);
     for (int d = 0; d < 10; ++d) {
-        ASSERT_TRUE((*h)->insert_sample(sample(kT0 + std::chrono::hours(24 * d) + 1h, 50)).is_ok());
+        ASSERT_TRUE((*h)->insert_sample(sample(kHistoryT0 + std::chrono::hours(24 * d) + 1h, 50)).is_ok());
         ASSERT_TRUE(
-            (*h)->insert_camera_event({kT0 + std::chrono::hours(24 * d) + 1h, "c", CameraEventKind::kConnected, ""})
+            (*h)->insert_camera_event({kHistoryT0 + std::chrono::hours(24 * d) + 1h, "c", CameraEventKind::kConnected, ""})
                 .is_ok());
     }
     auto del = (*h)->apply_retention(7, now);
@@ -297,14 +297,14 @@ TEST(History, MigratesAVersion1DatabaseAndKeepsItsRows) {
         ASSERT_TRUE(c.is_ok());
         EXPECT_EQ(c->samples, 1);
         EXPECT_EQ(c->alerts, 1);
-        auto s = (*h)->samples(kT0, kT0 + 1h);
+        auto s = (*h)->samples(kHistoryT0, kHistoryT0 + 1h);
         ASSERT_TRUE(s.is_ok());
         ASSERT_EQ(s->size(), 1u);
         EXPECT_EQ(*(*s)[0].latency_p99_ms, 61.5);
         auto none = (*h)->latest_baseline();
         ASSERT_TRUE(none.is_ok()) << none.status().to_string();
         EXPECT_FALSE(*none);
-        ASSERT_TRUE((*h)->insert_baseline({kT0 + 1h, 42.5, 900, "POST /api/v1/baseline"}).is_ok());
+        ASSERT_TRUE((*h)->insert_baseline({kHistoryT0 + 1h, 42.5, 900, "POST /api/v1/baseline"}).is_ok());
     }
     // Reopened: already at the current version, the baseline is there.
     auto h = History::open(path);
@@ -315,7 +315,7 @@ TEST(History, MigratesAVersion1DatabaseAndKeepsItsRows) {
     EXPECT_EQ((*b)->p99_ms, 42.5);
     EXPECT_EQ((*b)->samples, 900);
     EXPECT_EQ((*b)->source, "POST /api/v1/baseline");
-    EXPECT_EQ((*b)->timestamp, kT0 + 1h);
+    EXPECT_EQ((*b)->timestamp, kHistoryT0 + 1h);
 }
 
 TEST(History, NewestBaselineIsInForceAndSurvivesRetention) {
@@ -324,11 +324,11 @@ TEST(History, NewestBaselineIsInForceAndSurvivesRetention) {
     {
         auto h = History::open(path);
         ASSERT_TRUE(h.is_ok());
-        ASSERT_TRUE((*h)->insert_baseline({kT0, 80, 10, "a"}).is_ok());
-        ASSERT_TRUE((*h)->insert_baseline({kT0 + 2h, 60, 20, "c"}).is_ok());
-        ASSERT_TRUE((*h)->insert_baseline({kT0 + 1h, 70, 30, "b"}).is_ok());  // older, recorded later
-        EXPECT_EQ((*h)->insert_baseline({kT0, 0, 1, "zero"}).code(), StatusCode::kInvalidArgument);
-        EXPECT_EQ((*h)->insert_baseline({kT0, std::nan(""), 1, "nan"}).code(), StatusCode::kInvalidArgument);
+        ASSERT_TRUE((*h)->insert_baseline({kHistoryT0, 80, 10, "a"}).is_ok());
+        ASSERT_TRUE((*h)->insert_baseline({kHistoryT0 + 2h, 60, 20, "c"}).is_ok());
+        ASSERT_TRUE((*h)->insert_baseline({kHistoryT0 + 1h, 70, 30, "b"}).is_ok());  // older, recorded later
+        EXPECT_EQ((*h)->insert_baseline({kHistoryT0, 0, 1, "zero"}).code(), StatusCode::kInvalidArgument);
+        EXPECT_EQ((*h)->insert_baseline({kHistoryT0, std::nan(""), 1, "nan"}).code(), StatusCode::kInvalidArgument);
     }
     auto h = History::open(path);
     ASSERT_TRUE(h.is_ok());
@@ -336,7 +336,7 @@ TEST(History, NewestBaselineIsInForceAndSurvivesRetention) {
     ASSERT_TRUE(b.is_ok() && *b);
     EXPECT_EQ((*b)->p99_ms, 60);
     // Retention drops old baselines but never the one in force, however old.
-    auto del = (*h)->apply_retention(7, kT0 + std::chrono::hours(24 * 30));
+    auto del = (*h)->apply_retention(7, kHistoryT0 + std::chrono::hours(24 * 30));
     ASSERT_TRUE(del.is_ok());
     EXPECT_EQ(*del, 2);
     b = (*h)->latest_baseline();
@@ -354,9 +354,9 @@ TEST(History, ConcurrentWriters) {
     for (int k = 0; k < 4; ++k) {
         ts.emplace_back([hp, k] {
             for (int i = 0; i < 100; ++i) {
-                EXPECT_TRUE(hp->insert_sample(sample(kT0 + std::chrono::milliseconds(k * 1000 + i), 50)).is_ok());
+                EXPECT_TRUE(hp->insert_sample(sample(kHistoryT0 + std::chrono::milliseconds(k * 1000 + i), 50)).is_ok());
                 if (i % 10 == 0) {
-                    EXPECT_TRUE(hp->samples(kT0, kT0 + 1h).is_ok());
+                    EXPECT_TRUE(hp->samples(kHistoryT0, kHistoryT0 + 1h).is_ok());
                 }
             }
         });

@@ -40,7 +40,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const std::string kToken = "api-t0ken";
+const std::string kServerToken = "api-t0ken";
 const std::string kReadToken = "read-t0ken";
 
 double ms_since(Clock::time_point t0) {
@@ -155,7 +155,7 @@ class HttpServerTest : public ::testing::Test {
         ASSERT_TRUE(p.is_ok()) << p.status().to_string();
         pipe_ = std::move(p).value();
         opt_.port = 0;
-        opt_.api_token = kToken;
+        opt_.api_token = kServerToken;
     }
     void TearDown() override {
         svc_.reset();
@@ -304,7 +304,7 @@ TEST_F(HttpServerTest, AuthenticationIsDecidedBeforeAnyBodyByte) {
 TEST_F(HttpServerTest, BodyLimitsHoldBeforeAndWhileReading) {
     opt_.max_body_bytes = 4096;
     start();
-    const std::string auth = "Authorization: Bearer " + kToken + "\r\n";
+    const std::string auth = "Authorization: Bearer " + kServerToken + "\r\n";
     bool closed = false;
     std::string r = request(port_,
                             "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\n" + auth +
@@ -337,7 +337,7 @@ TEST_F(HttpServerTest, ABodyThatStopsArrivingIsCutAtTheReadDeadline) {
     start();
     const int fd = connect_to(port_);
     ASSERT_GE(fd, 0);
-    send_all(fd, "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
+    send_all(fd, "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kServerToken +
                      "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":");
     const auto t0 = Clock::now();
     bool closed = false;
@@ -351,7 +351,7 @@ TEST_F(HttpServerTest, ABodyThatStopsArrivingIsCutAtTheReadDeadline) {
 
 TEST_F(HttpServerTest, AmbiguousFramingIsRefusedAndClosed) {
     start();
-    const std::string head = "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
+    const std::string head = "POST /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kServerToken +
                              "\r\nContent-Type: application/json\r\n";
     for (const std::string& framing :
          {std::string("Content-Length: -1\r\n"), std::string("Content-Length: 1e3\r\n"),
@@ -460,7 +460,7 @@ TEST_F(HttpServerTest, ReadTokenProtectsReadsAndLeavesHealthAndDashboardOpen) {
         EXPECT_EQ(get(closed, ""), 401) << closed;
         EXPECT_EQ(get(closed, "wrong"), 401) << closed;
         EXPECT_NE(get(closed, kReadToken), 401) << closed;
-        EXPECT_NE(get(closed, kToken), 401) << closed;
+        EXPECT_NE(get(closed, kServerToken), 401) << closed;
     }
     EXPECT_EQ(get("/metrics", kReadToken), 200);
     // EventSource cannot send headers: the streams (only) take ?access_token=.

@@ -33,8 +33,8 @@ using itscam::service::test::wait_for;
 
 namespace {
 
-const std::string kModel = test::kYoloModel;
-const std::string kToken = "s3cr3t-token";
+const std::string kServiceModel = test::kYoloModel;
+const std::string kServiceToken = "s3cr3t-token";
 
 config::Config base_config() {
     config::Config c = test::small_cpu_config();
@@ -43,7 +43,7 @@ config::Config base_config() {
     return c;
 }
 
-config::CameraConfig camera(const std::string& id, const std::string& url) {
+config::CameraConfig service_camera(const std::string& id, const std::string& url) {
     config::CameraConfig c;
     c.id = id;
     c.url = url;
@@ -52,7 +52,7 @@ config::CameraConfig camera(const std::string& id, const std::string& url) {
 
 httplib::Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
-json body_json(const httplib::Result& r) {
+json service_body_json(const httplib::Result& r) {
     if (!r) return json();
     return json::parse(r->body, nullptr, false);
 }
@@ -60,7 +60,7 @@ json body_json(const httplib::Result& r) {
 void expect_json_error(const httplib::Result& r, int status) {
     ASSERT_TRUE(r) << "no response";
     EXPECT_EQ(r->status, status) << r->body;
-    const json j = body_json(r);
+    const json j = service_body_json(r);
     ASSERT_TRUE(j.is_object()) << r->body;
     EXPECT_EQ(j.value("status", 0), status) << r->body;
     EXPECT_FALSE(j.value("error", std::string()).empty()) << r->body;
@@ -72,9 +72,9 @@ void expect_json_error(const httplib::Result& r, int status) {
 class HttpServiceTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        if (!fs::exists(kModel)) return;
+        if (!fs::exists(kServiceModel)) return;
         config::Config cfg = base_config();
-        cfg.cameras = {camera("a", "synthetic://320x240@10"), camera("b", "synthetic://320x240@10")};
+        cfg.cameras = {service_camera("a", "synthetic://320x240@10"), service_camera("b", "synthetic://320x240@10")};
         PipelineOptions po;
         po.log = [](const std::string&) {};
         auto p = Pipeline::create(cfg, po);
@@ -83,7 +83,7 @@ protected:
         ASSERT_TRUE(pipe_->start().is_ok());
         ServiceOptions so;
         so.port = 0;
-        so.api_token = kToken;
+        so.api_token = kServiceToken;
         svc_ = new HttpService(*pipe_, so);
         // More series through the same writer (what service::Server adds for the alerts).
         struct Extra : prometheus::Collectable {
@@ -105,7 +105,7 @@ protected:
         pipe_ = nullptr;
     }
     void SetUp() override {
-        if (!fs::exists(kModel)) GTEST_SKIP() << "model not found: " << kModel;
+        if (!fs::exists(kServiceModel)) GTEST_SKIP() << "model not found: " << kServiceModel;
         ASSERT_NE(svc_, nullptr);
         cli_ = std::make_unique<httplib::Client>("127.0.0.1", svc_->port());
         cli_->set_read_timeout(20, 0);
@@ -113,7 +113,7 @@ protected:
     int64_t processed(const std::string& id) {
         auto r = cli_->Get("/api/v1/cameras/" + id);
         if (!r || r->status != 200) return -1;
-        return body_json(r)["stats"]["frames_processed"].get<int64_t>();
+        return service_body_json(r)["stats"]["frames_processed"].get<int64_t>();
     }
 
     static Pipeline* pipe_;
@@ -129,7 +129,7 @@ TEST_F(HttpServiceTest, HealthReadyAndPerformance) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
-    json j = body_json(r);
+    json j = service_body_json(r);
     EXPECT_EQ(j["status"], "alive");
     EXPECT_EQ(j["version"], "0.1.0");
     EXPECT_GE(j["uptime_s"].get<double>(), 0.0);
@@ -137,7 +137,7 @@ TEST_F(HttpServiceTest, HealthReadyAndPerformance) {
     r = cli_->Get("/health/ready");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
-    j = body_json(r);
+    j = service_body_json(r);
     EXPECT_EQ(j["ready"], true);
     EXPECT_TRUE(j["reason"].is_string());
 
@@ -145,7 +145,7 @@ TEST_F(HttpServiceTest, HealthReadyAndPerformance) {
     r = cli_->Get("/health/performance");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    j = body_json(r);
+    j = service_body_json(r);
     EXPECT_EQ(j["status"], "healthy") << j.dump();
     EXPECT_GT(j["inference_latency_p99"].get<double>(), 0.0);
     EXPECT_TRUE(j["gpu_utilization"].is_null() || j["gpu_utilization"].is_number());
@@ -207,7 +207,7 @@ TEST_F(HttpServiceTest, CameraListGetAndUnknown) {
     auto r = cli_->Get("/api/v1/cameras");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    json j = body_json(r);
+    json j = service_body_json(r);
     ASSERT_TRUE(j["cameras"].is_array());
     bool found_a = false;
     for (const auto& c : j["cameras"]) {
@@ -223,7 +223,7 @@ TEST_F(HttpServiceTest, CameraListGetAndUnknown) {
     r = cli_->Get("/api/v1/cameras/a");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    EXPECT_EQ(body_json(r)["id"], "a");
+    EXPECT_EQ(service_body_json(r)["id"], "a");
     expect_json_error(cli_->Get("/api/v1/cameras/nope"), 404);
     expect_json_error(cli_->Get("/api/v1/cameras/nope/detections/latest"), 404);
 }
@@ -234,7 +234,7 @@ TEST_F(HttpServiceTest, LatestDetectionsParse) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
-    const json j = body_json(r);
+    const json j = service_body_json(r);
     ASSERT_TRUE(j.is_object()) << r->body;
     EXPECT_EQ(j["camera"], "a") << r->body;
     EXPECT_GE(j["frame"].get<int64_t>(), 0);
@@ -256,7 +256,7 @@ TEST_F(HttpServiceTest, AuthRequiredForMutations) {
                    "application/json");
     expect_json_error(r, 401);
     expect_json_error(cli_->Delete("/api/v1/cameras/a"), 401);
-    expect_json_error(cli_->Delete("/api/v1/cameras/a", bearer(kToken + "x")), 401);
+    expect_json_error(cli_->Delete("/api/v1/cameras/a", bearer(kServiceToken + "x")), 401);
     expect_json_error(cli_->Post("/api/v1/baseline", "", "application/json"), 401);
     EXPECT_EQ(processed("a") >= 0, true) << "camera a untouched";
     r = cli_->Get("/api/v1/cameras/authcam");
@@ -268,10 +268,10 @@ TEST_F(HttpServiceTest, AuthRequiredForMutations) {
     HttpService open(*pipe_, so);
     ASSERT_TRUE(open.start().is_ok());
     httplib::Client c2("127.0.0.1", open.port());
-    r = c2.Post("/api/v1/cameras", bearer(kToken), cam, "application/json");
+    r = c2.Post("/api/v1/cameras", bearer(kServiceToken), cam, "application/json");
     expect_json_error(r, 403);
-    EXPECT_NE(body_json(r)["error"].get<std::string>().find("token"), std::string::npos);
-    expect_json_error(c2.Delete("/api/v1/cameras/a", bearer(kToken)), 403);
+    EXPECT_NE(service_body_json(r)["error"].get<std::string>().find("token"), std::string::npos);
+    expect_json_error(c2.Delete("/api/v1/cameras/a", bearer(kServiceToken)), 403);
     r = c2.Get("/health");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
@@ -280,10 +280,10 @@ TEST_F(HttpServiceTest, AuthRequiredForMutations) {
 }
 
 TEST_F(HttpServiceTest, BadBodies) {
-    const auto h = bearer(kToken);
+    const auto h = bearer(kServiceToken);
     auto r = cli_->Post("/api/v1/cameras", h, "{not json", "application/json");
     expect_json_error(r, 400);
-    EXPECT_NE(body_json(r)["error"].get<std::string>().find("JSON"), std::string::npos);
+    EXPECT_NE(service_body_json(r)["error"].get<std::string>().find("JSON"), std::string::npos);
     expect_json_error(cli_->Post("/api/v1/cameras", h, "[1, 2]", "application/json"), 400);
     // Invalid fields: the parser's message comes back.
     r = cli_->Post("/api/v1/cameras", h, R"({"id": "bad id!", "url": "synthetic://64x64@5"})", "application/json");
@@ -309,13 +309,13 @@ TEST_F(HttpServiceTest, BadBodies) {
 
 // Input rules (config_limits.cpp): each a prompt 400 naming the field, never a 500, and nothing is added.
 TEST_F(HttpServiceTest, CameraInputRules) {
-    const auto h = bearer(kToken);
+    const auto h = bearer(kServiceToken);
     auto post = [&](const std::string& body) { return cli_->Post("/api/v1/cameras", h, body, "application/json"); };
     auto expect_400 = [&](const std::string& body, const std::string& says) {
         auto r = post(body);
         expect_json_error(r, 400);
         if (r) {
-            EXPECT_NE(body_json(r)["error"].get<std::string>().find(says), std::string::npos)
+            EXPECT_NE(service_body_json(r)["error"].get<std::string>().find(says), std::string::npos)
                 << body.substr(0, 200) << " -> " << r->body.substr(0, 300);
         }
     };
@@ -337,7 +337,7 @@ TEST_F(HttpServiceTest, CameraInputRules) {
     expect_400(R"({"id": "a\u0000", "url": "synthetic://64x64@5"})", "id: must be");
     auto r = cli_->Get("/api/v1/cameras");
     ASSERT_TRUE(r);
-    const json listed = body_json(r);  // kept alive: the loop iterates over a member of it
+    const json listed = service_body_json(r);  // kept alive: the loop iterates over a member of it
     for (const auto& c : listed["cameras"]) {
         const std::string id = c.value("id", "");
         EXPECT_TRUE(id == "a" || id == "b" || id == "c") << "added despite a 400: " << id;
@@ -352,7 +352,7 @@ TEST_F(HttpServiceTest, UnknownPathsAndWrongMethods) {
     expect_json_error(r, 405);
     EXPECT_NE(r->get_header_value("Allow").find("GET"), std::string::npos);
     expect_json_error(cli_->Delete("/metrics"), 405);
-    r = cli_->Post("/api/v1/cameras/a", bearer(kToken), "{}", "application/json");
+    r = cli_->Post("/api/v1/cameras/a", bearer(kServiceToken), "{}", "application/json");
     expect_json_error(r, 405);
     EXPECT_NE(r->get_header_value("Allow").find("DELETE"), std::string::npos);
     expect_json_error(cli_->Get("/api/v1/baseline"), 405);
@@ -362,16 +362,16 @@ TEST_F(HttpServiceTest, AlertsAndBaselineHooks) {
     auto r = cli_->Get("/api/v1/alerts");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    json j = body_json(r);
+    json j = service_body_json(r);
     EXPECT_TRUE(j["alerts"].is_array());
     EXPECT_EQ(j["alerts"].size(), 0u);
     EXPECT_EQ(j["note"], "alerting not configured");
-    expect_json_error(cli_->Post("/api/v1/baseline", bearer(kToken), "", "application/json"), 501);
+    expect_json_error(cli_->Post("/api/v1/baseline", bearer(kServiceToken), "", "application/json"), 501);
 
     // Hooks are set before start(): a service of its own.
     ServiceOptions so;
     so.port = 0;
-    so.api_token = kToken;
+    so.api_token = kServiceToken;
     HttpService s(*pipe_, so);
     s.alerts_json = [] { return json{{"alerts", json::array({json{{"rule", "p99"}, {"severity", "critical"}}})}}; };
     int calls = 0;
@@ -383,21 +383,21 @@ TEST_F(HttpServiceTest, AlertsAndBaselineHooks) {
     httplib::Client c("127.0.0.1", s.port());
     r = c.Get("/api/v1/alerts");
     ASSERT_TRUE(r);
-    EXPECT_EQ(body_json(r)["alerts"][0]["rule"], "p99");
-    r = c.Post("/api/v1/baseline", bearer(kToken), "", "application/json");
+    EXPECT_EQ(service_body_json(r)["alerts"][0]["rule"], "p99");
+    r = c.Post("/api/v1/baseline", bearer(kServiceToken), "", "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
-    EXPECT_EQ(body_json(r)["baseline_p99_ms"], 42.0);
-    expect_json_error(c.Post("/api/v1/baseline", bearer(kToken), "", "application/json"), 503);
+    EXPECT_EQ(service_body_json(r)["baseline_p99_ms"], 42.0);
+    expect_json_error(c.Post("/api/v1/baseline", bearer(kServiceToken), "", "application/json"), 503);
 }
 
 TEST_F(HttpServiceTest, AddCameraSeesFramesRemoveAnotherWhileOthersRun) {
-    const auto h = bearer(kToken);
+    const auto h = bearer(kServiceToken);
     auto r = cli_->Post("/api/v1/cameras", h, R"({"id": "c", "url": "synthetic://320x240@10", "max_fps": 5})",
                         "application/json");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 201) << r->body;
-    json j = body_json(r);
+    json j = service_body_json(r);
     EXPECT_EQ(j["id"], "c");
     EXPECT_EQ(j["max_fps"], 5.0);
     EXPECT_EQ(r->get_header_value("Location"), "/api/v1/cameras/c");
@@ -405,13 +405,13 @@ TEST_F(HttpServiceTest, AddCameraSeesFramesRemoveAnotherWhileOthersRun) {
     r = cli_->Get("/api/v1/cameras/c/detections/latest");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    j = body_json(r);
+    j = service_body_json(r);
     ASSERT_TRUE(j.is_object()) << r->body;
     EXPECT_EQ(j["camera"], "c") << r->body;
     EXPECT_TRUE(j["detections"].is_array());
     // The list shows the added camera with its config.
     r = cli_->Get("/api/v1/cameras/c");
-    EXPECT_EQ(body_json(r)["max_fps"], 5.0);
+    EXPECT_EQ(service_body_json(r)["max_fps"], 5.0);
 
     // Remove b while a and c keep running.
     r = cli_->Delete("/api/v1/cameras/b", h);
@@ -432,7 +432,7 @@ TEST_F(HttpServiceTest, AddCameraSeesFramesRemoveAnotherWhileOthersRun) {
 TEST_F(HttpServiceTest, PortInUseIsAClearError) {
     ServiceOptions so;
     so.port = svc_->port();
-    so.api_token = kToken;
+    so.api_token = kServiceToken;
     HttpService second(*pipe_, so);
     const Status st = second.start();
     EXPECT_FALSE(st.is_ok());
@@ -477,11 +477,11 @@ TEST_F(HttpServiceTest, SlowClientIsCutOff) {
 // A device whose context is lost (sticky error) with the fallback disabled: nothing can serve, so /health/ready
 // goes 503 with the pipeline's reason, and /health/performance reports degraded with the circuit open.
 TEST(HttpServiceFaults, ReadyIs503WhenCircuitOpenWithoutFallback) {
-    if (!fs::exists(kModel)) GTEST_SKIP() << "model not found";
+    if (!fs::exists(kServiceModel)) GTEST_SKIP() << "model not found";
     config::Config cfg = base_config();
     cfg.settings.CIRCUIT_BREAKER_FAILURE_THRESHOLD = 2;
     cfg.settings.CIRCUIT_BREAKER_RECOVERY_TIMEOUT = 60;
-    cfg.cameras = {camera("a", "synthetic://320x240@10")};
+    cfg.cameras = {service_camera("a", "synthetic://320x240@10")};
     PipelineOptions po;
     po.faults = std::make_shared<FaultController>();
     po.log = [](const std::string&) {};
@@ -507,12 +507,12 @@ TEST(HttpServiceFaults, ReadyIs503WhenCircuitOpenWithoutFallback) {
         20));
     r = cli.Get("/health/ready");
     ASSERT_TRUE(r);
-    json j = body_json(r);
+    json j = service_body_json(r);
     EXPECT_EQ(j["ready"], false);
     EXPECT_FALSE(j["reason"].get<std::string>().empty());
     r = cli.Get("/health/performance");
     ASSERT_TRUE(r);
-    j = body_json(r);
+    j = service_body_json(r);
     EXPECT_EQ(j["status"], "degraded");
     EXPECT_EQ(j["circuit_breaker_state"], "open");
     r = cli.Get("/metrics");

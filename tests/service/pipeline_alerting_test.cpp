@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kShared = ITSCAM_SHARED_DIR;
-const std::string kModel = kShared + "/models/yolo11n.onnx";
+const std::string kAlertingModel = kShared + "/models/yolo11n.onnx";
 const std::string kModel320 = kShared + "/models/yolo11n_int8_320.onnx";
 
 // Every rule with `for: 0.5` (and any per-rule overrides), as the config's `alerts:` section.
@@ -35,7 +35,7 @@ std::string fast_alerts(const nlohmann::json& overrides = nlohmann::json::object
 
 config::Config base_config(const std::string& alerts) {
     config::Config c;
-    c.model = kModel;
+    c.model = kAlertingModel;
     c.threads = 2;
     c.pipeline.max_batch_size = 1;
     c.pipeline.preferred_batch_sizes = {1};
@@ -142,7 +142,7 @@ struct Running {
 }  // namespace
 
 TEST(PipelineAlerting, LatencyAndCircuitRulesFireAndResolveOnInjectedFaults) {
-    if (!fs::exists(kModel) || !fs::exists(kModel320)) GTEST_SKIP() << "models not found";
+    if (!fs::exists(kAlertingModel) || !fs::exists(kModel320)) GTEST_SKIP() << "models not found";
     // 300 ms: above this machine's normal CPU latency.
     config::Config cfg = base_config(fast_alerts({{"inference_latency_p99_high", {{"threshold", 300}}}}));
     cfg.settings.CIRCUIT_BREAKER_FAILURE_THRESHOLD = 2;
@@ -179,7 +179,7 @@ TEST(PipelineAlerting, LatencyAndCircuitRulesFireAndResolveOnInjectedFaults) {
 }
 
 TEST(PipelineAlerting, ErrorRateRuleFiresWhenBatchesFailWithoutFallback) {
-    if (!fs::exists(kModel)) GTEST_SKIP() << "model not found";
+    if (!fs::exists(kAlertingModel)) GTEST_SKIP() << "model not found";
     config::Config cfg = base_config(fast_alerts());
     cfg.settings.CIRCUIT_BREAKER_FAILURE_THRESHOLD = 1000;  // keep the circuit closed: every batch fails
     cfg.fallback.enabled = false;

@@ -12,8 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const int64_t kT0ms = 1'700'006'400'000;  // 2023-11-15 00:00 UTC
-const SystemTime kT0 = from_epoch_ms(kT0ms);
+const int64_t kReportT0ms = 1'700'006'400'000;  // 2023-11-15 00:00 UTC
+const SystemTime kReportT0 = from_epoch_ms(kReportT0ms);
 
 // Two hours of one-minute intervals of camera "junction": cars northbound every minute, a truck every 10th minute,
 // speeds 30..59 km/h, and zone "stopbar" queued from 00:30 to 00:45.
@@ -22,7 +22,7 @@ void fill(History& h) {
     for (int m = 0; m < 120; ++m) {
         analytics::IntervalAggregate a;
         a.camera = "junction";
-        a.start_us = (kT0ms + m * 60'000LL) * 1000;
+        a.start_us = (kReportT0ms + m * 60'000LL) * 1000;
         a.end_us = a.start_us + 60'000'000;
         a.line_counts[{"north", "inbound", "car"}] = 2;
         if (m % 10 == 0) a.line_counts[{"north", "inbound", "truck"}] = 1;
@@ -37,12 +37,12 @@ void fill(History& h) {
     e.camera = "junction";
     e.zone = "stopbar";
     e.id = "junction-1-1";
-    e.wall_time_us = (kT0ms + 30 * 60'000LL) * 1000;
+    e.wall_time_us = (kReportT0ms + 30 * 60'000LL) * 1000;
     e.previous_level = "free";
     e.level = "queued";
     ASSERT_TRUE(h.record_event(e).is_ok());
     e.id = "junction-1-2";
-    e.wall_time_us = (kT0ms + 45 * 60'000LL) * 1000;
+    e.wall_time_us = (kReportT0ms + 45 * 60'000LL) * 1000;
     e.previous_level = "queued";
     e.level = "free";
     ASSERT_TRUE(h.record_event(e).is_ok());
@@ -69,7 +69,7 @@ TEST(ReportTraffic, SectionHasHourlyCountsSpeedsAndCongestion) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());
     fill(**h);
-    auto t = render_traffic_section(**h, kT0, kT0 + 2h);
+    auto t = render_traffic_section(**h, kReportT0, kReportT0 + 2h);
     ASSERT_TRUE(t.is_ok()) << t.status().to_string();
     ASSERT_TRUE(t->present);
     const std::string& md = t->markdown;
@@ -87,7 +87,7 @@ TEST(ReportTraffic, SectionHasHourlyCountsSpeedsAndCongestion) {
     EXPECT_NE(t->html.find("fill=\"#d62728\""), std::string::npos);  // queued segments in the timeline
 
     // In the daily report, Markdown and HTML.
-    auto rep = render_daily_report(**h, kT0, kT0 + 2h);
+    auto rep = render_daily_report(**h, kReportT0, kReportT0 + 2h);
     ASSERT_TRUE(rep.is_ok()) << rep.status().to_string();
     EXPECT_NE(rep->markdown.find("## Traffic"), std::string::npos);
     EXPECT_NE(rep->html.find("<h2>Traffic</h2>"), std::string::npos);
@@ -99,14 +99,14 @@ TEST(ReportTraffic, AbsentWithoutAnalyticsRows) {
     auto h = History::open(":memory:");
     ASSERT_TRUE(h.is_ok());
     fill(**h);
-    auto t = render_traffic_section(**h, kT0 + 3h, kT0 + 4h);  // after the rows
+    auto t = render_traffic_section(**h, kReportT0 + 3h, kReportT0 + 4h);  // after the rows
     ASSERT_TRUE(t.is_ok());
     EXPECT_FALSE(t->present);
     EXPECT_TRUE(t->markdown.empty());
-    auto rep = render_daily_report(**h, kT0 + 3h, kT0 + 4h);
+    auto rep = render_daily_report(**h, kReportT0 + 3h, kReportT0 + 4h);
     ASSERT_TRUE(rep.is_ok());
     EXPECT_EQ(rep->markdown.find("Traffic"), std::string::npos);
-    EXPECT_EQ(render_traffic_section(**h, kT0, kT0).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(render_traffic_section(**h, kReportT0, kReportT0).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string kModel = test::kYoloModel;
+const std::string kServerModel = test::kYoloModel;
 
 config::Config with_alerts(const std::string& alerts_json) {
     config::Config c;
@@ -77,7 +77,7 @@ TEST(AlertSetup, ErrorsNameTheKey) {
 class ServerGpuTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        if (!fs::exists(kModel)) return;
+        if (!fs::exists(kServerModel)) return;
         config::Config c = pipeline_config();
         pipeline::PipelineOptions po;
         po.log = [](const std::string&) {};
@@ -91,7 +91,7 @@ class ServerGpuTest : public ::testing::Test {
     }
     static config::Config pipeline_config() { return test::small_cpu_config(); }
     void SetUp() override {
-        if (!fs::exists(kModel)) GTEST_SKIP() << "model not found: " << kModel;
+        if (!fs::exists(kServerModel)) GTEST_SKIP() << "model not found: " << kServerModel;
         ASSERT_NE(pipe_, nullptr);
         dir_ = fs::temp_directory_path() / ("itscam_server_" + std::to_string(::getpid()));
         fs::remove_all(dir_);

@@ -17,12 +17,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kModel = std::string(ITSCAM_SHARED_DIR) + "/models/yolo11n.onnx";
+const std::string kStreamModel = std::string(ITSCAM_SHARED_DIR) + "/models/yolo11n.onnx";
 
 // One camera, batch 1 only (one engine), no fallback: the smallest pipeline on the host device.
 config::Config monitored_config(bool monitoring) {
     config::Config c;
-    c.model = kModel;
+    c.model = kStreamModel;
     c.pipeline.max_batch_size = 1;
     c.pipeline.preferred_batch_sizes = {1};
     c.fallback.enabled = false;
@@ -79,7 +79,7 @@ TEST(StreamMetrics, SeriesPerDeviceStreamFromTheSnapshot) {
 }
 
 TEST(StreamMetrics, TheSettingGatesTheExportOnTheHostDevice) {
-    if (!fs::exists(kModel)) GTEST_SKIP() << "model not found";
+    if (!fs::exists(kStreamModel)) GTEST_SKIP() << "model not found";
     const pipeline::PipelineSnapshot off = run_a_little(false);
     ASSERT_GE(off.frames_processed, 5);
     ASSERT_EQ(off.devices.size(), 1u);
