@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kModel = std::string(ITSCAM_SHARED_DIR) + "/models/yolo11n_int8_320.onnx";
+const std::string kCacheModel = std::string(ITSCAM_SHARED_DIR) + "/models/yolo11n_int8_320.onnx";
 
 #if defined(ITSCAM_HAVE_ONNX) && defined(ITSCAM_HAVE_ONEDNN)
 
@@ -91,14 +91,14 @@ void expect_close(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
 }
 
 #define REQUIRE_MODEL() \
-    if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " not found"
+    if (!fs::exists(kCacheModel)) GTEST_SKIP() << kCacheModel << " not found"
 
 TEST(PlanCache, MissWritesThenHitReadsTheSameTuning) {
     REQUIRE_MODEL();
     CacheFixture c("hit");
-    auto first = Engine::load(kModel, c.options());
+    auto first = Engine::load(kCacheModel, c.options());
     ASSERT_TRUE(first.is_ok()) << first.status().to_string();
-    auto file = plan_cache_file(kModel, c.options());
+    auto file = plan_cache_file(kCacheModel, c.options());
     ASSERT_TRUE(file.is_ok()) << file.status().to_string();
     EXPECT_TRUE(fs::exists(*file));
     EXPECT_TRUE(c.logged("wrote " + *file)) << c.all();
@@ -106,7 +106,7 @@ TEST(PlanCache, MissWritesThenHitReadsTheSameTuning) {
     EXPECT_FALSE((*first)->plan_info().has_value());
 
     c.log.clear();
-    auto second = Engine::load(kModel, c.options());
+    auto second = Engine::load(kCacheModel, c.options());
     ASSERT_TRUE(second.is_ok()) << second.status().to_string();
     EXPECT_TRUE(c.logged("using " + *file)) << c.all();
     ASSERT_TRUE((*second)->plan_info().has_value());
@@ -120,7 +120,7 @@ TEST(PlanCache, DifferentSettingsUseDifferentFiles) {
     REQUIRE_MODEL();
     CacheFixture c("keys");
     auto path = [&](const EngineOptions& o) {
-        auto f = plan_cache_file(kModel, o);
+        auto f = plan_cache_file(kCacheModel, o);
         EXPECT_TRUE(f.is_ok()) << f.status().to_string();
         return f.is_ok() ? *f : std::string();
     };
@@ -149,26 +149,26 @@ TEST(PlanCache, DifferentSettingsUseDifferentFiles) {
     EXPECT_NE(path(o), path(base));
     // Another model (other bytes, same file name) uses another file.
     fs::create_directories(c.dir + "/other");
-    const std::string copy = c.dir + "/other/" + fs::path(kModel).filename().string();
-    fs::copy_file(kModel, copy);
+    const std::string copy = c.dir + "/other/" + fs::path(kCacheModel).filename().string();
+    fs::copy_file(kCacheModel, copy);
     std::ofstream(copy, std::ios::app) << " ";
     EXPECT_NE(path(base), *plan_cache_file(copy, base));
     // int8 (calibration is not part of the key) and plans bypass the cache.
     o = base;
     o.precision = Precision::kInt8;
-    EXPECT_FALSE(plan_cache_applies(kModel, o));
-    EXPECT_TRUE(plan_cache_applies(kModel, base));
+    EXPECT_FALSE(plan_cache_applies(kCacheModel, o));
+    EXPECT_TRUE(plan_cache_applies(kCacheModel, base));
     o = base;
     o.plan_cache_dir.clear();
-    EXPECT_FALSE(plan_cache_applies(kModel, o));
+    EXPECT_FALSE(plan_cache_applies(kCacheModel, o));
 }
 
 TEST(PlanCache, CorruptOrStaleFilesAreRebuiltWithALogLine) {
     REQUIRE_MODEL();
     CacheFixture c("corrupt");
-    auto file = plan_cache_file(kModel, c.options());
+    auto file = plan_cache_file(kCacheModel, c.options());
     ASSERT_TRUE(file.is_ok()) << file.status().to_string();
-    auto built = Engine::load(kModel, c.options());
+    auto built = Engine::load(kCacheModel, c.options());
     ASSERT_TRUE(built.is_ok()) << built.status().to_string();
     const Tensor in = test_input(**built);
     const std::vector<Tensor> want = run_copy(**built, in);
@@ -177,14 +177,14 @@ TEST(PlanCache, CorruptOrStaleFilesAreRebuiltWithALogLine) {
 
     auto expect_rebuilt = [&](const std::string& what, const std::string& why) {
         c.log.clear();
-        auto e = Engine::load(kModel, c.options());
+        auto e = Engine::load(kCacheModel, c.options());
         ASSERT_TRUE(e.is_ok()) << what << ": " << e.status().to_string();
         EXPECT_TRUE(c.logged(why) && c.logged("rebuilding it") && c.logged("wrote " + *file)) << what << ":\n"
                                                                                               << c.all();
         expect_close(run_copy(**e, in), want);
         // The rewritten file is good again.
         c.log.clear();
-        auto again = Engine::load(kModel, c.options());
+        auto again = Engine::load(kCacheModel, c.options());
         ASSERT_TRUE(again.is_ok());
         EXPECT_TRUE(c.logged("using " + *file)) << what << ":\n" << c.all();
     };
@@ -214,7 +214,7 @@ TEST(PlanCache, AnUnwritableFolderOnlyLogs) {
     std::ofstream(c.dir + "/file") << "x";
     EngineOptions o = c.options();
     o.plan_cache_dir = c.dir + "/file/plans";  // under a regular file: cannot be created
-    auto e = Engine::load(kModel, o);
+    auto e = Engine::load(kCacheModel, o);
     ASSERT_TRUE(e.is_ok()) << e.status().to_string();
     EXPECT_TRUE(c.logged("serving without it")) << c.all();
 }
@@ -224,7 +224,7 @@ TEST(PlanCache, CpuTuningReplaysWithoutTiming) {
     EngineOptions o;
     o.device = "cpu";
     o.threads = 2;
-    auto built = Engine::load(kModel, o);
+    auto built = Engine::load(kCacheModel, o);
     ASSERT_TRUE(built.is_ok()) << built.status().to_string();
     const std::string tuning = (*built)->tuning();
     ASSERT_NE(tuning.find(" gemm="), std::string::npos) << tuning;

@@ -601,16 +601,16 @@ const char* kDevice = "cpu";
 const char* kDevice = "ref";
 #endif
 
-const std::string kModel = kShared + "/models/yolo11n.onnx";
+const std::string kPlanModel = kShared + "/models/yolo11n.onnx";
 
 Plan yolo_plan(Precision storage, bool portable) {
-    auto g = onnx_import_file(kModel);
+    auto g = onnx_import_file(kPlanModel);
     EXPECT_TRUE(g.is_ok()) << g.status().to_string();
     Plan p;
     p.graph = std::move(g).value();
     p.info.precision = storage;
     p.info.creator = itscam_version_string();
-    p.info.source_path = kModel;
+    p.info.source_path = kPlanModel;
     if (!portable) {
         auto backend = backend_create(kDevice);
         EXPECT_TRUE(backend.is_ok());
@@ -653,7 +653,7 @@ TEST(PlanEngine, YoloFromPlanMatchesOnnx) {
     o.autotune = false;
     for (int batch : {1, 2}) {
         o.batch = batch;
-        auto a = Engine::load(kModel, o);
+        auto a = Engine::load(kPlanModel, o);
         ASSERT_TRUE(a.is_ok()) << a.status().to_string();
         auto b = Engine::load(path, o);
         ASSERT_TRUE(b.is_ok()) << b.status().to_string();
@@ -740,14 +740,14 @@ TEST(PlanEngine, YoloPortableFp16CloseToFp32) {
     Plan p = yolo_plan(Precision::kF16, true);
     auto bytes = plan_serialize(p);
     ASSERT_TRUE(bytes.is_ok());
-    const size_t onnx_bytes = read_bytes(kModel).size();
+    const size_t onnx_bytes = read_bytes(kPlanModel).size();
     EXPECT_LT(bytes->size(), onnx_bytes * 6 / 10) << "fp16 storage should halve the weights";
     auto q = plan_parse(bytes->data(), bytes->size());
     ASSERT_TRUE(q.is_ok()) << q.status().to_string();
     EngineOptions o;
     o.device = kDevice;
     o.autotune = false;
-    auto a = Engine::load(kModel, o);
+    auto a = Engine::load(kPlanModel, o);
     auto b = Engine::from_plan(*q, o);
     ASSERT_TRUE(a.is_ok() && b.is_ok());
     auto ya = run_engine(**a), yb = run_engine(**b);

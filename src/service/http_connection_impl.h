@@ -1,3 +1,8 @@
+// HttpConnection's member templates, included by the two files that instantiate it: http_connection_plain.cpp
+// (PlainStream) and http_connection_tls.cpp (TlsStream). Each instantiation is one of the heaviest translation
+// units of the build (Beast, Asio, OpenSSL); apart, the two compile in parallel.
+#pragma once
+
 #include "service/http_connection.h"
 
 #include <array>
@@ -18,9 +23,9 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
-namespace {
+namespace http_connection_detail {
 
-bool iequals(std::string_view a, std::string_view b) {
+inline bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (size_t i = 0; i < a.size(); ++i)
         if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
@@ -28,23 +33,23 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-std::string_view sv(beast::string_view s) {
+inline std::string_view sv(beast::string_view s) {
     return {s.data(), s.size()};
 }
 
-std::string_view trim(std::string_view s) {
+inline std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
 }
 
-bool is_http_parse_error(const error_code& ec) {
+inline bool is_http_parse_error(const error_code& ec) {
     return ec.category() == http::make_error_code(http::error::bad_method).category();
 }
 
 // Splits the origin-form target into the decoded path and query parameters; false when it is not origin-form or
 // an escape is malformed, or the path holds a NUL.
-bool parse_target(const std::string& target, HttpRequest& req) {
+inline bool parse_target(const std::string& target, HttpRequest& req) {
     if (target.empty() || target.front() != '/') return false;
     const size_t q = target.find('?');
     if (!percent_decode(target.substr(0, q), &req.path, false)) return false;
@@ -68,9 +73,11 @@ bool parse_target(const std::string& target, HttpRequest& req) {
     return true;
 }
 
-const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+inline const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-}  // namespace
+}  // namespace http_connection_detail
+
+using namespace http_connection_detail;  // NOLINT(google-build-using-namespace): this header's own helpers
 
 template <class Stream>
 HttpConnection<Stream>::HttpConnection(Stream stream, std::unique_ptr<HttpConnectionSlot> slot)
@@ -370,8 +377,5 @@ void HttpConnection<Stream>::drain(std::shared_ptr<std::array<char, 4096>> buf, 
             self->drain(buf, total + n);
         });
 }
-
-template class HttpConnection<PlainStream>;
-template class HttpConnection<TlsStream>;
 
 }  // namespace itscam::service
