@@ -96,6 +96,10 @@ public:
     // OK when the backend can run the node, else a message saying why not.
     virtual Status supports(const Graph& g, const Node& n) const = 0;
     virtual Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const = 0;
+    // OK when compile() can run graphs at precision `p` on this machine, else why not (kUnsupported). Asked before
+    // work that only that precision needs (int8 calibration), so that a refusal comes first. Default: OK, and
+    // compile() decides.
+    virtual Status supports_precision(Precision p) const { return Status::ok(); }
     // What a compiled result depends on beyond the graph: for GPU backends the GPU name, compute capability and
     // library versions, e.g. "cuda|NVIDIA H200|sm_90|cudnn 91400|cudart 13000". A plan built for one key is refused
     // on another.

@@ -69,6 +69,7 @@ public:
 
     std::string name() const override { return inner_->name() + "+faults"; }
     Status supports(const Graph& g, const Node& n) const override { return inner_->supports(g, n); }
+    Status supports_precision(Precision p) const override { return inner_->supports_precision(p); }
     Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const override {
         ITSCAM_ASSIGN_OR_RETURN(auto compiled, inner_->compile(g, opt));
         return make_fault_injecting_graph(std::move(compiled), faults_);

@@ -163,6 +163,8 @@ Result<std::unique_ptr<Engine>> Engine::build(Graph g, const EngineOptions& opt,
     bo.autotune = opt.autotune && opt.optimize;
     bo.tuning = opt.optimize ? tuning : std::string();
     bo.arena = opt.arena;
+    // Refused before any work for it (int8's calibration runs a whole fp32 engine over every image).
+    ITSCAM_RETURN_IF_ERROR(e->backend_->supports_precision(opt.precision));
     if (opt.precision == Precision::kInt8) {
         ITSCAM_ASSIGN_OR_RETURN(bo.ranges, calibrate(g, opt, h, w));
     }

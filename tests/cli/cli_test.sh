@@ -118,11 +118,16 @@ val_reduced_precision)
     [ "$refused" -lt 2 ] || exit 77;;
 cpu_isa_limit)
     # On a CPU without AVX-512 (here: oneDNN limited to AVX2) bf16 and int8 are refused with the reason and the way
-    # out (bf16 when its engine is built; int8 only after its calibration run, which is fp32); fp32 still finds the bus.
+    # out, before any work for them: int8 before its calibration run (which would print "int8: calibrated on").
+    # fp32 still finds the bus.
     export ONEDNN_MAX_CPU_ISA=AVX2
     expect_fail "needs a CPU with AVX-512" "$bin" detect --model "$model" --precision bf16 "$shared/data/images/bus.jpg"
     expect_fail "use precision fp32" "$bin" bench model --model "$model" --precision int8 --calib "$shared/data/images" \
         --iters 1
+    if "$bin" bench model --model "$model" --precision int8 --calib "$shared/data/images" --iters 1 2>&1 |
+        grep -F "calibrated on"; then
+        echo "FAIL: int8 was calibrated before the refusal"; exit 1
+    fi
     "$bin" detect -q --model "$model" --json "$work/bus.json" "$shared/data/images/bus.jpg" || exit 1
     grep -qF '"name": "bus"' "$work/bus.json" || { echo "FAIL: fp32 on AVX2 found no bus"; cat "$work/bus.json"; exit 1; }
     echo "ok: fp32 on AVX2 finds the bus";;

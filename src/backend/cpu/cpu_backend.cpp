@@ -141,6 +141,7 @@ class CpuBackend final : public Backend {
     Status supports(const Graph&, const Node& n) const override {
         return op_find(n.op) ? Status::ok() : unsupported(n.label() + ": no CPU kernel");
     }
+    Status supports_precision(Precision p) const override { return cpu::check_precision(p); }
     Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const override {
         if (opt.threads > 0) omp_set_num_threads(opt.threads);
         auto c = std::make_unique<CpuCompiled>(g, opt);

@@ -52,6 +52,15 @@ Status check_bf16_isa(const std::string& precision) {
 
 }  // namespace
 
+Status check_precision(Precision p) {
+    if (p == Precision::kF32) return Status::ok();
+    // oneDNN 2.6 runs bf16 (and so our int8, whose activations are bf16) on AVX-512 cores only; elsewhere every
+    // primitive descriptor fails at the first convolution with an opaque "could not create" error. Say why up
+    // front, so that the user (and a test) can tell a CPU without the instructions from a real failure.
+    if (p == Precision::kBF16 || p == Precision::kInt8) return check_bf16_isa(precision_name(p));
+    return unsupported(std::string("the cpu backend runs fp32, bf16 or int8, not ") + precision_name(p));
+}
+
 Status dnnl_status(const dnnl::error& e, const std::string& what) {
     return Status(StatusCode::kDevice,
                   what + ": oneDNN error " + std::to_string(static_cast<int>(e.status)) + " " + e.what());
@@ -60,18 +69,12 @@ Status dnnl_status(const dnnl::error& e, const std::string& what) {
 LoweringContext::LoweringContext(const Graph& g, const BackendOptions& opt) : g_(g), opt_(opt) {}
 
 Status LoweringContext::init() {
+    ITSCAM_RETURN_IF_ERROR(check_precision(opt_.precision));
     if (opt_.precision == Precision::kBF16 || opt_.precision == Precision::kInt8) {
-        // oneDNN 2.6 runs bf16 (and so our int8, whose activations are bf16) on AVX-512 cores only; elsewhere every
-        // primitive descriptor fails at the first convolution with an opaque "could not create" error. Say why up
-        // front, so that the user (and a test) can tell a CPU without the instructions from a real failure.
-        ITSCAM_RETURN_IF_ERROR(check_bf16_isa(precision_name(opt_.precision)));
         // int8 runs its convolutions on uint8 copies of bf16 activations; the rest of the graph runs in bf16.
         act_dt_ = dt::bf16;
         act_dtype_ = DType::kBF16;
         int8_ = opt_.precision == Precision::kInt8;
-    } else if (opt_.precision != Precision::kF32) {
-        return unsupported(std::string("the cpu backend runs fp32, bf16 or int8, not ") +
-                           precision_name(opt_.precision));
     }
     for (const auto& [name, vi] : g_.values)
         if (!g_.is_constant(name) && !vi.shape_known())

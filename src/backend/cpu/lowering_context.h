@@ -44,6 +44,9 @@ using dt = memory::data_type;
 
 memory::dims to_dims(const Shape& s);
 Status dnnl_status(const dnnl::error& e, const std::string& what);
+// OK when the cpu backend runs precision `p` on this machine: fp32 everywhere; bf16 and int8 on AVX-512 cores only
+// (oneDNN 2.6); else kUnsupported with the reason and the way out.
+Status check_precision(Precision p);
 
 // The buffers of one graph value.
 struct Slot {
