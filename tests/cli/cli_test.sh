@@ -413,6 +413,37 @@ bench_pipeline)
     done
     expect_fail "--cameras" "$bin" bench pipeline --model "$model" --cameras 0
     expect_fail "--source" "$bin" bench pipeline --model "$model" --source "$work/none.mp4"
+    expect_fail "must end inside the measurement" "$bin" bench pipeline --model "$model" --fault oom --fault-at 5 --duration 4
+    expect_fail "need --fault" "$bin" bench pipeline --model "$model" --fault-at 1
+    expect_fail "--fault" "$bin" bench pipeline --model "$model" --fault meltdown
+    # Fault drills: a lost device (sticky) from 2 s to 4 s of a 9 s measurement. With a fallback, its engine serves
+    # the batches while the circuit is open, the device's engines are rebuilt after the heal and the circuit
+    # closes; no frame is lost. Without one, the batches of the outage fail and their frames are counted lost.
+    drill() {  # drill NAME FALLBACK
+        "$bin" bench pipeline --model "$shared/models/yolo11n_int8_320.onnx" --max-batch 1 --cameras 2 --source synthetic --fps 4 \
+            --duration 9 --warmup 1 --fault sticky --fault-at 2 --fault-for 2 --breaker-recovery-s 1 \
+            --fallback "$2" --json "$work/$1.json" > "$work/$1.txt" 2>&1 || { echo "FAIL: drill $1 exited $?"; cat "$work/$1.txt"; exit 1; }
+        grep -q "fault sticky at 2.0 s for 2.0 s" "$work/$1.txt" || { echo "FAIL: drill $1 printed no fault line"; cat "$work/$1.txt"; exit 1; }
+    }
+    drill drill_cpu cpu
+    python3 - "$work/drill_cpu.json" <<'PY' || { cat "$work/drill_cpu.txt"; exit 1; }
+import json, sys
+f = json.load(open(sys.argv[1]))[0]["fault"]
+problems = []
+if f["injected_errors"] < 1: problems.append("no error was injected")
+if f["circuit_opens"] < 1 or f["opened_after_s"] is None: problems.append("the circuit never opened")
+if f["fallback_batches"] < 1: problems.append("no batch went to the fallback")
+if f["frames_failed"] != 0: problems.append("%d frames lost with a fallback" % f["frames_failed"])
+if f["closed_after_heal_s"] is None or f["circuit_at_end"] != "closed": problems.append("the circuit did not close again")
+if problems: sys.exit("FAIL: drill with a fallback: " + "; ".join(problems) + ": " + json.dumps(f))
+PY
+    drill drill_none none
+    python3 - "$work/drill_none.json" <<'PY' || { cat "$work/drill_none.txt"; exit 1; }
+import json, sys
+f = json.load(open(sys.argv[1]))[0]["fault"]
+if f["frames_failed"] < 1 or f["fallback_batches"] != 0:
+    sys.exit("FAIL: drill without a fallback: frames lost %d, fallback batches %d" % (f["frames_failed"], f["fallback_batches"]))
+PY
     echo "ok: bench pipeline";;
 bench)
     "$bin" bench model --model "$model" --batch 1,2 --iters 2 --warmup 1 --json "$work/bench.json" || exit 1

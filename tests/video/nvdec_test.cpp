@@ -14,6 +14,7 @@
 
 #include "video/nvdec/nvdec_driver.h"
 #include "video/nvdec/nvdec_reader.h"
+#include "video/nvdec/nvdec_sessions.h"
 #include "video/video_reader.h"
 #include "video_test_util.h"
 
@@ -216,7 +217,121 @@ TEST(Nvdec, InterruptUnblocksOpen) {
     EXPECT_EQ(st.code(), StatusCode::kCancelled) << st.to_string();
 }
 
+// The session accounting that sends cameras past the driver's NVDEC session cap to the CPU at once.
+TEST(NvdecSessionCap, NoCapUntilTheDriverRefusesOne) {
+    NvdecSessions s(3, std::chrono::seconds(60));
+    const auto t = NvdecSessions::Clock::now();
+    for (int i = 0; i < 500; ++i) {
+        ASSERT_TRUE(s.admit("cam", t).is_ok());
+        s.opened();
+    }
+    EXPECT_EQ(s.open_sessions(), 500);
+    EXPECT_EQ(s.cap(), -1);
+    EXPECT_EQ(s.refusals(), 0);
+}
+
+TEST(NvdecSessionCap, RefusedAtOnceAtTheCapAndAdmittedBelowIt) {
+    NvdecSessions s(2, std::chrono::seconds(60));
+    const auto t = NvdecSessions::Clock::now();
+    for (int i = 0; i < 378; ++i) s.opened();
+    s.refused(t);  // the 379th create: CUDA_ERROR_OUT_OF_MEMORY
+    EXPECT_EQ(s.cap(), 378);
+    const Status st = s.admit("rtsp://cam42", t + std::chrono::seconds(1));
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+    EXPECT_NE(st.message().find("rtsp://cam42"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("cuda:2"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("378 open"), std::string::npos) << st.message();
+    EXPECT_EQ(s.check("x", t + std::chrono::seconds(2)).code(), StatusCode::kUnavailable);
+    EXPECT_EQ(s.refusals(), 2);  // the driver's, and the one answered here (check() counts none)
+    // A camera stopped: a session is free again under the cap.
+    s.closed();
+    EXPECT_TRUE(s.check("x", t + std::chrono::seconds(3)).is_ok());
+    EXPECT_TRUE(s.admit("x", t + std::chrono::seconds(3)).is_ok());
+    s.opened();
+    EXPECT_EQ(s.cap(), 378);
+    EXPECT_EQ(s.admit("x", t + std::chrono::seconds(4)).code(), StatusCode::kUnavailable);
+}
+
+TEST(NvdecSessionCap, OneAttemptPerPeriodAfterARefusal) {
+    NvdecSessions s(0, std::chrono::seconds(60));
+    const auto t = NvdecSessions::Clock::now();
+    for (int i = 0; i < 10; ++i) s.opened();
+    s.refused(t);
+    const auto later = t + std::chrono::seconds(61);
+    // check() does not take the attempt: every reader may still decide on NVDEC...
+    EXPECT_TRUE(s.check("a", later).is_ok());
+    EXPECT_TRUE(s.check("b", later).is_ok());
+    // ...and the first create takes it; the next is refused until its answer or the next period.
+    EXPECT_TRUE(s.admit("a", later).is_ok());
+    EXPECT_EQ(s.admit("b", later).code(), StatusCode::kUnavailable);
+    // The driver took it: the cap is lifted.
+    s.opened();
+    EXPECT_EQ(s.cap(), -1);
+    EXPECT_TRUE(s.admit("b", later).is_ok());
+    s.opened();
+    // Refused again at 12: the cap follows.
+    s.refused(later);
+    EXPECT_EQ(s.cap(), 12);
+    EXPECT_EQ(s.admit("c", later + std::chrono::seconds(59)).code(), StatusCode::kUnavailable);
+    EXPECT_TRUE(s.admit("c", later + std::chrono::seconds(60)).is_ok());
+}
+
+TEST(NvdecSessionCap, RefusedWithNoneOpenBlocksEveryone) {
+    NvdecSessions s(1, std::chrono::seconds(60));
+    const auto t = NvdecSessions::Clock::now();
+    s.refused(t);
+    EXPECT_EQ(s.cap(), 0);
+    EXPECT_EQ(s.admit("a", t).code(), StatusCode::kUnavailable);
+    s.closed();  // never below zero
+    EXPECT_EQ(s.open_sessions(), 0);
+    s.forget_cap();
+    EXPECT_TRUE(s.admit("a", t).is_ok());
+}
+
+TEST(NvdecSessionCap, ConcurrentOpensAndClosesBalance) {
+    NvdecSessions s(5);
+    std::vector<std::thread> ts;
+    for (int k = 0; k < 8; ++k)
+        ts.emplace_back([&] {
+            for (int i = 0; i < 1000; ++i) {
+                if (s.admit("x").is_ok()) s.opened();
+                s.closed();
+            }
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(s.open_sessions(), 0);
+}
+
 // ---- With a GPU ----
+
+// Past the session cap a reader is refused before it opens anything, and a reader already made is refused when it
+// would create its decoder: both kUnavailable, which the capture loop answers by decoding on the CPU at once.
+TEST(NvdecGpu, SessionCapRefusesAtOnce) {
+    SKIP_WITHOUT_NVDEC();
+    NvdecSessions& sessions = NvdecSessions::of_device(0);
+    ASSERT_EQ(sessions.open_sessions(), 0) << "a decoder of an earlier test is still open";
+    NvdecReader made_before(test::clip_path(0), {});
+    sessions.refused();  // as the driver does at its cap: here, with none open
+    const auto t0 = std::chrono::steady_clock::now();
+    auto made = make_nvdec_reader(test::clip_path(0), {});
+    ASSERT_FALSE(made.is_ok());
+    EXPECT_EQ(made.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(made.status().message().find("no NVDEC decoder session free"), std::string::npos)
+        << made.status().message();
+    Status st = made_before.open();
+    Frame f;
+    if (st.is_ok()) st = made_before.read(f).status();
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.to_string();
+    EXPECT_TRUE(made_before.decoder_failed());
+    EXPECT_LT(test::seconds_since(t0), 5.0);
+    sessions.forget_cap();
+    NvdecReader after(test::clip_path(0), {});
+    ASSERT_TRUE(after.open().is_ok());
+    const Result<bool> r = after.read(f);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_TRUE(*r);
+    EXPECT_EQ(sessions.open_sessions(), 1);
+}
 
 TEST(NvdecGpu, SupportsQueriesTheCaps) {
     SKIP_WITHOUT_NVDEC();

@@ -7,6 +7,8 @@
 #   MATRIX: runs, space-separated, each name:clip:decode:cameras[:workers[:ratio]], e.g.
 #     "nvdec720:devdata/clips/highway_720p.mp4:nvdec:50,100,200,300"
 #   DURATION (8), WARMUP (4), MAX_BATCH (32), PRECISION (fp16)
+#   EXTRA: more `bench pipeline` arguments for every run, e.g. a fault drill:
+#     "--fault sticky --fault-at 10 --fault-for 10 --fallback ref --breaker-recovery-s 2"
 #   TUNE (1): re-target the (portable) PLAN for cuda:0 once, autotuned for every batch size up to MAX_BATCH
 #     (itscam optimize --target-performance fast), so that each run loads it instead of tuning at start.
 # Results in $OUT: matrix.txt (the tables), one JSON per run, dmon.txt.
@@ -38,7 +40,7 @@ for r in $MATRIX; do
   echo "== $(date +%T) $name" >> "$OUT/dmon.txt"
   timeout 420 "$I" bench pipeline --device cuda:0 --precision "${PRECISION:-fp16}" --model "$PLAN" --source "$clip" \
     --decode "$decode" --cameras "$cams" --workers "${workers:-1}" --unified-memory-ratio "${ratio:-0.6}" \
-    --max-batch "${MAX_BATCH:-32}" --duration "${DURATION:-8}" --warmup "${WARMUP:-4}" --json "$OUT/$name.json" \
+    --max-batch "${MAX_BATCH:-32}" --duration "${DURATION:-8}" --warmup "${WARMUP:-4}" --json "$OUT/$name.json" ${EXTRA:-} \
     > "$OUT/$name.log" 2>&1
   echo "exit $?" | tee -a "$M"
   grep -vE "warming up" "$OUT/$name.log" | tail -n 40 | tee -a "$M"

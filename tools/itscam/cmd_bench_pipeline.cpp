@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bench_fault.h"
 #include "bench_meters.h"
 #include "commands.h"
 #include "config/config.h"
@@ -37,6 +38,10 @@ struct PipeBenchArgs {
     double unified_memory_ratio = config::Settings{}.UNIFIED_MEMORY_RATIO;
     std::string json_out;
     bool verbose = false;
+    FaultDrillOptions fault;
+    std::string fallback = "none";
+    int fallback_imgsz = 0;
+    double recovery_s = -1;
 };
 
 // How long the cameras may take to deliver their first frames beyond --warmup before the run is an error.
@@ -74,7 +79,12 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     cfg.pipeline.inference_workers = a.workers;
     cfg.pipeline.decode = a.decode;
     cfg.settings.UNIFIED_MEMORY_RATIO = a.unified_memory_ratio;
-    cfg.fallback.enabled = false;
+    cfg.fallback.enabled = a.fallback != "none";
+    if (cfg.fallback.enabled) {
+        cfg.fallback.device = a.fallback;
+        cfg.fallback.imgsz = a.fallback_imgsz;
+    }
+    if (a.recovery_s >= 0) cfg.settings.CIRCUIT_BREAKER_RECOVERY_TIMEOUT = a.recovery_s;
     for (int i = 0; i < ncam; ++i) {
         config::CameraConfig c;
         c.id = "cam" + std::to_string(i);
@@ -91,6 +101,17 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     }
     pipeline::PipelineOptions po;
     if (!a.verbose) po.log = [](const std::string&) {};
+    std::unique_ptr<FaultDrill> drill;
+    if (!a.fault.kind.empty()) {
+        auto made = FaultDrill::create(a.fault, a.duration_s);  // checked before the first run
+        if (!made) {
+            std::fprintf(stderr, "itscam: error: %s\n", made.status().to_string().c_str());
+            rc = 2;
+            return {};
+        }
+        drill = std::move(made).value();
+        po.faults = drill->controller();
+    }
     auto p = pipeline::Pipeline::create(cfg, po);
     if (!p) {
         std::fprintf(stderr, "itscam: error: %s\n", p.status().to_string().c_str());
@@ -134,7 +155,16 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     const auto t0 = std::chrono::steady_clock::now();
     // Reset nothing: percentiles come from the recent window, which by now only holds steady-state samples
     // once the measurement is long enough; counters are differenced.
-    std::this_thread::sleep_for(std::chrono::duration<double>(a.duration_s));
+    if (drill) {
+        // The drill's clock: the fault starts and heals on time, and the circuit's state is sampled.
+        for (double t = 0; t < a.duration_s;
+             t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) {
+            drill->step(t, pipe.snapshot());
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    } else {
+        std::this_thread::sleep_for(std::chrono::duration<double>(a.duration_s));
+    }
     const pipeline::PipelineSnapshot s = pipe.snapshot();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Counters c1 = counters(s);
@@ -171,6 +201,8 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     for (const auto& cam : s.cameras) nvdec += cam.decoder == "nvdec";
     j["cameras_on_nvdec"] = nvdec;
     for (const auto& [stage, lat] : s.stages) j["stage_p99_ms"][stage] = lat.p99_ms;
+    j["frames_failed"] = s.frames_failed - s0.frames_failed;
+    if (drill) j["fault"] = drill->result(s0, s);
     if (a.verbose) std::fprintf(stderr, "%s", pipeline_summary(s).c_str());
     return j;
 }
@@ -182,6 +214,11 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
     for (int c : cams)
         if (c < 1 || c > 1024) return fail("--cameras values must be in 1..1024", 2);
     if (a.source != "synthetic" && !std::ifstream(a.source)) return fail("--source: cannot open '" + a.source + "'", 2);
+    if (!a.fault.kind.empty()) {
+        if (auto d = FaultDrill::create(a.fault, a.duration_s); !d) return fail(d.status().message(), 2);
+    } else if (a.fault.at_s >= 0 || a.fault.for_s >= 0) {
+        return fail("--fault-at and --fault-for need --fault", 2);
+    }
     nlohmann::json all = nlohmann::json::array();
     std::printf("%7s %9s %9s %9s %9s %9s %9s %9s %10s %7s %6s %6s %6s\n", "cameras", "fps", "offered", "p50 ms",
                 "p99 ms", "drop %", "batch", "pool hit", "acq p99us", "cpu %", "gpu %", "dec %", "fair");
@@ -201,6 +238,7 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
         std::printf("\n        all cameras streaming after %.1f s; cpu cores:", j["all_cameras_streaming_s"].get<double>());
         for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
         std::printf("\n");
+        if (j.contains("fault")) std::printf("        %s\n", FaultDrill::describe(j["fault"]).c_str());
         std::fflush(stdout);
         all.push_back(j);
     }
@@ -243,6 +281,25 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
         ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
     app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run (at least; the measurement also waits until every camera delivers)")->check(CLI::Range(0.0, 600.0))->capture_default_str();
+    app.add_option("--fault", a->fault.kind,
+                   "Fault drill: from --fault-at, every engine run on the device fails as a transient device error, "
+                   "an out-of-memory error or a lost device (sticky: the engines are rebuilt), until --fault-for "
+                   "later it heals")
+        ->check(CLI::IsMember({"transient", "oom", "sticky"}));
+    app.add_option("--fault-at", a->fault.at_s, "Seconds into the measurement the fault starts (default: a quarter of --duration)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--fault-for", a->fault.for_s, "Seconds the fault lasts (default: a quarter of --duration)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--fallback", a->fallback,
+                   "Where batches go while the device's circuit is open: none | cpu | ref | cuda[:N] (the config's "
+                   "fallback.device; none: the batches fail and their frames are lost)")
+        ->capture_default_str();
+    app.add_option("--fallback-imgsz", a->fallback_imgsz, "The fallback's input size (0: the primary's)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--breaker-recovery-s", a->recovery_s,
+                   "CIRCUIT_BREAKER_RECOVERY_TIMEOUT for the run: seconds an open circuit waits before its trial "
+                   "batches (default: the setting's, 30 s)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--json", a->json_out, "Write results as JSON");
     app.add_flag("-v,--verbose", a->verbose, "Log pipeline events and print a full summary per run");
     return [a] { return run_bench_pipeline(*a); };

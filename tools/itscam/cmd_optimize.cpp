@@ -68,7 +68,10 @@ std::string human_bytes(uint64_t n) {
 
 std::string join(const std::vector<int>& v) {
     std::string s;
-    for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+    for (int x : v) {
+        if (!s.empty()) s.push_back(',');
+        s.append(std::to_string(x));
+    }
     return s;
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "video/nvdec/nvdec_caps.h"
+#include "video/nvdec/nvdec_sessions.h"
 
 namespace itscam::video {
 
@@ -78,7 +79,10 @@ NvdecDecoder::~NvdecDecoder() {
 }
 
 void NvdecDecoder::destroy_decoder() {
-    if (decoder_) drv_.cuvid->cuvidDestroyDecoder(decoder_);
+    if (decoder_) {
+        drv_.cuvid->cuvidDestroyDecoder(decoder_);
+        NvdecSessions::of_device(opt_.device).closed();
+    }
     decoder_ = nullptr;
     coded_w_ = coded_h_ = surfaces_ = 0;
 }
@@ -200,10 +204,19 @@ Status NvdecDecoder::create_decoder(const CUVIDEOFORMAT& fmt, unsigned surfaces)
     ci.ulTargetWidth = static_cast<tcu_ulong>(out_w_);  // = the display rectangle: cropped, never scaled
     ci.ulTargetHeight = static_cast<tcu_ulong>(out_h_);
     ci.ulNumOutputSurfaces = 2;
-    ITSCAM_RETURN_IF_ERROR(drv_.check(drv_.cuvid->cuvidCreateDecoder(&decoder_, &ci),
+    // Past the driver's session cap, this process learnt it from an earlier refusal: not another slow create.
+    NvdecSessions& sessions = NvdecSessions::of_device(opt_.device);
+    ITSCAM_RETURN_IF_ERROR(sessions.admit(opt_.name));
+    const Status created = drv_.check(drv_.cuvid->cuvidCreateDecoder(&decoder_, &ci),
                                       opt_.name + ": cuvidCreateDecoder(" + nvdec_codec_name(fmt.codec) + " " +
                                           std::to_string(fmt.coded_width) + "x" + std::to_string(fmt.coded_height) +
-                                          ")"));
+                                          ")");
+    if (!created.is_ok()) {
+        decoder_ = nullptr;
+        if (created.code() == StatusCode::kOutOfMemory) sessions.refused();
+        return created;
+    }
+    sessions.opened();
     coded_w_ = fmt.coded_width;
     coded_h_ = fmt.coded_height;
     surfaces_ = surfaces;

@@ -7,6 +7,7 @@
 #include "video/ffmpeg_demux.h"
 #include "video/ffmpeg_reader.h"
 #include "video/nvdec/nvdec_decoder.h"
+#include "video/nvdec/nvdec_sessions.h"
 
 extern "C" {
 #include <libavcodec/bsf.h>
@@ -184,6 +185,8 @@ Result<std::unique_ptr<VideoReader>> make_nvdec_reader(const std::string& url, c
         return invalid_argument(mask_url_userinfo(url) + ": NVDEC needs a CUDA device, not " +
                                 std::to_string(opt.cuda_device));
     ITSCAM_RETURN_IF_ERROR(nvdec_load_status());
+    // kUnavailable at once while the GPU has no decoder session free: the capture loop decodes on the CPU instead.
+    ITSCAM_RETURN_IF_ERROR(NvdecSessions::of_device(opt.cuda_device).check(mask_url_userinfo(url)));
     return std::unique_ptr<VideoReader>(std::make_unique<NvdecReader>(url, opt));
 }
 
