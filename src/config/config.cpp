@@ -279,6 +279,7 @@ const std::vector<Field<PipelineConfig>>& pipeline_fields() {
         {"decode_threads", &P::decode_threads},
         {"decode", &P::decode},
         {"inference_workers", &P::inference_workers},
+        {"skip_nonref_under_overload", &P::skip_nonref_under_overload},
         {"stall_timeout_s", &P::stall_timeout_s},
         {"reconnect_initial_s", &P::reconnect_initial_s},
         {"reconnect_max_s", &P::reconnect_max_s},

@@ -175,6 +175,9 @@ struct PipelineConfig {
     // fails falls back to the CPU with a log line and a metric). Cameras may override it (CameraConfig::decode).
     std::string decode = "auto";
     int inference_workers = 1;               // per device
+    // Under overload, a camera whose queue keeps dropping frames has its decoder skip the non-reference frames
+    // (pipeline/decode_thinning.h); CPU decoding only. false: every frame is decoded whatever is served.
+    bool skip_nonref_under_overload = true;
     double stall_timeout_s = 10.0;
     double reconnect_initial_s = 0.5;
     double reconnect_max_s = 30.0;

@@ -32,7 +32,8 @@ void BatchScheduler::remove_camera(uint64_t camera) {
     cv_.notify_all();        // a worker awaiting this camera's frame need not any more
 }
 
-bool BatchScheduler::push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived) {
+bool BatchScheduler::push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived, bool* dropped) {
+    if (dropped) *dropped = false;
     {
         std::unique_lock<std::mutex> lk(mu_);
         if (stopped_) return false;
@@ -56,6 +57,7 @@ bool BatchScheduler::push(uint64_t camera, video::Frame&& frame, Clock::time_poi
             cq.q.pop_front();  // latest-frame policy: the oldest goes
             ++cq.stats.dropped;
             --pending_;
+            if (dropped) *dropped = true;
         }
         if (arrived == Clock::time_point{}) arrived = Clock::now();
         if (cq.stats.pushed > 0) {

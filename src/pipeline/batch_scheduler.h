@@ -83,8 +83,9 @@ public:
     // false when the camera is unknown or the scheduler is stopped (frame discarded). Blocks only for a lossless
     // camera whose queue is full, until a worker takes a frame (or stop / remove_camera). `arrived`: when the frame
     // reached the scheduler, for its deadline and the camera's interval estimate; the default means now (once
-    // queued). Tests pass past times to replay a camera's history without sleeping.
-    bool push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived = {});
+    // queued). Tests pass past times to replay a camera's history without sleeping. `dropped` (optional): set to
+    // whether this push replaced a frame still waiting (latest-frame policy), for the camera's decode thinning.
+    bool push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived = {}, bool* dropped = nullptr);
     // Blocks until a batch is ready; an empty batch means stopped and drained.
     Batch next_batch();
     void stop(bool drain);

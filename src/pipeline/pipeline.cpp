@@ -51,6 +51,7 @@ CameraSnapshot Pipeline::Impl::camera_snapshot(const Camera& c) const {
     s.frames_captured = c.captured.load();
     s.frames_processed = c.processed.load();
     s.frames_skipped = c.skipped.load();
+    s.nonref_skip_starts = c.thinning_activations.load();
     s.degraded = c.degraded.load();
     if (c.capture) {
         video::CaptureStats cs = c.capture->stats();
@@ -61,6 +62,7 @@ CameraSnapshot Pipeline::Impl::camera_snapshot(const Camera& c) const {
         s.format_changes = cs.format_changes;
         s.decoder = cs.decoder;
         s.decoder_fallbacks = cs.decoder_fallbacks;
+        s.skipping_nonref = cs.skipping_nonref;
         s.frames_skipped += cs.skipped_fps;
         s.last_error = redact(cs.last_error);
     } else {

@@ -47,6 +47,8 @@ struct CameraSnapshot {
     int64_t reconnects = 0, errors = 0, stalls = 0, format_changes = 0;
     std::string decoder = "cpu";     // where the source is decoded now: cpu | nvdec
     int64_t decoder_fallbacks = 0;   // GPU decoder failures that moved the camera to the CPU decoder
+    bool skipping_nonref = false;    // its decoder skips non-reference frames now (skip_nonref_under_overload)
+    int64_t nonref_skip_starts = 0;  // times the camera's overload started that
     double fps = 0;                // processed frames per second over the last 5 s
     int queue_depth = 0;
     LatencySummary latency;        // capture -> detections

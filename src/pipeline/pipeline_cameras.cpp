@@ -124,8 +124,9 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
     ModelGroup* g = cam->group;
     const double degraded_fps = cfg.fallback.max_fps;
     const uint64_t slot = cam->slot;
+    const bool thin = cfg.pipeline.skip_nonref_under_overload;
     cam->capture->start(
-        [this, c, g, slot, degraded_fps](video::Frame&& f) {
+        [this, c, g, slot, degraded_fps, thin](video::Frame&& f) {
             c->captured++;
             c->width.store(f.width);
             c->height.store(f.height);
@@ -138,7 +139,17 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
                 }
             }
             c->last_accept = f.capture_time;
-            g->sched->push(slot, std::move(f));
+            bool dropped = false;
+            g->sched->push(slot, std::move(f), {}, &dropped);
+            if (thin) {
+                // Frames the queue keeps replacing were decoded for nothing: skip the non-reference ones.
+                const bool was = c->thinning.thinning();
+                const bool now = c->thinning.on_push(dropped, Clock::now());
+                if (now != was) {
+                    c->capture->skip_nonref(now);
+                    if (now) c->thinning_activations++;
+                }
+            }
         },
         [this, c](const video::CaptureEvent& ev) {
             std::string m = "camera " + c->cfg.id + ": " + video::capture_event_name(ev.kind);

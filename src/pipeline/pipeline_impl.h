@@ -22,6 +22,7 @@
 
 #include "backend/activation_arena.h"
 #include "pipeline/batch_scheduler.h"
+#include "pipeline/decode_thinning.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_meters.h"
 #include "runtime/detector.h"
@@ -56,6 +57,8 @@ struct Camera {
     std::atomic<int64_t> captured{0}, processed{0}, skipped{0};
     std::atomic<bool> degraded{false};
     Clock::time_point last_accept{};  // capture thread only (degraded frame-rate cap)
+    DecodeThinning thinning;          // capture thread only (skip_nonref_under_overload)
+    std::atomic<int64_t> thinning_activations{0};
     explicit Camera(double window_s) : e2e(1024, window_s) {}
     LatencyRecorder e2e;
     RateMeter fps;

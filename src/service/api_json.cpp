@@ -58,6 +58,8 @@ json camera_stats_json(const CameraSnapshot& c) {
                 {"format_changes", c.format_changes},
                 {"decoder", c.decoder},
                 {"decoder_fallbacks", c.decoder_fallbacks},
+                {"skipping_nonref", c.skipping_nonref},
+                {"nonref_skip_starts", c.nonref_skip_starts},
                 {"queue_depth", c.queue_depth},
                 {"latency", latency_json(c.latency)},
                 {"last_error", redact(c.last_error)},

@@ -107,6 +107,10 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
                              MetricType::Gauge);
         auto& gdec = b.family("itscam_camera_gpu_decode", "1 while the camera is decoded on the GPU (NVDEC), else 0.",
                               MetricType::Gauge);
+        auto& nonref = b.family("itscam_camera_skipping_nonref",
+                                "1 while the camera's decoder skips non-reference frames (its queue kept dropping "
+                                "frames: skip_nonref_under_overload), else 0.",
+                                MetricType::Gauge);
         struct C {
             const char* name;
             const char* help;
@@ -130,6 +134,9 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
             {"itscam_camera_decoder_fallbacks_total",
              "GPU (NVDEC) decoder failures that moved the camera to the CPU decoder.",
              &pipeline::CameraSnapshot::decoder_fallbacks},
+            {"itscam_camera_nonref_skip_starts_total",
+             "Times the camera's overload made its decoder skip non-reference frames.",
+             &pipeline::CameraSnapshot::nonref_skip_starts},
         };
         for (const auto& c : s.cameras) {
             const Labels l = {{"camera", c.id}};
@@ -138,6 +145,7 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
             Builder::gauge(qd, l, c.queue_depth);
             Builder::gauge(deg, l, c.degraded ? 1 : 0);
             Builder::gauge(gdec, l, c.decoder == "nvdec" ? 1 : 0);
+            Builder::gauge(nonref, l, c.skipping_nonref ? 1 : 0);
         }
         for (const auto& cd : counters) {
             auto& f = b.family(cd.name, cd.help, MetricType::Counter);

@@ -12,9 +12,11 @@
 //   itscam_fps                                                                                 gauge
 //   itscam_batch_executions_total{batch_size}                                                  counter
 //   itscam_camera_up{camera} (1 while streaming), itscam_camera_fps, itscam_camera_queue_depth,
-//   itscam_camera_degraded, itscam_camera_gpu_decode (1 while decoded by NVDEC)                gauges
+//   itscam_camera_degraded, itscam_camera_gpu_decode (1 while decoded by NVDEC),
+//   itscam_camera_skipping_nonref (1 while its decoder skips non-reference frames)            gauges
 //   itscam_camera_frames_{captured,processed,dropped,skipped}_total{camera},
-//   itscam_camera_{reconnects,errors,stalls,format_changes,decoder_fallbacks}_total{camera}    counters
+//   itscam_camera_{reconnects,errors,stalls,format_changes,decoder_fallbacks}_total{camera},
+//   itscam_camera_nonref_skip_starts_total{camera}                                             counters
 //   itscam_camera_latency_seconds{camera}           summary: capture -> detections (quantiles 0.5/0.95/0.99 over
 //                                                   the recent window; _sum/_count since start)
 //   itscam_pool_hit_ratio{pool,kind}, itscam_pool_acquire_p50_seconds, itscam_pool_acquire_p99_seconds,

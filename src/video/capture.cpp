@@ -302,6 +302,7 @@ void CaptureLoop::run() {
             stats_.stream = info;
             stats_.state = CaptureState::kStreaming;
             stats_.decoder = reader_->decoder();
+            stats_.skipping_nonref = false;  // a new reader decodes every frame until asked again
         }
         if (!looping) emit(CaptureEvent::Kind::kConnected, describe(info) + " (" + reader_->decoder() + " decode)");
         // First pts of this connection continues after the last one; a file resumed on the CPU decoder keeps its
@@ -319,8 +320,15 @@ void CaptureLoop::run() {
         st = Status::ok();
         // A looping file starts over on the same reader where it can (rewind(): an NVDEC reader keeps its decoder
         // session instead of creating one per pass); otherwise it is reopened below.
+        bool skip_applied = false;  // a new reader decodes every frame
         for (int64_t pass_start = 0;; pass_start = frames_here) {
             while (!stop_) {
+                if (const bool want = skip_nonref_want_.load(std::memory_order_relaxed); want != skip_applied) {
+                    const bool skipping = reader_->skip_nonref(want) && want;
+                    skip_applied = want;
+                    std::lock_guard lk(mu_);
+                    stats_.skipping_nonref = skipping;
+                }
                 Frame f;
                 read_since_ns_ = now_ns();
                 Result<bool> r = reader_->read(f);

@@ -71,6 +71,7 @@ struct CaptureStats {
     double decode_ms_total = 0;
     std::string decoder = "cpu";     // where the current connection decodes: cpu | nvdec
     int64_t decoder_fallbacks = 0;   // GPU decoder failures that moved the camera to the CPU decoder
+    bool skipping_nonref = false;    // the decoder skips non-reference frames now (CaptureLoop::skip_nonref)
     std::string last_error;
     CaptureState state = CaptureState::kStarting;
     StreamInfo stream;
@@ -94,6 +95,9 @@ public:
     bool running() const;
     CaptureStats stats() const;
     const std::string& url() const { return url_; }
+    // Asks the decoder to skip non-reference frames (VideoReader::skip_nonref), or to decode every frame again;
+    // from any thread, applied by the capture thread before its next read (and to every reader it opens after).
+    void skip_nonref(bool on) { skip_nonref_want_.store(on, std::memory_order_relaxed); }
 
 private:
     void run();
@@ -117,6 +121,7 @@ private:
     std::thread watchdog_;
     std::atomic<int64_t> read_since_ns_{0};  // steady-clock ns when the current read() began; 0: not reading
     std::atomic<bool> stall_{false};         // the watchdog interrupted the current read
+    std::atomic<bool> skip_nonref_want_{false};
     bool started_ = false;
 };
 

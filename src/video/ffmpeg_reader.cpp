@@ -133,6 +133,14 @@ Status FfmpegReader::open() {
     return Status::ok();
 }
 
+bool FfmpegReader::skip_nonref(bool on) {
+    Impl& m = *impl_;
+    if (!m.dec) return false;
+    // Read by the decoder per packet (and handed to FFmpeg's frame threads with each one).
+    m.dec->skip_frame = on ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    return true;
+}
+
 Result<bool> FfmpegReader::read(Frame& out) {
     Impl& m = *impl_;
     if (!m.demux.is_open() || !m.dec) return internal_error(shown_ + ": read() before a successful open()");

@@ -25,6 +25,7 @@ class FfmpegReader final : public VideoReader {
     Result<bool> read(Frame& out) override;
     void interrupt() override;
     StreamInfo info() const override { return info_; }
+    bool skip_nonref(bool on) override;
 
     struct Impl;  // FFmpeg state (public so the interrupt callback in the .cpp can reach it)
 

@@ -61,6 +61,11 @@ public:
     // up (a GPU decoder session, which costs far more to create than a file costs to seek). kUnsupported where the
     // reader cannot (live streams, readers without it): the caller reopens instead. Frame.pts restart with the file.
     virtual Status rewind() { return unsupported("this reader does not rewind"); }
+    // on: from the next packet, the decoder skips the frames no other frame references (non-reference B- and
+    // P-frames), which then never come out of read(); the others decode exactly as before. off: every frame again.
+    // For a consumer that would drop most frames anyway (pipeline/decode_thinning.h). false where the reader
+    // cannot (it then decodes every frame).
+    virtual bool skip_nonref(bool on) { return false; }
 };
 
 // "synthetic://1920x1080@30" (moving boxes on a gradient, deterministic) or any URL FFmpeg can open

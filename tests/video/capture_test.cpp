@@ -106,6 +106,25 @@ TEST(CaptureLoop, FileEndsWithoutLoop) {
     EXPECT_EQ(loop.stats().state, CaptureState::kEnded);
 }
 
+// skip_nonref asked before the start reaches the reader the loop opens: the 720p clip's 260 non-reference frames
+// are not decoded, and the frames delivered keep increasing pts and consecutive indices.
+TEST(CaptureLoop, SkipNonrefReachesTheReader) {
+    SKIP_WITHOUT_FFMPEG();
+    Recorder rec;
+    CaptureOptions o;
+    o.reader.decode_threads = 2;
+    CaptureLoop loop(test::clip_path(0), o);
+    loop.skip_nonref(true);
+    loop.start(rec.on_frame(), rec.on_event());
+    loop.wait();
+    const CaptureStats s = loop.stats();
+    EXPECT_EQ(s.state, CaptureState::kEnded);
+    EXPECT_EQ(s.frames, 491);
+    EXPECT_TRUE(s.skipping_nonref);
+    EXPECT_TRUE(rec.pts_strictly_increasing());
+    EXPECT_TRUE(rec.indices_consecutive());
+}
+
 TEST(CaptureLoop, LoopKeepsPtsIncreasing) {
     SKIP_WITHOUT_FFMPEG();
     const test::Clip& clip = test::kClips[2];

@@ -3,6 +3,8 @@
 #include "video/video_reader.h"
 
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <cstring>
 #include <random>
 #include <string>
@@ -291,6 +293,78 @@ TEST(FfmpegReader, InfoFileUrlAndAutoThreads) {
         EXPECT_GT(f.wall_time_us, 0);
         EXPECT_GE(f.decode_ms, 0);
     }
+}
+
+// Hash of a frame's pixels (rows without their padding), keyed by pts in ms.
+std::map<int64_t, size_t> frame_hashes(const std::string& url, int threads, int skip_from, int* frames) {
+    ReaderOptions o;
+    o.format = PixelFormat::kNV12;
+    o.decode_threads = threads;
+    auto r = make_reader(url, o);
+    std::map<int64_t, size_t> out;
+    if (!r.is_ok() || !(*r)->open().is_ok()) return out;
+    Frame f;
+    int n = 0;
+    for (;;) {
+        if (n == skip_from) {
+            EXPECT_TRUE((*r)->skip_nonref(true));
+        }
+        Result<bool> got = (*r)->read(f);
+        EXPECT_TRUE(got.is_ok()) << got.status().to_string();
+        if (!got.is_ok() || !*got) break;
+        std::string bytes;
+        for (int y = 0; y < f.height * 3 / 2; ++y)
+            bytes.append(reinterpret_cast<const char*>(f.data.get()) + f.stride * y, static_cast<size_t>(f.width));
+        const int64_t key = std::llround(f.pts * 1000);
+        EXPECT_EQ(out.count(key), 0u) << "pts " << f.pts << " twice";
+        out[key] = std::hash<std::string>{}(bytes);
+        ++n;
+    }
+    *frames = n;
+    return out;
+}
+
+// skip_nonref: the 720p clip's non-reference frames (its 260 B-frames: x264 without a B-pyramid, ffprobe
+// -show_frames) are not decoded; every frame that is, is the same picture at the same pts as in a full decode. From
+// the start, and switched on mid-stream, with one decoder thread and with frame threads.
+TEST(FfmpegReader, SkipNonReferenceFramesKeepsTheOthersIdentical) {
+    SKIP_WITHOUT_FFMPEG();
+    const std::string url = test::clip_path(0);
+    int full_n = 0;
+    const auto full = frame_hashes(url, 1, -1, &full_n);
+    ASSERT_EQ(full_n, test::kClips[0].frames);
+    for (int threads : {1, 2}) {
+        for (int from : {0, 300}) {
+            int n = 0;
+            const auto thin = frame_hashes(url, threads, from, &n);
+            const int expect = from == 0 ? 491 : -1;
+            if (expect > 0) {
+                EXPECT_EQ(n, expect) << "threads " << threads;
+            }
+            EXPECT_LT(n, full_n - (from == 0 ? 200 : 100)) << "threads " << threads << " from " << from;
+            int differ = 0, missing = 0;
+            for (const auto& [pts, h] : thin) {
+                auto it = full.find(pts);
+                if (it == full.end()) {
+                    ++missing;
+                } else if (it->second != h) {
+                    ++differ;
+                }
+            }
+            EXPECT_EQ(missing, 0) << "frames at pts the full decode does not have";
+            EXPECT_EQ(differ, 0) << "threads " << threads << " from " << from << ": frames that decode differently";
+            if (from > 0) {  // every frame before the switch is there
+                int before = 0;
+                for (const auto& [pts, h] : thin) before += pts < 300 * 40;
+                EXPECT_GE(before, 295);
+            }
+        }
+    }
+    // The synthetic reader cannot skip, and says so.
+    auto syn = make_reader("synthetic://64x48@10", {});
+    ASSERT_TRUE(syn.is_ok());
+    ASSERT_TRUE((*syn)->open().is_ok());
+    EXPECT_FALSE((*syn)->skip_nonref(true));
 }
 
 TEST(FfmpegReader, CustomAllocatorIsUsed) {

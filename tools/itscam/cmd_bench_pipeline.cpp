@@ -42,6 +42,7 @@ struct PipeBenchArgs {
     std::string fallback = "none";
     int fallback_imgsz = 0;
     double recovery_s = -1;
+    bool skip_nonref = true;
 };
 
 // How long the cameras may take to deliver their first frames beyond --warmup before the run is an error.
@@ -78,6 +79,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     cfg.pipeline.max_queue_delay_ms = a.max_delay_ms;
     cfg.pipeline.inference_workers = a.workers;
     cfg.pipeline.decode = a.decode;
+    cfg.pipeline.skip_nonref_under_overload = a.skip_nonref;
     cfg.settings.UNIFIED_MEMORY_RATIO = a.unified_memory_ratio;
     cfg.fallback.enabled = a.fallback != "none";
     if (cfg.fallback.enabled) {
@@ -200,6 +202,15 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     int nvdec = 0;
     for (const auto& cam : s.cameras) nvdec += cam.decoder == "nvdec";
     j["cameras_on_nvdec"] = nvdec;
+    int skipping = 0;
+    int64_t skip_starts = 0;
+    for (const auto& cam : s.cameras) {
+        skipping += cam.skipping_nonref;
+        skip_starts += cam.nonref_skip_starts;
+    }
+    j["skip_nonref"] = a.skip_nonref;
+    j["cameras_skipping_nonref"] = skipping;  // at the end of the run
+    j["nonref_skip_starts"] = skip_starts;
     for (const auto& [stage, lat] : s.stages) j["stage_p99_ms"][stage] = lat.p99_ms;
     j["frames_failed"] = s.frames_failed - s0.frames_failed;
     if (drill) j["fault"] = drill->result(s0, s);
@@ -235,7 +246,10 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
         // Where the time and the CPU go: every stage's p99, and CPU cores by thread role.
         std::printf("        stage p99 ms:");
         for (const auto& [stage, p99] : j["stage_p99_ms"].items()) std::printf(" %s %.1f", stage.c_str(), p99.get<double>());
-        std::printf("\n        all cameras streaming after %.1f s; cpu cores:", j["all_cameras_streaming_s"].get<double>());
+        std::printf("\n        all cameras streaming after %.1f s; %d camera(s) skipping non-reference frames at the end "
+                    "(%lld starts); cpu cores:",
+                    j["all_cameras_streaming_s"].get<double>(), j["cameras_skipping_nonref"].get<int>(),
+                    static_cast<long long>(j["nonref_skip_starts"].get<int64_t>()));
         for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
         std::printf("\n");
         if (j.contains("fault")) std::printf("        %s\n", FaultDrill::describe(j["fault"]).c_str());
@@ -278,6 +292,10 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
                    "UNIFIED_MEMORY_RATIO: the share of CPU-decoded frames on a GPU in mapped memory, read in place by "
                    "the letterbox kernel (the rest are copied by DMA)")
         ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    app.add_option("--skip-nonref", a->skip_nonref,
+                   "skip_nonref_under_overload: a camera whose queue keeps dropping frames has its CPU decoder skip "
+                   "non-reference frames")
         ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
     app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run (at least; the measurement also waits until every camera delivers)")->check(CLI::Range(0.0, 600.0))->capture_default_str();
