@@ -114,6 +114,11 @@ Batch BatchScheduler::next_batch() {
     Clock::time_point wait_started{};
     bool waited = false;
     for (;;) {
+        if (!handed_back_.empty()) {
+            batch = std::move(handed_back_.front());
+            handed_back_.pop_front();
+            return batch;
+        }
         if (stopped_ && (!draining_ || pending_ == 0)) return batch;
         if (pending_ > 0) {
             if (pending_ >= opt_.max_batch || draining_) break;
@@ -157,6 +162,30 @@ Batch BatchScheduler::next_batch() {
     return batch;
 }
 
+void BatchScheduler::drop_locked(const Batch& batch) {
+    for (const auto& f : batch.frames) {
+        auto it = cams_.find(f.camera);
+        if (it != cams_.end()) {
+            ++it->second.stats.dropped;
+        } else {
+            ++dropped_removed_;
+        }
+    }
+}
+
+void BatchScheduler::hand_back(Batch&& batch) {
+    if (batch.frames.empty()) return;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (stopped_ && !draining_) {
+            drop_locked(batch);
+            return;
+        }
+        handed_back_.push_back(std::move(batch));
+    }
+    cv_.notify_one();
+}
+
 void BatchScheduler::stop(bool drain) {
     {
         std::lock_guard<std::mutex> lk(mu_);
@@ -168,6 +197,8 @@ void BatchScheduler::stop(bool drain) {
                 cq.q.clear();
             }
             pending_ = 0;
+            for (const auto& b : handed_back_) drop_locked(b);
+            handed_back_.clear();
         }
     }
     cv_.notify_all();

@@ -86,8 +86,12 @@ public:
     // queued). Tests pass past times to replay a camera's history without sleeping. `dropped` (optional): set to
     // whether this push replaced a frame still waiting (latest-frame policy), for the camera's decode thinning.
     bool push(uint64_t camera, video::Frame&& frame, Clock::time_point arrived = {}, bool* dropped = nullptr);
-    // Blocks until a batch is ready; an empty batch means stopped and drained.
+    // Blocks until a batch is ready; an empty batch means stopped and drained. A batch handed back comes first.
     Batch next_batch();
+    // A batch its worker could not serve (its device's circuit is open while another device's is closed): the next
+    // next_batch() returns it whole, before any new one, to a worker of another device. After stop(false) its
+    // frames are dropped and counted, as queued frames are.
+    void hand_back(Batch&& batch);
     void stop(bool drain);
 
     CameraQueueStats camera_stats(uint64_t camera) const;
@@ -107,6 +111,7 @@ private:
     static constexpr int kActiveIntervals = 3;  // jitter of a frame or two must not make a camera look gone
     static constexpr double kIntervalWeight = 0.125;  // a new gap's weight in the EWMA: about the last 8 gaps
     int take_count_locked() const;
+    void drop_locked(const Batch& batch);  // counts its frames as dropped
     Clock::time_point dispatch_time_locked(Clock::time_point now, Clock::duration delay) const;
 
     BatcherOptions opt_;
@@ -114,6 +119,7 @@ private:
     std::condition_variable cv_;
     std::condition_variable space_cv_;  // lossless cameras waiting for room in their queue
     std::map<uint64_t, CamQueue> cams_;
+    std::deque<Batch> handed_back_;
     uint64_t next_id_ = 1;
     uint64_t rr_after_ = 0;  // round-robin: start after this camera id
     int pending_ = 0;

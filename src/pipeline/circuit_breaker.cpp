@@ -88,6 +88,19 @@ bool CircuitBreaker::allow() {
     return ok;
 }
 
+bool CircuitBreaker::admits() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    switch (st_.state) {
+        case CircuitState::kClosed:
+            return true;
+        case CircuitState::kOpen:
+            return now_() - opened_at_ >= std::chrono::duration<double>(opt_.recovery_timeout_s);
+        case CircuitState::kHalfOpen:
+            return half_open_admitted_ < opt_.half_open_max_calls;
+    }
+    return false;
+}
+
 void CircuitBreaker::record(const Status& st) {
     const DeviceErrorClass cls = classify_device_error(st);
     std::vector<CircuitTransition> fired;

@@ -58,6 +58,9 @@ public:
     // true: the caller may use the device now (closed; or half_open with a trial slot free, which it takes;
     // or open with the recovery timeout elapsed, which moves to half_open and takes a slot).
     bool allow();
+    // Whether allow() would say yes now, without taking a trial slot or changing state: a worker whose device it
+    // refuses leaves the queue to another device (pipeline_workers.cpp).
+    bool admits() const;
     // Report the outcome of a call that allow() admitted.
     void record(const Status& st);
     void record_success() { record(Status::ok()); }

@@ -131,7 +131,14 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const config::Config& cfg, Pi
     device::devices_configure(ds);
     // The configured device, or one per entry of device_ids for a numbered kind without an ordinal ("cuda").
     Impl* raw = impl.get();
-    for (const std::string& name : device::device_names_expand(cfg.device, st.device_ids)) {
+    const std::vector<std::string> names =
+        P.opt.devices.empty() ? device::device_names_expand(cfg.device, st.device_ids) : P.opt.devices;
+    for (size_t i = 0; i < names.size(); ++i) {
+        for (size_t j = 0; j < i; ++j)
+            if (names[j] == names[i]) return invalid_argument("device " + names[i] + " is named twice");
+        ITSCAM_RETURN_IF_ERROR(device::device_name_validate(names[i]));
+    }
+    for (const std::string& name : names) {
         auto d = std::make_unique<Device>();
         d->name = name;
         d->breaker = std::make_unique<CircuitBreaker>(cbo);
@@ -396,6 +403,7 @@ PipelineSnapshot Pipeline::snapshot() const {
         ds.frames = d->frames.load();
         ds.failures = d->failures.load();
         ds.fallback_batches = d->fallback_batches.load();
+        ds.handoffs = d->handoffs.load();
         ds.workers = d->workers.load();
         ds.busy_fraction = d->busy.fraction(ds.workers);
         device::Device* hw = d->hw.load();

@@ -62,6 +62,9 @@ struct DeviceSnapshot {
     CircuitState circuit = CircuitState::kClosed;
     CircuitStats circuit_stats;
     int64_t batches = 0, frames = 0, failures = 0, fallback_batches = 0;
+    // Batches this device's workers handed to another device's, whose circuit was closed, while this one's could not
+    // serve them (instead of the fallback).
+    int64_t handoffs = 0;
     double busy_fraction = 0;      // share of wall time the device's workers spent in inference (last 5 s)
     int workers = 0;
     // ENABLE_CUDA_STREAMS_MONITORING only (else empty): the device's streams in use (leased now, or with finished
@@ -105,6 +108,11 @@ struct PipelineOptions {
     std::vector<std::shared_ptr<DetectionSink>> sinks;
     // When set, every primary-device engine is wrapped with fault injection driven by this controller.
     std::shared_ptr<FaultController> faults;
+    // Fault injection for one device's primary engines (by device name), instead of `faults` there.
+    std::map<std::string, std::shared_ptr<FaultController>> device_faults;
+    // The devices to serve on instead of the config's (`device` expanded by device_ids): several devices on a
+    // machine without two GPUs, e.g. {"cpu", "ref"} in tests of the hand-over between devices. Names must differ.
+    std::vector<std::string> devices;
     // Log lines (transitions, camera events); default: stderr with a timestamp.
     std::function<void(const std::string&)> log;
     // Camera events for history/alerting: kind is a capture event name (connected, disconnected, reconnecting,

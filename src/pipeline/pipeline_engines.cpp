@@ -30,8 +30,7 @@ Result<std::unique_ptr<Detector>> Pipeline::Impl::make_detector(const std::strin
             "use fp32 or bf16");
     dopt.nms.iou = static_cast<float>(cfg.pipeline.nms_iou);
     dopt.nms.max_det = cfg.pipeline.max_det;
-    if (with_faults && faults) {
-        auto f = faults;
+    if (auto f = with_faults ? faults_for(device) : nullptr) {
         dopt.engine.backend_decorator = [f](std::unique_ptr<Backend> b) {
             return make_fault_injecting_backend(std::move(b), f);
         };
@@ -165,7 +164,7 @@ Status Pipeline::Impl::load_engines() {
                     const int fthreads = cfg.fallback.threads > 0 ? cfg.fallback.threads : w->threads;
                     // A fallback identical to the primary would be a second copy of the same engines.
                     // (The same device means the same precision; fault injection decorates the primary only.)
-                    w->fallback_is_primary = !P.faults && fmodel == m && cfg.fallback.device == dev->name &&
+                    w->fallback_is_primary = !P.faults_for(dev->name) && fmodel == m && cfg.fallback.device == dev->name &&
                                              fimg == pimg && pe.input_width() == pimg && fthreads == w->threads;
                     if (w->fallback_is_primary)
                         P.log("fallback " + cfg.fallback.device +

@@ -33,7 +33,7 @@ struct Device {
     std::string name;                          // "cpu", "cuda:0": what EngineOptions.device gets
     std::atomic<device::Device*> hw{nullptr};  // from the device registry at load (null before)
     std::unique_ptr<CircuitBreaker> breaker;
-    std::atomic<int64_t> batches{0}, frames{0}, failures{0}, fallback_batches{0};
+    std::atomic<int64_t> batches{0}, frames{0}, failures{0}, fallback_batches{0}, handoffs{0};
     std::atomic<int> workers{0};
     BusyMeter busy;
 };
@@ -179,6 +179,13 @@ struct Pipeline::Impl {
 
     // pipeline_engines.cpp
     int primary_imgsz(const Detector& d) const { return d.engine().input_height(); }
+    // The fault controller of `device`'s primary engines: PipelineOptions::device_faults, else faults (may be null).
+    std::shared_ptr<FaultController> faults_for(const std::string& device) const {
+        auto it = opt.device_faults.find(device);
+        return it != opt.device_faults.end() ? it->second : faults;
+    }
+    // Another device than `d` whose circuit is closed (its workers can take a batch `d` cannot serve).
+    bool another_device_closed(const Device& d) const;
     Result<std::unique_ptr<Detector>> make_detector(const std::string& model, const std::string& device, int batch,
                                                     int imgsz, int threads, bool with_faults,
                                                     const std::shared_ptr<ActivationArena>& arena);
@@ -199,6 +206,9 @@ struct Pipeline::Impl {
                   const std::vector<QueuedFrame>& frames, std::vector<std::vector<vision::Detection>>& dets,
                   DetectTimings& tm);
     void process(Worker& w, Batch& batch);
+    // One trial of the device's breaker on a blank frame (warm_up), after rebuilding its engines if a sticky error
+    // asked for it; the outcome is recorded on the breaker.
+    void probe(Worker& w);
     void worker_loop(Worker& w);
 
     // pipeline_analytics.cpp

@@ -1,6 +1,8 @@
 // Pipeline::Impl's workers (pipeline_impl.h): each worker thread takes batches from its model group's scheduler
-// and runs them on its device's detectors while the circuit breaker allows, else (or when they fail) on the
-// fallback's; the detections go to the cameras' latest records, the sinks and the counters.
+// and runs them on its device's detectors while the circuit breaker allows. Otherwise (or when they fail) the batch
+// goes to another device whose circuit is closed, handed back to the scheduler for that device's workers, and only
+// without one to the fallback's detectors. The detections go to the cameras' latest records, the sinks and the
+// counters.
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
@@ -87,6 +89,14 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
             if (classify_device_error(st) == DeviceErrorClass::kNotDevice)
                 log("device " + dev.name + ": batch failed: " + st.to_string());
         }
+    }
+    if (!ok && !stopping.load() && another_device_closed(dev)) {
+        // Another GPU serves while this one's circuit is open: the whole batch goes to its workers, not to the
+        // (slower) fallback. Not while stopping: its workers may have drained the queue and gone.
+        dev.handoffs++;
+        dev.busy.add(t0, Clock::now());
+        g.sched->hand_back(std::move(batch));
+        return;
     }
     if (!ok && w.has_fallback()) {
         Status st = run_on(w, w.fallback_detectors(), g, batch.frames, dets, tm);
@@ -184,8 +194,40 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
     fps.add(done, static_cast<int>(batch.frames.size()));
 }
 
+bool Pipeline::Impl::another_device_closed(const Device& d) const {
+    for (const auto& o : devices)
+        if (o.get() != &d && o->workers.load() > 0 && o->breaker->state() == CircuitState::kClosed) return true;
+    return false;
+}
+
+void Pipeline::Impl::probe(Worker& w) {
+    Device& dev = *w.dev;
+    if (!dev.breaker->allow()) return;
+    const Clock::time_point t0 = Clock::now();
+    Status st;
+    if (dev.breaker->stats().needs_rebuild) {
+        st = rebuild_primary(w);
+        if (st) dev.breaker->rebuilt();
+    }
+    if (st) st = warm_up(w, *w.primary.begin()->second);
+    dev.breaker->record(st);
+    if (!st) dev.failures++;
+    dev.busy.add(t0, Clock::now());
+}
+
 void Pipeline::Impl::worker_loop(Worker& w) {
     for (;;) {
+        // While this device's circuit is not closed and another device's is, take no batch: it would only be handed
+        // back. The trials the breaker admits after its recovery timeout run on a blank frame instead (probe()), so
+        // the device recovers whatever the traffic: with a faster device waiting for every batch, a trial that waits
+        // for one may wait for ever.
+        while (!stopping.load() && w.dev->breaker->state() != CircuitState::kClosed && another_device_closed(*w.dev)) {
+            if (w.dev->breaker->admits()) {
+                probe(w);
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
         Batch b = w.group->sched->next_batch();
         if (b.frames.empty()) return;
         process(w, b);

@@ -127,6 +127,7 @@ json performance_json(const PipelineSnapshot& s, const GpuSelection& gpus) {
                             {"frames", d.frames},
                             {"failures", d.failures},
                             {"fallback_batches", d.fallback_batches},
+                            {"handoff_batches", d.handoffs},
                             {"busy", d.busy_fraction},
                             {"workers", d.workers},
                             {"needs_rebuild", d.circuit_stats.needs_rebuild}});

@@ -25,7 +25,8 @@
 //   itscam_memory_pool_efficiency                   gauge: hit ratio over all pools (the SEED health field)
 //   itscam_circuit_state{device}                    gauge: 0 closed, 1 half-open, 2 open
 //   itscam_circuit_transitions_total, itscam_circuit_opens_total, itscam_circuit_rejected_total{device},
-//   itscam_device_failures_total, itscam_device_fallback_batches_total, itscam_device_batches_total,
+//   itscam_device_failures_total, itscam_device_fallback_batches_total, itscam_device_handoff_batches_total,
+//   itscam_device_batches_total,
 //   itscam_device_frames_total{device}                                                         counters
 //   itscam_device_busy_ratio{device}                gauge: share of wall time the device's inference workers were
 //                                                   busy over the last 5 s (per worker, not per stream)

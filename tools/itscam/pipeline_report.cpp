@@ -57,10 +57,12 @@ std::string pipeline_summary(const pipeline::PipelineSnapshot& s) {
                   s.pool_total.acquire_p99_us, s.pool_total.bytes_total / 1048576.0);
     o += b;
     for (const auto& d : s.devices) {
-        std::snprintf(b, sizeof b, "device %s: circuit %s, %lld batches, %lld failures, %lld served by fallback, busy %.0f%%\n",
+        std::snprintf(b, sizeof b,
+                      "device %s: circuit %s, %lld batches, %lld failures, %lld served by fallback, %lld handed to "
+                      "another device, busy %.0f%%\n",
                       d.name.c_str(), pipeline::circuit_state_name(d.circuit), static_cast<long long>(d.batches),
                       static_cast<long long>(d.failures), static_cast<long long>(d.fallback_batches),
-                      100.0 * d.busy_fraction);
+                      static_cast<long long>(d.handoffs), 100.0 * d.busy_fraction);
         o += b;
     }
     return o;
