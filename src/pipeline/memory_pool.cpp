@@ -249,6 +249,7 @@ void BufferPool::release(uint8_t* p) {
 PoolStats BufferPool::stats() const {
     PoolStats s;
     s.name = opt_.name;
+    s.device = dev_->name();
     s.kind = opt_.kind;
     s.buffer_bytes = opt_.buffer_bytes;
     s.host_fallback = host_fallback_;

@@ -50,6 +50,7 @@ struct PoolOptions {
 
 struct PoolStats {
     std::string name;
+    std::string device;          // where its memory is: "cpu" (host), "cuda:0", ...
     MemoryKind kind = MemoryKind::kHost;
     size_t buffer_bytes = 0;
     int64_t acquires = 0;

@@ -171,7 +171,7 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
     // Memory pools.
     {
         auto labels = [](const pipeline::PoolStats& p) -> Labels {
-            return {{"kind", pipeline::memory_kind_name(p.kind)}, {"pool", p.name}};
+            return {{"device", p.device}, {"kind", pipeline::memory_kind_name(p.kind)}, {"pool", p.name}};
         };
         auto& hr = b.family("itscam_pool_hit_ratio", "Share of acquires served from the pool (0..1).",
                             MetricType::Gauge);

@@ -19,9 +19,9 @@
 //   itscam_camera_nonref_skip_starts_total{camera}                                             counters
 //   itscam_camera_latency_seconds{camera}           summary: capture -> detections (quantiles 0.5/0.95/0.99 over
 //                                                   the recent window; _sum/_count since start)
-//   itscam_pool_hit_ratio{pool,kind}, itscam_pool_acquire_p50_seconds, itscam_pool_acquire_p99_seconds,
+//   itscam_pool_hit_ratio{device,pool,kind}, itscam_pool_acquire_p50_seconds, itscam_pool_acquire_p99_seconds,
 //   itscam_pool_bytes, itscam_pool_bytes_in_use, itscam_pool_buffers, itscam_pool_buffers_in_use      gauges
-//   itscam_pool_acquires_total, itscam_pool_hits_total, itscam_pool_misses_total{pool,kind}    counters
+//   itscam_pool_acquires_total, itscam_pool_hits_total, itscam_pool_misses_total{device,pool,kind} counters
 //   itscam_memory_pool_efficiency                   gauge: hit ratio over all pools (the SEED health field)
 //   itscam_circuit_state{device}                    gauge: 0 closed, 1 half-open, 2 open
 //   itscam_circuit_transitions_total, itscam_circuit_opens_total, itscam_circuit_rejected_total{device},

@@ -54,6 +54,7 @@ pipeline::PipelineSnapshot sample_snapshot() {
     }
     pipeline::PoolStats p;
     p.name = "staging_b1";
+    p.device = "cpu";
     p.acquires = 50;
     p.hits = 45;
     p.misses = 5;
@@ -112,8 +113,8 @@ TEST(Metrics, HistogramsCountersAndCameraSeries) {
               std::string::npos)
         << t;
     EXPECT_NE(t.find("itscam_camera_latency_seconds_count{camera=\"cam2\"} 0"), std::string::npos) << t;
-    EXPECT_NE(t.find("itscam_pool_hit_ratio{kind=\"host\",pool=\"staging_b1\"} 0.9"), std::string::npos) << t;
-    EXPECT_NE(t.find("itscam_pool_misses_total{kind=\"host\",pool=\"staging_b1\"} 5"), std::string::npos) << t;
+    EXPECT_NE(t.find("itscam_pool_hit_ratio{device=\"cpu\",kind=\"host\",pool=\"staging_b1\"} 0.9"), std::string::npos) << t;
+    EXPECT_NE(t.find("itscam_pool_misses_total{device=\"cpu\",kind=\"host\",pool=\"staging_b1\"} 5"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_circuit_state{device=\"cpu\"} 0"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_device_busy_ratio{device=\"cpu\"} 0.75"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_uptime_seconds 3"), std::string::npos) << t;
