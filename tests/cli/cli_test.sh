@@ -449,6 +449,28 @@ f = json.load(open(sys.argv[1]))[0]["fault"]
 if f["frames_failed"] < 1 or f["fallback_batches"] != 0:
     sys.exit("FAIL: drill without a fallback: frames lost %d, fallback batches %d" % (f["frames_failed"], f["fallback_batches"]))
 PY
+    # Two devices (cpu and ref stand in for two GPUs): the failing one hands its batches to the other, never to the
+    # fallback, and nothing is lost.
+    "$bin" bench pipeline --model "$shared/models/yolo11n_int8_320.onnx" --max-batch 2 --cameras 2 --source synthetic \
+        --fps 6 --duration 8 --warmup 2 --devices cpu,ref --fault sticky --fault-device ref --fault-at 2 --fault-for 3 \
+        --breaker-recovery-s 1 --fallback cpu --json "$work/two.json" > "$work/two.txt" 2>&1 \
+        || { echo "FAIL: two-device drill exited $?"; cat "$work/two.txt"; exit 1; }
+    python3 - "$work/two.json" <<'PY' || { cat "$work/two.txt"; exit 1; }
+import json, sys
+j = json.load(open(sys.argv[1]))[0]
+f, devs = j["fault"], {d["name"]: d for d in j["devices"]}
+problems = []
+if sorted(devs) != ["cpu", "ref"]: problems.append("devices %s" % sorted(devs))
+if f["device"] != "ref" or f["circuit_opens"] < 1: problems.append("ref's circuit never opened")
+if f["handoff_batches"] < 1: problems.append("no batch handed to cpu")
+if sum(d["fallback_batches"] for d in devs.values()) != 0: problems.append("batches on the fallback")
+if f["frames_failed"] != 0: problems.append("%d frames lost" % f["frames_failed"])
+if devs.get("cpu", {}).get("batches", 0) < 1: problems.append("cpu served nothing")
+if problems: sys.exit("FAIL: two-device drill: " + "; ".join(problems) + ": " + json.dumps(j["fault"]))
+PY
+    expect_fail "not one of this run's devices" "$bin" bench pipeline --model "$shared/models/yolo11n_int8_320.onnx" \
+        --cameras 1 --duration 4 --warmup 0 --fault oom --fault-device cuda:7
+    expect_fail "needs --device cuda" "$bin" bench pipeline --model "$model" --device-ids 0,1
     echo "ok: bench pipeline";;
 bench)
     "$bin" bench model --model "$model" --batch 1,2 --iters 2 --warmup 1 --json "$work/bench.json" || exit 1

@@ -5,14 +5,6 @@
 
 namespace itscam::cli {
 
-namespace {
-
-const pipeline::DeviceSnapshot* first_device(const pipeline::PipelineSnapshot& s) {
-    return s.devices.empty() ? nullptr : &s.devices.front();
-}
-
-}  // namespace
-
 Result<std::unique_ptr<FaultDrill>> FaultDrill::create(const FaultDrillOptions& opt, double measure_s) {
     StatusCode code;
     if (opt.kind == "transient") {
@@ -35,18 +27,25 @@ Result<std::unique_ptr<FaultDrill>> FaultDrill::create(const FaultDrillOptions& 
                       at, len, measure_s);
         return invalid_argument(msg);
     }
-    return std::unique_ptr<FaultDrill>(new FaultDrill(opt.kind, code, at, len));
+    return std::unique_ptr<FaultDrill>(new FaultDrill(opt.kind, code, at, len, opt.device));
 }
 
-FaultDrill::FaultDrill(std::string kind, StatusCode code, double at_s, double for_s)
+FaultDrill::FaultDrill(std::string kind, StatusCode code, double at_s, double for_s, std::string device)
     : kind_(std::move(kind)),
+      device_(std::move(device)),
       code_(code),
       at_s_(at_s),
       for_s_(for_s),
       faults_(std::make_shared<pipeline::FaultController>()) {}
 
+const pipeline::DeviceSnapshot* FaultDrill::watched(const pipeline::PipelineSnapshot& s) const {
+    for (const auto& d : s.devices)
+        if (device_.empty() || d.name == device_) return &d;
+    return nullptr;
+}
+
 void FaultDrill::step(double t, const pipeline::PipelineSnapshot& s) {
-    const pipeline::DeviceSnapshot* d = first_device(s);
+    const pipeline::DeviceSnapshot* d = watched(s);
     if (!started_ && t >= at_s_) {
         faults_->fail_next(-1, code_);  // every run fails until heal()
         started_ = true;
@@ -69,13 +68,14 @@ nlohmann::json FaultDrill::result(const pipeline::PipelineSnapshot& first, const
     j["at_s"] = at_s_;
     j["for_s"] = for_s_;
     j["injected_errors"] = faults_->injected();
-    const pipeline::DeviceSnapshot* d0 = first_device(first);
-    const pipeline::DeviceSnapshot* d1 = first_device(last);
+    const pipeline::DeviceSnapshot* d0 = watched(first);
+    const pipeline::DeviceSnapshot* d1 = watched(last);
     if (d0 && d1) {
         j["device"] = d1->name;
         j["circuit_opens"] = d1->circuit_stats.opens - d0->circuit_stats.opens;
         j["fallback_batches"] = d1->fallback_batches - d0->fallback_batches;
         j["device_failures"] = d1->failures - d0->failures;
+        j["handoff_batches"] = d1->handoffs - d0->handoffs;  // to another device whose circuit was closed
         j["circuit_at_end"] = pipeline::circuit_state_name(d1->circuit);
     }
     j["frames_failed"] = last.frames_failed - first.frames_failed;  // lost: their batch failed on every backend
@@ -96,13 +96,14 @@ std::string FaultDrill::describe(const nlohmann::json& r) {
     char line[640];
     std::snprintf(line, sizeof line,
                   "fault %s at %.1f s for %.1f s on %s: %lld injected errors; circuit %s (%lld opens), "
-                  "%s (%s at the end); %lld batches on the fallback, %.1f fps during the "
+                  "%s (%s at the end); %lld batches on the fallback, %lld handed to another device, %.1f fps during the "
                   "fault; %lld frames lost",
                   r.value("kind", "?").c_str(), r.value("at_s", 0.0), r.value("for_s", 0.0),
                   r.value("device", "?").c_str(), static_cast<long long>(r.value("injected_errors", int64_t{0})),
                   secs("opened_after_s", "opened after %.2f s", "never opened").c_str(), static_cast<long long>(r.value("circuit_opens", int64_t{0})),
                   secs("closed_after_heal_s", "closed again %.2f s after the heal", "not closed again").c_str(),
                   r.value("circuit_at_end", "?").c_str(), static_cast<long long>(r.value("fallback_batches", int64_t{0})),
+                  static_cast<long long>(r.value("handoff_batches", int64_t{0})),
                   r.value("fps_during_fault", NAN), static_cast<long long>(r.value("frames_failed", int64_t{0})));
     return line;
 }

@@ -22,6 +22,7 @@ struct FaultDrillOptions {
     std::string kind;       // "transient" | "oom" | "sticky"; empty: no drill
     double at_s = -1;       // into the measurement; < 0: a quarter of it
     double for_s = -1;      // < 0: a quarter of the measurement
+    std::string device;     // the device that fails ("cuda:1"); empty: every device of the pipeline
 };
 
 class FaultDrill {
@@ -31,6 +32,7 @@ class FaultDrill {
 
     // The controller to hand the pipeline (PipelineOptions::faults) before it is created.
     const std::shared_ptr<pipeline::FaultController>& controller() const { return faults_; }
+    const std::string& device() const { return device_; }
     double at_s() const { return at_s_; }
     double heal_s() const { return at_s_ + for_s_; }
 
@@ -43,9 +45,11 @@ class FaultDrill {
     static std::string describe(const nlohmann::json& r);
 
   private:
-    FaultDrill(std::string kind, StatusCode code, double at_s, double for_s);
+    FaultDrill(std::string kind, StatusCode code, double at_s, double for_s, std::string device);
+    // The device the drill watches: the one named, else the first.
+    const pipeline::DeviceSnapshot* watched(const pipeline::PipelineSnapshot& s) const;
 
-    std::string kind_;
+    std::string kind_, device_;
     StatusCode code_;
     double at_s_, for_s_;
     std::shared_ptr<pipeline::FaultController> faults_;

@@ -43,6 +43,8 @@ struct PipeBenchArgs {
     int fallback_imgsz = 0;
     double recovery_s = -1;
     bool skip_nonref = true;
+    std::string device_ids;  // "0,1": device_ids for a plain --device cuda
+    std::string devices;     // "cpu,ref": serve on these devices instead
 };
 
 // How long the cameras may take to deliver their first frames beyond --warmup before the run is an error.
@@ -68,6 +70,10 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     rc = 0;
     config::Config cfg;
     cfg.device = a.device;  // "cuda:N" is one device; plain "cuda" is device_ids' (cuda:0 by default)
+    if (!a.device_ids.empty()) {
+        std::string err;
+        parse_int_csv(a.device_ids, cfg.settings.device_ids, err);  // checked in run_bench_pipeline
+    }
     cfg.precision = a.precision;
     cfg.threads = a.threads;
     cfg.model = a.model;
@@ -103,6 +109,13 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     }
     pipeline::PipelineOptions po;
     if (!a.verbose) po.log = [](const std::string&) {};
+    if (!a.devices.empty()) {
+        for (size_t b = 0, e; b <= a.devices.size(); b = e + 1) {
+            e = std::min(a.devices.find(',', b), a.devices.size());
+            po.devices.push_back(a.devices.substr(b, e - b));
+        }
+        cfg.device = po.devices.front();
+    }
     std::unique_ptr<FaultDrill> drill;
     if (!a.fault.kind.empty()) {
         auto made = FaultDrill::create(a.fault, a.duration_s);  // checked before the first run
@@ -112,7 +125,11 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
             return {};
         }
         drill = std::move(made).value();
-        po.faults = drill->controller();
+        if (drill->device().empty()) {
+            po.faults = drill->controller();
+        } else {
+            po.device_faults[drill->device()] = drill->controller();
+        }
     }
     auto p = pipeline::Pipeline::create(cfg, po);
     if (!p) {
@@ -121,6 +138,20 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
         return {};
     }
     pipeline::Pipeline& pipe = **p;
+    if (drill && !drill->device().empty()) {
+        std::string names;
+        bool found = false;
+        for (const auto& d : pipe.snapshot().devices) {
+            found |= d.name == drill->device();
+            names += (names.empty() ? "" : ", ") + d.name;
+        }
+        if (!found) {
+            std::fprintf(stderr, "itscam: error: --fault-device %s is not one of this run's devices (%s)\n",
+                         drill->device().c_str(), names.c_str());
+            rc = 2;
+            return {};
+        }
+    }
     if (Status st = pipe.start(); !st) {
         std::fprintf(stderr, "itscam: error: %s\n", st.to_string().c_str());
         rc = 1;
@@ -197,6 +228,22 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     j["inference_p50_ms"] = s.stages.at("inference").p50_ms;
     j["queue_p99_ms"] = s.stages.at("queue").p99_ms;
     j["busy"] = s.devices.empty() ? 0.0 : s.devices[0].busy_fraction;
+    // Per device (several with device_ids): what each served over the measurement, and its share of the work.
+    for (const auto& d : s.devices) {
+        const pipeline::DeviceSnapshot* before = nullptr;
+        for (const auto& d0 : s0.devices)
+            if (d0.name == d.name) before = &d0;
+        nlohmann::json dj;
+        dj["name"] = d.name;
+        dj["batches"] = d.batches - (before ? before->batches : 0);
+        dj["frames"] = d.frames - (before ? before->frames : 0);
+        dj["fps"] = static_cast<double>(d.frames - (before ? before->frames : 0)) / secs;
+        dj["handoff_batches"] = d.handoffs - (before ? before->handoffs : 0);
+        dj["fallback_batches"] = d.fallback_batches - (before ? before->fallback_batches : 0);
+        dj["busy"] = d.busy_fraction;
+        dj["circuit"] = pipeline::circuit_state_name(d.circuit);
+        j["devices"].push_back(dj);
+    }
     j["decode"] = a.decode;
     j["unified_memory_ratio"] = a.unified_memory_ratio;
     int nvdec = 0;
@@ -225,6 +272,16 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
     for (int c : cams)
         if (c < 1 || c > 1024) return fail("--cameras values must be in 1..1024", 2);
     if (a.source != "synthetic" && !std::ifstream(a.source)) return fail("--source: cannot open '" + a.source + "'", 2);
+    if (!a.device_ids.empty()) {
+        std::vector<int> ids;
+        if (!parse_int_csv(a.device_ids, ids, err)) return fail("--device-ids: " + err, 2);
+        for (int id : ids)
+            if (id < 0) return fail("--device-ids: ordinals are 0 or more", 2);
+        if (a.device != "cuda") return fail("--device-ids needs --device cuda (cuda:N is one device)", 2);
+    }
+    if (!a.devices.empty() && (a.devices.front() == ',' || a.devices.back() == ',' ||
+                               a.devices.find(",,") != std::string::npos))
+        return fail("--devices: an empty device name in '" + a.devices + "'", 2);
     if (!a.fault.kind.empty()) {
         if (auto d = FaultDrill::create(a.fault, a.duration_s); !d) return fail(d.status().message(), 2);
     } else if (a.fault.at_s >= 0 || a.fault.for_s >= 0) {
@@ -252,6 +309,14 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
                     static_cast<long long>(j["nonref_skip_starts"].get<int64_t>()));
         for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
         std::printf("\n");
+        if (j["devices"].size() > 1) {
+            std::printf("        per device:");
+            for (const auto& d : j["devices"])
+                std::printf(" %s %.1f fps in %lld batches (busy %.0f%%, %lld handed over)", d["name"].get<std::string>().c_str(),
+                            d["fps"].get<double>(), static_cast<long long>(d["batches"].get<int64_t>()),
+                            100 * d["busy"].get<double>(), static_cast<long long>(d["handoff_batches"].get<int64_t>()));
+            std::printf("\n");
+        }
         if (j.contains("fault")) std::printf("        %s\n", FaultDrill::describe(j["fault"]).c_str());
         std::fflush(stdout);
         all.push_back(j);
@@ -276,6 +341,11 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
         ->capture_default_str();
     app.add_option("--fps", a->fps, "Synthetic cameras' frame rate")->check(CLI::Range(0.1, 1000.0))->capture_default_str();
     app.add_option("--device", a->device, "cpu | ref | cuda[:N]")->capture_default_str();
+    app.add_option("--device-ids", a->device_ids,
+                   "device_ids for --device cuda: one device per GPU ordinal, e.g. 0,1 (default: the setting's, 0)");
+    app.add_option("--devices", a->devices,
+                   "Serve on these devices instead, comma-separated: cuda:0,cuda:1; or cpu,ref to try the paths of "
+                   "several devices (hand-over, per-device breakers) on a machine without two GPUs");
     app.add_option("--precision", a->precision, "fp32 | bf16 | fp16")->capture_default_str();
     app.add_option("--threads", a->threads, "Backend threads (0: all cores)")->check(CLI::NonNegativeNumber);
     app.add_option("--imgsz", a->imgsz, "Model input size (0: the model's)")->check(CLI::NonNegativeNumber);
@@ -304,6 +374,8 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
                    "an out-of-memory error or a lost device (sticky: the engines are rebuilt), until --fault-for "
                    "later it heals")
         ->check(CLI::IsMember({"transient", "oom", "sticky"}));
+    app.add_option("--fault-device", a->fault.device,
+                   "The device that fails (e.g. cuda:1 of device_ids [0, 1]); default: every device");
     app.add_option("--fault-at", a->fault.at_s, "Seconds into the measurement the fault starts (default: a quarter of --duration)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--fault-for", a->fault.for_s, "Seconds the fault lasts (default: a quarter of --duration)")
