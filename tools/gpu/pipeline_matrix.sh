@@ -6,7 +6,8 @@
 #   BUILD_DIR (build-gpu-product)  PLAN (devdata/portable/yolo11n.plan)
 #   MATRIX: runs, space-separated, each name:clip:decode:cameras[:workers[:ratio]], e.g.
 #     "nvdec720:devdata/clips/highway_720p.mp4:nvdec:50,100,200,300"
-#   DURATION (8), WARMUP (4), MAX_BATCH (32), PRECISION (fp16)
+#   DURATION (8), WARMUP (4), MAX_BATCH (32), PRECISION (fp16), DEVICE (cuda:0; "cuda" with EXTRA="--device-ids 0,1"
+#   for several GPUs)
 #   EXTRA: more `bench pipeline` arguments for every run, e.g. a fault drill:
 #     "--fault sticky --fault-at 10 --fault-for 10 --fallback ref --breaker-recovery-s 2"
 #   TUNE (1): re-target the (portable) PLAN for cuda:0 once, autotuned for every batch size up to MAX_BATCH
@@ -38,7 +39,7 @@ for r in $MATRIX; do
   IFS=: read -r name clip decode cams workers ratio <<< "$r"
   echo "== $(date +%T) $name: $clip --decode $decode --cameras $cams --workers ${workers:-1} --unified-memory-ratio ${ratio:-0.6}" | tee -a "$M"
   echo "== $(date +%T) $name" >> "$OUT/dmon.txt"
-  timeout 420 "$I" bench pipeline --device cuda:0 --precision "${PRECISION:-fp16}" --model "$PLAN" --source "$clip" \
+  timeout 420 "$I" bench pipeline --device "${DEVICE:-cuda:0}" --precision "${PRECISION:-fp16}" --model "$PLAN" --source "$clip" \
     --decode "$decode" --cameras "$cams" --workers "${workers:-1}" --unified-memory-ratio "${ratio:-0.6}" \
     --max-batch "${MAX_BATCH:-32}" --duration "${DURATION:-8}" --warmup "${WARMUP:-4}" --json "$OUT/$name.json" ${EXTRA:-} \
     > "$OUT/$name.log" 2>&1
