@@ -61,6 +61,7 @@ struct Batch {
     std::vector<QueuedFrame> frames;
     Clock::time_point formed;
     double batch_wait_ms = 0;  // time the batcher waited for more frames; 0 when it dispatched at once
+    int handoffs = 0;          // times a worker handed it back for another device (hand_back)
 };
 
 struct CameraQueueStats {

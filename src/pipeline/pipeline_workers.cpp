@@ -72,6 +72,7 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
     DetectTimings tm;
     bool degraded = false;
     bool ok = false;
+    bool device_fault = true;  // refused by the circuit, or failed with a device error (not the batch's own fault)
     std::string served_by = dev.name;
     const Clock::time_point t0 = Clock::now();
     if (dev.breaker->allow()) {
@@ -86,14 +87,17 @@ void Pipeline::Impl::process(Worker& w, Batch& batch) {
             ok = true;
         } else {
             dev.failures++;
-            if (classify_device_error(st) == DeviceErrorClass::kNotDevice)
-                log("device " + dev.name + ": batch failed: " + st.to_string());
+            device_fault = classify_device_error(st) != DeviceErrorClass::kNotDevice;
+            if (!device_fault) log("device " + dev.name + ": batch failed: " + st.to_string());
         }
     }
-    if (!ok && !stopping.load() && another_device_closed(dev)) {
+    if (!ok && device_fault && batch.handoffs < static_cast<int>(devices.size()) && !stopping.load() &&
+        another_device_closed(dev)) {
         // Another GPU serves while this one's circuit is open: the whole batch goes to its workers, not to the
-        // (slower) fallback. Not while stopping: its workers may have drained the queue and gone.
+        // (slower) fallback. Not a batch that failed for itself (it would fail there too), not one that every
+        // device already had, and not while stopping: the other workers may have drained the queue and gone.
         dev.handoffs++;
+        batch.handoffs++;
         dev.busy.add(t0, Clock::now());
         g.sched->hand_back(std::move(batch));
         return;

@@ -98,6 +98,50 @@ TEST(BatchScheduler, RemovedCameraFramesAreDroppedAndLaterPushesIgnored) {
     EXPECT_EQ(bt.frames[0].camera, b);
 }
 
+// A batch handed back (its device could not serve it) comes out whole, before any new one; after stop(false) its
+// frames are dropped and counted, like queued ones; a drain hands it out.
+TEST(BatchScheduler, HandedBackBatchComesFirstAndWhole) {
+    BatchScheduler s(opts(2, {1, 2}, 60000, 4));
+    const uint64_t a = s.add_camera(), b = s.add_camera();
+    s.push(a, frame(1));
+    s.push(b, frame(2));
+    Batch first = s.next_batch();
+    ASSERT_EQ(first.frames.size(), 2u);
+    s.push(a, frame(3));
+    s.push(b, frame(4));
+    first.handoffs = 1;
+    s.hand_back(std::move(first));
+    Batch again = s.next_batch();
+    ASSERT_EQ(again.frames.size(), 2u);
+    EXPECT_EQ(again.frames[0].frame.index, 1);
+    EXPECT_EQ(again.frames[1].frame.index, 2);
+    EXPECT_EQ(again.handoffs, 1);
+    Batch next = s.next_batch();
+    ASSERT_EQ(next.frames.size(), 2u);
+    EXPECT_EQ(next.frames[0].frame.index, 3);
+    // Handed back, then the scheduler stops without draining: dropped and counted.
+    s.hand_back(std::move(next));
+    s.stop(false);
+    EXPECT_EQ(s.camera_stats(a).dropped + s.camera_stats(b).dropped, 2);
+    EXPECT_TRUE(s.next_batch().frames.empty());
+    Batch late;
+    late.frames.push_back(QueuedFrame{a, frame(5), Clock::now()});
+    s.hand_back(std::move(late));  // after the stop: dropped at once
+    EXPECT_EQ(s.camera_stats(a).dropped, 2);
+}
+
+TEST(BatchScheduler, HandedBackBatchIsDrained) {
+    BatchScheduler s(opts(2, {1, 2}, 60000, 4));
+    const uint64_t a = s.add_camera();
+    s.push(a, frame(1));
+    Batch b = s.next_batch();
+    ASSERT_EQ(b.frames.size(), 1u);
+    s.stop(true);
+    s.hand_back(std::move(b));
+    EXPECT_EQ(s.next_batch().frames.size(), 1u);
+    EXPECT_TRUE(s.next_batch().frames.empty());
+}
+
 TEST(BatchScheduler, StopWithDrainHandsOutTheRestThenEnds) {
     BatchScheduler s(opts(8, {1, 2, 4, 8}, 60000, 4));
     uint64_t a = s.add_camera();
