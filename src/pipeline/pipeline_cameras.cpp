@@ -139,9 +139,10 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
                 }
             }
             c->last_accept = f.capture_time;
+            const bool nvdec_frame = f.on_device();  // NVDEC has its own engines: skipping would not free the CPU
             bool dropped = false;
             g->sched->push(slot, std::move(f), {}, &dropped);
-            if (thin) {
+            if (thin && !nvdec_frame) {
                 // Frames the queue keeps replacing were decoded for nothing: skip the non-reference ones.
                 const bool was = c->thinning.thinning();
                 const bool now = c->thinning.on_push(dropped, Clock::now());
