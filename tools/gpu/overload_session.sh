@@ -6,18 +6,21 @@
 #   cpu     CPU decoding at and past capacity, with decode thinning (the default) and without: CPU_CAMERAS with it,
 #           CPU_CAMERAS_OFF without (the 2026-12-04 figure, 3,570 fps at 256 cameras, was without).
 #   nvdec   NVDEC at NVDEC_CAMERAS: past the driver's 378-session cap the cameras go to the CPU at once now.
+#   workers NVDEC with 2 inference workers on the GPU at WORKER_CAMERAS.
 #   drill   a lost device (sticky) for DRILL_FOR s from DRILL_AT s into a DRILL_DURATION s measurement of
 #           DRILL_CAMERAS cameras, served meanwhile by DRILL_FALLBACK (ref: this machine has no oneDNN), then rebuilt.
 # Uses tools/gpu/pipeline_matrix.sh (its variables apply: PLAN, MAX_BATCH, DURATION, WARMUP, TUNE...). Results in
 # $OUT: matrix.txt, one JSON and log per run.
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
-STAGES=${*:-cpu nvdec drill}
+STAGES=${*:-cpu nvdec workers drill}
 CLIP=${CLIP:-devdata/clips/highway_720p.mp4}
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 runs=()
 has cpu && runs+=("cpu_thin:$CLIP:cpu:${CPU_CAMERAS:-160,192,256,384}" "cpu_full:$CLIP:cpu:${CPU_CAMERAS_OFF:-192,384}")
 has nvdec && runs+=("nvdec_cap:$CLIP:nvdec:${NVDEC_CAMERAS:-300,500}")
+# Several inference workers per device (each with its own streams and CUDA graphs): never measured past 48 cameras.
+has workers && runs+=("nvdec_w2:$CLIP:nvdec:${WORKER_CAMERAS:-250,300}:2")
 # pipeline_matrix.sh passes EXTRA to every run: the thinning switch and the drill go in separate calls of it.
 export TUNE=${TUNE:-1}
 if [ ${#runs[@]} -gt 0 ]; then
