@@ -87,11 +87,18 @@ fi
 
 if has profile; then
   log profile
+  # PROFILE_LATENCY="auto on off": the per-step profile with the latency kernels as the build decides, forced on and
+  # forced off (issue 13: why they lose at batch >= 32). Each run's per-kind totals go to the summary.
   for b in ${PROFILE_BATCHES:-1 64}; do
-    ITSCAM_PROFILE=1 $I bench model --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 --precision fp16 --batch $b --iters 30 --warmup 3 \
-      > /dev/null 2>> "$OUT/profile.txt"
+    for lk in ${PROFILE_LATENCY:-auto}; do
+      echo "== batch $b, latency kernels $lk" >> "$OUT/profile.txt"
+      ITSCAM_CUDA_LATENCY_KERNELS=$lk ITSCAM_PROFILE=1 $I bench model --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) \
+        --device cuda:0 --precision fp16 --batch $b --iters 30 --warmup 3 > /dev/null 2> "/tmp/profile_b${b}_$lk.txt"
+      cat "/tmp/profile_b${b}_$lk.txt" >> "$OUT/profile.txt"
+      { echo "== batch $b, latency kernels $lk"; grep -E "^CUDA profile|^  [A-Za-z][^ ]* +[0-9.]+ ms" "$OUT/profile_b${b}_$lk.txt"; } \
+        >> "$OUT/summary.txt"
+    done
   done
-  head -25 "$OUT/profile.txt" >> "$OUT/summary.txt"
 fi
 
 if has sanitize; then
