@@ -95,7 +95,7 @@ if has profile; then
       ITSCAM_CUDA_LATENCY_KERNELS=$lk ITSCAM_PROFILE=1 $I bench model --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) \
         --device cuda:0 --precision fp16 --batch $b --iters 30 --warmup 3 > /dev/null 2> "/tmp/profile_b${b}_$lk.txt"
       cat "/tmp/profile_b${b}_$lk.txt" >> "$OUT/profile.txt"
-      { echo "== batch $b, latency kernels $lk"; grep -E "^CUDA profile|^  [A-Za-z][^ ]* +[0-9.]+ ms" "$OUT/profile_b${b}_$lk.txt"; } \
+      { echo "== batch $b, latency kernels $lk"; grep -E "^CUDA profile|^  [A-Za-z][^ ]* +[0-9.]+ ms" "/tmp/profile_b${b}_$lk.txt"; } \
         >> "$OUT/summary.txt"
     done
   done
