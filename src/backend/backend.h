@@ -56,6 +56,12 @@ struct BackendOptions {
 // Device-resident input and output of a GPU compiled graph, for pre/post-processing that stays on the device.
 struct DeviceBinding {
     void* input = nullptr;         // graph input 0: float32, dense NCHW, on the device
+    // Graph input 0 as the first convolutions read it, where the backend converts it: fp16 NHWC with input_nhwc_ld
+    // channels per pixel (3 used, the others zero). A caller that writes it there runs run_device_nhwc(), which
+    // skips the conversion. Null when the graph has no such step to skip (fp32, a stem kernel reading the NCHW
+    // input, more than one reader of the input).
+    void* input_nhwc = nullptr;
+    int input_nhwc_ld = 0;
     const void* output = nullptr;  // graph output 0: float32, dense, on the device (valid after run_device)
     // The stream the graph runs on (owned by the compiled graph); work enqueued on it is ordered with run_device.
     const device::StreamLease* stream = nullptr;
@@ -82,6 +88,10 @@ public:
     // GPU backends: runs on device_binding().input, leaves output 0 on the device. Enqueued on the binding's stream;
     // the caller synchronizes (or enqueues more work on that stream).
     virtual Status run_device() { return unsupported("this backend has no device-resident execution"); }
+    // As run_device(), from device_binding().input_nhwc (written by the caller) instead of .input.
+    virtual Status run_device_nhwc() { return unsupported("this backend has no NHWC device input"); }
+    // Only the conversion of .input into .input_nhwc (for a caller that checks its own NHWC writer against it).
+    virtual Status run_device_input_conversion() { return unsupported("this backend has no NHWC device input"); }
     // GPU backends: GPU time of each of `iters` back-to-back replays on the device-resident input (events around
     // each replay), in ms. Measures the graph alone: no host copies, no launch gaps between replays.
     virtual Result<std::vector<double>> device_times(int iters) {

@@ -51,7 +51,9 @@ public:
     const DeviceBinding* device_binding() const override {
         const DeviceBinding* b = inner_->device_binding();
         if (!b) return nullptr;
-        stream_only_ = DeviceBinding{nullptr, nullptr, b->stream, b->device_id};
+        stream_only_ = DeviceBinding{};
+        stream_only_.stream = b->stream;
+        stream_only_.device_id = b->device_id;
         return &stream_only_;
     }
     std::string tuning() const override { return inner_->tuning(); }

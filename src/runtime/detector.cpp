@@ -21,6 +21,7 @@ struct Detector::GpuPath {
     std::vector<vision::gpu::FrameRef> frames;
     std::vector<vision::LetterboxInfo> infos;
     std::vector<std::vector<vision::Detection>> dets;
+    bool direct = false;  // letterbox into DeviceBinding::input_nhwc and run_device_nhwc()
     // Stage boundaries on the stream (timing events): the stages run back to back on the device, the host waits
     // once, for the detections.
     device::Event started, letterboxed, inferred;
@@ -76,6 +77,14 @@ Result<std::unique_ptr<Detector>> Detector::create(const std::string& model_path
             ITSCAM_ASSIGN_OR_RETURN(*e, dev->event_create(true));
         }
         d->gpu_ = std::move(gp);
+        if (bind->input_nhwc && bind->input_nhwc_ld >= 3) {
+            const Status st = d->check_direct_input();
+            d->gpu_->direct = st.is_ok();
+            if (opt.engine.log)
+                opt.engine.log(st.is_ok() ? "GPU letterbox writes the engine's fp16 NHWC input directly (checked equal "
+                                            "to the graph's own conversion)"
+                                          : "GPU letterbox into the fp32 input: " + st.to_string());
+        }
     }
 #endif
     // The host input of detect(images): only the host pre-processing path fills one (the GPU path letterboxes into
@@ -142,8 +151,51 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect(const std::
     return results;
 }
 
-// Frames go to the device (pinned frames by DMA), are letterboxed there straight into the engine's input, the
-// graph replays, and decode + NMS run on the device; only the detections come back.
+bool Detector::direct_input() const {
+#if defined(ITSCAM_HAVE_CUDA)
+    return gpu_ && gpu_->direct;
+#else
+    return false;
+#endif
+}
+
+// One 1280x720 BGR pattern letterboxed to the input (scaled and padded) both ways: fp32 NCHW then the graph's own
+// conversion, and straight into NHWC fp16. The first frame's slice must be the same bytes, padding channels included.
+Status Detector::check_direct_input() {
+#if defined(ITSCAM_HAVE_CUDA)
+    const DeviceBinding* bind = engine_->compiled().device_binding();
+    GpuPath& gp = *gpu_;
+    const int fw = 1280, fh = 720;
+    std::vector<uint8_t> bgr(static_cast<size_t>(fw) * fh * 3);
+    for (int y = 0; y < fh; ++y)
+        for (int x = 0; x < fw; ++x)
+            for (int c = 0; c < 3; ++c)
+                bgr[(static_cast<size_t>(y) * fw + x) * 3 + c] = static_cast<uint8_t>((x * 7 + y * 3 + c * 85) & 255);
+    const std::vector<vision::gpu::FrameRef> frame = {{bgr.data(), fw, fh, static_cast<size_t>(fw) * 3}};
+    const size_t bytes = static_cast<size_t>(engine_->input_height()) * engine_->input_width() *
+                         static_cast<size_t>(bind->input_nhwc_ld) * 2;
+    std::vector<uint8_t> converted(bytes), direct(bytes, 0xAB);
+    const device::StreamLease& stream = *stream_;
+    ITSCAM_RETURN_IF_ERROR(gp.letterbox->run(frame, static_cast<float*>(bind->input), stream, gp.infos));
+    ITSCAM_RETURN_IF_ERROR(engine_->compiled().run_device_input_conversion());
+    ITSCAM_RETURN_IF_ERROR(vision::gpu::copy_to_host(bind->input_nhwc, bytes, converted.data(), stream));
+    ITSCAM_RETURN_IF_ERROR(stream.memset(bind->input_nhwc, 0xCD, bytes));  // nothing left from the conversion
+    ITSCAM_RETURN_IF_ERROR(gp.letterbox->run_nhwc_f16(frame, static_cast<uint16_t*>(bind->input_nhwc),
+                                                      bind->input_nhwc_ld, stream, gp.infos));
+    ITSCAM_RETURN_IF_ERROR(vision::gpu::copy_to_host(bind->input_nhwc, bytes, direct.data(), stream));
+    for (size_t i = 0; i < bytes; ++i)
+        if (converted[i] != direct[i])
+            return internal_error("the NHWC letterbox differs from the graph's conversion at byte " + std::to_string(i) +
+                                  " of " + std::to_string(bytes));
+    return Status::ok();
+#else
+    return unsupported("this build has no CUDA support");
+#endif
+}
+
+// Frames go to the device (pinned frames by DMA), are letterboxed there straight into the engine's input (its fp16
+// NHWC convolution input where direct_input()), the graph replays, and decode + NMS run on the device; only the
+// detections come back.
 Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const std::vector<ImageView>& images) {
 #if defined(ITSCAM_HAVE_CUDA)
     std::vector<std::vector<vision::Detection>> results;
@@ -166,17 +218,27 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
             // Sizes and strides are checked by the letterbox (BGR and NV12 rules differ).
             gp.frames.push_back({im.bgr, im.width, im.height, im.stride, im.uv, im.bt709, im.full_range});
         }
-        ITSCAM_RETURN_IF_ERROR(gp.letterbox->run(gp.frames, static_cast<float*>(bind->input), stream, gp.infos));
-        if (count < static_cast<size_t>(b)) {
-            // The rest of the batch: zeros (a short last batch), as on the CPU path.
-            const size_t plane = static_cast<size_t>(3) * engine_->input_height() * engine_->input_width();
-            ITSCAM_RETURN_IF_ERROR(stream
-                                       .memset(static_cast<float*>(bind->input) + count * plane, 0,
-                                               (b - count) * plane * sizeof(float))
-                                       .with_context("clearing the batch tail"));
+        // The rest of a short last batch is zeros, as on the CPU path (fp16 0 and fp32 0 are both all-zero bytes).
+        const size_t pixels = static_cast<size_t>(engine_->input_height()) * engine_->input_width();
+        if (gp.direct) {
+            ITSCAM_RETURN_IF_ERROR(gp.letterbox->run_nhwc_f16(gp.frames, static_cast<uint16_t*>(bind->input_nhwc),
+                                                              bind->input_nhwc_ld, stream, gp.infos));
+            const size_t frame_bytes = pixels * static_cast<size_t>(bind->input_nhwc_ld) * 2;
+            if (count < static_cast<size_t>(b))
+                ITSCAM_RETURN_IF_ERROR(stream
+                                           .memset(static_cast<uint8_t*>(bind->input_nhwc) + count * frame_bytes, 0,
+                                                   (b - count) * frame_bytes)
+                                           .with_context("clearing the batch tail"));
+        } else {
+            ITSCAM_RETURN_IF_ERROR(gp.letterbox->run(gp.frames, static_cast<float*>(bind->input), stream, gp.infos));
+            if (count < static_cast<size_t>(b))
+                ITSCAM_RETURN_IF_ERROR(stream
+                                           .memset(static_cast<float*>(bind->input) + count * 3 * pixels, 0,
+                                                   (b - count) * 3 * pixels * sizeof(float))
+                                           .with_context("clearing the batch tail"));
         }
         ITSCAM_RETURN_IF_ERROR(gp.letterboxed.record(stream));
-        ITSCAM_RETURN_IF_ERROR(engine_->compiled().run_device());
+        ITSCAM_RETURN_IF_ERROR(gp.direct ? engine_->compiled().run_device_nhwc() : engine_->compiled().run_device());
         ITSCAM_RETURN_IF_ERROR(gp.inferred.record(stream));
         // The one wait of the batch: decode + NMS synchronize the stream to hand the detections back. Errors of any
         // stage surface here, classified by the device (out of memory, sticky, transient).

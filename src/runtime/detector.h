@@ -58,12 +58,18 @@ public:
     const DetectTimings& last_timings() const { return timings_; }
     // True when letterbox, decode and NMS run on the GPU next to the engine.
     bool gpu_pre_post() const { return gpu_ != nullptr; }
+    // True when the GPU letterbox writes the engine's fp16 NHWC input directly (DeviceBinding::input_nhwc), so the
+    // graph skips its input conversion. Checked at create(): the letterbox's NHWC output must equal, byte for byte,
+    // the graph's own conversion of its fp32 output; otherwise the fp32 input is used and the log says why.
+    bool direct_input() const;
     // The stream this detector's work runs on (see the file comment).
     const device::StreamLease& stream() const { return *stream_; }
 
 private:
     struct GpuPath;
     Result<std::vector<std::vector<vision::Detection>>> detect_gpu(const std::vector<ImageView>& images);
+    // The create()-time check of the direct NHWC input (see direct_input()).
+    Status check_direct_input();
     Detector() = default;
     DetectorOptions opt_;
     std::unique_ptr<Engine> engine_;

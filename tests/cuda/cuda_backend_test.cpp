@@ -18,6 +18,7 @@
 #include "backend/backend.h"
 #include "backend/cuda/lowering_context.h"
 #include "backend/cuda/ops/registry.h"
+#include "runtime/detector.h"
 #include "runtime/engine.h"
 #include "runtime/plan.h"
 #include "vision/npy.h"
@@ -326,6 +327,50 @@ TEST(CudaBackend, DeviceTimesAndBinding) {
     ASSERT_EQ(t->size(), 5u);
     for (double ms : *t) EXPECT_GT(ms, 0.0);
     EXPECT_NE(c.describe().find("CUDA Graph"), std::string::npos) << c.describe();
+}
+
+// fp16 at batch 8: the Detector's GPU letterbox writes the engine's NHWC convolution input itself (the graph skips
+// its "to NHWC" step; checked byte for byte at create()), and finds what the fp32-input path finds
+// (ITSCAM_CUDA_DIRECT_INPUT=0), on the bus golden image in every slot of the batch.
+TEST(CudaBackend, DirectNhwcInputGivesTheSameDetections) {
+    REQUIRE_GPU();
+    const Tensor in = golden_input("bus");
+    if (!in.defined()) GTEST_SKIP() << "no bus golden input under " << golden_dir();
+    const int64_t h = in.dim(2), w = in.dim(3);
+    std::vector<uint8_t> bgr(static_cast<size_t>(h * w * 3));
+    for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c)
+                bgr[static_cast<size_t>((y * w + x) * 3 + c)] =
+                    static_cast<uint8_t>(std::lround(in.data<float>()[(2 - c) * h * w + y * w + x] * 255.f));
+    const std::vector<ImageView> images(8, ImageView{bgr.data(), static_cast<int>(w), static_cast<int>(h),
+                                                     static_cast<size_t>(w) * 3});
+    auto make = [&](bool direct) {
+        if (!direct) setenv("ITSCAM_CUDA_DIRECT_INPUT", "0", 1);
+        DetectorOptions o;
+        o.engine.device = "cuda:0";
+        o.engine.precision = Precision::kF16;
+        o.engine.batch = 8;
+        auto d = Detector::create(model_path(), o);
+        unsetenv("ITSCAM_CUDA_DIRECT_INPUT");
+        EXPECT_TRUE(d.is_ok()) << d.status().to_string();
+        return d.is_ok() ? std::move(*d) : nullptr;
+    };
+    auto direct = make(true), plain = make(false);
+    ASSERT_TRUE(direct && plain);
+    ASSERT_TRUE(direct->gpu_pre_post());
+    EXPECT_TRUE(direct->direct_input()) << "the fp16 batch-8 graph converts its input first: the letterbox can write it";
+    EXPECT_FALSE(plain->direct_input());
+    auto a = direct->detect(images);
+    auto b = plain->detect(images);
+    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    ASSERT_EQ(a->size(), 8u);
+    ASSERT_EQ(b->size(), 8u);
+    for (size_t i = 0; i < 8; ++i) {
+        EXPECT_GE((*b)[i].size(), 4u) << "the bus image has people and a bus";
+        expect_same_detections((*b)[i], (*a)[i], 0.95f, 0.02f);
+    }
 }
 
 TEST(CudaBackend, BadInputIsAClearError) {

@@ -328,6 +328,47 @@ TEST(GpuLetterbox, Fp16OutputIsTheRoundedFloat) {
     }
 }
 
+// The NHWC fp16 output (the CUDA backend's convolution input, written directly): the fp16 NCHW values, pixel by pixel,
+// R, G, B then ld - 3 zero channels; ld 3 has no padding; ld < 3 is refused.
+TEST(GpuLetterbox, NhwcFp16IsTheNchwFp16Transposed) {
+    SKIP_WITHOUT_GPU();
+    StreamHolder stream;
+    auto lb = GpuLetterbox::create(320, 256, 3, 1280, 720);
+    ASSERT_TRUE(lb.is_ok()) << lb.status().to_string();
+    std::vector<HostImage> imgs = {make_image(1280, 720, 0, 21), make_image(811, 1079, 3, 22),
+                                   make_image(300, 200, 0, 23)};
+    std::vector<FrameRef> frames;
+    for (HostImage& im : imgs) frames.push_back({im.px.data(), im.w, im.h, im.stride});
+    const size_t pixels = 320 * 256, per = 3 * pixels;
+    DevBuf nchw(per * imgs.size() * sizeof(__half));
+    std::vector<LetterboxInfo> infos;
+    ASSERT_TRUE((*lb)->run_f16(frames, reinterpret_cast<uint16_t*>(nchw.as<__half>()), stream.lease, infos).is_ok());
+    std::vector<uint16_t> want(per * imgs.size());
+    ASSERT_CUDA(cudaMemcpyAsync(want.data(), nchw.p, want.size() * 2, cudaMemcpyDeviceToHost, stream.s));
+    for (int ld : {8, 3}) {
+        DevBuf nhwc(pixels * ld * imgs.size() * 2);
+        ASSERT_CUDA(cudaMemsetAsync(nhwc.p, 0xAB, pixels * ld * imgs.size() * 2, stream.s));
+        const Status st =
+            (*lb)->run_nhwc_f16(frames, reinterpret_cast<uint16_t*>(nhwc.as<__half>()), ld, stream.lease, infos);
+        ASSERT_TRUE(st.is_ok()) << st.to_string();
+        std::vector<uint16_t> got(pixels * ld * imgs.size());
+        ASSERT_CUDA(cudaMemcpyAsync(got.data(), nhwc.p, got.size() * 2, cudaMemcpyDeviceToHost, stream.s));
+        ASSERT_CUDA(cudaStreamSynchronize(stream.s));
+        size_t differing = 0, nonzero_pad = 0;
+        for (size_t i = 0; i < imgs.size(); ++i)
+            for (size_t p = 0; p < pixels; ++p) {
+                const uint16_t* px = &got[(i * pixels + p) * ld];
+                for (int c = 0; c < 3; ++c) differing += px[c] != want[i * per + c * pixels + p];
+                for (int c = 3; c < ld; ++c) nonzero_pad += px[c] != 0;
+            }
+        EXPECT_EQ(differing, 0u) << "ld " << ld;
+        EXPECT_EQ(nonzero_pad, 0u) << "ld " << ld;
+    }
+    DevBuf small(pixels * 2 * 2);
+    EXPECT_EQ((*lb)->run_nhwc_f16(frames, reinterpret_cast<uint16_t*>(small.as<__half>()), 2, stream.lease, infos).code(),
+              StatusCode::kInvalidArgument);
+}
+
 TEST(GpuLetterbox, RejectsBadFrames) {
     SKIP_WITHOUT_GPU();
     StreamHolder stream;

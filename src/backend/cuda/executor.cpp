@@ -29,8 +29,9 @@ CudaExecutor::~CudaExecutor() {
     print_profile();
 }
 
-Status CudaExecutor::launch(cudaStream_t s) {
-    if (exec_) return csl::cuda_status(cudaGraphLaunch(exec_.get(), s), "cudaGraphLaunch");
+Status CudaExecutor::launch(cudaStream_t s, int skip) {
+    if (skip >= 0 && exec_nhwc_) return csl::cuda_status(cudaGraphLaunch(exec_nhwc_.get(), s), "cudaGraphLaunch");
+    if (skip < 0 && exec_) return csl::cuda_status(cudaGraphLaunch(exec_.get(), s), "cudaGraphLaunch");
     if (step_hash_) {
         // ITSCAM_CUDA_ARENA_FILL=<0-255>: the arena and the convolution workspace are set to that byte before each
         // run, so that what a run reads without having written it is the same in every run.
@@ -43,7 +44,7 @@ Status CudaExecutor::launch(cudaStream_t s) {
                 ITSCAM_CUDA_CHECK(cudaMemsetAsync(cx_->conv_ws.get(), std::atoi(fill), cx_->conv_ws_bytes, s));
         }
         for (size_t i = 0; i < cx_->steps.size(); ++i) {
-            if (!cx_->steps[i].enabled) continue;
+            if (!cx_->steps[i].enabled || static_cast<int>(i) == skip) continue;
             ITSCAM_RETURN_IF_ERROR(cx_->steps[i].fn(s).with_context(cx_->steps[i].name));
             ITSCAM_RETURN_IF_ERROR(print_step_hash(i, s));
         }
@@ -51,8 +52,10 @@ Status CudaExecutor::launch(cudaStream_t s) {
         return Status::ok();
     }
     if (!profile_) {
-        for (auto& st : cx_->steps)
-            if (st.enabled) ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
+        for (size_t i = 0; i < cx_->steps.size(); ++i) {
+            const Step& st = cx_->steps[i];
+            if (st.enabled && static_cast<int>(i) != skip) ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
+        }
         return Status::ok();
     }
     if (prof_events_.empty()) {
@@ -64,7 +67,8 @@ Status CudaExecutor::launch(cudaStream_t s) {
     }
     ITSCAM_CUDA_CHECK(cudaEventRecord(prof_events_[0].get(), s));
     for (size_t i = 0; i < cx_->steps.size(); ++i) {
-        if (cx_->steps[i].enabled) ITSCAM_RETURN_IF_ERROR(cx_->steps[i].fn(s).with_context(cx_->steps[i].name));
+        if (cx_->steps[i].enabled && static_cast<int>(i) != skip)
+            ITSCAM_RETURN_IF_ERROR(cx_->steps[i].fn(s).with_context(cx_->steps[i].name));
         ITSCAM_CUDA_CHECK(cudaEventRecord(prof_events_[i + 1].get(), s));
     }
     ITSCAM_CUDA_CHECK(cudaEventSynchronize(prof_events_.back().get()));
@@ -106,11 +110,26 @@ Status CudaExecutor::capture() {
     for (auto& st : cx_->steps)
         if (st.enabled) ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    // The NHWC device input: only where skipping its conversion step changes nothing else (the step-hash
+    // diagnostic fills the arena, which holds that input, before each run).
+    if (step_hash_) {
+        cx_->binding.input_nhwc = nullptr;
+        cx_->binding.input_nhwc_ld = 0;
+    }
     if (!use_graph_) return Status::ok();
+    ITSCAM_ASSIGN_OR_RETURN(exec_, capture_graph(s, -1));
+    if (cx_->binding.input_nhwc) {
+        ITSCAM_ASSIGN_OR_RETURN(exec_nhwc_, capture_graph(s, cx_->input_nhwc_step));
+    }
+    return Status::ok();
+}
+
+Result<csl::GraphExec> CudaExecutor::capture_graph(cudaStream_t s, int skip) {
     ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
     Status st_all;
-    for (auto& st : cx_->steps) {
-        if (!st.enabled) continue;
+    for (size_t i = 0; i < cx_->steps.size(); ++i) {
+        const Step& st = cx_->steps[i];
+        if (!st.enabled || static_cast<int>(i) == skip) continue;
         st_all = st.fn(s).with_context(st.name);
         if (!st_all) break;
     }
@@ -121,15 +140,28 @@ Status CudaExecutor::capture() {
     ITSCAM_CUDA_CHECK(end);
     cudaGraphExec_t exec = nullptr;
     ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec, g.get(), 0));
-    exec_ = csl::GraphExec(exec);
-    ITSCAM_CUDA_CHECK(cudaGraphUpload(exec_.get(), s));
+    csl::GraphExec out(exec);
+    ITSCAM_CUDA_CHECK(cudaGraphUpload(out.get(), s));
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
-    return Status::ok();
+    return out;
 }
 
 Status CudaExecutor::run_device() {
     ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
     return launch(cx_->stream.get());
+}
+
+Status CudaExecutor::run_device_nhwc() {
+    if (!cx_->binding.input_nhwc) return unsupported("this CUDA graph has no NHWC device input");
+    ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
+    return launch(cx_->stream.get(), cx_->input_nhwc_step);
+}
+
+Status CudaExecutor::run_device_input_conversion() {
+    if (!cx_->binding.input_nhwc) return unsupported("this CUDA graph has no NHWC device input");
+    ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
+    const Step& st = cx_->steps[static_cast<size_t>(cx_->input_nhwc_step)];
+    return st.fn(cx_->stream.get()).with_context(st.name);
 }
 
 Status CudaExecutor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {

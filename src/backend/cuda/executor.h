@@ -38,6 +38,8 @@ public:
 
     Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) override;
     Status run_device() override;
+    Status run_device_nhwc() override;
+    Status run_device_input_conversion() override;
     Result<std::vector<double>> device_times(int iters) override;
     const DeviceBinding* device_binding() const override { return &cx_->binding; }
     size_t memory_bytes() const override { return cx_->bytes; }
@@ -46,7 +48,10 @@ public:
 
 private:
     // Replays the graph, or runs the enabled steps eagerly (with events around each when profiling), on `s`.
-    Status launch(cudaStream_t s);
+    // skip >= 0: without that step (the input conversion: run_device_nhwc), from its own graph.
+    Status launch(cudaStream_t s, int skip = -1);
+    // Captures the enabled steps but `skip` (-1: none) into an instantiated, uploaded graph. Synchronous.
+    Result<csl::GraphExec> capture_graph(cudaStream_t s, int skip);
     void print_profile() const;
     // ITSCAM_CUDA_STEP_HASH: hashes the buffers of step `i` after it ran (synchronous) and prints them.
     Status print_step_hash(size_t i, cudaStream_t s);
@@ -57,6 +62,7 @@ private:
     bool step_hash_ = false;
     int hashed_runs_ = 0;
     csl::GraphExec exec_;
+    csl::GraphExec exec_nhwc_;  // without the input conversion step (DeviceBinding::input_nhwc)
     std::vector<double> step_ms_;
     std::vector<csl::Event> prof_events_;
     int profiled_runs_ = 0;

@@ -2,6 +2,8 @@
 // and the arena plan (see lowering_context.h).
 #include "backend/cuda/lowering_context.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cstring>
 #include <sstream>
@@ -10,6 +12,17 @@
 #include "backend/cuda/ops/registry.h"
 
 namespace itscam::cuda {
+
+namespace {
+
+// ITSCAM_CUDA_DIRECT_INPUT=0: no NHWC device input (DeviceBinding::input_nhwc); callers letterbox into the fp32
+// input and the graph converts it, as before the direct input existed (for A/B timing).
+bool direct_input_allowed() {
+    const char* v = std::getenv("ITSCAM_CUDA_DIRECT_INPUT");
+    return !(v && std::string(v) == "0");
+}
+
+}  // namespace
 
 ck::DT to_dt(DType d) {
     return d == DType::kF16 ? ck::DT::kF16 : ck::DT::kF32;
@@ -171,6 +184,10 @@ Status CudaLowering::ensure_nhwc(const std::string& v, int64_t pad_to) {
                  return csl::cuda_status(ck::nchw_to_nhwc(ptr(x), xdt, ptr(y), ld, ydt, s[0], s[1], s[2] * s[3], st),
                                          "nchw_to_nhwc");
              });
+    if (is_input && act == DType::kF16 && c == 3 && !graph.inputs.empty() && v == graph.inputs[0]) {
+        input_nhwc_step = static_cast<int>(steps.size()) - 1;
+        input_nhwc = y;
+    }
     return Status::ok();
 }
 
@@ -306,6 +323,17 @@ Status CudaLowering::allocate() {
     ITSCAM_ASSIGN_OR_RETURN(in_host, csl::pinned_alloc(in_total));
     ITSCAM_ASSIGN_OR_RETURN(out_host, csl::pinned_alloc(out_total));
     binding.input = in_bufs.empty() ? nullptr : bufs[in_bufs[0]].ptr;
+    // The convolutions' NHWC input can be written by the caller (DeviceBinding::input_nhwc) when converting it is the
+    // graph's first step (nothing else uses its memory before it in a run) and nothing else reads the fp32 input.
+    if (input_nhwc_step == 0 && in_bufs.size() == 1 && direct_input_allowed()) {
+        bool only = true;
+        for (size_t i = 1; i < steps.size(); ++i)
+            for (int b : steps[i].bufs) only = only && b != in_bufs[0];
+        if (only) {
+            binding.input_nhwc = ptr(input_nhwc);
+            binding.input_nhwc_ld = static_cast<int>(input_nhwc.ld);
+        }
+    }
     binding.output = out_bufs.empty() ? nullptr : bufs[out_bufs[0]].ptr;
     binding.stream = &stream.lease();
     binding.device_id = device;

@@ -186,6 +186,10 @@ struct CudaLowering {
     std::map<std::string, View> const_views;
     std::vector<std::pair<int, std::vector<char>>> uploads;  // persistent buffer <- host bytes (at allocate())
     std::map<std::string, View> input_f32;
+    // The step that converts graph input 0 (fp32 NCHW) to the fp16 NHWC view the convolutions read, and that view
+    // (DeviceBinding::input_nhwc); -1 when there is none. The executor checks that it can be skipped.
+    int input_nhwc_step = -1;
+    View input_nhwc;
     int fused_convs = 0;
     int fused_rejected = 0;  // fused engines dropped by the output check (fused_check.h)
     // The latency kernels: our depthwise and stem convolutions, the fused detect head, Split inputs placed in Concat

@@ -89,15 +89,22 @@ Result<std::unique_ptr<GpuLetterbox>> GpuLetterbox::create(int dst_w, int dst_h,
 
 Status GpuLetterbox::run(const std::vector<FrameRef>& frames, float* dst_device, const device::StreamLease& stream,
                          std::vector<LetterboxInfo>& infos) {
-    return run_impl(frames, dst_device, false, stream, infos);
+    return run_impl(frames, dst_device, false, 0, stream, infos);
 }
 
 Status GpuLetterbox::run_f16(const std::vector<FrameRef>& frames, uint16_t* dst_device,
                              const device::StreamLease& stream, std::vector<LetterboxInfo>& infos) {
-    return run_impl(frames, dst_device, true, stream, infos);
+    return run_impl(frames, dst_device, true, 0, stream, infos);
 }
 
-Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16,
+Status GpuLetterbox::run_nhwc_f16(const std::vector<FrameRef>& frames, uint16_t* dst_device, int ld,
+                                  const device::StreamLease& stream, std::vector<LetterboxInfo>& infos) {
+    if (ld < 3) return invalid_argument("GPU letterbox: an NHWC destination needs at least 3 channels, not " +
+                                        std::to_string(ld));
+    return run_impl(frames, dst_device, true, ld, stream, infos);
+}
+
+Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, int nhwc_ld,
                               const device::StreamLease& lease, std::vector<LetterboxInfo>& infos) {
     infos.clear();
     if (frames.empty()) return Status::ok();
@@ -226,7 +233,10 @@ Status GpuLetterbox::run_impl(const std::vector<FrameRef>& frames, void* dst_dev
     ITSCAM_RETURN_IF_ERROR(im.copies_done.record(stream));
 
     const auto* jobs_dev = static_cast<const cuda_impl::LetterboxJob*>(im.jobs_dev.get());
-    if (f16) {
+    if (f16 && nhwc_ld > 0) {
+        ITSCAM_CUDA_CHECK(cuda_impl::letterbox_bgr_u8_to_rgb_nhwc_f16(jobs_dev, batch, dst_w_, dst_h_, nhwc_ld,
+                                                                      static_cast<__half*>(dst_device), stream));
+    } else if (f16) {
         ITSCAM_CUDA_CHECK(cuda_impl::letterbox_bgr_u8_to_rgb_f16(jobs_dev, batch, dst_w_, dst_h_,
                                                        static_cast<__half*>(dst_device), stream));
     } else {
@@ -330,6 +340,15 @@ Status GpuDecodeNms::run(const float* out_device, int batch, int channels, int a
         const cuda_impl::GpuDetection* d = dets + static_cast<size_t>(b) * opt.max_det;
         for (int k = 0; k < n; ++k) v.push_back({d[k].class_id, d[k].score, d[k].x1, d[k].y1, d[k].x2, d[k].y2});
     }
+    return Status::ok();
+}
+
+Status copy_to_host(const void* device_src, size_t bytes, void* host_dst, const device::StreamLease& lease) {
+    auto cs = csl::stream_of(lease);
+    if (!cs) return cs.status().with_context("copy_to_host");
+    const cudaStream_t stream = *cs;
+    ITSCAM_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, bytes, cudaMemcpyDeviceToHost, stream));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(stream));
     return Status::ok();
 }
 

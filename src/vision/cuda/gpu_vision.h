@@ -65,6 +65,11 @@ public:
     // Same with fp16 output (IEEE half bit patterns: each value is the float above rounded to nearest).
     Status run_f16(const std::vector<FrameRef>& frames, uint16_t* dst_device, const device::StreamLease& stream,
                    std::vector<LetterboxInfo>& infos);
+    // Same fp16 values, written NHWC: frame i's pixel (y, x) at dst_device + ((i * dst_h + y) * dst_w + x) * ld, R,
+    // G, B then ld - 3 zeros. That is the CUDA backend's fp16 convolution input (DeviceBinding::input_nhwc), so the
+    // engine skips its own conversion. kInvalidArgument for ld < 3.
+    Status run_nhwc_f16(const std::vector<FrameRef>& frames, uint16_t* dst_device, int ld,
+                        const device::StreamLease& stream, std::vector<LetterboxInfo>& infos);
 
     int dst_w() const { return dst_w_; }
     int dst_h() const { return dst_h_; }
@@ -72,8 +77,8 @@ public:
 private:
     struct Impl;
     GpuLetterbox(int dst_w, int dst_h);
-    Status run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, const device::StreamLease& stream,
-                    std::vector<LetterboxInfo>& infos);
+    Status run_impl(const std::vector<FrameRef>& frames, void* dst_device, bool f16, int nhwc_ld,
+                    const device::StreamLease& stream, std::vector<LetterboxInfo>& infos);
 
     int dst_w_;
     int dst_h_;
@@ -101,5 +106,8 @@ private:
     GpuDecodeNms();
     std::unique_ptr<Impl> impl_;
 };
+
+// Copies `bytes` of device memory to host memory in `stream`'s order and waits for it (checks, tests).
+Status copy_to_host(const void* device_src, size_t bytes, void* host_dst, const device::StreamLease& stream);
 
 }  // namespace itscam::vision::gpu

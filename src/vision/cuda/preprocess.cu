@@ -58,21 +58,33 @@ __device__ __forceinline__ float unit(int v) {
 
 template <typename T>
 __global__ void __launch_bounds__(kBlockX* kBlockY)
-    letterbox_kernel(const LetterboxJob* __restrict__ jobs, int dst_w, int dst_h, T* __restrict__ dst) {
+    letterbox_kernel(const LetterboxJob* __restrict__ jobs, int dst_w, int dst_h, T* __restrict__ dst, int nhwc_ld) {
     const int x = blockIdx.x * kBlockX + threadIdx.x;
     const int y = blockIdx.y * kBlockY + threadIdx.y;
     if (x >= dst_w || y >= dst_h) return;
     const LetterboxJob& j = jobs[blockIdx.z];
     const size_t plane = static_cast<size_t>(dst_w) * dst_h;
-    T* out = dst + static_cast<size_t>(blockIdx.z) * 3 * plane + static_cast<size_t>(y) * dst_w + x;
+    const size_t pix = static_cast<size_t>(y) * dst_w + x;
+    // NCHW: channel c at dst + (z * 3 + c) * plane + pix. NHWC (nhwc_ld > 0): the pixel's nhwc_ld channels at
+    // dst + (z * plane + pix) * nhwc_ld, the ones after the third zero (the padding a convolution reads).
+    T* out;
+    size_t cstride;
+    if (nhwc_ld > 0) {
+        out = dst + (static_cast<size_t>(blockIdx.z) * plane + pix) * nhwc_ld;
+        cstride = 1;
+        for (int c = 3; c < nhwc_ld; ++c) out[c] = from_f<T>(0.f);
+    } else {
+        out = dst + static_cast<size_t>(blockIdx.z) * 3 * plane + pix;
+        cstride = plane;
+    }
 
     const int ix = x - j.pad_x;
     const int iy = y - j.pad_y;
     if (ix < 0 || iy < 0 || ix >= j.new_w || iy >= j.new_h) {
         const T pad = from_f<T>(unit(114));
         out[0] = pad;
-        out[plane] = pad;
-        out[2 * plane] = pad;
+        out[cstride] = pad;
+        out[2 * cstride] = pad;
         return;
     }
 
@@ -124,18 +136,19 @@ __global__ void __launch_bounds__(kBlockX* kBlockY)
             bgr[ch] = vblend(h0, h1, ty.w0, ty.w1);
         }
     }
-    out[0] = from_f<T>(unit(bgr[2]));          // R
-    out[plane] = from_f<T>(unit(bgr[1]));      // G
-    out[2 * plane] = from_f<T>(unit(bgr[0]));  // B
+    out[0] = from_f<T>(unit(bgr[2]));            // R
+    out[cstride] = from_f<T>(unit(bgr[1]));      // G
+    out[2 * cstride] = from_f<T>(unit(bgr[0]));  // B
 }
 
 template <typename T>
-cudaError_t launch(const LetterboxJob* jobs, int batch, int dst_w, int dst_h, T* dst, cudaStream_t stream) {
+cudaError_t launch(const LetterboxJob* jobs, int batch, int dst_w, int dst_h, T* dst, int nhwc_ld,
+                   cudaStream_t stream) {
     if (batch <= 0 || dst_w <= 0 || dst_h <= 0) return cudaSuccess;
-    if (jobs == nullptr || dst == nullptr || batch > 65535) return cudaErrorInvalidValue;
+    if (jobs == nullptr || dst == nullptr || batch > 65535 || (nhwc_ld != 0 && nhwc_ld < 3)) return cudaErrorInvalidValue;
     const dim3 block(kBlockX, kBlockY);
     const dim3 grid((dst_w + kBlockX - 1) / kBlockX, (dst_h + kBlockY - 1) / kBlockY, batch);
-    letterbox_kernel<T><<<grid, block, 0, stream>>>(jobs, dst_w, dst_h, dst);
+    letterbox_kernel<T><<<grid, block, 0, stream>>>(jobs, dst_w, dst_h, dst, nhwc_ld);
     return cudaGetLastError();
 }
 
@@ -143,12 +156,17 @@ cudaError_t launch(const LetterboxJob* jobs, int batch, int dst_w, int dst_h, T*
 
 cudaError_t letterbox_bgr_u8_to_rgb_f32(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, float* dst,
                                         cudaStream_t stream) {
-    return launch<float>(jobs_device, batch, dst_w, dst_h, dst, stream);
+    return launch<float>(jobs_device, batch, dst_w, dst_h, dst, 0, stream);
 }
 
 cudaError_t letterbox_bgr_u8_to_rgb_f16(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, __half* dst,
                                         cudaStream_t stream) {
-    return launch<__half>(jobs_device, batch, dst_w, dst_h, dst, stream);
+    return launch<__half>(jobs_device, batch, dst_w, dst_h, dst, 0, stream);
+}
+
+cudaError_t letterbox_bgr_u8_to_rgb_nhwc_f16(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, int ld,
+                                             __half* dst, cudaStream_t stream) {
+    return launch<__half>(jobs_device, batch, dst_w, dst_h, dst, ld, stream);
 }
 
 }  // namespace itscam::vision::cuda_impl

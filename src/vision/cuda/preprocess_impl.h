@@ -67,5 +67,9 @@ cudaError_t letterbox_bgr_u8_to_rgb_f32(const LetterboxJob* jobs_device, int bat
 // Same, fp16 output: the float value above rounded to nearest half.
 cudaError_t letterbox_bgr_u8_to_rgb_f16(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, __half* dst,
                                         cudaStream_t stream);
+// The same values as the fp16 NCHW output, written NHWC with `ld` (>= 3) channels per pixel, R, G, B then zeros:
+// the layout and padding of the backend's fp16 convolution input (its "to NHWC" step's output).
+cudaError_t letterbox_bgr_u8_to_rgb_nhwc_f16(const LetterboxJob* jobs_device, int batch, int dst_w, int dst_h, int ld,
+                                             __half* dst, cudaStream_t stream);
 
 }  // namespace itscam::vision::cuda_impl
