@@ -208,7 +208,7 @@ struct Pipeline::Impl {
     void process(Worker& w, Batch& batch);
     // One trial of the device's breaker on a blank frame (warm_up), after rebuilding its engines if a sticky error
     // asked for it; the outcome is recorded on the breaker.
-    void probe(Worker& w);
+    Status probe(Worker& w);
     void worker_loop(Worker& w);
 
     // pipeline_analytics.cpp

@@ -204,9 +204,9 @@ bool Pipeline::Impl::another_device_closed(const Device& d) const {
     return false;
 }
 
-void Pipeline::Impl::probe(Worker& w) {
+Status Pipeline::Impl::probe(Worker& w) {
     Device& dev = *w.dev;
-    if (!dev.breaker->allow()) return;
+    if (!dev.breaker->allow()) return Status::ok();
     const Clock::time_point t0 = Clock::now();
     Status st;
     if (dev.breaker->stats().needs_rebuild) {
@@ -217,6 +217,7 @@ void Pipeline::Impl::probe(Worker& w) {
     dev.breaker->record(st);
     if (!st) dev.failures++;
     dev.busy.add(t0, Clock::now());
+    return st;
 }
 
 void Pipeline::Impl::worker_loop(Worker& w) {
@@ -226,11 +227,10 @@ void Pipeline::Impl::worker_loop(Worker& w) {
         // the device recovers whatever the traffic: with a faster device waiting for every batch, a trial that waits
         // for one may wait for ever.
         while (!stopping.load() && w.dev->breaker->state() != CircuitState::kClosed && another_device_closed(*w.dev)) {
-            if (w.dev->breaker->admits()) {
-                probe(w);
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
+            // A failed trial waits a little before the next one: one that failed for a reason the breaker does not
+            // count (not a device error) gives its slot back at once.
+            if (w.dev->breaker->admits() && probe(w).is_ok()) continue;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         Batch b = w.group->sched->next_batch();
         if (b.frames.empty()) return;
