@@ -218,25 +218,19 @@ Result<std::vector<std::vector<vision::Detection>>> Detector::detect_gpu(const s
             // Sizes and strides are checked by the letterbox (BGR and NV12 rules differ).
             gp.frames.push_back({im.bgr, im.width, im.height, im.stride, im.uv, im.bt709, im.full_range});
         }
-        // The rest of a short last batch is zeros, as on the CPU path (fp16 0 and fp32 0 are both all-zero bytes).
+        // Into the fp16 NHWC input (direct) or the fp32 NCHW one; the rest of a short last batch is zeros, as on the
+        // CPU path (fp16 0 and fp32 0 are both all-zero bytes).
+        void* input = gp.direct ? bind->input_nhwc : bind->input;
         const size_t pixels = static_cast<size_t>(engine_->input_height()) * engine_->input_width();
-        if (gp.direct) {
-            ITSCAM_RETURN_IF_ERROR(gp.letterbox->run_nhwc_f16(gp.frames, static_cast<uint16_t*>(bind->input_nhwc),
-                                                              bind->input_nhwc_ld, stream, gp.infos));
-            const size_t frame_bytes = pixels * static_cast<size_t>(bind->input_nhwc_ld) * 2;
-            if (count < static_cast<size_t>(b))
-                ITSCAM_RETURN_IF_ERROR(stream
-                                           .memset(static_cast<uint8_t*>(bind->input_nhwc) + count * frame_bytes, 0,
-                                                   (b - count) * frame_bytes)
-                                           .with_context("clearing the batch tail"));
-        } else {
-            ITSCAM_RETURN_IF_ERROR(gp.letterbox->run(gp.frames, static_cast<float*>(bind->input), stream, gp.infos));
-            if (count < static_cast<size_t>(b))
-                ITSCAM_RETURN_IF_ERROR(stream
-                                           .memset(static_cast<float*>(bind->input) + count * 3 * pixels, 0,
-                                                   (b - count) * 3 * pixels * sizeof(float))
-                                           .with_context("clearing the batch tail"));
-        }
+        const size_t frame_bytes = gp.direct ? pixels * static_cast<size_t>(bind->input_nhwc_ld) * 2
+                                             : pixels * 3 * sizeof(float);
+        ITSCAM_RETURN_IF_ERROR(gp.direct ? gp.letterbox->run_nhwc_f16(gp.frames, static_cast<uint16_t*>(input),
+                                                                      bind->input_nhwc_ld, stream, gp.infos)
+                                         : gp.letterbox->run(gp.frames, static_cast<float*>(input), stream, gp.infos));
+        if (count < static_cast<size_t>(b))
+            ITSCAM_RETURN_IF_ERROR(stream.memset(static_cast<uint8_t*>(input) + count * frame_bytes, 0,
+                                                 (b - count) * frame_bytes)
+                                       .with_context("clearing the batch tail"));
         ITSCAM_RETURN_IF_ERROR(gp.letterboxed.record(stream));
         ITSCAM_RETURN_IF_ERROR(gp.direct ? engine_->compiled().run_device_nhwc() : engine_->compiled().run_device());
         ITSCAM_RETURN_IF_ERROR(gp.inferred.record(stream));
