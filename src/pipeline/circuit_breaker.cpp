@@ -65,8 +65,7 @@ bool CircuitBreaker::allow() {
                 ok = true;
                 break;
             case CircuitState::kOpen: {
-                const auto timeout = std::chrono::duration<double>(opt_.recovery_timeout_s);
-                if (now_() - opened_at_ >= timeout) {
+                if (recovery_due_locked()) {
                     char buf[96];
                     std::snprintf(buf, sizeof buf, "recovery timeout elapsed (%g s)", opt_.recovery_timeout_s);
                     transition_locked(CircuitState::kHalfOpen, buf, fired);
@@ -88,13 +87,17 @@ bool CircuitBreaker::allow() {
     return ok;
 }
 
+bool CircuitBreaker::recovery_due_locked() const {
+    return now_() - opened_at_ >= std::chrono::duration<double>(opt_.recovery_timeout_s);
+}
+
 bool CircuitBreaker::admits() const {
     std::lock_guard<std::mutex> lock(mu_);
     switch (st_.state) {
         case CircuitState::kClosed:
             return true;
         case CircuitState::kOpen:
-            return now_() - opened_at_ >= std::chrono::duration<double>(opt_.recovery_timeout_s);
+            return recovery_due_locked();
         case CircuitState::kHalfOpen:
             return half_open_admitted_ < opt_.half_open_max_calls;
     }

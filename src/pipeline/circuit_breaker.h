@@ -78,6 +78,7 @@ private:
     // Changes state under mu_ and queues the transition for the callbacks, which run after the lock is dropped.
     void transition_locked(CircuitState to, std::string reason, std::vector<CircuitTransition>& fired);
     void open_locked(std::string reason, std::vector<CircuitTransition>& fired);
+    bool recovery_due_locked() const;  // open for recovery_timeout_s: the next allow() may start a trial
     void notify(const std::vector<CircuitTransition>& fired);
 
     CircuitBreakerOptions opt_;
