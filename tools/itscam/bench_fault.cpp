@@ -50,7 +50,6 @@ void FaultDrill::step(double t, const pipeline::PipelineSnapshot& s) {
         faults_->fail_next(-1, code_);  // every run fails until heal()
         started_ = true;
         processed_at_start_ = s.frames_processed;
-        fallback_at_start_ = d ? d->fallback_batches : 0;
     }
     if (started_ && !healed_ && t >= heal_s()) {
         faults_->heal();

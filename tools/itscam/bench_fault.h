@@ -56,7 +56,6 @@ class FaultDrill {
     bool started_ = false, healed_ = false;
     double opened_s_ = -1, closed_s_ = -1;  // measurement seconds: first open after the start, first close after the heal
     int64_t processed_at_start_ = -1, processed_at_heal_ = -1;
-    int64_t fallback_at_start_ = 0;
 };
 
 }  // namespace itscam::cli

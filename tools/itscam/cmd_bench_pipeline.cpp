@@ -45,6 +45,9 @@ struct PipeBenchArgs {
     bool skip_nonref = true;
     std::string device_ids;  // "0,1": device_ids for a plain --device cuda
     std::string devices;     // "cpu,ref": serve on these devices instead
+    // Parsed by run_bench_pipeline: --device-ids and --devices.
+    std::vector<int> device_id_list;
+    std::vector<std::string> device_list;
 };
 
 // How long the cameras may take to deliver their first frames beyond --warmup before the run is an error.
@@ -70,10 +73,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     rc = 0;
     config::Config cfg;
     cfg.device = a.device;  // "cuda:N" is one device; plain "cuda" is device_ids' (cuda:0 by default)
-    if (!a.device_ids.empty()) {
-        std::string err;
-        parse_int_csv(a.device_ids, cfg.settings.device_ids, err);  // checked in run_bench_pipeline
-    }
+    if (!a.device_id_list.empty()) cfg.settings.device_ids = a.device_id_list;
     cfg.precision = a.precision;
     cfg.threads = a.threads;
     cfg.model = a.model;
@@ -109,11 +109,8 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     }
     pipeline::PipelineOptions po;
     if (!a.verbose) po.log = [](const std::string&) {};
-    if (!a.devices.empty()) {
-        for (size_t b = 0, e; b <= a.devices.size(); b = e + 1) {
-            e = std::min(a.devices.find(',', b), a.devices.size());
-            po.devices.push_back(a.devices.substr(b, e - b));
-        }
+    if (!a.device_list.empty()) {
+        po.devices = a.device_list;
         cfg.device = po.devices.front();
     }
     std::unique_ptr<FaultDrill> drill;
@@ -265,7 +262,8 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     return j;
 }
 
-int run_bench_pipeline(const PipeBenchArgs& a) {
+int run_bench_pipeline(const PipeBenchArgs& args) {
+    PipeBenchArgs a = args;
     std::vector<int> cams;
     std::string err;
     if (!parse_int_csv(a.cameras, cams, err)) return fail("--cameras: " + err, 2);
@@ -273,14 +271,10 @@ int run_bench_pipeline(const PipeBenchArgs& a) {
         if (c < 1 || c > 1024) return fail("--cameras values must be in 1..1024", 2);
     if (a.source != "synthetic" && !std::ifstream(a.source)) return fail("--source: cannot open '" + a.source + "'", 2);
     if (!a.device_ids.empty()) {
-        std::vector<int> ids;
-        if (!parse_int_csv(a.device_ids, ids, err)) return fail("--device-ids: " + err, 2);
-        for (int id : ids)
-            if (id < 0) return fail("--device-ids: ordinals are 0 or more", 2);
+        if (!parse_int_csv(a.device_ids, a.device_id_list, err)) return fail("--device-ids: " + err, 2);
         if (a.device != "cuda") return fail("--device-ids needs --device cuda (cuda:N is one device)", 2);
     }
-    if (!a.devices.empty() && (a.devices.front() == ',' || a.devices.back() == ',' ||
-                               a.devices.find(",,") != std::string::npos))
+    if (!a.devices.empty() && !split_csv(a.devices, a.device_list))
         return fail("--devices: an empty device name in '" + a.devices + "'", 2);
     if (!a.fault.kind.empty()) {
         if (auto d = FaultDrill::create(a.fault, a.duration_s); !d) return fail(d.status().message(), 2);

@@ -33,6 +33,8 @@ int fail(const std::string& msg, int code = 1);
 int exit_code_for(const Status& st);
 // Expands files and directories into a sorted list of image files; errors on missing paths or no images.
 bool collect_images(const std::vector<std::string>& paths, std::vector<std::string>& out, std::string& err);
+// Splits "a,b,c" at the commas; false when an item is empty ("", "a,,b", "a,").
+bool split_csv(const std::string& s, std::vector<std::string>& out);
 // Parses "2,5,7" into ints; false with a message on bad input.
 bool parse_int_csv(const std::string& s, std::vector<int>& out, std::string& err);
 // A one-line progress bar on stderr ("[=====>    ] 42/128 label"), only when stderr is a terminal or forced.

@@ -67,21 +67,28 @@ bool collect_images(const std::vector<std::string>& paths, std::vector<std::stri
     return true;
 }
 
-bool parse_int_csv(const std::string& s, std::vector<int>& out, std::string& err) {
+bool split_csv(const std::string& s, std::vector<std::string>& out) {
     out.clear();
-    size_t i = 0;
-    while (i <= s.size()) {
+    for (size_t i = 0; i <= s.size();) {
         size_t j = s.find(',', i);
         if (j == std::string::npos) j = s.size();
-        std::string tok = s.substr(i, j - i);
-        if (tok.empty() || tok.find_first_not_of("0123456789") != std::string::npos || tok.size() > 6) {
-            err = "'" + s + "' is not a comma-separated list of non-negative integers";
-            return false;
-        }
-        out.push_back(std::stoi(tok));
+        if (j == i) return false;
+        out.push_back(s.substr(i, j - i));
         i = j + 1;
     }
     return true;
+}
+
+bool parse_int_csv(const std::string& s, std::vector<int>& out, std::string& err) {
+    out.clear();
+    std::vector<std::string> toks;
+    bool ok = split_csv(s, toks);
+    for (size_t k = 0; ok && k < toks.size(); ++k) {
+        ok = toks[k].find_first_not_of("0123456789") == std::string::npos && toks[k].size() <= 6;
+        if (ok) out.push_back(std::stoi(toks[k]));
+    }
+    if (!ok) err = "'" + s + "' is not a comma-separated list of non-negative integers";
+    return ok;
 }
 
 void progress(size_t done, size_t total, const std::string& label) {
