@@ -6,11 +6,11 @@
 #   devdata/models/yolo11n.onnx   the ONNX model (for the PyTorch peer)
 #   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
-# Stages (default all): build tests bench val profile sanitize. Results go to $OUT (at most 8 files come back).
+# Stages (default all): build tests bench e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
-STAGES=${*:-build tests bench val profile sanitize}
+STAGES=${*:-build tests bench e2e val profile sanitize}
 BATCHES=${BATCHES:-1,8,32,64,128}
 export PATH=/opt/torch/.venv/bin:$PATH
 PY=/opt/torch/.venv/bin/python3
@@ -67,6 +67,18 @@ if has bench; then
      --e2e --json "$OUT/ours.json" 2>&1 | tee -a "$OUT/summary.txt"
   $PY bench/torch_peer.py --model devdata/models/yolo11n.onnx --batch $BATCHES --iters 100 --json "$OUT/torch_peer.json" \
      2>&1 | tail -12 | tee -a "$OUT/summary.txt"
+fi
+
+if has e2e; then
+  # Issue 13 item 2: frames -> detections with the GPU letterbox writing the graph's fp16 NHWC input itself (direct),
+  # against the fp32 NCHW input and the graph's own conversion (ITSCAM_CUDA_DIRECT_INPUT=0), one after the other.
+  log "e2e: 1280x720 pinned frames -> detections, direct fp16 NHWC input against the fp32 input"
+  for d in 1 0 1 0; do
+    echo "ITSCAM_CUDA_DIRECT_INPUT=$d" | tee -a "$OUT/summary.txt"
+    ITSCAM_CUDA_DIRECT_INPUT=$d $I bench model --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 \
+      --precision fp16 --batch ${E2E_BATCHES:-1,8,64} --iters 100 --warmup 20 --e2e 2>&1 \
+      | grep -E "^cuda|gpu time|end to end|rror" | tee -a "$OUT/summary.txt"
+  done
 fi
 
 if has val; then

@@ -118,8 +118,12 @@ int run_bench_model(const BenchArgs& a) {
                 if (i >= a.warmup) e2e.push_back(t);
             }
             const double e50 = percentile(e2e, 0.5), e99 = percentile(e2e, 0.99);
-            std::printf("    end to end (%dx%d pinned uint8 -> detections): p50 %.3f ms  p99 %.3f ms  -> %.1f img/s\n",
-                        a.frame_w, a.frame_h, e50, e99, b * 1000.0 / e50);
+            // direct input: the letterbox writes the graph's fp16 NHWC input itself (no conversion step replays).
+            const bool direct = (*det)->direct_input();
+            std::printf("    end to end (%dx%d pinned uint8 -> detections, %s input): p50 %.3f ms  p99 %.3f ms  -> "
+                        "%.1f img/s\n",
+                        a.frame_w, a.frame_h, direct ? "direct fp16 NHWC" : "fp32 NCHW", e50, e99, b * 1000.0 / e50);
+            row["e2e_direct_input"] = direct;
             row["e2e_p50_ms"] = e50;
             row["e2e_p99_ms"] = e99;
             row["e2e_fps"] = b * 1000.0 / e50;
