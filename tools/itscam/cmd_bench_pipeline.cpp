@@ -13,6 +13,7 @@
 #include "bench_meters.h"
 #include "commands.h"
 #include "config/config.h"
+#include "device/device_name.h"
 #include "pipeline/pipeline.h"
 #include "pipeline_report.h"
 
@@ -128,6 +129,19 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
             po.device_faults[drill->device()] = drill->controller();
         }
     }
+    if (drill && !drill->device().empty()) {
+        // Checked against the names the pipeline will give its devices, before any engine is built.
+        const std::vector<std::string> names =
+            po.devices.empty() ? device::device_names_expand(cfg.device, cfg.settings.device_ids) : po.devices;
+        if (std::find(names.begin(), names.end(), drill->device()) == names.end()) {
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            std::fprintf(stderr, "itscam: error: --fault-device %s is not one of this run's devices (%s)\n",
+                         drill->device().c_str(), list.c_str());
+            rc = 2;
+            return {};
+        }
+    }
     auto p = pipeline::Pipeline::create(cfg, po);
     if (!p) {
         std::fprintf(stderr, "itscam: error: %s\n", p.status().to_string().c_str());
@@ -135,20 +149,6 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
         return {};
     }
     pipeline::Pipeline& pipe = **p;
-    if (drill && !drill->device().empty()) {
-        std::string names;
-        bool found = false;
-        for (const auto& d : pipe.snapshot().devices) {
-            found |= d.name == drill->device();
-            names += (names.empty() ? "" : ", ") + d.name;
-        }
-        if (!found) {
-            std::fprintf(stderr, "itscam: error: --fault-device %s is not one of this run's devices (%s)\n",
-                         drill->device().c_str(), names.c_str());
-            rc = 2;
-            return {};
-        }
-    }
     if (Status st = pipe.start(); !st) {
         std::fprintf(stderr, "itscam: error: %s\n", st.to_string().c_str());
         rc = 1;
