@@ -12,10 +12,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "backend/backend.h"
+#include "backend/cuda/autotune.h"
 #include "backend/cuda/lowering_context.h"
 #include "backend/cuda/ops/registry.h"
 #include "runtime/detector.h"
@@ -309,9 +311,60 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
     expect_same_engine_from_tuning(**backend, (*e)->graph(), tuning, tuning, in, first);
     expect_same_engine_from_tuning(**backend, (*e)->graph(), without_fused_algos(tuning), tuning, in, first,
                                    /*older_format=*/true);
-    std::printf("autotuned batch 1: %zu fused of the tuning's lines\n",
-                static_cast<size_t>(std::count(tuning.begin(), tuning.end(), '=') -
-                                    std::count(tuning.begin(), tuning.end(), '\n')));
+    size_t fused = 0;
+    for (size_t at = tuning.find(" fused="); at != std::string::npos; at = tuning.find(" fused=", at + 1)) ++fused;
+    std::printf("autotuned batch 1: %zu fused convolutions; %s\n", fused, tuning.substr(0, tuning.find('\n')).c_str());
+}
+
+// The tuning text's latency-kernel line: what a plan records, read back (no GPU needed).
+TEST(CudaBackend, TuningTextLatencyLine) {
+    auto t = cuda::tuned_latency_kernels("latency_kernels off (measured per replay: 1.25 ms on, 1.125 ms off)\nx algo=1\n");
+    ASSERT_TRUE(t.has_value());
+    EXPECT_FALSE(t->on);
+    EXPECT_DOUBLE_EQ(t->on_ms, 1.25);
+    EXPECT_DOUBLE_EQ(t->off_ms, 1.125);
+    t = cuda::tuned_latency_kernels("x algo=1\nlatency_kernels on\n");
+    ASSERT_TRUE(t.has_value());
+    EXPECT_TRUE(t->on);
+    EXPECT_EQ(t->on_ms, 0);
+    EXPECT_FALSE(cuda::tuned_latency_kernels("x algo=1\n").has_value());        // a plan from before the line
+    EXPECT_FALSE(cuda::tuned_latency_kernels("latency_kernels maybe\n").has_value());
+}
+
+// An autotuning compile builds the graph with and without the latency kernels, times the replays and keeps the
+// faster; the tuning records the choice and both times, and a compile from that tuning (a plan's load) makes the
+// same choice without timing again. Batch 8: the size at which the old batch-1 rule turned them off untimed.
+TEST(CudaBackend, AutotunedCompileKeepsTheFasterLatencyChoice) {
+    REQUIRE_GPU();
+    if (std::getenv("ITSCAM_CUDA_LATENCY_KERNELS")) GTEST_SKIP() << "ITSCAM_CUDA_LATENCY_KERNELS forces the choice";
+    const Tensor one = golden_input("bus");
+    if (!one.defined()) GTEST_SKIP() << "golden input not readable here";
+    const int batch = 8;
+    Tensor in = Tensor::empty(DType::kF32, {batch, one.dim(1), one.dim(2), one.dim(3)});
+    for (int i = 0; i < batch; ++i)
+        std::memcpy(in.data<float>() + i * one.numel(), one.data<float>(), one.numel() * sizeof(float));
+    EngineOptions eo;
+    eo.device = "cuda:0";
+    eo.precision = Precision::kF16;
+    eo.batch = batch;
+    eo.autotune = true;
+    auto e = Engine::load(model_path(), eo);
+    ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+    const std::string tuning = (*e)->compiled().tuning();
+    const auto lt = cuda::tuned_latency_kernels(tuning);
+    ASSERT_TRUE(lt.has_value()) << tuning.substr(0, 200);
+    ASSERT_GT(lt->on_ms, 0) << "no measurement recorded: " << tuning.substr(0, tuning.find('\n'));
+    ASSERT_GT(lt->off_ms, 0);
+    EXPECT_LE(lt->on ? lt->on_ms : lt->off_ms, lt->on ? lt->off_ms : lt->on_ms) << "kept the slower graph";
+    EXPECT_NE((*e)->compiled().describe().find(lt->on ? "latency kernels on" : "latency kernels off"),
+              std::string::npos)
+        << (*e)->compiled().describe();
+    std::printf("batch %d: %s\n", batch, tuning.substr(0, tuning.find('\n')).c_str());
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*e)->run(in, out).is_ok());
+    auto backend = backend_create("cuda:0");
+    ASSERT_TRUE(backend.is_ok());
+    expect_same_engine_from_tuning(**backend, (*e)->graph(), tuning, tuning, in, out[0].clone());
 }
 
 TEST(CudaBackend, DeviceTimesAndBinding) {

@@ -12,10 +12,13 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/cuda/fused_check.h"
@@ -23,6 +26,8 @@
 namespace itscam::cuda {
 
 namespace {
+
+constexpr std::string_view kLatencyKey = "latency_kernels";
 
 // A plan's tuning text, per convolution node: its cuDNN algorithm, its fused engine, or both ("<node> algo=<n>
 // fused=<p>": a fused convolution keeps its legacy algorithm, the reference its fused engines are checked against at
@@ -232,6 +237,10 @@ Status autotune_convolutions(CudaLowering& cx) {
 
 std::string tuning_text(const CudaLowering& cx) {
     std::ostringstream os;
+    os << kLatencyKey << (cx.latency_kernels ? " on" : " off");
+    if (cx.latency_on_ms > 0 && cx.latency_off_ms > 0)
+        os << " (measured per replay: " << cx.latency_on_ms << " ms on, " << cx.latency_off_ms << " ms off)";
+    os << "\n";
     for (const auto& L : cx.convs) {
         os << L->node;
         if (!L->must_fuse) os << " algo=" << static_cast<int>(L->algo);
@@ -239,6 +248,27 @@ std::string tuning_text(const CudaLowering& cx) {
         os << "\n";
     }
     return os.str();
+}
+
+std::optional<LatencyTuning> tuned_latency_kernels(const std::string& tuning) {
+    std::istringstream is(tuning);
+    std::string line;
+    while (std::getline(is, line)) {
+        if (line.rfind(kLatencyKey, 0) != 0) continue;
+        const std::string rest = line.substr(kLatencyKey.size());
+        LatencyTuning t;
+        if (rest.rfind(" on", 0) == 0) {
+            t.on = true;
+        } else if (rest.rfind(" off", 0) != 0) {
+            continue;
+        }
+        const size_t m = rest.find("(measured per replay: ");
+        if (m != std::string::npos &&
+            std::sscanf(rest.c_str() + m, "(measured per replay: %lf ms on, %lf ms off)", &t.on_ms, &t.off_ms) != 2)
+            t.on_ms = t.off_ms = 0;
+        return t;
+    }
+    return std::nullopt;
 }
 
 }  // namespace itscam::cuda

@@ -1,6 +1,7 @@
 // Autotuning of the CUDA backend's convolutions (autotune.cpp) and the tuning text a plan stores.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "backend/cuda/lowering_context.h"
@@ -14,8 +15,17 @@ namespace itscam::cuda {
 // tuning does not fit this graph or GPU is an error that says to rebuild the plan.
 Status autotune_convolutions(CudaLowering& cx);
 
-// The choices made, one line per convolution in step order ("<node> algo=<n>" or "<node> fused=<engine>"): what
-// CompiledGraph::tuning() returns and options.tuning reads back.
+// The choices made: first whether the latency kernels are on ("latency_kernels on|off", with the replay times
+// when the compile measured both ways), then one line per convolution in step order ("<node> algo=<n>" or
+// "<node> fused=<engine>"): what CompiledGraph::tuning() returns and options.tuning reads back.
 std::string tuning_text(const CudaLowering& cx);
+
+// A tuning text's latency-kernel choice, with the build's measurement where it made one (0 otherwise); none for a
+// text without one (plans written before it was recorded).
+struct LatencyTuning {
+    bool on = false;
+    double on_ms = 0, off_ms = 0;
+};
+std::optional<LatencyTuning> tuned_latency_kernels(const std::string& tuning);
 
 }  // namespace itscam::cuda

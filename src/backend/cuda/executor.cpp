@@ -272,4 +272,9 @@ std::string CudaExecutor::tuning() const {
     return tuning_text(*cx_);
 }
 
+void CudaExecutor::set_latency_measurement(double on_ms, double off_ms) {
+    cx_->latency_on_ms = on_ms;
+    cx_->latency_off_ms = off_ms;
+}
+
 }  // namespace itscam::cuda

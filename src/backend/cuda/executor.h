@@ -45,6 +45,9 @@ public:
     size_t memory_bytes() const override { return cx_->bytes; }
     std::string describe() const override;
     std::string tuning() const override;
+    // The compile built the graph with and without the latency kernels and kept this one: the median replay times
+    // of both, recorded in tuning().
+    void set_latency_measurement(double on_ms, double off_ms);
 
 private:
     // Replays the graph, or runs the enabled steps eagerly (with events around each when profiling), on `s`.

@@ -195,8 +195,11 @@ struct CudaLowering {
     // The latency kernels: our depthwise and stem convolutions, the fused detect head, Split inputs placed in Concat
     // buffers and strided inputs through fused cuDNN graphs. Measured on the H200 (docs/cuda.md): a clear gain at
     // batch 1 (0.75 -> 0.59 ms per replay), a loss at batch 32-128 that is not yet understood, so by default they
-    // are on for batch 1 only (ITSCAM_CUDA_LATENCY_KERNELS=on|off overrides).
+    // are on for batch 1 only, unless the compile autotunes: then it builds the graph both ways and keeps the faster
+    // (cuda_backend.cpp), and a plan's tuning text records which. ITSCAM_CUDA_LATENCY_KERNELS=on|off overrides both.
     bool latency_kernels = false;
+    // Where the compile measured both ways: the median GPU time per replay with them on and off (tuning_text()).
+    double latency_on_ms = 0, latency_off_ms = 0;
     // The fused detect head (ops/head.cpp): planned after the generic one (both in the step list), verified against
     // it on a random input at compile time, then the generic steps are switched off (or the fused one, if they
     // disagree).
