@@ -63,6 +63,8 @@ if has bench; then
      --batch-sizes $BATCHES 2>&1 | tail -8 | tee -a "$OUT/summary.txt"
   echo "fused convolutions per batch size (of 87): $(strings $CPLAN 2>/dev/null | grep -o 'fused=' | wc -l) in all" \
     | tee -a "$OUT/summary.txt"
+  # Each batch size's latency-kernel choice and the replay times behind it (cuda_backend.cpp, docs/cuda.md).
+  strings $CPLAN 2>/dev/null | grep -o 'latency_kernels [^\\"]*' | tee -a "$OUT/summary.txt"
   $I bench model --model $CPLAN --device cuda:0 --precision fp16 --batch $BATCHES --iters 100 --warmup 20 \
      --e2e --json "$OUT/ours.json" 2>&1 | tee -a "$OUT/summary.txt"
   $PY bench/torch_peer.py --model devdata/models/yolo11n.onnx --batch $BATCHES --iters 100 --json "$OUT/torch_peer.json" \
