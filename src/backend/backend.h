@@ -43,6 +43,10 @@ struct BackendOptions {
     bool collect_ranges = false;
     // Time alternative implementations per layer at compile time and keep the fastest (adds ~0.2 s to a build).
     bool autotune = true;
+    // With autotune and no recorded tuning: also build whole alternative graphs and keep the fastest (the CUDA
+    // backend's latency kernels on or off). It doubles the compile, so plan builds (`itscam optimize`) ask for it
+    // and engines built at start do not.
+    bool tune_alternatives = false;
     // GPU backends: the device ordinal ("cuda:1" -> 1).
     int device_id = 0;
     // Per-layer implementation choices recorded by an earlier compile (CompiledGraph::tuning(), stored in a plan).

@@ -161,6 +161,7 @@ Result<std::unique_ptr<Engine>> Engine::build(Graph g, const EngineOptions& opt,
     bo.threads = opt.threads;
     bo.precision = opt.precision;
     bo.autotune = opt.autotune && opt.optimize;
+    bo.tune_alternatives = bo.autotune && opt.tune_alternatives;
     bo.tuning = opt.optimize ? tuning : std::string();
     bo.arena = opt.arena;
     // Refused before any work for it (int8's calibration runs a whole fp32 engine over every image).

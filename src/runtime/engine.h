@@ -36,6 +36,9 @@ struct EngineOptions {
     // Let the backend time alternative implementations per layer (BackendOptions::autotune). A plan's recorded
     // tuning, when it has one, replaces the timing.
     bool autotune = true;
+    // With autotune, also choose between whole alternative graphs by timing each (BackendOptions::
+    // tune_alternatives): a plan build's cost (`itscam optimize`), too slow for an engine built at start.
+    bool tune_alternatives = false;
     // ENABLE_TENSORRT (`--no-optimize` on the CLI). False: plain execution: the graph passes run without fusions
     // (PassOptions::optimize is forced off), the backend uses its default algorithms (no autotuning, whatever
     // `autotune` says) and a plan's recorded tuning is not read. A plan's graph is stored as imported, so a plan runs

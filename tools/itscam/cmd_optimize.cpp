@@ -280,6 +280,7 @@ int run_optimize(const OptimizeArgs& a) {
                 eo.precision = s.precision;
                 eo.precision_explicit = true;
                 eo.autotune = s.autotune;
+                eo.tune_alternatives = s.autotune;  // a plan is built once: time the whole-graph alternatives too
                 const auto t0 = std::chrono::steady_clock::now();
                 auto e = Engine::from_graph(plan.graph, eo);
                 if (!e) {

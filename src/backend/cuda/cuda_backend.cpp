@@ -49,8 +49,8 @@ using cuda::CudaLowering;
 // Whether the latency kernels (lowering_context.h) are on, and whether the compile times both ways:
 // - ITSCAM_CUDA_LATENCY_KERNELS=on|1 or off forces them (A/B timing, profiles);
 // - a plan's tuning text says what its build measured ("latency_kernels on|off", tuning_text());
-// - an autotuning compile (itscam optimize --target-performance fast) builds the graph both ways, times the
-//   replays, and keeps the faster (measure_both);
+// - a plan build that autotunes (itscam optimize --target-performance fast: BackendOptions::tune_alternatives)
+//   builds the graph both ways, times the replays, and keeps the faster (measure_both);
 // - otherwise (no tuning: a portable plan, `balanced`) on for a batch-1 graph only, where they won on the H200.
 struct LatencyChoice {
     bool on = false;
@@ -67,7 +67,7 @@ LatencyChoice latency_choice(const Graph& g, const BackendOptions& opt) {
     const int64_t batch = g.inputs.empty() || !g.info(g.inputs[0]) || g.info(g.inputs[0])->shape.empty()
                               ? 1
                               : g.info(g.inputs[0])->shape[0];
-    return {batch == 1, opt.autotune && opt.tuning.empty()};
+    return {batch == 1, opt.autotune && opt.tune_alternatives && opt.tuning.empty()};
 }
 
 // A compile up to the executor: handles and stream, layouts and Concat placements, the lowering of the graph's
