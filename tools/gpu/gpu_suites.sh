@@ -7,7 +7,8 @@
 #   devdata/shared/data/videos/          the shared clips the NVDEC tests decode (a subset: see SKIP below)
 #   devdata/gpu/clips/                   the clips nvdec_test.cpp makes with the ffmpeg CLI, made elsewhere
 #                                        (ITSCAM_TEST_CLIPS; the GPU machine has no ffmpeg CLI)
-# SUITES (default all): ops backend kernels device vision nvdec sanitizer. SKIP: a gtest negative filter for tests
+# SUITES (default all): ops backend kernels device vision nvdec sanitizer; BACKEND_FILTER: a gtest filter for
+# backend (default all). SKIP: a gtest negative filter for tests
 # whose inputs were not carried (default: NvdecGpu.MatchesFfmpegOnSharedClips, which needs all three shared clips).
 # Results in $OUT: suites.txt and one log per suite.
 set -uo pipefail
@@ -47,7 +48,7 @@ run_suite() {  # name binary filter timeout
 }
 echo "== $(date +%T) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)" | tee -a "$S"
 has ops && run_suite ops itscam_backend_ops '*_cuda' 400
-has backend && run_suite backend cuda_backend_test '*' 400
+has backend && run_suite backend cuda_backend_test "${BACKEND_FILTER:-*}" 400
 has kernels && run_suite kernels cuda_kernels_test '*' 200
 has device && run_suite device cuda_device_test '*' 120
 has vision && run_suite vision gpu_vision_test '*' 200
