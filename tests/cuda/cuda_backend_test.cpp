@@ -318,7 +318,8 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
 
 // The tuning text's latency-kernel line: what a plan records, read back (no GPU needed).
 TEST(CudaBackend, TuningTextLatencyLine) {
-    auto t = cuda::tuned_latency_kernels("latency_kernels off (measured per replay: 1.25 ms on, 1.125 ms off)\nx algo=1\n");
+    auto t = cuda::tuned_latency_kernels(
+        "latency_kernels off (measured per replay: 1.25 ms on, 1.125 ms off)\nx algo=1\n");
     ASSERT_TRUE(t.has_value());
     EXPECT_FALSE(t->on);
     EXPECT_DOUBLE_EQ(t->on_ms, 1.25);
@@ -331,9 +332,10 @@ TEST(CudaBackend, TuningTextLatencyLine) {
     EXPECT_FALSE(cuda::tuned_latency_kernels("latency_kernels maybe\n").has_value());
 }
 
-// An autotuning plan build (tune_alternatives) builds the graph with and without the latency kernels, times the replays and keeps the
-// faster; the tuning records the choice and both times, and a compile from that tuning (a plan's load) makes the
-// same choice without timing again. Batch 8: the size at which the old batch-1 rule turned them off untimed.
+// An autotuning plan build (tune_alternatives) builds the graph with and without the latency kernels, times the
+// replays and keeps the faster; the tuning records the choice and both times, and a compile from that tuning (a
+// plan's load) makes the same choice without timing again. Batch 8: the size at which the old batch-1 rule turned
+// them off untimed.
 TEST(CudaBackend, AutotunedCompileKeepsTheFasterLatencyChoice) {
     REQUIRE_GPU();
     if (std::getenv("ITSCAM_CUDA_LATENCY_KERNELS")) GTEST_SKIP() << "ITSCAM_CUDA_LATENCY_KERNELS forces the choice";

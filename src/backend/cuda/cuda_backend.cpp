@@ -63,7 +63,8 @@ LatencyChoice latency_choice(const Graph& g, const BackendOptions& opt) {
     const std::string v = lk ? lk : "auto";
     if (v == "on" || v == "1") return {true, false};
     if (v == "off" || v == "0") return {false, false};
-    if (auto planned = cuda::tuned_latency_kernels(opt.tuning)) return {planned->on, false, planned->on_ms, planned->off_ms};
+    if (auto planned = cuda::tuned_latency_kernels(opt.tuning))
+        return {planned->on, false, planned->on_ms, planned->off_ms};
     const int64_t batch = g.inputs.empty() || !g.info(g.inputs[0]) || g.info(g.inputs[0])->shape.empty()
                               ? 1
                               : g.info(g.inputs[0])->shape[0];
