@@ -47,28 +47,25 @@ namespace {
 using cuda::CudaLowering;
 
 // Whether the latency kernels (lowering_context.h) are on, and whether the compile times both ways:
-// - ITSCAM_CUDA_LATENCY_KERNELS=on|1 or off forces them (A/B timing, profiles);
+// - ITSCAM_CUDA_LATENCY_KERNELS=on|1 forces them on, any other value but auto (off, 0) off (A/B timing, profiles);
 // - a plan's tuning text says what its build measured ("latency_kernels on|off", tuning_text());
 // - a plan build that autotunes (itscam optimize --target-performance fast: BackendOptions::tune_alternatives)
 //   builds the graph both ways, times the replays, and keeps the faster (measure_both);
 // - otherwise (no tuning: a portable plan, `balanced`) on for a batch-1 graph only, where they won on the H200.
 struct LatencyChoice {
-    bool on = false;
+    cuda::LatencyTuning use;  // on or off; a plan's measurement, kept in the tuning text it reports back
     bool measure_both = false;
-    double on_ms = 0, off_ms = 0;  // the plan's measurement, kept in the tuning text it reports back
 };
 
 LatencyChoice latency_choice(const Graph& g, const BackendOptions& opt) {
     const char* lk = std::getenv("ITSCAM_CUDA_LATENCY_KERNELS");
     const std::string v = lk ? lk : "auto";
-    if (v == "on" || v == "1") return {true, false};
-    if (v == "off" || v == "0") return {false, false};
-    if (auto planned = cuda::tuned_latency_kernels(opt.tuning))
-        return {planned->on, false, planned->on_ms, planned->off_ms};
+    if (v != "auto" && !v.empty()) return {{v == "on" || v == "1"}, false};
+    if (auto planned = cuda::tuned_latency_kernels(opt.tuning)) return {*planned, false};
     const int64_t batch = g.inputs.empty() || !g.info(g.inputs[0]) || g.info(g.inputs[0])->shape.empty()
                               ? 1
                               : g.info(g.inputs[0])->shape[0];
-    return {batch == 1, opt.autotune && opt.tune_alternatives && opt.tuning.empty()};
+    return {{batch == 1}, opt.autotune && opt.tune_alternatives && opt.tuning.empty()};
 }
 
 // A compile up to the executor: handles and stream, layouts and Concat placements, the lowering of the graph's
@@ -124,12 +121,13 @@ public:
     }
     Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const override {
         const LatencyChoice choice = latency_choice(g, opt);
-        ITSCAM_ASSIGN_OR_RETURN(auto first, compile_variant(g, opt, choice.on));
+        const bool on = choice.use.on;
+        ITSCAM_ASSIGN_OR_RETURN(auto first, compile_variant(g, opt, on));
         if (!choice.measure_both) {
-            if (choice.on_ms > 0) first->set_latency_measurement(choice.on_ms, choice.off_ms);
+            if (choice.use.on_ms > 0) first->set_latency_measurement(choice.use.on_ms, choice.use.off_ms);
             return std::unique_ptr<CompiledGraph>(std::move(first));
         }
-        ITSCAM_ASSIGN_OR_RETURN(auto second, compile_variant(g, opt, !choice.on));
+        ITSCAM_ASSIGN_OR_RETURN(auto second, compile_variant(g, opt, !on));
         // Replays of each, alternated twice so a clock or neighbour change hits both alike; the lower median wins.
         double t_first = std::numeric_limits<double>::infinity(), t_second = t_first;
         for (int round = 0; round < 2; ++round) {
@@ -140,7 +138,7 @@ public:
         }
         const bool keep_first = t_first <= t_second;
         auto& kept = keep_first ? first : second;
-        const double t_on = choice.on ? t_first : t_second, t_off = choice.on ? t_second : t_first;
+        const double t_on = on ? t_first : t_second, t_off = on ? t_second : t_first;
         kept->set_latency_measurement(t_on, t_off);
         (keep_first ? second : first).reset();  // its arena and workspaces go back now
         return std::unique_ptr<CompiledGraph>(std::move(kept));
