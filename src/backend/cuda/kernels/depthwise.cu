@@ -1,8 +1,13 @@
-// Depthwise convolution on NHWC views with bias, activation and residual fused. Memory-bound: one thread per
-// output element, channels fastest so a warp reads contiguous channels of one pixel; the kh x kw taps of
-// neighbouring outputs hit L1/L2. cuDNN's grouped NHWC kernels are 10-50x slower on these shapes (the YOLO11 head's
-// 3x3 depthwise layers and the C2PSA positional encoding).
+// Depthwise convolution on NHWC views with bias, activation and residual fused. Memory-bound: one thread per output
+// pixel and V adjacent channels (V = 8 fp16 or 4 fp32 values, one 16-byte load per tap, where every view's channel
+// count, row pitch and base allow), channels fastest so a warp reads contiguous channels of one or a few pixels; the
+// kh x kw taps of neighbouring outputs hit L1/L2. Indices are 32-bit wherever the views fit (2^31 elements), as
+// 64-bit division costs several times more. Weights are tap-major ([kh, kw, C]) so the V weights of one tap are one
+// vector load too. cuDNN's grouped NHWC kernels are 10-50x slower on these shapes (the YOLO11 head's 3x3 depthwise
+// layers and the C2PSA positional encoding).
 #include <cuda_fp16.h>
+
+#include <algorithm>
 
 #include "backend/cuda/kernels/kernels_common.cuh"
 #include "backend/cuda/kernels/kernels_impl.h"
@@ -11,37 +16,101 @@ namespace itscam::cuda_kernels {
 
 namespace {
 
-template <typename T>
-__global__ void depthwise_kernel(const T* __restrict__ x, int64_t ldx, const float* __restrict__ w,
-                                 const float* __restrict__ bias, const T* __restrict__ res, int64_t ldr, T* y,
-                                 int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
-                                 int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw, Act act,
-                                 float alpha) {
-    const int64_t total = N * OH * OW * C;
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-         i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-        const int64_t c = i % C;
-        const int64_t pix = i / C;  // n * OH * OW + oh * OW + ow
-        const int64_t ow = pix % OW;
-        const int64_t t = pix / OW;
-        const int64_t oh = t % OH;
-        const int64_t n = t / OH;
-        float acc = bias != nullptr ? __ldg(bias + c) : 0.f;
-        const float* wc = w + c * kh * kw;
+using detail::Vec;
+
+// V consecutive floats from an address aligned to 4 * V bytes (V = 8: two 16-byte loads).
+template <int V>
+__device__ __forceinline__ void load_f(const float* __restrict__ p, float (&out)[V]) {
+    if constexpr (V == 8) {
+        const float4 a = __ldg(reinterpret_cast<const float4*>(p));
+        const float4 b = __ldg(reinterpret_cast<const float4*>(p) + 1);
+        out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w, out[4] = b.x, out[5] = b.y, out[6] = b.z, out[7] = b.w;
+    } else if constexpr (V == 4) {
+        const float4 a = __ldg(reinterpret_cast<const float4*>(p));
+        out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w;
+    } else if constexpr (V == 2) {
+        const float2 a = __ldg(reinterpret_cast<const float2*>(p));
+        out[0] = a.x, out[1] = a.y;
+    } else {
+        out[0] = __ldg(p);
+    }
+}
+
+// I: the index type (uint32_t where every offset fits, else int64_t). CV = C / V.
+template <typename T, int V, typename I>
+__global__ void depthwise_kernel(const T* __restrict__ x, I ldx, const float* __restrict__ w,
+                                 const float* __restrict__ bias, const T* __restrict__ res, I ldr, T* y, I ldy,
+                                 I total, I H, I W, I C, I CV, I OH, I OW, int kh, int kw, int sh, int sw, int pt,
+                                 int pl, int dh, int dw, Act act, float alpha) {
+    using VT = Vec<T, V>;
+    for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < total;
+         i += static_cast<I>(blockDim.x) * gridDim.x) {
+        const I c = (i % CV) * V;
+        const I pix = i / CV;  // n * OH * OW + oh * OW + ow
+        const I ow = pix % OW;
+        const I t = pix / OW;
+        const I oh = t % OH;
+        const I n = t / OH;
+        float acc[V];
+        if (bias != nullptr)
+            load_f<V>(bias + c, acc);
+        else
+#pragma unroll
+            for (int j = 0; j < V; ++j) acc[j] = 0.f;
+        // Signed tap coordinates: the padding makes the first ones negative.
+        const int ih0 = static_cast<int>(oh) * sh - pt;
+        const int iw0 = static_cast<int>(ow) * sw - pl;
         for (int r = 0; r < kh; ++r) {
-            const int64_t ih = oh * sh - pt + static_cast<int64_t>(r) * dh;
-            if (ih < 0 || ih >= H) continue;
-            const T* xrow = x + ((n * H + ih) * W) * ldx + c;
+            const int ih = ih0 + r * dh;
+            if (ih < 0 || ih >= static_cast<int>(H)) continue;
+            const T* xrow = x + ((n * H + static_cast<I>(ih)) * W) * ldx + c;
             for (int s = 0; s < kw; ++s) {
-                const int64_t iw = ow * sw - pl + static_cast<int64_t>(s) * dw;
-                if (iw < 0 || iw >= W) continue;
-                acc = fmaf(detail::to_f(xrow[iw * ldx]), __ldg(wc + r * kw + s), acc);
+                const int iw = iw0 + s * dw;
+                if (iw < 0 || iw >= static_cast<int>(W)) continue;
+                const VT xv = *reinterpret_cast<const VT*>(xrow + static_cast<I>(iw) * ldx);
+                float wv[V];
+                load_f<V>(w + static_cast<I>(r * kw + s) * C + c, wv);
+#pragma unroll
+                for (int j = 0; j < V; ++j) acc[j] = fmaf(detail::to_f(xv.v[j]), wv[j], acc[j]);
             }
         }
-        acc = detail::apply_act(acc, act, alpha);
-        if (res != nullptr) acc += detail::to_f(res[pix * ldr + c]);
-        y[pix * ldy + c] = detail::from_f<T>(acc);
+        VT out;
+        if (res != nullptr) {
+            const VT rv = *reinterpret_cast<const VT*>(res + pix * ldr + c);
+#pragma unroll
+            for (int j = 0; j < V; ++j)
+                out.v[j] = detail::from_f<T>(detail::apply_act(acc[j], act, alpha) + detail::to_f(rv.v[j]));
+        } else {
+#pragma unroll
+            for (int j = 0; j < V; ++j) out.v[j] = detail::from_f<T>(detail::apply_act(acc[j], act, alpha));
+        }
+        *reinterpret_cast<VT*>(y + pix * ldy + c) = out;
     }
+}
+
+template <typename T, int V, typename I>
+void launch(const void* x, int64_t ldx, const float* w, const float* bias, const void* residual, int64_t ldr, void* y,
+            int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW, int kh, int kw, int sh,
+            int sw, int pt, int pl, int dh, int dw, Act act, float alpha, cudaStream_t stream) {
+    const int64_t total = N * OH * OW * (C / V);
+    depthwise_kernel<T, V, I><<<detail::grid_for(total), detail::kBlock, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<I>(ldx), w, bias, static_cast<const T*>(residual), static_cast<I>(ldr),
+        static_cast<T*>(y), static_cast<I>(ldy), static_cast<I>(total), static_cast<I>(H), static_cast<I>(W),
+        static_cast<I>(C), static_cast<I>(C / V), static_cast<I>(OH), static_cast<I>(OW), kh, kw, sh, sw, pt, pl, dh,
+        dw, act, alpha);
+}
+
+template <typename T, int V>
+void launch_v(bool narrow, const void* x, int64_t ldx, const float* w, const float* bias, const void* residual,
+              int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
+              int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw, Act act, float alpha,
+              cudaStream_t stream) {
+    if (narrow)
+        launch<T, V, uint32_t>(x, ldx, w, bias, residual, ldr, y, ldy, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, dh,
+                               dw, act, alpha, stream);
+    else
+        launch<T, V, int64_t>(x, ldx, w, bias, residual, ldr, y, ldy, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, dh,
+                              dw, act, alpha, stream);
 }
 
 template <typename T>
@@ -49,11 +118,37 @@ cudaError_t depthwise_t(const void* x, int64_t ldx, const float* w, const float*
                         void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW,
                         int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw, Act act, float alpha,
                         cudaStream_t stream) {
-    const int64_t total = N * OH * OW * C;
-    if (total == 0) return cudaSuccess;
-    depthwise_kernel<T><<<detail::grid_for(total), detail::kBlock, 0, stream>>>(
-        static_cast<const T*>(x), ldx, w, bias, static_cast<const T*>(residual), ldr, static_cast<T*>(y), ldy, N, H, W,
-        C, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, act, alpha);
+    if (N * OH * OW * C == 0) return cudaSuccess;
+    // The widest vector that every channel count, row pitch and base pointer allows (weights and bias are float:
+    // their alignment is checked for V floats).
+    const int64_t counts[] = {C, ldx, ldy, residual != nullptr ? ldr : C};
+    const void* ptrs[] = {x, y, residual};
+    int v = detail::pick_vec<4, 3>(sizeof(T), counts, ptrs);
+    auto f_ok = [&](const float* p) { return detail::aligned(p, std::min<size_t>(v * sizeof(float), 16)); };
+    while (v > 1 && !(f_ok(w) && f_ok(bias))) v /= 2;
+    // 32-bit indices where the largest offset any view reaches, and the loop's index plus one grid stride, fit.
+    const int64_t in_span = N * H * W * ldx, out_span = N * OH * OW * std::max(ldy, residual != nullptr ? ldr : 0);
+    const int64_t stride = int64_t{detail::grid_for(N * OH * OW * (C / v))} * detail::kBlock;
+    const bool narrow = detail::fits32(std::max(in_span, out_span) + stride);
+#define ITSCAM_DW_ARGS \
+    narrow, x, ldx, w, bias, residual, ldr, y, ldy, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, act, alpha, stream
+    switch (v) {
+        case 8:
+            if constexpr (sizeof(T) == 2) {
+                launch_v<T, 8>(ITSCAM_DW_ARGS);
+                break;
+            }
+            [[fallthrough]];
+        case 4:
+            launch_v<T, 4>(ITSCAM_DW_ARGS);
+            break;
+        case 2:
+            launch_v<T, 2>(ITSCAM_DW_ARGS);
+            break;
+        default:
+            launch_v<T, 1>(ITSCAM_DW_ARGS);
+    }
+#undef ITSCAM_DW_ARGS
     return cudaGetLastError();
 }
 
@@ -68,82 +163,6 @@ cudaError_t depthwise_conv_nhwc(const void* x, int64_t ldx, const float* w, cons
                                    pad_left, dh, dw, act, alpha, stream);
     return depthwise_t<float>(x, ldx, w, bias, residual, ldr, y, ldy, N, H, W, C, OH, OW, kh, kw, sh, sw, pad_top,
                               pad_left, dh, dw, act, alpha, stream);
-}
-
-}  // namespace itscam::cuda_kernels
-
-namespace itscam::cuda_kernels {
-
-namespace {
-
-constexpr int kStemK = 16;  // output channels per thread pass
-
-// One thread per output pixel, kStemK output channels per pass (registers), weights in shared memory.
-template <typename T>
-__global__ void stem_kernel(const float* __restrict__ x, int64_t N, int64_t C, int64_t H, int64_t W,
-                            const float* __restrict__ w, const float* __restrict__ bias, T* y, int64_t ldy, int64_t K,
-                            int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pt, int pl, Act act,
-                            float alpha) {
-    extern __shared__ float smem[];
-    const int64_t wn = K * C * kh * kw;
-    for (int64_t i = threadIdx.x; i < wn; i += blockDim.x) smem[i] = w[i];
-    __syncthreads();
-    const int64_t pixels = N * OH * OW;
-    const int64_t taps = static_cast<int64_t>(kh) * kw;
-    for (int64_t pix = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; pix < pixels;
-         pix += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-        const int64_t ow = pix % OW;
-        const int64_t t = pix / OW;
-        const int64_t oh = t % OH;
-        const int64_t n = t / OH;
-        for (int64_t k0 = 0; k0 < K; k0 += kStemK) {
-            float acc[kStemK];
-#pragma unroll
-            for (int j = 0; j < kStemK; ++j) acc[j] = (bias != nullptr && k0 + j < K) ? __ldg(bias + k0 + j) : 0.f;
-            for (int64_t c = 0; c < C; ++c) {
-                const float* xc = x + (n * C + c) * H * W;
-                for (int r = 0; r < kh; ++r) {
-                    const int64_t ih = oh * sh - pt + r;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int s = 0; s < kw; ++s) {
-                        const int64_t iw = ow * sw - pl + s;
-                        if (iw < 0 || iw >= W) continue;
-                        const float v = __ldg(xc + ih * W + iw);
-                        const float* wk = smem + (k0 * C + c) * taps + r * kw + s;
-#pragma unroll
-                        for (int j = 0; j < kStemK; ++j)
-                            if (k0 + j < K) acc[j] = fmaf(v, wk[static_cast<int64_t>(j) * C * taps], acc[j]);
-                    }
-                }
-            }
-            T* yp = y + pix * ldy + k0;
-#pragma unroll
-            for (int j = 0; j < kStemK; ++j)
-                if (k0 + j < K) yp[j] = detail::from_f<T>(detail::apply_act(acc[j], act, alpha));
-        }
-    }
-}
-
-}  // namespace
-
-cudaError_t stem_conv_nchw(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
-                           const float* bias, void* y, int64_t ldy, int64_t K, int64_t OH, int64_t OW, int kh, int kw,
-                           int sh, int sw, int pad_top, int pad_left, Act act, float alpha, DT dt,
-                           cudaStream_t stream) {
-    const int64_t pixels = N * OH * OW;
-    if (pixels == 0 || K == 0) return cudaSuccess;
-    const size_t smem = static_cast<size_t>(K * C * kh * kw) * sizeof(float);
-    if (smem > 48 * 1024) return cudaErrorInvalidValue;  // stems are small; the caller checks this first
-    const unsigned grid = detail::grid_for(pixels);
-    if (dt == DT::kF16)
-        stem_kernel<__half><<<grid, detail::kBlock, smem, stream>>>(x, N, C, H, W, w, bias, static_cast<__half*>(y), ldy,
-                                                                  K, OH, OW, kh, kw, sh, sw, pad_top, pad_left, act,
-                                                                  alpha);
-    else
-        stem_kernel<float><<<grid, detail::kBlock, smem, stream>>>(x, N, C, H, W, w, bias, static_cast<float*>(y), ldy,
-                                                                 K, OH, OW, kh, kw, sh, sw, pad_top, pad_left, act,
-                                                                 alpha);
-    return cudaGetLastError();
 }
 
 }  // namespace itscam::cuda_kernels

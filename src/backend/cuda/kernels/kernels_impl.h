@@ -31,9 +31,10 @@ cudaError_t conv_epilogue(const void* x, int64_t ldx, void* y, int64_t ldy, cons
                           int64_t ldr, int64_t rows, int64_t C, Act act, float alpha, DT dt, cudaStream_t stream);
 
 // Depthwise convolution (groups == C == output channels) on NHWC views with the conv epilogue fused:
-//   y[n, oh, ow, c] = act(sum_{r,s} x[n, oh*sh - pad_top + r*dh, ow*sw - pad_left + s*dw, c] * w[c, r, s] + bias[c])
+//   y[n, oh, ow, c] = act(sum_{r,s} x[n, oh*sh - pad_top + r*dh, ow*sw - pad_left + s*dw, c] * w[r, s, c] + bias[c])
 //                     (+ residual[n, oh, ow, c])
-// w: float [C, kh, kw] on the device; bias float [C] or null; residual a view or null. Out-of-image taps are zero.
+// w: float [kh, kw, C] on the device (tap-major: one tap's channels are contiguous); bias float [C] or null; residual a
+// view or null. Out-of-image taps are zero.
 cudaError_t depthwise_conv_nhwc(const void* x, int64_t ldx, const float* w, const float* bias, const void* residual,
                                 int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C,
                                 int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left,

@@ -1,8 +1,9 @@
 // The latency-path convolutions on our own kernels (ops/conv.h): depthwise (kernels/depthwise.cu) and the stem
-// convolution from the fp32 NCHW image. ops/conv.cpp's Conv rule takes them when the latency kernels are on
-// (lowering_context.h) and ITSCAM_CUDA_DEPTHWISE / ITSCAM_CUDA_STEM are not 0.
+// convolution from the fp32 NCHW image (kernels/stem.cu). ops/conv.cpp's Conv rule takes them when the latency
+// kernels are on (lowering_context.h) and ITSCAM_CUDA_DEPTHWISE / ITSCAM_CUDA_STEM are not 0.
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "backend/cuda/ops/conv.h"
 
@@ -12,8 +13,15 @@ Status lower_depthwise_conv(CudaLowering& cx, const Node& n, const ConvParams& p
     const std::string& xn = n.inputs[0];
     ITSCAM_RETURN_IF_ERROR(cx.ensure_nhwc(xn));
     const View x = cx.vals[xn].nhwc;
-    // Weights [C, 1, kh, kw] are [C, kh, kw] in memory: upload as float.
-    ITSCAM_ASSIGN_OR_RETURN(View wv, cx.upload_constant(n.inputs[1], DType::kF32));
+    // Weights [C, 1, kh, kw], uploaded tap-major as float [kh, kw, C]: the kernel loads one tap's channels at once.
+    const Tensor wf = cx.graph.constant(n.inputs[1])->cast(DType::kF32);
+    const int64_t taps = p.kh * p.kw;
+    std::vector<float> wt(static_cast<size_t>(taps * p.c));
+    for (int64_t c = 0; c < p.c; ++c)
+        for (int64_t t = 0; t < taps; ++t) wt[static_cast<size_t>(t * p.c + c)] = wf.data<float>()[c * taps + t];
+    const std::string wname = cx.graph.unique_name(n.name + "_w_taps");
+    cx.graph.constants[wname] = Tensor::from_f32(wt, {p.kh, p.kw, p.c});
+    ITSCAM_ASSIGN_OR_RETURN(View wv, cx.upload_constant(wname, DType::kF32));
     View bv, rv;
     ITSCAM_RETURN_IF_ERROR(conv_bias_residual(cx, n, bv, &rv));
     const View y = cx.resolve_nhwc(n.outputs[0]);
