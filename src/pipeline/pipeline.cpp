@@ -335,6 +335,9 @@ void Pipeline::stop(bool drain) {
         std::shared_lock<std::shared_mutex> lk(P.cams_mu);
         for (auto& [id, c] : P.cameras) cams.push_back(c);
     }
+    // Every capture loop is told first, then each is joined: they wind down together, not one after another.
+    for (auto& c : cams)
+        if (c->capture) c->capture->request_stop();
     for (auto& c : cams)
         if (c->capture) c->capture->stop();
     for (auto& [m, g] : P.groups) g->sched->stop(drain);

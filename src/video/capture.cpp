@@ -119,10 +119,14 @@ void CaptureLoop::interrupt_reader() {
     if (reader_) reader_->interrupt();
 }
 
-void CaptureLoop::stop() {
+void CaptureLoop::request_stop() {
     stop_ = true;
     interrupt_reader();
     cv_.notify_all();
+}
+
+void CaptureLoop::stop() {
+    request_stop();
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
     if (watchdog_.joinable() && watchdog_.get_id() != std::this_thread::get_id()) watchdog_.join();
 }

@@ -90,6 +90,10 @@ public:
     void start(FrameCallback on_frame, EventCallback on_event = {});
     // Stops promptly (interrupts a blocked open/read and any backoff sleep) and joins the thread.
     void stop();
+    // The first half of stop(), without the join: the loop ends at its next check. Stopping many loops, request
+    // every stop first and then join each (stop()): a loop that is busy decoding on a starved CPU takes a while to
+    // notice, and joined one at a time those waits add up (320 cameras took minutes).
+    void request_stop();
     // Blocks until the loop ends on its own (end of a non-looping file, max_reconnects exhausted) or is stopped.
     void wait();
     bool running() const;

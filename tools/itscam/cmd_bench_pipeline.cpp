@@ -199,7 +199,11 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Counters c1 = counters(s);
     nlohmann::json j = meters.stop(s, secs);
+    const auto stop_t0 = std::chrono::steady_clock::now();
     pipe.stop(false);
+    // How long the pipeline took to stop (every capture loop and worker joined): hundreds of starved decoders
+    // once took minutes here.
+    j["stop_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_t0).count();
     const auto& e2e = s.stages.at("e2e");
     const int64_t processed = c1.processed - c0.processed;
     const int64_t captured = c1.captured - c0.captured;
@@ -297,9 +301,10 @@ int run_bench_pipeline(const PipeBenchArgs& args) {
         // Where the time and the CPU go: every stage's p99, and CPU cores by thread role.
         std::printf("        stage p99 ms:");
         for (const auto& [stage, p99] : j["stage_p99_ms"].items()) std::printf(" %s %.1f", stage.c_str(), p99.get<double>());
-        std::printf("\n        all cameras streaming after %.1f s; %d camera(s) skipping non-reference frames at the end "
-                    "(%lld starts); cpu cores:",
-                    j["all_cameras_streaming_s"].get<double>(), j["cameras_skipping_nonref"].get<int>(),
+        std::printf("\n        all cameras streaming after %.1f s, stopped in %.1f s; %d camera(s) skipping "
+                    "non-reference frames at the end (%lld starts); cpu cores:",
+                    j["all_cameras_streaming_s"].get<double>(), j["stop_s"].get<double>(),
+                    j["cameras_skipping_nonref"].get<int>(),
                     static_cast<long long>(j["nonref_skip_starts"].get<int64_t>()));
         for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
         std::printf("\n");
