@@ -277,6 +277,7 @@ const std::vector<Field<PipelineConfig>>& pipeline_fields() {
         {"deadline_fraction", &P::deadline_fraction},
         {"queue_capacity", &P::queue_capacity},
         {"decode_threads", &P::decode_threads},
+        {"decode_slots", &P::decode_slots},
         {"decode", &P::decode},
         {"inference_workers", &P::inference_workers},
         {"skip_nonref_under_overload", &P::skip_nonref_under_overload},

@@ -107,6 +107,7 @@ Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
     ITSCAM_RETURN_IF_ERROR(check_ratio(p, k + "deadline_fraction", pl.deadline_fraction));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "queue_capacity", pl.queue_capacity, 1, INT_MAX));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "decode_threads", pl.decode_threads, 0, 1024));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "decode_slots", pl.decode_slots, -1, 4096));
     if (pl.decode != "auto" && pl.decode != "cpu" && pl.decode != "nvdec")
         return config_error(p, k + "decode", "expected auto, cpu or nvdec, got " + quote_for_message(pl.decode));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "inference_workers", pl.inference_workers, 1, 1024));

@@ -170,6 +170,12 @@ Status Pipeline::load() {
         P.set_reason("model load failed: " + st.to_string());
         return st;
     }
+    // CPU decode slots: the cores left once each inference worker has one (a CPU worker's engine threads run at
+    // the default priority and take what they need from the capture threads anyway).
+    const int slots = P.cfg.pipeline.decode_slots;
+    if (slots >= 0)
+        P.decode_gate = std::make_shared<video::DecodeGate>(
+            slots > 0 ? slots : std::max(1, video::usable_cores() - static_cast<int>(P.workers.size())));
     P.loaded = true;
     P.is_ready = true;
     P.set_reason("");
@@ -416,6 +422,12 @@ PipelineSnapshot Pipeline::snapshot() const {
         s.devices.push_back(ds);
     }
     s.circuit_transitions = P.transitions.load();
+    if (P.decode_gate) {
+        const video::DecodeGate::Stats gs = P.decode_gate->stats();
+        s.decode_slots = P.decode_gate->slots();
+        s.decode_slot_waits = gs.waits;
+        s.decode_slot_wait_s = gs.wait_s;
+    }
     return s;
 }
 

@@ -91,6 +91,10 @@ struct PipelineSnapshot {
     std::vector<CameraSnapshot> cameras;
     std::vector<DeviceSnapshot> devices;
     int64_t circuit_transitions = 0;
+    // CPU decode slots (pipeline.decode_slots; 0: no limit) and the decodes that queued for one, and for how long.
+    int decode_slots = 0;
+    int64_t decode_slot_waits = 0;
+    double decode_slot_wait_s = 0;
 
     // The worst circuit over the devices: open > half_open > closed (what the service reports as one state).
     CircuitState worst_circuit() const {

@@ -117,6 +117,7 @@ Status Pipeline::Impl::start_camera_locked(const std::shared_ptr<Camera>& cam) {
     co.reader.rtsp_transport = cam->cfg.rtsp_transport;
     co.reader.decode_threads = decode_threads(std::max(cameras.size(), cfg.cameras.size()));
     co.reader.read_timeout_s = cfg.pipeline.stall_timeout_s;
+    co.reader.decode_gate = decode_gate;
     set_frame_memory(co.reader);
     set_decoder(cam->cfg, co.reader);
     cam->capture = std::make_unique<video::CaptureLoop>(cam->cfg.url, co);

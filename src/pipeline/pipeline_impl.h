@@ -25,6 +25,7 @@
 #include "pipeline/decode_thinning.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_meters.h"
+#include "video/decode_gate.h"
 #include "runtime/detector.h"
 
 namespace itscam::pipeline {
@@ -139,6 +140,7 @@ struct Pipeline::Impl {
     PipelineOptions opt;
     Clock::time_point created = Clock::now();
     std::shared_ptr<PoolRegistry> pools;
+    std::shared_ptr<video::DecodeGate> decode_gate;  // set by load(); null: pipeline.decode_slots -1 (no limit)
     std::vector<std::shared_ptr<DetectionSink>> sinks;
     std::shared_ptr<FaultController> faults;
     std::map<std::string, std::unique_ptr<LatencyRecorder>> stages;

@@ -90,6 +90,12 @@ std::vector<MetricFamily> pipeline_metric_families(const pipeline::PipelineSnaps
     b.single_counter("itscam_frames_failed_total", "Frames whose batch failed on every backend.",
                      static_cast<double>(s.frames_failed));
     b.single_gauge("itscam_fps", "Processed frames per second over the last 5 s.", s.fps);
+    b.single_gauge("itscam_decode_slots", "CPU decodes allowed at once over all cameras (0: no limit).",
+                   s.decode_slots);
+    b.single_counter("itscam_decode_slot_waits_total", "CPU decodes that queued for a decode slot.",
+                     static_cast<double>(s.decode_slot_waits));
+    b.single_counter("itscam_decode_slot_wait_seconds_total", "Time CPU decodes spent queued for a decode slot.",
+                     s.decode_slot_wait_s);
     {
         auto& f = b.family("itscam_batch_executions_total", "Inference batches executed, by batch size.",
                            MetricType::Counter);

@@ -9,7 +9,8 @@
 //   itscam_stage_latency_p50_seconds, _p95_seconds, _p99_seconds{stage}   gauges: over the recent window
 //   itscam_frames_processed_total (requests), itscam_batches_total (executions), itscam_frames_dropped_total,
 //   itscam_frames_skipped_total, itscam_frames_failed_total                                    counters
-//   itscam_fps                                                                                 gauge
+//   itscam_fps, itscam_decode_slots                                                            gauges
+//   itscam_decode_slot_waits_total, itscam_decode_slot_wait_seconds_total                      counters
 //   itscam_batch_executions_total{batch_size}                                                  counter
 //   itscam_camera_up{camera} (1 while streaming), itscam_camera_fps, itscam_camera_queue_depth,
 //   itscam_camera_degraded, itscam_camera_gpu_decode (1 while decoded by NVDEC),

@@ -148,11 +148,17 @@ Result<bool> FfmpegReader::read(Frame& out) {
     const auto t0 = Clock::now();
     constexpr int kMaxBadPackets = 300;
     constexpr int kMaxDim = 32768;
+    // The decoder's and the conversion's CPU work runs in one of the pipeline's decode slots; reading a packet
+    // (which may wait on the network) does not hold one. One grant per frame in the usual case: the slot is taken
+    // before a packet is sent (the decode) and kept through the conversion of the frame it yields; asking the
+    // decoder for a frame it already has (or learning it has none) is cheap and takes no slot by itself.
+    DecodeGate::Hold slot(opt_.decode_gate.get());
 
     for (;;) {
         if (m.demux.interrupted()) return cancelled(shown_ + ": interrupted while reading");
         int err = avcodec_receive_frame(m.dec, m.frame);
         if (err == 0) {
+            slot.enter();  // the conversion below (held already when this frame came from the packet just sent)
             bool full_range = m.frame->color_range == AVCOL_RANGE_JPEG;
             const AVPixelFormat src_fmt = normalize_pix_fmt(static_cast<AVPixelFormat>(m.frame->format), full_range);
             int w = m.frame->width, h = m.frame->height;
@@ -242,8 +248,10 @@ Result<bool> FfmpegReader::read(Frame& out) {
         }
 
         // The decoder wants input.
+        slot.leave();
         const Result<bool> got = m.demux.next_packet(m.pkt);
         if (!got.is_ok()) return got.status();
+        slot.enter();  // the decode
         if (!*got) {
             m.flushing = true;
             avcodec_send_packet(m.dec, nullptr);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "video/decode_gate.h"
 #include "video/frame.h"
 
 namespace itscam::video {
@@ -34,6 +35,8 @@ struct ReaderOptions {
     int cuda_device = 0;
     BufferAllocator device_allocator;
     Decoder decoder = Decoder::kCpu;  // kNvdec/kAuto: an NVDEC reader where this build has one (see make_reader)
+    // CPU decoders: the slots shared with the pipeline's other cameras (video/decode_gate.h); empty: no limit.
+    std::shared_ptr<DecodeGate> decode_gate;
 };
 
 struct StreamInfo {

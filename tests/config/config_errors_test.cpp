@@ -91,6 +91,7 @@ TEST(ConfigErrors, Ranges) {
         {"imgsz: 8192\n",
          "t.yaml:1:8: imgsz: must be 0 (the model's) or a multiple of 32 between 32 and 4096, got 8192"},
         {"pipeline:\n  max_batch_size: -1\n", "t.yaml:2:19: pipeline.max_batch_size: must be between 0 and 1024, got -1"},
+        {"pipeline:\n  decode_slots: -2\n", "t.yaml:2:17: pipeline.decode_slots: must be between -1 and 4096, got -2"},
         {"pipeline:\n  max_batch_size: 2000\n",
          "t.yaml:2:19: pipeline.max_batch_size: must be between 0 and 1024, got 2000"},
         {"pipeline:\n  preferred_batch_sizes: [1, 2]\n",  // cpu: max_batch_size 0 resolves to 1

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -296,10 +298,12 @@ TEST(FfmpegReader, InfoFileUrlAndAutoThreads) {
 }
 
 // Hash of a frame's pixels (rows without their padding), keyed by pts in ms.
-std::map<int64_t, size_t> frame_hashes(const std::string& url, int threads, int skip_from, int* frames) {
+std::map<int64_t, size_t> frame_hashes(const std::string& url, int threads, int skip_from, int* frames,
+                                       std::shared_ptr<DecodeGate> gate = nullptr) {
     ReaderOptions o;
     o.format = PixelFormat::kNV12;
     o.decode_threads = threads;
+    o.decode_gate = std::move(gate);
     auto r = make_reader(url, o);
     std::map<int64_t, size_t> out;
     if (!r.is_ok() || !(*r)->open().is_ok()) return out;
@@ -322,6 +326,31 @@ std::map<int64_t, size_t> frame_hashes(const std::string& url, int threads, int 
     }
     *frames = n;
     return out;
+}
+
+// Three readers decoding at once through one decode slot (pipeline.decode_slots 1) give every frame of a full,
+// ungated decode, bit for bit, and each frame's decode went through the gate.
+TEST(FfmpegReader, ReadersSharingOneDecodeSlotDecodeEveryFrame) {
+    SKIP_WITHOUT_FFMPEG();
+    const std::string url = test::clip_path(1);
+    int full_n = 0;
+    const auto full = frame_hashes(url, 1, -1, &full_n);
+    ASSERT_EQ(full_n, test::kClips[1].frames);
+    auto gate = std::make_shared<DecodeGate>(1);
+    std::vector<std::map<int64_t, size_t>> got(3);
+    std::vector<int> n(3, 0);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 3; ++i)
+        ts.emplace_back([&, i] { got[i] = frame_hashes(url, i == 2 ? 2 : 1, -1, &n[i], gate); });
+    for (auto& t : ts) t.join();
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(n[i], full_n) << "reader " << i;
+        EXPECT_TRUE(got[i] == full) << "reader " << i << ": frames that decode differently";
+    }
+    const DecodeGate::Stats s = gate->stats();
+    EXPECT_GE(s.grants, 3 * full_n);  // at least one slot per frame (one per packet sent, one per frame received)
+    EXPECT_GT(s.waits, 0);            // three readers, one slot: some waited
+    EXPECT_EQ(gate->queued(), 0);
 }
 
 // skip_nonref: the 720p clip's non-reference frames (its 260 B-frames: x264 without a B-pyramid, ffprobe

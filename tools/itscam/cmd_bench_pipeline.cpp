@@ -44,6 +44,7 @@ struct PipeBenchArgs {
     int fallback_imgsz = 0;
     double recovery_s = -1;
     bool skip_nonref = true;
+    int decode_slots = 0;
     std::string device_ids;  // "0,1": device_ids for a plain --device cuda
     std::string devices;     // "cpu,ref": serve on these devices instead
     // Parsed by run_bench_pipeline: --device-ids and --devices.
@@ -87,6 +88,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     cfg.pipeline.inference_workers = a.workers;
     cfg.pipeline.decode = a.decode;
     cfg.pipeline.skip_nonref_under_overload = a.skip_nonref;
+    cfg.pipeline.decode_slots = a.decode_slots;
     cfg.settings.UNIFIED_MEMORY_RATIO = a.unified_memory_ratio;
     cfg.fallback.enabled = a.fallback != "none";
     if (cfg.fallback.enabled) {
@@ -261,6 +263,9 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     j["nonref_skip_starts"] = skip_starts;
     for (const auto& [stage, lat] : s.stages) j["stage_p99_ms"][stage] = lat.p99_ms;
     j["frames_failed"] = s.frames_failed - s0.frames_failed;
+    j["decode_slots"] = s.decode_slots;  // 0: no limit
+    j["decode_slot_waits"] = s.decode_slot_waits - s0.decode_slot_waits;
+    j["decode_slot_wait_s"] = s.decode_slot_wait_s - s0.decode_slot_wait_s;
     if (drill) j["fault"] = drill->result(s0, s);
     if (a.verbose) std::fprintf(stderr, "%s", pipeline_summary(s).c_str());
     return j;
@@ -307,6 +312,13 @@ int run_bench_pipeline(const PipeBenchArgs& args) {
                     j["cameras_skipping_nonref"].get<int>(),
                     static_cast<long long>(j["nonref_skip_starts"].get<int64_t>()));
         for (const auto& [role, c] : j["cpu_cores_by_role"].items()) std::printf(" %s %.2f", role.c_str(), c.get<double>());
+        const int64_t waits = j["decode_slot_waits"].get<int64_t>();
+        if (j["decode_slots"].get<int>() > 0)
+            std::printf("; %d decode slots: %lld decodes queued, %.2f ms each", j["decode_slots"].get<int>(),
+                        static_cast<long long>(waits),
+                        waits > 0 ? 1e3 * j["decode_slot_wait_s"].get<double>() / static_cast<double>(waits) : 0.0);
+        else
+            std::printf("; decode slots unlimited");
         std::printf("\n");
         if (j["devices"].size() > 1) {
             std::printf("        per device:");
@@ -365,6 +377,11 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
     app.add_option("--skip-nonref", a->skip_nonref,
                    "skip_nonref_under_overload: a camera whose queue keeps dropping frames has its CPU decoder skip "
                    "non-reference frames")
+        ->capture_default_str();
+    app.add_option("--decode-slots", a->decode_slots,
+                   "pipeline.decode_slots: CPU decodes at once over all cameras (0: the cores less one per inference "
+                   "worker; -1: no limit)")
+        ->check(CLI::Range(-1, 4096))
         ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
     app.add_option("--warmup", a->warmup_s, "Unmeasured seconds before each run (at least; the measurement also waits until every camera delivers)")->check(CLI::Range(0.0, 600.0))->capture_default_str();

@@ -12,6 +12,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -99,7 +100,9 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
     fs.b = cx.ptr(L.bias_act);
     fs.res = L.res.valid() ? cx.ptr(L.res) : nullptr;
     fs.y = cx.ptr(L.y_final);
+    auto t0 = std::chrono::steady_clock::now();
     auto fc = FusedConv::create(cx.cudnn.get(), fs, from_plan ? planned->second + 1 : 4, ws_limit);
+    cx.compile_times.fused_create += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!fc.is_ok()) {
         if (from_plan || L.must_fuse)
             return fc.status().with_context("the plan's fused engine for '" + L.node +
@@ -107,12 +110,15 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
         return Status::ok();  // not fusable on this cuDNN/GPU: keep the legacy path
     }
     L.fused = std::move(*fc);
+    cx.compile_times.fused_engines += L.fused->num_plans();
     cx.ws_ptr = ws;
     // Every engine's output against the legacy path's on this layer (fused_check.h); a layer that only the fused
     // path takes has no reference.
     std::vector<double> err(L.fused->num_plans(), 0.0);
     if (!L.must_fuse) {
+        t0 = std::chrono::steady_clock::now();
         ITSCAM_ASSIGN_OR_RETURN(err, fused_engine_errors(cx, L));
+        cx.compile_times.fused_check += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     if (from_plan) {
         const int p = planned->second;

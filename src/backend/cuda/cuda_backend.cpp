@@ -24,6 +24,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -93,6 +94,13 @@ Status lower_graph(CudaLowering& cx, bool latency_kernels) {
     ITSCAM_CUBLAS_CHECK(cublasSetStream(cx.cublas.get(), cx.stream.get()));
     cx.latency_kernels = latency_kernels;
 
+    auto t = std::chrono::steady_clock::now();
+    auto lap = [&t](double& into) {
+        const auto now = std::chrono::steady_clock::now();
+        into += std::chrono::duration<double>(now - t).count();
+        t = now;
+    };
+    auto& times = cx.compile_times;
     ITSCAM_RETURN_IF_ERROR(cx.plan_layouts());
     cuda::plan_concat_placements(cx);
     ITSCAM_RETURN_IF_ERROR(cx.lower_inputs());
@@ -103,9 +111,13 @@ Status lower_graph(CudaLowering& cx, bool latency_kernels) {
     }
     ITSCAM_RETURN_IF_ERROR(cx.lower_outputs());
     ITSCAM_RETURN_IF_ERROR(cuda::plan_detect_head(cx));
+    lap(times.lower);
     ITSCAM_RETURN_IF_ERROR(cx.allocate());
+    lap(times.allocate);
     ITSCAM_RETURN_IF_ERROR(cuda::autotune_convolutions(cx));
+    lap(times.autotune);
     ITSCAM_RETURN_IF_ERROR(cuda::verify_detect_head(cx));
+    lap(times.verify);
     return Status::ok();
 }
 

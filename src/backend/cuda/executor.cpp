@@ -105,6 +105,24 @@ Status CudaExecutor::print_step_hash(size_t i, cudaStream_t s) {
 
 // One eager run (checks every step and warms cuDNN/cuBLAS up), then the capture of the whole step list.
 Status CudaExecutor::capture() {
+    const auto t0 = std::chrono::steady_clock::now();
+    ITSCAM_RETURN_IF_ERROR(capture_all());
+    if (profile_) {
+        const auto& t = cx_->compile_times;
+        const double cap = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const Graph& g = cx_->graph;
+        const ValueInfo* in = g.inputs.empty() ? nullptr : g.info(g.inputs[0]);
+        const long long batch = in && !in->shape.empty() ? static_cast<long long>(in->shape[0]) : 1;
+        std::fprintf(stderr,
+                     "cuda compile (batch %lld): lowering %.2f s, arena %.2f s, convolution choice %.2f s (%d fused "
+                     "engines finalized in %.2f s, their output checked in %.2f s), head check %.2f s, capture %.2f s\n",
+                     batch, t.lower, t.allocate, t.autotune, t.fused_engines, t.fused_create,
+                     t.fused_check, t.verify, cap);
+    }
+    return Status::ok();
+}
+
+Status CudaExecutor::capture_all() {
     cudaStream_t s = cx_->stream.get();
     ITSCAM_CUDA_CHECK(cudaMemsetAsync(cx_->binding.input, 0, cx_->in_bytes.empty() ? 0 : cx_->in_bytes[0], s));
     for (auto& st : cx_->steps)

@@ -33,7 +33,8 @@ public:
     CudaExecutor& operator=(const CudaExecutor&) = delete;
 
     // One eager run on a zero input (checks every step and warms cuDNN/cuBLAS up), then the capture of the whole
-    // step list into a CUDA Graph (unless graphs are off). Synchronous.
+    // step list into a CUDA Graph (unless graphs are off). Synchronous. ITSCAM_PROFILE: prints where the compile's
+    // time went to stderr.
     Status capture();
 
     Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) override;
@@ -50,6 +51,7 @@ public:
     void set_latency_measurement(double on_ms, double off_ms);
 
 private:
+    Status capture_all();  // capture()'s work (capture() adds its timing)
     // Replays the graph, or runs the enabled steps eagerly (with events around each when profiling), on `s`.
     // skip >= 0: without that step (the input conversion: run_device_nhwc), from its own graph.
     Status launch(cudaStream_t s, int skip = -1);

@@ -192,6 +192,12 @@ struct CudaLowering {
     View input_nhwc;
     int fused_convs = 0;
     int fused_rejected = 0;  // fused engines dropped by the output check (fused_check.h)
+    // Where the compile's time went (seconds); ITSCAM_PROFILE prints it when the graph is captured (executor.cpp).
+    struct CompileTimes {
+        double lower = 0, allocate = 0, autotune = 0, verify = 0;
+        double fused_create = 0, fused_check = 0;  // within autotune: finalizing fused engines, checking their output
+        int fused_engines = 0;                     // execution plans cuDNN finalized for fused convolutions
+    } compile_times;
     // The latency kernels: our depthwise and stem convolutions, the fused detect head, Split inputs placed in Concat
     // buffers and strided inputs through fused cuDNN graphs. Measured on the H200 (docs/cuda.md): a clear gain at
     // batch 1 (0.75 -> 0.59 ms per replay), a loss at batch 32-128 that is not yet understood, so by default they
