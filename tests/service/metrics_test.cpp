@@ -86,6 +86,9 @@ pipeline::PipelineSnapshot sample_snapshot() {
     dev.busy_fraction = 0.75;
     dev.workers = 1;
     s.devices = {dev};
+    s.decode_slots = 3;
+    s.decode_slot_waits = 12;
+    s.decode_slot_wait_s = 0.25;
     return s;
 }
 
@@ -118,6 +121,9 @@ TEST(Metrics, HistogramsCountersAndCameraSeries) {
     EXPECT_NE(t.find("itscam_circuit_state{device=\"cpu\"} 0"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_device_busy_ratio{device=\"cpu\"} 0.75"), std::string::npos) << t;
     EXPECT_NE(t.find("itscam_uptime_seconds 3"), std::string::npos) << t;
+    EXPECT_NE(t.find("itscam_decode_slots 3"), std::string::npos) << t;
+    EXPECT_NE(t.find("itscam_decode_slot_waits_total 12"), std::string::npos) << t;
+    EXPECT_NE(t.find("itscam_decode_slot_wait_seconds_total 0.25"), std::string::npos) << t;
     // Every family has HELP and TYPE.
     size_t help = 0, type = 0;
     for (size_t p = 0; (p = t.find("# HELP ", p)) != std::string::npos; ++p) ++help;
