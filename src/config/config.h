@@ -170,8 +170,8 @@ struct PipelineConfig {
     double deadline_fraction = 0.5;
     int queue_capacity = 2;                  // per camera (latest-frame policy)
     int decode_threads = 0;                  // per camera; 0: cores / cameras, at least 1
-    // CPU decodes running at once across all cameras (video/decode_gate.h): 0, the cores this process may use less
-    // one per inference worker (at least 1); -1: no limit.
+    // CPU decodes running at once across all cameras (video/decode_gate.h): 0, the cores this process may use;
+    // -1: no limit.
     int decode_slots = 0;
     // Where video is decoded: "auto" (NVDEC when the device is CUDA and the GPU supports the stream's codec and
     // size, else the CPU), "cpu" (FFmpeg on the CPU), or "nvdec" (the GPU's decoder; a camera whose NVDEC session

@@ -379,8 +379,8 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
                    "non-reference frames")
         ->capture_default_str();
     app.add_option("--decode-slots", a->decode_slots,
-                   "pipeline.decode_slots: CPU decodes at once over all cameras (0: the cores less one per inference "
-                   "worker; -1: no limit)")
+                   "pipeline.decode_slots: CPU decodes at once over all cameras (0: one per usable core; -1: no "
+                   "limit)")
         ->check(CLI::Range(-1, 4096))
         ->capture_default_str();
     app.add_option("--duration", a->duration_s, "Measured seconds per run")->check(CLI::Range(1.0, 3600.0))->capture_default_str();
