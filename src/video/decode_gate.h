@@ -3,9 +3,10 @@
 // Why: under overload a node runs hundreds of capture threads, one decoder each. Unbounded, they make the CPU's run
 // queue hundreds deep. The capture threads run at nice 19, so the scheduler still favours the inference workers, but
 // a capture thread preempted while it holds a lock a worker needs next (a frame pool, a camera's queue) stalls that
-// worker until its turn comes again. On the H100 host 480 CPU-decoded cameras (twice what one worker serves) left
+// worker until its turn comes again. On an H100 host 480 CPU-decoded cameras (twice what one worker serves) left
 // the worker idle 29% of the time and served 87% of the at-capacity figure. With at most as many decoders running as
-// there are cores to spare, the run queue stays short and lock holders are not preempted.
+// there are cores (the pipeline's default, pipeline.cpp), the run queue stays short and lock holders are rarely
+// preempted.
 //
 // Only the CPU work is gated (FfmpegReader: the decoder's send/receive and the pixel conversion); reading packets,
 // which waits on the network for a live camera, is not. A decoder with frame threads (decode_threads > 1) holds its

@@ -348,7 +348,7 @@ TEST(FfmpegReader, ReadersSharingOneDecodeSlotDecodeEveryFrame) {
         EXPECT_TRUE(got[i] == full) << "reader " << i << ": frames that decode differently";
     }
     const DecodeGate::Stats s = gate->stats();
-    EXPECT_GE(s.grants, 3 * full_n);  // at least one slot per frame (one per packet sent, one per frame received)
+    EXPECT_GE(s.grants, 3 * full_n);  // at least one slot per decoded frame (taken for its packet's decode)
     EXPECT_GT(s.waits, 0);            // three readers, one slot: some waited
     EXPECT_EQ(gate->queued(), 0);
 }

@@ -63,10 +63,7 @@ LatencyChoice latency_choice(const Graph& g, const BackendOptions& opt) {
     const std::string v = lk ? lk : "auto";
     if (v != "auto" && !v.empty()) return {{v == "on" || v == "1"}, false};
     if (auto planned = cuda::tuned_latency_kernels(opt.tuning)) return {*planned, false};
-    const int64_t batch = g.inputs.empty() || !g.info(g.inputs[0]) || g.info(g.inputs[0])->shape.empty()
-                              ? 1
-                              : g.info(g.inputs[0])->shape[0];
-    return {{batch == 1}, opt.autotune && opt.tune_alternatives && opt.tuning.empty()};
+    return {{cuda::graph_batch(g) == 1}, opt.autotune && opt.tune_alternatives && opt.tuning.empty()};
 }
 
 // A compile up to the executor: handles and stream, layouts and Concat placements, the lowering of the graph's

@@ -110,9 +110,7 @@ Status CudaExecutor::capture() {
     if (profile_) {
         const auto& t = cx_->compile_times;
         const double cap = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const Graph& g = cx_->graph;
-        const ValueInfo* in = g.inputs.empty() ? nullptr : g.info(g.inputs[0]);
-        const long long batch = in && !in->shape.empty() ? static_cast<long long>(in->shape[0]) : 1;
+        const long long batch = static_cast<long long>(graph_batch(cx_->graph));
         std::fprintf(stderr,
                      "cuda compile (batch %lld): lowering %.2f s, arena %.2f s, convolution choice %.2f s (%d fused "
                      "engines finalized in %.2f s, their output checked in %.2f s), head check %.2f s, capture %.2f s\n",

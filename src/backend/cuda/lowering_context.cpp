@@ -340,4 +340,9 @@ Status CudaLowering::allocate() {
     return Status::ok();
 }
 
+int64_t graph_batch(const Graph& g) {
+    const ValueInfo* in = g.inputs.empty() ? nullptr : g.info(g.inputs[0]);
+    return in && !in->shape.empty() ? in->shape[0] : 1;
+}
+
 }  // namespace itscam::cuda

@@ -230,4 +230,7 @@ struct CudaLowering {
     size_t reserved = 0;  // in the device's memory budget
 };
 
+// The batch size of graph input 0 (1 when the graph has no input or its shape is unknown).
+int64_t graph_batch(const Graph& g);
+
 }  // namespace itscam::cuda
