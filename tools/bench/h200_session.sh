@@ -14,7 +14,7 @@ STAGES=${*:-build tests bench e2e val profile sanitize}
 BATCHES=${BATCHES:-1,8,32,64,128}
 export PATH=/opt/torch/.venv/bin:$PATH
 PY=/opt/torch/.venv/bin/python3
-B=build-gpu
+B=${BUILD_DIR:-build-gpu}  # build-gpu-product (tools/gpu/full_product_session.sh) serves the profile and sanitize stages too
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 log() { echo "== $(date +%T) $*" | tee -a "$OUT/summary.txt"; }
 
