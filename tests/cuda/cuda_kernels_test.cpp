@@ -102,10 +102,12 @@ struct DevArr {
     T* p = nullptr;
 };
 
-void expect_close(const std::vector<float>& got, const std::vector<float>& ref, DT dt, const std::string& what) {
+// atol_f32: the fp32 absolute tolerance (sums of many products differ from the reference's in the last bits).
+void expect_close(const std::vector<float>& got, const std::vector<float>& ref, DT dt, const std::string& what,
+                  double atol_f32 = 1e-6) {
     ASSERT_EQ(got.size(), ref.size()) << what;
     const double rtol = dt == DT::kF16 ? 2e-3 : 1e-5;
-    const double atol = dt == DT::kF16 ? 1e-4 : 1e-6;
+    const double atol = dt == DT::kF16 ? 1e-4 : atol_f32;
     int bad = 0;
     for (size_t i = 0; i < got.size(); ++i) {
         const double g = got[i], r = ref[i];
@@ -572,6 +574,110 @@ TEST_P(CudaKernels, DflDecode) {
 }
 
 // Zero-sized launches are no-ops (null pointers are never touched).
+// The stem convolution from a plain NCHW float image into an NHWC view (kernels/stem.cu): the unrolled 3x3x3 path
+// and the generic one, a partial channel chunk, odd widths (a thread's second pixel past the row end), 16-byte and
+// scalar stores into a strided destination whose other channels stay as they were.
+TEST_P(CudaKernels, StemConvNchw) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t N, C, H, W, K, kh, kw, sh, sw, pad, ldy, yoff;
+        Act act;
+    };
+    const Case cases[] = {
+        {2, 3, 17, 23, 16, 3, 3, 2, 2, 1, 16, 0, Act::kSiLU},   // the YOLO stem's shape, dense: 16-byte stores
+        {1, 3, 9, 10, 24, 3, 3, 1, 1, 1, 40, 8, Act::kReLU},    // a partial second chunk, strided destination
+        {3, 1, 7, 7, 8, 5, 5, 1, 1, 2, 8, 0, Act::kNone},       // generic kernel size and channel count
+        {1, 4, 12, 13, 16, 3, 3, 2, 2, 1, 20, 2, Act::kSigmoid}, // a pitch that rules out vector stores
+    };
+    uint32_t seed = 100;
+    for (const Case& c : cases) {
+        const int64_t OH = (c.H + 2 * c.pad - c.kh) / c.sh + 1, OW = (c.W + 2 * c.pad - c.kw) / c.sw + 1;
+        const std::vector<float> hx = rnd(c.N * c.C * c.H * c.W, seed++, 0.f, 1.f);
+        const std::vector<float> hw = rnd(c.K * c.C * c.kh * c.kw, seed++, -1.f, 1.f);
+        const std::vector<float> hb = rnd(c.K, seed++, -1.f, 1.f);
+        const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
+        DevArr<float> x(hx), w(hw), b(hb);
+        DevBuf y(hy0, dt);
+        ASSERT_EQ(stem_conv_nchw(x.p, c.N, c.C, c.H, c.W, w.p, b.p, y.at(c.yoff), c.ldy, c.K, OH, OW,
+                                 static_cast<int>(c.kh), static_cast<int>(c.kw), static_cast<int>(c.sh),
+                                 static_cast<int>(c.sw), static_cast<int>(c.pad), static_cast<int>(c.pad), c.act, 0.1f,
+                                 dt, nullptr),
+                  cudaSuccess);
+        std::vector<float> ref = hy0;
+        for (int64_t n = 0; n < c.N; ++n)
+            for (int64_t oh = 0; oh < OH; ++oh)
+                for (int64_t ow = 0; ow < OW; ++ow)
+                    for (int64_t k = 0; k < c.K; ++k) {
+                        double acc = hb[k];
+                        for (int64_t ci = 0; ci < c.C; ++ci)
+                            for (int64_t r = 0; r < c.kh; ++r)
+                                for (int64_t q = 0; q < c.kw; ++q) {
+                                    const int64_t ih = oh * c.sh - c.pad + r, iw = ow * c.sw - c.pad + q;
+                                    if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                                    acc += hx[((n * c.C + ci) * c.H + ih) * c.W + iw] *
+                                           hw[((k * c.C + ci) * c.kh + r) * c.kw + q];
+                                }
+                        ref[((n * OH + oh) * OW + ow) * c.ldy + c.yoff + k] =
+                            act_ref(static_cast<float>(acc), c.act, 0.1f);
+                    }
+        expect_close(y.get(), ref, dt, "stem C=" + std::to_string(c.C) + " K=" + std::to_string(c.K), 2e-5);
+    }
+}
+
+// Depthwise convolution on NHWC views (kernels/depthwise.cu): the 8/4/2/1-wide vector paths, stride, dilation,
+// residual and strided views.
+TEST_P(CudaKernels, DepthwiseConvNhwc) {
+    const DT dt = GetParam();
+    struct Case {
+        int64_t N, H, W, C, ldx, ldy, ldr, k, s, pad, dil;
+        bool bias, residual;
+        Act act;
+    };
+    const Case cases[] = {
+        {2, 9, 11, 80, 80, 80, 80, 3, 1, 1, 1, true, true, Act::kSiLU},     // dense: the widest vectors
+        {1, 10, 7, 20, 24, 28, 20, 3, 2, 1, 1, true, false, Act::kReLU},    // strided views, stride 2
+        {1, 8, 8, 6, 6, 10, 6, 3, 1, 2, 2, false, true, Act::kNone},        // dilation 2, pairs only
+        {2, 5, 6, 5, 7, 5, 5, 5, 1, 2, 1, true, false, Act::kSigmoid},      // odd channels: scalar, 5x5 taps
+    };
+    uint32_t seed = 200;
+    for (const Case& c : cases) {
+        const int64_t ext = c.dil * (c.k - 1) + 1;
+        const int64_t OH = (c.H + 2 * c.pad - ext) / c.s + 1, OW = (c.W + 2 * c.pad - ext) / c.s + 1;
+        const std::vector<float> hx = quant(rnd(c.N * c.H * c.W * c.ldx, seed++), dt);
+        const std::vector<float> hw = rnd(c.k * c.k * c.C, seed++, -1.f, 1.f);  // tap-major [kh, kw, C]
+        const std::vector<float> hb = rnd(c.C, seed++, -1.f, 1.f);
+        const std::vector<float> hr = quant(rnd(c.N * OH * OW * c.ldr, seed++), dt);
+        const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
+        DevBuf x(hx, dt), r(hr, dt), y(hy0, dt);
+        DevArr<float> w(hw), b(hb);
+        const int k = static_cast<int>(c.k), s = static_cast<int>(c.s), pad = static_cast<int>(c.pad),
+                  dil = static_cast<int>(c.dil);
+        ASSERT_EQ(depthwise_conv_nhwc(x.at(), c.ldx, w.p, c.bias ? b.p : nullptr, c.residual ? r.at() : nullptr, c.ldr,
+                                      y.at(), c.ldy, c.N, c.H, c.W, c.C, OH, OW, k, k, s, s, pad, pad, dil, dil, c.act,
+                                      0.1f, dt, nullptr),
+                  cudaSuccess);
+        std::vector<float> ref = hy0;
+        for (int64_t n = 0; n < c.N; ++n)
+            for (int64_t oh = 0; oh < OH; ++oh)
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                    const int64_t pix = (n * OH + oh) * OW + ow;
+                    for (int64_t ch = 0; ch < c.C; ++ch) {
+                        double acc = c.bias ? hb[ch] : 0.f;
+                        for (int64_t i = 0; i < c.k; ++i)
+                            for (int64_t j = 0; j < c.k; ++j) {
+                                const int64_t ih = oh * c.s - c.pad + i * c.dil, iw = ow * c.s - c.pad + j * c.dil;
+                                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                                acc += hx[((n * c.H + ih) * c.W + iw) * c.ldx + ch] * hw[(i * c.k + j) * c.C + ch];
+                            }
+                        float v = act_ref(static_cast<float>(acc), c.act, 0.1f);
+                        if (c.residual) v += hr[pix * c.ldr + ch];
+                        ref[pix * c.ldy + ch] = v;
+                    }
+                }
+        expect_close(y.get(), ref, dt, "depthwise C=" + std::to_string(c.C) + " k=" + std::to_string(c.k), 5e-5);
+    }
+}
+
 TEST_P(CudaKernels, ZeroSizes) {
     const DT dt = GetParam();
     EXPECT_EQ(conv_epilogue(nullptr, 8, nullptr, 8, nullptr, nullptr, 8, 0, 8, Act::kSiLU, 0.f, dt, nullptr),

@@ -172,6 +172,10 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
             cx.add_copy2d(n.name + "/pack", "pack strided input", x, static_cast<size_t>(x.ld) * cx.es, packed, row,
                           row, static_cast<size_t>(p.n * p.h * p.w));
             L->x = packed;
+            // The fused alternative reads the packed copy too. Left at the strided pitch, every one of its engines
+            // read the packed buffer at the wrong pitch and failed the output check (fused_check.h), whose pattern
+            // fill also wrote past the packed buffer: 56 engines of 14 packed layers at batch 64 (H200, 2026-12-06).
+            L->spec.ldx = cin;
             ITSCAM_CUDNN_CHECK(
                 cudnnSetTensor4dDescriptor(L->xd.get(), CUDNN_TENSOR_NHWC, dt, N, static_cast<int>(cin), H, W));
         }
