@@ -638,6 +638,8 @@ TEST_P(CudaKernels, DepthwiseConvNhwc) {
         {1, 10, 7, 20, 24, 28, 20, 3, 2, 1, 1, true, false, Act::kReLU},    // strided views, stride 2
         {1, 8, 8, 6, 6, 10, 6, 3, 1, 2, 2, false, true, Act::kNone},        // dilation 2, pairs only
         {2, 5, 6, 5, 7, 5, 5, 5, 1, 2, 1, true, false, Act::kSigmoid},      // odd channels: scalar, 5x5 taps
+        // Work enough for 4 pixels per thread (kPxMinItems), with a partial group at each row's end (130 = 4 * 32 + 2).
+        {2, 130, 130, 256, 256, 256, 256, 3, 1, 1, 1, true, true, Act::kSiLU},
     };
     uint32_t seed = 200;
     for (const Case& c : cases) {
