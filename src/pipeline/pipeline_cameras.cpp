@@ -3,11 +3,11 @@
 // group and confidence floor of the cameras.
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "core/redact.h"
 #include "device/device_name.h"
 #include "pipeline/pipeline_impl.h"
+#include "video/decode_gate.h"
 
 namespace itscam::pipeline {
 
@@ -41,8 +41,9 @@ void Pipeline::Impl::update_min_conf(ModelGroup* g) {
 
 int Pipeline::Impl::decode_threads(size_t cams) const {
     if (cfg.pipeline.decode_threads > 0) return cfg.pipeline.decode_threads;
-    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    return std::max(1, hw / static_cast<int>(std::max<size_t>(cams, 1)));
+    // The cores this process may use (its CPU affinity, as for the decode slots): hardware_concurrency() may count
+    // the host's cores, not a container's cpuset.
+    return std::max(1, video::usable_cores() / static_cast<int>(std::max<size_t>(cams, 1)));
 }
 
 void Pipeline::Impl::set_decoder(const config::CameraConfig& c, video::ReaderOptions& ro) {
