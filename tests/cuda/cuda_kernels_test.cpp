@@ -680,6 +680,40 @@ TEST_P(CudaKernels, DepthwiseConvNhwc) {
     }
 }
 
+// The direct reference convolution that checks fused engines on strided inputs (kernels/verify.cu) against a CPU loop:
+// strided input, residual and output views, padding, stride and dilation.
+TEST_P(CudaKernels, ConvReferenceNhwc) {
+    const DT dt = GetParam();
+    const int64_t N = 2, H = 7, W = 9, C = 5, ldx = 12, K = 6, ldy = 10, ldr = 8, R = 3, S = 3;
+    const int pad = 1, stride = 2, dil = 1;
+    const int64_t OH = (H + 2 * pad - dil * (R - 1) - 1) / stride + 1, OW = (W + 2 * pad - dil * (S - 1) - 1) / stride + 1;
+    const std::vector<float> hx = quant(rnd(N * H * W * ldx, 300), dt);
+    const std::vector<float> hw = quant(rnd(K * R * S * C, 301, -1.f, 1.f), dt);
+    const std::vector<float> hb = quant(rnd(K, 302, -1.f, 1.f), dt);
+    const std::vector<float> hr = quant(rnd(N * OH * OW * ldr, 303), dt);
+    const std::vector<float> hy0 = quant(rnd(N * OH * OW * ldy, 304), dt);
+    DevBuf x(hx, dt), w(hw, dt), b(hb, dt), r(hr, dt), y(hy0, dt);
+    ASSERT_EQ(conv_reference_nhwc(x.at(), ldx, w.at(), b.at(), r.at(), ldr, y.at(), ldy, N, H, W, C, K, R, S, OH, OW,
+                                  pad, pad, stride, stride, dil, dil, Act::kSiLU, dt, nullptr),
+              cudaSuccess);
+    std::vector<float> ref = hy0;
+    for (int64_t p = 0; p < N * OH * OW; ++p) {
+        const int64_t ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
+        for (int64_t k = 0; k < K; ++k) {
+            double acc = hb[k];
+            for (int64_t i = 0; i < R; ++i)
+                for (int64_t j = 0; j < S; ++j) {
+                    const int64_t ih = oh * stride - pad + i * dil, iw = ow * stride - pad + j * dil;
+                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    for (int64_t c = 0; c < C; ++c)
+                        acc += hx[((n * H + ih) * W + iw) * ldx + c] * hw[((k * R + i) * S + j) * C + c];
+                }
+            ref[p * ldy + k] = act_ref(static_cast<float>(acc), Act::kSiLU, 0.f) + hr[p * ldr + k];
+        }
+    }
+    expect_close(y.get(), ref, dt, "conv_reference_nhwc", 5e-5);
+}
+
 TEST_P(CudaKernels, ZeroSizes) {
     const DT dt = GetParam();
     EXPECT_EQ(conv_epilogue(nullptr, 8, nullptr, 8, nullptr, nullptr, 8, 0, 8, Act::kSiLU, 0.f, dt, nullptr),

@@ -2,8 +2,9 @@
 //  - the legacy path: the plan's algorithm, else the fastest measured one (cudnnFindConvolutionForwardAlgorithmEx),
 //    else cuDNN's heuristic choice, under the workspace cap;
 //  - the fused cuDNN graph alternative: the plan's engine, or each finalizable engine (up to 4) timed against the
-//    legacy convolution + epilogue, keeping the fastest; an engine whose output differs from the legacy path's on the
-//    layer is never kept (fused_check.h), and a plan naming one is refused;
+//    legacy convolution + epilogue, keeping the fastest; an engine whose output differs from the legacy path's (or a
+//    direct reference convolution's, where only the fused path takes the input) on the layer is never kept
+//    (fused_check.h), and a plan naming one is refused;
 //  - then one convolution workspace sized for the largest choice, reserved against the device's memory budget.
 // And the tuning text a plan stores ("<node> algo=<n>", "<node> fused=<engine>" or both per convolution), read back
 // here.
@@ -112,14 +113,11 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
     L.fused = std::move(*fc);
     cx.compile_times.fused_engines += L.fused->num_plans();
     cx.ws_ptr = ws;
-    // Every engine's output against the legacy path's on this layer (fused_check.h); a layer that only the fused
-    // path takes has no reference.
-    std::vector<double> err(L.fused->num_plans(), 0.0);
-    if (!L.must_fuse) {
-        t0 = std::chrono::steady_clock::now();
-        ITSCAM_ASSIGN_OR_RETURN(err, fused_engine_errors(cx, L));
-        cx.compile_times.fused_check += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+    // Every engine's output against the legacy path's on this layer, or against the direct reference convolution
+    // where only the fused path takes the layer's strided input (fused_check.h).
+    t0 = std::chrono::steady_clock::now();
+    ITSCAM_ASSIGN_OR_RETURN(std::vector<double> err, fused_engine_errors(cx, L));
+    cx.compile_times.fused_check += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (from_plan) {
         const int p = planned->second;
         if (p >= L.fused->num_plans())

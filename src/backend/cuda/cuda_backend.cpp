@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -52,18 +53,26 @@ using cuda::CudaLowering;
 // - a plan's tuning text says what its build measured ("latency_kernels on|off", tuning_text());
 // - a plan build that autotunes (itscam optimize --target-performance fast: BackendOptions::tune_alternatives)
 //   builds the graph both ways, times the replays, and keeps the faster (measure_both);
-// - otherwise (no tuning: a portable plan, `balanced`) on for a batch-1 graph only, where they won on the H200.
+// - a plan tuned before that line existed: the rule it was built by (on for batch 1 only);
+// - otherwise (no tuning: a portable plan, `balanced`) on at every batch size. Until 2026-12-06 this rule had them on
+//   for batch 1 only: the stem kernel then took 2.13 ms at batch 64 on the H200 and made the graph lose. With the
+//   stem kernel rewritten they won at every batch size measured (H100, docs/cuda.md: 0.473 against 0.709 ms at
+//   batch 1, 4.176 against 6.747 ms at batch 64). A graph that does not compile with them on (no checked fused
+//   engine takes some strided input) is compiled without them, with a line on stderr.
 struct LatencyChoice {
     cuda::LatencyTuning use;  // on or off; a plan's measurement, kept in the tuning text it reports back
     bool measure_both = false;
+    bool by_rule = false;  // neither forced nor from a plan: "off" may replace a failed "on"
 };
 
 LatencyChoice latency_choice(const Graph& g, const BackendOptions& opt) {
     const char* lk = std::getenv("ITSCAM_CUDA_LATENCY_KERNELS");
     const std::string v = lk ? lk : "auto";
-    if (v != "auto" && !v.empty()) return {{v == "on" || v == "1"}, false};
-    if (auto planned = cuda::tuned_latency_kernels(opt.tuning)) return {*planned, false};
-    return {{cuda::graph_batch(g) == 1}, opt.autotune && opt.tune_alternatives && opt.tuning.empty()};
+    if (v != "auto" && !v.empty()) return {{v == "on" || v == "1"}, false, false};
+    if (auto planned = cuda::tuned_latency_kernels(opt.tuning)) return {*planned, false, false};
+    // A plan tuned before its tuning recorded the choice was built by the old rule; its entries match only that.
+    if (!opt.tuning.empty()) return {{cuda::graph_batch(g) == 1}, false, false};
+    return {{true}, opt.autotune && opt.tune_alternatives, true};
 }
 
 // A compile up to the executor: handles and stream, layouts and Concat placements, the lowering of the graph's
@@ -130,8 +139,17 @@ public:
     }
     Result<std::unique_ptr<CompiledGraph>> compile(const Graph& g, const BackendOptions& opt) const override {
         const LatencyChoice choice = latency_choice(g, opt);
-        const bool on = choice.use.on;
-        ITSCAM_ASSIGN_OR_RETURN(auto first, compile_variant(g, opt, on));
+        bool on = choice.use.on;
+        auto compiled = compile_variant(g, opt, on);
+        if (!compiled.is_ok() && on && choice.by_rule) {
+            std::fprintf(stderr, "cuda: batch %lld: compiling with the latency kernels failed (%s); compiling without\n",
+                         static_cast<long long>(cuda::graph_batch(g)), compiled.status().to_string().c_str());
+            on = false;
+            compiled = compile_variant(g, opt, on);
+            if (compiled.is_ok() && choice.measure_both)  // nothing to measure against
+                return std::unique_ptr<CompiledGraph>(std::move(compiled).value());
+        }
+        ITSCAM_ASSIGN_OR_RETURN(auto first, std::move(compiled));
         if (!choice.measure_both) {
             if (choice.use.on_ms > 0) first->set_latency_measurement(choice.use.on_ms, choice.use.off_ms);
             return std::unique_ptr<CompiledGraph>(std::move(first));

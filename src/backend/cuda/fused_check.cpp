@@ -33,9 +33,18 @@ Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L) 
 
     L.fused_plan = -1;  // the legacy convolution + epilogue
     ITSCAM_RETURN_IF_ERROR(fill());
-    ITSCAM_RETURN_IF_ERROR(cx.steps[L.step].fn(st));
-    ITSCAM_CUDA_CHECK(cudaMemcpy2DAsync(ref.get(), s.k * es, y, ldy * es, s.k * es, rows_y, cudaMemcpyDeviceToDevice,
-                                        st));
+    if (L.must_fuse) {
+        // No legacy algorithm takes this strided input: the direct reference convolution computes the layer instead.
+        ITSCAM_CUDA_CHECK(ck::conv_reference_nhwc(
+            x, ldx, cx.ptr(View{L.w_buf, 0, 0}), cx.ptr(L.bias_act), res, ldr, ref.get(), s.k, s.n, s.h, s.w, s.c, s.k,
+            static_cast<int>(s.r), static_cast<int>(s.s), s.oh, s.ow, static_cast<int>(s.pad_h),
+            static_cast<int>(s.pad_w), static_cast<int>(s.stride_h), static_cast<int>(s.stride_w),
+            static_cast<int>(s.dil_h), static_cast<int>(s.dil_w), static_cast<ck::Act>(s.activation), dt, st));
+    } else {
+        ITSCAM_RETURN_IF_ERROR(cx.steps[L.step].fn(st));
+        ITSCAM_CUDA_CHECK(cudaMemcpy2DAsync(ref.get(), s.k * es, y, ldy * es, s.k * es, rows_y,
+                                            cudaMemcpyDeviceToDevice, st));
+    }
     auto* sums = static_cast<double*>(acc.get());
     std::vector<bool> ran(plans, false);
     for (int i = 0; i < plans; ++i) {

@@ -199,10 +199,10 @@ struct CudaLowering {
         int fused_engines = 0;                     // execution plans cuDNN finalized for fused convolutions
     } compile_times;
     // The latency kernels: our depthwise and stem convolutions, the fused detect head, Split inputs placed in Concat
-    // buffers and strided inputs through fused cuDNN graphs. Measured on the H200 (docs/cuda.md): a clear gain at
-    // batch 1 (0.75 -> 0.59 ms per replay), a loss at batch 32-128 that is not yet understood, so by default they
-    // are on for batch 1 only, unless the compile autotunes: then it builds the graph both ways and keeps the faster
-    // (cuda_backend.cpp), and a plan's tuning text records which. ITSCAM_CUDA_LATENCY_KERNELS=on|off overrides both.
+    // buffers and strided inputs through fused cuDNN graphs. On by default at every batch size since the stem kernel
+    // was rewritten (H100, 2026-12-06: 0.47 against 0.71 ms per replay at batch 1, 4.18 against 6.75 ms at batch 64;
+    // docs/cuda.md). A compile that autotunes builds the graph both ways and keeps the faster (cuda_backend.cpp), and
+    // a plan's tuning text records which. ITSCAM_CUDA_LATENCY_KERNELS=on|off overrides both.
     bool latency_kernels = false;
     // Where the compile measured both ways: the median GPU time per replay with them on and off (tuning_text()).
     double latency_on_ms = 0, latency_off_ms = 0;

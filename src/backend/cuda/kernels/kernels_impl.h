@@ -119,6 +119,14 @@ cudaError_t dfl_decode(const void* x, const float* w, void* y, int64_t N, int64_
 // every element of a rows x cols view (row pitch ld); diff_squares adds sum((a - b)^2) to acc[0] and sum(b^2) to
 // acc[1] (device doubles, zeroed by the caller) over two rows x cols views. A non-finite difference counts as 1e30.
 cudaError_t fill_pattern(void* p, DT dt, int64_t rows, int64_t cols, int64_t ld, uint32_t seed, cudaStream_t stream);
+// A direct convolution, one thread per output value with float sums (verify.cu): the reference for a layer that has
+// no legacy path to compare a fused engine with (a strided input no cuDNN algorithm takes). NHWC views x (ldx), res
+// (ldr, or null) and y (ldy); w [K, R, S, C] and bias [K] (or null) dense, all of dtype dt;
+//   y[p, k] = act(sum x * w + bias[k]) (+ res[p, k]).
+cudaError_t conv_reference_nhwc(const void* x, int64_t ldx, const void* w, const void* bias, const void* res,
+                                int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C,
+                                int64_t K, int R, int S, int64_t OH, int64_t OW, int pad_h, int pad_w, int stride_h,
+                                int stride_w, int dil_h, int dil_w, Act act, DT dt, cudaStream_t stream);
 cudaError_t diff_squares(const void* a, int64_t lda, const void* b, int64_t ldb, DT dt, int64_t rows, int64_t cols,
                          double* acc, cudaStream_t stream);
 
