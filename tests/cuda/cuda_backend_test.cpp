@@ -334,8 +334,8 @@ TEST(CudaBackend, TuningTextLatencyLine) {
 
 // An autotuning plan build (tune_alternatives) builds the graph with and without the latency kernels, times the
 // replays and keeps the faster; the tuning records the choice and both times, and a compile from that tuning (a
-// plan's load) makes the same choice without timing again. Batch 8: the size at which the old batch-1 rule turned
-// them off untimed.
+// plan's load) makes the same choice without timing again. Batch 8: the size at which the batch-1 rule of before
+// 2026-12-06 turned them off untimed.
 TEST(CudaBackend, AutotunedCompileKeepsTheFasterLatencyChoice) {
     REQUIRE_GPU();
     if (std::getenv("ITSCAM_CUDA_LATENCY_KERNELS")) GTEST_SKIP() << "ITSCAM_CUDA_LATENCY_KERNELS forces the choice";
@@ -387,9 +387,15 @@ TEST(CudaBackend, DeviceTimesAndBinding) {
 
 // fp16 at batch 8: the Detector's GPU letterbox writes the engine's NHWC convolution input itself (the graph skips
 // its "to NHWC" step; checked byte for byte at create()), and finds what the fp32-input path finds
-// (ITSCAM_CUDA_DIRECT_INPUT=0), on the bus golden image in every slot of the batch.
+// (ITSCAM_CUDA_DIRECT_INPUT=0), on the bus golden image in every slot of the batch. Only a graph without the latency
+// kernels converts its input (with them, the stem kernel reads the fp32 NCHW input itself), so they are off here.
 TEST(CudaBackend, DirectNhwcInputGivesTheSameDetections) {
     REQUIRE_GPU();
+    if (std::getenv("ITSCAM_CUDA_LATENCY_KERNELS")) GTEST_SKIP() << "ITSCAM_CUDA_LATENCY_KERNELS is set outside";
+    setenv("ITSCAM_CUDA_LATENCY_KERNELS", "off", 1);
+    struct Restore {
+        ~Restore() { unsetenv("ITSCAM_CUDA_LATENCY_KERNELS"); }
+    } restore;
     const Tensor in = golden_input("bus");
     if (!in.defined()) GTEST_SKIP() << "no bus golden input under " << golden_dir();
     const int64_t h = in.dim(2), w = in.dim(3);
@@ -415,7 +421,8 @@ TEST(CudaBackend, DirectNhwcInputGivesTheSameDetections) {
     auto direct = make(true), plain = make(false);
     ASSERT_TRUE(direct && plain);
     ASSERT_TRUE(direct->gpu_pre_post());
-    EXPECT_TRUE(direct->direct_input()) << "the fp16 batch-8 graph converts its input first: the letterbox can write it";
+    EXPECT_TRUE(direct->direct_input())
+        << "the fp16 batch-8 graph without latency kernels converts its input first: the letterbox can write it";
     EXPECT_FALSE(plain->direct_input());
     auto a = direct->detect(images);
     auto b = plain->detect(images);

@@ -142,12 +142,17 @@ public:
         bool on = choice.use.on;
         auto compiled = compile_variant(g, opt, on);
         if (!compiled.is_ok() && on && choice.by_rule) {
-            std::fprintf(stderr, "cuda: batch %lld: compiling with the latency kernels failed (%s); compiling without\n",
-                         static_cast<long long>(cuda::graph_batch(g)), compiled.status().to_string().c_str());
-            on = false;
-            compiled = compile_variant(g, opt, on);
-            if (compiled.is_ok() && choice.measure_both)  // nothing to measure against
-                return std::unique_ptr<CompiledGraph>(std::move(compiled).value());
+            // A graph the backend cannot run at all fails the same way without them: report the first error then.
+            auto without = compile_variant(g, opt, false);
+            if (without.is_ok()) {
+                std::fprintf(stderr, "cuda: batch %lld: the graph does not compile with the latency kernels (%s); "
+                                     "compiled without them\n",
+                             static_cast<long long>(cuda::graph_batch(g)), compiled.status().to_string().c_str());
+                if (choice.measure_both)  // nothing to measure against
+                    return std::unique_ptr<CompiledGraph>(std::move(without).value());
+                on = false;
+                compiled = std::move(without);
+            }
         }
         ITSCAM_ASSIGN_OR_RETURN(auto first, std::move(compiled));
         if (!choice.measure_both) {
