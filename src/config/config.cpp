@@ -280,6 +280,7 @@ const std::vector<Field<PipelineConfig>>& pipeline_fields() {
         {"decode_slots", &P::decode_slots},
         {"decode", &P::decode},
         {"inference_workers", &P::inference_workers},
+        {"max_inference_workers", &P::max_inference_workers},
         {"skip_nonref_under_overload", &P::skip_nonref_under_overload},
         {"stall_timeout_s", &P::stall_timeout_s},
         {"reconnect_initial_s", &P::reconnect_initial_s},

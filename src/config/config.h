@@ -178,6 +178,10 @@ struct PipelineConfig {
     // fails falls back to the CPU with a log line and a metric). Cameras may override it (CameraConfig::decode).
     std::string decode = "auto";
     int inference_workers = 1;               // per device
+    // Workers per device that take batches only under queueing pressure (pipeline_workers.cpp): up to this many in
+    // all, the ones past inference_workers are built at start and parked until a full batch waits while every
+    // regular worker of the device is busy. 0: inference_workers (no growth).
+    int max_inference_workers = 0;
     // Under overload, a camera whose queue keeps dropping frames has its decoder skip the non-reference frames
     // (pipeline/decode_thinning.h); CPU decoding only. false: every frame is decoded whatever is served.
     bool skip_nonref_under_overload = true;

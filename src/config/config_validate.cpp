@@ -111,6 +111,12 @@ Status validate_pipeline(const PipelineConfig& pl, const Provenance* p) {
     if (pl.decode != "auto" && pl.decode != "cpu" && pl.decode != "nvdec")
         return config_error(p, k + "decode", "expected auto, cpu or nvdec, got " + quote_for_message(pl.decode));
     ITSCAM_RETURN_IF_ERROR(check_int(p, k + "inference_workers", pl.inference_workers, 1, 1024));
+    ITSCAM_RETURN_IF_ERROR(check_int(p, k + "max_inference_workers", pl.max_inference_workers, 0, 1024));
+    if (pl.max_inference_workers > 0 && pl.max_inference_workers < pl.inference_workers)
+        return config_error(p, k + "max_inference_workers",
+                            "must be 0 (no growth) or at least inference_workers (" +
+                                std::to_string(pl.inference_workers) + "), got " +
+                                std::to_string(pl.max_inference_workers));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "stall_timeout_s", pl.stall_timeout_s));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "latency_window_s", pl.latency_window_s));
     ITSCAM_RETURN_IF_ERROR(check_positive(p, k + "reconnect_initial_s", pl.reconnect_initial_s));

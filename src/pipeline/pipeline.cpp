@@ -414,7 +414,9 @@ PipelineSnapshot Pipeline::snapshot() const {
         ds.fallback_batches = d->fallback_batches.load();
         ds.handoffs = d->handoffs.load();
         ds.workers = d->workers.load();
-        ds.busy_fraction = d->busy.fraction(ds.workers);
+        ds.elastic_workers = d->elastic_workers.load();
+        ds.elastic_batches = d->elastic_batches.load();
+        ds.busy_fraction = d->busy.fraction(ds.workers - ds.elastic_workers);
         device::Device* hw = d->hw.load();
         if (P.cfg.settings.ENABLE_CUDA_STREAMS_MONITORING && hw)
             for (const device::StreamStats& st : hw->stream_stats())

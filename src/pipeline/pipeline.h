@@ -65,8 +65,12 @@ struct DeviceSnapshot {
     // Batches this device's workers handed to another device's, whose circuit was closed, while this one's could not
     // serve them (instead of the fallback).
     int64_t handoffs = 0;
-    double busy_fraction = 0;      // share of wall time the device's workers spent in inference (last 5 s)
-    int workers = 0;
+    // Share of wall time the device's regular workers spent in inference (last 5 s; elastic workers' batches count as
+    // busy time too, so under pressure it reaches 1).
+    double busy_fraction = 0;
+    int workers = 0;               // the elastic ones included
+    int elastic_workers = 0;       // past inference_workers (pipeline.max_inference_workers)
+    int64_t elastic_batches = 0;   // batches those took, under queueing pressure
     // ENABLE_CUDA_STREAMS_MONITORING only (else empty): the device's streams in use (leased now, or with finished
     // work) with their busy time and queue depth (device/device.h). Streams are process-wide: they count the work
     // of every pipeline on the device.

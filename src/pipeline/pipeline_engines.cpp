@@ -133,6 +133,10 @@ Status Pipeline::Impl::load_engines() {
         for (int b = 1; b <= bo.max_batch; b *= 2) bo.preferred_batch_sizes.push_back(b);
 
     const int workers_per_dev = std::max(1, cfg.pipeline.inference_workers);
+    // Elastic workers (max_inference_workers) are built like the others, engines and warm-up included, so that one
+    // joins in within a millisecond of the pressure instead of after an engine build (tens of seconds on a GPU
+    // without a tuned plan). They get the regular workers' thread count: on the CPU they share those cores.
+    const int all_per_dev = std::max(workers_per_dev, cfg.pipeline.max_inference_workers);
     for (const auto& m : models) {
         auto g = std::make_unique<ModelGroup>();
         g->model_path = m;
@@ -143,10 +147,15 @@ Status Pipeline::Impl::load_engines() {
                 ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(dev->name));
                 dev->hw = hw;
             }
-            for (int wi = 0; wi < workers_per_dev; ++wi) {
+            auto& set = g->sets[dev.get()];
+            set = std::make_unique<WorkerSet>();
+            set->regular = workers_per_dev;
+            for (int wi = 0; wi < all_per_dev; ++wi) {
                 auto w = std::make_unique<Worker>();
                 w->group = g.get();
                 w->dev = dev.get();
+                w->set = set.get();
+                w->elastic = wi >= workers_per_dev;
                 w->threads = cfg.threads > 0 ? std::max(1, cfg.threads / workers_per_dev) : 0;
                 for (int b : sizes) {
                     ITSCAM_ASSIGN_OR_RETURN(auto d,
@@ -188,6 +197,7 @@ Status Pipeline::Impl::load_engines() {
                         }
                     }
                 dev->workers++;
+                if (w->elastic) dev->elastic_workers++;
                 P.workers.push_back(std::move(w));
             }
         }

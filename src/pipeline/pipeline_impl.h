@@ -35,15 +35,26 @@ struct Device {
     std::atomic<device::Device*> hw{nullptr};  // from the device registry at load (null before)
     std::unique_ptr<CircuitBreaker> breaker;
     std::atomic<int64_t> batches{0}, frames{0}, failures{0}, fallback_batches{0}, handoffs{0};
-    std::atomic<int> workers{0};
+    std::atomic<int64_t> elastic_batches{0};  // batches the workers past inference_workers took (under pressure)
+    std::atomic<int> workers{0};              // all of them, the elastic ones included
+    std::atomic<int> elastic_workers{0};
     BusyMeter busy;
 };
 
 struct Camera;
 
+// The workers of one model group on one device: how many are regular (take batches whenever they are free) and how
+// many of those are processing a batch right now. An elastic worker (max_inference_workers) takes a batch only while
+// a full one waits and every regular worker is busy.
+struct WorkerSet {
+    int regular = 0;
+    std::atomic<int> busy{0};  // regular workers inside process()
+};
+
 struct ModelGroup {
     std::string model_path;
     std::unique_ptr<BatchScheduler> sched;
+    std::map<const Device*, std::unique_ptr<WorkerSet>> sets;  // filled at load, read-only after
     std::vector<std::string> names;
     std::atomic<bool> degraded{false};
     std::atomic<float> min_conf{0.25f};
@@ -120,6 +131,8 @@ struct StagingPools {
 struct Worker {
     ModelGroup* group = nullptr;
     Device* dev = nullptr;
+    WorkerSet* set = nullptr;  // its group's workers on its device
+    bool elastic = false;      // past inference_workers: parked until queueing pressure
     int threads = 0;
     // The activations of every engine of this worker (its batch sizes, its fallback's): they run one at a time, on
     // the worker's thread, so they share one arena as large as the largest needs.
@@ -212,6 +225,7 @@ struct Pipeline::Impl {
     // asked for it; the outcome is recorded on the breaker.
     Status probe(Worker& w);
     void worker_loop(Worker& w);
+    bool under_pressure(const Worker& w) const;
 
     // pipeline_analytics.cpp
     // The camera's tracker and counters for one processed frame: `all` are the frame's detections above the

@@ -4,8 +4,10 @@
 // without one to the fallback's detectors. The detections go to the cameras' latest records, the sinks and the
 // counters.
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include "device/device_name.h"
 #include "pipeline/frame_host.h"
@@ -220,8 +222,18 @@ Status Pipeline::Impl::probe(Worker& w) {
     return st;
 }
 
+// An elastic worker's pressure: a full batch waits while every regular worker of its group and device is busy (a free
+// one would have taken it: next_batch() dispatches a full batch at once).
+bool Pipeline::Impl::under_pressure(const Worker& w) const {
+    return w.set->busy.load() >= w.set->regular && w.group->sched->pending() >= w.group->sched->options().max_batch;
+}
+
 void Pipeline::Impl::worker_loop(Worker& w) {
     for (;;) {
+        // Parked: an elastic worker looks for pressure every millisecond (a lock and two loads), and leaves when the
+        // pipeline stops (then it helps drain, or finds the scheduler stopped).
+        while (w.elastic && !stopping.load() && !under_pressure(w))
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         // While this device's circuit is not closed and another device's is, take no batch: it would only be handed
         // back. The trials the breaker admits after its recovery timeout run on a blank frame instead (probe()), so
         // the device recovers whatever the traffic: with a faster device waiting for every batch, a trial that waits
@@ -234,7 +246,14 @@ void Pipeline::Impl::worker_loop(Worker& w) {
         }
         Batch b = w.group->sched->next_batch();
         if (b.frames.empty()) return;
+        if (w.elastic) {
+            w.dev->elastic_batches++;
+            process(w, b);
+            continue;
+        }
+        w.set->busy++;
         process(w, b);
+        w.set->busy--;
     }
 }
 

@@ -130,6 +130,8 @@ json performance_json(const PipelineSnapshot& s, const GpuSelection& gpus) {
                             {"handoff_batches", d.handoffs},
                             {"busy", d.busy_fraction},
                             {"workers", d.workers},
+                            {"elastic_workers", d.elastic_workers},
+                            {"elastic_batches", d.elastic_batches},
                             {"needs_rebuild", d.circuit_stats.needs_rebuild}});
     }
     j["devices"] = std::move(devs);

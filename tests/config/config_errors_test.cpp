@@ -92,6 +92,8 @@ TEST(ConfigErrors, Ranges) {
          "t.yaml:1:8: imgsz: must be 0 (the model's) or a multiple of 32 between 32 and 4096, got 8192"},
         {"pipeline:\n  max_batch_size: -1\n", "t.yaml:2:19: pipeline.max_batch_size: must be between 0 and 1024, got -1"},
         {"pipeline:\n  decode_slots: -2\n", "t.yaml:2:17: pipeline.decode_slots: must be between -1 and 4096, got -2"},
+        {"pipeline:\n  inference_workers: 3\n  max_inference_workers: 2\n",
+         "t.yaml:3:26: pipeline.max_inference_workers: must be 0 (no growth) or at least inference_workers (3), got 2"},
         {"pipeline:\n  max_batch_size: 2000\n",
          "t.yaml:2:19: pipeline.max_batch_size: must be between 0 and 1024, got 2000"},
         {"pipeline:\n  preferred_batch_sizes: [1, 2]\n",  // cpu: max_batch_size 0 resolves to 1

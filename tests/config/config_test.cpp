@@ -224,7 +224,8 @@ threads: 3
 model: m.onnx
 imgsz: 640
 pipeline: {max_batch_size: 16, preferred_batch_sizes: [4, 16], max_queue_delay_ms: 2.5, deadline_fraction: 0.25,
-           queue_capacity: 3, decode_threads: 2, decode_slots: 5, inference_workers: 2, stall_timeout_s: 4, reconnect_initial_s: 1,
+           queue_capacity: 3, decode_threads: 2, decode_slots: 5, inference_workers: 2, max_inference_workers: 3,
+           stall_timeout_s: 4, reconnect_initial_s: 1,
            reconnect_max_s: 8, nms_iou: 0.5, max_det: 100, skip_nonref_under_overload: false}
 fallback: {enabled: false, device: ref, imgsz: 320, max_fps: 5, threads: 2, model: small.onnx}
 sinks: [{type: jsonl, path: out.jsonl}, {type: jsonl}]
@@ -271,6 +272,8 @@ streaming:
     EXPECT_EQ(p.decode_threads, 2);
     EXPECT_EQ(p.decode_slots, 5);
     EXPECT_EQ(p.inference_workers, 2);
+    EXPECT_EQ(p.max_inference_workers, 3);
+    EXPECT_EQ(PipelineConfig{}.max_inference_workers, 0);
     EXPECT_FALSE(p.skip_nonref_under_overload);
     EXPECT_TRUE(PipelineConfig{}.skip_nonref_under_overload);
     EXPECT_EQ(p.stall_timeout_s, 4.0);

@@ -447,6 +447,43 @@ TEST(Pipeline, OverloadKeepsLatencyBoundedAndCountsDrops) {
     EXPECT_LE(mx, 2 * mn + 4);
 }
 
+// pipeline.max_inference_workers: a worker past inference_workers takes batches only under queueing pressure (a full
+// batch waiting while every regular worker is busy). Under light load it stays parked; under overload it serves.
+TEST(Pipeline, ElasticWorkerServesOnlyUnderPressure) {
+    if (!fs::exists(kModel)) GTEST_SKIP() << "model not found";
+    auto run = [](int cameras, int fps, double seconds) {
+        config::Config cfg = base_config();
+        cfg.pipeline.preferred_batch_sizes = {4};  // one engine per worker: a faster start
+        cfg.pipeline.inference_workers = 1;
+        cfg.pipeline.max_inference_workers = 2;
+        cfg.cameras.clear();
+        for (int i = 0; i < cameras; ++i)
+            cfg.cameras.push_back(camera("c" + std::to_string(i), "synthetic://640x360@" + std::to_string(fps)));
+        PipelineOptions po;
+        po.log = [](const std::string&) {};
+        auto p = Pipeline::create(cfg, po);
+        EXPECT_TRUE(p.is_ok()) << p.status().to_string();
+        if (!p.is_ok()) return PipelineSnapshot{};
+        EXPECT_TRUE((*p)->start().is_ok());
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+        PipelineSnapshot s = (*p)->snapshot();
+        (*p)->stop(false);
+        return s;
+    };
+    // Light: one camera at 2 fps (a frame every 500 ms, served in about 40 ms): never a full batch waiting.
+    const PipelineSnapshot light = run(1, 2, 3.0);
+    ASSERT_EQ(light.devices.size(), 1u);
+    EXPECT_EQ(light.devices[0].workers, 2);
+    EXPECT_EQ(light.devices[0].elastic_workers, 1);
+    EXPECT_GT(light.frames_processed, 0);
+    EXPECT_EQ(light.devices[0].elastic_batches, 0) << "the elastic worker served without pressure";
+    // Overload: 8 cameras at 30 fps, several times what one worker serves on 2 cores.
+    const PipelineSnapshot heavy = run(8, 30, 4.0);
+    ASSERT_EQ(heavy.devices.size(), 1u);
+    EXPECT_GT(heavy.devices[0].elastic_batches, 0) << "the elastic worker stayed parked under overload";
+    EXPECT_LT(heavy.devices[0].elastic_batches, heavy.devices[0].batches);
+}
+
 TEST(Pipeline, CamerasAddedAndRemovedAtRunTimeWithoutDisturbingOthers) {
     if (!fs::exists(kModel)) GTEST_SKIP() << "model not found";
     config::Config cfg = base_config();

@@ -35,6 +35,7 @@ struct PipeBenchArgs {
     double warmup_s = 5;
     double max_delay_ms = 0;
     int workers = 1;
+    int max_workers = 0;
     std::string decode = "auto";
     double unified_memory_ratio = config::Settings{}.UNIFIED_MEMORY_RATIO;
     std::string json_out;
@@ -86,6 +87,7 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
     if (cfg.pipeline.preferred_batch_sizes.back() != a.max_batch) cfg.pipeline.preferred_batch_sizes.push_back(a.max_batch);
     cfg.pipeline.max_queue_delay_ms = a.max_delay_ms;
     cfg.pipeline.inference_workers = a.workers;
+    cfg.pipeline.max_inference_workers = a.max_workers;
     cfg.pipeline.decode = a.decode;
     cfg.pipeline.skip_nonref_under_overload = a.skip_nonref;
     cfg.pipeline.decode_slots = a.decode_slots;
@@ -243,6 +245,8 @@ nlohmann::json run_one(const PipeBenchArgs& a, int ncam, int& rc) {
         dj["fps"] = static_cast<double>(d.frames - (before ? before->frames : 0)) / secs;
         dj["handoff_batches"] = d.handoffs - (before ? before->handoffs : 0);
         dj["fallback_batches"] = d.fallback_batches - (before ? before->fallback_batches : 0);
+        dj["elastic_workers"] = d.elastic_workers;
+        dj["elastic_batches"] = d.elastic_batches - (before ? before->elastic_batches : 0);
         dj["busy"] = d.busy_fraction;
         dj["circuit"] = pipeline::circuit_state_name(d.circuit);
         j["devices"].push_back(dj);
@@ -319,6 +323,10 @@ int run_bench_pipeline(const PipeBenchArgs& args) {
                         waits > 0 ? 1e3 * j["decode_slot_wait_s"].get<double>() / static_cast<double>(waits) : 0.0);
         else
             std::printf("; decode slots unlimited");
+        for (const auto& d : j["devices"])
+            if (d["elastic_workers"].get<int>() > 0)
+                std::printf("; %s: %d elastic worker(s) took %lld batches", d["name"].get<std::string>().c_str(),
+                            d["elastic_workers"].get<int>(), static_cast<long long>(d["elastic_batches"].get<int64_t>()));
         std::printf("\n");
         if (j["devices"].size() > 1) {
             std::printf("        per device:");
@@ -366,6 +374,11 @@ RunFn add_bench_pipeline_command(CLI::App& app) {
     app.add_option("--max-delay-ms", a->max_delay_ms, "Batcher deadline (0: half a frame interval)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--workers", a->workers, "Inference workers")->check(CLI::Range(1, 64))->capture_default_str();
+    app.add_option("--max-workers", a->max_workers,
+                   "pipeline.max_inference_workers: workers per device in all, the ones past --workers taking batches "
+                   "only under queueing pressure (0: no growth)")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
     app.add_option("--decode", a->decode, "Where the clip is decoded: auto | cpu | nvdec (nvdec: GPU devices only)")
         ->check(CLI::IsMember({"auto", "cpu", "nvdec"}))
         ->capture_default_str();
