@@ -714,6 +714,79 @@ TEST_P(CudaKernels, ConvReferenceNhwc) {
     expect_close(y.get(), ref, dt, "conv_reference_nhwc", 5e-5);
 }
 
+// The tensor-core implicit-GEMM convolution (kernels/igemm_conv.cu, fp16 only) against a CPU loop: strided input,
+// output and residual views, stride 2, 8 channels (half a k-chunk), a channel count of 8 mod 16, an output wider
+// than one 64-channel slice and one that is not a multiple of it, 1x1 and 3x3, and enough pixels that the persistent
+// CTAs loop over several tiles.
+TEST(CudaKernelsF16, IgemmConvNhwc) {
+    if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+    const DT dt = DT::kF16;
+    struct Case {
+        int64_t N, H, W, C, ldx, K, ldy, ldr, k, s;
+        bool bias, residual;
+        Act act;
+    };
+    const Case cases[] = {
+        {2, 18, 21, 16, 48, 8, 8, 8, 3, 1, true, false, Act::kSiLU},      // 16 -> 8 on a strided input
+        {1, 20, 19, 16, 16, 32, 32, 32, 3, 2, true, false, Act::kReLU},   // stride 2
+        {2, 9, 13, 8, 8, 16, 32, 24, 3, 1, true, true, Act::kSiLU},       // 8 channels, strided output and residual
+        {1, 7, 9, 48, 48, 64, 64, 64, 1, 1, false, false, Act::kSiLU},    // 1x1, no bias
+        {1, 6, 7, 32, 40, 80, 96, 80, 3, 1, true, true, Act::kSigmoid},   // two slices: 64 + 16 channels
+        {1, 5, 11, 24, 24, 40, 40, 40, 1, 1, true, false, Act::kNone},    // 24 = 16 + 8 channels; 5 of 8 tiles
+        {4, 400, 400, 8, 8, 8, 8, 8, 1, 1, true, true, Act::kSiLU},       // 640,000 pixels: CTAs loop over tiles
+    };
+    uint32_t seed = 400;
+    for (const Case& c : cases) {
+        const int64_t pad = c.k / 2;
+        const int64_t OH = (c.H + 2 * pad - c.k) / c.s + 1, OW = (c.W + 2 * pad - c.k) / c.s + 1;
+        const std::vector<float> hx = quant(rnd(c.N * c.H * c.W * c.ldx, seed++, -1.f, 1.f), dt);
+        const std::vector<float> hw = quant(rnd(c.K * c.k * c.k * c.C, seed++, -0.5f, 0.5f), dt);  // [K, k, k, C]
+        const std::vector<float> hb = rnd(c.K, seed++, -1.f, 1.f);
+        const std::vector<float> hr = quant(rnd(c.N * OH * OW * c.ldr, seed++, -1.f, 1.f), dt);
+        const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
+        DevBuf x(hx, dt), w(hw, dt), r(hr, dt), y(hy0, dt);
+        DevArr<float> b(hb);
+        const std::string what = "igemm C=" + std::to_string(c.C) + " K=" + std::to_string(c.K) +
+                                 " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
+        ASSERT_TRUE(igemm_conv_supported(c.N, c.H, c.W, c.C, c.ldx, c.K, OH, OW, c.ldy, c.residual ? c.ldr : 0,
+                                         static_cast<int>(c.k), static_cast<int>(c.k), 1, 1))
+            << what;
+        ASSERT_EQ(igemm_conv_nhwc(x.at(), c.ldx, w.at(), c.bias ? b.p : nullptr, c.residual ? r.at() : nullptr, c.ldr,
+                                  y.at(), c.ldy, c.N, c.H, c.W, c.C, c.K, OH, OW, static_cast<int>(c.k),
+                                  static_cast<int>(c.k), static_cast<int>(c.s), static_cast<int>(c.s),
+                                  static_cast<int>(pad), static_cast<int>(pad), c.act, 0.f, nullptr),
+                  cudaSuccess)
+            << what;
+        std::vector<float> ref = hy0;  // channels past K in a strided output stay as they were
+        for (int64_t p = 0; p < c.N * OH * OW; ++p) {
+            const int64_t ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
+            for (int64_t k = 0; k < c.K; ++k) {
+                double acc = c.bias ? hb[k] : 0.0;
+                for (int64_t i = 0; i < c.k; ++i)
+                    for (int64_t j = 0; j < c.k; ++j) {
+                        const int64_t ih = oh * c.s - pad + i, iw = ow * c.s - pad + j;
+                        if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                        const float* xp = &hx[((n * c.H + ih) * c.W + iw) * c.ldx];
+                        const float* wp = &hw[((k * c.k + i) * c.k + j) * c.C];
+                        for (int64_t ch = 0; ch < c.C; ++ch) acc += xp[ch] * wp[ch];
+                    }
+                float v = act_ref(static_cast<float>(acc), c.act, 0.f);
+                if (c.residual) v += hr[p * c.ldr + k];
+                ref[p * c.ldy + k] = v;
+            }
+        }
+        expect_close(y.get(), ref, dt, what);
+    }
+    // Shapes it does not take are refused, not computed wrongly.
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 12, 12, 16, 8, 8, 16, 0, 3, 3, 1, 1));  // C not a multiple of 8
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 5, 5, 1, 1));  // 5x5
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 3, 3, 2, 2));  // dilation
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 256, 256, 64, 8, 8, 64, 0, 3, 3, 1, 1));  // weights past 96 KB
+    EXPECT_EQ(igemm_conv_nhwc(nullptr, 12, nullptr, nullptr, nullptr, 0, nullptr, 16, 1, 8, 8, 12, 16, 8, 8, 3, 3, 1, 1,
+                              1, 1, Act::kNone, 0.f, nullptr),
+              cudaErrorInvalidValue);
+}
+
 TEST_P(CudaKernels, ZeroSizes) {
     const DT dt = GetParam();
     EXPECT_EQ(conv_epilogue(nullptr, 8, nullptr, 8, nullptr, nullptr, 8, 0, 8, Act::kSiLU, 0.f, dt, nullptr),

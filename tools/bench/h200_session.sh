@@ -7,7 +7,8 @@
 #   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
 # Stages (default all): build tests bench e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
-# BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all).
+# BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
+# assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
@@ -64,14 +65,27 @@ if has bench; then
   mkdir -p devdata/plans_cuda
   $I optimize --input-dir devdata/portable --output-dir devdata/plans_cuda --device cuda:0 --target-performance fast \
      --batch-sizes $BATCHES 2>&1 | tail -8 | tee -a "$OUT/summary.txt"
-  echo "fused convolutions per batch size (of 87): $(strings $CPLAN 2>/dev/null | grep -o 'fused=' | wc -l) in all" \
-    | tee -a "$OUT/summary.txt"
+  # Convolutions on a fused cuDNN graph and on our implicit-GEMM kernel, over all batch sizes (87 per batch size).
+  echo "fused convolutions: $(strings $CPLAN 2>/dev/null | grep -o 'fused=' | wc -l);" \
+    "implicit-GEMM convolutions: $(strings $CPLAN 2>/dev/null | grep -o ' igemm' | wc -l) in all" | tee -a "$OUT/summary.txt"
   # Each batch size's latency-kernel choice and the replay times behind it (cuda_backend.cpp, docs/cuda.md).
   strings $CPLAN 2>/dev/null | grep -o 'latency_kernels [^\\"]*' | tee -a "$OUT/summary.txt"
   $I bench model --model $CPLAN --device cuda:0 --precision fp16 --batch $BATCHES --iters 100 --warmup 20 \
      --e2e --json "$OUT/ours.json" 2>&1 | tee -a "$OUT/summary.txt"
   $PY bench/torch_peer.py --model devdata/models/yolo11n.onnx --batch $BATCHES --iters 100 --json "$OUT/torch_peer.json" \
      2>&1 | tail -12 | tee -a "$OUT/summary.txt"
+  if [ -n "${AB_ENV:-}" ]; then
+    # A/B in the same run: a second plan built and benchmarked under AB_ENV (e.g. ITSCAM_CUDA_IGEMM=0, the
+    # convolutions without our implicit-GEMM kernel), then ours again, so drift shows.
+    log "bench: A/B plan under $AB_ENV"
+    mkdir -p devdata/plans_cuda_ab
+    env $AB_ENV $I optimize --input-dir devdata/portable --output-dir devdata/plans_cuda_ab --device cuda:0 \
+      --target-performance fast --batch-sizes $BATCHES 2>&1 | tail -3 | tee -a "$OUT/summary.txt"
+    env $AB_ENV $I bench model --model devdata/plans_cuda_ab/yolo11n.plan --device cuda:0 --precision fp16 \
+      --batch $BATCHES --iters 100 --warmup 20 --json "$OUT/ours_ab.json" 2>&1 | tee -a "$OUT/summary.txt"
+    $I bench model --model $CPLAN --device cuda:0 --precision fp16 --batch $BATCHES --iters 100 --warmup 20 2>&1 \
+      | tee -a "$OUT/summary.txt"
+  fi
 fi
 
 if has e2e; then

@@ -5,9 +5,11 @@
 //    legacy convolution + epilogue, keeping the fastest; an engine whose output differs from the legacy path's (or a
 //    direct reference convolution's, where only the fused path takes the input) on the layer is never kept
 //    (fused_check.h), and a plan naming one is refused;
+//  - our implicit-GEMM kernel (kernels/igemm_conv.cu) where it takes the layer: the plan's word, or timed against
+//    the choice above and kept if faster, after the same kind of output check;
 //  - then one convolution workspace sized for the largest choice, reserved against the device's memory budget.
-// And the tuning text a plan stores ("<node> algo=<n>", "<node> fused=<engine>" or both per convolution), read back
-// here.
+// And the tuning text a plan stores ("<node> algo=<n>", "<node> fused=<engine>" or both per convolution, then
+// " igemm" where our kernel runs it), read back here.
 #include "backend/cuda/autotune.h"
 
 #include <cudnn.h>
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -35,10 +38,15 @@ constexpr std::string_view kLatencyKey = "latency_kernels";
 // fused=<p>": a fused convolution keeps its legacy algorithm, the reference its fused engines are checked against at
 // load). Plans written before that hold "fused=<p>" alone; autotune_convolutions() then picks the legacy algorithm
 // by cuDNN's heuristic.
+// A trailing " igemm" puts the convolution on our implicit-GEMM kernel (kernels/igemm_conv.cu); its algo= is then
+// the reference at load, as for a fused one.
 struct PlannedTuning {
     std::map<std::string, cudnnConvolutionFwdAlgo_t> algo;
     std::map<std::string, int> fused;
+    std::set<std::string> igemm;
 };
+
+constexpr std::string_view kIgemmToken = " igemm";
 
 PlannedTuning parse_tuning(const std::string& tuning) {
     PlannedTuning t;
@@ -47,9 +55,13 @@ PlannedTuning parse_tuning(const std::string& tuning) {
         std::string line;
         while (std::getline(is, line)) {
             const size_t eq = line.rfind(" algo="), fu = line.rfind(" fused=");
-            const size_t name_end = std::min(eq, fu);
+            const bool igemm = line.size() > kIgemmToken.size() &&
+                               line.compare(line.size() - kIgemmToken.size(), kIgemmToken.size(), kIgemmToken) == 0;
+            const size_t ig = igemm ? line.size() - kIgemmToken.size() : std::string::npos;
+            const size_t name_end = std::min({eq, fu, ig});
             if (name_end == std::string::npos) continue;
             const std::string node = line.substr(0, name_end);
+            if (igemm) t.igemm.insert(node);
             if (eq != std::string::npos)
                 t.algo[node] = static_cast<cudnnConvolutionFwdAlgo_t>(std::atoi(line.c_str() + eq + 6));
             if (fu != std::string::npos) t.fused[node] = std::atoi(line.c_str() + fu + 7);
@@ -156,6 +168,39 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
     return Status::ok();
 }
 
+// Our implicit-GEMM kernel on one convolution that it takes (L.igemm_ok): the plan's word, or (autotuning) timed
+// against the choice made so far (cuDNN's legacy algorithm + epilogue, or its fused engine), keeping the faster. Its
+// output is checked against the direct reference convolution either way (fused_check.h).
+Status choose_igemm(CudaLowering& cx, const std::set<std::string>& planned_igemm, bool planned, ConvLayer& L,
+                    bool find) {
+    const bool from_plan = planned_igemm.count(L.node) > 0;
+    if (!L.igemm_ok) {
+        if (from_plan)
+            return invalid_argument("the plan puts convolution '" + L.node +
+                                    "' on the implicit-GEMM kernel, which does not take it here (ITSCAM_CUDA_IGEMM=0, "
+                                    "or another graph): rebuild the plan with `itscam optimize`");
+        return Status::ok();
+    }
+    if (planned ? !from_plan : !find) return Status::ok();
+    ITSCAM_ASSIGN_OR_RETURN(const double err, igemm_error(cx, L));
+    if (!(err <= kFusedMaxNmse)) {
+        if (from_plan)
+            return internal_error("the implicit-GEMM kernel computes a different result for convolution '" + L.node +
+                                  "' on this GPU (normalized error " + std::to_string(err) + ")");
+        return Status::ok();
+    }
+    if (from_plan) {
+        L.use_igemm = true;
+        return Status::ok();
+    }
+    L.use_igemm = false;
+    ITSCAM_ASSIGN_OR_RETURN(const double current, time_step(cx, L.step, 3));
+    L.use_igemm = true;
+    auto mine = time_step(cx, L.step, 3);
+    L.use_igemm = mine.is_ok() && *mine < current;
+    return Status::ok();
+}
+
 }  // namespace
 
 Status autotune_convolutions(CudaLowering& cx) {
@@ -217,7 +262,13 @@ Status autotune_convolutions(CudaLowering& cx) {
         }
         if (L->fusable)
             ITSCAM_RETURN_IF_ERROR(choose_fused(cx, tuned_fused_in, *L, find, tune_ws_bytes, tune_ws.get()));
-        if (L->fused_plan >= 0) {
+        ITSCAM_RETURN_IF_ERROR(choose_igemm(cx, plan.igemm, planned, *L, find));
+        if (L->use_igemm) {
+            // The legacy or fused choice stays in the plan as the reference; the step runs neither.
+            L->choice = "itscam implicit GEMM";
+            L->ws = 0;
+            ++cx.igemm_convs;
+        } else if (L->fused_plan >= 0) {
             L->ws = L->fused->workspace(L->fused_plan);
             L->choice = "fused " + L->fused->engine_name(L->fused_plan);
             ++cx.fused_convs;
@@ -249,6 +300,7 @@ std::string tuning_text(const CudaLowering& cx) {
         os << L->node;
         if (!L->must_fuse) os << " algo=" << static_cast<int>(L->algo);
         if (L->fused_plan >= 0) os << " fused=" << L->fused_plan;
+        if (L->use_igemm) os << kIgemmToken;
         os << "\n";
     }
     return os.str();

@@ -1,4 +1,5 @@
-// The output check behind every fused convolution the autotuner keeps (autotune.cpp): each cuDNN graph-API engine
+// The output check behind every fused convolution the autotuner keeps (autotune.cpp), and behind our implicit-GEMM
+// kernel where it is kept: each cuDNN graph-API engine
 // of a layer is run on the real layer, with the same deterministic inputs, next to the legacy convolution +
 // epilogue (or, for a layer whose strided input only the fused path takes, a direct reference convolution:
 // kernels/verify.cu), and its output compared. cuDNN can finalize an engine that computes the wrong thing for a
@@ -20,5 +21,9 @@ inline constexpr double kFusedMaxNmse = 1e-3;
 // L has none (must_fuse). L.fused must be set. Overwrites L's input (and residual) with a fixed pattern and its
 // output; run only while tuning, before any real input is written. Leaves L.fused_plan at -1.
 Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L);
+
+// The same check for our implicit-GEMM kernel on L (L.igemm_ok): its normalized squared error against the direct
+// reference convolution, on the same patterns. Leaves L.use_igemm as it was.
+Result<double> igemm_error(CudaLowering& cx, ConvLayer& L);
 
 }  // namespace itscam::cuda

@@ -101,6 +101,11 @@ struct ConvLayer {
     std::unique_ptr<FusedConv> fused;
     int fused_plan = -1;
     bool must_fuse = false;  // only the fused path takes this strided input
+    // Our implicit-GEMM kernel (kernels/igemm_conv.cu): set up for the shapes it takes, used where the autotune
+    // measures it faster than the cuDNN choice (or a plan says so). Reads x, writes y_final with bias_f32 (float),
+    // activation and res fused.
+    bool igemm_ok = false, use_igemm = false;
+    View bias_f32;
     int step = -1;
     std::string choice;  // for describe()
 };
@@ -192,6 +197,7 @@ struct CudaLowering {
     View input_nhwc;
     int fused_convs = 0;
     int fused_rejected = 0;  // fused engines dropped by the output check (fused_check.h)
+    int igemm_convs = 0;     // convolutions on our implicit-GEMM kernel
     // Where the compile's time went (seconds); ITSCAM_PROFILE prints it when the graph is captured (executor.cpp).
     struct CompileTimes {
         double lower = 0, allocate = 0, autotune = 0, verify = 0;

@@ -1,6 +1,6 @@
 // Conv on cuDNN, NHWC: the legacy API (autotuned algorithm) followed by our epilogue kernel (bias, activation,
-// residual, strided destination view), or the same layer as one fused cuDNN graph (cudnn_fused.h) where autotuning
-// (autotune.cpp) finds it faster. Depthwise and stem convolutions on the latency path go to ops/conv_latency.cpp.
+// residual, strided destination view), or the same layer as one fused cuDNN graph (cudnn_fused.h) or on our
+// implicit-GEMM kernel (kernels/igemm_conv.cu) where autotuning (autotune.cpp) finds either faster. Depthwise and stem convolutions on the latency path go to ops/conv_latency.cpp.
 #include <cudnn.h>
 
 #include <cstdlib>
@@ -99,11 +99,14 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
     ITSCAM_CUDNN_CHECK(cudnnSetConvolutionGroupCount(L->cd.get(), static_cast<int>(p.group)));
     ITSCAM_CUDNN_CHECK(
         cudnnSetConvolutionMathType(L->cd.get(), cx.act == DType::kF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    // The fused alternatives (a cuDNN graph, our implicit-GEMM kernel) write the final view themselves, with bias,
+    // activation and residual; both are checked at build time against a reference (fused_check.h).
     const char* fusion_env = std::getenv("ITSCAM_CUDNN_FUSION");
-    if (cx.act == DType::kF16 && p.group == 1 &&
-        (act == ck::Act::kNone || act == ck::Act::kSiLU || act == ck::Act::kReLU || act == ck::Act::kSigmoid) &&
-        !(fusion_env && std::string(fusion_env) == "0")) {
-        L->fusable = true;
+    const bool fusable_shape =
+        cx.act == DType::kF16 && p.group == 1 &&
+        (act == ck::Act::kNone || act == ck::Act::kSiLU || act == ck::Act::kReLU || act == ck::Act::kSigmoid);
+    if (fusable_shape) {
+        L->fusable = !(fusion_env && std::string(fusion_env) == "0");
         L->y_final = y;
         L->res = rv;
         if (n.num_inputs() > 2 && !n.inputs[2].empty()) {
@@ -180,6 +183,15 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                 cudnnSetTensor4dDescriptor(L->xd.get(), CUDNN_TENSOR_NHWC, dt, N, static_cast<int>(cin), H, W));
         }
     }
+    // Our implicit-GEMM kernel, where it takes the shape (kernels/igemm_conv.cu) and the views are 4-byte aligned.
+    const char* igemm_env = std::getenv("ITSCAM_CUDA_IGEMM");
+    const View& xi = L->x;
+    L->igemm_ok = fusable_shape && cin == p.c && !(igemm_env && std::string(igemm_env) == "0") && xi.off % 4 == 0 &&
+                  y.off % 4 == 0 && (!rv.valid() || rv.off % 4 == 0) &&
+                  ck::igemm_conv_supported(p.n, p.h, p.w, p.c, xi.ld, p.oc, p.oh, p.ow, y.ld, rv.valid() ? rv.ld : 0,
+                                           static_cast<int>(p.kh), static_cast<int>(p.kw), static_cast<int>(p.dh),
+                                           static_cast<int>(p.dw));
+    L->bias_f32 = bv;
     // cuDNN writes a packed result: straight into y when y is packed and no residual reads y's buffer region,
     // else into a temporary that the epilogue reads.
     const bool direct = y.ld == K;
@@ -201,7 +213,16 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
       << (rv.valid() ? " +residual" : "") << (x.ld != p.c ? " [strided in]" : "") << (!direct ? " [strided out]" : "");
     cx.add_step(
         n.name, d.str(), {layer->x.buf, wv.buf, bv.buf, rv.buf, tmp.buf, y.buf, layer->bias_act.buf},
-        [&cx, layer, tmp, y, bv, rv, nrows, K, act, alpha, kdt](cudaStream_t st) -> Status {
+        [&cx, layer, tmp, y, bv, rv, nrows, K, act, alpha, kdt, p](cudaStream_t st) -> Status {
+            if (layer->use_igemm)
+                return csl::cuda_status(
+                    ck::igemm_conv_nhwc(cx.ptr(layer->x), layer->x.ld, cx.ptr(View{layer->w_buf, 0, 0}),
+                                        bv.valid() ? static_cast<const float*>(cx.ptr(bv)) : nullptr,
+                                        rv.valid() ? cx.ptr(rv) : nullptr, rv.valid() ? rv.ld : 0, cx.ptr(y), y.ld,
+                                        p.n, p.h, p.w, p.c, p.oc, p.oh, p.ow, static_cast<int>(p.kh),
+                                        static_cast<int>(p.kw), static_cast<int>(p.sh), static_cast<int>(p.sw),
+                                        static_cast<int>(p.pt), static_cast<int>(p.pl), act, alpha, st),
+                    "igemm_conv_nhwc");
             if (layer->fused_plan >= 0)
                 return layer->fused->run(cx.cudnn.get(), layer->fused_plan, cx.ptr(layer->x),
                                          cx.ptr(View{layer->w_buf, 0, 0}), cx.ptr(layer->bias_act),
