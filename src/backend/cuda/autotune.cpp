@@ -19,8 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -168,6 +168,15 @@ Status choose_fused(CudaLowering& cx, const std::map<std::string, int>& tuned_fu
     return Status::ok();
 }
 
+// ITSCAM_CUDA_TUNE_LOG=1: each timed alternative of each convolution on stderr while autotuning (docs/cuda.md).
+bool tune_log() {
+    static const bool on = [] {
+        const char* v = std::getenv("ITSCAM_CUDA_TUNE_LOG");
+        return v && *v && std::string(v) != "0";
+    }();
+    return on;
+}
+
 // Our implicit-GEMM kernel on one convolution that it takes (L.igemm_ok): the plan's word, or (autotuning) timed
 // against the choice made so far (cuDNN's legacy algorithm + epilogue, or its fused engine), keeping the faster. Its
 // output is checked against the direct reference convolution either way (fused_check.h).
@@ -175,6 +184,7 @@ Status choose_igemm(CudaLowering& cx, const std::set<std::string>& planned_igemm
                     bool find) {
     const bool from_plan = planned_igemm.count(L.node) > 0;
     if (!L.igemm_ok) {
+        if (tune_log() && find) std::fprintf(stderr, "tune %s: implicit GEMM does not take it\n", L.node.c_str());
         if (from_plan)
             return invalid_argument("the plan puts convolution '" + L.node +
                                     "' on the implicit-GEMM kernel, which does not take it here (ITSCAM_CUDA_IGEMM=0, "
@@ -184,6 +194,7 @@ Status choose_igemm(CudaLowering& cx, const std::set<std::string>& planned_igemm
     if (planned ? !from_plan : !find) return Status::ok();
     ITSCAM_ASSIGN_OR_RETURN(const double err, igemm_error(cx, L));
     if (!(err <= kFusedMaxNmse)) {
+        if (tune_log()) std::fprintf(stderr, "tune %s: implicit GEMM output differs (error %.2e)\n", L.node.c_str(), err);
         if (from_plan)
             return internal_error("the implicit-GEMM kernel computes a different result for convolution '" + L.node +
                                   "' on this GPU (normalized error " + std::to_string(err) + ")");
@@ -198,6 +209,10 @@ Status choose_igemm(CudaLowering& cx, const std::set<std::string>& planned_igemm
     L.use_igemm = true;
     auto mine = time_step(cx, L.step, 3);
     L.use_igemm = mine.is_ok() && *mine < current;
+    if (tune_log())
+        std::fprintf(stderr, "tune %s: %s %.4f ms, implicit GEMM %.4f ms (error %.2e) -> %s\n", L.node.c_str(),
+                     L.fused_plan >= 0 ? "fused cuDNN" : "cuDNN + epilogue", current, mine.is_ok() ? *mine : -1.0,
+                     err, L.use_igemm ? "implicit GEMM" : "cuDNN");
     return Status::ok();
 }
 

@@ -15,6 +15,9 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "backend/cuda/kernels/kernels_common.cuh"
 #include "backend/cuda/kernels/kernels_impl.h"
@@ -25,6 +28,7 @@ namespace {
 
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kThreads = kWarps * 32;
+constexpr int kMaxSmem = 96 * 1024;  // the weights of one CTA's output-channel slice, in shared memory
 
 __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint2 b) {
     asm volatile(
@@ -181,22 +185,50 @@ constexpr int mt_for(int nt) {
     return nt <= 2 ? 4 : 2;
 }
 
+// The kernel's shared-memory limit, the GPU's SM count and the kernel's CTAs per SM for one (device, weight bytes):
+// worked out once, since the autotune times single launches and a per-launch occupancy query costs host time there.
+struct LaunchConfig {
+    int sms = 0;
+    int per_sm = 0;
+};
+
+template <typename Kernel>
+cudaError_t launch_config(Kernel kernel, size_t smem, LaunchConfig* out) {
+    static std::mutex mu;
+    static std::map<std::pair<int, size_t>, LaunchConfig> cache;  // one per kernel instantiation
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    std::lock_guard<std::mutex> lock(mu);
+    const auto it = cache.find({dev, smem});
+    if (it != cache.end()) {
+        *out = it->second;
+        return cudaSuccess;
+    }
+    LaunchConfig c;
+    // The limit is the largest any layer may need (igemm_conv_supported), not this layer's: a smaller limit set for a
+    // later layer would make a cached larger one fail to launch.
+    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem)) != cudaSuccess)
+        return e;
+    if ((e = cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return e;
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&c.per_sm, kernel, kThreads, smem)) != cudaSuccess) return e;
+    if (c.per_sm < 1) return cudaErrorInvalidConfiguration;
+    cache.emplace(std::make_pair(dev, smem), c);
+    *out = c;
+    return cudaSuccess;
+}
+
 template <int KS, int NT>
 cudaError_t launch(IgemmArgs a, cudaStream_t stream) {
     constexpr int MT = mt_for(NT);
     auto kernel = igemm_conv_kernel<KS, NT, MT>;
     a.tiles = (a.M + kWarps * MT * 16 - 1) / (kWarps * MT * 16);
     const size_t smem = static_cast<size_t>(KS * KS * a.CC * NT * 32) * sizeof(uint2);
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (e != cudaSuccess) return e;
-    int dev = 0, sms = 0, per_sm = 0;
-    if ((e = cudaGetDevice(&dev)) != cudaSuccess) return e;
-    if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return e;
-    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem)) != cudaSuccess) return e;
-    if (per_sm < 1) return cudaErrorInvalidConfiguration;
+    LaunchConfig cfg;
+    if (const cudaError_t e = launch_config(kernel, smem, &cfg); e != cudaSuccess) return e;
     const int slices = (a.K + NT * 8 - 1) / (NT * 8);
     // Enough CTAs to fill the GPU (each loads the weights once), no more than there are tiles.
-    const int want = std::max(1, sms * per_sm / slices);
+    const int want = std::max(1, cfg.sms * cfg.per_sm / slices);
     const dim3 grid(static_cast<unsigned>(std::min(a.tiles, want)), static_cast<unsigned>(slices));
     kernel<<<grid, kThreads, smem, stream>>>(a);
     return cudaGetLastError();
@@ -225,7 +257,7 @@ bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ld
     if (ldx < C || ldy < K || (ldr != 0 && ldr < K)) return false;
     const int64_t smem = kh * kw * ((C + 15) / 16) * nt_for(K) * 32 * static_cast<int64_t>(sizeof(uint2));
     // Every element offset fits 32 bits (the kernel's index type) and the weights fit shared memory.
-    return smem <= 96 * 1024 && detail::fits32(N * H * W * ldx) && detail::fits32(N * OH * OW * std::max(ldy, ldr)) &&
+    return smem <= kMaxSmem && detail::fits32(N * H * W * ldx) && detail::fits32(N * OH * OW * std::max(ldy, ldr)) &&
            detail::fits32(K * kh * kw * C);
 }
 
