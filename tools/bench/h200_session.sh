@@ -9,6 +9,7 @@
 # Stages (default all): build tests bench e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
+# VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log.
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
@@ -64,7 +65,7 @@ if has bench; then
   log "bench: optimize (cuda plans), ours vs PyTorch"
   mkdir -p devdata/plans_cuda
   $I optimize --input-dir devdata/portable --output-dir devdata/plans_cuda --device cuda:0 --target-performance fast \
-     --batch-sizes $BATCHES 2>&1 | tail -8 | tee -a "$OUT/summary.txt"
+     --batch-sizes $BATCHES 2>&1 | tee "$OUT/optimize.log" | tail -8 | tee -a "$OUT/summary.txt"
   # Convolutions on a fused cuDNN graph and on our implicit-GEMM kernel, over all batch sizes (87 per batch size).
   echo "fused convolutions: $(strings $CPLAN 2>/dev/null | grep -o 'fused=' | wc -l);" \
     "implicit-GEMM convolutions: $(strings $CPLAN 2>/dev/null | grep -o ' igemm' | wc -l) in all" | tee -a "$OUT/summary.txt"
@@ -113,7 +114,8 @@ for split in os.listdir(f"{src}/images"):
 PYEOF
   $I val --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 --precision fp16 --data devdata/coco128ppm \
     --json "$OUT/val_fp16.json" 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
-  $I val --model $PLAN --device cuda:0 --precision fp32 --data devdata/coco128ppm 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
+  [ "${VAL_FP32:-1}" = 1 ] &&
+    $I val --model $PLAN --device cuda:0 --precision fp32 --data devdata/coco128ppm 2>&1 | tail -1 | tee -a "$OUT/summary.txt"
 fi
 
 if has profile; then
