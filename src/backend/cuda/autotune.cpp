@@ -194,7 +194,8 @@ Status choose_igemm(CudaLowering& cx, const std::set<std::string>& planned_igemm
     if (planned ? !from_plan : !find) return Status::ok();
     ITSCAM_ASSIGN_OR_RETURN(const double err, igemm_error(cx, L));
     if (!(err <= kFusedMaxNmse)) {
-        if (tune_log()) std::fprintf(stderr, "tune %s: implicit GEMM output differs (error %.2e)\n", L.node.c_str(), err);
+        if (tune_log())
+            std::fprintf(stderr, "tune %s: implicit GEMM output differs (error %.2e)\n", L.node.c_str(), err);
         if (from_plan)
             return internal_error("the implicit-GEMM kernel computes a different result for convolution '" + L.node +
                                   "' on this GPU (normalized error " + std::to_string(err) + ")");

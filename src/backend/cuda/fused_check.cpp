@@ -24,6 +24,18 @@ cudaError_t reference_conv(CudaLowering& cx, ConvLayer& L, void* ref, cudaStream
         static_cast<ck::Act>(s.activation), ck::DT::kF16, st);
 }
 
+// The same deterministic inputs before every run of L (the residual may be the output's own buffer, updated in
+// place).
+Status fill_inputs(CudaLowering& cx, ConvLayer& L, cudaStream_t st) {
+    const FusedConvSpec& s = L.spec;
+    const int64_t ldx = s.ldx ? s.ldx : s.c, ldr = s.ldr ? s.ldr : s.k;
+    ITSCAM_CUDA_CHECK(ck::fill_pattern(cx.ptr(L.x), ck::DT::kF16, s.n * s.h * s.w, s.c, ldx, 0x1234u, st));
+    if (L.res.valid())
+        ITSCAM_CUDA_CHECK(
+            ck::fill_pattern(cx.ptr(L.res), ck::DT::kF16, s.n * s.oh * s.ow, s.k, ldr, 0xBEEFu, st));
+    return Status::ok();
+}
+
 }  // namespace
 
 Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L) {
@@ -31,24 +43,15 @@ Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L) 
     const FusedConvSpec& s = L.spec;
     const ck::DT dt = ck::DT::kF16;  // only fp16 convolutions are fused (ops/conv.cpp)
     const size_t es = 2;
-    const int64_t ldx = s.ldx ? s.ldx : s.c, ldy = s.ldy ? s.ldy : s.k, ldr = s.ldr ? s.ldr : s.k;
-    const int64_t rows_x = s.n * s.h * s.w, rows_y = s.n * s.oh * s.ow;
-    void* x = cx.ptr(L.x);
+    const int64_t ldy = s.ldy ? s.ldy : s.k, rows_y = s.n * s.oh * s.ow;
     void* y = cx.ptr(L.y_final);
-    void* res = L.res.valid() ? cx.ptr(L.res) : nullptr;
-    // The same inputs before every run (the residual may be the output's own buffer, updated in place).
-    auto fill = [&]() -> Status {
-        ITSCAM_CUDA_CHECK(ck::fill_pattern(x, dt, rows_x, s.c, ldx, 0x1234u, st));
-        if (res) ITSCAM_CUDA_CHECK(ck::fill_pattern(res, dt, rows_y, s.k, ldr, 0xBEEFu, st));
-        return Status::ok();
-    };
     const int plans = L.fused->num_plans();
     ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem ref, csl::device_alloc(static_cast<size_t>(rows_y * s.k) * es));
     ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem acc, csl::device_alloc(sizeof(double) * 2 * std::max(plans, 1)));
     ITSCAM_CUDA_CHECK(cudaMemsetAsync(acc.get(), 0, sizeof(double) * 2 * std::max(plans, 1), st));
 
     L.fused_plan = -1;  // the legacy convolution + epilogue
-    ITSCAM_RETURN_IF_ERROR(fill());
+    ITSCAM_RETURN_IF_ERROR(fill_inputs(cx, L, st));
     if (L.must_fuse) {
         // No legacy algorithm takes this strided input: the direct reference convolution computes the layer instead.
         ITSCAM_CUDA_CHECK(reference_conv(cx, L, ref.get(), st));
@@ -60,7 +63,7 @@ Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L) 
     auto* sums = static_cast<double*>(acc.get());
     std::vector<bool> ran(plans, false);
     for (int i = 0; i < plans; ++i) {
-        ITSCAM_RETURN_IF_ERROR(fill());
+        ITSCAM_RETURN_IF_ERROR(fill_inputs(cx, L, st));
         L.fused_plan = i;
         const Status run = cx.steps[L.step].fn(st);
         L.fused_plan = -1;
@@ -80,28 +83,21 @@ Result<std::vector<double>> fused_engine_errors(CudaLowering& cx, ConvLayer& L) 
 Result<double> igemm_error(CudaLowering& cx, ConvLayer& L) {
     cudaStream_t st = cx.stream.get();
     const FusedConvSpec& s = L.spec;
-    const ck::DT dt = ck::DT::kF16;
-    const int64_t ldx = s.ldx ? s.ldx : s.c, ldy = s.ldy ? s.ldy : s.k, ldr = s.ldr ? s.ldr : s.k;
-    const int64_t rows_x = s.n * s.h * s.w, rows_y = s.n * s.oh * s.ow;
-    void* res = L.res.valid() ? cx.ptr(L.res) : nullptr;
-    auto fill = [&]() -> Status {
-        ITSCAM_CUDA_CHECK(ck::fill_pattern(cx.ptr(L.x), dt, rows_x, s.c, ldx, 0x1234u, st));
-        if (res) ITSCAM_CUDA_CHECK(ck::fill_pattern(res, dt, rows_y, s.k, ldr, 0xBEEFu, st));
-        return Status::ok();
-    };
+    const int64_t ldy = s.ldy ? s.ldy : s.k, rows_y = s.n * s.oh * s.ow;
     ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem ref, csl::device_alloc(static_cast<size_t>(rows_y * s.k) * 2));
     ITSCAM_ASSIGN_OR_RETURN(csl::DeviceMem acc, csl::device_alloc(sizeof(double) * 2));
     ITSCAM_CUDA_CHECK(cudaMemsetAsync(acc.get(), 0, sizeof(double) * 2, st));
-    ITSCAM_RETURN_IF_ERROR(fill());
+    ITSCAM_RETURN_IF_ERROR(fill_inputs(cx, L, st));
     ITSCAM_CUDA_CHECK(reference_conv(cx, L, ref.get(), st));
-    ITSCAM_RETURN_IF_ERROR(fill());  // the residual may be the output's own buffer
+    ITSCAM_RETURN_IF_ERROR(fill_inputs(cx, L, st));
     const bool was = L.use_igemm;
     L.use_igemm = true;
     const Status run = cx.steps[L.step].fn(st);
     L.use_igemm = was;
     ITSCAM_RETURN_IF_ERROR(run);
     auto* sums = static_cast<double*>(acc.get());
-    ITSCAM_CUDA_CHECK(ck::diff_squares(cx.ptr(L.y_final), ldy, ref.get(), s.k, dt, rows_y, s.k, sums, st));
+    ITSCAM_CUDA_CHECK(
+        ck::diff_squares(cx.ptr(L.y_final), ldy, ref.get(), s.k, ck::DT::kF16, rows_y, s.k, sums, st));
     double host[2] = {0, 0};
     ITSCAM_CUDA_CHECK(cudaMemcpyAsync(host, sums, sizeof(host), cudaMemcpyDeviceToHost, st));
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(st));

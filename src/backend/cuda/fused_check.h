@@ -1,10 +1,9 @@
 // The output check behind every fused convolution the autotuner keeps (autotune.cpp), and behind our implicit-GEMM
-// kernel where it is kept: each cuDNN graph-API engine
-// of a layer is run on the real layer, with the same deterministic inputs, next to the legacy convolution +
-// epilogue (or, for a layer whose strided input only the fused path takes, a direct reference convolution:
-// kernels/verify.cu), and its output compared. cuDNN can finalize an engine that computes the wrong thing for a
-// given shape and stride (on the H200 at HEAD, one of yolo11n's fp16 layers at batch 2 turned every detection into
-// noise); such an engine must never be chosen, whatever its speed.
+// kernel where it is kept: each cuDNN graph-API engine of a layer is run on the real layer, with the same
+// deterministic inputs, next to the legacy convolution + epilogue (or, for a layer whose strided input only the fused
+// path takes, a direct reference convolution: kernels/verify.cu), and its output compared. cuDNN can finalize an
+// engine that computes the wrong thing for a given shape and stride (on the H200 at HEAD, one of yolo11n's fp16
+// layers at batch 2 turned every detection into noise); such an engine must never be chosen, whatever its speed.
 #pragma once
 
 #include <vector>

@@ -102,10 +102,9 @@ struct ConvLayer {
     int fused_plan = -1;
     bool must_fuse = false;  // only the fused path takes this strided input
     // Our implicit-GEMM kernel (kernels/igemm_conv.cu): set up for the shapes it takes, used where the autotune
-    // measures it faster than the cuDNN choice (or a plan says so). Reads x, writes y_final with bias_f32 (float),
+    // measures it faster than the cuDNN choice (or a plan says so). Reads x, writes y_final with the float bias,
     // activation and res fused.
     bool igemm_ok = false, use_igemm = false;
-    View bias_f32;
     int step = -1;
     std::string choice;  // for describe()
 };

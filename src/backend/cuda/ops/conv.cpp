@@ -1,6 +1,7 @@
 // Conv on cuDNN, NHWC: the legacy API (autotuned algorithm) followed by our epilogue kernel (bias, activation,
 // residual, strided destination view), or the same layer as one fused cuDNN graph (cudnn_fused.h) or on our
-// implicit-GEMM kernel (kernels/igemm_conv.cu) where autotuning (autotune.cpp) finds either faster. Depthwise and stem convolutions on the latency path go to ops/conv_latency.cpp.
+// implicit-GEMM kernel (kernels/igemm_conv.cu) where autotuning (autotune.cpp) finds either faster. Depthwise and
+// stem convolutions on the latency path go to ops/conv_latency.cpp.
 #include <cudnn.h>
 
 #include <cstdlib>
@@ -191,7 +192,6 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                   ck::igemm_conv_supported(p.n, p.h, p.w, p.c, xi.ld, p.oc, p.oh, p.ow, y.ld, rv.valid() ? rv.ld : 0,
                                            static_cast<int>(p.kh), static_cast<int>(p.kw), static_cast<int>(p.dh),
                                            static_cast<int>(p.dw));
-    L->bias_f32 = bv;
     // cuDNN writes a packed result: straight into y when y is packed and no residual reads y's buffer region,
     // else into a temporary that the epilogue reads.
     const bool direct = y.ld == K;
