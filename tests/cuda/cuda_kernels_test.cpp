@@ -714,10 +714,11 @@ TEST_P(CudaKernels, ConvReferenceNhwc) {
     expect_close(y.get(), ref, dt, "conv_reference_nhwc", 5e-5);
 }
 
-// The tensor-core implicit-GEMM convolution (kernels/igemm_conv.cu, fp16 only) against a CPU loop: strided input,
-// output and residual views, stride 2, 8 channels (half a k-chunk), a channel count of 8 mod 16, an output wider
-// than one 64-channel slice and one that is not a multiple of it, 1x1 and 3x3, and enough pixels that the persistent
-// CTAs loop over several tiles.
+// The tensor-core implicit-GEMM convolution (igemm_conv.cu and igemm_tiled.cu, fp16 only), every variant that takes
+// the case, against a CPU loop: strided input, output and residual views, stride 2, 8 channels (half a k-chunk), a
+// channel count of 8 mod 16 and one past a 32-channel step, outputs wider than one 64- or 128-channel tile and not a
+// multiple of it, 1x1 and 3x3, pixel counts that are not a multiple of any tile, and enough pixels that variant 0's
+// persistent CTAs loop over several tiles.
 TEST(CudaKernelsF16, IgemmConvNhwc) {
     if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
     const DT dt = DT::kF16;
@@ -727,14 +728,17 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
         Act act;
     };
     const Case cases[] = {
-        {2, 18, 21, 16, 48, 8, 8, 8, 3, 1, true, false, Act::kSiLU},      // 16 -> 8 on a strided input
-        {1, 20, 19, 16, 16, 32, 32, 32, 3, 2, true, false, Act::kReLU},   // stride 2
-        {2, 9, 13, 8, 8, 16, 32, 24, 3, 1, true, true, Act::kSiLU},       // 8 channels, strided output and residual
-        {1, 7, 9, 48, 48, 64, 64, 64, 1, 1, false, false, Act::kSiLU},    // 1x1, no bias
-        {1, 6, 7, 32, 40, 80, 96, 80, 3, 1, true, true, Act::kSigmoid},   // two slices: 64 + 16 channels
-        {1, 5, 11, 24, 24, 40, 40, 40, 1, 1, true, false, Act::kNone},    // 24 = 16 + 8 channels; 5 of 8 tiles
-        {4, 400, 400, 8, 8, 8, 8, 8, 1, 1, true, true, Act::kSiLU},       // 640,000 pixels: CTAs loop over tiles
+        {2, 18, 21, 16, 48, 8, 8, 8, 3, 1, true, false, Act::kSiLU},        // 16 -> 8 on a strided input
+        {1, 20, 19, 16, 16, 32, 32, 32, 3, 2, true, false, Act::kReLU},     // stride 2
+        {2, 9, 13, 8, 8, 16, 32, 24, 3, 1, true, true, Act::kSiLU},         // 8 channels, strided output and residual
+        {1, 7, 9, 48, 48, 64, 64, 64, 1, 1, false, false, Act::kSiLU},      // 1x1, no bias
+        {1, 6, 7, 32, 40, 80, 96, 80, 3, 1, true, true, Act::kSigmoid},     // two slices: 64 + 16 channels
+        {1, 5, 11, 24, 24, 40, 40, 40, 1, 1, true, false, Act::kNone},      // 24 = 16 + 8 channels; 5 of 8 tiles
+        {4, 400, 400, 8, 8, 8, 8, 8, 1, 1, true, true, Act::kSiLU},         // 640,000 pixels: CTAs loop over tiles
+        {1, 13, 11, 72, 80, 200, 208, 200, 3, 1, true, true, Act::kSiLU},   // 72 = 2 x 32 + 8; 200 = 128 + 72
+        {2, 10, 10, 64, 64, 136, 136, 136, 3, 2, true, false, Act::kSiLU},  // stride 2, 136 = 128 + 8 channels
     };
+    int runs[kIgemmVariants] = {};
     uint32_t seed = 400;
     for (const Case& c : cases) {
         const int64_t pad = c.k / 2;
@@ -744,19 +748,10 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
         const std::vector<float> hb = rnd(c.K, seed++, -1.f, 1.f);
         const std::vector<float> hr = quant(rnd(c.N * OH * OW * c.ldr, seed++, -1.f, 1.f), dt);
         const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
-        DevBuf x(hx, dt), w(hw, dt), r(hr, dt), y(hy0, dt);
+        DevBuf x(hx, dt), w(hw, dt), r(hr, dt);
         DevArr<float> b(hb);
         const std::string what = "igemm C=" + std::to_string(c.C) + " K=" + std::to_string(c.K) +
                                  " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
-        ASSERT_TRUE(igemm_conv_supported(c.N, c.H, c.W, c.C, c.ldx, c.K, OH, OW, c.ldy, c.residual ? c.ldr : 0,
-                                         static_cast<int>(c.k), static_cast<int>(c.k), 1, 1))
-            << what;
-        ASSERT_EQ(igemm_conv_nhwc(x.at(), c.ldx, w.at(), c.bias ? b.p : nullptr, c.residual ? r.at() : nullptr, c.ldr,
-                                  y.at(), c.ldy, c.N, c.H, c.W, c.C, c.K, OH, OW, static_cast<int>(c.k),
-                                  static_cast<int>(c.k), static_cast<int>(c.s), static_cast<int>(c.s),
-                                  static_cast<int>(pad), static_cast<int>(pad), c.act, 0.f, nullptr),
-                  cudaSuccess)
-            << what;
         std::vector<float> ref = hy0;  // channels past K in a strided output stay as they were
         for (int64_t p = 0; p < c.N * OH * OW; ++p) {
             const int64_t ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
@@ -775,15 +770,43 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
                 ref[p * c.ldy + k] = v;
             }
         }
-        expect_close(y.get(), ref, dt, what);
+        for (int v = 0; v < kIgemmVariants; ++v) {
+            const std::string wv = what + " variant " + std::to_string(v);
+            if (!igemm_conv_supported(c.N, c.H, c.W, c.C, c.ldx, c.K, OH, OW, c.ldy, c.residual ? c.ldr : 0,
+                                      static_cast<int>(c.k), static_cast<int>(c.k), 1, 1, v))
+                continue;
+            ++runs[v];
+            DevBuf y(hy0, dt);  // each variant writes a fresh copy (the residual is read from r, not y)
+            ASSERT_EQ(igemm_conv_nhwc(x.at(), c.ldx, w.at(), c.bias ? b.p : nullptr, c.residual ? r.at() : nullptr,
+                                      c.ldr, y.at(), c.ldy, c.N, c.H, c.W, c.C, c.K, OH, OW, static_cast<int>(c.k),
+                                      static_cast<int>(c.k), static_cast<int>(c.s), static_cast<int>(c.s),
+                                      static_cast<int>(pad), static_cast<int>(pad), c.act, 0.f, v, nullptr),
+                      cudaSuccess)
+                << wv;
+            expect_close(y.get(), ref, dt, wv);
+        }
     }
+    // Every variant ran on several of the cases; the 128x128 tile only where K > 64.
+    for (int v = 0; v < kIgemmVariants; ++v) EXPECT_GE(runs[v], v == 2 ? 2 : 6) << "variant " << v;
     // Shapes it does not take are refused, not computed wrongly.
-    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 12, 12, 16, 8, 8, 16, 0, 3, 3, 1, 1));  // C not a multiple of 8
-    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 5, 5, 1, 1));  // 5x5
-    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 3, 3, 2, 2));  // dilation
-    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 256, 256, 64, 8, 8, 64, 0, 3, 3, 1, 1));  // weights past 96 KB
-    EXPECT_EQ(igemm_conv_nhwc(nullptr, 12, nullptr, nullptr, nullptr, 0, nullptr, 16, 1, 8, 8, 12, 16, 8, 8, 3, 3, 1, 1,
-                              1, 1, Act::kNone, 0.f, nullptr),
+    for (int v = 0; v < kIgemmVariants; ++v) {
+        EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 12, 12, 16, 8, 8, 16, 0, 3, 3, 1, 1, v));  // C not a multiple of 8
+        EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 5, 5, 1, 1, v));  // 5x5
+        EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 3, 3, 2, 2, v));  // dilation
+        EXPECT_EQ(igemm_conv_nhwc(nullptr, 12, nullptr, nullptr, nullptr, 0, nullptr, 16, 1, 8, 8, 12, 16, 8, 8, 3, 3,
+                                  1, 1, 1, 1, Act::kNone, 0.f, v, nullptr),
+                  cudaErrorInvalidValue);
+    }
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 256, 256, 64, 8, 8, 64, 0, 3, 3, 1, 1, 0));  // weights past 96 KB
+    EXPECT_TRUE(igemm_conv_supported(1, 8, 8, 256, 256, 64, 8, 8, 64, 0, 3, 3, 1, 1, 1));   // streamed: any width
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 20, 16, 8, 8, 16, 0, 3, 3, 1, 1, 1));    // ldx not 16-byte rows
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 64, 8, 8, 64, 0, 3, 3, 1, 1, 2));    // 128x128 for K <= 64
+    EXPECT_FALSE(igemm_conv_supported(1, 8, 8, 16, 16, 16, 8, 8, 16, 0, 3, 3, 1, 1, kIgemmVariants));
+    // A tiled variant refuses an input that is 4- but not 16-byte aligned.
+    DevBuf xs(std::vector<float>(8 * 8 * 24, 0.f), DT::kF16), ws(std::vector<float>(16 * 9 * 16, 0.f), DT::kF16),
+        ys(std::vector<float>(8 * 8 * 16, 0.f), DT::kF16);
+    EXPECT_EQ(igemm_conv_nhwc(xs.at(2), 24, ws.at(), nullptr, nullptr, 0, ys.at(), 16, 1, 8, 8, 16, 16, 8, 8, 3, 3, 1,
+                              1, 1, 1, Act::kNone, 0.f, 1, nullptr),
               cudaErrorInvalidValue);
 }
 

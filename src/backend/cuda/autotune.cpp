@@ -5,11 +5,11 @@
 //    legacy convolution + epilogue, keeping the fastest; an engine whose output differs from the legacy path's (or a
 //    direct reference convolution's, where only the fused path takes the input) on the layer is never kept
 //    (fused_check.h), and a plan naming one is refused;
-//  - our implicit-GEMM kernel (kernels/igemm_conv.cu) where it takes the layer: the plan's word, or timed against
-//    the choice above and kept if faster, after the same kind of output check;
+//  - our implicit-GEMM kernels (ck::igemm_conv_nhwc's variants) where they take the layer: the plan's word, or each
+//    variant timed against the choice above after the same kind of output check, keeping the fastest;
 //  - then one convolution workspace sized for the largest choice, reserved against the device's memory budget.
 // And the tuning text a plan stores ("<node> algo=<n>", "<node> fused=<engine>" or both per convolution, then
-// " igemm" where our kernel runs it), read back here.
+// " igemm" or " igemm=<variant>" where one of our kernels runs it), read back here.
 #include "backend/cuda/autotune.h"
 
 #include <cudnn.h>
@@ -20,7 +20,6 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -38,12 +37,13 @@ constexpr std::string_view kLatencyKey = "latency_kernels";
 // fused=<p>": a fused convolution keeps its legacy algorithm, the reference its fused engines are checked against at
 // load). Plans written before that hold "fused=<p>" alone; autotune_convolutions() then picks the legacy algorithm
 // by cuDNN's heuristic.
-// A trailing " igemm" puts the convolution on our implicit-GEMM kernel (kernels/igemm_conv.cu); its algo= is then
-// the reference at load, as for a fused one.
+// A trailing " igemm" puts the convolution on our implicit-GEMM kernel's variant 0, " igemm=<v>" on variant v
+// (kernels_impl.h: the numbers are part of the plan format); its algo= is then the reference at load, as for a fused
+// one.
 struct PlannedTuning {
     std::map<std::string, cudnnConvolutionFwdAlgo_t> algo;
     std::map<std::string, int> fused;
-    std::set<std::string> igemm;
+    std::map<std::string, int> igemm;  // node -> variant
 };
 
 constexpr std::string_view kIgemmToken = " igemm";
@@ -55,13 +55,23 @@ PlannedTuning parse_tuning(const std::string& tuning) {
         std::string line;
         while (std::getline(is, line)) {
             const size_t eq = line.rfind(" algo="), fu = line.rfind(" fused=");
-            const bool igemm = line.size() > kIgemmToken.size() &&
-                               line.compare(line.size() - kIgemmToken.size(), kIgemmToken.size(), kIgemmToken) == 0;
-            const size_t ig = igemm ? line.size() - kIgemmToken.size() : std::string::npos;
+            // " igemm" at the end, or " igemm=<digits>"; anything else after it leaves the line without one.
+            size_t ig = line.rfind(kIgemmToken);
+            int variant = 0;
+            if (ig != std::string::npos) {
+                const std::string rest = line.substr(ig + kIgemmToken.size());
+                const bool digits = rest.size() > 1 && rest.size() < 4 && rest[0] == '=' &&
+                                    rest.find_first_not_of("0123456789", 1) == std::string::npos;
+                if (digits)
+                    variant = std::atoi(rest.c_str() + 1);
+                else if (!rest.empty())
+                    ig = std::string::npos;
+            }
+            const bool igemm = ig != std::string::npos;
             const size_t name_end = std::min({eq, fu, ig});
             if (name_end == std::string::npos) continue;
             const std::string node = line.substr(0, name_end);
-            if (igemm) t.igemm.insert(node);
+            if (igemm) t.igemm[node] = variant;
             if (eq != std::string::npos)
                 t.algo[node] = static_cast<cudnnConvolutionFwdAlgo_t>(std::atoi(line.c_str() + eq + 6));
             if (fu != std::string::npos) t.fused[node] = std::atoi(line.c_str() + fu + 7);
@@ -177,43 +187,79 @@ bool tune_log() {
     return on;
 }
 
-// Our implicit-GEMM kernel on one convolution that it takes (L.igemm_ok): the plan's word, or (autotuning) timed
-// against the choice made so far (cuDNN's legacy algorithm + epilogue, or its fused engine), keeping the faster. Its
-// output is checked against the direct reference convolution either way (fused_check.h).
-Status choose_igemm(CudaLowering& cx, const std::set<std::string>& planned_igemm, bool planned, ConvLayer& L,
+const char* igemm_variant_name(int v) {
+    switch (v) {
+        case 0:
+            return "resident weights";
+        case 1:
+            return "tiled 128x64";
+        case 2:
+            return "tiled 128x128";
+        default:
+            return "tiled 64x64";
+    }
+}
+
+// Our implicit-GEMM kernels on one convolution (the variants in L.igemm_ok): the plan's variant, or (autotuning)
+// each variant timed against the choice made so far (cuDNN's legacy algorithm + epilogue, or its fused engine),
+// keeping the fastest. A variant's output is checked against the direct reference convolution first either way
+// (fused_check.h); one that differs or fails to launch is never kept.
+Status choose_igemm(CudaLowering& cx, const std::map<std::string, int>& planned_igemm, bool planned, ConvLayer& L,
                     bool find) {
-    const bool from_plan = planned_igemm.count(L.node) > 0;
-    if (!L.igemm_ok) {
-        if (tune_log() && find) std::fprintf(stderr, "tune %s: implicit GEMM does not take it\n", L.node.c_str());
-        if (from_plan)
-            return invalid_argument("the plan puts convolution '" + L.node +
-                                    "' on the implicit-GEMM kernel, which does not take it here (ITSCAM_CUDA_IGEMM=0, "
-                                    "or another graph): rebuild the plan with `itscam optimize`");
-        return Status::ok();
-    }
-    if (planned ? !from_plan : !find) return Status::ok();
-    ITSCAM_ASSIGN_OR_RETURN(const double err, igemm_error(cx, L));
-    if (!(err <= kFusedMaxNmse)) {
-        if (tune_log())
-            std::fprintf(stderr, "tune %s: implicit GEMM output differs (error %.2e)\n", L.node.c_str(), err);
-        if (from_plan)
-            return internal_error("the implicit-GEMM kernel computes a different result for convolution '" + L.node +
+    L.use_igemm = false;
+    const auto pi = planned_igemm.find(L.node);
+    if (pi != planned_igemm.end()) {
+        const int v = pi->second;
+        if (v < 0 || v >= ck::kIgemmVariants || !((L.igemm_ok >> v) & 1u))
+            return invalid_argument(
+                "the plan puts convolution '" + L.node + "' on implicit-GEMM variant " + std::to_string(v) +
+                ", which does not take it here (ITSCAM_CUDA_IGEMM=0 or ITSCAM_CUDA_IGEMM_VARIANTS, "
+                "another graph, or a variant this build does not have): rebuild the plan with `itscam optimize`");
+        L.igemm_variant = v;
+        ITSCAM_ASSIGN_OR_RETURN(const double err, igemm_error(cx, L));
+        if (!(err <= kFusedMaxNmse))
+            return internal_error("implicit-GEMM variant " + std::to_string(v) +
+                                  " computes a different result for convolution '" + L.node +
                                   "' on this GPU (normalized error " + std::to_string(err) + ")");
-        return Status::ok();
-    }
-    if (from_plan) {
         L.use_igemm = true;
         return Status::ok();
     }
-    L.use_igemm = false;
+    if (!L.igemm_ok) {
+        if (tune_log() && find) std::fprintf(stderr, "tune %s: implicit GEMM does not take it\n", L.node.c_str());
+        return Status::ok();
+    }
+    if (planned || !find) return Status::ok();
     ITSCAM_ASSIGN_OR_RETURN(const double current, time_step(cx, L.step, 3));
-    L.use_igemm = true;
-    auto mine = time_step(cx, L.step, 3);
-    L.use_igemm = mine.is_ok() && *mine < current;
+    double best = current;
+    int best_v = -1;
+    for (int v = 0; v < ck::kIgemmVariants; ++v) {
+        if (!((L.igemm_ok >> v) & 1u)) continue;
+        L.igemm_variant = v;
+        const Result<double> err = igemm_error(cx, L);
+        if (!err.is_ok() || !(*err <= kFusedMaxNmse)) {
+            if (tune_log())
+                std::fprintf(stderr, "tune %s: implicit GEMM %s %s\n", L.node.c_str(), igemm_variant_name(v),
+                             err.is_ok() ? ("output differs (error " + std::to_string(*err) + ")").c_str()
+                                         : ("failed: " + err.status().message()).c_str());
+            continue;
+        }
+        L.use_igemm = true;
+        const Result<double> t = time_step(cx, L.step, 3);
+        L.use_igemm = false;
+        if (tune_log())
+            std::fprintf(stderr, "tune %s: %s %.4f ms, implicit GEMM %s %.4f ms (error %.2e)\n", L.node.c_str(),
+                         L.fused_plan >= 0 ? "fused cuDNN" : "cuDNN + epilogue", current, igemm_variant_name(v),
+                         t.is_ok() ? *t : -1.0, *err);
+        if (t.is_ok() && *t < best) {
+            best = *t;
+            best_v = v;
+        }
+    }
+    L.use_igemm = best_v >= 0;
+    L.igemm_variant = std::max(best_v, 0);
     if (tune_log())
-        std::fprintf(stderr, "tune %s: %s %.4f ms, implicit GEMM %.4f ms (error %.2e) -> %s\n", L.node.c_str(),
-                     L.fused_plan >= 0 ? "fused cuDNN" : "cuDNN + epilogue", current, mine.is_ok() ? *mine : -1.0,
-                     err, L.use_igemm ? "implicit GEMM" : "cuDNN");
+        std::fprintf(stderr, "tune %s: -> %s\n", L.node.c_str(),
+                     best_v >= 0 ? igemm_variant_name(best_v) : (L.fused_plan >= 0 ? "fused cuDNN" : "cuDNN"));
     return Status::ok();
 }
 
@@ -281,7 +327,7 @@ Status autotune_convolutions(CudaLowering& cx) {
         ITSCAM_RETURN_IF_ERROR(choose_igemm(cx, plan.igemm, planned, *L, find));
         if (L->use_igemm) {
             // The legacy or fused choice stays in the plan as the reference; the step runs neither.
-            L->choice = "itscam implicit GEMM";
+            L->choice = std::string("itscam implicit GEMM, ") + igemm_variant_name(L->igemm_variant);
             L->ws = 0;
             ++cx.igemm_convs;
         } else if (L->fused_plan >= 0) {
@@ -316,7 +362,10 @@ std::string tuning_text(const CudaLowering& cx) {
         os << L->node;
         if (!L->must_fuse) os << " algo=" << static_cast<int>(L->algo);
         if (L->fused_plan >= 0) os << " fused=" << L->fused_plan;
-        if (L->use_igemm) os << kIgemmToken;
+        if (L->use_igemm) {
+            os << kIgemmToken;
+            if (L->igemm_variant > 0) os << "=" << L->igemm_variant;
+        }
         os << "\n";
     }
     return os.str();

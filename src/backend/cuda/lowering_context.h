@@ -101,10 +101,12 @@ struct ConvLayer {
     std::unique_ptr<FusedConv> fused;
     int fused_plan = -1;
     bool must_fuse = false;  // only the fused path takes this strided input
-    // Our implicit-GEMM kernel (kernels/igemm_conv.cu): set up for the shapes it takes, used where the autotune
-    // measures it faster than the cuDNN choice (or a plan says so). Reads x, writes y_final with the float bias,
-    // activation and res fused.
-    bool igemm_ok = false, use_igemm = false;
+    // Our implicit-GEMM kernels (ck::igemm_conv_nhwc): igemm_ok has bit v set where variant v takes the layer; the
+    // fastest variant runs it (igemm_variant) where the autotune measures it faster than the cuDNN choice (or a plan
+    // says so). Reads x, writes y_final with the float bias, activation and res fused.
+    unsigned igemm_ok = 0;
+    bool use_igemm = false;
+    int igemm_variant = 0;
     int step = -1;
     std::string choice;  // for describe()
 };

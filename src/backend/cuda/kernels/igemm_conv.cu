@@ -1,6 +1,7 @@
 // Implicit-GEMM convolution on tensor cores (mma.sync m16n8k16, fp16 in, fp32 accumulate) for NHWC fp16 views, with
-// bias, activation and residual fused and strided source and destination views: the alternative to cuDNN that the
-// convolution autotune (autotune.cpp) times per layer.
+// bias, activation and residual fused and strided source and destination views: the alternatives to cuDNN that the
+// convolution autotune (autotune.cpp) times per layer. This file holds the public entry points and variant 0, the
+// kernel with the weights resident in shared memory; igemm_tiled.cu holds the tiled variants.
 //
 // Why: cuDNN's kernels are far from the memory roofline on YOLO's narrow 3x3 layers (8-32 channels at 160x160):
 // 12-38% of it at batch 64 on the H100 (docs/cuda.md). Those layers move little data per pixel and do little math,
@@ -15,10 +16,8 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
-#include <utility>
 
+#include "backend/cuda/kernels/igemm_common.cuh"
 #include "backend/cuda/kernels/kernels_common.cuh"
 #include "backend/cuda/kernels/kernels_impl.h"
 
@@ -26,42 +25,26 @@ namespace itscam::cuda_kernels {
 
 namespace {
 
+using igemm::Args;
+using igemm::kMaxSmem;
+using igemm::launch_config;
+using igemm::LaunchConfig;
+using igemm::mma16816;
+using igemm::store_pair;
+using igemm::window_of;
+using igemm::zero;
+
 constexpr int kWarps = 4;  // warps per CTA
 constexpr int kThreads = kWarps * 32;
-constexpr int kMaxSmem = 96 * 1024;  // the weights of one CTA's output-channel slice, in shared memory
-
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint2 b) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b.x), "r"(b.y));
-}
 
 __device__ __forceinline__ uint32_t ldg32(const __half* p) {
     return __ldg(reinterpret_cast<const unsigned int*>(p));
 }
 
-struct IgemmArgs {
-    const __half* x;
-    const __half* w;  // [K][R][S][C] dense
-    const float* bias;
-    const __half* res;
-    __half* y;
-    int ldx, ldr, ldy;
-    int N, H, W, C, K, OH, OW;
-    int sh, sw, pt, pl;
-    int M;      // N * OH * OW
-    int tiles;  // ceil(M / (kWarps * MT * 16))
-    int CC;     // 16-channel chunks per tap: ceil(C / 16)
-    Act act;
-    float alpha;
-};
-
 // KS: the (square) kernel size, 1 or 3, so the tap loops unroll. NT: 8-channel tiles per CTA (its output-channel
 // slice is blockIdx.y * 8 * NT). MT: 16-pixel tiles per warp.
 template <int KS, int NT, int MT>
-__global__ void __launch_bounds__(kThreads) igemm_conv_kernel(const IgemmArgs a) {
+__global__ void __launch_bounds__(kThreads) igemm_conv_kernel(const Args a) {
     extern __shared__ uint2 wsm[];  // [tap][chunk][NT][32 lanes]: one B fragment per lane
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -91,26 +74,9 @@ __global__ void __launch_bounds__(kThreads) igemm_conv_kernel(const IgemmArgs a)
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int m = m0 + mt * 16 + g + 8 * h;
-                if (m < a.M) {
-                    const int ow = m % a.OW, q = m / a.OW, oh = q % a.OH, n = q / a.OH;
-                    base[mt][h] = n * a.H * a.W;
-                    ih0[mt][h] = oh * a.sh - a.pt;
-                    iw0[mt][h] = ow * a.sw - a.pl;
-                } else {
-                    base[mt][h] = 0;
-                    ih0[mt][h] = -(1 << 28);  // every tap out of the image: zeros
-                    iw0[mt][h] = 0;
-                }
-            }
+            for (int h = 0; h < 2; ++h) window_of(a, m0 + mt * 16 + g + 8 * h, base[mt][h], ih0[mt][h], iw0[mt][h]);
         float acc[MT][NT][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-            for (int j = 0; j < NT; ++j)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) acc[mt][j][e] = 0.f;
+        zero(acc);
 
 #pragma unroll
         for (int r = 0; r < KS; ++r)
@@ -144,32 +110,23 @@ __global__ void __launch_bounds__(kThreads) igemm_conv_kernel(const IgemmArgs a)
                         if (j >= nv) break;
                         const uint2 b = wt[(cc * NT + j) * 32];
 #pragma unroll
-                        for (int mt = 0; mt < MT; ++mt) mma16816(acc[mt][j], fa[mt], b);
+                        for (int mt = 0; mt < MT; ++mt) mma16816(acc[mt][j], fa[mt], b.x, b.y);
                     }
                 }
             }
 
-        // Epilogue: lane holds columns 2t, 2t+1 of rows g and g+8 of every tile.
+            // Epilogue: lane holds columns 2t, 2t+1 of rows g and g+8 of every tile.
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             if (j >= nv) break;
             const int n = co0 + j * 8 + 2 * t;
             if (n >= a.K) continue;
-            const float b0 = a.bias ? __ldg(a.bias + n) : 0.f, b1 = a.bias ? __ldg(a.bias + n + 1) : 0.f;
 #pragma unroll
             for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
                 for (int h = 0; h < 2; ++h) {
                     const int m = m0 + mt * 16 + g + 8 * h;
-                    if (m >= a.M) continue;
-                    float v0 = detail::apply_act(acc[mt][j][2 * h] + b0, a.act, a.alpha);
-                    float v1 = detail::apply_act(acc[mt][j][2 * h + 1] + b1, a.act, a.alpha);
-                    if (a.res) {
-                        const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(a.res + m * a.ldr + n));
-                        v0 += rv.x;
-                        v1 += rv.y;
-                    }
-                    *reinterpret_cast<__half2*>(a.y + m * a.ldy + n) = __floats2half2_rn(v0, v1);
+                    if (m < a.M) store_pair(a, m, n, acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
                 }
         }
     }
@@ -185,47 +142,14 @@ constexpr int mt_for(int nt) {
     return nt <= 2 ? 4 : 2;
 }
 
-// The kernel's shared-memory limit, the GPU's SM count and the kernel's CTAs per SM for one (device, weight bytes):
-// worked out once, since the autotune times single launches and a per-launch occupancy query costs host time there.
-struct LaunchConfig {
-    int sms = 0;
-    int per_sm = 0;
-};
-
-template <typename Kernel>
-cudaError_t launch_config(Kernel kernel, size_t smem, LaunchConfig* out) {
-    static std::mutex mu;
-    static std::map<std::pair<int, size_t>, LaunchConfig> cache;  // one per kernel instantiation
-    int dev = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e != cudaSuccess) return e;
-    std::lock_guard<std::mutex> lock(mu);
-    const auto it = cache.find({dev, smem});
-    if (it != cache.end()) {
-        *out = it->second;
-        return cudaSuccess;
-    }
-    LaunchConfig c;
-    // The limit is the largest any layer may need (igemm_conv_supported), not this layer's: a smaller limit set for a
-    // later layer would make a cached larger one fail to launch.
-    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem)) != cudaSuccess)
-        return e;
-    if ((e = cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return e;
-    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&c.per_sm, kernel, kThreads, smem)) != cudaSuccess) return e;
-    if (c.per_sm < 1) return cudaErrorInvalidConfiguration;
-    cache.emplace(std::make_pair(dev, smem), c);
-    *out = c;
-    return cudaSuccess;
-}
-
 template <int KS, int NT>
-cudaError_t launch(IgemmArgs a, cudaStream_t stream) {
+cudaError_t launch(Args a, cudaStream_t stream) {
     constexpr int MT = mt_for(NT);
     auto kernel = igemm_conv_kernel<KS, NT, MT>;
     a.tiles = (a.M + kWarps * MT * 16 - 1) / (kWarps * MT * 16);
     const size_t smem = static_cast<size_t>(KS * KS * a.CC * NT * 32) * sizeof(uint2);
     LaunchConfig cfg;
-    if (const cudaError_t e = launch_config(kernel, smem, &cfg); e != cudaSuccess) return e;
+    if (const cudaError_t e = launch_config(kernel, kThreads, smem, &cfg); e != cudaSuccess) return e;
     const int slices = (a.K + NT * 8 - 1) / (NT * 8);
     // Enough CTAs to fill the GPU (each loads the weights once), no more than there are tiles.
     const int want = std::max(1, cfg.sms * cfg.per_sm / slices);
@@ -235,7 +159,7 @@ cudaError_t launch(IgemmArgs a, cudaStream_t stream) {
 }
 
 template <int KS>
-cudaError_t launch_nt(const IgemmArgs& a, cudaStream_t stream) {
+cudaError_t launch_nt(const Args& a, cudaStream_t stream) {
     switch (nt_for(a.K)) {
         case 1:
             return launch<KS, 1>(a, stream);
@@ -251,25 +175,34 @@ cudaError_t launch_nt(const IgemmArgs& a, cudaStream_t stream) {
 }  // namespace
 
 bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH, int64_t OW,
-                          int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw) {
+                          int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw, int variant) {
+    if (variant < 0 || variant >= kIgemmVariants) return false;
     if (kh != kw || (kh != 1 && kh != 3) || dh != 1 || dw != 1) return false;
     if (C <= 0 || K <= 0 || C % 8 != 0 || K % 8 != 0 || ldx % 2 != 0 || ldy % 2 != 0 || ldr % 2 != 0) return false;
     if (ldx < C || ldy < K || (ldr != 0 && ldr < K)) return false;
-    const int64_t smem = kh * kw * ((C + 15) / 16) * nt_for(K) * 32 * static_cast<int64_t>(sizeof(uint2));
-    // Every element offset fits 32 bits (the kernel's index type) and the weights fit shared memory.
-    return smem <= kMaxSmem && detail::fits32(N * H * W * ldx) && detail::fits32(N * OH * OW * std::max(ldy, ldr)) &&
-           detail::fits32(K * kh * kw * C);
+    // Every element offset fits 32 bits (the kernels' index type).
+    if (!detail::fits32(N * H * W * ldx) || !detail::fits32(N * OH * OW * std::max(ldy, ldr)) ||
+        !detail::fits32(K * kh * kw * C))
+        return false;
+    if (variant == 0) {  // the weights of a 64-channel slice fit shared memory
+        const int64_t smem = kh * kw * ((C + 15) / 16) * nt_for(K) * 32 * static_cast<int64_t>(sizeof(uint2));
+        return smem <= kMaxSmem;
+    }
+    // The tiled variants read x in 16-byte rows; the 128x128 tile is the 128x64 one for K <= 64.
+    return ldx % 8 == 0 && (variant != 2 || K > 64);
 }
 
 cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
                             int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t K,
                             int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, Act act,
-                            float alpha, cudaStream_t stream) {
+                            float alpha, int variant, cudaStream_t stream) {
     if (N * OH * OW == 0) return cudaSuccess;
-    if (!igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1) ||
-        !detail::aligned(x, 4) || !detail::aligned(w, 4) || !detail::aligned(y, 4) || !detail::aligned(residual, 4))
+    const size_t xw_align = variant == 0 ? 4 : 16;
+    if (!igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1, variant) ||
+        !detail::aligned(x, xw_align) || !detail::aligned(w, xw_align) || !detail::aligned(y, 4) ||
+        !detail::aligned(residual, 4))
         return cudaErrorInvalidValue;
-    IgemmArgs a{};
+    Args a{};
     a.x = static_cast<const __half*>(x);
     a.w = static_cast<const __half*>(w);
     a.bias = bias;
@@ -293,6 +226,7 @@ cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const flo
     a.CC = static_cast<int>((C + 15) / 16);
     a.act = act;
     a.alpha = alpha;
+    if (variant > 0) return igemm::launch_tiled(a, kh, variant, stream);
     return kh == 3 ? launch_nt<3>(a, stream) : launch_nt<1>(a, stream);
 }
 

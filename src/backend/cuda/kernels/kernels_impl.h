@@ -48,19 +48,26 @@ cudaError_t stem_conv_nchw(const float* x, int64_t N, int64_t C, int64_t H, int6
                            const float* bias, void* y, int64_t ldy, int64_t K, int64_t OH, int64_t OW, int kh, int kw,
                            int sh, int sw, int pad_top, int pad_left, Act act, float alpha, DT dt, cudaStream_t stream);
 
-// Convolution as an implicit GEMM on tensor cores (igemm_conv.cu), fp16 NHWC views only, with the conv epilogue fused:
+// Convolution as an implicit GEMM on tensor cores, fp16 NHWC views only, with the conv epilogue fused:
 //   y[n, oh, ow, k] = act(sum_{c,r,s} x[n, oh*sh - pad_top + r, ow*sw - pad_left + s, c] * w[k, r, s, c] + bias[k])
 //                     (+ residual[n, oh, ow, k])
 // w: fp16 [K, kh, kw, C] dense (the NHWC filter layout); bias float [K] or null; residual a view (ldr) or null and
-// may be y itself. igemm_conv_supported() says which shapes it takes (1x1 or 3x3, no dilation or groups, C and K
-// multiples of 8, even pitches, 32-bit offsets, the weights of a 64-channel slice within 96 KB of shared memory);
-// igemm_conv_nhwc() returns cudaErrorInvalidValue for any other, or for pointers not 4-byte aligned.
+// may be y itself. `variant` picks the kernel, and the autotune times each per layer:
+//   0: the weights of a 64-channel slice resident in shared memory, input fragments from global memory
+//      (igemm_conv.cu);
+//   1, 2, 3: input and weight tiles streamed through shared memory by cp.async, with 128x64, 128x128 and 64x64
+//      tiles of pixels x output channels (igemm_tiled.cu).
+// igemm_conv_supported() says which shapes a variant takes (1x1 or 3x3, no dilation or groups, C and K multiples
+// of 8, even pitches, 32-bit offsets; variant 0: the weights of a 64-channel slice within 96 KB; 1-3: ldx a
+// multiple of 8; 2: K > 64). igemm_conv_nhwc() returns cudaErrorInvalidValue for any other, or for y and residual
+// not 4-byte aligned, or x and w not 4-byte (variant 0) or 16-byte (1-3) aligned.
+constexpr int kIgemmVariants = 4;
 bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH, int64_t OW,
-                          int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw);
+                          int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw, int variant);
 cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
                             int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t K,
                             int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, Act act,
-                            float alpha, cudaStream_t stream);
+                            float alpha, int variant, cudaStream_t stream);
 
 // The YOLOv8/11 Detect head in one pass, from the last convolutions' NHWC outputs to the model output: for anchor a
 // of level l (grid h x w, stride s, first anchor a0), pixel p = a - a0 = y * w + x:

@@ -32,6 +32,27 @@ Result<ck::Act> activation_of(const Node& n, float& alpha) {
     return unsupported(n.label() + ": activation '" + act + "'");
 }
 
+// The implicit-GEMM variants the autotune may time (bit v = variant v): all of them, none with ITSCAM_CUDA_IGEMM=0,
+// or the comma-separated list in ITSCAM_CUDA_IGEMM_VARIANTS (e.g. "0" or "1,3", for A/B measurements).
+Result<unsigned> igemm_variants_allowed() {
+    const char* off = std::getenv("ITSCAM_CUDA_IGEMM");
+    if (off && std::string(off) == "0") return 0u;
+    const char* list = std::getenv("ITSCAM_CUDA_IGEMM_VARIANTS");
+    if (!list || !*list) return (1u << ck::kIgemmVariants) - 1;
+    unsigned mask = 0;
+    std::istringstream is(list);
+    std::string item;
+    while (std::getline(is, item, ',')) {
+        const bool digit = item.size() == 1 && item[0] >= '0' && item[0] < '0' + ck::kIgemmVariants;
+        if (!digit)
+            return invalid_argument("ITSCAM_CUDA_IGEMM_VARIANTS='" + std::string(list) +
+                                    "': expected a comma-separated list of implicit-GEMM variants 0-" +
+                                    std::to_string(ck::kIgemmVariants - 1));
+        mask |= 1u << (item[0] - '0');
+    }
+    return mask;
+}
+
 Status lower_conv(CudaLowering& cx, const Node& n) {
     const std::string& xn = n.inputs[0];
     const Shape xs = cx.vals[xn].shape;
@@ -184,14 +205,18 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                 cudnnSetTensor4dDescriptor(L->xd.get(), CUDNN_TENSOR_NHWC, dt, N, static_cast<int>(cin), H, W));
         }
     }
-    // Our implicit-GEMM kernel, where it takes the shape (kernels/igemm_conv.cu) and the views are 4-byte aligned.
-    const char* igemm_env = std::getenv("ITSCAM_CUDA_IGEMM");
+    // Our implicit-GEMM kernels, each where it takes the shape (ck::igemm_conv_supported) and the views are aligned:
+    // y and the residual to 4 bytes; x to 4 (variant 0) or 16 bytes (the tiled variants). The weights buffer starts
+    // at offset 0 of its own allocation.
+    ITSCAM_ASSIGN_OR_RETURN(const unsigned igemm_allowed, igemm_variants_allowed());
     const View& xi = L->x;
-    L->igemm_ok = fusable_shape && cin == p.c && !(igemm_env && std::string(igemm_env) == "0") && xi.off % 4 == 0 &&
-                  y.off % 4 == 0 && (!rv.valid() || rv.off % 4 == 0) &&
-                  ck::igemm_conv_supported(p.n, p.h, p.w, p.c, xi.ld, p.oc, p.oh, p.ow, y.ld, rv.valid() ? rv.ld : 0,
-                                           static_cast<int>(p.kh), static_cast<int>(p.kw), static_cast<int>(p.dh),
-                                           static_cast<int>(p.dw));
+    const bool igemm_views = fusable_shape && cin == p.c && y.off % 4 == 0 && (!rv.valid() || rv.off % 4 == 0);
+    for (int v = 0; v < ck::kIgemmVariants && igemm_views; ++v)
+        if (((igemm_allowed >> v) & 1u) && xi.off % (v == 0 ? 4 : 16) == 0 &&
+            ck::igemm_conv_supported(p.n, p.h, p.w, p.c, xi.ld, p.oc, p.oh, p.ow, y.ld, rv.valid() ? rv.ld : 0,
+                                     static_cast<int>(p.kh), static_cast<int>(p.kw), static_cast<int>(p.dh),
+                                     static_cast<int>(p.dw), v))
+            L->igemm_ok |= 1u << v;
     // cuDNN writes a packed result: straight into y when y is packed and no residual reads y's buffer region,
     // else into a temporary that the epilogue reads.
     const bool direct = y.ld == K;
@@ -218,10 +243,10 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                 return csl::cuda_status(
                     ck::igemm_conv_nhwc(cx.ptr(layer->x), layer->x.ld, cx.ptr(View{layer->w_buf, 0, 0}),
                                         bv.valid() ? static_cast<const float*>(cx.ptr(bv)) : nullptr,
-                                        rv.valid() ? cx.ptr(rv) : nullptr, rv.valid() ? rv.ld : 0, cx.ptr(y), y.ld,
-                                        p.n, p.h, p.w, p.c, p.oc, p.oh, p.ow, static_cast<int>(p.kh),
-                                        static_cast<int>(p.kw), static_cast<int>(p.sh), static_cast<int>(p.sw),
-                                        static_cast<int>(p.pt), static_cast<int>(p.pl), act, alpha, st),
+                                        rv.valid() ? cx.ptr(rv) : nullptr, rv.valid() ? rv.ld : 0, cx.ptr(y), y.ld, p.n,
+                                        p.h, p.w, p.c, p.oc, p.oh, p.ow, static_cast<int>(p.kh), static_cast<int>(p.kw),
+                                        static_cast<int>(p.sh), static_cast<int>(p.sw), static_cast<int>(p.pt),
+                                        static_cast<int>(p.pl), act, alpha, layer->igemm_variant, st),
                     "igemm_conv_nhwc");
             if (layer->fused_plan >= 0)
                 return layer->fused->run(cx.cudnn.get(), layer->fused_plan, cx.ptr(layer->x),

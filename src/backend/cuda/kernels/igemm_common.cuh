@@ -1,0 +1,124 @@
+// What the implicit-GEMM convolution kernels share (nvcc only): the launch arguments, the tensor-core instruction,
+// and the once-per-kernel launch configuration. igemm_conv.cu holds the kernel with the weights resident in shared
+// memory and the public entry points; igemm_tiled.cu the kernels that stream input and weight tiles through a
+// cp.async pipeline.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "backend/cuda/kernels/kernels_common.cuh"
+#include "backend/cuda/kernels/kernels_impl.h"
+
+namespace itscam::cuda_kernels::igemm {
+
+constexpr int kMaxSmem = 96 * 1024;  // the dynamic shared memory any variant may ask for
+
+struct Args {
+    const __half* x;
+    const __half* w;  // [K][R][S][C] dense
+    const float* bias;
+    const __half* res;
+    __half* y;
+    int ldx, ldr, ldy;
+    int N, H, W, C, K, OH, OW;
+    int sh, sw, pt, pl;
+    int M;      // N * OH * OW
+    int tiles;  // the kernel's pixel tiles (set by the launcher)
+    int CC;     // 16-channel chunks per tap: ceil(C / 16)
+    Act act;
+    float alpha;
+};
+
+// D += A * B on one 16x8 tile with a 16-deep k: A row-major 16x16, B column-major 16x8, fp16 in, fp32 accumulate.
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Output pixel m's window: the element index of its image's first pixel and the window's top-left input pixel. A
+// row past M gets a corner far outside the image, so that every tap reads zeros.
+__device__ __forceinline__ void window_of(const Args& a, int m, int& base, int& ih0, int& iw0) {
+    if (m < a.M) {
+        const int ow = m % a.OW, q = m / a.OW, oh = q % a.OH, n = q / a.OH;
+        base = n * a.H * a.W;
+        ih0 = oh * a.sh - a.pt;
+        iw0 = ow * a.sw - a.pl;
+    } else {
+        base = 0;
+        ih0 = -(1 << 28);
+        iw0 = 0;
+    }
+}
+
+template <int MT, int NT>
+__device__ __forceinline__ void zero(float (&acc)[MT][NT][4]) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[mt][j][e] = 0.f;
+}
+
+// The fused epilogue of one lane's two accumulators of a 16x8 tile (columns n, n + 1 of output pixel m, both inside
+// K): bias, activation, then the residual, written as one half2.
+__device__ __forceinline__ void store_pair(const Args& a, int m, int n, float c0, float c1) {
+    const float b0 = a.bias ? __ldg(a.bias + n) : 0.f, b1 = a.bias ? __ldg(a.bias + n + 1) : 0.f;
+    float v0 = detail::apply_act(c0 + b0, a.act, a.alpha);
+    float v1 = detail::apply_act(c1 + b1, a.act, a.alpha);
+    if (a.res) {
+        const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(a.res + m * a.ldr + n));
+        v0 += rv.x;
+        v1 += rv.y;
+    }
+    *reinterpret_cast<__half2*>(a.y + m * a.ldy + n) = __floats2half2_rn(v0, v1);
+}
+
+// The GPU's SM count and a kernel's CTAs per SM at one dynamic shared-memory size: worked out once per (kernel,
+// device, size), since the autotune times single launches and a per-launch occupancy query costs host time there.
+struct LaunchConfig {
+    int sms = 0;
+    int per_sm = 0;
+};
+
+template <typename Kernel>
+cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig* out) {
+    static std::mutex mu;
+    static std::map<std::pair<int, size_t>, LaunchConfig> cache;  // one per kernel instantiation
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return e;
+    std::lock_guard<std::mutex> lock(mu);
+    const auto it = cache.find({dev, smem});
+    if (it != cache.end()) {
+        *out = it->second;
+        return cudaSuccess;
+    }
+    LaunchConfig c;
+    // The limit is the largest any layer may need, not this layer's: a smaller limit set for a later layer would
+    // make a cached larger one fail to launch.
+    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem)) != cudaSuccess)
+        return e;
+    if ((e = cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return e;
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&c.per_sm, kernel, threads, smem)) != cudaSuccess) return e;
+    if (c.per_sm < 1) return cudaErrorInvalidConfiguration;
+    cache.emplace(std::make_pair(dev, smem), c);
+    *out = c;
+    return cudaSuccess;
+}
+
+// The tiled variants (igemm_tiled.cu): 1 = 128x64 tiles, 2 = 128x128, 3 = 64x64 (pixels x output channels), each
+// narrowed to the layer's output channels. They need x and w 16-byte aligned and ldx a multiple of 8 (16-byte
+// cp.async rows); the caller checks.
+cudaError_t launch_tiled(const Args& a, int kh, int variant, cudaStream_t stream);
+
+}  // namespace itscam::cuda_kernels::igemm
