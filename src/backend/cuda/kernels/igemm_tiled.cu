@@ -2,14 +2,14 @@
 // igemm_conv_nhwc (kernels_impl.h), which the convolution autotune times against cuDNN and the resident-weight kernel
 // (igemm_conv.cu) per layer.
 //
-// GEMM view: rows = output pixels (N*OH*OW), columns = output channels, k = (tap, input channel). A CTA computes a
-// BM x BN tile with 4 warps in a 2x2 arrangement; k advances BK channels of one tap per step. Each step's A tile (BM
-// pixels x BK channels, zero where the tap falls in the padding or past C) and B tile (BN output channels x BK) land
-// in shared memory by 16-byte cp.async, three steps in flight, and the warps read their fragments with ldmatrix: one
-// instruction per 16x16 A fragment or pair of 8-channel B fragments, where the resident-weight kernel needs four
-// global loads per A fragment and re-reads every input pixel from L1 once per tap. Rows are padded by 8 halves so
-// the 8 row addresses of an ldmatrix fall in distinct bank groups. Bias, activation and residual are applied in
-// registers and written as half2 into strided views, as in igemm_conv.cu.
+// GEMM view: rows = output pixels (N*OH*OW), columns = output channels, k = (input channel, tap). A CTA computes a
+// BM x BN tile with 4 warps in a 2x2 arrangement; k advances BK channels of one tap per step, all taps of a channel
+// step in turn. Each step's A tile (BM pixels x BK channels, zero where the tap falls in the padding or past C) and
+// B tile (BN output channels x BK) land in shared memory by 16-byte cp.async, three steps in flight, and the warps
+// read their fragments with ldmatrix: one instruction per 16x16 A fragment or pair of 8-channel B fragments, where
+// the resident-weight kernel needs four global loads per A fragment. Rows are padded by 8 halves so the 8 row
+// addresses of an ldmatrix fall in distinct bank groups. Bias, activation and residual are applied in registers and
+// written as half2 into strided views, as in igemm_conv.cu.
 #include <cuda_fp16.h>
 
 #include <climits>
@@ -83,8 +83,7 @@ __global__ void __launch_bounds__(kThreads) igemm_tiled_kernel(const Args a) {
     // Consecutive CTAs share a pixel tile (one per channel slice), so its input is read from L2 after the first.
     const int mtile = static_cast<int>(blockIdx.x) / slices;
     const int m0 = mtile * BM, n0 = (static_cast<int>(blockIdx.x) - mtile * slices) * BN;
-    const int cch = (a.C + BK - 1) / BK;  // k-steps per tap
-    const int nk = KS * KS * cch;
+    const int nk = KS * KS * ((a.C + BK - 1) / BK);  // k-steps: taps x channel steps
     const int wld = KS * KS * a.C;
     const int chunk = tid % CH;  // this thread's 16-byte column of every A and B row it loads
 
@@ -94,7 +93,9 @@ __global__ void __launch_bounds__(kThreads) igemm_tiled_kernel(const Args a) {
     for (int p = 0; p < AP; ++p) window_of(a, m0 + tid / CH + p * ARP, abase[p], aih[p], aiw[p]);
 
     auto load_stage = [&](int slot, int ks) {
-        const int tap = ks / cch, c = (ks - tap * cch) * BK + chunk * 8;
+        // The taps of one channel step run back to back: a 3x3 layer's next step reads the same input rows shifted
+        // by one pixel, mostly from L1.
+        const int cs = ks / (KS * KS), tap = ks - cs * (KS * KS), c = cs * BK + chunk * 8;
         const int r = tap / KS, s = tap - r * KS;
         const bool cok = c < a.C;  // C is a multiple of 8: a chunk is wholly inside or wholly past it
         const uint32_t as = smem_addr(As + slot * BM * LDS), bs = smem_addr(Bs + slot * BN * LDS);
