@@ -436,6 +436,49 @@ TEST(CudaBackend, DirectNhwcInputGivesTheSameDetections) {
     }
 }
 
+// The CUDA graph with parallel branches (graph_branches.h), forced on, computes what the sequential graph of the same
+// tuning computes on a real image, the same bytes in every run (a missed dependency is a race), and its longest chain
+// is shorter than the step list (the detect head's branches at least).
+TEST(CudaBackend, GraphBranchesGiveTheSequentialOutput) {
+    REQUIRE_GPU();
+    if (std::getenv("ITSCAM_CUDA_GRAPH_BRANCHES")) GTEST_SKIP() << "ITSCAM_CUDA_GRAPH_BRANCHES is set outside";
+    const Tensor in = golden_input("bus");
+    if (!in.defined()) GTEST_SKIP() << "no bus golden input under " << golden_dir();
+    struct Restore {
+        ~Restore() { unsetenv("ITSCAM_CUDA_GRAPH_BRANCHES"); }
+    } restore;
+    setenv("ITSCAM_CUDA_GRAPH_BRANCHES", "1", 1);
+    auto branched = load_engine(Precision::kF16, 1);
+    ASSERT_TRUE(branched);
+    const std::string d = branched->compiled().describe();
+    ASSERT_NE(d.find("parallel branches on (longest chain"), std::string::npos) << d;
+    int chain = 0, steps = 0;
+    ASSERT_EQ(std::sscanf(d.c_str() + d.find("longest chain"), "longest chain %d of %d steps", &chain, &steps), 2) << d;
+    EXPECT_LT(chain, steps) << d;
+    std::vector<Tensor> out;
+    ASSERT_TRUE(branched->run(in, out).is_ok());
+    const Tensor first = out[0].clone();
+    for (int r = 0; r < 3; ++r) {
+        ASSERT_TRUE(branched->run(in, out).is_ok());
+        EXPECT_EQ(std::memcmp(first.raw(), out[0].raw(), first.nbytes()), 0) << "run " << r + 2;
+    }
+
+    setenv("ITSCAM_CUDA_GRAPH_BRANCHES", "0", 1);
+    auto backend = backend_create("cuda:0");
+    ASSERT_TRUE(backend.is_ok());
+    BackendOptions bo;
+    bo.precision = Precision::kF16;
+    bo.tuning = branched->compiled().tuning();
+    auto sequential = (*backend)->compile(branched->graph(), bo);
+    ASSERT_TRUE(sequential.is_ok()) << sequential.status().to_string();
+    EXPECT_NE((*sequential)->describe().find("parallel branches off"), std::string::npos) << (*sequential)->describe();
+    ASSERT_TRUE((*sequential)->run({in}, out).is_ok());
+    double err = 0;
+    for (int64_t k = 0; k < first.numel(); ++k)
+        err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
+    EXPECT_LE(err, 1e-3);
+}
+
 TEST(CudaBackend, BadInputIsAClearError) {
     REQUIRE_GPU();
     auto e = load_engine(Precision::kF16, 1);

@@ -5,14 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "backend/cuda/autotune.h"
+#include "backend/cuda/graph_branches.h"
 
 namespace itscam::cuda {
 
@@ -137,6 +141,108 @@ Status CudaExecutor::capture_all() {
     if (cx_->binding.input_nhwc) {
         ITSCAM_ASSIGN_OR_RETURN(exec_nhwc_, capture_graph(s, cx_->input_nhwc_step));
     }
+    return choose_branches(s);
+}
+
+Result<csl::GraphExec> CudaExecutor::instantiate(csl::Graph g, cudaStream_t s) {
+    cudaGraphExec_t exec = nullptr;
+    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec, g.get(), 0));
+    csl::GraphExec out(exec);
+    ITSCAM_CUDA_CHECK(cudaGraphUpload(out.get(), s));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    return out;
+}
+
+Status CudaExecutor::fill_inputs_with_pattern(cudaStream_t s) {
+    std::vector<float> pattern(size_t{1} << 18);
+    uint32_t x = 12345;
+    for (float& v : pattern) {
+        x = x * 1664525u + 1013904223u;
+        v = static_cast<float>(x >> 8) / static_cast<float>(1u << 24);  // [0, 1), like a normalized image
+    }
+    const size_t chunk = pattern.size() * sizeof(float);
+    for (size_t i = 0; i < cx_->in_bufs.size(); ++i) {
+        char* dst = static_cast<char*>(cx_->bufs[static_cast<size_t>(cx_->in_bufs[i])].ptr);
+        for (size_t off = 0; off < cx_->in_bytes[i]; off += chunk)
+            ITSCAM_CUDA_CHECK(cudaMemcpyAsync(dst + off, pattern.data(), std::min(chunk, cx_->in_bytes[i] - off),
+                                              cudaMemcpyHostToDevice, s));
+    }
+    return csl::cuda_status(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+}
+
+Result<std::vector<std::vector<char>>> CudaExecutor::replay_outputs(cudaGraphExec_t exec, cudaStream_t s) {
+    ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec, s));
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    std::vector<std::vector<char>> out;
+    for (size_t i = 0; i < cx_->out_bufs.size(); ++i) {
+        out.emplace_back(cx_->out_bytes[i]);
+        ITSCAM_CUDA_CHECK(cudaMemcpy(out.back().data(), cx_->bufs[static_cast<size_t>(cx_->out_bufs[i])].ptr,
+                                     cx_->out_bytes[i], cudaMemcpyDeviceToHost));
+    }
+    return out;
+}
+
+Result<double> CudaExecutor::replay_ms(cudaGraphExec_t exec, cudaStream_t s, int iters) {
+    ITSCAM_ASSIGN_OR_RETURN(csl::Event a, csl::make_event(true));
+    ITSCAM_ASSIGN_OR_RETURN(csl::Event b, csl::make_event(true));
+    ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec, s));  // warm
+    ITSCAM_CUDA_CHECK(cudaEventRecord(a.get(), s));
+    for (int i = 0; i < iters; ++i) ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec, s));
+    ITSCAM_CUDA_CHECK(cudaEventRecord(b.get(), s));
+    ITSCAM_CUDA_CHECK(cudaEventSynchronize(b.get()));
+    float ms = 0.f;
+    ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
+    return static_cast<double>(ms) / iters;
+}
+
+// The graph with parallel branches (graph_branches.h) in place of the sequential one, where it computes the same
+// outputs bit for bit (three replays on a pattern input: a missed dependency shows as a race) and, unless
+// ITSCAM_CUDA_GRAPH_BRANCHES=1 forces it, replays faster. ITSCAM_CUDA_GRAPH_BRANCHES=0 keeps the sequential graph.
+Status CudaExecutor::choose_branches(cudaStream_t s) {
+    const char* env = std::getenv("ITSCAM_CUDA_GRAPH_BRANCHES");
+    const std::string mode = env ? env : "";
+    if (mode == "0") {
+        branches_ = "off (ITSCAM_CUDA_GRAPH_BRANCHES=0)";
+        return Status::ok();
+    }
+    int depth = 0;
+    ITSCAM_ASSIGN_OR_RETURN(csl::Graph g, capture_branched(*cx_, s, -1, &depth));
+    ITSCAM_ASSIGN_OR_RETURN(csl::GraphExec br, instantiate(std::move(g), s));
+    ITSCAM_RETURN_IF_ERROR(fill_inputs_with_pattern(s));
+    ITSCAM_ASSIGN_OR_RETURN(const auto ref, replay_outputs(exec_.get(), s));
+    for (int r = 0; r < 3; ++r) {
+        ITSCAM_ASSIGN_OR_RETURN(const auto got, replay_outputs(br.get(), s));
+        if (got != ref) {
+            std::fprintf(stderr,
+                         "itscam: warning: the CUDA graph with parallel branches computed different outputs than the "
+                         "sequential one (replay %d); keeping the sequential graph\n",
+                         r + 1);
+            branches_ = "off (outputs differed)";
+            return Status::ok();
+        }
+    }
+    double seq = 0, par = 0;
+    for (int round = 0; round < 3; ++round) {  // interleaved, so drift hits both
+        ITSCAM_ASSIGN_OR_RETURN(const double a, replay_ms(exec_.get(), s, 10));
+        ITSCAM_ASSIGN_OR_RETURN(const double b, replay_ms(br.get(), s, 10));
+        seq += a / 3;
+        par += b / 3;
+    }
+    const int steps = static_cast<int>(
+        std::count_if(cx_->steps.begin(), cx_->steps.end(), [](const Step& st) { return st.enabled; }));
+    char note[160];
+    std::snprintf(note, sizeof note, "longest chain %d of %d steps, %.3f ms a replay against %.3f ms sequential", depth,
+                  steps, par, seq);
+    if (mode != "1" && !(par < seq)) {
+        branches_ = std::string("off (") + note + ")";
+        return Status::ok();
+    }
+    branches_ = std::string("on (") + note + ")";
+    exec_ = std::move(br);
+    if (cx_->binding.input_nhwc) {
+        ITSCAM_ASSIGN_OR_RETURN(csl::Graph gn, capture_branched(*cx_, s, cx_->input_nhwc_step, nullptr));
+        ITSCAM_ASSIGN_OR_RETURN(exec_nhwc_, instantiate(std::move(gn), s));
+    }
     return Status::ok();
 }
 
@@ -154,12 +260,7 @@ Result<csl::GraphExec> CudaExecutor::capture_graph(cudaStream_t s, int skip) {
     csl::Graph g(graph);
     ITSCAM_RETURN_IF_ERROR(st_all);
     ITSCAM_CUDA_CHECK(end);
-    cudaGraphExec_t exec = nullptr;
-    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec, g.get(), 0));
-    csl::GraphExec out(exec);
-    ITSCAM_CUDA_CHECK(cudaGraphUpload(out.get(), s));
-    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
-    return out;
+    return instantiate(std::move(g), s);
 }
 
 Status CudaExecutor::run_device() {
@@ -241,13 +342,14 @@ Result<std::vector<double>> CudaExecutor::device_times(int iters) {
 std::string CudaExecutor::describe() const {
     std::ostringstream os;
     os << "cuda:" << cx_->device << " " << dtype_name(cx_->act) << ", " << cx_->steps.size() << " steps"
-       << (exec_ ? " in one CUDA Graph" : " (eager)") << ", arena+weights " << cx_->bytes / (1 << 20) << " MiB, "
+       << (exec_ ? " in one CUDA Graph, parallel branches " + branches_ : std::string(" (eager)")) << ", arena+weights "
+       << cx_->bytes / (1 << 20) << " MiB, "
        << "concat members placed " << cx_->placed_members << " / copied " << cx_->copied_members
        << ", strided conv inputs " << cx_->strided_conv_inputs << " / packed " << cx_->packed_conv_inputs
-       << ", fused convolutions " << cx_->fused_convs << " / " << cx_->convs.size() << " ("
-       << cx_->fused_rejected << " engines failed the output check), implicit-GEMM convolutions "
-       << cx_->igemm_convs << " / " << cx_->convs.size() << ", fused detect head "
-       << cx_->head_state << ", latency kernels " << (cx_->latency_kernels ? "on" : "off") << "\n";
+       << ", fused convolutions " << cx_->fused_convs << " / " << cx_->convs.size() << " (" << cx_->fused_rejected
+       << " engines failed the output check), implicit-GEMM convolutions " << cx_->igemm_convs << " / "
+       << cx_->convs.size() << ", fused detect head " << cx_->head_state << ", latency kernels "
+       << (cx_->latency_kernels ? "on" : "off") << "\n";
     size_t conv = 0;
     for (const auto& st : cx_->steps) {
         os << (st.enabled ? "" : "(off) ") << st.name << "  " << st.desc;

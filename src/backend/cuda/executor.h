@@ -1,6 +1,8 @@
 // The CUDA backend's executor: the CompiledGraph over a lowered, allocated and tuned CudaLowering.
 //
 // Execution. After one eager warm-up run, the whole step list is captured into a CUDA Graph and replayed per run.
+// A second graph whose edges are the steps' data dependencies (graph_branches.h) replaces it where it computes the
+// same outputs and replays faster; ITSCAM_CUDA_GRAPH_BRANCHES=0 keeps the sequential one, =1 skips the timing.
 // ITSCAM_CUDA_GRAPHS=0 runs the steps eagerly instead; ITSCAM_PROFILE=1 runs eagerly with CUDA events around every
 // step and prints per-layer GPU time (slowest first) when the compiled graph is destroyed. ITSCAM_CUDA_STEP_HASH=1
 // (a determinism diagnostic) runs eagerly, synchronizes after every step and prints to stderr one line per step with
@@ -57,6 +59,16 @@ private:
     Status launch(cudaStream_t s, int skip = -1);
     // Captures the enabled steps but `skip` (-1: none) into an instantiated, uploaded graph. Synchronous.
     Result<csl::GraphExec> capture_graph(cudaStream_t s, int skip);
+    static Result<csl::GraphExec> instantiate(csl::Graph g, cudaStream_t s);
+    // ITSCAM_CUDA_GRAPH_BRANCHES: replaces exec_ (and exec_nhwc_) by the graph with parallel branches
+    // (graph_branches.h) where it computes the same outputs and replays faster. Synchronous; leaves the graph inputs
+    // holding a pattern.
+    Status choose_branches(cudaStream_t s);
+    Status fill_inputs_with_pattern(cudaStream_t s);
+    // One replay of `exec`, then the graph outputs' bytes. Synchronous.
+    Result<std::vector<std::vector<char>>> replay_outputs(cudaGraphExec_t exec, cudaStream_t s);
+    // The mean GPU time of `iters` back-to-back replays after one warm-up. Synchronous.
+    static Result<double> replay_ms(cudaGraphExec_t exec, cudaStream_t s, int iters);
     void print_profile() const;
     // ITSCAM_CUDA_STEP_HASH: hashes the buffers of step `i` after it ran (synchronous) and prints them.
     Status print_step_hash(size_t i, cudaStream_t s);
@@ -68,6 +80,7 @@ private:
     int hashed_runs_ = 0;
     csl::GraphExec exec_;
     csl::GraphExec exec_nhwc_;  // without the input conversion step (DeviceBinding::input_nhwc)
+    std::string branches_ = "off";  // the parallel-branch choice, for describe()
     std::vector<double> step_ms_;
     std::vector<csl::Event> prof_events_;
     int profiled_runs_ = 0;

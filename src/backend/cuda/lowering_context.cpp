@@ -119,7 +119,7 @@ int CudaLowering::new_buffer(size_t size, const std::string& what, bool is_persi
 }
 
 void CudaLowering::add_step(std::string name, std::string desc, std::vector<int> step_bufs,
-                            std::function<Status(cudaStream_t)> fn) {
+                            std::function<Status(cudaStream_t)> fn, std::vector<int> writes) {
     const int idx = static_cast<int>(steps.size());
     for (int b : step_bufs) {
         if (b < 0) continue;
@@ -127,7 +127,11 @@ void CudaLowering::add_step(std::string name, std::string desc, std::vector<int>
         if (buf.first < 0) buf.first = idx;
         buf.last = std::max(buf.last, idx);
     }
-    steps.push_back({std::move(name), std::move(desc), std::move(step_bufs), std::move(fn), true});
+    if (writes.empty()) writes = step_bufs;
+    Step st{std::move(name), std::move(desc), std::move(step_bufs), std::move(fn), true, {}, false};
+    for (int b : writes)
+        if (b >= 0) st.writes.push_back(b);
+    steps.push_back(std::move(st));
 }
 
 void CudaLowering::add_copy2d(std::string name, std::string desc, View src, size_t spitch, View dst, size_t dpitch,
@@ -137,7 +141,8 @@ void CudaLowering::add_copy2d(std::string name, std::string desc, View src, size
                  return csl::cuda_status(
                      cudaMemcpy2DAsync(ptr(dst), dpitch, ptr(src), spitch, width, rows, cudaMemcpyDeviceToDevice, st),
                      "cudaMemcpy2DAsync");
-             });
+             },
+             {dst.buf});
 }
 
 View CudaLowering::resolve_nhwc(const std::string& v) {
@@ -179,11 +184,13 @@ Status CudaLowering::ensure_nhwc(const std::string& v, int64_t pad_to) {
     const ck::DT xdt = is_input ? ck::DT::kF32 : to_dt(act), ydt = to_dt(act);
     const size_t total = static_cast<size_t>(s[0] * s[2] * s[3] * ld) * es;
     add_step(v, "to NHWC" + std::string(ld > c ? " (padded to " + std::to_string(ld) + " channels)" : ""),
-             {x.buf, y.buf}, [this, x, y, s, xdt, ydt, ld, c, total](cudaStream_t st) -> Status {
+             {x.buf, y.buf},
+             [this, x, y, s, xdt, ydt, ld, c, total](cudaStream_t st) -> Status {
                  if (ld > c) ITSCAM_CUDA_CHECK(cudaMemsetAsync(ptr(y), 0, total, st));
                  return csl::cuda_status(ck::nchw_to_nhwc(ptr(x), xdt, ptr(y), ld, ydt, s[0], s[1], s[2] * s[3], st),
                                          "nchw_to_nhwc");
-             });
+             },
+             {y.buf});
     if (is_input && act == DType::kF16 && c == 3 && !graph.inputs.empty() && v == graph.inputs[0]) {
         input_nhwc_step = static_cast<int>(steps.size()) - 1;
         input_nhwc = y;
@@ -200,10 +207,12 @@ Status CudaLowering::ensure_plain(const std::string& v) {
     val.plain.buf = new_buffer(static_cast<size_t>(shape_numel(s)) * es, v + " (plain)");
     const View y = val.plain;
     const ck::DT dt = to_dt(act);
-    add_step(v, "to NCHW", {x.buf, y.buf}, [this, x, y, s, dt](cudaStream_t st) {
-        return csl::cuda_status(ck::nhwc_to_nchw(ptr(x), x.ld, dt, ptr(y), dt, s[0], s[1], s[2] * s[3], st),
-                                "nhwc_to_nchw");
-    });
+    add_step(v, "to NCHW", {x.buf, y.buf},
+             [this, x, y, s, dt](cudaStream_t st) {
+                 return csl::cuda_status(ck::nhwc_to_nchw(ptr(x), x.ld, dt, ptr(y), dt, s[0], s[1], s[2] * s[3], st),
+                                         "nhwc_to_nchw");
+             },
+             {y.buf});
     return Status::ok();
 }
 
@@ -243,9 +252,12 @@ Status CudaLowering::lower_inputs() {
             View dst;
             dst.buf = new_buffer(static_cast<size_t>(shape_numel(v.shape)) * es, in + " (cast)");
             const int64_t cnt = shape_numel(v.shape);
-            add_step(in, "cast input", {f32.buf, dst.buf}, [this, f32, dst, cnt](cudaStream_t st) {
-                return csl::cuda_status(ck::cast(ptr(f32), ck::DT::kF32, ptr(dst), ck::DT::kF16, cnt, st), "cast");
-            });
+            add_step(in, "cast input", {f32.buf, dst.buf},
+                     [this, f32, dst, cnt](cudaStream_t st) {
+                         return csl::cuda_status(ck::cast(ptr(f32), ck::DT::kF32, ptr(dst), ck::DT::kF16, cnt, st),
+                                                 "cast");
+                     },
+                     {dst.buf});
             v.plain = dst;
         }
     }
@@ -266,17 +278,21 @@ Status CudaLowering::lower_outputs() {
         if (v.nhwc_native && !v.plain.valid()) {
             const View x = resolve_nhwc(o);
             const Shape s = v.shape;
-            add_step(o, "output NHWC -> NCHW fp32", {x.buf, dst.buf}, [this, x, dst, s, dt](cudaStream_t st) {
-                return csl::cuda_status(
-                    ck::nhwc_to_nchw(ptr(x), x.ld, dt, ptr(dst), ck::DT::kF32, s[0], s[1], s[2] * s[3], st),
-                    "nhwc_to_nchw");
-            });
+            add_step(o, "output NHWC -> NCHW fp32", {x.buf, dst.buf},
+                     [this, x, dst, s, dt](cudaStream_t st) {
+                         return csl::cuda_status(
+                             ck::nhwc_to_nchw(ptr(x), x.ld, dt, ptr(dst), ck::DT::kF32, s[0], s[1], s[2] * s[3], st),
+                             "nhwc_to_nchw");
+                     },
+                     {dst.buf});
         } else {
             ITSCAM_RETURN_IF_ERROR(ensure_plain(o));
             const View x = v.plain;
-            add_step(o, "output to fp32", {x.buf, dst.buf}, [this, x, dst, cnt, dt](cudaStream_t st) {
-                return csl::cuda_status(ck::cast(ptr(x), dt, ptr(dst), ck::DT::kF32, cnt, st), "cast");
-            });
+            add_step(o, "output to fp32", {x.buf, dst.buf},
+                     [this, x, dst, cnt, dt](cudaStream_t st) {
+                         return csl::cuda_status(ck::cast(ptr(x), dt, ptr(dst), ck::DT::kF32, cnt, st), "cast");
+                     },
+                     {dst.buf});
         }
     }
     return Status::ok();

@@ -81,6 +81,10 @@ struct Step {
     std::vector<int> bufs;  // buffers read or written
     std::function<Status(cudaStream_t)> fn;
     bool enabled = true;  // the generic detect head is switched off once the fused one is verified
+    // The buffers of `bufs` it writes (graph_branches.h orders steps by them); all of bufs where the lowering did
+    // not say.
+    std::vector<int> writes;
+    bool cublas = false;  // runs cuBLAS, whose workspace is shared by every such step
 };
 
 // One cuDNN convolution (ops/conv.cpp), with what autotune.cpp chooses for it.
@@ -146,8 +150,10 @@ struct CudaLowering {
     // A new buffer of `size` bytes (rounded up to kAlign): in the arena, or its own allocation when persistent.
     int new_buffer(size_t size, const std::string& what, bool is_persistent = false);
     // Appends a step; the buffers it reads or writes (negative entries ignored) have their lifetimes extended to it.
+    // `writes`: those of them it writes; empty means all of them (safe, but it orders the step after every other
+    // step that reads them too, so lowerings say).
     void add_step(std::string name, std::string desc, std::vector<int> step_bufs,
-                  std::function<Status(cudaStream_t)> fn);
+                  std::function<Status(cudaStream_t)> fn, std::vector<int> writes = {});
     // A step copying `rows` rows of `width` bytes between pitched regions (Concat members, Split parts, packing).
     void add_copy2d(std::string name, std::string desc, View src, size_t spitch, View dst, size_t dpitch, size_t width,
                     size_t rows);

@@ -39,7 +39,9 @@ Status lower_matmul(CudaLowering& cx, const Node& n) {
                         static_cast<int>(K), sa, &zero, cx.ptr(y), dt, static_cast<int>(N), M * N,
                         static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
                     return Status::ok();
-                });
+                },
+                {y.buf});
+    cx.steps.back().cublas = true;
     return Status::ok();
 }
 
@@ -51,9 +53,12 @@ Status lower_softmax(CudaLowering& cx, const Node& n) {
     yv.plain.buf = cx.new_buffer(static_cast<size_t>(shape_numel(yv.shape)) * cx.es, n.outputs[0]);
     const View x = cx.vals[n.inputs[0]].plain, y = yv.plain;
     const ck::DT dt = to_dt(cx.act);
-    cx.add_step(n.name, "Softmax " + shape_text(xs), {x.buf, y.buf}, [&cx, x, y, l, dt](cudaStream_t st) {
-        return csl::cuda_status(ck::softmax(cx.ptr(x), cx.ptr(y), l.outer, l.len, l.inner, dt, st), "softmax");
-    });
+    cx.add_step(n.name, "Softmax " + shape_text(xs), {x.buf, y.buf},
+                [&cx, x, y, l, dt](cudaStream_t st) {
+                    return csl::cuda_status(ck::softmax(cx.ptr(x), cx.ptr(y), l.outer, l.len, l.inner, dt, st),
+                                            "softmax");
+                },
+                {y.buf});
     return Status::ok();
 }
 

@@ -262,7 +262,8 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                                                       rv.valid() ? cx.ptr(rv) : nullptr, rv.valid() ? rv.ld : 0, nrows,
                                                       K, act, alpha, kdt, st),
                                     "conv_epilogue");
-        });
+        },
+        {tmp.buf, y.buf});
     return Status::ok();
 }
 

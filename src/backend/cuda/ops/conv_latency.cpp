@@ -40,7 +40,8 @@ Status lower_depthwise_conv(CudaLowering& cx, const Node& n, const ConvParams& p
                                                 static_cast<int>(p.pt), static_cast<int>(p.pl), static_cast<int>(p.dh),
                                                 static_cast<int>(p.dw), act, alpha, dt, st),
                         "depthwise_conv_nhwc");
-                });
+                },
+                {y.buf});
     return Status::ok();
 }
 
@@ -56,7 +57,8 @@ Status lower_stem_conv(CudaLowering& cx, const Node& n, const ConvParams& p, ck:
       << shape_text(cx.vals[n.outputs[0]].shape) << (act != ck::Act::kNone ? " +act" : "")
       << " [itscam kernel, from NCHW fp32]";
     cx.add_step(
-        n.name, d.str(), {x.buf, wv.buf, bv.buf, y.buf}, [&cx, x, wv, bv, y, p, act, alpha, dt](cudaStream_t st) {
+        n.name, d.str(), {x.buf, wv.buf, bv.buf, y.buf},
+        [&cx, x, wv, bv, y, p, act, alpha, dt](cudaStream_t st) {
             return csl::cuda_status(
                 ck::stem_conv_nchw(
                     static_cast<const float*>(cx.ptr(x)), p.n, p.c, p.h, p.w, static_cast<const float*>(cx.ptr(wv)),
@@ -64,7 +66,8 @@ Status lower_stem_conv(CudaLowering& cx, const Node& n, const ConvParams& p, ck:
                     static_cast<int>(p.kh), static_cast<int>(p.kw), static_cast<int>(p.sh), static_cast<int>(p.sw),
                     static_cast<int>(p.pt), static_cast<int>(p.pl), act, alpha, dt, st),
                 "stem_conv_nchw");
-        });
+        },
+        {y.buf});
     return Status::ok();
 }
 

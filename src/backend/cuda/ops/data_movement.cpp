@@ -156,9 +156,11 @@ Status lower_transpose(CudaLowering& cx, const Node& n) {
     const View x = cx.vals[n.inputs[0]].plain, y = yv.plain;
     const ck::Dims in = to_dims(xs), pd = to_dims(Shape(perm.begin(), perm.end()));
     const ck::DT dt = to_dt(cx.act);
-    cx.add_step(n.name, "Transpose " + shape_text(xs), {x.buf, y.buf}, [&cx, x, y, in, pd, dt](cudaStream_t st) {
-        return csl::cuda_status(ck::transpose(cx.ptr(x), cx.ptr(y), in, pd, dt, st), "transpose");
-    });
+    cx.add_step(n.name, "Transpose " + shape_text(xs), {x.buf, y.buf},
+                [&cx, x, y, in, pd, dt](cudaStream_t st) {
+                    return csl::cuda_status(ck::transpose(cx.ptr(x), cx.ptr(y), in, pd, dt, st), "transpose");
+                },
+                {y.buf});
     return Status::ok();
 }
 
@@ -249,7 +251,8 @@ Status lower_slice(CudaLowering& cx, const Node& n) {
     cx.add_step(n.name, "Slice " + shape_text(xs) + "->" + shape_text(ys), {x.buf, y.buf},
                 [&cx, x, y, base, sd, od, dt](cudaStream_t stm) {
                     return csl::cuda_status(ck::gather_strided(cx.ptr(x), base, sd, cx.ptr(y), od, dt, stm), "slice");
-                });
+                },
+                {y.buf});
     return Status::ok();
 }
 

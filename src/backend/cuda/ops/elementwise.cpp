@@ -58,7 +58,8 @@ Status lower_binary(CudaLowering& cx, const Node& n) {
                         ck::binary(op, a.is_scalar ? nullptr : cx.ptr(a.v), a.strides, a.scalar,
                                    b.is_scalar ? nullptr : cx.ptr(b.v), b.strides, b.scalar, cx.ptr(y), od, dt, st),
                         "binary");
-                });
+                },
+                {y.buf});
     return Status::ok();
 }
 
@@ -70,10 +71,12 @@ Status lower_activation(CudaLowering& cx, const Node& n) {
     const int64_t count = shape_numel(yv.shape);
     const ck::Act act = n.op == "Sigmoid" ? ck::Act::kSigmoid : ck::Act::kReLU;
     const ck::DT dt = to_dt(cx.act);
-    cx.add_step(
-        n.name, n.op + " " + shape_text(yv.shape), {x.buf, y.buf}, [&cx, x, y, count, act, dt](cudaStream_t st) {
-            return csl::cuda_status(ck::activation(cx.ptr(x), cx.ptr(y), count, act, 0.f, dt, st), "activation");
-        });
+    cx.add_step(n.name, n.op + " " + shape_text(yv.shape), {x.buf, y.buf},
+                [&cx, x, y, count, act, dt](cudaStream_t st) {
+                    return csl::cuda_status(ck::activation(cx.ptr(x), cx.ptr(y), count, act, 0.f, dt, st),
+                                            "activation");
+                },
+                {y.buf});
     return Status::ok();
 }
 

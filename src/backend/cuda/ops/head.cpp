@@ -34,11 +34,13 @@ Status lower_dfl_decode(CudaLowering& cx, const Node& n) {
     const int64_t N = xs[0] * xs[1] / 4;
     if (xs[1] != 4) return unsupported(n.label() + ": DflDecode with " + std::to_string(xs[1]) + " box sides");
     cx.add_step(
-        n.name, "DflDecode " + shape_text(xs), {x.buf, wv.buf, y.buf}, [&cx, x, wv, y, xs, N, dt](cudaStream_t st) {
+        n.name, "DflDecode " + shape_text(xs), {x.buf, wv.buf, y.buf},
+        [&cx, x, wv, y, xs, N, dt](cudaStream_t st) {
             return csl::cuda_status(
                 ck::dfl_decode(cx.ptr(x), static_cast<const float*>(cx.ptr(wv)), cx.ptr(y), N, xs[2], xs[3], dt, st),
                 "dfl_decode");
-        });
+        },
+        {y.buf});
     return Status::ok();
 }
 
@@ -148,7 +150,8 @@ Status plan_detect_head(CudaLowering& cx) {
                     return csl::cuda_status(ck::yolo_detect_head(p, static_cast<const float*>(cx.ptr(bins)),
                                                                  static_cast<float*>(cx.ptr(out)), dt, st),
                                             "yolo_detect_head");
-                });
+                },
+                {cx.out_bufs[0]});
     cx.steps[cx.head_step].enabled = false;
     return Status::ok();
 }

@@ -22,13 +22,15 @@ Status lower_maxpool(CudaLowering& cx, const Node& n) {
     const View x = cx.vals[xn].nhwc, y = cx.resolve_nhwc(n.outputs[0]);
     const ck::DT dt = to_dt(cx.act);
     cx.add_step(n.name, "MaxPool " + std::to_string(p.kh) + "x" + std::to_string(p.kw) + " " + shape_text(xs),
-                {x.buf, y.buf}, [&cx, x, y, p, dt](cudaStream_t st) {
+                {x.buf, y.buf},
+                [&cx, x, y, p, dt](cudaStream_t st) {
                     return csl::cuda_status(ck::maxpool_nhwc(cx.ptr(x), x.ld, cx.ptr(y), y.ld, p.n, p.h, p.w, p.c, p.oh,
                                                              p.ow, static_cast<int>(p.kh), static_cast<int>(p.kw),
                                                              static_cast<int>(p.sh), static_cast<int>(p.sw),
                                                              static_cast<int>(p.pt), static_cast<int>(p.pl), dt, st),
                                             "maxpool_nhwc");
-                });
+                },
+                {y.buf});
     return Status::ok();
 }
 
@@ -56,7 +58,8 @@ Status lower_resize(CudaLowering& cx, const Node& n) {
                         ck::resize_nearest_nhwc(cx.ptr(x), x.ld, cx.ptr(y), y.ld, xs[0], xs[2], xs[3], xs[1], out[2],
                                                 out[3], ih, ih + out[2], dt, st),
                         "resize_nearest_nhwc");
-                });
+                },
+                {y.buf});
     return Status::ok();
 }
 
