@@ -233,11 +233,12 @@ Status CudaExecutor::choose_branches(cudaStream_t s) {
     char note[160];
     std::snprintf(note, sizeof note, "longest chain %d of %d steps, %.3f ms a replay against %.3f ms sequential", depth,
                   steps, par, seq);
-    if (mode != "1" && !(par < seq)) {
-        branches_ = std::string("off (") + note + ")";
-        return Status::ok();
-    }
-    branches_ = std::string("on (") + note + ")";
+    const bool keep = mode == "1" || par < seq;
+    branches_ = std::string(keep ? "on (" : "off (") + note + ")";
+    if (const char* log = std::getenv("ITSCAM_CUDA_TUNE_LOG"); log && std::string(log) == "1")
+        std::fprintf(stderr, "cuda graph (batch %lld): parallel branches %s\n",
+                     static_cast<long long>(graph_batch(cx_->graph)), branches_.c_str());
+    if (!keep) return Status::ok();
     exec_ = std::move(br);
     if (cx_->binding.input_nhwc) {
         ITSCAM_ASSIGN_OR_RETURN(csl::Graph gn, capture_branched(*cx_, s, cx_->input_nhwc_step, nullptr));
