@@ -205,6 +205,20 @@ Status CudaExecutor::choose_branches(cudaStream_t s) {
         branches_ = "off (ITSCAM_CUDA_GRAPH_BRANCHES=0)";
         return Status::ok();
     }
+    // The sequential graph works: a failure to build, check or time the other one (a CUDA API error; ordering alone
+    // cannot make a kernel fault) keeps it, with a warning, rather than failing the compile.
+    const Status tried = try_branches(s, mode);
+    if (tried) return Status::ok();
+    std::fprintf(stderr,
+                 "itscam: warning: the CUDA graph with parallel branches failed (%s); keeping the sequential "
+                 "graph\n",
+                 tried.to_string().c_str());
+    branches_ = "off (failed: " + tried.to_string() + ")";
+    ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
+    return Status::ok();
+}
+
+Status CudaExecutor::try_branches(cudaStream_t s, const std::string& mode) {
     int depth = 0;
     ITSCAM_ASSIGN_OR_RETURN(csl::Graph g, capture_branched(*cx_, s, -1, &depth));
     ITSCAM_ASSIGN_OR_RETURN(csl::GraphExec br, instantiate(std::move(g), s));
@@ -234,16 +248,17 @@ Status CudaExecutor::choose_branches(cudaStream_t s) {
     std::snprintf(note, sizeof note, "longest chain %d of %d steps, %.3f ms a replay against %.3f ms sequential", depth,
                   steps, par, seq);
     const bool keep = mode == "1" || par < seq;
-    branches_ = std::string(keep ? "on (" : "off (") + note + ")";
+    const std::string choice = std::string(keep ? "on (" : "off (") + note + ")";
     if (const char* log = std::getenv("ITSCAM_CUDA_TUNE_LOG"); log && std::string(log) == "1")
         std::fprintf(stderr, "cuda graph (batch %lld): parallel branches %s\n",
-                     static_cast<long long>(graph_batch(cx_->graph)), branches_.c_str());
+                     static_cast<long long>(graph_batch(cx_->graph)), choice.c_str());
+    branches_ = choice;
     if (!keep) return Status::ok();
-    exec_ = std::move(br);
     if (cx_->binding.input_nhwc) {
         ITSCAM_ASSIGN_OR_RETURN(csl::Graph gn, capture_branched(*cx_, s, cx_->input_nhwc_step, nullptr));
         ITSCAM_ASSIGN_OR_RETURN(exec_nhwc_, instantiate(std::move(gn), s));
     }
+    exec_ = std::move(br);
     return Status::ok();
 }
 

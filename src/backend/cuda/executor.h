@@ -64,6 +64,7 @@ private:
     // (graph_branches.h) where it computes the same outputs and replays faster. Synchronous; leaves the graph inputs
     // holding a pattern.
     Status choose_branches(cudaStream_t s);
+    Status try_branches(cudaStream_t s, const std::string& mode);  // choose_branches()'s work; errors are not fatal
     Status fill_inputs_with_pattern(cudaStream_t s);
     // One replay of `exec`, then the graph outputs' bytes. Synchronous.
     Result<std::vector<std::vector<char>>> replay_outputs(cudaGraphExec_t exec, cudaStream_t s);
