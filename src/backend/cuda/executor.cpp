@@ -195,14 +195,18 @@ Result<double> CudaExecutor::replay_ms(cudaGraphExec_t exec, cudaStream_t s, int
     return static_cast<double>(ms) / iters;
 }
 
-// The graph with parallel branches (graph_branches.h) in place of the sequential one, where it computes the same
-// outputs bit for bit (three replays on a pattern input: a missed dependency shows as a race) and, unless
-// ITSCAM_CUDA_GRAPH_BRANCHES=1 forces it, replays faster. ITSCAM_CUDA_GRAPH_BRANCHES=0 keeps the sequential graph.
+// ITSCAM_CUDA_GRAPH_BRANCHES=auto|1: the graph with parallel branches (graph_branches.h) in place of the sequential
+// one, where it computes the same outputs bit for bit (three replays on a pattern input: a missed dependency shows as
+// a race) and, with auto, replays faster. Unset or 0: the sequential graph (the default until the branched one has
+// been measured on the GPU machine: docs/cuda.md).
 Status CudaExecutor::choose_branches(cudaStream_t s) {
     const char* env = std::getenv("ITSCAM_CUDA_GRAPH_BRANCHES");
-    const std::string mode = env ? env : "";
-    if (mode == "0") {
-        branches_ = "off (ITSCAM_CUDA_GRAPH_BRANCHES=0)";
+    const std::string mode = env ? env : "0";
+    if (mode != "auto" && mode != "1") {
+        if (mode != "0")
+            return invalid_argument("ITSCAM_CUDA_GRAPH_BRANCHES='" + mode +
+                                    "': expected 0 (the sequential graph), auto (the faster of both) or 1");
+        branches_ = "off";
         return Status::ok();
     }
     // The sequential graph works: a failure to build, check or time the other one (a CUDA API error; ordering alone

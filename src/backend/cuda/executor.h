@@ -1,8 +1,8 @@
 // The CUDA backend's executor: the CompiledGraph over a lowered, allocated and tuned CudaLowering.
 //
 // Execution. After one eager warm-up run, the whole step list is captured into a CUDA Graph and replayed per run.
-// A second graph whose edges are the steps' data dependencies (graph_branches.h) replaces it where it computes the
-// same outputs and replays faster; ITSCAM_CUDA_GRAPH_BRANCHES=0 keeps the sequential one, =1 skips the timing.
+// With ITSCAM_CUDA_GRAPH_BRANCHES=auto, a second graph whose edges are the steps' data dependencies
+// (graph_branches.h) replaces it where it computes the same outputs and replays faster (=1: without the timing).
 // ITSCAM_CUDA_GRAPHS=0 runs the steps eagerly instead; ITSCAM_PROFILE=1 runs eagerly with CUDA events around every
 // step and prints per-layer GPU time (slowest first) when the compiled graph is destroyed. ITSCAM_CUDA_STEP_HASH=1
 // (a determinism diagnostic) runs eagerly, synchronizes after every step and prints to stderr one line per step with
