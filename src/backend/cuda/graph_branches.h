@@ -16,17 +16,15 @@
 #include <vector>
 
 #include "backend/cuda/lowering_context.h"
+#include "backend/step_order.h"
 #include "core/status.h"
 #include "device/cuda/csl.h"
 
 namespace itscam::cuda {
 
-// For each step, the earlier steps it must follow, transitively reduced (no edge that a longer path implies).
-// Disabled steps and `skip` (-1: none) get an empty list and order nothing.
-std::vector<std::vector<int>> step_dependencies(const CudaLowering& cx, int skip);
-
-// The enabled steps but `skip`, each captured on `s` into its own child graph, joined into one graph by the edges of
-// step_dependencies(). *depth: the number of steps on its longest chain (the sequential graph's is the step count).
+// The enabled steps but `skip` (-1: none), each captured on `s` into its own child graph, joined into one graph by
+// the edges of step_dependencies() (backend/step_order.h) over the lowering's buffers and steps. *depth: the number
+// of steps on its longest chain (the sequential graph's is the step count).
 Result<csl::Graph> capture_branched(CudaLowering& cx, cudaStream_t s, int skip, int* depth);
 
 }  // namespace itscam::cuda
