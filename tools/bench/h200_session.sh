@@ -6,14 +6,14 @@
 #   devdata/models/yolo11n.onnx   the ONNX model (for the PyTorch peer)
 #   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
-# Stages (default all): build tests bench e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
+# Stages (default all): build tests bench branches e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
 # VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log.
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
-STAGES=${*:-build tests bench e2e val profile sanitize}
+STAGES=${*:-build tests bench branches e2e val profile sanitize}
 BATCHES=${BATCHES:-1,8,32,64,128}
 export PATH=/opt/torch/.venv/bin:$PATH
 PY=/opt/torch/.venv/bin/python3
@@ -87,6 +87,19 @@ if has bench; then
     $I bench model --model $CPLAN --device cuda:0 --precision fp16 --batch $BATCHES --iters 100 --warmup 20 2>&1 \
       | tee -a "$OUT/summary.txt"
   fi
+fi
+
+if has branches; then
+  # The CUDA graph with parallel branches (docs/cuda.md, ITSCAM_CUDA_GRAPH_BRANCHES) against the sequential graph,
+  # on the same plan: each capture prints both replay times ("parallel branches on|off (... T ms a replay against T'
+  # ms sequential)"), then the plan is benchmarked with the branched graph forced and without it, alternately.
+  log "branches: the graph with parallel branches against the sequential one"
+  for mode in auto 1 0 1 0; do
+    echo "ITSCAM_CUDA_GRAPH_BRANCHES=$mode" | tee -a "$OUT/summary.txt"
+    ITSCAM_CUDA_TUNE_LOG=1 ITSCAM_CUDA_GRAPH_BRANCHES=$mode $I bench model \
+      --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 --precision fp16 --batch $BATCHES \
+      --iters 100 --warmup 20 2>&1 | grep -E "^cuda|gpu time|parallel branches|rror" | tee -a "$OUT/summary.txt"
+  done
 fi
 
 if has e2e; then
