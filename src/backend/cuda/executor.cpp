@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -154,18 +156,10 @@ Result<csl::GraphExec> CudaExecutor::instantiate(csl::Graph g, cudaStream_t s) {
 }
 
 Status CudaExecutor::fill_inputs_with_pattern(cudaStream_t s) {
-    std::vector<float> pattern(size_t{1} << 18);
-    uint32_t x = 12345;
-    for (float& v : pattern) {
-        x = x * 1664525u + 1013904223u;
-        v = static_cast<float>(x >> 8) / static_cast<float>(1u << 24);  // [0, 1), like a normalized image
-    }
-    const size_t chunk = pattern.size() * sizeof(float);
-    for (size_t i = 0; i < cx_->in_bufs.size(); ++i) {
-        char* dst = static_cast<char*>(cx_->bufs[static_cast<size_t>(cx_->in_bufs[i])].ptr);
-        for (size_t off = 0; off < cx_->in_bytes[i]; off += chunk)
-            ITSCAM_CUDA_CHECK(cudaMemcpyAsync(dst + off, pattern.data(), std::min(chunk, cx_->in_bytes[i] - off),
-                                              cudaMemcpyHostToDevice, s));
+    for (size_t i = 0; i < cx_->in_bufs.size(); ++i) {  // the graph inputs are dense fp32
+        const int64_t n = static_cast<int64_t>(cx_->in_bytes[i] / sizeof(float));
+        ITSCAM_CUDA_CHECK(ck::fill_pattern(cx_->bufs[static_cast<size_t>(cx_->in_bufs[i])].ptr, ck::DT::kF32, 1, n, n,
+                                           0x5EEDu + static_cast<uint32_t>(i), s));
     }
     return csl::cuda_status(cudaStreamSynchronize(s), "cudaStreamSynchronize");
 }
@@ -182,17 +176,32 @@ Result<std::vector<std::vector<char>>> CudaExecutor::replay_outputs(cudaGraphExe
     return out;
 }
 
+Result<std::vector<double>> CudaExecutor::timed_runs(cudaStream_t s, int iters, const std::function<Status()>& run) {
+    std::vector<csl::Event> ev;
+    for (int i = 0; i <= iters; ++i) {
+        ITSCAM_ASSIGN_OR_RETURN(csl::Event e, csl::make_event(true));
+        ev.push_back(std::move(e));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventRecord(ev[0].get(), s));
+    for (int i = 0; i < iters; ++i) {
+        ITSCAM_RETURN_IF_ERROR(run());
+        ITSCAM_CUDA_CHECK(cudaEventRecord(ev[i + 1].get(), s));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventSynchronize(ev.back().get()));
+    std::vector<double> ms;
+    for (int i = 0; i < iters; ++i) {
+        float t = 0.f;
+        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&t, ev[i].get(), ev[i + 1].get()));
+        ms.push_back(t);
+    }
+    return ms;
+}
+
 Result<double> CudaExecutor::replay_ms(cudaGraphExec_t exec, cudaStream_t s, int iters) {
-    ITSCAM_ASSIGN_OR_RETURN(csl::Event a, csl::make_event(true));
-    ITSCAM_ASSIGN_OR_RETURN(csl::Event b, csl::make_event(true));
-    ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec, s));  // warm
-    ITSCAM_CUDA_CHECK(cudaEventRecord(a.get(), s));
-    for (int i = 0; i < iters; ++i) ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec, s));
-    ITSCAM_CUDA_CHECK(cudaEventRecord(b.get(), s));
-    ITSCAM_CUDA_CHECK(cudaEventSynchronize(b.get()));
-    float ms = 0.f;
-    ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, a.get(), b.get()));
-    return static_cast<double>(ms) / iters;
+    auto replay = [exec, s] { return csl::cuda_status(cudaGraphLaunch(exec, s), "cudaGraphLaunch"); };
+    ITSCAM_RETURN_IF_ERROR(replay());  // warm
+    ITSCAM_ASSIGN_OR_RETURN(const std::vector<double> t, timed_runs(s, iters, replay));
+    return std::accumulate(t.begin(), t.end(), 0.0) / iters;
 }
 
 // ITSCAM_CUDA_GRAPH_BRANCHES=auto|1: the graph with parallel branches (graph_branches.h) in place of the sequential
@@ -339,24 +348,7 @@ Status CudaExecutor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>&
 Result<std::vector<double>> CudaExecutor::device_times(int iters) {
     ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
     cudaStream_t s = cx_->stream.get();
-    std::vector<csl::Event> ev;
-    for (int i = 0; i <= iters; ++i) {
-        ITSCAM_ASSIGN_OR_RETURN(csl::Event e, csl::make_event(true));
-        ev.push_back(std::move(e));
-    }
-    ITSCAM_CUDA_CHECK(cudaEventRecord(ev[0].get(), s));
-    for (int i = 0; i < iters; ++i) {
-        ITSCAM_RETURN_IF_ERROR(launch(s));
-        ITSCAM_CUDA_CHECK(cudaEventRecord(ev[i + 1].get(), s));
-    }
-    ITSCAM_CUDA_CHECK(cudaEventSynchronize(ev.back().get()));
-    std::vector<double> ms;
-    for (int i = 0; i < iters; ++i) {
-        float t = 0.f;
-        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&t, ev[i].get(), ev[i + 1].get()));
-        ms.push_back(t);
-    }
-    return ms;
+    return timed_runs(s, iters, [this, s] { return launch(s); });
 }
 
 std::string CudaExecutor::describe() const {
