@@ -195,8 +195,12 @@ const char* igemm_variant_name(int v) {
             return "tiled 128x64";
         case 2:
             return "tiled 128x128";
-        default:
+        case 3:
             return "tiled 64x64";
+        case 4:
+            return "wgmma 128xN";
+        default:
+            return "wgmma 128x64";
     }
 }
 

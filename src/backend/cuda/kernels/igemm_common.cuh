@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "backend/cuda/kernels/kernels_common.cuh"
@@ -29,7 +30,7 @@ struct Args {
     int N, H, W, C, K, OH, OW;
     int sh, sw, pt, pl;
     int M;      // N * OH * OW
-    int tiles;  // the kernel's pixel tiles (set by the launcher)
+    int tiles;  // the kernel's tiles (set by the launcher: pixel tiles, or pixel tiles x channel slices)
     int CC;     // 16-channel chunks per tap: ceil(C / 16)
     Act act;
     float alpha;
@@ -42,6 +43,30 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
         "{%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// cp.async, for the tiled and wgmma variants.
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes from global to shared memory, or 16 zero bytes when src_bytes is 0 (src is then not read). The input
+// goes through L1 (.ca), where a 3x3 layer's other taps find most of it; the weights bypass it (.cg).
+__device__ __forceinline__ void cp_async16_ca(uint32_t dst, const void* src, int src_bytes) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+
+__device__ __forceinline__ void cp_async16_cg(uint32_t dst, const void* src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
 // Output pixel m's window: the element index of its image's first pixel and the window's top-left input pixel. A
@@ -90,15 +115,18 @@ struct LaunchConfig {
     int per_sm = 0;
 };
 
+// max_smem: the kernel's dynamic shared-memory limit, set on the first call.
 template <typename Kernel>
-cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig* out) {
+cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig* out, size_t max_smem = kMaxSmem) {
     static std::mutex mu;
-    static std::map<std::pair<int, size_t>, LaunchConfig> cache;  // one per kernel instantiation
+    // Keyed by the kernel too: every kernel taking Args has the same type, so they share this instantiation.
+    static std::map<std::tuple<const void*, int, size_t>, LaunchConfig> cache;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     if (e != cudaSuccess) return e;
     std::lock_guard<std::mutex> lock(mu);
-    const auto it = cache.find({dev, smem});
+    const auto key = std::make_tuple(reinterpret_cast<const void*>(kernel), dev, smem);
+    const auto it = cache.find(key);
     if (it != cache.end()) {
         *out = it->second;
         return cudaSuccess;
@@ -106,12 +134,13 @@ cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig*
     LaunchConfig c;
     // The limit is the largest any layer may need, not this layer's: a smaller limit set for a later layer would
     // make a cached larger one fail to launch.
-    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem)) != cudaSuccess)
+    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(max_smem))) !=
+        cudaSuccess)
         return e;
     if ((e = cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return e;
     if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&c.per_sm, kernel, threads, smem)) != cudaSuccess) return e;
     if (c.per_sm < 1) return cudaErrorInvalidConfiguration;
-    cache.emplace(std::make_pair(dev, smem), c);
+    cache.emplace(key, c);
     *out = c;
     return cudaSuccess;
 }
@@ -120,5 +149,10 @@ cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig*
 // narrowed to the layer's output channels. They need x and w 16-byte aligned and ldx a multiple of 8 (16-byte
 // cp.async rows); the caller checks.
 cudaError_t launch_tiled(const Args& a, int kh, int variant, cudaStream_t stream);
+
+// The wgmma variants (sm90a/igemm_wgmma.cu, compiled for sm_90a only): 4 = 128 pixels x 32, 64 or 128 output
+// channels (the narrowest that covers K), 5 = 128x64. Same alignment needs as the tiled variants; they run on a
+// compute-capability 9.0 GPU only (igemm_conv.cu checks).
+cudaError_t launch_wgmma(const Args& a, int kh, int variant, cudaStream_t stream);
 
 }  // namespace itscam::cuda_kernels::igemm

@@ -16,6 +16,8 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 #include "backend/cuda/kernels/igemm_common.cuh"
 #include "backend/cuda/kernels/kernels_common.cuh"
@@ -172,6 +174,27 @@ cudaError_t launch_nt(const Args& a, cudaStream_t stream) {
     }
 }
 
+// The wgmma variants: built (the CUDA architectures include 90) and the current GPU is compute capability 9.0, the
+// only one sm_90a code runs on. Asked once per device.
+bool wgmma_available() {
+#ifdef ITSCAM_HAVE_WGMMA
+    static std::mutex mu;
+    static std::map<int, bool> known;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    std::lock_guard<std::mutex> lock(mu);
+    if (const auto it = known.find(dev); it != known.end()) return it->second;
+    int major = 0, minor = 0;
+    const bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+                    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+                    major == 9 && minor == 0;
+    known.emplace(dev, ok);
+    return ok;
+#else
+    return false;
+#endif
+}
+
 }  // namespace
 
 bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH, int64_t OW,
@@ -188,8 +211,10 @@ bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ld
         const int64_t smem = kh * kw * ((C + 15) / 16) * nt_for(K) * 32 * static_cast<int64_t>(sizeof(uint2));
         return smem <= kMaxSmem;
     }
-    // The tiled variants read x in 16-byte rows; the 128x128 tile is the 128x64 one for K <= 64.
-    return ldx % 8 == 0 && (variant != 2 || K > 64);
+    if (variant >= 4 && !wgmma_available()) return false;
+    // The tiled and wgmma variants read x in 16-byte rows; the 128x128 tile is the 128x64 one for K <= 64, and
+    // variant 5 (128x64) is variant 4 there.
+    return ldx % 8 == 0 && ((variant != 2 && variant != 5) || K > 64);
 }
 
 cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
@@ -226,6 +251,9 @@ cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const flo
     a.CC = static_cast<int>((C + 15) / 16);
     a.act = act;
     a.alpha = alpha;
+#ifdef ITSCAM_HAVE_WGMMA
+    if (variant >= 4) return igemm::launch_wgmma(a, kh, variant, stream);
+#endif
     if (variant > 0) return igemm::launch_tiled(a, kh, variant, stream);
     return kh == 3 ? launch_nt<3>(a, stream) : launch_nt<1>(a, stream);
 }
