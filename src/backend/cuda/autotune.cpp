@@ -204,8 +204,8 @@ const char* igemm_variant_name(int v) {
     }
 }
 
-// Our implicit-GEMM kernels on one convolution (the variants in L.igemm_ok): the plan's variant, or (autotuning)
-// each variant timed against the choice made so far (cuDNN's legacy algorithm + epilogue, or its fused engine),
+// Our implicit-GEMM kernels on one convolution: the plan's variant (any in L.igemm_ok), or (autotuning) each variant
+// in L.igemm_timed timed against the choice made so far (cuDNN's legacy algorithm + epilogue, or its fused engine),
 // keeping the fastest. A variant's output is checked against the direct reference convolution first either way
 // (fused_check.h); one that differs or fails to launch is never kept.
 Status choose_igemm(CudaLowering& cx, const std::map<std::string, int>& planned_igemm, bool planned, ConvLayer& L,
@@ -217,8 +217,8 @@ Status choose_igemm(CudaLowering& cx, const std::map<std::string, int>& planned_
         if (v < 0 || v >= ck::kIgemmVariants || !((L.igemm_ok >> v) & 1u))
             return invalid_argument(
                 "the plan puts convolution '" + L.node + "' on implicit-GEMM variant " + std::to_string(v) +
-                ", which does not take it here (ITSCAM_CUDA_IGEMM=0 or ITSCAM_CUDA_IGEMM_VARIANTS, "
-                "another graph, or a variant this build does not have): rebuild the plan with `itscam optimize`");
+                ", which does not take it here (ITSCAM_CUDA_IGEMM=0, another graph or GPU, or a variant this build "
+                "does not have): rebuild the plan with `itscam optimize`");
         L.igemm_variant = v;
         ITSCAM_ASSIGN_OR_RETURN(const double err, igemm_error(cx, L));
         if (!(err <= kFusedMaxNmse))
@@ -228,7 +228,7 @@ Status choose_igemm(CudaLowering& cx, const std::map<std::string, int>& planned_
         L.use_igemm = true;
         return Status::ok();
     }
-    if (!L.igemm_ok) {
+    if (!L.igemm_timed) {
         if (tune_log() && find) std::fprintf(stderr, "tune %s: implicit GEMM does not take it\n", L.node.c_str());
         return Status::ok();
     }
@@ -237,7 +237,7 @@ Status choose_igemm(CudaLowering& cx, const std::map<std::string, int>& planned_
     double best = current;
     int best_v = -1;
     for (int v = 0; v < ck::kIgemmVariants; ++v) {
-        if (!((L.igemm_ok >> v) & 1u)) continue;
+        if (!((L.igemm_timed >> v) & 1u)) continue;
         L.igemm_variant = v;
         const Result<double> err = igemm_error(cx, L);
         if (!err.is_ok() || !(*err <= kFusedMaxNmse)) {

@@ -105,10 +105,12 @@ struct ConvLayer {
     std::unique_ptr<FusedConv> fused;
     int fused_plan = -1;
     bool must_fuse = false;  // only the fused path takes this strided input
-    // Our implicit-GEMM kernels (ck::igemm_conv_nhwc): igemm_ok has bit v set where variant v takes the layer; the
-    // fastest variant runs it (igemm_variant) where the autotune measures it faster than the cuDNN choice (or a plan
-    // says so). Reads x, writes y_final with the float bias, activation and res fused.
+    // Our implicit-GEMM kernels (ck::igemm_conv_nhwc): igemm_ok has bit v set where variant v takes the layer, and
+    // igemm_timed those of them the autotune times (ITSCAM_CUDA_IGEMM_VARIANTS); the fastest runs it (igemm_variant)
+    // where the autotune measures it faster than the cuDNN choice, or where a plan names it (any of igemm_ok). Reads
+    // x, writes y_final with the float bias, activation and res fused.
     unsigned igemm_ok = 0;
+    unsigned igemm_timed = 0;
     bool use_igemm = false;
     int igemm_variant = 0;
     int step = -1;

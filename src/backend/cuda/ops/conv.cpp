@@ -33,12 +33,16 @@ Result<ck::Act> activation_of(const Node& n, float& alpha) {
 }
 
 // The implicit-GEMM variants the autotune may time (bit v = variant v): the comma-separated list in
-// ITSCAM_CUDA_IGEMM_VARIANTS (e.g. "0,1,2,3"), else variant 0 alone; none with ITSCAM_CUDA_IGEMM=0. The tiled
-// variants are opt-in: on the H200 they lose to cuDNN by 1.5-3x on most layers of yolo11n and moved no replay time
-// where they won (docs/cuda.md), so timing them by default would only lengthen every build.
-Result<unsigned> igemm_variants_allowed() {
+// ITSCAM_CUDA_IGEMM_VARIANTS (e.g. "0,1,2,3"), else variant 0 alone. The other variants are opt-in: on the H100 and
+// H200 they lose to cuDNN on most layers of yolo11n and moved no replay time where they won (docs/cuda.md), so
+// timing them by default would only lengthen every build. A plan that names any variant loads whatever this list
+// says (the list limits what is timed); ITSCAM_CUDA_IGEMM=0 (igemm_off) leaves our kernels out altogether.
+bool igemm_off() {
     const char* off = std::getenv("ITSCAM_CUDA_IGEMM");
-    if (off && std::string(off) == "0") return 0u;
+    return off && std::string(off) == "0";
+}
+
+Result<unsigned> igemm_variants_allowed() {
     const char* list = std::getenv("ITSCAM_CUDA_IGEMM_VARIANTS");
     if (!list || !*list) return 1u;
     unsigned mask = 0;
@@ -210,15 +214,17 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
     // Our implicit-GEMM kernels, each where it takes the shape (ck::igemm_conv_supported) and the views are aligned:
     // y and the residual to 4 bytes; x to 4 (variant 0) or 16 bytes (the tiled variants). The weights buffer starts
     // at offset 0 of its own allocation.
-    ITSCAM_ASSIGN_OR_RETURN(const unsigned igemm_allowed, igemm_variants_allowed());
+    ITSCAM_ASSIGN_OR_RETURN(const unsigned igemm_timed, igemm_variants_allowed());
     const View& xi = L->x;
-    const bool igemm_views = fusable_shape && cin == p.c && y.off % 4 == 0 && (!rv.valid() || rv.off % 4 == 0);
+    const bool igemm_views =
+        !igemm_off() && fusable_shape && cin == p.c && y.off % 4 == 0 && (!rv.valid() || rv.off % 4 == 0);
     for (int v = 0; v < ck::kIgemmVariants && igemm_views; ++v)
-        if (((igemm_allowed >> v) & 1u) && xi.off % (v == 0 ? 4 : 16) == 0 &&
+        if (xi.off % (v == 0 ? 4 : 16) == 0 &&
             ck::igemm_conv_supported(p.n, p.h, p.w, p.c, xi.ld, p.oc, p.oh, p.ow, y.ld, rv.valid() ? rv.ld : 0,
                                      static_cast<int>(p.kh), static_cast<int>(p.kw), static_cast<int>(p.dh),
                                      static_cast<int>(p.dw), v))
             L->igemm_ok |= 1u << v;
+    L->igemm_timed = L->igemm_ok & igemm_timed;
     // cuDNN writes a packed result: straight into y when y is packed and no residual reads y's buffer region,
     // else into a temporary that the epilogue reads.
     const bool direct = y.ld == K;
