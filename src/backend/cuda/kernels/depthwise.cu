@@ -50,7 +50,6 @@ __global__ void depthwise_kernel(const T* __restrict__ x, I ldx, const float* __
                                  const float* __restrict__ bias, const T* __restrict__ res, I ldr, T* y, I ldy,
                                  I total, I H, I W, I C, I CV, I OH, I OW, I OWG, int kh, int kw, int sh, int sw,
                                  int pt, int pl, int dh, int dw, Act act, float alpha) {
-    detail::pdl_wait();
     using VT = Vec<T, V>;
     for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < total;
          i += static_cast<I>(blockDim.x) * gridDim.x) {
@@ -119,11 +118,11 @@ void launch(const void* x, int64_t ldx, const float* w, const float* bias, const
             int sw, int pt, int pl, int dh, int dw, Act act, float alpha, cudaStream_t stream) {
     const int64_t owg = (OW + P - 1) / P;
     const int64_t total = N * OH * owg * (C / V);
-    detail::launch(depthwise_kernel<T, V, P, I>, detail::grid_for(total), detail::kBlock, 0, stream,
-                   static_cast<const T*>(x), static_cast<I>(ldx), w, bias, static_cast<const T*>(residual),
-                   static_cast<I>(ldr), static_cast<T*>(y), static_cast<I>(ldy), static_cast<I>(total),
-                   static_cast<I>(H), static_cast<I>(W), static_cast<I>(C), static_cast<I>(C / V), static_cast<I>(OH),
-                   static_cast<I>(OW), static_cast<I>(owg), kh, kw, sh, sw, pt, pl, dh, dw, act, alpha);
+    depthwise_kernel<T, V, P, I><<<detail::grid_for(total), detail::kBlock, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<I>(ldx), w, bias, static_cast<const T*>(residual), static_cast<I>(ldr),
+        static_cast<T*>(y), static_cast<I>(ldy), static_cast<I>(total), static_cast<I>(H), static_cast<I>(W),
+        static_cast<I>(C), static_cast<I>(C / V), static_cast<I>(OH), static_cast<I>(OW), static_cast<I>(owg), kh, kw,
+        sh, sw, pt, pl, dh, dw, act, alpha);
 }
 
 template <typename T, int V>

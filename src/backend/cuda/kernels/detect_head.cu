@@ -15,7 +15,6 @@ constexpr int kMaxR = 32;
 // RF > 0: R known at compile time (16 in every Ultralytics export): the bins stay in registers.
 template <typename T, int RF>
 __global__ void detect_head_kernel(HeadParams p, const float* __restrict__ bins, float* __restrict__ out) {
-    detail::pdl_wait();
     const int R = RF > 0 ? RF : p.R;
     const int64_t total = p.N * p.A;
     const int64_t C = 4 + p.nc;
@@ -68,14 +67,14 @@ cudaError_t yolo_detect_head(const HeadParams& p, const float* bins, float* out,
     const unsigned grid = detail::grid_for(total);
     if (dt == DT::kF16) {
         if (p.R == 16)
-            detail::launch(detect_head_kernel<__half, 16>, grid, detail::kBlock, 0, stream, p, bins, out);
+            detect_head_kernel<__half, 16><<<grid, detail::kBlock, 0, stream>>>(p, bins, out);
         else
-            detail::launch(detect_head_kernel<__half, 0>, grid, detail::kBlock, 0, stream, p, bins, out);
+            detect_head_kernel<__half, 0><<<grid, detail::kBlock, 0, stream>>>(p, bins, out);
     } else {
         if (p.R == 16)
-            detail::launch(detect_head_kernel<float, 16>, grid, detail::kBlock, 0, stream, p, bins, out);
+            detect_head_kernel<float, 16><<<grid, detail::kBlock, 0, stream>>>(p, bins, out);
         else
-            detail::launch(detect_head_kernel<float, 0>, grid, detail::kBlock, 0, stream, p, bins, out);
+            detect_head_kernel<float, 0><<<grid, detail::kBlock, 0, stream>>>(p, bins, out);
     }
     return cudaGetLastError();
 }

@@ -21,7 +21,6 @@ using detail::Vec;
 template <typename T, int V, typename I>
 __global__ void conv_epilogue_kernel(const T* x, int64_t ldx, T* y, int64_t ldy, const float* __restrict__ bias,
                                      const T* res, int64_t ldr, I rows, I cv, Act act, float alpha) {
-    detail::pdl_wait();
     const I total = rows * cv;
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const I r = i / cv;
@@ -55,12 +54,13 @@ cudaError_t conv_epilogue_v(const void* x, int64_t ldx, void* y, int64_t ldy, co
     const int64_t total = rows * cv;
     const unsigned grid = detail::grid_for(total);
     if (detail::fits32(total)) {
-        detail::launch(conv_epilogue_kernel<T, V, uint32_t>, grid, detail::kBlock, 0, stream, static_cast<const T*>(x),
-                       ldx, static_cast<T*>(y), ldy, bias, static_cast<const T*>(residual), ldr,
-                       static_cast<uint32_t>(rows), static_cast<uint32_t>(cv), act, alpha);
+        conv_epilogue_kernel<T, V, uint32_t><<<grid, detail::kBlock, 0, stream>>>(
+            static_cast<const T*>(x), ldx, static_cast<T*>(y), ldy, bias, static_cast<const T*>(residual), ldr,
+            static_cast<uint32_t>(rows), static_cast<uint32_t>(cv), act, alpha);
     } else {
-        detail::launch(conv_epilogue_kernel<T, V, int64_t>, grid, detail::kBlock, 0, stream, static_cast<const T*>(x),
-                       ldx, static_cast<T*>(y), ldy, bias, static_cast<const T*>(residual), ldr, rows, cv, act, alpha);
+        conv_epilogue_kernel<T, V, int64_t>
+            <<<grid, detail::kBlock, 0, stream>>>(static_cast<const T*>(x), ldx, static_cast<T*>(y), ldy, bias,
+                                                  static_cast<const T*>(residual), ldr, rows, cv, act, alpha);
     }
     return cudaGetLastError();
 }
@@ -86,7 +86,6 @@ cudaError_t conv_epilogue_t(const void* x, int64_t ldx, void* y, int64_t ldy, co
 // cast: dense, V elements per thread plus a scalar tail.
 template <typename Ti, typename To, int V, typename I>
 __global__ void cast_kernel(const Ti* __restrict__ x, To* __restrict__ y, I n) {
-    detail::pdl_wait();
     const I nv = n / V;
     const I stride = blockDim.x * gridDim.x;
     const I tid = blockIdx.x * blockDim.x + threadIdx.x;
@@ -108,12 +107,11 @@ cudaError_t cast_t(const void* x, void* y, int64_t n, cudaStream_t stream) {
     const unsigned grid = detail::grid_for((n + v - 1) / v);
     const Ti* xp = static_cast<const Ti*>(x);
     To* yp = static_cast<To*>(y);
-#define ITSCAM_CAST_LAUNCH(VV)                                                                     \
-    if (detail::fits32(n))                                                                         \
-        detail::launch(cast_kernel<Ti, To, VV, uint32_t>, grid, detail::kBlock, 0, stream, xp, yp, \
-                       static_cast<uint32_t>(n));                                                  \
-    else                                                                                           \
-        detail::launch(cast_kernel<Ti, To, VV, int64_t>, grid, detail::kBlock, 0, stream, xp, yp, n);
+#define ITSCAM_CAST_LAUNCH(VV)                                                                                    \
+    if (detail::fits32(n))                                                                                        \
+        cast_kernel<Ti, To, VV, uint32_t><<<grid, detail::kBlock, 0, stream>>>(xp, yp, static_cast<uint32_t>(n)); \
+    else                                                                                                          \
+        cast_kernel<Ti, To, VV, int64_t><<<grid, detail::kBlock, 0, stream>>>(xp, yp, n);
     switch (v) {
         case 8:
             ITSCAM_CAST_LAUNCH(8) break;
@@ -132,7 +130,6 @@ cudaError_t cast_t(const void* x, void* y, int64_t n, cudaStream_t stream) {
 // activation: dense, V elements per thread plus a scalar tail (x may equal y).
 template <typename T, int V, typename I>
 __global__ void activation_kernel(const T* x, T* y, I n, Act act, float alpha) {
-    detail::pdl_wait();
     const I nv = n / V;
     const I stride = blockDim.x * gridDim.x;
     const I tid = blockIdx.x * blockDim.x + threadIdx.x;
@@ -154,12 +151,12 @@ cudaError_t activation_t(const void* x, void* y, int64_t n, Act act, float alpha
     const unsigned grid = detail::grid_for((n + v - 1) / v);
     const T* xp = static_cast<const T*>(x);
     T* yp = static_cast<T*>(y);
-#define ITSCAM_ACT_LAUNCH(VV)                                                                       \
-    if (detail::fits32(n))                                                                          \
-        detail::launch(activation_kernel<T, VV, uint32_t>, grid, detail::kBlock, 0, stream, xp, yp, \
-                       static_cast<uint32_t>(n), act, alpha);                                       \
-    else                                                                                            \
-        detail::launch(activation_kernel<T, VV, int64_t>, grid, detail::kBlock, 0, stream, xp, yp, n, act, alpha);
+#define ITSCAM_ACT_LAUNCH(VV)                                                                    \
+    if (detail::fits32(n))                                                                       \
+        activation_kernel<T, VV, uint32_t>                                                       \
+            <<<grid, detail::kBlock, 0, stream>>>(xp, yp, static_cast<uint32_t>(n), act, alpha); \
+    else                                                                                         \
+        activation_kernel<T, VV, int64_t><<<grid, detail::kBlock, 0, stream>>>(xp, yp, n, act, alpha);
     switch (v) {
         case 8:
             ITSCAM_ACT_LAUNCH(8) break;
@@ -193,7 +190,6 @@ __device__ __forceinline__ float bin_apply(BinOp op, float a, float b) {
 template <typename T, typename I>
 __global__ void binary_kernel(BinOp op, const T* a, Dims sa, float a_scalar, const T* b, Dims sb, float b_scalar, T* y,
                               Dims out, I total) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         int64_t oa, ob;
         detail::offsets2(i, out, sa, sb, oa, ob);
@@ -209,7 +205,6 @@ __global__ void binary_kernel(BinOp op, const T* a, Dims sa, float a_scalar, con
 template <typename T, int V, typename I>
 __global__ void binary_vec_kernel(BinOp op, const T* a, Dims sa, bool a_vec, float a_scalar, const T* b, Dims sb,
                                   bool b_vec, float b_scalar, T* y, Dims out, I total) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         int64_t oa, ob;
         detail::offsets2(i, out, sa, sb, oa, ob);
@@ -256,11 +251,11 @@ cudaError_t binary_vec(BinOp op, const T* a, Dims sa, float a_scalar, const T* b
     const int64_t nv = total / V;
     const unsigned grid = detail::grid_for(nv);
     if (detail::fits32(nv)) {
-        detail::launch(binary_vec_kernel<T, V, uint32_t>, grid, detail::kBlock, 0, stream, op, a, sa, a_vec, a_scalar,
-                       b, sb, b_vec, b_scalar, y, out, static_cast<uint32_t>(nv));
+        binary_vec_kernel<T, V, uint32_t><<<grid, detail::kBlock, 0, stream>>>(
+            op, a, sa, a_vec, a_scalar, b, sb, b_vec, b_scalar, y, out, static_cast<uint32_t>(nv));
     } else {
-        detail::launch(binary_vec_kernel<T, V, int64_t>, grid, detail::kBlock, 0, stream, op, a, sa, a_vec, a_scalar, b,
-                       sb, b_vec, b_scalar, y, out, nv);
+        binary_vec_kernel<T, V, int64_t>
+            <<<grid, detail::kBlock, 0, stream>>>(op, a, sa, a_vec, a_scalar, b, sb, b_vec, b_scalar, y, out, nv);
     }
     return cudaGetLastError();
 }
@@ -270,7 +265,6 @@ cudaError_t binary_vec(BinOp op, const T* a, Dims sa, float a_scalar, const T* b
 template <typename T, int V, typename I>
 __global__ void binary_flat_kernel(BinOp op, const T* a, bool a_dense, float a_scalar, const T* b, bool b_dense,
                                    float b_scalar, T* y, I n) {
-    detail::pdl_wait();
     const I nv = n / V;
     const I stride = blockDim.x * gridDim.x;
     const I tid = blockIdx.x * blockDim.x + threadIdx.x;
@@ -328,13 +322,13 @@ cudaError_t binary_t(BinOp op, const void* a_, Dims sa, float a_scalar, const vo
         const void* const ptrs[] = {ad ? a_ : nullptr, bd ? b_ : nullptr, y_};
         const int v = detail::pick_vec(sizeof(T), counts, ptrs);
         const unsigned grid = detail::grid_for((total + v - 1) / v);
-#define ITSCAM_BIN_LAUNCH(VV)                                                                                        \
-    if (detail::fits32(total))                                                                                       \
-        detail::launch(binary_flat_kernel<T, VV, uint32_t>, grid, detail::kBlock, 0, stream, op, a, ad, a_scalar, b, \
-                       bd, b_scalar, y, static_cast<uint32_t>(total));                                               \
-    else                                                                                                             \
-        detail::launch(binary_flat_kernel<T, VV, int64_t>, grid, detail::kBlock, 0, stream, op, a, ad, a_scalar, b,  \
-                       bd, b_scalar, y, total);
+#define ITSCAM_BIN_LAUNCH(VV)                                                                                          \
+    if (detail::fits32(total))                                                                                         \
+        binary_flat_kernel<T, VV, uint32_t><<<grid, detail::kBlock, 0, stream>>>(op, a, ad, a_scalar, b, bd, b_scalar, \
+                                                                                 y, static_cast<uint32_t>(total));     \
+    else                                                                                                               \
+        binary_flat_kernel<T, VV, int64_t>                                                                             \
+            <<<grid, detail::kBlock, 0, stream>>>(op, a, ad, a_scalar, b, bd, b_scalar, y, total);
         switch (v) {
             case 8:
                 ITSCAM_BIN_LAUNCH(8) break;
@@ -371,11 +365,11 @@ cudaError_t binary_t(BinOp op, const void* a_, Dims sa, float a_scalar, const vo
     }
     const unsigned grid = detail::grid_for(total);
     if (detail::fits32(total)) {
-        detail::launch(binary_kernel<T, uint32_t>, grid, detail::kBlock, 0, stream, op, a, sa, a_scalar, b, sb,
-                       b_scalar, y, out, static_cast<uint32_t>(total));
+        binary_kernel<T, uint32_t><<<grid, detail::kBlock, 0, stream>>>(op, a, sa, a_scalar, b, sb, b_scalar, y, out,
+                                                                        static_cast<uint32_t>(total));
     } else {
-        detail::launch(binary_kernel<T, int64_t>, grid, detail::kBlock, 0, stream, op, a, sa, a_scalar, b, sb, b_scalar,
-                       y, out, total);
+        binary_kernel<T, int64_t>
+            <<<grid, detail::kBlock, 0, stream>>>(op, a, sa, a_scalar, b, sb, b_scalar, y, out, total);
     }
     return cudaGetLastError();
 }

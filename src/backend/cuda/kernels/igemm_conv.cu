@@ -47,7 +47,6 @@ __device__ __forceinline__ uint32_t ldg32(const __half* p) {
 // slice is blockIdx.y * 8 * NT). MT: 16-pixel tiles per warp.
 template <int KS, int NT, int MT>
 __global__ void __launch_bounds__(kThreads) igemm_conv_kernel(const Args a) {
-    detail::pdl_wait();
     extern __shared__ uint2 wsm[];  // [tap][chunk][NT][32 lanes]: one B fragment per lane
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -157,7 +156,7 @@ cudaError_t launch(Args a, cudaStream_t stream) {
     // Enough CTAs to fill the GPU (each loads the weights once), no more than there are tiles.
     const int want = std::max(1, cfg.sms * cfg.per_sm / slices);
     const dim3 grid(static_cast<unsigned>(std::min(a.tiles, want)), static_cast<unsigned>(slices));
-    detail::launch(kernel, grid, kThreads, smem, stream, a);
+    kernel<<<grid, kThreads, smem, stream>>>(a);
     return cudaGetLastError();
 }
 

@@ -43,7 +43,6 @@ constexpr size_t smem_bytes() {
 // 32).
 template <int KS, int BM, int BN, int BK>
 __global__ void __launch_bounds__(kThreads) igemm_tiled_kernel(const Args a) {
-    detail::pdl_wait();
     constexpr int LDS = BK + 8;  // shared-memory row pitch in halves
     constexpr int WM = BM / 2, WN = BN / 2, MT = WM / 16, NT = WN / 8;
     constexpr int CH = BK / 8;          // 16-byte chunks per row
@@ -170,7 +169,7 @@ cudaError_t launch(const Args& a, cudaStream_t stream) {
     if (const cudaError_t e = launch_config(kernel, kThreads, smem, &cfg); e != cudaSuccess) return e;
     const int64_t ctas = static_cast<int64_t>((a.M + BM - 1) / BM) * ((a.K + BN - 1) / BN);
     if (ctas > INT_MAX) return cudaErrorInvalidValue;
-    detail::launch(kernel, static_cast<unsigned>(ctas), kThreads, smem, stream, a);
+    kernel<<<static_cast<unsigned>(ctas), kThreads, smem, stream>>>(a);
     return cudaGetLastError();
 }
 

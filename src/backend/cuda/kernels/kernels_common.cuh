@@ -4,11 +4,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
-#include <utility>
 
 #include "backend/cuda/kernels/kernels_impl.h"
 #include "device/cuda/convert.cuh"
@@ -40,64 +36,8 @@ __device__ __forceinline__ float apply_act(float v, Act act, float alpha) {
     }
 }
 
-// ---- programmatic dependent launch (Hopper) ----
-// Every kernel that launch() starts begins with pdl_wait(). Launched with programmatic stream serialization, a kernel
-// may be scheduled while the kernel before it on the stream (or before it in the CUDA graph) is still running;
-// griddepcontrol.wait then holds each of its threads until that kernel has completed and its writes are visible, so
-// reads and writes after it are ordered as with a normal launch. What overlaps is the launch itself: at batch 1 the
-// graph is a chain of ~100 kernels of a few microseconds each, and the gaps between them are a large part of it.
-// pdl_trigger() lets the next kernel be scheduled as soon as every block of this one is running. Launched normally,
-// both return at once.
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-    asm volatile("griddepcontrol.launch_dependents;\n" :::);
-#endif
-}
-
 // ---- host helpers ----
 constexpr int kBlock = 256;
-
-// Programmatic dependent launch is on where the current GPU has it (compute capability 9.0 or newer) unless
-// ITSCAM_CUDA_PDL=0; both are read once per device.
-inline bool pdl_enabled() {
-    static const bool env_on = [] {
-        const char* v = std::getenv("ITSCAM_CUDA_PDL");
-        return !(v && std::string(v) == "0");
-    }();
-    if (!env_on) return false;
-    constexpr int kDevices = 64;
-    static std::atomic<signed char> known[kDevices];  // 0 unknown, 1 on, -1 off
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kDevices) return false;
-    signed char k = known[dev].load(std::memory_order_relaxed);
-    if (k == 0) {
-        int major = 0;
-        k = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9 ? 1
-                                                                                                                : -1;
-        known[dev].store(k, std::memory_order_relaxed);
-    }
-    return k > 0;
-}
-
-// kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream serialization where pdl_enabled(). The
-// kernel must begin with pdl_wait(). Errors are returned and, as for <<<>>>, left for cudaGetLastError().
-template <typename... P, typename... A>
-cudaError_t launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = grid;
-    cfg.blockDim = block;
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    if (pdl_enabled()) {
-        cfg.attrs = &attr;
-        cfg.numAttrs = 1;
-    }
-    return cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...);
-}
 constexpr int64_t kMaxGrid = int64_t{1} << 20;  // grid-stride loops cover the rest
 
 inline unsigned grid_for(int64_t work, int block = kBlock) {

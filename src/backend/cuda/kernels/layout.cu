@@ -26,7 +26,6 @@ template <typename Ti, typename To>
 __global__ void __launch_bounds__(kTileCols* kTileRows)
     tile_transpose_kernel(const Ti* __restrict__ x, int64_t x_bs, int64_t x_rs, To* __restrict__ y, int64_t y_bs,
                           int64_t y_rs, int64_t B, int64_t R, int64_t Cc) {
-    detail::pdl_wait();
     __shared__ float tile[kTile][kTile + 1];
     const int tx = threadIdx.x, ty = threadIdx.y;
     for (int64_t b = blockIdx.z; b < B; b += gridDim.z) {
@@ -83,8 +82,8 @@ cudaError_t tile_transpose(const void* x, int64_t x_bs, int64_t x_rs, void* y, i
     const dim3 grid(cap((Cc + kTile - 1) / kTile, int64_t{1} << 30), cap((R + kTile - 1) / kTile, 65535),
                     cap(B, 65535));
     const dim3 block(kTileCols, kTileRows);
-    detail::launch(tile_transpose_kernel<Ti, To>, grid, block, 0, stream, static_cast<const Ti*>(x), x_bs, x_rs,
-                   static_cast<To*>(y), y_bs, y_rs, B, R, Cc);
+    tile_transpose_kernel<Ti, To>
+        <<<grid, block, 0, stream>>>(static_cast<const Ti*>(x), x_bs, x_rs, static_cast<To*>(y), y_bs, y_rs, B, R, Cc);
     return cudaGetLastError();
 }
 
@@ -93,7 +92,6 @@ cudaError_t tile_transpose(const void* x, int64_t x_bs, int64_t x_rs, void* y, i
 template <typename Ti, typename To, typename I>
 __global__ void nchw_to_nhwc_small_kernel(const Ti* __restrict__ x, To* __restrict__ y, int64_t ldy, I total, I HW,
                                           int C) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const I n = i / HW;
         const I p = i - n * HW;
@@ -106,7 +104,6 @@ __global__ void nchw_to_nhwc_small_kernel(const Ti* __restrict__ x, To* __restri
 template <typename Ti, typename To, typename I>
 __global__ void nhwc_to_nchw_small_kernel(const Ti* __restrict__ x, int64_t ldx, To* __restrict__ y, I total, I HW,
                                           int C) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const I n = i / HW;
         const I p = i - n * HW;
@@ -124,12 +121,12 @@ cudaError_t nchw_to_nhwc_t(const void* x, void* y, int64_t ldy, int64_t N, int64
         const int64_t total = N * HW;
         const unsigned grid = detail::grid_for(total);
         if (detail::fits32(total)) {
-            detail::launch(nchw_to_nhwc_small_kernel<Ti, To, uint32_t>, grid, detail::kBlock, 0, stream,
-                           static_cast<const Ti*>(x), static_cast<To*>(y), ldy, static_cast<uint32_t>(total),
-                           static_cast<uint32_t>(HW), static_cast<int>(C));
+            nchw_to_nhwc_small_kernel<Ti, To, uint32_t><<<grid, detail::kBlock, 0, stream>>>(
+                static_cast<const Ti*>(x), static_cast<To*>(y), ldy, static_cast<uint32_t>(total),
+                static_cast<uint32_t>(HW), static_cast<int>(C));
         } else {
-            detail::launch(nchw_to_nhwc_small_kernel<Ti, To, int64_t>, grid, detail::kBlock, 0, stream,
-                           static_cast<const Ti*>(x), static_cast<To*>(y), ldy, total, HW, static_cast<int>(C));
+            nchw_to_nhwc_small_kernel<Ti, To, int64_t><<<grid, detail::kBlock, 0, stream>>>(
+                static_cast<const Ti*>(x), static_cast<To*>(y), ldy, total, HW, static_cast<int>(C));
         }
         return cudaGetLastError();
     }
@@ -143,12 +140,12 @@ cudaError_t nhwc_to_nchw_t(const void* x, int64_t ldx, void* y, int64_t N, int64
         const int64_t total = N * HW;
         const unsigned grid = detail::grid_for(total);
         if (detail::fits32(total)) {
-            detail::launch(nhwc_to_nchw_small_kernel<Ti, To, uint32_t>, grid, detail::kBlock, 0, stream,
-                           static_cast<const Ti*>(x), ldx, static_cast<To*>(y), static_cast<uint32_t>(total),
-                           static_cast<uint32_t>(HW), static_cast<int>(C));
+            nhwc_to_nchw_small_kernel<Ti, To, uint32_t><<<grid, detail::kBlock, 0, stream>>>(
+                static_cast<const Ti*>(x), ldx, static_cast<To*>(y), static_cast<uint32_t>(total),
+                static_cast<uint32_t>(HW), static_cast<int>(C));
         } else {
-            detail::launch(nhwc_to_nchw_small_kernel<Ti, To, int64_t>, grid, detail::kBlock, 0, stream,
-                           static_cast<const Ti*>(x), ldx, static_cast<To*>(y), total, HW, static_cast<int>(C));
+            nhwc_to_nchw_small_kernel<Ti, To, int64_t><<<grid, detail::kBlock, 0, stream>>>(
+                static_cast<const Ti*>(x), ldx, static_cast<To*>(y), total, HW, static_cast<int>(C));
         }
         return cudaGetLastError();
     }
@@ -160,7 +157,6 @@ cudaError_t nhwc_to_nchw_t(const void* x, int64_t ldx, void* y, int64_t N, int64
 // dense): y[i] = x[sum_k o_k * s_k] for output coordinates o of linear index i.
 template <typename S, typename I>
 __global__ void gather_kernel(const S* __restrict__ x, Dims s, S* __restrict__ y, Dims out, I total) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x)
         y[i] = x[detail::offset1(i, out, s)];
 }
@@ -169,11 +165,11 @@ template <typename S>
 cudaError_t gather_launch(const void* x, const Dims& s, void* y, const Dims& out, int64_t total, cudaStream_t stream) {
     const unsigned grid = detail::grid_for(total);
     if (detail::fits32(total)) {
-        detail::launch(gather_kernel<S, uint32_t>, grid, detail::kBlock, 0, stream, static_cast<const S*>(x), s,
-                       static_cast<S*>(y), out, static_cast<uint32_t>(total));
+        gather_kernel<S, uint32_t><<<grid, detail::kBlock, 0, stream>>>(static_cast<const S*>(x), s, static_cast<S*>(y),
+                                                                        out, static_cast<uint32_t>(total));
     } else {
-        detail::launch(gather_kernel<S, int64_t>, grid, detail::kBlock, 0, stream, static_cast<const S*>(x), s,
-                       static_cast<S*>(y), out, total);
+        gather_kernel<S, int64_t>
+            <<<grid, detail::kBlock, 0, stream>>>(static_cast<const S*>(x), s, static_cast<S*>(y), out, total);
     }
     return cudaGetLastError();
 }

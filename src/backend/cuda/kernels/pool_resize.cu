@@ -19,7 +19,6 @@ using detail::Vec;
 template <typename T, int V, typename I, int KS>
 __global__ void maxpool_kernel(const T* __restrict__ x, int64_t ldx, T* __restrict__ y, int64_t ldy, int H, int W, I OH,
                                I OW, I CV, I total, int kh, int kw, int sh, int sw, int pad_top, int pad_left) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         I t = i / CV;
         const I c = (i - t * CV) * V;
@@ -64,12 +63,12 @@ cudaError_t maxpool_k(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t 
     const T* xp = static_cast<const T*>(x);
     T* yp = static_cast<T*>(y);
     if (detail::fits32(total)) {
-        detail::launch(maxpool_kernel<T, V, uint32_t, KS>, grid, detail::kBlock, 0, stream, xp, ldx, yp, ldy,
-                       static_cast<int>(H), static_cast<int>(W), static_cast<uint32_t>(OH), static_cast<uint32_t>(OW),
-                       static_cast<uint32_t>(cv), static_cast<uint32_t>(total), kh, kw, sh, sw, pt, pl);
+        maxpool_kernel<T, V, uint32_t, KS><<<grid, detail::kBlock, 0, stream>>>(
+            xp, ldx, yp, ldy, static_cast<int>(H), static_cast<int>(W), static_cast<uint32_t>(OH),
+            static_cast<uint32_t>(OW), static_cast<uint32_t>(cv), static_cast<uint32_t>(total), kh, kw, sh, sw, pt, pl);
     } else {
-        detail::launch(maxpool_kernel<T, V, int64_t, KS>, grid, detail::kBlock, 0, stream, xp, ldx, yp, ldy,
-                       static_cast<int>(H), static_cast<int>(W), OH, OW, cv, total, kh, kw, sh, sw, pt, pl);
+        maxpool_kernel<T, V, int64_t, KS><<<grid, detail::kBlock, 0, stream>>>(
+            xp, ldx, yp, ldy, static_cast<int>(H), static_cast<int>(W), OH, OW, cv, total, kh, kw, sh, sw, pt, pl);
     }
     return cudaGetLastError();
 }
@@ -104,7 +103,6 @@ template <typename S, typename I>
 __global__ void resize_nearest_kernel(const S* __restrict__ x, int64_t ldx, S* __restrict__ y, int64_t ldy, I H, I W,
                                       I OH, I OW, I CV, I total, const int* __restrict__ src_h,
                                       const int* __restrict__ src_w) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         I t = i / CV;
         const I c = i - t * CV;
@@ -125,13 +123,12 @@ cudaError_t resize_v(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t N
     const S* xp = static_cast<const S*>(x);
     S* yp = static_cast<S*>(y);
     if (detail::fits32(total)) {
-        detail::launch(resize_nearest_kernel<S, uint32_t>, grid, detail::kBlock, 0, stream, xp, ldx, yp, ldy,
-                       static_cast<uint32_t>(H), static_cast<uint32_t>(W), static_cast<uint32_t>(OH),
-                       static_cast<uint32_t>(OW), static_cast<uint32_t>(CV), static_cast<uint32_t>(total), src_h,
-                       src_w);
+        resize_nearest_kernel<S, uint32_t><<<grid, detail::kBlock, 0, stream>>>(
+            xp, ldx, yp, ldy, static_cast<uint32_t>(H), static_cast<uint32_t>(W), static_cast<uint32_t>(OH),
+            static_cast<uint32_t>(OW), static_cast<uint32_t>(CV), static_cast<uint32_t>(total), src_h, src_w);
     } else {
-        detail::launch(resize_nearest_kernel<S, int64_t>, grid, detail::kBlock, 0, stream, xp, ldx, yp, ldy, H, W, OH,
-                       OW, CV, total, src_h, src_w);
+        resize_nearest_kernel<S, int64_t>
+            <<<grid, detail::kBlock, 0, stream>>>(xp, ldx, yp, ldy, H, W, OH, OW, CV, total, src_h, src_w);
     }
     return cudaGetLastError();
 }

@@ -56,7 +56,6 @@ __device__ __forceinline__ MaxSum warp_merge(MaxSum a) {
 // inner == 1, short rows: one warp per row. Each element is read and written by the same lane, so x may equal y.
 template <typename T>
 __global__ void softmax_warp_kernel(const T* x, T* y, int64_t rows, int64_t len) {
-    detail::pdl_wait();
     const int lane = threadIdx.x % kWarp;
     const int64_t warps_per_block = blockDim.x / kWarp;
     for (int64_t row = blockIdx.x * warps_per_block + threadIdx.x / kWarp; row < rows;
@@ -74,7 +73,6 @@ __global__ void softmax_warp_kernel(const T* x, T* y, int64_t rows, int64_t len)
 // inner == 1, long rows: one block per row.
 template <typename T>
 __global__ void softmax_block_kernel(const T* x, T* y, int64_t rows, int64_t len) {
-    detail::pdl_wait();
     __shared__ MaxSum part[32];
     __shared__ MaxSum total;
     const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, nwarps = blockDim.x / kWarp;
@@ -101,7 +99,6 @@ __global__ void softmax_block_kernel(const T* x, T* y, int64_t rows, int64_t len
 // inner > 1: one thread per (outer, inner) column, looping len; coalesced along inner.
 template <typename T, typename I>
 __global__ void softmax_inner_kernel(const T* x, T* y, I outer_inner, I inner, int64_t len) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < outer_inner; i += blockDim.x * gridDim.x) {
         const I o = i / inner;
         const int64_t base = static_cast<int64_t>(o) * len * inner + (i - o * inner);
@@ -121,21 +118,21 @@ cudaError_t softmax_t(const void* x_, void* y_, int64_t outer, int64_t len, int6
     if (inner == 1) {
         if (len > 2048) {
             const unsigned grid = static_cast<unsigned>(outer < detail::kMaxGrid ? outer : detail::kMaxGrid);
-            detail::launch(softmax_block_kernel<T>, grid, 256, 0, stream, x, y, outer, len);
+            softmax_block_kernel<T><<<grid, 256, 0, stream>>>(x, y, outer, len);
         } else {
             constexpr int kBlockThreads = 128;  // 4 rows per block
             const unsigned grid = detail::grid_for(outer * kWarp, kBlockThreads);
-            detail::launch(softmax_warp_kernel<T>, grid, kBlockThreads, 0, stream, x, y, outer, len);
+            softmax_warp_kernel<T><<<grid, kBlockThreads, 0, stream>>>(x, y, outer, len);
         }
         return cudaGetLastError();
     }
     const int64_t total = outer * inner;
     const unsigned grid = detail::grid_for(total);
     if (detail::fits32(total)) {
-        detail::launch(softmax_inner_kernel<T, uint32_t>, grid, detail::kBlock, 0, stream, x, y,
-                       static_cast<uint32_t>(total), static_cast<uint32_t>(inner), len);
+        softmax_inner_kernel<T, uint32_t><<<grid, detail::kBlock, 0, stream>>>(x, y, static_cast<uint32_t>(total),
+                                                                               static_cast<uint32_t>(inner), len);
     } else {
-        detail::launch(softmax_inner_kernel<T, int64_t>, grid, detail::kBlock, 0, stream, x, y, total, inner, len);
+        softmax_inner_kernel<T, int64_t><<<grid, detail::kBlock, 0, stream>>>(x, y, total, inner, len);
     }
     return cudaGetLastError();
 }
@@ -145,7 +142,6 @@ cudaError_t softmax_t(const void* x_, void* y_, int64_t outer, int64_t len, int6
 template <typename T, int RC, typename I>
 __global__ void dfl_kernel(const T* __restrict__ x, const float* __restrict__ w, T* __restrict__ y, I total, I A,
                            int R) {
-    detail::pdl_wait();
     for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const I nj = i / A;
         const I a = i - nj * A;
@@ -183,11 +179,12 @@ cudaError_t dfl_r(const void* x, const float* w, void* y, int64_t N, int64_t R, 
     const int64_t total = N * 4 * A;
     const unsigned grid = detail::grid_for(total);
     if (detail::fits32(total)) {
-        detail::launch(dfl_kernel<T, RC, uint32_t>, grid, detail::kBlock, 0, stream, static_cast<const T*>(x), w,
-                       static_cast<T*>(y), static_cast<uint32_t>(total), static_cast<uint32_t>(A), static_cast<int>(R));
+        dfl_kernel<T, RC, uint32_t><<<grid, detail::kBlock, 0, stream>>>(
+            static_cast<const T*>(x), w, static_cast<T*>(y), static_cast<uint32_t>(total), static_cast<uint32_t>(A),
+            static_cast<int>(R));
     } else {
-        detail::launch(dfl_kernel<T, RC, int64_t>, grid, detail::kBlock, 0, stream, static_cast<const T*>(x), w,
-                       static_cast<T*>(y), total, A, static_cast<int>(R));
+        dfl_kernel<T, RC, int64_t><<<grid, detail::kBlock, 0, stream>>>(static_cast<const T*>(x), w, static_cast<T*>(y),
+                                                                        total, A, static_cast<int>(R));
     }
     return cudaGetLastError();
 }

@@ -41,7 +41,6 @@ template <typename T, typename I, int KH, int KW, int CC>
 __global__ void stem_kernel(const float* __restrict__ x, I C_, I H, I W, const float* __restrict__ w,
                             const float* __restrict__ bias, T* y, I ldy, I K, I OH, I OW, I OWP, I total, int kh_,
                             int kw_, int sh, int sw, int pt, int pl, Act act, float alpha, bool vec_store) {
-    detail::pdl_wait();
     const int kh = KH ? KH : kh_, kw = KW ? KW : kw_;
     const I C = CC ? static_cast<I>(CC) : C_;
     const int taps = kh * kw;
@@ -137,10 +136,11 @@ void launch(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const fl
     const int64_t total = N * OH * owp * chunks;
     const unsigned grid = detail::grid_for(total);
     const auto args = [&](auto kernel) {
-        detail::launch(kernel, grid, detail::kBlock, smem, stream, x, static_cast<I>(C), static_cast<I>(H),
-                       static_cast<I>(W), w, bias, y, static_cast<I>(ldy), static_cast<I>(K), static_cast<I>(OH),
-                       static_cast<I>(OW), static_cast<I>(owp), static_cast<I>(total), kh, kw, sh, sw, pt, pl, act,
-                       alpha, vec_store);
+        kernel<<<grid, detail::kBlock, smem, stream>>>(x, static_cast<I>(C), static_cast<I>(H), static_cast<I>(W), w,
+                                                       bias, y, static_cast<I>(ldy), static_cast<I>(K),
+                                                       static_cast<I>(OH), static_cast<I>(OW), static_cast<I>(owp),
+                                                       static_cast<I>(total), kh, kw, sh, sw, pt, pl, act, alpha,
+                                                       vec_store);
     };
     if (kh == 3 && kw == 3 && C == 3)  // the YOLO stems: everything unrolled
         args(stem_kernel<T, I, 3, 3, 3>);

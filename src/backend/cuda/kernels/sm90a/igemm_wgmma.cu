@@ -145,7 +145,6 @@ __device__ __forceinline__ void fence_operands(float (&d)[R]) {
 // while this tile's last ones and its epilogue run (most layers here have 1 to 9 k-blocks a tile).
 template <int KS, int BN>
 __global__ void __launch_bounds__(kThreads) igemm_wgmma_kernel(const Args a) {
-    detail::pdl_wait();
     constexpr int S = stages<BN>(), kABytes = kBM * kRowBytes, kStageBytes = (kBM + BN) * kRowBytes, R = BN / 2;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -263,7 +262,7 @@ cudaError_t launch(Args a, cudaStream_t stream) {
     if (tiles > INT_MAX) return cudaErrorInvalidValue;
     a.tiles = static_cast<int>(tiles);
     const int64_t ctas = std::min<int64_t>(tiles, static_cast<int64_t>(cfg.sms) * cfg.per_sm);
-    detail::launch(kernel, static_cast<unsigned>(ctas), kThreads, smem, stream, a);
+    kernel<<<static_cast<unsigned>(ctas), kThreads, smem, stream>>>(a);
     return cudaGetLastError();
 }
 
