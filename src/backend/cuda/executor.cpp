@@ -206,8 +206,9 @@ Result<double> CudaExecutor::replay_ms(cudaGraphExec_t exec, cudaStream_t s, int
 
 // ITSCAM_CUDA_GRAPH_BRANCHES=auto|1: the graph with parallel branches (graph_branches.h) in place of the sequential
 // one, where it computes the same outputs bit for bit (three replays on a pattern input: a missed dependency shows as
-// a race) and, with auto, replays faster. Unset or 0: the sequential graph (the default until the branched one has
-// been measured on the GPU machine: docs/cuda.md).
+// a race) and, with auto, replays faster. Unset or 0: the sequential graph, the default: yolo11n's longest chain is
+// 90 of 106 steps at batch 1, and the branched graph replayed under 1 % faster there and 1.5 % slower at batch 64 on
+// an H100 (docs/cuda.md).
 Status CudaExecutor::choose_branches(cudaStream_t s) {
     const char* env = std::getenv("ITSCAM_CUDA_GRAPH_BRANCHES");
     const std::string mode = env ? env : "0";
