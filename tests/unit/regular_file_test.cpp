@@ -10,18 +10,31 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include "core/regular_file.h"
 
 namespace itscam {
 namespace {
 
+// One scratch directory per test, removed when the test program exits.
+struct ScratchDirs {
+    std::vector<std::string> dirs;
+    ~ScratchDirs() {
+        std::error_code ec;
+        for (const std::string& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+};
+
 std::string scratch(const std::string& name) {
+    static ScratchDirs made;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     const std::string dir = (std::filesystem::temp_directory_path() /
                              ("itscam_regular_file_" + std::to_string(::getpid()) + "_" + info->name()))
                                 .string();
-    std::filesystem::create_directories(dir);
+    if (std::filesystem::create_directories(dir)) made.dirs.push_back(dir);
     return dir + "/" + name;
 }
 
