@@ -8,6 +8,7 @@
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
 # Stages (default all): build tests bench branches e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
 # TESTS: the GPU test binaries the tests stage runs (default all three); OPS_FILTER= (empty) skips the op suite.
+# BUILD_TARGETS: what the build stage builds (default itscam and every GPU test binary).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
 # VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log.

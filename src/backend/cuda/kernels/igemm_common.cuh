@@ -150,7 +150,7 @@ cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig*
 // cp.async rows); the caller checks.
 cudaError_t launch_tiled(const Args& a, int kh, int variant, cudaStream_t stream);
 
-// The wgmma variants (sm90a/igemm_wgmma.cu, compiled for sm_90a only): 4 = 128 pixels x 32, 64 or 128 output
+// The wgmma variants (sm90a/igemm_wgmma.cu, compiled for sm_90a only): 4 = 128 pixels x 16, 32, 64 or 128 output
 // channels (the narrowest that covers K), 5 = 128x64. Same alignment needs as the tiled variants; they run on a
 // compute-capability 9.0 GPU only (igemm_conv.cu checks).
 cudaError_t launch_wgmma(const Args& a, int kh, int variant, cudaStream_t stream);

@@ -194,17 +194,16 @@ __global__ void __launch_bounds__(kThreads) igemm_wgmma_kernel(const Args a) {
         }
     };
 
-    float acc[R];
-#pragma unroll
-    for (int i = 0; i < R; ++i) acc[i] = 0.f;
-
-        // Prologue: steps 0 .. S - 3 in flight. Every iteration commits one group, empty or not, so that the wait below
-        // leaves exactly the newer S - 3 pending.
+    // Prologue: steps 0 .. S - 3 in flight. Every iteration commits one group, empty or not, so that the wait below
+    // leaves exactly the newer S - 3 pending.
 #pragma unroll
     for (int q = 0; q < S - 2; ++q) {
         if (q < steps) load(q, q);
         cp_async_commit();
     }
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; ++i) acc[i] = 0.f;
     const int g = lane >> 2, t = lane & 3;
     for (int q = 0; q < steps; ++q) {
         cp_async_wait<S - 3>();
