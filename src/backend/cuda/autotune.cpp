@@ -199,8 +199,12 @@ const char* igemm_variant_name(int v) {
             return "tiled 64x64";
         case 4:
             return "wgmma 128xN";
-        default:
+        case 5:
             return "wgmma 128x64";
+        case 6:
+            return "split-k 64xN";
+        default:
+            return "split-k 32xN";
     }
 }
 
