@@ -95,19 +95,55 @@ Status heuristic_algo(CudaLowering& cx, ConvLayer& L) {
     return unsupported("cuDNN has no algorithm for convolution '" + L.node + "'");
 }
 
-// Average time of one step over `reps` runs (after one warm-up run), with events.
+// ITSCAM_CUDA_TUNE_TIMING=eager: time_step() times eager launches instead of a captured graph.
+bool eager_timing() {
+    static const bool eager = [] {
+        const char* v = std::getenv("ITSCAM_CUDA_TUNE_TIMING");
+        return v && std::string(v) == "eager";
+    }();
+    return eager;
+}
+
+// The GPU time of one run of a step: the average over `reps` replays of a CUDA graph holding kGraphRuns runs back to
+// back, after one eager warm-up run (which also leaves any lazy loading out of the capture). That is how the step
+// runs in the engine's own graph. Timing eager launches measured the host's launch rate at batch 1 instead: a fused
+// cuDNN engine costs about 5 us of host time a launch, more than most batch-1 kernels take on the GPU, so every
+// alternative of a small layer timed about the same (H100, 2026-12-07; docs/cuda.md).
+constexpr int kGraphRuns = 10;
+
 Result<double> time_step(CudaLowering& cx, int step, int reps) {
     cudaStream_t st = cx.stream.get();
     ITSCAM_ASSIGN_OR_RETURN(csl::Event e0, csl::make_event(true));
     ITSCAM_ASSIGN_OR_RETURN(csl::Event e1, csl::make_event(true));
-    ITSCAM_RETURN_IF_ERROR(cx.steps[step].fn(st));
-    ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
-    for (int i = 0; i < reps; ++i) ITSCAM_RETURN_IF_ERROR(cx.steps[step].fn(st));
-    ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
+    const auto& fn = cx.steps[step].fn;
+    ITSCAM_RETURN_IF_ERROR(fn(st));
+    int runs = reps;
+    if (eager_timing()) {
+        ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
+        for (int i = 0; i < reps; ++i) ITSCAM_RETURN_IF_ERROR(fn(st));
+        ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
+    } else {
+        ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        Status run;
+        for (int i = 0; i < kGraphRuns && run; ++i) run = fn(st);
+        cudaGraph_t raw = nullptr;
+        const cudaError_t end = cudaStreamEndCapture(st, &raw);
+        csl::Graph graph(raw);
+        ITSCAM_RETURN_IF_ERROR(run);
+        ITSCAM_CUDA_CHECK(end);
+        cudaGraphExec_t exec_raw = nullptr;
+        ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec_raw, graph.get(), 0));
+        csl::GraphExec exec(exec_raw);
+        ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));  // uploads the graph
+        ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
+        for (int i = 0; i < reps; ++i) ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));
+        ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
+        runs = reps * kGraphRuns;
+    }
     ITSCAM_CUDA_CHECK(cudaEventSynchronize(e1.get()));
     float ms = 0.f;
     ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
-    return static_cast<double>(ms) / reps;
+    return static_cast<double>(ms) / runs;
 }
 
 // The fused graph-API alternative of one convolution: the plan's choice, or (autotuning) each finalizable engine

@@ -74,20 +74,28 @@ __device__ bool split_reduce(const Args& a, int tile, float (&acc)[MT][NT][4]) {
     __syncthreads();
     if (arrived != static_cast<unsigned>(splits - 1)) return false;
     __threadfence();
+    // The slabs in split order (the sum is the same whichever CTA does it), kU of them in flight at once: each
+    // thread's loads of a slab are independent, so a group costs one round trip to L2. L1 is bypassed (__ldcg): it may
+    // hold stale lines of the scratch.
+    constexpr int kU = kPairs <= 8 ? 4 : 2;
     float2 sum[kPairs];
 #pragma unroll
     for (int i = 0; i < kPairs; ++i) sum[i] = make_float2(0.f, 0.f);
-    for (int s = 0; s < splits; ++s) {
-        const float2* slab = slabs + static_cast<size_t>(s) * kSlab;
+    for (int s0 = 0; s0 < splits; s0 += kU) {
+        float2 v[kU][kPairs];
 #pragma unroll
-        for (int i = 0; i < kPairs; ++i) {
-            // Its own partial from registers, the others' from L2 (L1 may hold stale lines of the scratch).
-            const float2 v = s == split ? make_float2(acc[i / (NT * 2)][(i / 2) % NT][2 * (i % 2)],
-                                                      acc[i / (NT * 2)][(i / 2) % NT][2 * (i % 2) + 1])
-                                        : __ldcg(slab + i * kThreads + tid);
-            sum[i].x += v.x;
-            sum[i].y += v.y;
-        }
+        for (int u = 0; u < kU; ++u)
+#pragma unroll
+            for (int i = 0; i < kPairs; ++i)
+                v[u][i] = s0 + u < splits ? __ldcg(slabs + static_cast<size_t>(s0 + u) * kSlab + i * kThreads + tid)
+                                          : make_float2(0.f, 0.f);
+#pragma unroll
+        for (int u = 0; u < kU; ++u)
+#pragma unroll
+            for (int i = 0; i < kPairs; ++i) {
+                sum[i].x += v[u][i].x;
+                sum[i].y += v[u][i].y;
+            }
     }
 #pragma unroll
     for (int i = 0; i < kPairs; ++i) {
