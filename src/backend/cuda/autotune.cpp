@@ -95,13 +95,13 @@ Status heuristic_algo(CudaLowering& cx, ConvLayer& L) {
     return unsupported("cuDNN has no algorithm for convolution '" + L.node + "'");
 }
 
-// ITSCAM_CUDA_TUNE_TIMING=eager: time_step() times eager launches instead of a captured graph.
-bool eager_timing() {
-    static const bool eager = [] {
-        const char* v = std::getenv("ITSCAM_CUDA_TUNE_TIMING");
-        return v && std::string(v) == "eager";
-    }();
-    return eager;
+// ITSCAM_CUDA_TUNE_TIMING: "graph" (the default) or "eager", where time_step() times eager launches, the way it did
+// before 2026-12-07 (for A/B runs).
+Result<bool> eager_timing() {
+    const char* v = std::getenv("ITSCAM_CUDA_TUNE_TIMING");
+    if (!v || !*v || std::string(v) == "graph") return false;
+    if (std::string(v) == "eager") return true;
+    return invalid_argument("ITSCAM_CUDA_TUNE_TIMING='" + std::string(v) + "': expected graph or eager");
 }
 
 // The GPU time of one run of a step: the average over `reps` replays of a CUDA graph holding kGraphRuns runs back to
@@ -116,9 +116,10 @@ Result<double> time_step(CudaLowering& cx, int step, int reps) {
     ITSCAM_ASSIGN_OR_RETURN(csl::Event e0, csl::make_event(true));
     ITSCAM_ASSIGN_OR_RETURN(csl::Event e1, csl::make_event(true));
     const auto& fn = cx.steps[step].fn;
+    ITSCAM_ASSIGN_OR_RETURN(const bool eager, eager_timing());
     ITSCAM_RETURN_IF_ERROR(fn(st));
     int runs = reps;
-    if (eager_timing()) {
+    if (eager) {
         ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
         for (int i = 0; i < reps; ++i) ITSCAM_RETURN_IF_ERROR(fn(st));
         ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
@@ -235,12 +236,8 @@ const char* igemm_variant_name(int v) {
             return "tiled 64x64";
         case 4:
             return "wgmma 128xN";
-        case 5:
-            return "wgmma 128x64";
-        case 6:
-            return "split-k 64xN";
         default:
-            return "split-k 32xN";
+            return "wgmma 128x64";
     }
 }
 
@@ -317,6 +314,7 @@ Status autotune_convolutions(CudaLowering& cx) {
     size_t tune_ws_bytes = 0;
     const bool planned = !tuned_in.empty() || !tuned_fused_in.empty();
     const bool find = cx.options.autotune && !planned;
+    if (find) ITSCAM_RETURN_IF_ERROR(eager_timing().status());  // a bad value is refused before any timing
     {
         size_t free_b = 0, total_b = 0;
         ITSCAM_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));

@@ -118,14 +118,6 @@ int CudaLowering::new_buffer(size_t size, const std::string& what, bool is_persi
     return static_cast<int>(bufs.size()) - 1;
 }
 
-size_t CudaLowering::reserve_counters(size_t n) {
-    if (counter_buf < 0) counter_buf = new_buffer(1, "split-k tile counters", true);
-    const size_t off = counters;
-    counters += n;
-    bufs[counter_buf].bytes = align_up(counters * sizeof(unsigned));
-    return off;
-}
-
 void CudaLowering::add_step(std::string name, std::string desc, std::vector<int> step_bufs,
                             std::function<Status(cudaStream_t)> fn, std::vector<int> writes) {
     const int idx = static_cast<int>(steps.size());
@@ -332,7 +324,6 @@ Status CudaLowering::allocate() {
         bytes += b.bytes;
         persistent.push_back(std::move(m));
     }
-    if (counter_buf >= 0) uploads.emplace_back(counter_buf, std::vector<char>(bufs[counter_buf].bytes, 0));
     for (const auto& [buf, host] : uploads)
         if (!host.empty())
             ITSCAM_CUDA_CHECK(

@@ -113,11 +113,6 @@ struct ConvLayer {
     unsigned igemm_timed = 0;
     bool use_igemm = false;
     int igemm_variant = 0;
-    // The split-k variants' scratch (ck::IgemmScratch), where one of them takes the layer: split_counters tile
-    // counters at split_counter_off in the lowering's counter buffer, and an arena buffer of split_partial_count
-    // floats.
-    size_t split_counters = 0, split_counter_off = 0, split_partial_count = 0;
-    View split_partials;
     int step = -1;
     std::string choice;  // for describe()
 };
@@ -161,11 +156,6 @@ struct CudaLowering {
     // step that reads them too, so lowerings say).
     void add_step(std::string name, std::string desc, std::vector<int> step_bufs,
                   std::function<Status(cudaStream_t)> fn, std::vector<int> writes = {});
-    // `n` zeroed 32-bit counters in the lowering's shared counter buffer (a persistent buffer, zeroed at
-    // allocate()) for the split-k convolutions; returns their offset, in counters. counter_ptr() gives their address
-    // once allocate() has run.
-    size_t reserve_counters(size_t n);
-    unsigned* counter_ptr(size_t off) const { return static_cast<unsigned*>(ptr(View{counter_buf, 0, 0})) + off; }
     // A step copying `rows` rows of `width` bytes between pitched regions (Concat members, Split parts, packing).
     void add_copy2d(std::string name, std::string desc, View src, size_t spitch, View dst, size_t dpitch, size_t width,
                     size_t rows);
@@ -217,8 +207,6 @@ struct CudaLowering {
     int fused_convs = 0;
     int fused_rejected = 0;  // fused engines dropped by the output check (fused_check.h)
     int igemm_convs = 0;     // convolutions on our implicit-GEMM kernel
-    int counter_buf = -1;    // reserve_counters()'s buffer, created on first use
-    size_t counters = 0;
     // Where the compile's time went (seconds); ITSCAM_PROFILE prints it when the graph is captured (executor.cpp).
     struct CompileTimes {
         double lower = 0, allocate = 0, autotune = 0, verify = 0;

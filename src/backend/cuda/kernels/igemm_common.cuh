@@ -34,11 +34,6 @@ struct Args {
     int CC;     // 16-channel chunks per tap: ceil(C / 16)
     Act act;
     float alpha;
-    // Split k (variants 6 and 7): each output tile's k-steps are shared among gridDim.y CTAs, kper each; they leave
-    // their partial tiles in `partials` and count themselves in on the tile's counter (igemm_tiled.cu).
-    int kper;
-    float* partials;
-    unsigned* counters;
 };
 
 // D += A * B on one 16x8 tile with a 16-deep k: A row-major 16x16, B column-major 16x8, fp16 in, fp32 accumulate.
@@ -154,24 +149,6 @@ cudaError_t launch_config(Kernel kernel, int threads, size_t smem, LaunchConfig*
 // narrowed to the layer's output channels. They need x and w 16-byte aligned and ldx a multiple of 8 (16-byte
 // cp.async rows); the caller checks.
 cudaError_t launch_tiled(const Args& a, int kh, int variant, cudaStream_t stream);
-
-// The split-k variants (igemm_tiled.cu): 6 = 64 x (16, 32 or 64) tiles and about one CTA per SM, 7 = 32 x (16, 32 or
-// 64) tiles and about two. SplitPlan is how a layer's k-steps are shared out on a GPU with `sms` SMs; a plan with
-// fewer than 2 splits is one the variant does not take (the layer already has enough tiles to fill the GPU).
-struct SplitPlan {
-    int bm = 0, bn = 0, bk = 0;  // tile: pixels x output channels x channels per k-step
-    int tiles = 0, slices = 0;   // pixel tiles, output-channel slices
-    int nk = 0;                  // k-steps of a tile: taps x channel steps
-    int kper = 0;                // k-steps per split
-    int splits = 1;
-    size_t counters() const { return static_cast<size_t>(tiles) * slices; }
-    size_t partials() const { return counters() * splits * bm * bn; }  // floats
-};
-SplitPlan split_plan(int64_t M, int64_t C, int64_t K, int kh, int variant, int sms);
-cudaError_t launch_split(const Args& a, int kh, int variant, const SplitPlan& plan, cudaStream_t stream);
-
-// The current device's SM count (cached per device); 0 when there is no device.
-int sm_count();
 
 // The wgmma variants (sm90a/igemm_wgmma.cu, compiled for sm_90a only): 4 = 128 pixels x 16, 32, 64 or 128 output
 // channels (the narrowest that covers K), 5 = 128x64. Same alignment needs as the tiled variants; they run on a

@@ -211,25 +211,16 @@ bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ld
         const int64_t smem = kh * kw * ((C + 15) / 16) * nt_for(K) * 32 * static_cast<int64_t>(sizeof(uint2));
         return smem <= kMaxSmem;
     }
-    if ((variant == 4 || variant == 5) && !wgmma_available()) return false;
-    if ((variant == 6 || variant == 7) &&
-        igemm::split_plan(N * OH * OW, C, K, kh, variant, igemm::sm_count()).splits < 2)
-        return false;
-    // The tiled, wgmma and split-k variants read x in 16-byte rows; the 128x128 tile is the 128x64 one for K <= 64,
-    // and variant 5 (128x64) is variant 4 there.
+    if (variant >= 4 && !wgmma_available()) return false;
+    // The tiled and wgmma variants read x in 16-byte rows; the 128x128 tile is the 128x64 one for K <= 64, and
+    // variant 5 (128x64) is variant 4 there.
     return ldx % 8 == 0 && ((variant != 2 && variant != 5) || K > 64);
-}
-
-IgemmScratchSize igemm_conv_scratch(int64_t N, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int variant) {
-    const igemm::SplitPlan p = igemm::split_plan(N * OH * OW, C, K, kh, variant, igemm::sm_count());
-    if (p.splits < 2) return {};
-    return {p.counters(), p.partials()};
 }
 
 cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
                             int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t K,
                             int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, Act act,
-                            float alpha, int variant, cudaStream_t stream, const IgemmScratch& scratch) {
+                            float alpha, int variant, cudaStream_t stream) {
     if (N * OH * OW == 0) return cudaSuccess;
     const size_t xw_align = variant == 0 ? 4 : 16;
     if (!igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1, variant) ||
@@ -260,16 +251,6 @@ cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const flo
     a.CC = static_cast<int>((C + 15) / 16);
     a.act = act;
     a.alpha = alpha;
-    if (variant == 6 || variant == 7) {
-        const igemm::SplitPlan p = igemm::split_plan(a.M, C, K, kh, variant, igemm::sm_count());
-        if (scratch.counter_count < p.counters() || scratch.partial_count < p.partials() ||
-            !detail::aligned(scratch.counters, 4) || !detail::aligned(scratch.partials, 16))
-            return cudaErrorInvalidValue;
-        a.kper = p.kper;
-        a.partials = scratch.partials;
-        a.counters = scratch.counters;
-        return igemm::launch_split(a, kh, variant, p, stream);
-    }
 #ifdef ITSCAM_HAVE_WGMMA
     if (variant >= 4) return igemm::launch_wgmma(a, kh, variant, stream);
 #endif

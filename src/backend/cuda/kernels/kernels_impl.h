@@ -59,37 +59,18 @@ cudaError_t stem_conv_nchw(const float* x, int64_t N, int64_t C, int64_t H, int6
 //      tiles of pixels x output channels (igemm_tiled.cu);
 //   4, 5: the same pipeline feeding Hopper's warpgroup instruction (wgmma) from 128-byte-swizzled tiles, 128
 //      pixels x up to 128 (4) or 64 (5) output channels (sm90a/igemm_wgmma.cu): only where the build has sm_90a
-//      code and the current GPU is compute capability 9.0;
-//   6, 7: split k, for layers with too few output tiles to fill the GPU (batch 1's small feature maps): the tiled
-//      pipeline on 64 (6) or 32 (7) pixels x up to 64 channels, each tile's k-steps shared among several CTAs whose
-//      partial sums the last of them adds up in a fixed order (igemm_tiled.cu). They need scratch (IgemmScratch).
+//      code and the current GPU is compute capability 9.0.
 // igemm_conv_supported() says which shapes a variant takes (1x1 or 3x3, no dilation or groups, C and K multiples
-// of 8, even pitches, 32-bit offsets; variant 0: the weights of a 64-channel slice within 96 KB; 1-7: ldx a
-// multiple of 8; 2 and 5: K > 64; 6 and 7: fewer output tiles than the current GPU has SMs, and at least 2 k-steps
-// to share). igemm_conv_nhwc() returns cudaErrorInvalidValue for any other, for y and residual not 4-byte aligned,
-// x and w not 4-byte (variant 0) or 16-byte (1-7) aligned, or (6, 7) scratch missing or smaller than
-// igemm_conv_scratch() says.
-constexpr int kIgemmVariants = 8;
+// of 8, even pitches, 32-bit offsets; variant 0: the weights of a 64-channel slice within 96 KB; 1-5: ldx a
+// multiple of 8; 2 and 5: K > 64). igemm_conv_nhwc() returns cudaErrorInvalidValue for any other, or for y and
+// residual not 4-byte aligned, or x and w not 4-byte (variant 0) or 16-byte (1-5) aligned.
+constexpr int kIgemmVariants = 6;
 bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH, int64_t OW,
                           int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw, int variant);
-// The split-k variants' scratch: one counter per output tile, which must be zero before the first launch and which
-// every launch leaves zero again, and the partial sums (fp32, 16-byte aligned), which each launch overwrites. Launches
-// that may run at the same time need their own counters and partials.
-struct IgemmScratch {
-    unsigned* counters = nullptr;
-    size_t counter_count = 0;
-    float* partials = nullptr;
-    size_t partial_count = 0;
-};
-// The counts a layer needs on the current GPU (both 0 for the variants that need no scratch).
-struct IgemmScratchSize {
-    size_t counters = 0, partials = 0;
-};
-IgemmScratchSize igemm_conv_scratch(int64_t N, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int variant);
 cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
                             int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t K,
                             int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, Act act,
-                            float alpha, int variant, cudaStream_t stream, const IgemmScratch& scratch = {});
+                            float alpha, int variant, cudaStream_t stream);
 
 // The YOLOv8/11 Detect head in one pass, from the last convolutions' NHWC outputs to the model output: for anchor a
 // of level l (grid h x w, stride s, first anchor a0), pixel p = a - a0 = y * w + x:

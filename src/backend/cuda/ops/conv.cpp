@@ -4,7 +4,6 @@
 // stem convolutions on the latency path go to ops/conv_latency.cpp.
 #include <cudnn.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -34,9 +33,8 @@ Result<ck::Act> activation_of(const Node& n, float& alpha) {
 }
 
 // The implicit-GEMM variants the autotune may time (bit v = variant v): the comma-separated list in
-// ITSCAM_CUDA_IGEMM_VARIANTS (e.g. "0,1,2,3"), else variants 0, 6 and 7 (6 and 7, split k, take only the layers with
-// fewer tiles than the GPU has SMs, so they cost build time only there). The other variants are opt-in: on the H100
-// and H200 they lose to cuDNN on most layers of yolo11n and moved no replay time where they won (docs/cuda.md), so
+// ITSCAM_CUDA_IGEMM_VARIANTS (e.g. "0,1,2,3"), else variant 0 alone. The other variants are opt-in: on the H100 and
+// H200 they lose to cuDNN on most layers of yolo11n and moved no replay time where they won (docs/cuda.md), so
 // timing them by default would only lengthen every build. A plan that names any variant loads whatever this list
 // says (the list limits what is timed); ITSCAM_CUDA_IGEMM=0 (igemm_off) leaves our kernels out altogether.
 bool igemm_off() {
@@ -46,7 +44,7 @@ bool igemm_off() {
 
 Result<unsigned> igemm_variants_allowed() {
     const char* list = std::getenv("ITSCAM_CUDA_IGEMM_VARIANTS");
-    if (!list || !*list) return 1u | 1u << 6 | 1u << 7;
+    if (!list || !*list) return 1u;
     unsigned mask = 0;
     std::istringstream is(list);
     std::string item;
@@ -227,18 +225,6 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                                      static_cast<int>(p.dw), v))
             L->igemm_ok |= 1u << v;
     L->igemm_timed = L->igemm_ok & igemm_timed;
-    // The split-k variants' scratch, sized for whichever of them takes the layer: the partial sums in the arena (only
-    // this step uses them) and the tile counters in the lowering's shared counter buffer.
-    for (int v : {6, 7}) {
-        if (!((L->igemm_ok >> v) & 1u)) continue;
-        const ck::IgemmScratchSize need = ck::igemm_conv_scratch(p.n, p.c, p.oc, p.oh, p.ow, static_cast<int>(p.kh), v);
-        L->split_counters = std::max(L->split_counters, need.counters);
-        L->split_partial_count = std::max(L->split_partial_count, need.partials);
-    }
-    if (L->split_counters > 0) {
-        L->split_partials.buf = cx.new_buffer(L->split_partial_count * sizeof(float), n.name + " (split-k partials)");
-        L->split_counter_off = cx.reserve_counters(L->split_counters);
-    }
     // cuDNN writes a packed result: straight into y when y is packed and no residual reads y's buffer region,
     // else into a temporary that the epilogue reads.
     const bool direct = y.ld == K;
@@ -259,27 +245,17 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
       << (p.group > 1 ? " g" + std::to_string(p.group) : "") << (act != ck::Act::kNone ? " +act" : "")
       << (rv.valid() ? " +residual" : "") << (x.ld != p.c ? " [strided in]" : "") << (!direct ? " [strided out]" : "");
     cx.add_step(
-        n.name, d.str(),
-        // The split-k counters are left out: each layer has its own, so they order no steps.
-        {layer->x.buf, wv.buf, bv.buf, rv.buf, tmp.buf, y.buf, layer->bias_act.buf, layer->split_partials.buf},
+        n.name, d.str(), {layer->x.buf, wv.buf, bv.buf, rv.buf, tmp.buf, y.buf, layer->bias_act.buf},
         [&cx, layer, tmp, y, bv, rv, nrows, K, act, alpha, kdt, p](cudaStream_t st) -> Status {
-            if (layer->use_igemm) {
-                ck::IgemmScratch scratch;
-                if (layer->split_counters > 0) {
-                    scratch.counters = cx.counter_ptr(layer->split_counter_off);
-                    scratch.counter_count = layer->split_counters;
-                    scratch.partials = static_cast<float*>(cx.ptr(layer->split_partials));
-                    scratch.partial_count = layer->split_partial_count;
-                }
+            if (layer->use_igemm)
                 return csl::cuda_status(
                     ck::igemm_conv_nhwc(cx.ptr(layer->x), layer->x.ld, cx.ptr(View{layer->w_buf, 0, 0}),
                                         bv.valid() ? static_cast<const float*>(cx.ptr(bv)) : nullptr,
                                         rv.valid() ? cx.ptr(rv) : nullptr, rv.valid() ? rv.ld : 0, cx.ptr(y), y.ld, p.n,
                                         p.h, p.w, p.c, p.oc, p.oh, p.ow, static_cast<int>(p.kh), static_cast<int>(p.kw),
                                         static_cast<int>(p.sh), static_cast<int>(p.sw), static_cast<int>(p.pt),
-                                        static_cast<int>(p.pl), act, alpha, layer->igemm_variant, st, scratch),
+                                        static_cast<int>(p.pl), act, alpha, layer->igemm_variant, st),
                     "igemm_conv_nhwc");
-            }
             if (layer->fused_plan >= 0)
                 return layer->fused->run(cx.cudnn.get(), layer->fused_plan, cx.ptr(layer->x),
                                          cx.ptr(View{layer->w_buf, 0, 0}), cx.ptr(layer->bias_act),
@@ -295,7 +271,7 @@ Status lower_conv(CudaLowering& cx, const Node& n) {
                                                       K, act, alpha, kdt, st),
                                     "conv_epilogue");
         },
-        {tmp.buf, y.buf, layer->split_partials.buf});
+        {tmp.buf, y.buf});
     return Status::ok();
 }
 
