@@ -316,6 +316,26 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
     std::printf("autotuned batch 1: %zu fused convolutions; %s\n", fused, tuning.substr(0, tuning.find('\n')).c_str());
 }
 
+// ITSCAM_CUDA_TUNE_TIMING takes graph (the default) or eager; any other value fails an autotuning compile with a
+// message that names the variable, rather than timing some way it did not ask for.
+TEST(CudaBackend, AutotuneRefusesAnUnknownTimingMode) {
+    REQUIRE_GPU();
+    if (std::getenv("ITSCAM_CUDA_TUNE_TIMING")) GTEST_SKIP() << "ITSCAM_CUDA_TUNE_TIMING is set outside";
+    setenv("ITSCAM_CUDA_TUNE_TIMING", "sometimes", 1);
+    struct Restore {
+        ~Restore() { unsetenv("ITSCAM_CUDA_TUNE_TIMING"); }
+    } restore;
+    EngineOptions eo;
+    eo.device = "cuda:0";
+    eo.precision = Precision::kF16;
+    eo.batch = 1;
+    eo.autotune = true;
+    auto e = Engine::load(model_path(), eo);
+    ASSERT_FALSE(e.is_ok());
+    EXPECT_NE(e.status().message().find("ITSCAM_CUDA_TUNE_TIMING='sometimes'"), std::string::npos)
+        << e.status().to_string();
+}
+
 // The tuning text's latency-kernel line: what a plan records, read back (no GPU needed).
 TEST(CudaBackend, TuningTextLatencyLine) {
     auto t = cuda::tuned_latency_kernels(
