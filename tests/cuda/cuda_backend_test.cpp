@@ -97,12 +97,28 @@ Tensor golden_output(const std::string& image) {
     return Tensor::from_f32(data, shape);
 }
 
-std::unique_ptr<Engine> load_engine(Precision p, int batch, const std::string& tuning = "") {
+// The options of an engine on cuda:0; autotune as `itscam optimize --target-performance fast` builds a plan.
+EngineOptions cuda_options(Precision p, int batch, bool autotune = false) {
     EngineOptions eo;
     eo.device = "cuda:0";
     eo.precision = p;
     eo.batch = batch;
-    auto e = Engine::load(model_path(), eo);
+    eo.autotune = autotune;
+    return eo;
+}
+
+// An environment variable set for one test, unset again at its end (the tests that use one skip where it is set
+// outside).
+struct ScopedEnv {
+    ScopedEnv(const char* name, const char* value) : name(name) { setenv(name, value, 1); }
+    ~ScopedEnv() { unsetenv(name); }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+    const char* name;
+};
+
+std::unique_ptr<Engine> load_engine(Precision p, int batch, const std::string& tuning = "") {
+    auto e = Engine::load(model_path(), cuda_options(p, batch));
     EXPECT_TRUE(e.is_ok()) << e.status().to_string();
     return e.is_ok() ? std::move(*e) : nullptr;
 }
@@ -291,12 +307,7 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
     REQUIRE_GPU();
     const Tensor in = golden_input("bus");
     if (!in.defined()) GTEST_SKIP() << "golden input not readable here";
-    EngineOptions eo;
-    eo.device = "cuda:0";
-    eo.precision = Precision::kF16;
-    eo.batch = 1;
-    eo.autotune = true;
-    auto e = Engine::load(model_path(), eo);
+    auto e = Engine::load(model_path(), cuda_options(Precision::kF16, 1, /*autotune=*/true));
     ASSERT_TRUE(e.is_ok()) << e.status().to_string();
     const std::string tuning = (*e)->compiled().tuning();
     std::vector<Tensor> out;
@@ -321,16 +332,8 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
 TEST(CudaBackend, AutotuneRefusesAnUnknownTimingMode) {
     REQUIRE_GPU();
     if (std::getenv("ITSCAM_CUDA_TUNE_TIMING")) GTEST_SKIP() << "ITSCAM_CUDA_TUNE_TIMING is set outside";
-    setenv("ITSCAM_CUDA_TUNE_TIMING", "sometimes", 1);
-    struct Restore {
-        ~Restore() { unsetenv("ITSCAM_CUDA_TUNE_TIMING"); }
-    } restore;
-    EngineOptions eo;
-    eo.device = "cuda:0";
-    eo.precision = Precision::kF16;
-    eo.batch = 1;
-    eo.autotune = true;
-    auto e = Engine::load(model_path(), eo);
+    const ScopedEnv env("ITSCAM_CUDA_TUNE_TIMING", "sometimes");
+    auto e = Engine::load(model_path(), cuda_options(Precision::kF16, 1, /*autotune=*/true));
     ASSERT_FALSE(e.is_ok());
     EXPECT_NE(e.status().message().find("ITSCAM_CUDA_TUNE_TIMING='sometimes'"), std::string::npos)
         << e.status().to_string();
@@ -365,11 +368,7 @@ TEST(CudaBackend, AutotunedCompileKeepsTheFasterLatencyChoice) {
     Tensor in = Tensor::empty(DType::kF32, {batch, one.dim(1), one.dim(2), one.dim(3)});
     for (int i = 0; i < batch; ++i)
         std::memcpy(in.data<float>() + i * one.numel(), one.data<float>(), one.numel() * sizeof(float));
-    EngineOptions eo;
-    eo.device = "cuda:0";
-    eo.precision = Precision::kF16;
-    eo.batch = batch;
-    eo.autotune = true;
+    EngineOptions eo = cuda_options(Precision::kF16, batch, /*autotune=*/true);
     eo.tune_alternatives = true;  // as itscam optimize builds a plan
     auto e = Engine::load(model_path(), eo);
     ASSERT_TRUE(e.is_ok()) << e.status().to_string();
@@ -412,10 +411,7 @@ TEST(CudaBackend, DeviceTimesAndBinding) {
 TEST(CudaBackend, DirectNhwcInputGivesTheSameDetections) {
     REQUIRE_GPU();
     if (std::getenv("ITSCAM_CUDA_LATENCY_KERNELS")) GTEST_SKIP() << "ITSCAM_CUDA_LATENCY_KERNELS is set outside";
-    setenv("ITSCAM_CUDA_LATENCY_KERNELS", "off", 1);
-    struct Restore {
-        ~Restore() { unsetenv("ITSCAM_CUDA_LATENCY_KERNELS"); }
-    } restore;
+    const ScopedEnv env("ITSCAM_CUDA_LATENCY_KERNELS", "off");
     const Tensor in = golden_input("bus");
     if (!in.defined()) GTEST_SKIP() << "no bus golden input under " << golden_dir();
     const int64_t h = in.dim(2), w = in.dim(3);
