@@ -95,56 +95,66 @@ Status heuristic_algo(CudaLowering& cx, ConvLayer& L) {
     return unsupported("cuDNN has no algorithm for convolution '" + L.node + "'");
 }
 
-// ITSCAM_CUDA_TUNE_TIMING: "graph" (the default) or "eager", where time_step() times eager launches, the way it did
-// before 2026-12-07 (for A/B runs).
-Result<bool> eager_timing() {
+// How time_step() times (ITSCAM_CUDA_TUNE_TIMING): "auto" (the default), "graph" or "eager" (the way it timed before
+// 2026-12-07; for A/B runs).
+enum class Timing { kAuto, kGraph, kEager };
+
+Result<Timing> tune_timing() {
     const char* v = std::getenv("ITSCAM_CUDA_TUNE_TIMING");
-    if (!v || !*v || std::string(v) == "graph") return false;
-    if (std::string(v) == "eager") return true;
-    return invalid_argument("ITSCAM_CUDA_TUNE_TIMING='" + std::string(v) + "': expected graph or eager");
+    const std::string s = v ? v : "";
+    if (s.empty() || s == "auto") return Timing::kAuto;
+    if (s == "graph") return Timing::kGraph;
+    if (s == "eager") return Timing::kEager;
+    return invalid_argument("ITSCAM_CUDA_TUNE_TIMING='" + s + "': expected auto, graph or eager");
 }
 
-// The GPU time of one run of a step: the average over `reps` replays of a CUDA graph holding kGraphRuns runs back to
-// back, after one eager warm-up run (which also leaves any lazy loading out of the capture). That is how the step
-// runs in the engine's own graph. Timing eager launches measured the host's launch rate at batch 1 instead: a fused
-// cuDNN engine costs about 5 us of host time a launch, more than most batch-1 kernels take on the GPU, so every
-// alternative of a small layer timed about the same (H100, 2026-12-07; docs/cuda.md).
+// The GPU time of one run of a step. Eager launches (one warm-up, then `reps` between events) measure it where a run
+// takes longer than the host needs to launch it, since the GPU then runs the launches back to back. Below
+// kEagerTrustedMs they measure the host's launch rate instead: a fused cuDNN engine costs about 5 us of host time a
+// launch, more than most batch-1 kernels take on the GPU, so every alternative of a small layer timed about the same
+// (H100, 2026-12-07; docs/cuda.md). Such a step is timed as the average over `reps` replays of a CUDA graph of
+// kGraphRuns runs back to back, the way it runs in the engine's own graph. A graph costs host time to build, so the
+// long steps of large batches keep the eager figure.
 constexpr int kGraphRuns = 10;
+constexpr double kEagerTrustedMs = 0.02;
 
 Result<double> time_step(CudaLowering& cx, int step, int reps) {
     cudaStream_t st = cx.stream.get();
     ITSCAM_ASSIGN_OR_RETURN(csl::Event e0, csl::make_event(true));
     ITSCAM_ASSIGN_OR_RETURN(csl::Event e1, csl::make_event(true));
     const auto& fn = cx.steps[step].fn;
-    ITSCAM_ASSIGN_OR_RETURN(const bool eager, eager_timing());
+    ITSCAM_ASSIGN_OR_RETURN(const Timing timing, tune_timing());
+    auto elapsed_ms = [&]() -> Result<double> {
+        ITSCAM_CUDA_CHECK(cudaEventSynchronize(e1.get()));
+        float ms = 0.f;
+        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
+        return static_cast<double>(ms);
+    };
     ITSCAM_RETURN_IF_ERROR(fn(st));
-    int runs = reps;
-    if (eager) {
+    if (timing != Timing::kGraph) {
         ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
         for (int i = 0; i < reps; ++i) ITSCAM_RETURN_IF_ERROR(fn(st));
         ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
-    } else {
-        ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-        Status run;
-        for (int i = 0; i < kGraphRuns && run; ++i) run = fn(st);
-        cudaGraph_t raw = nullptr;
-        const cudaError_t end = cudaStreamEndCapture(st, &raw);
-        csl::Graph graph(raw);
-        ITSCAM_RETURN_IF_ERROR(run);
-        ITSCAM_CUDA_CHECK(end);
-        cudaGraphExec_t exec_raw = nullptr;
-        ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec_raw, graph.get(), 0));
-        csl::GraphExec exec(exec_raw);
-        ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));  // uploads the graph
-        ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
-        for (int i = 0; i < reps; ++i) ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));
-        ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
-        runs = reps * kGraphRuns;
+        ITSCAM_ASSIGN_OR_RETURN(const double ms, elapsed_ms());
+        if (timing == Timing::kEager || ms / reps >= kEagerTrustedMs) return ms / reps;
     }
-    ITSCAM_CUDA_CHECK(cudaEventSynchronize(e1.get()));
-    float ms = 0.f;
-    ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
-    return static_cast<double>(ms) / runs;
+    ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    Status run;
+    for (int i = 0; i < kGraphRuns && run; ++i) run = fn(st);
+    cudaGraph_t raw = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(st, &raw);
+    csl::Graph graph(raw);
+    ITSCAM_RETURN_IF_ERROR(run);
+    ITSCAM_CUDA_CHECK(end);
+    cudaGraphExec_t exec_raw = nullptr;
+    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec_raw, graph.get(), 0));
+    csl::GraphExec exec(exec_raw);
+    ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));  // uploads the graph
+    ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
+    for (int i = 0; i < reps; ++i) ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));
+    ITSCAM_CUDA_CHECK(cudaEventRecord(e1.get(), st));
+    ITSCAM_ASSIGN_OR_RETURN(const double ms, elapsed_ms());
+    return ms / (reps * kGraphRuns);
 }
 
 // The fused graph-API alternative of one convolution: the plan's choice, or (autotuning) each finalizable engine
@@ -314,7 +324,7 @@ Status autotune_convolutions(CudaLowering& cx) {
     size_t tune_ws_bytes = 0;
     const bool planned = !tuned_in.empty() || !tuned_fused_in.empty();
     const bool find = cx.options.autotune && !planned;
-    if (find) ITSCAM_RETURN_IF_ERROR(eager_timing().status());  // a bad value is refused before any timing
+    if (find) ITSCAM_RETURN_IF_ERROR(tune_timing().status());  // a bad value is refused before any timing
     {
         size_t free_b = 0, total_b = 0;
         ITSCAM_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
