@@ -117,7 +117,7 @@ struct ScopedEnv {
     const char* name;
 };
 
-std::unique_ptr<Engine> load_engine(Precision p, int batch, const std::string& tuning = "") {
+std::unique_ptr<Engine> load_engine(Precision p, int batch) {
     auto e = Engine::load(model_path(), cuda_options(p, batch));
     EXPECT_TRUE(e.is_ok()) << e.status().to_string();
     return e.is_ok() ? std::move(*e) : nullptr;
