@@ -259,6 +259,13 @@ TEST(Pipeline, BatchesOfAFailedDeviceGoToTheHealthyDevice) {
     po.devices = {"cpu", "ref"};
     auto ref_faults = std::make_shared<FaultController>();
     po.device_faults["ref"] = ref_faults;
+    // The CPU device is made slower than the cameras (250 ms a batch; they send 6 batches a second), so that the
+    // reference device always finds batches waiting when it asks. Left as fast as it is, the CPU's idle workers can
+    // take every batch: a fresh-ci run (2026-12-07) saw no handoff in the 30 s after the fault, most likely because
+    // the reference device got no batch to fail on in that time.
+    FaultSpec slow_cpu;
+    slow_cpu.extra_latency_ms = 250;
+    po.device_faults["cpu"] = std::make_shared<FaultController>(slow_cpu);
     po.log = [](const std::string&) {};
     auto p = Pipeline::create(cfg, po);
     ASSERT_TRUE(p.is_ok()) << p.status().to_string();
