@@ -327,8 +327,8 @@ TEST(CudaBackend, AutotunedTuningRoundTripWithFusedEngines) {
     std::printf("autotuned batch 1: %zu fused convolutions; %s\n", fused, tuning.substr(0, tuning.find('\n')).c_str());
 }
 
-// ITSCAM_CUDA_TUNE_TIMING takes graph (the default) or eager; any other value fails an autotuning compile with a
-// message that names the variable, rather than timing some way it did not ask for.
+// ITSCAM_CUDA_TUNE_TIMING takes auto (the default), graph or eager; any other value fails an autotuning compile with
+// a message that names the variable, rather than timing some way it did not ask for.
 TEST(CudaBackend, AutotuneRefusesAnUnknownTimingMode) {
     REQUIRE_GPU();
     if (std::getenv("ITSCAM_CUDA_TUNE_TIMING")) GTEST_SKIP() << "ITSCAM_CUDA_TUNE_TIMING is set outside";

@@ -138,17 +138,11 @@ Result<double> time_step(CudaLowering& cx, int step, int reps) {
         ITSCAM_ASSIGN_OR_RETURN(const double ms, elapsed_ms());
         if (timing == Timing::kEager || ms / reps >= kEagerTrustedMs) return ms / reps;
     }
-    ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-    Status run;
-    for (int i = 0; i < kGraphRuns && run; ++i) run = fn(st);
-    cudaGraph_t raw = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(st, &raw);
-    csl::Graph graph(raw);
-    ITSCAM_RETURN_IF_ERROR(run);
-    ITSCAM_CUDA_CHECK(end);
-    cudaGraphExec_t exec_raw = nullptr;
-    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec_raw, graph.get(), 0));
-    csl::GraphExec exec(exec_raw);
+    ITSCAM_ASSIGN_OR_RETURN(const csl::Graph graph, csl::capture(st, [&]() -> Status {
+                                for (int i = 0; i < kGraphRuns; ++i) ITSCAM_RETURN_IF_ERROR(fn(st));
+                                return Status::ok();
+                            }));
+    ITSCAM_ASSIGN_OR_RETURN(const csl::GraphExec exec, csl::instantiate(graph));
     ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));  // uploads the graph
     ITSCAM_CUDA_CHECK(cudaEventRecord(e0.get(), st));
     for (int i = 0; i < reps; ++i) ITSCAM_CUDA_CHECK(cudaGraphLaunch(exec.get(), st));

@@ -147,9 +147,7 @@ Status CudaExecutor::capture_all() {
 }
 
 Result<csl::GraphExec> CudaExecutor::instantiate(csl::Graph g, cudaStream_t s) {
-    cudaGraphExec_t exec = nullptr;
-    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec, g.get(), 0));
-    csl::GraphExec out(exec);
+    ITSCAM_ASSIGN_OR_RETURN(csl::GraphExec out, csl::instantiate(g));
     ITSCAM_CUDA_CHECK(cudaGraphUpload(out.get(), s));
     ITSCAM_CUDA_CHECK(cudaStreamSynchronize(s));
     return out;
@@ -277,19 +275,14 @@ Status CudaExecutor::try_branches(cudaStream_t s, const std::string& mode) {
 }
 
 Result<csl::GraphExec> CudaExecutor::capture_graph(cudaStream_t s, int skip) {
-    ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-    Status st_all;
-    for (size_t i = 0; i < cx_->steps.size(); ++i) {
-        const Step& st = cx_->steps[i];
-        if (!st.enabled || static_cast<int>(i) == skip) continue;
-        st_all = st.fn(s).with_context(st.name);
-        if (!st_all) break;
-    }
-    cudaGraph_t graph = nullptr;
-    const cudaError_t end = cudaStreamEndCapture(s, &graph);
-    csl::Graph g(graph);
-    ITSCAM_RETURN_IF_ERROR(st_all);
-    ITSCAM_CUDA_CHECK(end);
+    ITSCAM_ASSIGN_OR_RETURN(csl::Graph g, csl::capture(s, [&]() -> Status {
+                                for (size_t i = 0; i < cx_->steps.size(); ++i) {
+                                    const Step& st = cx_->steps[i];
+                                    if (!st.enabled || static_cast<int>(i) == skip) continue;
+                                    ITSCAM_RETURN_IF_ERROR(st.fn(s).with_context(st.name));
+                                }
+                                return Status::ok();
+                            }));
     return instantiate(std::move(g), s);
 }
 

@@ -39,13 +39,7 @@ Result<csl::Graph> capture_branched(CudaLowering& cx, cudaStream_t s, int skip, 
     for (size_t j = 0; j < cx.steps.size(); ++j) {
         const Step& st = cx.steps[j];
         if (!steps[j].active) continue;
-        ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-        const Status run = st.fn(s).with_context(st.name);
-        cudaGraph_t child_raw = nullptr;
-        const cudaError_t end = cudaStreamEndCapture(s, &child_raw);
-        csl::Graph child(child_raw);
-        ITSCAM_RETURN_IF_ERROR(run);
-        ITSCAM_CUDA_CHECK(end);
+        ITSCAM_ASSIGN_OR_RETURN(csl::Graph child, csl::capture(s, [&] { return st.fn(s).with_context(st.name); }));
         std::vector<cudaGraphNode_t> after;
         for (int i : deps[j]) after.push_back(node[static_cast<size_t>(i)]);
         size_t count = 0;

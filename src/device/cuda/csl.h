@@ -125,6 +125,26 @@ inline Result<Event> make_event(bool timing) {
     return Event(e);
 }
 
+// What `record()` (returning Status) enqueues on `s`, captured into a graph in thread-local capture mode. The capture
+// is ended whatever record() returns; its error is reported first, then the capture's own.
+template <typename Record>
+Result<Graph> capture(cudaStream_t s, Record&& record) {
+    ITSCAM_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    const Status run = record();
+    cudaGraph_t raw = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(s, &raw);
+    Graph g(raw);
+    ITSCAM_RETURN_IF_ERROR(run);
+    ITSCAM_CUDA_CHECK(end);
+    return g;
+}
+
+inline Result<GraphExec> instantiate(const Graph& g) {
+    cudaGraphExec_t exec = nullptr;
+    ITSCAM_CUDA_CHECK(cudaGraphInstantiate(&exec, g.get(), 0));
+    return GraphExec(exec);
+}
+
 // Makes `device` current for the calling thread (every public entry point of the backend does this first).
 inline Status set_device(int device) {
     return cuda_status(cudaSetDevice(device), "cudaSetDevice");
