@@ -1,5 +1,8 @@
 #include "core/dtype.h"
 
+#include <cmath>
+#include <limits>
+
 namespace itscam {
 
 size_t dtype_size(DType t) {
@@ -55,6 +58,31 @@ uint16_t float_to_half(float f) {
     const uint32_t rem = mant & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // may carry into the exponent: that is correct
     return static_cast<uint16_t>(h);
+}
+
+uint8_t float_to_fp8_e4m3(float f) {
+    if (std::isnan(f)) return 0x7f;
+    const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
+    const float a = std::fabs(f);
+    if (a >= 448.f) return static_cast<uint8_t>(sign | 0x7e);  // saturated (infinity included)
+    // Subnormals (below 2^-6) are multiples of 2^-9: their code is the multiple, and 8 of them is the smallest normal.
+    if (a < 0.015625f) return static_cast<uint8_t>(sign | static_cast<uint8_t>(std::nearbyint(a * 512.f)));
+    int e = 0;
+    const float fr = std::frexp(a, &e);  // a = fr * 2^e, fr in [0.5, 1)
+    int exp = e - 1;                     // a = (2 fr) * 2^exp
+    int mant = static_cast<int>(std::nearbyint((2.f * fr - 1.f) * 8.f));
+    if (mant == 8) {
+        mant = 0;
+        ++exp;
+    }
+    return static_cast<uint8_t>(sign | ((exp + 7) << 3) | mant);
+}
+
+float fp8_e4m3_to_float(uint8_t b) {
+    const int exp = (b >> 3) & 0xf, mant = b & 7;
+    if (exp == 15 && mant == 7) return std::numeric_limits<float>::quiet_NaN();
+    const float v = exp == 0 ? std::ldexp(static_cast<float>(mant), -9) : std::ldexp(1.f + mant / 8.f, exp - 7);
+    return (b & 0x80) ? -v : v;
 }
 
 float half_to_float(uint16_t h) {

@@ -15,6 +15,11 @@ const char* dtype_name(DType t);
 // IEEE half <-> float with round-to-nearest-even; handles subnormals, Inf and NaN.
 uint16_t float_to_half(float f);
 float half_to_float(uint16_t h);
+// FP8 E4M3 (the OCP "E4M3FN" format Hopper's tensor cores take: bias 7, no infinities, 0x7f/0xff NaN, largest
+// finite 448). float -> fp8 rounds to nearest even and saturates to +-448, as GPU converters with satfinite do; NaN
+// stays NaN.
+uint8_t float_to_fp8_e4m3(float f);
+float fp8_e4m3_to_float(uint8_t b);
 // bfloat16: the upper 16 bits of a float, rounded to nearest even (NaN kept quiet).
 inline uint16_t float_to_bf16(float f) {
     uint32_t u;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/dtype.h"
 #include "core/tensor.h"
@@ -18,6 +19,40 @@ TEST(Half, RoundsToNearestEven) {
     EXPECT_EQ(half_to_float(float_to_half(1.f + 3 * std::ldexp(1.f, -11))), 1.f + std::ldexp(1.f, -9));
     EXPECT_TRUE(std::isinf(half_to_float(float_to_half(1e6f))));
     EXPECT_TRUE(std::isnan(half_to_float(float_to_half(NAN))));
+}
+
+TEST(Fp8E4M3, EveryCodeRoundTrips) {
+    // All 254 finite codes (the two NaN codes aside) decode to distinct values that encode back to the same code.
+    for (int b = 0; b < 256; ++b) {
+        if ((b & 0x7f) == 0x7f) {
+            EXPECT_TRUE(std::isnan(fp8_e4m3_to_float(static_cast<uint8_t>(b))));
+            continue;
+        }
+        EXPECT_EQ(float_to_fp8_e4m3(fp8_e4m3_to_float(static_cast<uint8_t>(b))), b) << b;
+    }
+    EXPECT_EQ(fp8_e4m3_to_float(0x7e), 448.f);                // largest finite
+    EXPECT_EQ(fp8_e4m3_to_float(0x08), std::ldexp(1.f, -6));  // smallest normal
+    EXPECT_EQ(fp8_e4m3_to_float(0x01), std::ldexp(1.f, -9));  // smallest subnormal
+    EXPECT_EQ(fp8_e4m3_to_float(0x38), 1.f);
+    EXPECT_EQ(fp8_e4m3_to_float(0xc4), -3.f);
+}
+
+TEST(Fp8E4M3, RoundsToNearestEvenAndSaturates) {
+    // Between 1 and 1.125 (codes 0x38, 0x39): 1.0625 is the tie and goes to the even code; just above it rounds up.
+    EXPECT_EQ(float_to_fp8_e4m3(1.0625f), 0x38);
+    EXPECT_EQ(float_to_fp8_e4m3(1.07f), 0x39);
+    EXPECT_EQ(float_to_fp8_e4m3(1.1875f), 0x3a);  // tie between 1.125 (odd) and 1.25 (even)
+    // A mantissa that rounds up carries into the exponent: 1.95 -> 2.
+    EXPECT_EQ(fp8_e4m3_to_float(float_to_fp8_e4m3(1.95f)), 2.f);
+    // Subnormals: 3.4 * 2^-9 -> 3 * 2^-9, and half the smallest subnormal ties to zero.
+    EXPECT_EQ(float_to_fp8_e4m3(3.4f * std::ldexp(1.f, -9)), 0x03);
+    EXPECT_EQ(float_to_fp8_e4m3(std::ldexp(1.f, -10)), 0x00);
+    EXPECT_EQ(float_to_fp8_e4m3(-std::ldexp(1.f, -12)), 0x80);
+    // Past the largest finite value: saturated, never NaN.
+    for (float f : {450.f, 470.f, 1e6f, std::numeric_limits<float>::infinity()})
+        EXPECT_EQ(fp8_e4m3_to_float(float_to_fp8_e4m3(f)), 448.f) << f;
+    EXPECT_EQ(fp8_e4m3_to_float(float_to_fp8_e4m3(-1e6f)), -448.f);
+    EXPECT_TRUE(std::isnan(fp8_e4m3_to_float(float_to_fp8_e4m3(NAN))));
 }
 
 TEST(BFloat16, RoundsToNearestEven) {

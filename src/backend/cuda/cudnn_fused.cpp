@@ -10,7 +10,8 @@ namespace itscam {
 
 namespace {
 
-constexpr int64_t kX = 1, kW = 2, kB = 3, kR = 4, kY = 5, kConvOut = 10, kBiasOut = 11, kActOut = 12;
+// Tensor ids: the variant pack's, then the virtual intermediates (kConvOut, then one per pointwise stage but the last).
+constexpr int64_t kX = 1, kW = 2, kB = 3, kR = 4, kY = 5, kScale = 6, kOutScale = 7, kConvOut = 10;
 
 // A backend descriptor that is destroyed with its scope unless released into FusedConv::keep_.
 struct Desc {
@@ -121,17 +122,22 @@ Result<std::unique_ptr<FusedConv>> FusedConv::create(cudnnHandle_t handle, const
                                                      size_t max_workspace) {
     std::unique_ptr<FusedConv> fc(new FusedConv());
     fc->residual_ = s.residual;
+    fc->fp8_in_ = s.fp8_in;
+    fc->fp8_out_ = s.fp8_out;
     const int64_t es = s.dtype == CUDNN_DATA_HALF ? 2 : 4;
+    const int64_t es_in = s.fp8_in ? 1 : es, es_out = s.fp8_out ? 1 : es;
+    const cudnnDataType_t in_dt = s.fp8_in ? CUDNN_DATA_FP8_E4M3 : s.dtype;
+    const cudnnDataType_t out_dt = s.fp8_out ? CUDNN_DATA_FP8_E4M3 : s.dtype;
     const int64_t ldx = s.ldx ? s.ldx : s.c, ldy = s.ldy ? s.ldy : s.k, ldr = s.ldr ? s.ldr : s.k;
-    Desc x, w, b, r, y, conv_out, bias_out, act_out;
-    ITSCAM_RETURN_IF_ERROR(tensor(x, kX, s.dtype, s.n, s.c, s.h, s.w, ldx, false, alignment_of(s.x, ldx * es)));
+    Desc x, w, b, r, y, scale, out_scale, conv_out;
+    ITSCAM_RETURN_IF_ERROR(tensor(x, kX, in_dt, s.n, s.c, s.h, s.w, ldx, false, alignment_of(s.x, ldx * es_in)));
     {
         // Filters K x C x R x S in KRSC order (NHWC filter layout).
         ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_TENSOR_DESCRIPTOR, w));
         const int64_t dims[4] = {s.k, s.c, s.r, s.s};
         const int64_t strides[4] = {s.r * s.s * s.c, 1, s.s * s.c, s.c};
-        const int64_t id = kW, al = alignment_of(s.wt, s.c * es);
-        cudnnDataType_t dt = s.dtype;
+        const int64_t id = kW, al = alignment_of(s.wt, s.c * es_in);
+        cudnnDataType_t dt = in_dt;
         SET(w.d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt);
         SET(w.d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
         SET(w.d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
@@ -141,16 +147,11 @@ Result<std::unique_ptr<FusedConv>> FusedConv::create(cudnnHandle_t handle, const
     }
     ITSCAM_RETURN_IF_ERROR(tensor(b, kB, s.dtype, 1, s.k, 1, 1, s.k, false, alignment_of(s.b, s.k * es)));
     ITSCAM_RETURN_IF_ERROR(tensor(conv_out, kConvOut, CUDNN_DATA_FLOAT, s.n, s.k, s.oh, s.ow, s.k, true, 16));
-    const bool act = s.activation != 0;
-    ITSCAM_RETURN_IF_ERROR(tensor(y, kY, s.dtype, s.n, s.k, s.oh, s.ow, ldy, false, alignment_of(s.y, ldy * es)));
+    ITSCAM_RETURN_IF_ERROR(tensor(y, kY, out_dt, s.n, s.k, s.oh, s.ow, ldy, false, alignment_of(s.y, ldy * es_out)));
     if (s.residual)
         ITSCAM_RETURN_IF_ERROR(tensor(r, kR, s.dtype, s.n, s.k, s.oh, s.ow, ldr, false, alignment_of(s.res, ldr * es)));
-    // conv -> +bias -> act -> +residual; the last op writes y, the others virtual float tensors.
-    const bool bias_last = !act && !s.residual;
-    ITSCAM_RETURN_IF_ERROR(bias_last ? Status::ok()
-                                     : tensor(bias_out, kBiasOut, CUDNN_DATA_FLOAT, s.n, s.k, s.oh, s.ow, s.k, true, 16));
-    if (act && s.residual)
-        ITSCAM_RETURN_IF_ERROR(tensor(act_out, kActOut, CUDNN_DATA_FLOAT, s.n, s.k, s.oh, s.ow, s.k, true, 16));
+    if (s.fp8_in) ITSCAM_RETURN_IF_ERROR(tensor(scale, kScale, CUDNN_DATA_FLOAT, 1, s.k, 1, 1, s.k, false, 16));
+    if (s.fp8_out) ITSCAM_RETURN_IF_ERROR(tensor(out_scale, kOutScale, CUDNN_DATA_FLOAT, 1, s.k, 1, 1, s.k, false, 16));
 
     Desc cd;
     ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, cd));
@@ -180,19 +181,40 @@ Result<std::unique_ptr<FusedConv>> FusedConv::create(cudnnHandle_t handle, const
         SET(conv_op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
         ITSCAM_CUDNN_CHECK(cudnnBackendFinalize(conv_op.d));
     }
-    Desc bias_op, bias_pw, act_op, act_pw, res_op, res_pw;
-    ITSCAM_RETURN_IF_ERROR(pointwise(bias_op, bias_pw, CUDNN_POINTWISE_ADD, conv_out.d, b.d, bias_last ? y.d : bias_out.d));
-    std::vector<cudnnBackendDescriptor_t> ops = {conv_op.d, bias_op.d};
-    if (act) {
-        const cudnnPointwiseMode_t m = s.activation == 1   ? CUDNN_POINTWISE_SWISH_FWD
-                                       : s.activation == 2 ? CUDNN_POINTWISE_RELU_FWD
-                                                           : CUDNN_POINTWISE_SIGMOID_FWD;
-        ITSCAM_RETURN_IF_ERROR(pointwise(act_op, act_pw, m, bias_out.d, nullptr, s.residual ? act_out.d : y.d));
-        ops.push_back(act_op.d);
-    }
-    if (s.residual) {
-        ITSCAM_RETURN_IF_ERROR(pointwise(res_op, res_pw, CUDNN_POINTWISE_ADD, act ? act_out.d : bias_out.d, r.d, y.d));
-        ops.push_back(res_op.d);
+    // The pointwise chain after the convolution: [* scale] + bias [act] [+ residual] [* out_scale]. The last stage
+    // writes y, the others virtual float tensors.
+    struct Stage {
+        cudnnPointwiseMode_t mode;
+        cudnnBackendDescriptor_t operand;
+    };
+    std::vector<Stage> stages;
+    if (s.fp8_in) stages.push_back({CUDNN_POINTWISE_MUL, scale.d});
+    stages.push_back({CUDNN_POINTWISE_ADD, b.d});
+    if (s.activation != 0)
+        stages.push_back({s.activation == 1   ? CUDNN_POINTWISE_SWISH_FWD
+                          : s.activation == 2 ? CUDNN_POINTWISE_RELU_FWD
+                                              : CUDNN_POINTWISE_SIGMOID_FWD,
+                          nullptr});
+    if (s.residual) stages.push_back({CUDNN_POINTWISE_ADD, r.d});
+    if (s.fp8_out) stages.push_back({CUDNN_POINTWISE_MUL, out_scale.d});
+    std::vector<std::unique_ptr<Desc>> chain;  // per stage: its output (unless y), its descriptor and its op
+    std::vector<cudnnBackendDescriptor_t> ops = {conv_op.d};
+    cudnnBackendDescriptor_t in = conv_out.d;
+    for (size_t i = 0; i < stages.size(); ++i) {
+        cudnnBackendDescriptor_t out = y.d;
+        if (i + 1 < stages.size()) {
+            chain.push_back(std::make_unique<Desc>());
+            ITSCAM_RETURN_IF_ERROR(tensor(*chain.back(), kConvOut + 1 + static_cast<int64_t>(i), CUDNN_DATA_FLOAT, s.n,
+                                          s.k, s.oh, s.ow, s.k, true, 16));
+            out = chain.back()->d;
+        }
+        chain.push_back(std::make_unique<Desc>());
+        Desc& pw = *chain.back();
+        chain.push_back(std::make_unique<Desc>());
+        Desc& op = *chain.back();
+        ITSCAM_RETURN_IF_ERROR(pointwise(op, pw, stages[i].mode, in, stages[i].operand, out));
+        ops.push_back(op.d);
+        in = out;
     }
     Desc graph;
     ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, graph));
@@ -243,19 +265,27 @@ Result<std::unique_ptr<FusedConv>> FusedConv::create(cudnnHandle_t handle, const
                            std::string(hs == CUDNN_STATUS_SUCCESS ? "no finalizable plan" : cudnnGetErrorString(hs)) +
                            ")");
     // The plans keep references to the graph and tensors: keep them alive with the object.
-    for (Desc* d : {&x, &w, &b, &r, &y, &conv_out, &bias_out, &act_out, &cd, &conv_op, &bias_pw, &bias_op, &act_pw,
-                    &act_op, &res_pw, &res_op, &graph, &heur})
+    for (Desc* d : {&x, &w, &b, &r, &y, &scale, &out_scale, &conv_out, &cd, &conv_op})
         if (d->d) fc->keep_.push_back(d->release());
+    for (auto& d : chain) fc->keep_.push_back(d->release());
+    for (Desc* d : {&graph, &heur}) fc->keep_.push_back(d->release());
     return fc;
 }
 
-Status FusedConv::run(cudnnHandle_t handle, int plan, const void* x, const void* w, const void* b, const void* r,
-                      void* y, void* workspace) const {
+Status FusedConv::run_scaled(cudnnHandle_t handle, int plan, const void* x, const void* w, const float* scale,
+                             const void* b, const void* r, const float* out_scale, void* y, void* workspace) const {
     Desc vp;
     ITSCAM_RETURN_IF_ERROR(make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, vp));
-    int64_t ids[5] = {kX, kW, kB, kY, kR};
-    void* ptrs[5] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(b), y, const_cast<void*>(r)};
-    const int64_t n = residual_ ? 5 : 4;
+    int64_t ids[7] = {kX, kW, kB, kY};
+    void* ptrs[7] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(b), y};
+    int64_t n = 4;
+    const auto add = [&](int64_t id, const void* p) {
+        ids[n] = id;
+        ptrs[n++] = const_cast<void*>(p);
+    };
+    if (residual_) add(kR, r);
+    if (fp8_in_) add(kScale, scale);
+    if (fp8_out_) add(kOutScale, out_scale);
     SET(vp.d, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, ids);
     SET(vp.d, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, ptrs);
     SET(vp.d, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);

@@ -1,5 +1,7 @@
 // One convolution with its bias, activation and residual fused, through cuDNN's graph (backend) API:
 //   y = act(conv(x, w) + b) [+ r]
+// or, with FP8 input and output (issue 13 item 5, docs/cuda.md "FP8 convolutions"):
+//   y = q((act(conv(x, w) * scale + b) [+ r]) * out_scale)
 // as a single operation graph that cuDNN's runtime-fusion engines compile into one kernel. x, y and r are NHWC views
 // with any row pitch, so the result lands straight in a Concat buffer. Grouped convolutions are not offered here
 // (the caller keeps the legacy path for them).
@@ -28,6 +30,10 @@ struct FusedConvSpec {
     int64_t ldx = 0, ldy = 0, ldr = 0;  // NHWC row pitches in elements (0: packed)
     int activation = 0;                 // 0 none, 1 silu, 2 relu, 3 sigmoid
     bool residual = false;
+    // fp8_in: x and w are FP8 E4M3 and the convolution's fp32 sum is multiplied per output channel by a float[K]
+    // `scale` (the input's scale times each filter's) before the bias; b and r stay `dtype`. fp8_out: the result is
+    // multiplied by a float[K] `out_scale` (1 / the output's scale) and written to y as FP8 E4M3.
+    bool fp8_in = false, fp8_out = false;
     // Pointers, to derive the alignment cuDNN may assume (the run pointers must keep it).
     const void* x = nullptr;
     const void* wt = nullptr;
@@ -48,14 +54,19 @@ public:
     // cuDNN's name of plan `plan`'s engine (for describe()).
     std::string engine_name(int plan) const;
     Status run(cudnnHandle_t handle, int plan, const void* x, const void* w, const void* b, const void* r, void* y,
-               void* workspace) const;
+               void* workspace) const {
+        return run_scaled(handle, plan, x, w, nullptr, b, r, nullptr, y, workspace);
+    }
+    // run() for a spec with fp8_in (scale) or fp8_out (out_scale); the scales are device float[K].
+    Status run_scaled(cudnnHandle_t handle, int plan, const void* x, const void* w, const float* scale, const void* b,
+                      const void* r, const float* out_scale, void* y, void* workspace) const;
 
-private:
+  private:
     FusedConv() = default;
     struct Plan;
     std::vector<std::unique_ptr<Plan>> plans_;
     std::vector<cudnnBackendDescriptor_t> keep_;  // descriptors the plans reference
-    bool residual_ = false;
+    bool residual_ = false, fp8_in_ = false, fp8_out_ = false;
 };
 
 }  // namespace itscam
