@@ -18,6 +18,8 @@ const char* precision_name(Precision p) {
         case Precision::kBF16: return "bf16";
         case Precision::kF16: return "fp16";
         case Precision::kInt8: return "int8";
+        case Precision::kFp8:
+            return "fp8";
     }
     return "?";
 }
@@ -27,7 +29,8 @@ Result<Precision> parse_precision(const std::string& s) {
     if (s == "bf16" || s == "bfloat16") return Precision::kBF16;
     if (s == "fp16" || s == "f16" || s == "float16") return Precision::kF16;
     if (s == "int8") return Precision::kInt8;
-    return invalid_argument("unknown precision '" + s + "' (use fp32, bf16, fp16 or int8)");
+    if (s == "fp8") return Precision::kFp8;
+    return invalid_argument("unknown precision '" + s + "' (use fp32, bf16, fp16, int8 or fp8)");
 }
 
 Result<std::pair<std::string, int>> parse_device(const std::string& device) {

@@ -22,8 +22,14 @@ namespace itscam {
 
 class ActivationArena;  // backend/activation_arena.h
 
-enum class Precision { kF32, kBF16, kF16, kInt8 };
+// kFp8: FP8 E4M3 convolutions (per-tensor activation scales from calibration, per-channel weight scales). The ref
+// backend emulates it (docs/architecture.md); no other backend runs it yet.
+enum class Precision { kF32, kBF16, kF16, kInt8, kFp8 };
 const char* precision_name(Precision p);
+// int8 and fp8 take their activation scales from a calibration pass over sample images (EngineOptions::calibration).
+inline bool needs_calibration(Precision p) {
+    return p == Precision::kInt8 || p == Precision::kFp8;
+}
 Result<Precision> parse_precision(const std::string& s);
 
 // Observed value range of an activation (for int8 calibration).
@@ -36,8 +42,8 @@ using ActivationRanges = std::map<std::string, ValueRange>;
 struct BackendOptions {
     int threads = 0;  // 0: all cores
     Precision precision = Precision::kF32;
-    // int8: calibrated ranges of the activations that feed convolutions; a conv whose input has no range runs in
-    // the backend's next precision (bf16) instead.
+    // int8 and fp8: calibrated ranges of the activations that feed convolutions; a conv whose input has no range
+    // runs in the backend's next precision (cpu int8: bf16; ref fp8: fp32) instead.
     ActivationRanges ranges;
     // Record the range of every activation that feeds a convolution on each run (calibration pass).
     bool collect_ranges = false;

@@ -24,10 +24,9 @@ Result<std::unique_ptr<Detector>> Pipeline::Impl::make_detector(const std::strin
     ITSCAM_ASSIGN_OR_RETURN(device::Device * hw, device::device_get(device));
     const std::string prec = config::engine_precision(cfg, hw->prefers_fp16());
     ITSCAM_ASSIGN_OR_RETURN(dopt.engine.precision, parse_precision(prec));
-    if (dopt.engine.precision == Precision::kInt8)
-        return unsupported(
-            "precision int8 needs calibration images, which the pipeline does not take yet; "
-            "use fp32 or bf16");
+    if (needs_calibration(dopt.engine.precision))
+        return unsupported(std::string("precision ") + precision_name(dopt.engine.precision) +
+                           " needs calibration images, which the pipeline does not take yet; use fp32, bf16 or fp16");
     dopt.nms.iou = static_cast<float>(cfg.pipeline.nms_iou);
     dopt.nms.max_det = cfg.pipeline.max_det;
     if (auto f = with_faults ? faults_for(device) : nullptr) {

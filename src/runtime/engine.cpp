@@ -114,14 +114,16 @@ Result<std::unique_ptr<Engine>> Engine::from_plan(const Plan& plan, const Engine
     return e;
 }
 
-// int8 calibration: an fp32 batch-1 build of the same graph records, over the calibration inputs, the range of
+// int8/fp8 calibration: an fp32 batch-1 build of the same graph records, over the calibration inputs, the range of
 // every activation that feeds a convolution. Value names are the same at every batch size.
 static Result<ActivationRanges> calibrate(const Graph& imported, const EngineOptions& opt, int h, int w) {
+    const std::string p = precision_name(opt.precision);
     if (!opt.calibration)
-        return invalid_argument("int8 needs calibration images (--calib DIR): their activation ranges set the "
+        return invalid_argument(p +
+                                " needs calibration images (--calib DIR): their activation ranges set the "
                                 "quantization scales");
     ITSCAM_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, opt.calibration(h, w));
-    if (inputs.empty()) return invalid_argument("int8 calibration: no calibration images");
+    if (inputs.empty()) return invalid_argument(p + " calibration: no calibration images");
     Graph g = imported;
     ITSCAM_RETURN_IF_ERROR(optimize_graph(g, 1, h, w, effective_passes(opt)));
     BackendOptions bo;
@@ -130,9 +132,9 @@ static Result<ActivationRanges> calibrate(const Graph& imported, const EngineOpt
     bo.collect_ranges = true;
     ITSCAM_ASSIGN_OR_RETURN(auto compiled, backend->compile(g, bo));
     std::vector<Tensor> outs;
-    for (const Tensor& t : inputs) ITSCAM_RETURN_IF_ERROR(compiled->run({t}, outs).with_context("int8 calibration"));
+    for (const Tensor& t : inputs) ITSCAM_RETURN_IF_ERROR(compiled->run({t}, outs).with_context(p + " calibration"));
     ActivationRanges r = compiled->collected_ranges();
-    if (r.empty()) return unsupported("device '" + opt.device + "' cannot calibrate int8");
+    if (r.empty()) return unsupported("device '" + opt.device + "' cannot calibrate " + p);
     return r;
 }
 
@@ -164,9 +166,9 @@ Result<std::unique_ptr<Engine>> Engine::build(Graph g, const EngineOptions& opt,
     bo.tune_alternatives = bo.autotune && opt.tune_alternatives;
     bo.tuning = opt.optimize ? tuning : std::string();
     bo.arena = opt.arena;
-    // Refused before any work for it (int8's calibration runs a whole fp32 engine over every image).
+    // Refused before any work for it (int8's and fp8's calibration runs a whole fp32 engine over every image).
     ITSCAM_RETURN_IF_ERROR(e->backend_->supports_precision(opt.precision));
-    if (opt.precision == Precision::kInt8) {
+    if (needs_calibration(opt.precision)) {
         ITSCAM_ASSIGN_OR_RETURN(bo.ranges, calibrate(g, opt, h, w));
     }
     ITSCAM_RETURN_IF_ERROR(optimize_graph(g, opt.batch, h, w, po, &e->pass_stats_));

@@ -50,7 +50,7 @@ Result<std::string> cache_file(const std::string& model_path, const std::string&
 
 bool plan_cache_applies(const std::string& model_path, const EngineOptions& opt) {
     // Plain execution (opt.optimize false) records no tuning: nothing to cache.
-    return !opt.plan_cache_dir.empty() && opt.optimize && opt.precision != Precision::kInt8 &&
+    return !opt.plan_cache_dir.empty() && opt.optimize && !needs_calibration(opt.precision) &&
            !is_plan_file(model_path);
 }
 

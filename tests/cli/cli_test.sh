@@ -102,7 +102,8 @@ val_reduced_precision)
     # refusal (case cpu_isa_limit), and this case is skipped when both are refused.
     refused=0
     for p in bf16 int8; do
-        if ! "$bin" val --model "$model" --data "$shared/data/coco128" --precision "$p" --calib "$shared/data/images" \
+        calib=(); [ "$p" = int8 ] && calib=(--calib "$shared/data/images")  # --calib is refused for bf16
+        if ! "$bin" val --model "$model" --data "$shared/data/coco128" --precision "$p" "${calib[@]}" \
             --json "$work/val_$p.json" > "$work/val_$p.log" 2>&1; then
             if grep -qF "needs a CPU with AVX-512" "$work/val_$p.log"; then
                 echo "skip: $p: $(grep -F "needs a CPU with AVX-512" "$work/val_$p.log" | head -n 1)"
@@ -131,6 +132,25 @@ cpu_isa_limit)
     "$bin" detect -q --model "$model" --json "$work/bus.json" "$shared/data/images/bus.jpg" || exit 1
     grep -qF '"name": "bus"' "$work/bus.json" || { echo "FAIL: fp32 on AVX2 found no bus"; cat "$work/bus.json"; exit 1; }
     echo "ok: fp32 on AVX2 finds the bus";;
+fp8_emulated)
+    # --precision fp8 runs on the ref backend as an emulation (docs/architecture.md): calibrated on --calib, it finds the
+    # bus. Elsewhere it is refused before calibrating, and --calib with a precision that takes no calibration is
+    # refused rather than ignored.
+    "$bin" detect --model "$model" --device ref --precision fp8 --calib "$shared/data/images" --json "$work/bus.json" \
+        "$shared/data/images/bus.jpg" > "$work/fp8.log" 2>&1 || { cat "$work/fp8.log"; exit 1; }
+    grep -qF "fp8: calibrated on 5 images" "$work/fp8.log" || { echo "FAIL: no calibration line"; cat "$work/fp8.log"; exit 1; }
+    grep -qF '"name": "bus"' "$work/bus.json" || { echo "FAIL: fp8 emulation found no bus"; cat "$work/bus.json"; exit 1; }
+    echo "ok: fp8 (emulated on ref) finds the bus"
+    expect_fail "calibration" "$bin" detect --model "$model" --device ref --precision fp8 "$shared/data/images/bus.jpg"
+    expect_fail "not fp8" "$bin" detect --model "$model" --device cpu --precision fp8 --calib "$shared/data/images" \
+        "$shared/data/images/bus.jpg"
+    if "$bin" detect --model "$model" --device cpu --precision fp8 --calib "$shared/data/images" "$shared/data/images/bus.jpg" 2>&1 |
+        grep -F "calibrated on"; then
+        echo "FAIL: fp8 was calibrated before the cpu backend's refusal"; exit 1
+    fi
+    expect_fail "not fp16" "$bin" detect --model "$model" --device ref --precision fp16 "$shared/data/images/bus.jpg"
+    expect_fail "--calib applies to --precision int8 and fp8 only" "$bin" detect --model "$model" --precision fp32 \
+        --calib "$shared/data/images" "$shared/data/images/bus.jpg";;
 run_smoke)
     # The two lowest-resolution clips, once each, as fast as they decode; detections to JSON Lines.
     cat > "$work/smoke.yaml" <<EOF

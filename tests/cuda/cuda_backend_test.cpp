@@ -515,6 +515,19 @@ TEST(CudaBackend, BadDeviceOrdinalsAreClearErrors) {
     EXPECT_FALSE(backend_create("cpu:1").is_ok());
 }
 
+// fp16 and fp32 run; int8 and fp8 are refused by supports_precision, which Engine asks before calibrating.
+TEST(CudaBackend, RefusesInt8AndFp8BeforeCalibration) {
+    auto b = backend_create("cuda:0");
+    if (!b.is_ok()) GTEST_SKIP() << "no CUDA device";
+    EXPECT_TRUE((*b)->supports_precision(Precision::kF16).is_ok());
+    EXPECT_TRUE((*b)->supports_precision(Precision::kF32).is_ok());
+    for (Precision p : {Precision::kInt8, Precision::kFp8, Precision::kBF16}) {
+        const Status s = (*b)->supports_precision(p);
+        EXPECT_EQ(s.code(), StatusCode::kUnsupported) << precision_name(p);
+        EXPECT_NE(s.message().find("on the CUDA backend (use fp16 or fp32)"), std::string::npos) << s.to_string();
+    }
+}
+
 // The op-family rules (backend/cuda/ops): which rule takes a node, in which layout. Needs no GPU: classification
 // reads only the graph.
 class CudaRules : public ::testing::Test {

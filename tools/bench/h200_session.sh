@@ -6,7 +6,7 @@
 #   devdata/models/yolo11n.onnx   the ONNX model (for the PyTorch peer)
 #   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
-# Stages (default all): build tests bench branches e2e val profile sanitize. Results go to $OUT (at most 8 files come back).
+# Stages (default all): build tests bench branches e2e val profile sanitize fp8. Results go to $OUT (at most 8 files come back).
 # TESTS: the GPU test binaries the tests stage runs (default all three); OPS_FILTER= (empty) skips the op suite.
 # BUILD_TARGETS: what the build stage builds (default itscam and every GPU test binary).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
@@ -15,7 +15,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
-STAGES=${*:-build tests bench branches e2e val profile sanitize}
+STAGES=${*:-build tests bench branches e2e val profile sanitize fp8}
 BATCHES=${BATCHES:-1,8,32,64,128}
 export PATH=/opt/torch/.venv/bin:$PATH
 PY=/opt/torch/.venv/bin/python3
@@ -29,7 +29,8 @@ if has build; then
     -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DITSCAM_WITH_ONNX=OFF -DITSCAM_WITH_ONEDNN=OFF \
     -DITSCAM_WITH_OPENCV=OFF -DITSCAM_WITH_FFMPEG=OFF -DITSCAM_WITH_SERVICE=OFF -DITSCAM_BUILD_BENCH=OFF \
     > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
-  ninja -C $B -j16 ${BUILD_TARGETS:-itscam cuda_backend_test cuda_kernels_test gpu_vision_test itscam_backend_ops} >> "$OUT/build.log" 2>&1 \
+  ninja -C $B -j16 ${BUILD_TARGETS:-itscam cuda_backend_test cuda_kernels_test gpu_vision_test cudnn_fused_test \
+    itscam_backend_ops itscam_fp8_conv_bench} >> "$OUT/build.log" 2>&1 \
     || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,utilization.gpu --format=csv \
     | tee -a "$OUT/summary.txt"
@@ -49,7 +50,7 @@ PYEOF
 if has tests; then
   log tests
   export ITSCAM_TEST_MODEL=$PLAN ITSCAM_GOLDEN_DIR=devdata/golden
-  for t in ${TESTS:-cuda_kernels_test gpu_vision_test cuda_backend_test}; do
+  for t in ${TESTS:-cuda_kernels_test gpu_vision_test cudnn_fused_test cuda_backend_test}; do
     f=$(find $B/tests -name $t -type f | head -1)
     # cuda_backend_test builds a dozen autotuned engines (tens of seconds each): it ran past 300 s on 2026-12-05.
     filter='*'; [ $t = cuda_backend_test ] && filter=${BACKEND_FILTER:-*}  # e.g. '-*Autotuned*' to save ~4 minutes
@@ -161,4 +162,13 @@ if has sanitize; then
     echo "memcheck batch $b exit $? : $(grep -E 'ERROR SUMMARY' "$OUT/memcheck_b$b.log")" | tee -a "$OUT/summary.txt"
   done
 fi
+if has fp8; then
+  # Issue 13 item 5: cuDNN's fused convolution with FP8 E4M3 operands against fp16 on YOLO11n's shapes
+  # (cudnn_fused_test checks every engine's output against a CPU loop in the tests stage).
+  log "fp8: fused convolution, fp16 against FP8 (itscam_fp8_conv_bench)"
+  for b in ${FP8_BATCHES:-64 8}; do
+    timeout 150 $B/itscam_fp8_conv_bench --batch $b 2>&1 | tee -a "$OUT/summary.txt"
+  done
+fi
+
 log done

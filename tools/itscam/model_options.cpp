@@ -19,9 +19,11 @@ void add_model_options(CLI::App& app, ModelArgs& a) {
                        ->capture_default_str();
     a.precision_opt = app.add_option("--precision", a.precision,
                                      "fp32 (default); opt-in bf16 (AVX512-BF16/AMX), int8 (VNNI, needs --calib), "
-                                     "fp16 (cuda); a plan's own precision when not given")
+                                     "fp16 (cuda), fp8 (E4M3, emulated on ref, needs --calib); a plan's own precision "
+                                     "when not given")
                           ->capture_default_str();
-    app.add_option("--calib", a.calib, "int8: folder of calibration images (traffic frames like the ones you run on)");
+    app.add_option("--calib", a.calib,
+                   "int8 and fp8: folder of calibration images (traffic frames like the ones you run on)");
     app.add_option("--threads", a.threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
     app.add_option("--imgsz", a.imgsz, "Input size (0 = the model's imgsz; fixed-size exports only run at theirs)")
         ->check(CLI::Range(0, 8192));
@@ -47,6 +49,10 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
     }
     e.precision = *p;
     e.precision_explicit = a.precision_opt && a.precision_opt->count() > 0;
+    if (!a.calib.empty() && e.precision_explicit && !needs_calibration(e.precision)) {
+        err = std::string("--calib applies to --precision int8 and fp8 only, not ") + precision_name(e.precision);
+        return false;
+    }
     if (!a.calib.empty()) {
 #if !(defined(ITSCAM_HAVE_OPENCV) && ITSCAM_HAVE_OPENCV)
         err = "--calib needs image decoding, and this build has no OpenCV (configure with -DITSCAM_WITH_OPENCV=ON)";
@@ -57,7 +63,8 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
             err = "--calib: " + err;
             return false;
         }
-        e.calibration = [files](int h, int w) -> Result<std::vector<Tensor>> {
+        const std::string prec = precision_name(e.precision);
+        e.calibration = [files, prec](int h, int w) -> Result<std::vector<Tensor> > {
             std::vector<Tensor> out;
             for (const auto& f : files) {
                 cv::Mat img = cv::imread(f, cv::IMREAD_COLOR);
@@ -66,7 +73,7 @@ bool to_engine_options(const ModelArgs& a, EngineOptions& e, std::string& err) {
                 vision::letterbox_bgr_u8_to_rgb_f32(img.data, img.cols, img.rows, img.step[0], w, h, t.data<float>());
                 out.push_back(t);
             }
-            std::fprintf(stderr, "int8: calibrated on %zu images from %s\n", out.size(), "--calib");
+            std::fprintf(stderr, "%s: calibrated on %zu images from --calib\n", prec.c_str(), out.size());
             return out;
         };
 #endif

@@ -75,17 +75,20 @@ LatencyChoice latency_choice(const Graph& g, const BackendOptions& opt) {
     return {{true}, opt.autotune && opt.tune_alternatives, true};
 }
 
+// fp16 and fp32. int8 and fp8 are refused before their calibration (Engine asks supports_precision first); fp8's
+// fused convolution exists (cudnn_fused.h) but no lowering uses it yet (docs/cuda.md "FP8 convolutions").
+Status check_precision(Precision p) {
+    if (p == Precision::kF16 || p == Precision::kF32) return Status::ok();
+    return unsupported(std::string("precision ") + precision_name(p) + " on the CUDA backend (use fp16 or fp32)");
+}
+
 // A compile up to the executor: handles and stream, layouts and Concat placements, the lowering of the graph's
 // inputs, nodes (each by its registered rule) and outputs, the fused head's plan, the arena, autotuning, and the
 // fused head's verification. The order fixes the step list and so the arena plan and the tuning text.
 Status lower_graph(CudaLowering& cx, bool latency_kernels) {
     ITSCAM_RETURN_IF_ERROR(csl::set_device(cx.device));
-    if (cx.options.precision == Precision::kF16) {
-        cx.act = DType::kF16;
-    } else if (cx.options.precision != Precision::kF32) {
-        return unsupported(std::string("precision ") + precision_name(cx.options.precision) +
-                           " on the CUDA backend (use fp16 or fp32)");
-    }
+    ITSCAM_RETURN_IF_ERROR(check_precision(cx.options.precision));
+    if (cx.options.precision == Precision::kF16) cx.act = DType::kF16;
     cx.es = dtype_size(cx.act);
     {
         cudnnHandle_t h = nullptr;
@@ -131,6 +134,7 @@ class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(int device, std::string key) : device_(device), key_(std::move(key)) {}
     std::string name() const override { return "cuda"; }
+    Status supports_precision(Precision p) const override { return check_precision(p); }
     std::string target_key() const override { return key_; }
     Status supports(const Graph& g, const Node& n) const override {
         CudaLowering probe(g, BackendOptions{}, device_);
