@@ -151,16 +151,17 @@ int usage(int rc) {
                  "  640x640: fp16, FP8 E4M3 input with fp16 output, and FP8 in and out. Needs a GPU with FP8\n"
                  "  tensor cores (sm_89 or later) for the FP8 columns.\n"
                  "  --batch N    images per convolution (default 64)\n"
-                 "  --engines N  engines of cuDNN's heuristic list timed per layer and type (default 4)\n"
+                 "  --engines N  engines of cuDNN's heuristic list timed per layer and type, 1-16 (default 4)\n"
                  "  --device N   CUDA device (default 0)\n");
     return rc;
 }
 
-int parse_positive(const char* flag, const char* v) {
+int parse_int(const char* flag, const char* v, long lo, long hi) {
     char* end = nullptr;
     const long n = v ? std::strtol(v, &end, 10) : 0;
-    if (!v || *end || n < 0 || n > 4096) {
-        std::fprintf(stderr, "itscam_fp8_conv_bench: %s needs an integer from 0 to 4096, got '%s'\n", flag, v ? v : "");
+    if (!v || !*v || *end || n < lo || n > hi) {
+        std::fprintf(stderr, "itscam_fp8_conv_bench: %s needs an integer from %ld to %ld, got '%s'\n", flag, lo, hi,
+                     v ? v : "");
         std::exit(2);
     }
     return static_cast<int>(n);
@@ -172,18 +173,17 @@ int main_impl(int argc, char** argv) {
         const std::string a = argv[i];
         if (a == "--help" || a == "-h") return usage(0);
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (a == "--batch")
-            batch = parse_positive("--batch", v), ++i;
-        else if (a == "--engines")
-            engines = parse_positive("--engines", v), ++i;
-        else if (a == "--device")
-            device = parse_positive("--device", v), ++i;
-        else
-            return std::fprintf(stderr, "itscam_fp8_conv_bench: unknown argument '%s'\n", argv[i]), usage(2);
-    }
-    if (batch < 1 || engines < 1) {
-        std::fprintf(stderr, "itscam_fp8_conv_bench: --batch and --engines must be at least 1\n");
-        return 2;
+        if (a == "--batch") {
+            batch = parse_int("--batch", v, 1, 4096);
+        } else if (a == "--engines") {
+            engines = parse_int("--engines", v, 1, 16);  // FusedConv reads at most 16 of cuDNN's configurations
+        } else if (a == "--device") {
+            device = parse_int("--device", v, 0, 64);
+        } else {
+            std::fprintf(stderr, "itscam_fp8_conv_bench: unknown argument '%s'\n", argv[i]);
+            return usage(2);
+        }
+        ++i;
     }
     die(csl::set_device(device), "cudaSetDevice");
     cudaDeviceProp prop{};
