@@ -1,5 +1,8 @@
 #include "backend/backend.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "backend/ref/ref_backend.h"
 #include "device/device_name.h"
 
@@ -22,6 +25,14 @@ const char* precision_name(Precision p) {
             return "fp8";
     }
     return "?";
+}
+
+void merge_range(ActivationRanges& ranges, const std::string& name, const Tensor& t) {
+    float lo = INFINITY, hi = -INFINITY;
+    const float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+    auto [it, fresh] = ranges.try_emplace(name, ValueRange{lo, hi});
+    if (!fresh) it->second = {std::min(it->second.min, lo), std::max(it->second.max, hi)};
 }
 
 Result<Precision> parse_precision(const std::string& s) {

@@ -38,6 +38,8 @@ struct ValueRange {
     float max = 0.f;
 };
 using ActivationRanges = std::map<std::string, ValueRange>;
+// Calibration: widens ranges[name] to cover the float32 tensor `t` (adds the entry on its first run).
+void merge_range(ActivationRanges& ranges, const std::string& name, const Tensor& t);
 
 struct BackendOptions {
     int threads = 0;  // 0: all cores

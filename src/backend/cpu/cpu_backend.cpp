@@ -123,15 +123,7 @@ void CpuCompiled::record_ranges() {
     for (const auto& v : ctx_.range_values()) {
         const cpu::Slot& sl = ctx_.slot(v);
         const Tensor& t = sl.producer_nhwc || sl.need_nhwc ? sl.nhwc : sl.plain;
-        if (t.dtype() != DType::kF32) continue;
-        float lo = INFINITY, hi = -INFINITY;
-        const float* p = t.data<float>();
-        for (int64_t i = 0; i < t.numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
-        auto it = collected_.find(v);
-        if (it == collected_.end())
-            collected_[v] = {lo, hi};
-        else
-            it->second = {std::min(it->second.min, lo), std::max(it->second.max, hi)};
+        if (t.dtype() == DType::kF32) merge_range(collected_, v, t);
     }
 }
 

@@ -174,31 +174,10 @@ Result<std::vector<std::vector<char>>> CudaExecutor::replay_outputs(cudaGraphExe
     return out;
 }
 
-Result<std::vector<double>> CudaExecutor::timed_runs(cudaStream_t s, int iters, const std::function<Status()>& run) {
-    std::vector<csl::Event> ev;
-    for (int i = 0; i <= iters; ++i) {
-        ITSCAM_ASSIGN_OR_RETURN(csl::Event e, csl::make_event(true));
-        ev.push_back(std::move(e));
-    }
-    ITSCAM_CUDA_CHECK(cudaEventRecord(ev[0].get(), s));
-    for (int i = 0; i < iters; ++i) {
-        ITSCAM_RETURN_IF_ERROR(run());
-        ITSCAM_CUDA_CHECK(cudaEventRecord(ev[i + 1].get(), s));
-    }
-    ITSCAM_CUDA_CHECK(cudaEventSynchronize(ev.back().get()));
-    std::vector<double> ms;
-    for (int i = 0; i < iters; ++i) {
-        float t = 0.f;
-        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&t, ev[i].get(), ev[i + 1].get()));
-        ms.push_back(t);
-    }
-    return ms;
-}
-
 Result<double> CudaExecutor::replay_ms(cudaGraphExec_t exec, cudaStream_t s, int iters) {
     auto replay = [exec, s] { return csl::cuda_status(cudaGraphLaunch(exec, s), "cudaGraphLaunch"); };
     ITSCAM_RETURN_IF_ERROR(replay());  // warm
-    ITSCAM_ASSIGN_OR_RETURN(const std::vector<double> t, timed_runs(s, iters, replay));
+    ITSCAM_ASSIGN_OR_RETURN(const std::vector<double> t, csl::timed_runs(s, iters, replay));
     return std::accumulate(t.begin(), t.end(), 0.0) / iters;
 }
 
@@ -342,7 +321,7 @@ Status CudaExecutor::run(const std::vector<Tensor>& inputs, std::vector<Tensor>&
 Result<std::vector<double>> CudaExecutor::device_times(int iters) {
     ITSCAM_RETURN_IF_ERROR(csl::set_device(cx_->device));
     cudaStream_t s = cx_->stream.get();
-    return timed_runs(s, iters, [this, s] { return launch(s); });
+    return csl::timed_runs(s, iters, [this, s] { return launch(s); });
 }
 
 std::string CudaExecutor::describe() const {

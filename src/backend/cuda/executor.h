@@ -71,8 +71,6 @@ private:
     Result<std::vector<std::vector<char>>> replay_outputs(cudaGraphExec_t exec, cudaStream_t s);
     // The mean GPU time of `iters` back-to-back replays after one warm-up. Synchronous.
     static Result<double> replay_ms(cudaGraphExec_t exec, cudaStream_t s, int iters);
-    // The GPU time of each of `iters` back-to-back calls of `run` on `s` (events between them). Synchronous.
-    static Result<std::vector<double>> timed_runs(cudaStream_t s, int iters, const std::function<Status()>& run);
     void print_profile() const;
     // ITSCAM_CUDA_STEP_HASH: hashes the buffers of step `i` after it ran (synchronous) and prints them.
     Status print_step_hash(size_t i, cudaStream_t s);

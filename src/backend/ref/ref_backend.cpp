@@ -1,7 +1,5 @@
 #include "backend/ref/ref_backend.h"
 
-#include <algorithm>
-#include <cmath>
 #include <functional>
 
 #include "backend/ref/fp8_emulation.h"
@@ -23,8 +21,8 @@ Status execute(const Graph& g, const std::vector<Tensor>& inputs, std::vector<Te
     for (size_t i = 0; i < inputs.size(); ++i) {
         const ValueInfo* vi = g.info(g.inputs[i]);
         if (vi && vi->shape_known() && vi->shape != inputs[i].shape())
-            return invalid_argument("input '" + g.inputs[i] + "' must have shape " + shape_str(vi->shape) +
-                                    ", got " + shape_str(inputs[i].shape()));
+            return invalid_argument("input '" + g.inputs[i] + "' must have shape " + shape_str(vi->shape) + ", got " +
+                                    shape_str(inputs[i].shape()));
         env[g.inputs[i]] = inputs[i];
     }
     std::vector<const Tensor*> ins;
@@ -72,16 +70,16 @@ Status ref_execute(const Graph& g, const std::vector<Tensor>& inputs, std::vecto
 namespace {
 
 class RefCompiled final : public CompiledGraph {
-public:
-  RefCompiled(Graph g, const BackendOptions& opt) : g_(std::move(g)), collect_(opt.collect_ranges) {
-      if (opt.precision == Precision::kFp8) fp8_ = std::make_unique<Fp8Emulation>(Fp8Emulation::plan(g_, opt.ranges));
-  }
+  public:
+    RefCompiled(Graph g, const BackendOptions& opt) : g_(std::move(g)), collect_(opt.collect_ranges) {
+        if (opt.precision == Precision::kFp8) fp8_ = std::make_unique<Fp8Emulation>(Fp8Emulation::plan(g_, opt.ranges));
+    }
     Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) override {
         if (!collect_ && !fp8_) return ref_execute(g_, inputs, outputs);
         Tensor scratch;
         return execute(g_, inputs, outputs, nullptr, [&](size_t i, const Node& n, std::vector<const Tensor*>& ins) {
             if (collect_ && n.op == "Conv" && !ins.empty() && ins[0] && ins[0]->dtype() == DType::kF32)
-                record(n.inputs[0], *ins[0]);
+                merge_range(collected_, n.inputs[0], *ins[0]);
             if (fp8_) fp8_->apply(i, ins, scratch);
         });
     }
@@ -94,16 +92,7 @@ public:
         return d;
     }
 
-private:
-  // Calibration: merges this run's range of a convolution input into collected_.
-  void record(const std::string& name, const Tensor& t) {
-      float lo = INFINITY, hi = -INFINITY;
-      const float* p = t.data<float>();
-      for (int64_t i = 0; i < t.numel(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
-      auto [it, fresh] = collected_.try_emplace(name, ValueRange{lo, hi});
-      if (!fresh) it->second = {std::min(it->second.min, lo), std::max(it->second.max, hi)};
-  }
-
+  private:
     Graph g_;
     bool collect_ = false;
     std::unique_ptr<Fp8Emulation> fp8_;
@@ -111,7 +100,7 @@ private:
 };
 
 class RefBackend final : public Backend {
-public:
+  public:
     std::string name() const override { return "ref"; }
     Status supports(const Graph&, const Node& n) const override {
         return op_find(n.op) ? Status::ok() : unsupported(n.label() + ": no reference kernel");
@@ -131,6 +120,8 @@ public:
 
 }  // namespace
 
-std::unique_ptr<Backend> make_ref_backend() { return std::make_unique<RefBackend>(); }
+std::unique_ptr<Backend> make_ref_backend() {
+    return std::make_unique<RefBackend>();
+}
 
 }  // namespace itscam

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/status.h"
 
@@ -137,6 +138,29 @@ Result<Graph> capture(cudaStream_t s, Record&& record) {
     ITSCAM_RETURN_IF_ERROR(run);
     ITSCAM_CUDA_CHECK(end);
     return g;
+}
+
+// The GPU time in ms of each of `iters` back-to-back calls of `run` on `s` (events between them). Synchronous.
+template <typename Run>
+Result<std::vector<double>> timed_runs(cudaStream_t s, int iters, Run&& run) {
+    std::vector<Event> ev;
+    for (int i = 0; i <= iters; ++i) {
+        ITSCAM_ASSIGN_OR_RETURN(Event e, make_event(true));
+        ev.push_back(std::move(e));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventRecord(ev[0].get(), s));
+    for (int i = 0; i < iters; ++i) {
+        ITSCAM_RETURN_IF_ERROR(run());
+        ITSCAM_CUDA_CHECK(cudaEventRecord(ev[i + 1].get(), s));
+    }
+    ITSCAM_CUDA_CHECK(cudaEventSynchronize(ev.back().get()));
+    std::vector<double> ms;
+    for (int i = 0; i < iters; ++i) {
+        float t = 0.f;
+        ITSCAM_CUDA_CHECK(cudaEventElapsedTime(&t, ev[i].get(), ev[i + 1].get()));
+        ms.push_back(t);
+    }
+    return ms;
 }
 
 inline Result<GraphExec> instantiate(const Graph& g) {
