@@ -240,8 +240,10 @@ const char* igemm_variant_name(int v) {
             return "tiled 64x64";
         case 4:
             return "wgmma 128xN";
-        default:
+        case 5:
             return "wgmma 128x64";
+        default:
+            return "TMA wgmma 8x16 pixels xN";
     }
 }
 

@@ -155,4 +155,9 @@ cudaError_t launch_tiled(const Args& a, int kh, int variant, cudaStream_t stream
 // compute-capability 9.0 GPU only (igemm_conv.cu checks).
 cudaError_t launch_wgmma(const Args& a, int kh, int variant, cudaStream_t stream);
 
+// The TMA-fed, warp-specialized wgmma variant 6 (sm90a/igemm_tma.cu, sm_90a only): tiles of 8 x 16 output pixels
+// x 16, 32, 64 or 128 output channels. Same alignment needs as variants 4 and 5; cudaErrorNotSupported where the
+// driver offers no tensor-map encoder.
+cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream);
+
 }  // namespace itscam::cuda_kernels::igemm

@@ -252,6 +252,7 @@ cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const flo
     a.act = act;
     a.alpha = alpha;
 #ifdef ITSCAM_HAVE_WGMMA
+    if (variant == 6) return igemm::launch_tma(a, kh, stream);
     if (variant >= 4) return igemm::launch_wgmma(a, kh, variant, stream);
 #endif
     if (variant > 0) return igemm::launch_tiled(a, kh, variant, stream);

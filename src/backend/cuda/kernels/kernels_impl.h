@@ -59,12 +59,14 @@ cudaError_t stem_conv_nchw(const float* x, int64_t N, int64_t C, int64_t H, int6
 //      tiles of pixels x output channels (igemm_tiled.cu);
 //   4, 5: the same pipeline feeding Hopper's warpgroup instruction (wgmma) from 128-byte-swizzled tiles, 128
 //      pixels x up to 128 (4) or 64 (5) output channels (sm90a/igemm_wgmma.cu): only where the build has sm_90a
-//      code and the current GPU is compute capability 9.0.
+//      code and the current GPU is compute capability 9.0;
+//   6: wgmma fed by the tensor memory accelerator (TMA), one producer warp and two consumer warpgroups, tiles of
+//      8 x 16 output pixels (sm90a/igemm_tma.cu): where 4 and 5 run.
 // igemm_conv_supported() says which shapes a variant takes (1x1 or 3x3, no dilation or groups, C and K multiples
-// of 8, even pitches, 32-bit offsets; variant 0: the weights of a 64-channel slice within 96 KB; 1-5: ldx a
+// of 8, even pitches, 32-bit offsets; variant 0: the weights of a 64-channel slice within 96 KB; 1-6: ldx a
 // multiple of 8; 2 and 5: K > 64). igemm_conv_nhwc() returns cudaErrorInvalidValue for any other, or for y and
-// residual not 4-byte aligned, or x and w not 4-byte (variant 0) or 16-byte (1-5) aligned.
-constexpr int kIgemmVariants = 6;
+// residual not 4-byte aligned, or x and w not 4-byte (variant 0) or 16-byte (1-6) aligned.
+constexpr int kIgemmVariants = 7;
 bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH, int64_t OW,
                           int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw, int variant);
 cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,

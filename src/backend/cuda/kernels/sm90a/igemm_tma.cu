@@ -1,0 +1,286 @@
+// Implicit-GEMM convolution on Hopper, fed by the tensor memory accelerator (TMA): variant 6 of igemm_conv_nhwc
+// (kernels_impl.h), which the convolution autotune times per layer against cuDNN where ITSCAM_CUDA_IGEMM_VARIANTS
+// lists it. sm_90a only, like igemm_wgmma.cu (variants 4 and 5), whose cp.async loads cost each thread a division
+// and a window computation per 16 bytes; here no thread computes a load address.
+//
+// A tile is 8 x 16 output pixels of one image (128 GEMM rows) by BN output channels. k runs over the taps (r, s)
+// and, within a tap, over blocks of 64 input channels. For each k-block one thread issues two bulk tensor copies:
+//   - the input box: 64 channels x 16 columns x 8 rows of one image, from a 4-D tensor map (C, W, H, N) whose row
+//     pitch is the view's ldx (so strided Concat views need no copy), moved to the tap: (c0, ow0 * sw + s - pl,
+//     oh0 * sh + r - pt, n). Its element strides are (1, sw, sh, 1), so a stride-2 layer reads every second pixel.
+//     TMA fills coordinates outside the tensor with zeros, the negative ones included: the padding, the pixels past
+//     the image's edge and the channels past C cost no instruction;
+//   - the weights: 64 channels of tap (r, s) for BN output channels, from a 3-D map (C, R*S, K).
+// Both land in shared memory in the 128-byte swizzle that wgmma reads (one 128-byte row per pixel or per output
+// channel), and complete a "full" mbarrier by their byte count.
+//
+// Warp specialization: the CTA is two consumer warpgroups (64 pixel rows each, m64nBNk16 wgmma from shared memory,
+// fp32 accumulators in registers) and one producer warp whose lane 0 runs ahead through up to S stages. A stage is
+// refilled once both warpgroups have released it on its "empty" mbarrier; nothing in the main loop waits at a
+// __syncthreads. The grid is persistent (CTA b takes tiles b, b + gridDim.x, ...), so the producer loads the next
+// tile's first blocks while the consumers finish this one and run its epilogue: bias, activation and residual in
+// registers, written as half2 into the strided destination view (store_pair, igemm_common.cuh).
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "backend/cuda/kernels/igemm_common.cuh"
+#include "backend/cuda/kernels/sm90a/wgmma.cuh"
+
+namespace itscam::cuda_kernels::igemm {
+
+namespace {
+
+constexpr int kConsumers = 2;                              // consumer warpgroups
+constexpr int kThreads = 128 * kConsumers + 32;            // + the producer warp
+constexpr int kBoxH = 8, kBoxW = 16, kBM = kBoxH * kBoxW;  // a tile's output pixels
+constexpr int kRowBytes = 128;                             // one k-block row: 64 halves
+
+template <int BN>
+constexpr size_t smem_bytes() {
+    // The tiles (1024-byte aligned, the swizzle atom), then a full and an empty barrier per stage.
+    return static_cast<size_t>(stages<BN>()) * ((kBM + BN) * kRowBytes + 16) + 1024;
+}
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, int bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+
+// Waits until the barrier's phase of this parity has completed. A barrier's phase before its first counts as
+// completed, so a wait for parity 1 on a fresh barrier returns at once (the producer's first pass over the stages).
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    uint32_t done = 0;
+    do {
+        asm volatile(
+            "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+            : "=r"(done)
+            : "r"(bar), "r"(parity)
+            : "memory");
+    } while (!done);
+}
+
+__device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1, int c2,
+                                            int c3) {
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, "
+        "%6}], [%2];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+        : "memory");
+}
+
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1,
+                                            int c2) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], "
+        "[%2];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2)
+        : "memory");
+}
+
+// The tile grid: tiles_w x tiles_h boxes per image, N images, `slices` output-channel slices of BN (innermost, so
+// consecutive tiles read the same input box from L2).
+struct Grid {
+    int tiles_w, tiles_h, slices;
+};
+
+template <int KS, int BN>
+__global__ void __launch_bounds__(kThreads)
+    igemm_tma_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const Args a,
+                     const Grid grid) {
+    constexpr int S = stages<BN>(), kABytes = kBM * kRowBytes, kStageBytes = (kBM + BN) * kRowBytes, R = BN / 2;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+    const uint32_t bars = base + S * kStageBytes;  // full[s] at bars + 8 s, empty[s] at bars + 8 (S + s)
+    auto full = [&](int s) { return bars + 8u * static_cast<uint32_t>(s); };
+    auto empty = [&](int s) { return bars + 8u * static_cast<uint32_t>(S + s); };
+
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int cblocks = (a.C + 63) / 64, nk = KS * KS * cblocks;
+    const int first = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
+    const int mine = first < a.tiles ? (a.tiles - 1 - first) / stride + 1 : 0;  // tiles this CTA computes
+
+    if (tid == 0) {
+        for (int s = 0; s < S; ++s) {
+            mbar_init(full(s), 1);                // the producer's arrive; the copies complete its bytes
+            mbar_init(empty(s), 4 * kConsumers);  // one arrive per consumer warp
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    // Tile i of this CTA: image n, the box's first output row and column, and the first output channel.
+    auto tile = [&](int i, int& n, int& oh0, int& ow0, int& n0) {
+        const int t = first + i * stride, pt = t / grid.slices;
+        n0 = (t - pt * grid.slices) * BN;
+        ow0 = (pt % grid.tiles_w) * kBoxW;
+        const int q = pt / grid.tiles_w;
+        oh0 = (q % grid.tiles_h) * kBoxH;
+        n = q / grid.tiles_h;
+    };
+
+    if (warp == 4 * kConsumers) {  // the producer warp: lane 0 issues every copy
+        if (lane == 0) {
+            asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&tx)) : "memory");
+            asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&tw)) : "memory");
+            int slot = 0;
+            uint32_t phase = 0;
+            for (int i = 0; i < mine; ++i) {
+                int n, oh0, ow0, n0;
+                tile(i, n, oh0, ow0, n0);
+                for (int kb = 0; kb < nk; ++kb) {
+                    const int tap = kb / cblocks, c0 = (kb - tap * cblocks) * 64, r = tap / KS, s = tap - r * KS;
+                    mbar_wait(empty(slot), phase ^ 1u);
+                    mbar_expect_tx(full(slot), kStageBytes);
+                    const uint32_t as = base + slot * kStageBytes;
+                    tma_load_4d(as, &tx, full(slot), c0, ow0 * a.sw + s - a.pl, oh0 * a.sh + r - a.pt, n);
+                    tma_load_3d(as + kABytes, &tw, full(slot), c0, tap, n0);
+                    if (++slot == S) {
+                        slot = 0;
+                        phase ^= 1u;
+                    }
+                }
+            }
+        }
+        return;
+    }
+
+    // The consumers: warpgroup wg owns the tile's rows 64 wg .. 64 wg + 63, i.e. box rows 4 wg .. 4 wg + 3.
+    const int wg = warp >> 2, wq = warp & 3, g = lane >> 2, t4 = lane & 3;
+    int slot = 0;
+    uint32_t phase = 0;
+    float acc[R];
+    // A warp releases a stage once the wgmma that read it has retired: one wgmma group stays in flight while the
+    // next block's wait and issue run, so a block's release comes one block late, and the tile's last at its end.
+    auto release = [&](int s) {
+        __syncwarp();
+        if (lane == 0) mbar_arrive(empty(s));
+    };
+    for (int i = 0; i < mine; ++i) {
+#pragma unroll
+        for (int e = 0; e < R; ++e) acc[e] = 0.f;
+        int prev = -1;
+        for (int kb = 0; kb < nk; ++kb) {
+            mbar_wait(full(slot), phase);
+            const uint32_t as = base + slot * kStageBytes + wg * (64 * kRowBytes);
+            const uint32_t bs = base + slot * kStageBytes + kABytes;
+            fence_operands(acc);
+            wgmma_fence();
+#pragma unroll
+            for (int k16 = 0; k16 < 4; ++k16) Wgmma<BN>::mma(acc, smem_desc(as + k16 * 32), smem_desc(bs + k16 * 32));
+            wgmma_commit();
+            wgmma_wait<1>();
+            fence_operands(acc);
+            if (prev >= 0) release(prev);
+            prev = slot;
+            if (++slot == S) {
+                slot = 0;
+                phase ^= 1u;
+            }
+        }
+        wgmma_wait<0>();
+        fence_operands(acc);
+        release(prev);
+        // The epilogue: registers 4j .. 4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the warp's 16; tile
+        // row m is box pixel (m / 16, m % 16).
+        int n, oh0, ow0, n0;
+        tile(i, n, oh0, ow0, n0);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row = wg * 64 + wq * 16 + g + 8 * h;
+            const int oh = oh0 + (row >> 4), ow = ow0 + (row & 15);
+            if (oh >= a.OH || ow >= a.OW) continue;
+            const int m = (n * a.OH + oh) * a.OW + ow;
+#pragma unroll
+            for (int j = 0; j < BN / 8; ++j) {
+                const int col = n0 + j * 8 + 2 * t4;
+                if (col < a.K) store_pair(a, m, col, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);  // K % 8 == 0
+            }
+        }
+    }
+}
+
+// cuTensorMapEncodeTiled from the driver, found through the runtime (nothing links libcuda). Null where the driver
+// lacks it.
+PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
+    static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void* p = nullptr;
+        cudaDriverEntryPointQueryResult q{};
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) !=
+                cudaSuccess ||
+            q != cudaDriverEntryPointSuccess)
+            p = nullptr;
+        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+    }();
+    return fn;
+}
+
+// The two tensor maps of a layer. The input's 4-D map has the view's row pitch (ldx) and the stride's element
+// strides; both boxes are 64 channels (128 bytes) wide in the 128-byte swizzle.
+cudaError_t encode_maps(const Args& a, int ks, int bn, CUtensorMap* tx, CUtensorMap* tw) {
+    const PFN_cuTensorMapEncodeTiled_v12000 encode = encode_tiled();
+    if (!encode) return cudaErrorNotSupported;
+    const cuuint64_t xdim[4] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(a.W),
+                                static_cast<cuuint64_t>(a.H), static_cast<cuuint64_t>(a.N)};
+    const cuuint64_t row = static_cast<cuuint64_t>(a.ldx) * 2;
+    const cuuint64_t xstride[3] = {row, row * a.W, row * a.W * a.H};
+    const cuuint32_t xbox[4] = {64, static_cast<cuuint32_t>(kBoxW * a.sw), static_cast<cuuint32_t>(kBoxH * a.sh), 1};
+    const cuuint32_t xel[4] = {1, static_cast<cuuint32_t>(a.sw), static_cast<cuuint32_t>(a.sh), 1};
+    if (encode(tx, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4, const_cast<__half*>(a.x), xdim, xstride, xbox, xel,
+               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+        return cudaErrorInvalidValue;
+    const cuuint64_t wdim[3] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(ks * ks),
+                                static_cast<cuuint64_t>(a.K)};
+    const cuuint64_t wstride[2] = {static_cast<cuuint64_t>(a.C) * 2, static_cast<cuuint64_t>(a.C) * 2 * ks * ks};
+    const cuuint32_t wbox[3] = {64, 1, static_cast<cuuint32_t>(bn)};
+    const cuuint32_t wel[3] = {1, 1, 1};
+    if (encode(tw, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3, const_cast<__half*>(a.w), wdim, wstride, wbox, wel,
+               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+        return cudaErrorInvalidValue;
+    return cudaSuccess;
+}
+
+template <int KS, int BN>
+cudaError_t launch(Args a, cudaStream_t stream) {
+    auto kernel = igemm_tma_kernel<KS, BN>;
+    constexpr size_t smem = smem_bytes<BN>();
+    LaunchConfig cfg;
+    if (const cudaError_t e = launch_config(kernel, kThreads, smem, &cfg, smem); e != cudaSuccess) return e;
+    Grid grid{(a.OW + kBoxW - 1) / kBoxW, (a.OH + kBoxH - 1) / kBoxH, (a.K + BN - 1) / BN};
+    const int64_t tiles = static_cast<int64_t>(a.N) * grid.tiles_h * grid.tiles_w * grid.slices;
+    if (tiles > INT_MAX) return cudaErrorInvalidValue;
+    a.tiles = static_cast<int>(tiles);
+    alignas(64) CUtensorMap tx, tw;
+    if (const cudaError_t e = encode_maps(a, KS, BN, &tx, &tw); e != cudaSuccess) return e;
+    const int64_t ctas = std::min<int64_t>(tiles, static_cast<int64_t>(cfg.sms) * cfg.per_sm);
+    kernel<<<static_cast<unsigned>(ctas), kThreads, smem, stream>>>(tx, tw, a, grid);
+    return cudaGetLastError();
+}
+
+// The narrowest of 16, 32, 64 or 128 output channels that covers K (tiles of 128 past 128), as variant 4.
+template <int KS>
+cudaError_t launch_width(const Args& a, cudaStream_t stream) {
+    if (a.K <= 16) return launch<KS, 16>(a, stream);
+    if (a.K <= 32) return launch<KS, 32>(a, stream);
+    return a.K <= 64 ? launch<KS, 64>(a, stream) : launch<KS, 128>(a, stream);
+}
+
+}  // namespace
+
+cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream) {
+    return kh == 3 ? launch_width<3>(a, stream) : launch_width<1>(a, stream);
+}
+
+}  // namespace itscam::cuda_kernels::igemm
