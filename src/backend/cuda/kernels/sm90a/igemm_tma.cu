@@ -225,31 +225,34 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
     return fn;
 }
 
-// The two tensor maps of a layer. The input's 4-D map has the view's row pitch (ldx) and the stride's element
-// strides; both boxes are 64 channels (128 bytes) wide in the 128-byte swizzle.
-cudaError_t encode_maps(const Args& a, int ks, int bn, CUtensorMap* tx, CUtensorMap* tw) {
+// One fp16 tensor map in the 128-byte swizzle, out-of-bounds elements read as zero.
+cudaError_t encode_map(CUtensorMap* map, cuuint32_t rank, const __half* base, const cuuint64_t* dims,
+                       const cuuint64_t* strides, const cuuint32_t* box, const cuuint32_t* element_strides) {
     const PFN_cuTensorMapEncodeTiled_v12000 encode = encode_tiled();
     if (!encode) return cudaErrorNotSupported;
+    return encode(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, rank, const_cast<__half*>(base), dims, strides, box,
+                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS
+               ? cudaSuccess
+               : cudaErrorInvalidValue;
+}
+
+// The two tensor maps of a layer. The input's 4-D map has the view's row pitch (ldx) and the stride's element
+// strides; both boxes are 64 channels (128 bytes) wide.
+cudaError_t encode_maps(const Args& a, int ks, int bn, CUtensorMap* tx, CUtensorMap* tw) {
     const cuuint64_t xdim[4] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(a.W),
                                 static_cast<cuuint64_t>(a.H), static_cast<cuuint64_t>(a.N)};
     const cuuint64_t row = static_cast<cuuint64_t>(a.ldx) * 2;
     const cuuint64_t xstride[3] = {row, row * a.W, row * a.W * a.H};
     const cuuint32_t xbox[4] = {64, static_cast<cuuint32_t>(kBoxW * a.sw), static_cast<cuuint32_t>(kBoxH * a.sh), 1};
     const cuuint32_t xel[4] = {1, static_cast<cuuint32_t>(a.sw), static_cast<cuuint32_t>(a.sh), 1};
-    if (encode(tx, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4, const_cast<__half*>(a.x), xdim, xstride, xbox, xel,
-               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-        return cudaErrorInvalidValue;
+    if (const cudaError_t e = encode_map(tx, 4, a.x, xdim, xstride, xbox, xel); e != cudaSuccess) return e;
     const cuuint64_t wdim[3] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(ks * ks),
                                 static_cast<cuuint64_t>(a.K)};
     const cuuint64_t wstride[2] = {static_cast<cuuint64_t>(a.C) * 2, static_cast<cuuint64_t>(a.C) * 2 * ks * ks};
     const cuuint32_t wbox[3] = {64, 1, static_cast<cuuint32_t>(bn)};
     const cuuint32_t wel[3] = {1, 1, 1};
-    if (encode(tw, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3, const_cast<__half*>(a.w), wdim, wstride, wbox, wel,
-               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-        return cudaErrorInvalidValue;
-    return cudaSuccess;
+    return encode_map(tw, 3, a.w, wdim, wstride, wbox, wel);
 }
 
 template <int KS, int BN>
@@ -269,18 +272,14 @@ cudaError_t launch(Args a, cudaStream_t stream) {
     return cudaGetLastError();
 }
 
-// The narrowest of 16, 32, 64 or 128 output channels that covers K (tiles of 128 past 128), as variant 4.
-template <int KS>
-cudaError_t launch_width(const Args& a, cudaStream_t stream) {
-    if (a.K <= 16) return launch<KS, 16>(a, stream);
-    if (a.K <= 32) return launch<KS, 32>(a, stream);
-    return a.K <= 64 ? launch<KS, 64>(a, stream) : launch<KS, 128>(a, stream);
-}
-
 }  // namespace
 
+// The narrowest tile that covers K (with_tile_width), as variant 4.
 cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream) {
-    return kh == 3 ? launch_width<3>(a, stream) : launch_width<1>(a, stream);
+    return with_tile_width(a.K, [&](auto bn) {
+        constexpr int BN = decltype(bn)::value;
+        return kh == 3 ? launch<3, BN>(a, stream) : launch<1, BN>(a, stream);
+    });
 }
 
 }  // namespace itscam::cuda_kernels::igemm

@@ -161,13 +161,11 @@ cudaError_t launch(Args a, cudaStream_t stream) {
     return cudaGetLastError();
 }
 
-// Variant 4: the narrowest of 16, 32, 64 or 128 output channels that covers K (tiles of 128 past 128); variant 5:
-// 64.
+// Variant 4: the narrowest tile that covers K (with_tile_width); variant 5: 64.
 template <int KS>
 cudaError_t launch_variant(const Args& a, int variant, cudaStream_t stream) {
-    if (variant == 5 || (a.K > 32 && a.K <= 64)) return launch<KS, 64>(a, stream);
-    if (a.K <= 16) return launch<KS, 16>(a, stream);
-    return a.K <= 32 ? launch<KS, 32>(a, stream) : launch<KS, 128>(a, stream);
+    if (variant == 5) return launch<KS, 64>(a, stream);
+    return with_tile_width(a.K, [&](auto bn) { return launch<KS, decltype(bn)::value>(a, stream); });
 }
 
 }  // namespace

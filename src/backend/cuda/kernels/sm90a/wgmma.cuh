@@ -4,7 +4,10 @@
 // igemm_wgmma.cu (cp.async-fed) and igemm_tma.cu (TMA-fed, warp-specialized) both use it.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <cstdint>
+#include <type_traits>
 
 namespace itscam::cuda_kernels::igemm {
 
@@ -17,6 +20,15 @@ namespace itscam::cuda_kernels::igemm {
 template <int BN>
 __host__ __device__ constexpr int stages() {
     return BN >= 128 ? 3 : BN >= 32 ? 4 : 5;
+}
+
+// The tile width a layer of k output channels runs with: the narrowest of 16, 32, 64 or 128 that covers k (tiles of
+// 128 past 128). Calls f(std::integral_constant<int, BN>{}) and returns what it returns.
+template <typename F>
+cudaError_t with_tile_width(int k, F&& f) {
+    if (k <= 16) return f(std::integral_constant<int, 16>{});
+    if (k <= 32) return f(std::integral_constant<int, 32>{});
+    return k <= 64 ? f(std::integral_constant<int, 64>{}) : f(std::integral_constant<int, 128>{});
 }
 
 // The shared-memory matrix descriptor of a K-major tile in the 128-byte swizzle: start address, the stride between
