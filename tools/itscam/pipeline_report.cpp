@@ -42,13 +42,15 @@ std::string pipeline_summary(const pipeline::PipelineSnapshot& s) {
         std::snprintf(b, sizeof b, "  %-32s %8.2f %8.2f %8.2f %8.2f\n", name, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms);
         o += b;
     }
-    o += "camera               state         captured  processed  dropped  skipped  reconn    fps  p99 ms\n";
+    // thinned: times the camera's decoder started skipping non-reference frames under overload
+    // (pipeline/decode_thinning.h).
+    o += "camera               state         captured  processed  dropped  skipped  reconn  thinned    fps  p99 ms\n";
     for (const auto& c : s.cameras) {
-        std::snprintf(b, sizeof b, "  %-18s %-12s %9lld %10lld %8lld %8lld %7lld %6.1f %7.1f\n", c.id.c_str(),
+        std::snprintf(b, sizeof b, "  %-18s %-12s %9lld %10lld %8lld %8lld %7lld %8lld %6.1f %7.1f\n", c.id.c_str(),
                       c.state.c_str(), static_cast<long long>(c.frames_captured),
                       static_cast<long long>(c.frames_processed), static_cast<long long>(c.frames_dropped),
-                      static_cast<long long>(c.frames_skipped), static_cast<long long>(c.reconnects), c.fps,
-                      c.latency.p99_ms);
+                      static_cast<long long>(c.frames_skipped), static_cast<long long>(c.reconnects),
+                      static_cast<long long>(c.nonref_skip_starts), c.fps, c.latency.p99_ms);
         o += b;
         if (!c.last_error.empty()) o += "    last error: " + c.last_error + "\n";
     }
