@@ -737,6 +737,7 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
         {4, 400, 400, 8, 8, 8, 8, 8, 1, 1, true, true, Act::kSiLU},         // 640,000 pixels: CTAs loop over tiles
         {1, 13, 11, 72, 80, 200, 208, 200, 3, 1, true, true, Act::kSiLU},   // 72 = 2 x 32 + 8; 200 = 128 + 72
         {2, 10, 10, 64, 64, 136, 136, 136, 3, 2, true, false, Act::kSiLU},  // stride 2, 136 = 128 + 8 channels
+        {1, 33, 35, 32, 32, 48, 48, 48, 3, 2, true, true, Act::kSiLU},      // 32-channel blocks, stride 2, odd sizes
     };
     int runs[kIgemmVariants] = {};
     uint32_t seed = 400;

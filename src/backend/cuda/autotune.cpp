@@ -243,7 +243,7 @@ const char* igemm_variant_name(int v) {
         case 5:
             return "wgmma 128x64";
         default:
-            return "TMA wgmma 8x16 pixels xN";
+            return "TMA wgmma 128 pixels xN";
     }
 }
 

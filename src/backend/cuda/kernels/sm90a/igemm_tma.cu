@@ -3,23 +3,27 @@
 // lists it. sm_90a only, like igemm_wgmma.cu (variants 4 and 5), whose cp.async loads cost each thread a division
 // and a window computation per 16 bytes; here no thread computes a load address.
 //
-// A tile is 8 x 16 output pixels of one image (128 GEMM rows) by BN output channels. k runs over the taps (r, s)
-// and, within a tap, over blocks of 64 input channels. For each k-block one thread issues two bulk tensor copies:
-//   - the input box: 64 channels x 16 columns x 8 rows of one image, from a 4-D tensor map (C, W, H, N) whose row
+// A tile is a box of up to 128 output pixels of one image (8 x 16, or the shape that wastes least on the layer's
+// map: tile_grid) by BN output channels. k runs over the taps (r, s) and, within a tap, over blocks of CB input
+// channels: 16 or 32 where the layer has that few (YOLO11's large maps have 16 or 32 channels: 64-channel blocks
+// would move and multiply 2-4x the data, zeros included), else 64. For each k-block one thread issues two bulk
+// tensor copies:
+//   - the input box: CB channels x bw columns x bh rows of one image, from a 4-D tensor map (C, W, H, N) whose row
 //     pitch is the view's ldx (so strided Concat views need no copy), moved to the tap: (c0, ow0 * sw + s - pl,
 //     oh0 * sh + r - pt, n). Its element strides are (1, sw, sh, 1), so a stride-2 layer reads every second pixel.
 //     TMA fills coordinates outside the tensor with zeros, the negative ones included: the padding, the pixels past
 //     the image's edge and the channels past C cost no instruction;
-//   - the weights: 64 channels of tap (r, s) for BN output channels, from a 3-D map (C, R*S, K).
-// Both land in shared memory in the 128-byte swizzle that wgmma reads (one 128-byte row per pixel or per output
-// channel), and complete a "full" mbarrier by their byte count.
+//   - the weights: CB channels of tap (r, s) for BN output channels, from a 3-D map (C, R*S, K).
+// Both land in shared memory in the swizzle of the row's span that wgmma reads (one row of 2 CB bytes per pixel or
+// per output channel: the 32-, 64- or 128-byte swizzle), and complete a "full" mbarrier by their byte count.
 //
 // Warp specialization: the CTA is two consumer warpgroups (64 pixel rows each, m64nBNk16 wgmma from shared memory,
-// fp32 accumulators in registers) and one producer warp whose lane 0 runs ahead through up to S stages. A stage is
-// refilled once both warpgroups have released it on its "empty" mbarrier; nothing in the main loop waits at a
-// __syncthreads. The grid is persistent (CTA b takes tiles b, b + gridDim.x, ...), so the producer loads the next
-// tile's first blocks while the consumers finish this one and run its epilogue: bias, activation and residual in
-// registers, written as half2 into the strided destination view (store_pair, igemm_common.cuh).
+// fp32 accumulators in registers) and one producer warp whose lane 0 runs ahead through up to S stages (as many as
+// fit two CTAs an SM, at most 8). A stage is refilled once both warpgroups have released it on its "empty"
+// mbarrier; nothing in the main loop waits at a __syncthreads. The grid is persistent (CTA b takes tiles b,
+// b + gridDim.x, ...), so the producer loads the next tile's first blocks while the consumers finish this one and
+// run its epilogue: bias, activation and residual in registers, written as half2 into the strided destination view
+// (store_pair, igemm_common.cuh).
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <cuda_fp16.h>
@@ -36,13 +40,24 @@ namespace {
 
 constexpr int kConsumers = 2;                              // consumer warpgroups
 constexpr int kThreads = 128 * kConsumers + 32;            // + the producer warp
-constexpr int kBoxH = 8, kBoxW = 16, kBM = kBoxH * kBoxW;  // a tile's output pixels
-constexpr int kRowBytes = 128;                             // one k-block row: 64 halves
+constexpr int kBM = 128;  // a tile's GEMM rows: the box's output pixels (at most 128), in row-major box order
 
-template <int BN>
+// A stage: the input box and the weights of one k-block of CB channels (rows of 2 CB bytes).
+template <int BN, int CB>
+__host__ __device__ constexpr int stage_bytes() {
+    return (kBM + BN) * 2 * CB;
+}
+
+// As many stages as fit 104 KB (two CTAs an SM), at most 8: 3-5 for 64-channel blocks, 6-8 for 16 and 32.
+template <int BN, int CB>
+__host__ __device__ constexpr int tma_stages() {
+    return 104 * 1024 / stage_bytes<BN, CB>() < 8 ? 104 * 1024 / stage_bytes<BN, CB>() : 8;
+}
+
+template <int BN, int CB>
 constexpr size_t smem_bytes() {
-    // The tiles (1024-byte aligned, the swizzle atom), then a full and an empty barrier per stage.
-    return static_cast<size_t>(stages<BN>()) * ((kBM + BN) * kRowBytes + 16) + 1024;
+    // The tiles (1024-byte aligned: every swizzle's repeat), then a full and an empty barrier per stage.
+    return static_cast<size_t>(tma_stages<BN, CB>()) * (stage_bytes<BN, CB>() + 16) + 1024;
 }
 
 __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
@@ -88,17 +103,37 @@ __device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map
         : "memory");
 }
 
-// The tile grid: tiles_w x tiles_h boxes per image, N images, `slices` output-channel slices of BN (innermost, so
-// consecutive tiles read the same input box from L2).
+// The tile grid: boxes of bw x bh output pixels, tiles_w x tiles_h of them per image, N images, `slices`
+// output-channel slices of BN (innermost, so consecutive tiles read the same input box from L2).
 struct Grid {
-    int tiles_w, tiles_h, slices;
+    int bw, bh, tiles_w, tiles_h, slices;
 };
 
-template <int KS, int BN>
+// The box shape with the fewest tiles per image, of widths 16 (8 rows: the default), 8, 32, 64, 128 and the map's
+// own width up to 128, each as tall as 128 pixels allow. A map that no width divides wastes less in a box of its
+// width: a 20 x 20 map takes 4 boxes of 20 x 6 (78% of the rows used) instead of 6 of 16 x 8 (52%), a 40 x 40 map 14
+// of 40 x 3 instead of 15.
+Grid tile_grid(int oh, int ow, int slices) {
+    Grid best{};
+    int64_t best_tiles = INT64_MAX;
+    for (const int bw : {16, 8, 32, 64, 128, ow}) {
+        if (bw > 128 || bw < 1) continue;
+        const int bh = kBM / bw;
+        const int64_t tiles = static_cast<int64_t>((ow + bw - 1) / bw) * ((oh + bh - 1) / bh);
+        if (tiles < best_tiles) {
+            best_tiles = tiles;
+            best = Grid{bw, bh, (ow + bw - 1) / bw, (oh + bh - 1) / bh, slices};
+        }
+    }
+    return best;
+}
+
+template <int KS, int BN, int CB>
 __global__ void __launch_bounds__(kThreads)
     igemm_tma_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const Args a,
                      const Grid grid) {
-    constexpr int S = stages<BN>(), kABytes = kBM * kRowBytes, kStageBytes = (kBM + BN) * kRowBytes, R = BN / 2;
+    constexpr int S = tma_stages<BN, CB>(), kRowBytes = 2 * CB, kABytes = kBM * kRowBytes,
+                  kStageBytes = stage_bytes<BN, CB>(), R = BN / 2;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
     const uint32_t bars = base + S * kStageBytes;  // full[s] at bars + 8 s, empty[s] at bars + 8 (S + s)
@@ -106,7 +141,10 @@ __global__ void __launch_bounds__(kThreads)
     auto empty = [&](int s) { return bars + 8u * static_cast<uint32_t>(S + s); };
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int cblocks = (a.C + 63) / 64, nk = KS * KS * cblocks;
+    const int cblocks = (a.C + CB - 1) / CB, nk = KS * KS * cblocks;
+    // A box of fewer than 128 pixels leaves the A tile's last rows as they were: they feed only output rows the
+    // epilogue skips. The copies complete the box's bytes and the weights'.
+    const int box = grid.bw * grid.bh, tx_bytes = (box + BN) * kRowBytes;
     const int first = static_cast<int>(blockIdx.x), stride = static_cast<int>(gridDim.x);
     const int mine = first < a.tiles ? (a.tiles - 1 - first) / stride + 1 : 0;  // tiles this CTA computes
 
@@ -123,9 +161,9 @@ __global__ void __launch_bounds__(kThreads)
     auto tile = [&](int i, int& n, int& oh0, int& ow0, int& n0) {
         const int t = first + i * stride, pt = t / grid.slices;
         n0 = (t - pt * grid.slices) * BN;
-        ow0 = (pt % grid.tiles_w) * kBoxW;
+        ow0 = (pt % grid.tiles_w) * grid.bw;
         const int q = pt / grid.tiles_w;
-        oh0 = (q % grid.tiles_h) * kBoxH;
+        oh0 = (q % grid.tiles_h) * grid.bh;
         n = q / grid.tiles_h;
     };
 
@@ -139,9 +177,9 @@ __global__ void __launch_bounds__(kThreads)
                 int n, oh0, ow0, n0;
                 tile(i, n, oh0, ow0, n0);
                 for (int kb = 0; kb < nk; ++kb) {
-                    const int tap = kb / cblocks, c0 = (kb - tap * cblocks) * 64, r = tap / KS, s = tap - r * KS;
+                    const int tap = kb / cblocks, c0 = (kb - tap * cblocks) * CB, r = tap / KS, s = tap - r * KS;
                     mbar_wait(empty(slot), phase ^ 1u);
-                    mbar_expect_tx(full(slot), kStageBytes);
+                    mbar_expect_tx(full(slot), tx_bytes);
                     const uint32_t as = base + slot * kStageBytes;
                     tma_load_4d(as, &tx, full(slot), c0, ow0 * a.sw + s - a.pl, oh0 * a.sh + r - a.pt, n);
                     tma_load_3d(as + kABytes, &tw, full(slot), c0, tap, n0);
@@ -155,7 +193,7 @@ __global__ void __launch_bounds__(kThreads)
         return;
     }
 
-    // The consumers: warpgroup wg owns the tile's rows 64 wg .. 64 wg + 63, i.e. box rows 4 wg .. 4 wg + 3.
+    // The consumers: warpgroup wg owns the tile's rows (box pixels) 64 wg .. 64 wg + 63.
     const int wg = warp >> 2, wq = warp & 3, g = lane >> 2, t4 = lane & 3;
     int slot = 0;
     uint32_t phase = 0;
@@ -177,7 +215,8 @@ __global__ void __launch_bounds__(kThreads)
             fence_operands(acc);
             wgmma_fence();
 #pragma unroll
-            for (int k16 = 0; k16 < 4; ++k16) Wgmma<BN>::mma(acc, smem_desc(as + k16 * 32), smem_desc(bs + k16 * 32));
+            for (int k16 = 0; k16 < CB / 16; ++k16)
+                Wgmma<BN>::mma(acc, smem_desc<kRowBytes>(as + k16 * 32), smem_desc<kRowBytes>(bs + k16 * 32));
             wgmma_commit();
             wgmma_wait<1>();
             fence_operands(acc);
@@ -192,13 +231,15 @@ __global__ void __launch_bounds__(kThreads)
         fence_operands(acc);
         release(prev);
         // The epilogue: registers 4j .. 4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the warp's 16; tile
-        // row m is box pixel (m / 16, m % 16).
+        // row m is box pixel (m / bw, m % bw).
         int n, oh0, ow0, n0;
         tile(i, n, oh0, ow0, n0);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = wg * 64 + wq * 16 + g + 8 * h;
-            const int oh = oh0 + (row >> 4), ow = ow0 + (row & 15);
+            if (row >= box) continue;
+            const int by = row / grid.bw;
+            const int oh = oh0 + by, ow = ow0 + row - by * grid.bw;
             if (oh >= a.OH || ow >= a.OW) continue;
             const int m = (n * a.OH + oh) * a.OW + ow;
 #pragma unroll
@@ -225,48 +266,53 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
     return fn;
 }
 
-// One fp16 tensor map in the 128-byte swizzle, out-of-bounds elements read as zero.
+// One fp16 tensor map whose box rows (box[0] halves) land in the swizzle of their span, out-of-bounds elements read
+// as zero.
 cudaError_t encode_map(CUtensorMap* map, cuuint32_t rank, const __half* base, const cuuint64_t* dims,
                        const cuuint64_t* strides, const cuuint32_t* box, const cuuint32_t* element_strides) {
+    const CUtensorMapSwizzle swizzle = box[0] == 16   ? CU_TENSOR_MAP_SWIZZLE_32B
+                                       : box[0] == 32 ? CU_TENSOR_MAP_SWIZZLE_64B
+                                                      : CU_TENSOR_MAP_SWIZZLE_128B;
     const PFN_cuTensorMapEncodeTiled_v12000 encode = encode_tiled();
     if (!encode) return cudaErrorNotSupported;
     return encode(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, rank, const_cast<__half*>(base), dims, strides, box,
-                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                  CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS
+                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS
                ? cudaSuccess
                : cudaErrorInvalidValue;
 }
 
 // The two tensor maps of a layer. The input's 4-D map has the view's row pitch (ldx) and the stride's element
-// strides; both boxes are 64 channels (128 bytes) wide.
-cudaError_t encode_maps(const Args& a, int ks, int bn, CUtensorMap* tx, CUtensorMap* tw) {
+// strides; both boxes are cb channels wide.
+cudaError_t encode_maps(const Args& a, const Grid& grid, int ks, int bn, int cb, CUtensorMap* tx, CUtensorMap* tw) {
     const cuuint64_t xdim[4] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(a.W),
                                 static_cast<cuuint64_t>(a.H), static_cast<cuuint64_t>(a.N)};
     const cuuint64_t row = static_cast<cuuint64_t>(a.ldx) * 2;
     const cuuint64_t xstride[3] = {row, row * a.W, row * a.W * a.H};
-    const cuuint32_t xbox[4] = {64, static_cast<cuuint32_t>(kBoxW * a.sw), static_cast<cuuint32_t>(kBoxH * a.sh), 1};
+    const cuuint32_t xbox[4] = {static_cast<cuuint32_t>(cb), static_cast<cuuint32_t>(grid.bw * a.sw),
+                                static_cast<cuuint32_t>(grid.bh * a.sh), 1};
     const cuuint32_t xel[4] = {1, static_cast<cuuint32_t>(a.sw), static_cast<cuuint32_t>(a.sh), 1};
     if (const cudaError_t e = encode_map(tx, 4, a.x, xdim, xstride, xbox, xel); e != cudaSuccess) return e;
     const cuuint64_t wdim[3] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(ks * ks),
                                 static_cast<cuuint64_t>(a.K)};
     const cuuint64_t wstride[2] = {static_cast<cuuint64_t>(a.C) * 2, static_cast<cuuint64_t>(a.C) * 2 * ks * ks};
-    const cuuint32_t wbox[3] = {64, 1, static_cast<cuuint32_t>(bn)};
+    const cuuint32_t wbox[3] = {static_cast<cuuint32_t>(cb), 1, static_cast<cuuint32_t>(bn)};
     const cuuint32_t wel[3] = {1, 1, 1};
     return encode_map(tw, 3, a.w, wdim, wstride, wbox, wel);
 }
 
-template <int KS, int BN>
+template <int KS, int BN, int CB>
 cudaError_t launch(Args a, cudaStream_t stream) {
-    auto kernel = igemm_tma_kernel<KS, BN>;
-    constexpr size_t smem = smem_bytes<BN>();
+    auto kernel = igemm_tma_kernel<KS, BN, CB>;
+    constexpr size_t smem = smem_bytes<BN, CB>();
     LaunchConfig cfg;
     if (const cudaError_t e = launch_config(kernel, kThreads, smem, &cfg, smem); e != cudaSuccess) return e;
-    Grid grid{(a.OW + kBoxW - 1) / kBoxW, (a.OH + kBoxH - 1) / kBoxH, (a.K + BN - 1) / BN};
+    const Grid grid = tile_grid(a.OH, a.OW, (a.K + BN - 1) / BN);
     const int64_t tiles = static_cast<int64_t>(a.N) * grid.tiles_h * grid.tiles_w * grid.slices;
     if (tiles > INT_MAX) return cudaErrorInvalidValue;
     a.tiles = static_cast<int>(tiles);
     alignas(64) CUtensorMap tx, tw;
-    if (const cudaError_t e = encode_maps(a, KS, BN, &tx, &tw); e != cudaSuccess) return e;
+    if (const cudaError_t e = encode_maps(a, grid, KS, BN, CB, &tx, &tw); e != cudaSuccess) return e;
     const int64_t ctas = std::min<int64_t>(tiles, static_cast<int64_t>(cfg.sms) * cfg.per_sm);
     kernel<<<static_cast<unsigned>(ctas), kThreads, smem, stream>>>(tx, tw, a, grid);
     return cudaGetLastError();
@@ -274,11 +320,17 @@ cudaError_t launch(Args a, cudaStream_t stream) {
 
 }  // namespace
 
-// The narrowest tile that covers K (with_tile_width), as variant 4.
+// The narrowest tile that covers K (with_tile_width), as variant 4, and the narrowest channel block that covers C
+// (16, 32, else 64).
 cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream) {
     return with_tile_width(a.K, [&](auto bn) {
         constexpr int BN = decltype(bn)::value;
-        return kh == 3 ? launch<3, BN>(a, stream) : launch<1, BN>(a, stream);
+        auto run = [&](auto cb) {
+            constexpr int CB = decltype(cb)::value;
+            return kh == 3 ? launch<3, BN, CB>(a, stream) : launch<1, BN, CB>(a, stream);
+        };
+        if (a.C <= 16) return run(std::integral_constant<int, 16>{});
+        return a.C <= 32 ? run(std::integral_constant<int, 32>{}) : run(std::integral_constant<int, 64>{});
     });
 }
 

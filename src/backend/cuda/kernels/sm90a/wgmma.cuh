@@ -1,6 +1,6 @@
 // Hopper's warpgroup matrix instruction (wgmma) as the sm_90a kernels use it (nvcc, sm_90a only): the m64nNk16
 // fp16 instruction with fp32 accumulators for N = 16, 32, 64 and 128, both operands read from shared memory through
-// matrix descriptors of K-major tiles in the 128-byte swizzle, and the fence, commit and wait around it.
+// matrix descriptors of K-major tiles in the 32-, 64- or 128-byte swizzle, and the fence, commit and wait around it.
 // igemm_wgmma.cu (cp.async-fed) and igemm_tma.cu (TMA-fed, warp-specialized) both use it.
 #pragma once
 
@@ -31,13 +31,19 @@ cudaError_t with_tile_width(int k, F&& f) {
     return k <= 64 ? f(std::integral_constant<int, 64>{}) : f(std::integral_constant<int, 128>{});
 }
 
-// The shared-memory matrix descriptor of a K-major tile in the 128-byte swizzle: start address, the stride between
-// 8-row groups (1024 bytes), swizzle mode 1. The leading-dimension offset is unused in this layout.
+// The shared-memory matrix descriptor of a K-major tile whose rows are RowBytes long (32, 64 or 128: 16, 32 or 64
+// halves of k) in the swizzle of that span: start address, the stride between 8-row groups (8 rows), and the layout
+// type (1: 128-byte, 2: 64-byte, 3: 32-byte swizzle). The leading-dimension offset is unused in these layouts. A
+// k16 step within a row advances the start address by 32 bytes; the tile must sit on the swizzle's repeat
+// (8 x RowBytes), since the hardware swizzles absolute shared-memory addresses.
+template <int RowBytes = 128>
 __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
+    static_assert(RowBytes == 32 || RowBytes == 64 || RowBytes == 128, "swizzles of 32, 64 or 128 bytes");
+    constexpr uint64_t layout = RowBytes == 128 ? 1 : RowBytes == 64 ? 2 : 3;
     uint64_t d = static_cast<uint64_t>((addr & 0x3FFFF) >> 4);
     d |= static_cast<uint64_t>(1) << 16;
-    d |= static_cast<uint64_t>(1024 >> 4) << 32;
-    d |= static_cast<uint64_t>(1) << 62;
+    d |= static_cast<uint64_t>(8 * RowBytes >> 4) << 32;
+    d |= layout << 62;
     return d;
 }
 
