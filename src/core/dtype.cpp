@@ -78,6 +78,19 @@ uint8_t float_to_fp8_e4m3(float f) {
     return static_cast<uint8_t>(sign | ((exp + 7) << 3) | mant);
 }
 
+std::vector<uint8_t> encode_half_or_fp8(const std::vector<float>& v, bool fp8) {
+    std::vector<uint8_t> bytes(v.size() * (fp8 ? 1 : 2));
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (fp8) {
+            bytes[i] = float_to_fp8_e4m3(v[i]);
+        } else {
+            const uint16_t h = float_to_half(v[i]);
+            std::memcpy(&bytes[2 * i], &h, 2);
+        }
+    }
+    return bytes;
+}
+
 float fp8_e4m3_to_float(uint8_t b) {
     const int exp = (b >> 3) & 0xf, mant = b & 7;
     if (exp == 15 && mant == 7) return std::numeric_limits<float>::quiet_NaN();

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace itscam {
 
@@ -20,6 +21,9 @@ float half_to_float(uint16_t h);
 // stays NaN.
 uint8_t float_to_fp8_e4m3(float f);
 float fp8_e4m3_to_float(uint8_t b);
+// Floats as the bytes of fp16 (2 each, little-endian as in memory) or, with fp8, FP8 E4M3 (1 each): what a device
+// buffer of that type holds.
+std::vector<uint8_t> encode_half_or_fp8(const std::vector<float>& v, bool fp8);
 // bfloat16: the upper 16 bits of a float, rounded to nearest even (NaN kept quiet).
 inline uint16_t float_to_bf16(float f) {
     uint32_t u;

@@ -99,23 +99,11 @@ void run_case(const Case& t) {
         for (int k = 0; k < t.k; ++k) out_scale[k] = static_cast<float>(240.0 / peak[k]);
     }
 
-    const auto encode = [&](const std::vector<float>& v, bool fp8) {
-        std::vector<uint8_t> bytes(v.size() * (fp8 ? 1 : 2));
-        for (size_t i = 0; i < v.size(); ++i) {
-            if (fp8) {
-                bytes[i] = float_to_fp8_e4m3(v[i]);
-            } else {
-                const uint16_t h = float_to_half(v[i]);
-                std::memcpy(&bytes[2 * i], &h, 2);
-            }
-        }
-        return bytes;
-    };
     Buffers d;
-    d.x = upload(encode(x, t.fp8_in));
-    d.w = upload(encode(w, t.fp8_in));
-    d.b = upload(encode(b, false));
-    if (t.residual) d.res = upload(encode(res, false));
+    d.x = upload(encode_half_or_fp8(x, t.fp8_in));
+    d.w = upload(encode_half_or_fp8(w, t.fp8_in));
+    d.b = upload(encode_half_or_fp8(b, false));
+    if (t.residual) d.res = upload(encode_half_or_fp8(res, false));
     d.scale = upload(scale);
     d.out_scale = upload(out_scale);
     const size_t y_bytes = ref.size() * (t.fp8_out ? 1 : 2);

@@ -55,6 +55,17 @@ TEST(Fp8E4M3, RoundsToNearestEvenAndSaturates) {
     EXPECT_TRUE(std::isnan(fp8_e4m3_to_float(float_to_fp8_e4m3(NAN))));
 }
 
+TEST(EncodeHalfOrFp8, PacksTheDeviceBytesOfEachType) {
+    const std::vector<float> v{1.f, -2.f, 1.0625f};
+    const std::vector<uint8_t> h = encode_half_or_fp8(v, false);
+    ASSERT_EQ(h.size(), 6u);
+    // fp16 little-endian: 1.0 = 0x3c00, -2.0 = 0xc000, 1.0625 = 0x3c40.
+    EXPECT_EQ(h, (std::vector<uint8_t>{0x00, 0x3c, 0x00, 0xc0, 0x40, 0x3c}));
+    // E4M3: 1.0 = 0x38, -2.0 = 0xc0, 1.0625 ties to the even 0x38.
+    EXPECT_EQ(encode_half_or_fp8(v, true), (std::vector<uint8_t>{0x38, 0xc0, 0x38}));
+    EXPECT_TRUE(encode_half_or_fp8({}, true).empty());
+}
+
 TEST(BFloat16, RoundsToNearestEven) {
     EXPECT_EQ(bf16_to_float(float_to_bf16(1.f)), 1.f);
     EXPECT_EQ(bf16_to_float(float_to_bf16(1.f + std::ldexp(1.f, -8))), 1.f);

@@ -6,16 +6,20 @@
 #   devdata/models/yolo11n.onnx   the ONNX model (for the PyTorch peer)
 #   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
-# Stages (default all): build tests bench branches e2e val profile sanitize fp8. Results go to $OUT (at most 8 files come back).
+# Stages (default all): build tests bench branches e2e val profile sanitize fp8 igemm. Results go to $OUT (at most 8
+# files come back).
 # TESTS: the GPU test binaries the tests stage runs (default all three); OPS_FILTER= (empty) skips the op suite.
 # BUILD_TARGETS: what the build stage builds (default itscam and every GPU test binary).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
 # VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log.
+# igemm stage: IGEMM_VARIANTS (default 0,6), IGEMM_BATCHES (default "64 1"); NCU_LAYER=TEXT adds Nsight Compute's
+# full report of NCU_VARIANT (default 6) on the layers whose name holds TEXT (kernels matching NCU_KERNEL, default
+# igemm_tma) at NCU_BATCH (default 64), in ncu.txt.
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
-STAGES=${*:-build tests bench branches e2e val profile sanitize fp8}
+STAGES=${*:-build tests bench branches e2e val profile sanitize fp8 igemm}
 BATCHES=${BATCHES:-1,8,32,64,128}
 export PATH=/opt/torch/.venv/bin:$PATH
 PY=/opt/torch/.venv/bin/python3
@@ -30,7 +34,7 @@ if has build; then
     -DITSCAM_WITH_OPENCV=OFF -DITSCAM_WITH_FFMPEG=OFF -DITSCAM_WITH_SERVICE=OFF -DITSCAM_BUILD_BENCH=OFF \
     > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
   ninja -C $B -j16 ${BUILD_TARGETS:-itscam cuda_backend_test cuda_kernels_test gpu_vision_test cudnn_fused_test \
-    itscam_backend_ops itscam_fp8_conv_bench} >> "$OUT/build.log" 2>&1 \
+    itscam_backend_ops itscam_conv_bench} >> "$OUT/build.log" 2>&1 \
     || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,utilization.gpu --format=csv \
     | tee -a "$OUT/summary.txt"
@@ -165,10 +169,25 @@ fi
 if has fp8; then
   # Issue 13 item 5: cuDNN's fused convolution with FP8 E4M3 operands against fp16 on YOLO11n's shapes
   # (cudnn_fused_test checks every engine's output against a CPU loop in the tests stage).
-  log "fp8: fused convolution, fp16 against FP8 (itscam_fp8_conv_bench)"
+  log "fp8: fused convolution, fp16 against FP8 (itscam_conv_bench --fp8)"
   for b in ${FP8_BATCHES:-64 8}; do
-    timeout 150 $B/itscam_fp8_conv_bench --batch $b 2>&1 | tee -a "$OUT/summary.txt"
+    timeout 150 $B/itscam_conv_bench --fp8 --batch $b 2>&1 | tee -a "$OUT/summary.txt"
   done
+fi
+
+if has igemm; then
+  # Issue 13 item 4: our implicit-GEMM variants against cuDNN's fused fp16 convolution layer by layer, without
+  # building a plan (each variant's output is checked against cuDNN's).
+  log "igemm: implicit-GEMM variants ${IGEMM_VARIANTS:-0,6} against cuDNN per layer (itscam_conv_bench)"
+  for b in ${IGEMM_BATCHES:-64 1}; do
+    timeout 150 $B/itscam_conv_bench --igemm ${IGEMM_VARIANTS:-0,6} --batch $b 2>&1 | tee -a "$OUT/summary.txt"
+  done
+  if [ -n "${NCU_LAYER:-}" ]; then
+    NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || echo /usr/local/cuda/bin/ncu)
+    timeout 300 $NCU --clock-control none --set full -k "regex:${NCU_KERNEL:-igemm_tma}" $B/itscam_conv_bench \
+      --igemm ${NCU_VARIANT:-6} --layer "$NCU_LAYER" --batch ${NCU_BATCH:-64} --once > "$OUT/ncu.txt" 2>&1
+    echo "ncu exit $? ($NCU): $(grep -c 'Duration' "$OUT/ncu.txt") kernels profiled, in ncu.txt" | tee -a "$OUT/summary.txt"
+  fi
 fi
 
 log done

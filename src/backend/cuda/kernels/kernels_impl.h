@@ -60,8 +60,9 @@ cudaError_t stem_conv_nchw(const float* x, int64_t N, int64_t C, int64_t H, int6
 //   4, 5: the same pipeline feeding Hopper's warpgroup instruction (wgmma) from 128-byte-swizzled tiles, 128
 //      pixels x up to 128 (4) or 64 (5) output channels (sm90a/igemm_wgmma.cu): only where the build has sm_90a
 //      code and the current GPU is compute capability 9.0;
-//   6: wgmma fed by the tensor memory accelerator (TMA), one producer warp and two consumer warpgroups, tiles of
-//      8 x 16 output pixels (sm90a/igemm_tma.cu): where 4 and 5 run.
+//   6: wgmma fed by the tensor memory accelerator (TMA), one producer warp and two consumer warpgroups, tiles of a
+//      box of up to 128 output pixels shaped per layer, channel blocks of 16, 32 or 64 (sm90a/igemm_tma.cu): where
+//      4 and 5 run.
 // igemm_conv_supported() says which shapes a variant takes (1x1 or 3x3, no dilation or groups, C and K multiples
 // of 8, even pitches, 32-bit offsets; variant 0: the weights of a 64-channel slice within 96 KB; 1-6: ldx a
 // multiple of 8; 2 and 5: K > 64). igemm_conv_nhwc() returns cudaErrorInvalidValue for any other, or for y and
