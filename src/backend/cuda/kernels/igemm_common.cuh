@@ -94,18 +94,53 @@ __device__ __forceinline__ void zero(float (&acc)[MT][NT][4]) {
             for (int e = 0; e < 4; ++e) acc[mt][j][e] = 0.f;
 }
 
-// The fused epilogue of one lane's two accumulators of a 16x8 tile (columns n, n + 1 of output pixel m, both inside
-// K): bias, activation, then the residual, written as one half2.
-__device__ __forceinline__ void store_pair(const Args& a, int m, int n, float c0, float c1) {
-    const float b0 = a.bias ? __ldg(a.bias + n) : 0.f, b1 = a.bias ? __ldg(a.bias + n + 1) : 0.f;
-    float v0 = detail::apply_act(c0 + b0, a.act, a.alpha);
-    float v1 = detail::apply_act(c1 + b1, a.act, a.alpha);
-    if (a.res) {
-        const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(a.res + m * a.ldr + n));
-        v0 += rv.x;
-        v1 += rv.y;
+// The fused epilogue of one lane's accumulator pairs (columns n, n + 1 of output pixel m, both inside K): bias,
+// activation, then the residual, written as one half2. ACT is the layer's activation where it is SiLU or none
+// (every YOLO11 convolution), so the store loops carry no switch per element: with a runtime switch in every pair,
+// nvcc kept each pair's bias loads behind the branches before it, and Nsight Compute put a third of the stalls of
+// variant 6's 1x1 layers on those loads (H100, 2026-12-07; docs/cuda.md). kAnyAct chooses per element.
+constexpr int kAnyAct = -1;
+
+template <int ACT>
+struct Epilogue {
+    const Args& a;
+
+    // The bias of columns n and n + 1, loaded once for all the rows a lane stores in them.
+    __device__ __forceinline__ float2 bias(int n) const {
+        return a.bias ? make_float2(__ldg(a.bias + n), __ldg(a.bias + n + 1)) : make_float2(0.f, 0.f);
     }
-    *reinterpret_cast<__half2*>(a.y + m * a.ldy + n) = __floats2half2_rn(v0, v1);
+
+    __device__ __forceinline__ float act(float v) const {
+        if constexpr (ACT == static_cast<int>(Act::kSiLU)) {
+            return v / (1.0f + __expf(-v));
+        } else if constexpr (ACT == static_cast<int>(Act::kNone)) {
+            return v;
+        } else {
+            return detail::apply_act(v, a.act, a.alpha);
+        }
+    }
+
+    __device__ __forceinline__ void store(int m, int n, float c0, float c1, float2 b) const {
+        float v0 = act(c0 + b.x), v1 = act(c1 + b.y);
+        if (a.res) {
+            const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(a.res + m * a.ldr + n));
+            v0 += rv.x;
+            v1 += rv.y;
+        }
+        *reinterpret_cast<__half2*>(a.y + m * a.ldy + n) = __floats2half2_rn(v0, v1);
+    }
+};
+
+// Calls body(ep) with the Epilogue of the layer's activation: one uniform branch a tile instead of one an element.
+template <typename Body>
+__device__ __forceinline__ void with_epilogue(const Args& a, Body&& body) {
+    if (a.act == Act::kSiLU) {
+        body(Epilogue<static_cast<int>(Act::kSiLU)>{a});
+    } else if (a.act == Act::kNone) {
+        body(Epilogue<static_cast<int>(Act::kNone)>{a});
+    } else {
+        body(Epilogue<kAnyAct>{a});
+    }
 }
 
 // The GPU's SM count and a kernel's CTAs per SM at one dynamic shared-memory size: worked out once per (kernel,

@@ -32,8 +32,8 @@ using igemm::kMaxSmem;
 using igemm::launch_config;
 using igemm::LaunchConfig;
 using igemm::mma16816;
-using igemm::store_pair;
 using igemm::window_of;
+using igemm::with_epilogue;
 using igemm::zero;
 
 constexpr int kWarps = 4;  // warps per CTA
@@ -117,20 +117,23 @@ __global__ void __launch_bounds__(kThreads) igemm_conv_kernel(const Args a) {
                 }
             }
 
-            // Epilogue: lane holds columns 2t, 2t+1 of rows g and g+8 of every tile.
+        // Epilogue: lane holds columns 2t, 2t+1 of rows g and g+8 of every tile.
+        with_epilogue(a, [&](const auto& ep) {
 #pragma unroll
-        for (int j = 0; j < NT; ++j) {
-            if (j >= nv) break;
-            const int n = co0 + j * 8 + 2 * t;
-            if (n >= a.K) continue;
+            for (int j = 0; j < NT; ++j) {
+                if (j >= nv) break;
+                const int n = co0 + j * 8 + 2 * t;
+                if (n >= a.K) continue;
+                const float2 b = ep.bias(n);
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt)
+                for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const int m = m0 + mt * 16 + g + 8 * h;
-                    if (m < a.M) store_pair(a, m, n, acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
-                }
-        }
+                    for (int h = 0; h < 2; ++h) {
+                        const int m = m0 + mt * 16 + g + 8 * h;
+                        if (m < a.M) ep.store(m, n, acc[mt][j][2 * h], acc[mt][j][2 * h + 1], b);
+                    }
+            }
+        });
     }
 }
 

@@ -146,18 +146,21 @@ __global__ void __launch_bounds__(kThreads) igemm_tiled_kernel(const Args a) {
     cp_async_wait<0>();
 
     // Epilogue: lane holds columns 2t, 2t+1 of rows g and g+8 of every 16x8 tile.
+    with_epilogue(a, [&](const auto& ep) {
 #pragma unroll
-    for (int j = 0; j < NT; ++j) {
-        const int n = n0 + wn + j * 8 + 2 * t;
-        if (n >= a.K) continue;  // K is a multiple of 8, so n + 1 < K too
+        for (int j = 0; j < NT; ++j) {
+            const int n = n0 + wn + j * 8 + 2 * t;
+            if (n >= a.K) continue;  // K is a multiple of 8, so n + 1 < K too
+            const float2 b = ep.bias(n);
 #pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
+            for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int m = m0 + wm + mt * 16 + g + 8 * h;
-                if (m < a.M) store_pair(a, m, n, acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
-            }
-    }
+                for (int h = 0; h < 2; ++h) {
+                    const int m = m0 + wm + mt * 16 + g + 8 * h;
+                    if (m < a.M) ep.store(m, n, acc[mt][j][2 * h], acc[mt][j][2 * h + 1], b);
+                }
+        }
+    });
 }
 
 template <int KS, int BM, int BN, int BK>

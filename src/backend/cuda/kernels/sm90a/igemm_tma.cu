@@ -23,7 +23,7 @@
 // mbarrier; nothing in the main loop waits at a __syncthreads. The grid is persistent (CTA b takes tiles b,
 // b + gridDim.x, ...), so the producer loads the next tile's first blocks while the consumers finish this one and
 // run its epilogue: bias, activation and residual in registers, written as half2 into the strided destination view
-// (store_pair, igemm_common.cuh).
+// (Epilogue, igemm_common.cuh).
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <cuda_fp16.h>
@@ -128,8 +128,10 @@ Grid tile_grid(int oh, int ow, int slices) {
     return best;
 }
 
+// Two CTAs an SM, as the stages are sized for: without the bound, ptxas gave the 128-channel tiles 160 registers a
+// thread, one CTA an SM; with it, 96 and no spills.
 template <int KS, int BN, int CB>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)
     igemm_tma_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const Args a,
                      const Grid grid) {
     constexpr int S = tma_stages<BN, CB>(), kRowBytes = 2 * CB, kABytes = kBM * kRowBytes,
@@ -198,6 +200,14 @@ __global__ void __launch_bounds__(kThreads)
     int slot = 0;
     uint32_t phase = 0;
     float acc[R];
+    // The box pixel of this thread's two tile rows, the same in every tile (by -1: a row past the box).
+    int by[2], bx[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int row = wg * 64 + wq * 16 + g + 8 * h;
+        by[h] = row < box ? row / grid.bw : -1;
+        bx[h] = row - (row / grid.bw) * grid.bw;
+    }
     // A warp releases a stage once the wgmma that read it has retired: one wgmma group stays in flight while the
     // next block's wait and issue run, so a block's release comes one block late, and the tile's last at its end.
     auto release = [&](int s) {
@@ -230,24 +240,27 @@ __global__ void __launch_bounds__(kThreads)
         wgmma_wait<0>();
         fence_operands(acc);
         release(prev);
-        // The epilogue: registers 4j .. 4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the warp's 16; tile
-        // row m is box pixel (m / bw, m % bw).
+        // The epilogue: registers 4j .. 4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the warp's 16 (box
+        // pixels by[h], bx[h]); m[h] is the row's output pixel, -1 where it lies past the box or the map.
         int n, oh0, ow0, n0;
         tile(i, n, oh0, ow0, n0);
+        int m[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            const int row = wg * 64 + wq * 16 + g + 8 * h;
-            if (row >= box) continue;
-            const int by = row / grid.bw;
-            const int oh = oh0 + by, ow = ow0 + row - by * grid.bw;
-            if (oh >= a.OH || ow >= a.OW) continue;
-            const int m = (n * a.OH + oh) * a.OW + ow;
+            const int oh = oh0 + by[h], ow = ow0 + bx[h];
+            m[h] = by[h] >= 0 && oh < a.OH && ow < a.OW ? (n * a.OH + oh) * a.OW + ow : -1;
+        }
+        with_epilogue(a, [&](const auto& ep) {
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {
                 const int col = n0 + j * 8 + 2 * t4;
-                if (col < a.K) store_pair(a, m, col, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);  // K % 8 == 0
+                if (col >= a.K) continue;  // K % 8 == 0, so col + 1 < K too
+                const float2 b = ep.bias(col);
+#pragma unroll
+                for (int h = 0; h < 2; ++h)
+                    if (m[h] >= 0) ep.store(m[h], col, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], b);
             }
-        }
+        });
     }
 }
 

@@ -129,19 +129,22 @@ __global__ void __launch_bounds__(kThreads) igemm_wgmma_kernel(const Args a) {
         int m0, n0;
         origin(q, m0, n0);
         const int mrow = m0 + wg * 64 + warp * 16 + g;
+        with_epilogue(a, [&](const auto& ep) {
 #pragma unroll
-        for (int j = 0; j < BN / 8; ++j) {
-            const int n = n0 + j * 8 + 2 * t;
-            if (n < a.K) {  // K is a multiple of 8, so n + 1 < K too
+            for (int j = 0; j < BN / 8; ++j) {
+                const int n = n0 + j * 8 + 2 * t;
+                if (n < a.K) {  // K is a multiple of 8, so n + 1 < K too
+                    const float2 b = ep.bias(n);
 #pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const int m = mrow + 8 * h;
-                    if (m < a.M) store_pair(a, m, n, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
+                    for (int h = 0; h < 2; ++h) {
+                        const int m = mrow + 8 * h;
+                        if (m < a.M) ep.store(m, n, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], b);
+                    }
                 }
-            }
 #pragma unroll
-            for (int e = 0; e < 4; ++e) acc[4 * j + e] = 0.f;
-        }
+                for (int e = 0; e < 4; ++e) acc[4 * j + e] = 0.f;
+            }
+        });
     }
     wgmma_wait<0>();  // the last step ends a tile, so nothing is in flight here; this tells the assembler so
     cp_async_wait<0>();
