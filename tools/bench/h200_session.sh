@@ -12,7 +12,8 @@
 # BUILD_TARGETS: what the build stage builds (default itscam and every GPU test binary).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
-# VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log.
+# VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log
+# and their per-build sums (tools/bench/tune_summary.py) in the summary.
 # igemm stage: IGEMM_VARIANTS (default 0,6), IGEMM_BATCHES (default "64 1"); NCU_LAYER=TEXT adds Nsight Compute's
 # full report of NCU_VARIANT (default 6) on the layers whose name holds TEXT (kernels matching NCU_KERNEL, default
 # igemm_tma) at NCU_BATCH (default 64), in ncu.txt.
@@ -75,6 +76,8 @@ if has bench; then
   mkdir -p devdata/plans_cuda
   $I optimize --input-dir devdata/portable --output-dir devdata/plans_cuda --device cuda:0 --target-performance fast \
      --batch-sizes $BATCHES 2>&1 | tee "$OUT/optimize.log" | tail -8 | tee -a "$OUT/summary.txt"
+  # ITSCAM_CUDA_TUNE_LOG=1: per build, the per-layer sums of cuDNN and of each implicit-GEMM variant, and what it kept.
+  [ -n "${ITSCAM_CUDA_TUNE_LOG:-}" ] && $PY tools/bench/tune_summary.py "$OUT/optimize.log" | tee -a "$OUT/summary.txt"
   # Convolutions on a fused cuDNN graph and on our implicit-GEMM kernel, over all batch sizes (87 per batch size).
   echo "fused convolutions: $(strings $CPLAN 2>/dev/null | grep -o 'fused=' | wc -l);" \
     "implicit-GEMM convolutions: $(strings $CPLAN 2>/dev/null | grep -o ' igemm' | wc -l) in all" | tee -a "$OUT/summary.txt"
