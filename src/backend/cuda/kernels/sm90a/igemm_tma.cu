@@ -118,11 +118,11 @@ Grid tile_grid(int oh, int ow, int slices) {
     int64_t best_tiles = INT64_MAX;
     for (const int bw : {16, 8, 32, 64, 128, ow}) {
         if (bw > 128 || bw < 1) continue;
-        const int bh = kBM / bw;
-        const int64_t tiles = static_cast<int64_t>((ow + bw - 1) / bw) * ((oh + bh - 1) / bh);
+        const int bh = kBM / bw, tiles_w = (ow + bw - 1) / bw, tiles_h = (oh + bh - 1) / bh;
+        const int64_t tiles = static_cast<int64_t>(tiles_w) * tiles_h;
         if (tiles < best_tiles) {
             best_tiles = tiles;
-            best = Grid{bw, bh, (ow + bw - 1) / bw, (oh + bh - 1) / bh, slices};
+            best = Grid{bw, bh, tiles_w, tiles_h, slices};
         }
     }
     return best;
@@ -204,9 +204,9 @@ __global__ void __launch_bounds__(kThreads, 2)
     int by[2], bx[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        const int row = wg * 64 + wq * 16 + g + 8 * h;
-        by[h] = row < box ? row / grid.bw : -1;
-        bx[h] = row - (row / grid.bw) * grid.bw;
+        const int row = wg * 64 + wq * 16 + g + 8 * h, q = row / grid.bw;
+        by[h] = row < box ? q : -1;
+        bx[h] = row - q * grid.bw;
     }
     // A warp releases a stage once the wgmma that read it has retired: one wgmma group stays in flight while the
     // next block's wait and issue run, so a block's release comes one block late, and the tile's last at its end.
