@@ -19,6 +19,7 @@
 #include "backend/backend.h"
 #include "backend/cuda/autotune.h"
 #include "backend/cuda/lowering_context.h"
+#include "backend/cuda/ops/attention_fused.h"
 #include "backend/cuda/ops/registry.h"
 #include "runtime/detector.h"
 #include "runtime/engine.h"
@@ -493,6 +494,73 @@ TEST(CudaBackend, GraphBranchesGiveTheSequentialOutput) {
     for (int64_t k = 0; k < first.numel(); ++k)
         err = std::max(err, static_cast<double>(std::fabs(first.data<float>()[k] - out[0].data<float>()[k])));
     EXPECT_LE(err, 1e-3);
+}
+
+// The PSA attention block as one kernel (ops/attention_fused.h): found once in YOLO11n, on by default in fp16, at
+// least nine steps fewer, and the graph's output on a real image is what the generic steps compute
+// (ITSCAM_CUDA_FUSED_ATTENTION=0), within fp16 rounding, with the reference's detections. A bad value of the
+// variable is a clear error.
+TEST(CudaBackend, FusedAttentionMatchesTheGenericSteps) {
+    REQUIRE_GPU();
+    if (std::getenv("ITSCAM_CUDA_FUSED_ATTENTION")) GTEST_SKIP() << "ITSCAM_CUDA_FUSED_ATTENTION is set outside";
+    const Tensor in = golden_input("bus"), want = golden_output("bus");
+    if (!in.defined() || !want.defined()) GTEST_SKIP() << "no bus golden input/output under " << golden_dir();
+    auto e = load_engine(Precision::kF16, 1);
+    ASSERT_TRUE(e);
+    const auto blocks = cuda::find_attention_blocks(e->graph());
+    ASSERT_EQ(blocks.size(), 1u);
+    EXPECT_EQ(blocks[0].heads, 2);
+    EXPECT_EQ(blocks[0].dk, 32);
+    EXPECT_EQ(blocks[0].dv, 64);
+    EXPECT_EQ(blocks[0].hw, 400);
+    EXPECT_EQ(blocks[0].nodes.size(), 10u);
+    EXPECT_NEAR(blocks[0].scale, 1.0 / std::sqrt(32.0), 1e-6);
+    auto steps_of = [](const std::string& d) {  // "cuda:0 f16, 106 steps in one CUDA Graph, ..."
+        int n = -1;
+        return std::sscanf(d.c_str(), "cuda:%*d %*s %d steps", &n) == 1 ? n : -1;
+    };
+    const std::string fd = e->compiled().describe();
+    EXPECT_NE(fd.find("fused attention blocks 1"), std::string::npos) << fd;
+    EXPECT_NE(fd.find("Attention fused (2 heads, 400 tokens"), std::string::npos) << fd;
+    std::vector<Tensor> out;
+    ASSERT_TRUE(e->run(in, out).is_ok());
+    const Tensor fused = out[0].clone();
+
+    auto backend = backend_create("cuda:0");
+    ASSERT_TRUE(backend.is_ok());
+    BackendOptions bo;
+    bo.precision = Precision::kF16;
+    bo.tuning = e->compiled().tuning();
+    {
+        const ScopedEnv env("ITSCAM_CUDA_FUSED_ATTENTION", "yes");
+        auto bad = (*backend)->compile(e->graph(), bo);
+        ASSERT_FALSE(bad.is_ok());
+        EXPECT_NE(bad.status().to_string().find("ITSCAM_CUDA_FUSED_ATTENTION='yes'"), std::string::npos)
+            << bad.status().to_string();
+    }
+    const ScopedEnv env("ITSCAM_CUDA_FUSED_ATTENTION", "0");
+    auto generic = (*backend)->compile(e->graph(), bo);
+    ASSERT_TRUE(generic.is_ok()) << generic.status().to_string();
+    const std::string gd = (*generic)->describe();
+    EXPECT_NE(gd.find("fused attention blocks 0"), std::string::npos) << gd;
+    RecordProperty("steps_fused", steps_of(fd));
+    RecordProperty("steps_generic", steps_of(gd));
+    EXPECT_GT(steps_of(fd), 0) << fd;
+    EXPECT_GE(steps_of(gd) - steps_of(fd), 9) << fd << gd;
+    ASSERT_TRUE((*generic)->run({in}, out).is_ok());
+    const int64_t an = fused.dim(2);
+    double box_err = 0, score_err = 0;
+    for (int64_t c = 0; c < fused.dim(1); ++c)
+        for (int64_t a = 0; a < an; ++a) {
+            const double d = std::fabs(fused.data<float>()[c * an + a] - out[0].data<float>()[c * an + a]);
+            (c < 4 ? box_err : score_err) = std::max(c < 4 ? box_err : score_err, d);
+        }
+    RecordProperty("max_box_delta", std::to_string(box_err));
+    RecordProperty("max_score_delta", std::to_string(score_err));
+    EXPECT_LE(box_err, 2.0) << "pixels";
+    EXPECT_LE(score_err, 0.02);
+    expect_same_detections(decode(out[0]), decode(fused), 0.98f, 0.01f);
+    expect_same_detections(decode(want), decode(fused), 0.95f, 0.02f);
 }
 
 TEST(CudaBackend, BadInputIsAClearError) {

@@ -817,6 +817,85 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
               cudaErrorInvalidValue);
 }
 
+// The fused PSA attention (attention.cu) against a double-precision loop: several key blocks with a partial last
+// one, padded row pitches, more images and heads (the four-warp CTAs), peaked softmaxes, the value copy; the
+// channels past the heads' in the padded outputs stay as they were.
+TEST(CudaKernelsF16, AttentionNhwc) {
+    if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+    const DT dt = DT::kF16;
+    constexpr int dk = 32, dv = 64;
+    struct Case {
+        int64_t N, hw;
+        int heads;
+        int64_t ldq, ldo, ldv;
+        float scale;
+        bool vout;
+    };
+    const Case cases[] = {
+        {1, 400, 2, 256, 128, 128, 0.1767767f, true},  // YOLO11n at 640: 20x20 tokens, 2 heads
+        {3, 100, 1, 136, 72, 64, 0.5f, true},          // padded pitches, 100 = 64 + 36 tokens
+        {2, 37, 3, 384, 192, 200, 1.0f, false},        // one partial block, no value copy
+        {10, 400, 2, 256, 128, 128, 0.4f, true},       // 140 CTAs of 64 queries: the four-warp kernel
+        {1, 1, 1, 128, 64, 64, 0.3f, true},            // one token
+    };
+    uint32_t seed = 900;
+    for (const Case& c : cases) {
+        const int ch = 2 * dk + dv;
+        const std::vector<float> hq = quant(rnd(c.N * c.hw * c.ldq, seed++, -2.f, 2.f), dt);
+        const std::vector<float> ho0 = quant(rnd(c.N * c.hw * c.ldo, seed++), dt);
+        const std::vector<float> hv0 = quant(rnd(c.N * c.hw * c.ldv, seed++), dt);
+        DevBuf q(hq, dt), o(ho0, dt), v(hv0, dt);
+        const std::string what =
+            "attention N=" + std::to_string(c.N) + " hw=" + std::to_string(c.hw) + " heads=" + std::to_string(c.heads);
+        ASSERT_TRUE(attention_supported(c.N, c.hw, c.heads, dk, dv, c.ldq, c.ldo, c.ldv)) << what;
+        ASSERT_EQ(attention_nhwc(q.at(), c.ldq, o.at(), c.ldo, c.vout ? v.at() : nullptr, c.ldv, c.N, c.hw, c.heads, dk,
+                                 dv, c.scale, nullptr),
+                  cudaSuccess)
+            << what;
+        std::vector<float> ref = ho0, vref = hv0;
+        std::vector<double> p(static_cast<size_t>(c.hw));
+        for (int64_t n = 0; n < c.N; ++n)
+            for (int h = 0; h < c.heads; ++h) {
+                auto at = [&](int64_t tok, int col) { return hq[(n * c.hw + tok) * c.ldq + h * ch + col]; };
+                for (int64_t i = 0; i < c.hw; ++i) {
+                    double m = -INFINITY, sum = 0;
+                    for (int64_t j = 0; j < c.hw; ++j) {
+                        double d = 0;
+                        for (int e = 0; e < dk; ++e) d += static_cast<double>(at(i, e)) * at(j, dk + e);
+                        p[j] = d * c.scale;
+                        m = std::max(m, p[j]);
+                    }
+                    for (int64_t j = 0; j < c.hw; ++j) sum += p[j] = std::exp(p[j] - m);
+                    for (int e = 0; e < dv; ++e) {
+                        double acc = 0;
+                        for (int64_t j = 0; j < c.hw; ++j) acc += p[j] * at(j, 2 * dk + e);
+                        ref[(n * c.hw + i) * c.ldo + h * dv + e] = static_cast<float>(acc / sum);
+                        if (c.vout) vref[(n * c.hw + i) * c.ldv + h * dv + e] = at(i, 2 * dk + e);
+                    }
+                }
+            }
+        const std::vector<float> got = o.get();
+        int bad = 0;
+        double worst = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+            const double d = std::fabs(got[i] - ref[i]);
+            worst = std::max(worst, d);
+            if (!(d <= 3e-3 + 3e-3 * std::fabs(ref[i])) && ++bad <= 5)
+                ADD_FAILURE() << what << " at " << i << ": got " << got[i] << ", want " << ref[i];
+        }
+        EXPECT_EQ(bad, 0) << what << ": worst |delta| " << worst;
+        EXPECT_EQ(v.get(), vref) << what << ": the value copy";
+    }
+    // Head sizes other than 32/64, unaligned pitches and pitches narrower than the heads are refused.
+    EXPECT_FALSE(attention_supported(1, 400, 2, 16, 64, 256, 128, 128));
+    EXPECT_FALSE(attention_supported(1, 400, 2, 32, 32, 256, 128, 128));
+    EXPECT_FALSE(attention_supported(1, 400, 2, 32, 64, 260, 128, 128));
+    EXPECT_FALSE(attention_supported(1, 400, 2, 32, 64, 248, 128, 128));
+    EXPECT_FALSE(attention_supported(1, 400, 2, 32, 64, 256, 126, 128));
+    EXPECT_EQ(attention_nhwc(nullptr, 256, nullptr, 128, nullptr, 128, 1, 400, 2, 32, 32, 1.f, nullptr),
+              cudaErrorInvalidValue);
+}
+
 TEST_P(CudaKernels, ZeroSizes) {
     const DT dt = GetParam();
     EXPECT_EQ(conv_epilogue(nullptr, 8, nullptr, 8, nullptr, nullptr, 8, 0, 8, Act::kSiLU, 0.f, dt, nullptr),

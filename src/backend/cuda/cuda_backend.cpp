@@ -3,7 +3,8 @@
 //
 // Layout. Convolutions, pooling, nearest Resize and channel Concat/Split run on NHWC ("channels last") activations,
 // which cuDNN's tensor-core convolutions read and write directly; the detection head and the attention block's
-// Reshape/Transpose/Softmax/MatMul run on plain row-major tensors. Each op's rule (ops/*.cpp, listed in
+// Reshape/Transpose/Softmax/MatMul run on plain row-major tensors, except where the PSA attention block runs as one
+// kernel from and to NHWC views (ops/attention_fused.h, fp16). Each op's rule (ops/*.cpp, listed in
 // ops/registry.h) states the layout it produces; a value crosses layouts through one conversion kernel, placed at
 // its first consumer that needs the other layout (lowering_context.cpp).
 //
@@ -35,11 +36,12 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/autotune.h"
-#include "device/cuda/csl_dnn.h"
 #include "backend/cuda/executor.h"
 #include "backend/cuda/lowering_context.h"
+#include "backend/cuda/ops/attention_fused.h"
 #include "backend/cuda/ops/data_movement.h"
 #include "backend/cuda/ops/head.h"
+#include "device/cuda/csl_dnn.h"
 #include "device/cuda/cuda_device.h"
 
 namespace itscam {
@@ -113,8 +115,12 @@ Status lower_graph(CudaLowering& cx, bool latency_kernels) {
     auto& times = cx.compile_times;
     ITSCAM_RETURN_IF_ERROR(cx.plan_layouts());
     cuda::plan_concat_placements(cx);
+    ITSCAM_RETURN_IF_ERROR(cuda::plan_fused_attention(cx));
     ITSCAM_RETURN_IF_ERROR(cx.lower_inputs());
     for (const Node& n : cx.graph.nodes) {
+        bool fused = false;
+        ITSCAM_RETURN_IF_ERROR(cuda::lower_fused_attention(cx, n, fused).with_context(n.label()));
+        if (fused) continue;
         const cuda::CudaRule* rule = cx.rules[n.name];
         Status st = rule ? rule->lower(cx, n) : unsupported(n.label());
         ITSCAM_RETURN_IF_ERROR(st.is_ok() ? st : st.with_context(n.label()));

@@ -137,6 +137,17 @@ cudaError_t gather_strided(const void* x, int64_t base, Dims steps, void* y, Dim
 // Softmax over the middle axis of x seen as [outer, len, inner] (plain), float accumulation, max-subtracted.
 cudaError_t softmax(const void* x, void* y, int64_t outer, int64_t len, int64_t inner, DT dt, cudaStream_t stream);
 
+// The self-attention of YOLO11's PSA block in one kernel (attention.cu), fp16 NHWC views. qkv is a rows x C view
+// (row pitch ldq) of N images of hw tokens; head h's channels start at h * (2 dk + dv): dk query, dk key, then dv
+// value channels. For token i of image n and head h:
+//   out[i, h*dv + c] = sum_j softmax_j(scale * sum_d q[i, d] k[j, d]) v[j, c]      (row pitch ldo)
+//   vout[i, h*dv + c] = v[i, c]   (the value tensor in head-major channel order; vout may be null; row pitch ldv)
+// Softmax and sums in float; the probabilities are rounded to fp16 for the value product. Only dk = 32, dv = 64
+// (every YOLO11 size), 16-byte aligned qkv and vout rows (ldq, ldv multiples of 8): attention_supported() says.
+bool attention_supported(int64_t N, int64_t hw, int heads, int dk, int dv, int64_t ldq, int64_t ldo, int64_t ldv);
+cudaError_t attention_nhwc(const void* qkv, int64_t ldq, void* out, int64_t ldo, void* vout, int64_t ldv, int64_t N,
+                           int64_t hw, int heads, int dk, int dv, float scale, cudaStream_t stream);
+
 // DflDecode: x [N, 4, R, A] plain, w [R] float (device), y [N, 1, 4, A]:
 //   y[n, 0, j, a] = sum_k softmax_k(x[n, j, :, a]) * w[k]
 cudaError_t dfl_decode(const void* x, const float* w, void* y, int64_t N, int64_t R, int64_t A, DT dt,

@@ -7,6 +7,7 @@
 //                          plain Concat/Split
 //   ops/elementwise.cpp    Add/Sub/Mul/Div, Sigmoid/Relu
 //   ops/attention.cpp      MatMul on cuBLAS, Softmax
+//   ops/attention_fused.cpp  the PSA attention block as one kernel (planned before the nodes are lowered)
 //   ops/head.cpp           DflDecode, and the fused Detect head (planned and verified after lowering)
 //
 // Adding an op: write its rule in its family's file (or a new family file with its own register function) and add

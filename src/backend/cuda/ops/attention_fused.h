@@ -1,0 +1,31 @@
+// The PSA attention block of YOLO11 (C2PSA) lowered as one kernel (kernels/attention.cu) in place of its dozen
+// generic steps. ITSCAM_CUDA_FUSED_ATTENTION=0 keeps the generic steps.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backend/cuda/lowering_context.h"
+#include "graph/graph.h"
+
+namespace itscam::cuda {
+
+// Every PSA attention block of `g` (bound shapes): the Ultralytics export
+//   Reshape(qkv) [N, heads, 2dk+dv, HW] -> Split(axis 2: dk, dk, dv) -> q, k, v
+//   MatMul(Transpose(q, 0 1 3 2), k) -> Mul(scalar) -> Softmax(last axis) -> Transpose(0 1 3 2) -> MatMul(v, .)
+//   -> Reshape [N, heads*dv, H, W] = out;  Reshape(v) [N, heads*dv, H, W] = v
+// where qkv [N, heads*(2dk+dv), H, W] is read by that Reshape alone, every value in between is read inside the block
+// only, and out and v are read by convolutions only (graph outputs excluded). Anything else is not a block: its
+// nodes lower one by one. Pure graph inspection.
+std::vector<AttentionBlock> find_attention_blocks(const Graph& g);
+
+// Picks the blocks the fused kernel takes (fp16 activations, NHWC convolutions reading the results, the kernel's
+// head sizes), unless ITSCAM_CUDA_FUSED_ATTENTION=0; records them in cx.attention_blocks and cx.attention_node.
+// Runs after plan_layouts() and before the nodes are lowered.
+Status plan_fused_attention(CudaLowering& cx);
+
+// Lowers node `n` when it belongs to a planned block: the block's first node appends the fused step, which writes
+// the NHWC views of out and v; its other nodes append nothing. `done` says whether `n` was one of them.
+Status lower_fused_attention(CudaLowering& cx, const Node& n, bool& done);
+
+}  // namespace itscam::cuda
