@@ -496,6 +496,32 @@ TEST(CudaBackend, GraphBranchesGiveTheSequentialOutput) {
     EXPECT_LE(err, 1e-3);
 }
 
+// The step count in a CUDA compiled graph's describe() ("cuda:0 f16, 106 steps in one CUDA Graph, ..."), or -1.
+int steps_of(const std::string& d) {
+    int n = -1;
+    return std::sscanf(d.c_str(), "cuda:%*d %*s %d steps", &n) == 1 ? n : -1;
+}
+
+// `g` compiled with the tuning of `e` under `name`=`value`, the other fusions as they are; an error when it does not
+// compile.
+Result<std::unique_ptr<CompiledGraph>> compile_under(const Engine& e, Precision p, const char* name,
+                                                     const char* value) {
+    const ScopedEnv env(name, value);
+    ITSCAM_ASSIGN_OR_RETURN(auto backend, backend_create("cuda:0"));
+    BackendOptions bo;
+    bo.precision = p;
+    bo.tuning = e.compiled().tuning();
+    return backend->compile(e.graph(), bo);
+}
+
+// A value of a fusion switch other than 0 or 1 fails the compile, naming the variable and the value.
+void expect_switch_refused(const Engine& e, Precision p, const char* name, const char* value) {
+    auto bad = compile_under(e, p, name, value);
+    ASSERT_FALSE(bad.is_ok()) << name << "=" << value;
+    EXPECT_NE(bad.status().to_string().find(std::string(name) + "='" + value + "'"), std::string::npos)
+        << bad.status().to_string();
+}
+
 // The PSA attention block as one kernel (ops/attention_fused.h): found once in YOLO11n, on by default in fp16, at
 // least nine steps fewer, and the graph's output on a real image is what the generic steps compute
 // (ITSCAM_CUDA_FUSED_ATTENTION=0), within fp16 rounding, with the reference's detections. A bad value of the
@@ -515,10 +541,6 @@ TEST(CudaBackend, FusedAttentionMatchesTheGenericSteps) {
     EXPECT_EQ(blocks[0].hw, 400);
     EXPECT_EQ(blocks[0].nodes.size(), 10u);
     EXPECT_NEAR(blocks[0].scale, 1.0 / std::sqrt(32.0), 1e-6);
-    auto steps_of = [](const std::string& d) {  // "cuda:0 f16, 106 steps in one CUDA Graph, ..."
-        int n = -1;
-        return std::sscanf(d.c_str(), "cuda:%*d %*s %d steps", &n) == 1 ? n : -1;
-    };
     const std::string fd = e->compiled().describe();
     EXPECT_NE(fd.find("fused attention blocks 1"), std::string::npos) << fd;
     EXPECT_NE(fd.find("Attention fused (2 heads, 400 tokens"), std::string::npos) << fd;
@@ -526,20 +548,8 @@ TEST(CudaBackend, FusedAttentionMatchesTheGenericSteps) {
     ASSERT_TRUE(e->run(in, out).is_ok());
     const Tensor fused = out[0].clone();
 
-    auto backend = backend_create("cuda:0");
-    ASSERT_TRUE(backend.is_ok());
-    BackendOptions bo;
-    bo.precision = Precision::kF16;
-    bo.tuning = e->compiled().tuning();
-    {
-        const ScopedEnv env("ITSCAM_CUDA_FUSED_ATTENTION", "yes");
-        auto bad = (*backend)->compile(e->graph(), bo);
-        ASSERT_FALSE(bad.is_ok());
-        EXPECT_NE(bad.status().to_string().find("ITSCAM_CUDA_FUSED_ATTENTION='yes'"), std::string::npos)
-            << bad.status().to_string();
-    }
-    const ScopedEnv env("ITSCAM_CUDA_FUSED_ATTENTION", "0");
-    auto generic = (*backend)->compile(e->graph(), bo);
+    expect_switch_refused(*e, Precision::kF16, "ITSCAM_CUDA_FUSED_ATTENTION", "yes");
+    auto generic = compile_under(*e, Precision::kF16, "ITSCAM_CUDA_FUSED_ATTENTION", "0");
     ASSERT_TRUE(generic.is_ok()) << generic.status().to_string();
     const std::string gd = (*generic)->describe();
     EXPECT_NE(gd.find("fused attention blocks 0"), std::string::npos) << gd;
@@ -561,6 +571,37 @@ TEST(CudaBackend, FusedAttentionMatchesTheGenericSteps) {
     EXPECT_LE(score_err, 0.02);
     expect_same_detections(decode(out[0]), decode(fused), 0.98f, 0.01f);
     expect_same_detections(decode(want), decode(fused), 0.95f, 0.02f);
+}
+
+// SPPF's three MaxPools as one kernel (ops/pool_resize.h): one chain in YOLO11n, on by default, two steps fewer,
+// and the same output bytes as the three pools (ITSCAM_CUDA_FUSED_POOLS=0) on a real image, in fp16 and fp32. A bad
+// value of the variable is a clear error.
+TEST(CudaBackend, FusedMaxPoolChainGivesTheSameBytes) {
+    REQUIRE_GPU();
+    if (std::getenv("ITSCAM_CUDA_FUSED_POOLS")) GTEST_SKIP() << "ITSCAM_CUDA_FUSED_POOLS is set outside";
+    const Tensor in = golden_input("bus");
+    if (!in.defined()) GTEST_SKIP() << "no bus golden input under " << golden_dir();
+    for (Precision p : {Precision::kF16, Precision::kF32}) {
+        SCOPED_TRACE(precision_name(p));
+        auto e = load_engine(p, 1);
+        ASSERT_TRUE(e);
+        const std::string fd = e->compiled().describe();
+        EXPECT_NE(fd.find("fused MaxPool chains 1"), std::string::npos) << fd;
+        EXPECT_NE(fd.find("MaxPool chain 3 x 5x5 [1,128,20,20] (one kernel)"), std::string::npos) << fd;
+        std::vector<Tensor> out;
+        ASSERT_TRUE(e->run(in, out).is_ok());
+        const Tensor fused = out[0].clone();
+
+        expect_switch_refused(*e, p, "ITSCAM_CUDA_FUSED_POOLS", "on");
+        auto three = compile_under(*e, p, "ITSCAM_CUDA_FUSED_POOLS", "0");
+        ASSERT_TRUE(three.is_ok()) << three.status().to_string();
+        const std::string td = (*three)->describe();
+        EXPECT_NE(td.find("fused MaxPool chains 0"), std::string::npos) << td;
+        EXPECT_EQ(steps_of(fd) + 2, steps_of(td)) << fd << td;
+        ASSERT_TRUE((*three)->run({in}, out).is_ok());
+        ASSERT_EQ(out[0].nbytes(), fused.nbytes());
+        EXPECT_EQ(std::memcmp(out[0].raw(), fused.raw(), fused.nbytes()), 0);
+    }
 }
 
 TEST(CudaBackend, BadInputIsAClearError) {

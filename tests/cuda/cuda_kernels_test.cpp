@@ -410,6 +410,55 @@ TEST_P(CudaKernels, MaxPool) {
     }
 }
 
+// The MaxPool chain kernel writes, bit for bit, what maxpool_nhwc() writes called once per pool on the one before:
+// SPPF's three 5x5 pools into one Concat-like buffer, other windows and lengths, a 1x1 image, channel slices; the
+// channels around the written ones stay as they were. Shapes it cannot take are refused.
+TEST_P(CudaKernels, MaxPoolChain) {
+    const DT dt = GetParam();
+    const int64_t v = 16 / static_cast<int64_t>(dt_size(dt));
+    struct Case {
+        int64_t N, H, W, C, ld;  // every view is a C-channel slice of an ld-wide buffer: x at 0, pool s at (s+1)*C
+        int k, count;
+    };
+    const Case cases[] = {
+        {2, 20, 20, 128, 512, 5, 3},  // SPPF (YOLO11n at 640), placed in its Concat
+        {1, 13, 7, 16, 64, 3, 2},     // odd sizes
+        {3, 1, 1, 8, 40, 5, 4},       // one pixel: the window is the pixel
+        {1, 9, 11, 24, 96, 7, 3},     // windows wider than half the image
+    };
+    uint32_t seed = 1300;
+    for (const Case& c : cases) {
+        const std::string what =
+            "maxpool chain " + std::to_string(c.count) + "x k=" + std::to_string(c.k) + " C=" + std::to_string(c.C);
+        const std::vector<float> h0 = quant(rnd(c.N * c.H * c.W * c.ld, seed++), dt);
+        DevBuf fused(h0, dt), chained(h0, dt);
+        PoolChainOut out;
+        for (int s = 0; s < c.count; ++s) {
+            out.y[s] = fused.at((s + 1) * c.C);
+            out.ld[s] = c.ld;
+        }
+        ASSERT_TRUE(maxpool_chain_supported(c.N, c.H, c.W, c.C, c.ld, out, c.k, c.count, dt)) << what;
+        ASSERT_EQ(maxpool_chain_nhwc(fused.at(), c.ld, out, c.N, c.H, c.W, c.C, c.k, c.count, dt, nullptr), cudaSuccess)
+            << what;
+        for (int s = 0; s < c.count; ++s)
+            ASSERT_EQ(maxpool_nhwc(chained.at(s * c.C), c.ld, chained.at((s + 1) * c.C), c.ld, c.N, c.H, c.W, c.C, c.H,
+                                   c.W, c.k, c.k, 1, 1, c.k / 2, c.k / 2, dt, nullptr),
+                      cudaSuccess)
+                << what;
+        const std::vector<float> a = fused.get(), b = chained.get();
+        EXPECT_EQ(a, b) << what;
+        EXPECT_NE(a, h0) << what << ": nothing written";
+    }
+    PoolChainOut dense;
+    for (int s = 0; s < kMaxPoolChain; ++s) dense.ld[s] = 64;
+    EXPECT_FALSE(maxpool_chain_supported(1, 20, 20, 64, 64, dense, 4, 3, dt));                  // even window
+    EXPECT_FALSE(maxpool_chain_supported(1, 20, 20, 64, 64, dense, 5, kMaxPoolChain + 1, dt));  // too long
+    EXPECT_FALSE(maxpool_chain_supported(1, 20, 20, v + 1, 64, dense, 5, 3, dt));               // C not in vectors
+    EXPECT_FALSE(maxpool_chain_supported(1, 20, 20, 64, 64 + v / 2 + 1, dense, 5, 3, dt));      // pitch off a vector
+    EXPECT_FALSE(maxpool_chain_supported(1, 60, 60, 64, 64, dense, 5, 3, dt));                  // image over 48 KB
+    EXPECT_EQ(maxpool_chain_nhwc(nullptr, 64, dense, 1, 60, 60, 64, 5, 3, dt, nullptr), cudaErrorInvalidValue);
+}
+
 TEST_P(CudaKernels, ResizeNearest2x) {
     const DT dt = GetParam();
     struct Case {

@@ -41,6 +41,7 @@
 #include "backend/cuda/ops/attention_fused.h"
 #include "backend/cuda/ops/data_movement.h"
 #include "backend/cuda/ops/head.h"
+#include "backend/cuda/ops/pool_resize.h"
 #include "device/cuda/csl_dnn.h"
 #include "device/cuda/cuda_device.h"
 
@@ -116,10 +117,11 @@ Status lower_graph(CudaLowering& cx, bool latency_kernels) {
     ITSCAM_RETURN_IF_ERROR(cx.plan_layouts());
     cuda::plan_concat_placements(cx);
     ITSCAM_RETURN_IF_ERROR(cuda::plan_fused_attention(cx));
+    ITSCAM_RETURN_IF_ERROR(cuda::plan_maxpool_chains(cx));
     ITSCAM_RETURN_IF_ERROR(cx.lower_inputs());
     for (const Node& n : cx.graph.nodes) {
         bool fused = false;
-        ITSCAM_RETURN_IF_ERROR(cuda::lower_fused_attention(cx, n, fused).with_context(n.label()));
+        ITSCAM_RETURN_IF_ERROR(cx.lower_fused(n, fused).with_context(n.label()));
         if (fused) continue;
         const cuda::CudaRule* rule = cx.rules[n.name];
         Status st = rule ? rule->lower(cx, n) : unsupported(n.label());

@@ -334,7 +334,8 @@ std::string CudaExecutor::describe() const {
        << ", fused convolutions " << cx_->fused_convs << " / " << cx_->convs.size() << " (" << cx_->fused_rejected
        << " engines failed the output check), implicit-GEMM convolutions " << cx_->igemm_convs << " / "
        << cx_->convs.size() << ", fused detect head " << cx_->head_state << ", fused attention blocks "
-       << cx_->attention_blocks.size() << ", latency kernels " << (cx_->latency_kernels ? "on" : "off") << "\n";
+       << cx_->fused_groups_of("attention") << ", fused MaxPool chains " << cx_->fused_groups_of("maxpool chain")
+       << ", latency kernels " << (cx_->latency_kernels ? "on" : "off") << "\n";
     size_t conv = 0;
     for (const auto& st : cx_->steps) {
         os << (st.enabled ? "" : "(off) ") << st.name << "  " << st.desc;

@@ -145,6 +145,28 @@ void CudaLowering::add_copy2d(std::string name, std::string desc, View src, size
              {dst.buf});
 }
 
+void CudaLowering::add_fused_group(FusedGroup g) {
+    const int id = static_cast<int>(fused_groups.size());
+    for (const auto& n : g.nodes) fused_node[n] = id;
+    fused_groups.push_back(std::move(g));
+}
+
+int CudaLowering::fused_groups_of(const std::string& kind) const {
+    int k = 0;
+    for (const auto& g : fused_groups) k += g.kind == kind && g.fused;
+    return k;
+}
+
+Status CudaLowering::lower_fused(const Node& n, bool& done) {
+    const auto it = fused_node.find(n.name);
+    done = it != fused_node.end();
+    if (!done) return Status::ok();
+    FusedGroup& g = fused_groups[static_cast<size_t>(it->second)];
+    if (n.name != g.nodes.front()) return Status::ok();
+    ITSCAM_ASSIGN_OR_RETURN(g.fused, g.lower(*this));
+    return Status::ok();
+}
+
 View CudaLowering::resolve_nhwc(const std::string& v) {
     Val& val = vals[v];
     if (val.nhwc.valid()) return val.nhwc;

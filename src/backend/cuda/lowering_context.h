@@ -238,9 +238,23 @@ struct CudaLowering {
     int head_step = -1;
     std::vector<int> head_generic_steps;
     std::string head_state = "off";
-    // The PSA attention blocks the fused kernel lowers (ops/attention_fused.h), and each of their nodes' block.
-    std::vector<AttentionBlock> attention_blocks;
-    std::map<std::string, int> attention_node;
+    // Node groups lowered as one step in place of their nodes' own steps (the PSA attention block,
+    // ops/attention_fused.h; chains of equal MaxPools, ops/pool_resize.cpp), planned before the nodes are lowered.
+    struct FusedGroup {
+        std::string kind;                // "attention", "maxpool chain": counted in describe()
+        std::vector<std::string> nodes;  // in graph order
+        // Appends the fused step and returns true, or lowers the nodes one by one (a view it cannot take) and
+        // returns false.
+        std::function<Result<bool>(CudaLowering&)> lower;
+        bool fused = false;  // what `lower` returned
+    };
+    std::vector<FusedGroup> fused_groups;
+    std::map<std::string, int> fused_node;  // node name -> its group
+    void add_fused_group(FusedGroup g);
+    int fused_groups_of(const std::string& kind) const;
+    // When `n` belongs to a fused group (`done` says so): its first node runs the group's lowering, the others
+    // append nothing.
+    Status lower_fused(const Node& n, bool& done);
     int strided_conv_inputs = 0, packed_conv_inputs = 0, placed_members = 0, copied_members = 0;
 
     csl::DeviceMem arena;

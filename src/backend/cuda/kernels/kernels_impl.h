@@ -112,6 +112,22 @@ cudaError_t maxpool_nhwc(const void* x, int64_t ldx, void* y, int64_t ldy, int64
                          int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, DT dt,
                          cudaStream_t stream);
 
+// A chain of `count` k x k MaxPools with stride 1 and padding k / 2 (k odd), each reading the one before (SPPF's
+// three 5x5 pools), in one kernel: out.y[s] (row pitch out.ld[s]) gets pool s + 1 of x, N x H x W x C views. What
+// maxpool_nhwc() gives called `count` times, bit for bit. 16-byte channel vectors (C, ldx and every ld a multiple of
+// 8 halves or 4 floats, 16-byte aligned pointers) and H * W <= kMaxPoolChainSmem / 32 (an image a CTA in shared
+// memory): maxpool_chain_supported() says, from the shapes and pitches (the launcher also checks the pointers).
+constexpr int kMaxPoolChain = 4;
+constexpr int64_t kMaxPoolChainSmem = 48 * 1024;
+struct PoolChainOut {
+    void* y[kMaxPoolChain] = {};
+    int64_t ld[kMaxPoolChain] = {};
+};
+bool maxpool_chain_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, const PoolChainOut& out, int k,
+                             int count, DT dt);
+cudaError_t maxpool_chain_nhwc(const void* x, int64_t ldx, const PoolChainOut& out, int64_t N, int64_t H, int64_t W,
+                               int64_t C, int k, int count, DT dt, cudaStream_t stream);
+
 // Nearest Resize on NHWC views with precomputed source indices: y[n, oh, ow, c] = x[n, src_h[oh], src_w[ow], c].
 // src_h (OH ints) and src_w (OW ints) are device arrays.
 cudaError_t resize_nearest_nhwc(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W,

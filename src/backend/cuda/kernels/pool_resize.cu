@@ -1,7 +1,8 @@
-// NHWC MaxPool and nearest Resize, vectorized over channels.
+// NHWC MaxPool (one pool, or a chain of equal pools in one kernel) and nearest Resize, vectorized over channels.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "backend/cuda/kernels/kernels_common.cuh"
@@ -98,6 +99,51 @@ cudaError_t maxpool_t(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t 
     }
 }
 
+// A chain of `count` k x k MaxPools, stride 1, padding k / 2, each reading the one before (SPPF: three 5x5). One CTA
+// per (image, 16-byte channel vector): the image's vectors go to shared memory once, each pool is one pass from one
+// buffer to the other, and every pass stores its result. The window is clipped at the image's edge, which is what
+// ONNX's padding does to a max. Shared memory: 2 * H * W * 16 bytes.
+template <typename T>
+__global__ void __launch_bounds__(256)
+    maxpool_chain_kernel(const T* __restrict__ x, int64_t ldx, PoolChainOut out, int H, int W, int k, int count) {
+    constexpr int V = 16 / sizeof(T);
+    extern __shared__ uint4 pool_smem[];
+    const int hw = H * W, r = k / 2;
+    const int64_t img = static_cast<int64_t>(blockIdx.y) * hw;
+    const int c = blockIdx.x * V;
+    uint4* a = pool_smem;
+    uint4* b = pool_smem + hw;
+    for (int p = threadIdx.x; p < hw; p += blockDim.x) a[p] = *reinterpret_cast<const uint4*>(x + (img + p) * ldx + c);
+    __syncthreads();
+    for (int s = 0; s < count; ++s) {
+        T* y = static_cast<T*>(out.y[s]);
+        for (int p = threadIdx.x; p < hw; p += blockDim.x) {
+            const int h = p / W, w = p % W;
+            float m[V];
+#pragma unroll
+            for (int e = 0; e < V; ++e) m[e] = -INFINITY;
+            const int y0 = max(h - r, 0), y1 = min(h + r, H - 1), x0 = max(w - r, 0), x1 = min(w + r, W - 1);
+            for (int yy = y0; yy <= y1; ++yy)
+                for (int xx = x0; xx <= x1; ++xx) {
+                    const uint4 q = a[yy * W + xx];
+                    const T* v = reinterpret_cast<const T*>(&q);
+#pragma unroll
+                    for (int e = 0; e < V; ++e) m[e] = fmaxf(m[e], to_f(v[e]));
+                }
+            uint4 o;
+            T* ov = reinterpret_cast<T*>(&o);
+#pragma unroll
+            for (int e = 0; e < V; ++e) ov[e] = from_f<T>(m[e]);
+            b[p] = o;
+            *reinterpret_cast<uint4*>(y + (img + p) * out.ld[s] + c) = o;
+        }
+        __syncthreads();
+        uint4* t = a;
+        a = b;
+        b = t;
+    }
+}
+
 // Nearest resize: a pure copy of S-sized channel vectors (S = V elements).
 template <typename S, typename I>
 __global__ void resize_nearest_kernel(const S* __restrict__ x, int64_t ldx, S* __restrict__ y, int64_t ldy, I H, I W,
@@ -165,6 +211,35 @@ cudaError_t maxpool_nhwc(const void* x, int64_t ldx, void* y, int64_t ldy, int64
     if (dt == DT::kF16)
         return maxpool_t<__half>(x, ldx, y, ldy, N, H, W, C, OH, OW, kh, kw, sh, sw, pad_top, pad_left, stream);
     return maxpool_t<float>(x, ldx, y, ldy, N, H, W, C, OH, OW, kh, kw, sh, sw, pad_top, pad_left, stream);
+}
+
+bool maxpool_chain_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, const PoolChainOut& out, int k,
+                             int count, DT dt) {
+    const int64_t v = 16 / static_cast<int64_t>(detail::dt_size(dt));
+    if (N <= 0 || N > 65535 || H <= 0 || W <= 0 || C <= 0 || C % v != 0 || C / v > 65535 || ldx % v != 0 || k <= 0 ||
+        k % 2 == 0 || count < 1 || count > kMaxPoolChain || 2 * H * W * 16 > kMaxPoolChainSmem)
+        return false;
+    for (int s = 0; s < count; ++s)
+        if (out.ld[s] % v != 0 || out.ld[s] < C) return false;
+    return detail::fits32(N * H * W * std::max<int64_t>(ldx, 1));
+}
+
+cudaError_t maxpool_chain_nhwc(const void* x, int64_t ldx, const PoolChainOut& out, int64_t N, int64_t H, int64_t W,
+                               int64_t C, int k, int count, DT dt, cudaStream_t stream) {
+    if (!maxpool_chain_supported(N, H, W, C, ldx, out, k, count, dt) || !detail::aligned(x, 16))
+        return cudaErrorInvalidValue;
+    for (int s = 0; s < count; ++s)
+        if (!detail::aligned(out.y[s], 16)) return cudaErrorInvalidValue;
+    const int64_t v = 16 / static_cast<int64_t>(detail::dt_size(dt));
+    const dim3 grid(static_cast<unsigned>(C / v), static_cast<unsigned>(N));
+    const size_t smem = static_cast<size_t>(2 * H * W * 16);
+    if (dt == DT::kF16)
+        maxpool_chain_kernel<__half><<<grid, 256, smem, stream>>>(static_cast<const __half*>(x), ldx, out,
+                                                                  static_cast<int>(H), static_cast<int>(W), k, count);
+    else
+        maxpool_chain_kernel<float><<<grid, 256, smem, stream>>>(static_cast<const float*>(x), ldx, out,
+                                                                 static_cast<int>(H), static_cast<int>(W), k, count);
+    return cudaGetLastError();
 }
 
 cudaError_t resize_nearest_nhwc(const void* x, int64_t ldx, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W,

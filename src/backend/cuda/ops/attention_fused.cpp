@@ -136,6 +136,35 @@ std::string block_name(const AttentionBlock& b) {
     return slash == std::string::npos || slash == 0 ? b.nodes.front() : p.substr(0, slash);
 }
 
+// The fused step, at the block's first node.
+Status lower_block(CudaLowering& cx, const AttentionBlock& b) {
+    const View qkv = cx.resolve_nhwc(b.qkv);
+    const int64_t rows = b.batch * b.hw, ldo = static_cast<int64_t>(b.heads) * b.dv;
+    if (qkv.ld != static_cast<int64_t>(b.heads) * (2 * b.dk + b.dv))
+        return internal_error(block_name(b) + ": the fused attention's qkv view has row pitch " +
+                              std::to_string(qkv.ld));
+    for (const std::string* o : {&b.out, &b.v}) {
+        View& y = cx.vals[*o].nhwc;
+        y.buf = cx.new_buffer(static_cast<size_t>(rows * ldo) * cx.es, *o + " (nhwc)");
+        y.off = 0;
+        y.ld = ldo;
+    }
+    const View out = cx.vals[b.out].nhwc, v = cx.vals[b.v].nhwc;
+    const std::string desc = "Attention fused (" + std::to_string(b.heads) + " heads, " + std::to_string(b.hw) +
+                             " tokens, QK^T + softmax + PV) [itscam kernel]";
+    const int64_t batch = b.batch, hw = b.hw;
+    const int heads = b.heads, dk = b.dk, dv = b.dv;
+    const float scale = b.scale;
+    cx.add_step(block_name(b), desc, {qkv.buf, out.buf, v.buf},
+                [&cx, qkv, out, v, batch, hw, heads, dk, dv, scale](cudaStream_t st) {
+                    return csl::cuda_status(ck::attention_nhwc(cx.ptr(qkv), qkv.ld, cx.ptr(out), out.ld, cx.ptr(v),
+                                                               v.ld, batch, hw, heads, dk, dv, scale, st),
+                                            "attention_nhwc");
+                },
+                {out.buf, v.buf});
+    return Status::ok();
+}
+
 }  // namespace
 
 std::vector<AttentionBlock> find_attention_blocks(const Graph& g) {
@@ -165,42 +194,12 @@ Status plan_fused_attention(CudaLowering& cx) {
                 for (const auto& in : n.inputs)
                     if (in == *o) ok &= cx.layout_of(n) == Layout::kNhwc;
         if (!ok) continue;
-        const int id = static_cast<int>(cx.attention_blocks.size());
-        for (const auto& n : b.nodes) cx.attention_node[n] = id;
-        cx.attention_blocks.push_back(std::move(b));
+        std::vector<std::string> nodes = b.nodes;
+        cx.add_fused_group({"attention", std::move(nodes), [b](CudaLowering& c) -> Result<bool> {
+                                ITSCAM_RETURN_IF_ERROR(lower_block(c, b));
+                                return true;
+                            }});
     }
-    return Status::ok();
-}
-
-Status lower_fused_attention(CudaLowering& cx, const Node& n, bool& done) {
-    const auto it = cx.attention_node.find(n.name);
-    done = it != cx.attention_node.end();
-    if (!done) return Status::ok();
-    const AttentionBlock& b = cx.attention_blocks[static_cast<size_t>(it->second)];
-    if (n.name != b.nodes.front()) return Status::ok();  // lowered with the block's first node
-    const View qkv = cx.resolve_nhwc(b.qkv);
-    const int64_t rows = b.batch * b.hw, ldo = static_cast<int64_t>(b.heads) * b.dv;
-    if (qkv.ld != static_cast<int64_t>(b.heads) * (2 * b.dk + b.dv))
-        return internal_error(n.label() + ": the fused attention's qkv view has row pitch " + std::to_string(qkv.ld));
-    for (const std::string* o : {&b.out, &b.v}) {
-        View& y = cx.vals[*o].nhwc;
-        y.buf = cx.new_buffer(static_cast<size_t>(rows * ldo) * cx.es, *o + " (nhwc)");
-        y.off = 0;
-        y.ld = ldo;
-    }
-    const View out = cx.vals[b.out].nhwc, v = cx.vals[b.v].nhwc;
-    const std::string desc = "Attention fused (" + std::to_string(b.heads) + " heads, " + std::to_string(b.hw) +
-                             " tokens, QK^T + softmax + PV) [itscam kernel]";
-    const int64_t batch = b.batch, hw = b.hw;
-    const int heads = b.heads, dk = b.dk, dv = b.dv;
-    const float scale = b.scale;
-    cx.add_step(block_name(b), desc, {qkv.buf, out.buf, v.buf},
-                [&cx, qkv, out, v, batch, hw, heads, dk, dv, scale](cudaStream_t st) {
-                    return csl::cuda_status(ck::attention_nhwc(cx.ptr(qkv), qkv.ld, cx.ptr(out), out.ld, cx.ptr(v),
-                                                               v.ld, batch, hw, heads, dk, dv, scale, st),
-                                            "attention_nhwc");
-                },
-                {out.buf, v.buf});
     return Status::ok();
 }
 

@@ -20,12 +20,9 @@ namespace itscam::cuda {
 std::vector<AttentionBlock> find_attention_blocks(const Graph& g);
 
 // Picks the blocks the fused kernel takes (fp16 activations, NHWC convolutions reading the results, the kernel's
-// head sizes), unless ITSCAM_CUDA_FUSED_ATTENTION=0; records them in cx.attention_blocks and cx.attention_node.
-// Runs after plan_layouts() and before the nodes are lowered.
+// head sizes), unless ITSCAM_CUDA_FUSED_ATTENTION=0, and adds each as a fused group ("attention") whose step reads
+// the qkv convolution's NHWC output and writes the NHWC views of out and v. Runs after plan_layouts() and before the
+// nodes are lowered.
 Status plan_fused_attention(CudaLowering& cx);
-
-// Lowers node `n` when it belongs to a planned block: the block's first node appends the fused step, which writes
-// the NHWC views of out and v; its other nodes append nothing. `done` says whether `n` was one of them.
-Status lower_fused_attention(CudaLowering& cx, const Node& n, bool& done);
 
 }  // namespace itscam::cuda

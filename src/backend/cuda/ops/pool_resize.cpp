@@ -1,10 +1,15 @@
 // MaxPool and nearest Resize on NHWC views (kernels/pool_resize.cu): both read a strided input and write a strided
-// output, so their results can be placed straight into a Concat's buffer.
+// output, so their results can be placed straight into a Concat's buffer. Chains of equal MaxPools (SPPF) run as
+// one kernel (pool_resize.h).
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "backend/cuda/ops/pool_resize.h"
 #include "backend/cuda/ops/registry.h"
 #include "ops/conv_params.h"
 #include "ops/resize_params.h"
@@ -32,6 +37,64 @@ Status lower_maxpool(CudaLowering& cx, const Node& n) {
                 },
                 {y.buf});
     return Status::ok();
+}
+
+// A MaxPool a chain can hold: k x k with k odd, stride 1, padding k / 2 on every side, no dilation, NHWC. Its
+// window size, or 0.
+int chain_pool_k(const CudaLowering& cx, const Node& n) {
+    if (n.op != "MaxPool" || !cx.rules.at(n.name) || cx.layout_of(n) != Layout::kNhwc || n.outputs.size() != 1 ||
+        !cx.graph.info(n.inputs[0]) || !cx.graph.info(n.inputs[0])->shape_known())
+        return 0;
+    auto p = conv_params(n, cx.graph.info(n.inputs[0])->shape, {}, true);
+    if (!p.is_ok()) return 0;
+    const int64_t k = p->kh, r = k / 2;
+    const bool ok = p->kw == k && k % 2 == 1 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->pt == r &&
+                    p->pl == r && p->pb == r && p->pr == r && p->oh == p->h && p->ow == p->w;
+    return ok ? static_cast<int>(k) : 0;
+}
+
+// The chain of nodes `idx` as one step; node by node where the views are not 16-byte vectors.
+Result<bool> lower_maxpool_chain(CudaLowering& cx, const std::vector<size_t>& idx, int k) {
+    const Node& first = cx.graph.nodes[idx[0]];
+    ITSCAM_RETURN_IF_ERROR(cx.ensure_nhwc(first.inputs[0]));
+    const View x = cx.vals[first.inputs[0]].nhwc;
+    const Shape xs = cx.vals[first.inputs[0]].shape;
+    const int count = static_cast<int>(idx.size());
+    std::vector<View> ys;
+    ck::PoolChainOut lds;
+    bool ok = x.off % 16 == 0;
+    for (int s = 0; s < count; ++s) {
+        ys.push_back(cx.resolve_nhwc(cx.graph.nodes[idx[static_cast<size_t>(s)]].outputs[0]));
+        lds.ld[s] = ys.back().ld;
+        ok &= ys.back().off % 16 == 0;
+    }
+    const ck::DT dt = to_dt(cx.act);
+    if (!ok || !ck::maxpool_chain_supported(xs[0], xs[2], xs[3], xs[1], x.ld, lds, k, count, dt)) {
+        for (size_t i : idx) ITSCAM_RETURN_IF_ERROR(lower_maxpool(cx, cx.graph.nodes[i]));
+        return false;
+    }
+    std::set<int> written;
+    for (const View& y : ys) written.insert(y.buf);
+    std::vector<int> bufs(written.begin(), written.end());
+    const std::vector<int> writes = bufs;
+    bufs.push_back(x.buf);
+    cx.add_step(
+        first.name,
+        "MaxPool chain " + std::to_string(count) + " x " + std::to_string(k) + "x" + std::to_string(k) + " " +
+            shape_text(xs) + " (one kernel) [itscam kernel]",
+        bufs,
+        [&cx, x, ys, xs, k, count, dt](cudaStream_t st) {
+            ck::PoolChainOut out;
+            for (int s = 0; s < count; ++s) {
+                out.y[s] = cx.ptr(ys[static_cast<size_t>(s)]);
+                out.ld[s] = ys[static_cast<size_t>(s)].ld;
+            }
+            return csl::cuda_status(
+                ck::maxpool_chain_nhwc(cx.ptr(x), x.ld, out, xs[0], xs[2], xs[3], xs[1], k, count, dt, st),
+                "maxpool_chain_nhwc");
+        },
+        writes);
+    return true;
 }
 
 Status lower_resize(CudaLowering& cx, const Node& n) {
@@ -64,6 +127,51 @@ Status lower_resize(CudaLowering& cx, const Node& n) {
 }
 
 }  // namespace
+
+Status plan_maxpool_chains(CudaLowering& cx) {
+    const char* env = std::getenv("ITSCAM_CUDA_FUSED_POOLS");
+    if (env && std::string(env) != "0" && std::string(env) != "1")
+        return invalid_argument(std::string("ITSCAM_CUDA_FUSED_POOLS='") + env +
+                                "': expected 1 (chains of equal MaxPools as one kernel, the default) or 0");
+    if (env && std::string(env) == "0") return Status::ok();
+    std::map<std::string, std::vector<size_t>> readers;
+    for (size_t i = 0; i < cx.graph.nodes.size(); ++i)
+        for (const auto& in : cx.graph.nodes[i].inputs) readers[in].push_back(i);
+    std::set<size_t> taken;
+    for (size_t i = 0; i < cx.graph.nodes.size(); ++i) {
+        const int k =
+            taken.count(i) || cx.fused_node.count(cx.graph.nodes[i].name) ? 0 : chain_pool_k(cx, cx.graph.nodes[i]);
+        if (k == 0) continue;
+        std::vector<size_t> idx = {i};
+        while (idx.size() < static_cast<size_t>(ck::kMaxPoolChain)) {
+            size_t next = 0;
+            int found = 0;
+            for (size_t j : readers[cx.graph.nodes[idx.back()].outputs[0]])
+                if (!taken.count(j) && !cx.fused_node.count(cx.graph.nodes[j].name) &&
+                    chain_pool_k(cx, cx.graph.nodes[j]) == k) {
+                    next = j;
+                    ++found;
+                }
+            if (found != 1) break;
+            idx.push_back(next);
+        }
+        if (idx.size() < 2) continue;
+        const Shape xs = cx.vals[cx.graph.nodes[i].inputs[0]].shape;
+        ck::PoolChainOut dense;  // the pitches are checked again on the real views at lowering
+        for (size_t s = 0; s < idx.size(); ++s) dense.ld[s] = xs[1];
+        if (!ck::maxpool_chain_supported(xs[0], xs[2], xs[3], xs[1], xs[1], dense, k, static_cast<int>(idx.size()),
+                                         to_dt(cx.act)))
+            continue;
+        std::vector<std::string> names;
+        for (size_t j : idx) {
+            taken.insert(j);
+            names.push_back(cx.graph.nodes[j].name);
+        }
+        cx.add_fused_group(
+            {"maxpool chain", std::move(names), [idx, k](CudaLowering& c) { return lower_maxpool_chain(c, idx, k); }});
+    }
+    return Status::ok();
+}
 
 void register_cuda_pool_resize_lowerings(LoweringRegistry<CudaLowering>& r) {
     r.add("MaxPool", {"pool_resize", Layout::kNhwc,

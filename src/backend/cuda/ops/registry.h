@@ -2,7 +2,8 @@
 //
 //   ops/conv.cpp           Conv on cuDNN (legacy API + epilogue kernel, or one fused cuDNN graph)
 //   ops/conv_latency.cpp   the depthwise and stem convolutions on our kernels (taken by ops/conv.cpp's rule)
-//   ops/pool_resize.cpp    MaxPool, nearest Resize
+//   ops/pool_resize.cpp    MaxPool, nearest Resize, and chains of equal MaxPools as one kernel (planned before the
+//                          nodes are lowered)
 //   ops/data_movement.cpp  channel Concat/Split (and the Concat placement plan), views, Transpose, Slice,
 //                          plain Concat/Split
 //   ops/elementwise.cpp    Add/Sub/Mul/Div, Sigmoid/Relu
