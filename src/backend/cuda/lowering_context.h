@@ -87,17 +87,6 @@ struct Step {
     bool cublas = false;  // runs cuBLAS, whose workspace is shared by every such step
 };
 
-// A PSA attention block lowered as one kernel (ops/attention_fused.h): the qkv convolution's output, the two values
-// the block hands on (the attention output and the value tensor, both [N, heads * dv, H, W]), the generic nodes it
-// replaces and the kernel's geometry.
-struct AttentionBlock {
-    std::string qkv, out, v;
-    std::vector<std::string> nodes;
-    int heads = 0, dk = 0, dv = 0;
-    int64_t batch = 0, hw = 0;
-    float scale = 1.f;
-};
-
 // One cuDNN convolution (ops/conv.cpp), with what autotune.cpp chooses for it.
 struct ConvLayer {
     std::string node;

@@ -2,6 +2,7 @@
 // generic steps. ITSCAM_CUDA_FUSED_ATTENTION=0 keeps the generic steps.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,16 @@
 #include "graph/graph.h"
 
 namespace itscam::cuda {
+
+// A PSA attention block: the qkv convolution's output, the two values the block hands on (the attention output and
+// the value tensor, both [N, heads * dv, H, W]), the generic nodes it replaces and the kernel's geometry.
+struct AttentionBlock {
+    std::string qkv, out, v;
+    std::vector<std::string> nodes;
+    int heads = 0, dk = 0, dv = 0;
+    int64_t batch = 0, hw = 0;
+    float scale = 1.f;
+};
 
 // Every PSA attention block of `g` (bound shapes): the Ultralytics export
 //   Reshape(qkv) [N, heads, 2dk+dv, HW] -> Split(axis 2: dk, dk, dv) -> q, k, v
