@@ -16,10 +16,10 @@
 #include <filesystem>
 #include <sstream>
 
+#include "backend/attention_pattern.h"
 #include "backend/backend.h"
 #include "backend/cuda/autotune.h"
 #include "backend/cuda/lowering_context.h"
-#include "backend/cuda/ops/attention_fused.h"
 #include "backend/cuda/ops/registry.h"
 #include "runtime/detector.h"
 #include "runtime/engine.h"
@@ -533,7 +533,7 @@ TEST(CudaBackend, FusedAttentionMatchesTheGenericSteps) {
     if (!in.defined() || !want.defined()) GTEST_SKIP() << "no bus golden input/output under " << golden_dir();
     auto e = load_engine(Precision::kF16, 1);
     ASSERT_TRUE(e);
-    const auto blocks = cuda::find_attention_blocks(e->graph());
+    const auto blocks = find_attention_blocks(e->graph());
     ASSERT_EQ(blocks.size(), 1u);
     EXPECT_EQ(blocks[0].heads, 2);
     EXPECT_EQ(blocks[0].dk, 32);

@@ -1,5 +1,6 @@
-// optimize_graph on the real YOLO11n exports: the fusions fire as many times as the architecture says, and the
-// optimized graph on the reference backend reproduces the ONNX Runtime golden outputs (golden/README.md).
+// optimize_graph on the real YOLO11n exports: the fusions fire as many times as the architecture says, the
+// optimized graph on the reference backend reproduces the ONNX Runtime golden outputs (golden/README.md), and the
+// PSA attention block is found as the CUDA backend fuses it.
 // The reference backend takes seconds per image, so there are only a few full-model runs here.
 #include <gtest/gtest.h>
 
@@ -8,9 +9,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "backend/attention_pattern.h"
+#include "graph_builder_test_util.h"
 #include "onnx/onnx_importer.h"
 #include "passes/passes.h"
-#include "graph_builder_test_util.h"
 #include "vision/npy.h"
 
 #ifdef ITSCAM_HAVE_OPENCV
@@ -205,6 +207,26 @@ void expect_close_to_int8_golden(const Graph& g, const std::string& image, doubl
     EXPECT_LE(d.cls_over_005, 80 * 2100 / 10000) << "more than 0.01% of the class scores are off by over 0.05";
     EXPECT_LE(d.box_mean, 2.0);
     EXPECT_LE(d.box_max_confident, 5.0);
+}
+
+// The optimized YOLO11n has one PSA attention block in the shape the CUDA backend runs as one kernel
+// (backend/attention_pattern.h): C2PSA at the 20x20 level, two heads of 32 key and 64 value channels, at the bound
+// batch.
+TEST(OptimizeYolo11n, HasOnePsaAttentionBlock) {
+    Graph g = import_model("yolo11n.onnx");
+    ASSERT_FALSE(g.nodes.empty());
+    ASSERT_TRUE(optimize_graph(g, 2, 640, 640, PassOptions{}).is_ok());
+    const auto blocks = find_attention_blocks(g);
+    ASSERT_EQ(blocks.size(), 1u);
+    const AttentionBlock& b = blocks[0];
+    EXPECT_EQ(b.qkv, "/model.10/m/m.0/attn/qkv/conv/Conv_output_0");
+    EXPECT_EQ(b.batch, 2);
+    EXPECT_EQ(b.heads, 2);
+    EXPECT_EQ(b.dk, 32);
+    EXPECT_EQ(b.dv, 64);
+    EXPECT_EQ(b.hw, 400);
+    EXPECT_NEAR(b.scale, 1.0 / std::sqrt(32.0), 1e-6);
+    EXPECT_EQ(b.nodes.size(), 10u);
 }
 
 TEST(OptimizeYolo11nInt8, DequantizesEveryConvAndIsCloseToGolden) {
