@@ -6,8 +6,8 @@
 #   devdata/models/yolo11n.onnx   the ONNX model (for the PyTorch peer)
 #   devdata/golden/               bus/zidane _640.input.png + .output.npy from ../shared/golden
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
-# Stages (default all): build tests bench branches e2e val profile sanitize fp8 igemm. Results go to $OUT (at most 8
-# files come back).
+# Stages (default all): build tests bench branches fusions e2e val profile sanitize fp8 igemm. Results go to $OUT (at
+# most 8 files come back).
 # TESTS: the GPU test binaries the tests stage runs (default all three); OPS_FILTER= (empty) skips the op suite.
 # BUILD_TARGETS: what the build stage builds (default itscam and every GPU test binary).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
@@ -20,7 +20,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/itscam-out}
 mkdir -p "$OUT"
-STAGES=${*:-build tests bench branches e2e val profile sanitize fp8 igemm}
+STAGES=${*:-build tests bench branches fusions e2e val profile sanitize fp8 igemm}
 BATCHES=${BATCHES:-1,8,32,64,128}
 export PATH=/opt/torch/.venv/bin:$PATH
 PY=/opt/torch/.venv/bin/python3
@@ -111,6 +111,20 @@ if has branches; then
     ITSCAM_CUDA_TUNE_LOG=1 ITSCAM_CUDA_GRAPH_BRANCHES=$mode $I bench model \
       --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 --precision fp16 --batch $BATCHES \
       --iters 100 --warmup 20 2>&1 | grep -E "^cuda|gpu time|parallel branches|rror" | tee -a "$OUT/summary.txt"
+  done
+fi
+
+if has fusions; then
+  # The fused groups (docs/cuda.md, "Fused groups": the PSA attention block, the MaxPool chain) against their generic
+  # steps on the same plan, each switch off then on, twice, so drift shows.
+  log "fusions: each fused group against its generic steps, same plan"
+  for sw in ITSCAM_CUDA_FUSED_ATTENTION ITSCAM_CUDA_FUSED_POOLS; do
+    for mode in 0 1 0 1; do
+      echo "$sw=$mode" | tee -a "$OUT/summary.txt"
+      env $sw=$mode $I bench model --model $([ -f $CPLAN ] && echo $CPLAN || echo $PLAN) --device cuda:0 \
+        --precision fp16 --batch $BATCHES --iters 100 --warmup 20 2>&1 | grep -E "^cuda|gpu time|rror" \
+        | tee -a "$OUT/summary.txt"
+    done
   done
 fi
 
