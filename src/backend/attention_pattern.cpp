@@ -7,28 +7,19 @@
 #include <vector>
 
 #include "ops/resize_params.h"
+#include "passes/graph_utils.h"
 
 namespace itscam {
 
 namespace {
 
-// Who reads each value: node indices, and whether a graph output is the value.
-struct Readers {
-    std::map<std::string, std::vector<int>> nodes;
-    std::set<std::string> outputs;
+using Consumers = std::map<std::string, std::vector<size_t>>;
 
-    explicit Readers(const Graph& g) : outputs(g.outputs.begin(), g.outputs.end()) {
-        for (size_t i = 0; i < g.nodes.size(); ++i)
-            for (const auto& in : g.nodes[i].inputs)
-                if (!in.empty()) nodes[in].push_back(static_cast<int>(i));
-    }
-    // The one node reading `v` (exactly once), or null.
-    const Node* only(const Graph& g, const std::string& v) const {
-        auto it = nodes.find(v);
-        if (outputs.count(v) || it == nodes.end() || it->second.size() != 1) return nullptr;
-        return &g.nodes[static_cast<size_t>(it->second[0])];
-    }
-};
+// The one node reading `v` (exactly once, not a graph output), or null.
+const Node* only_reader(const Graph& g, const Consumers& rd, const std::string& v) {
+    const int i = sole_consumer(g, rd, v);
+    return i < 0 ? nullptr : &g.nodes[static_cast<size_t>(i)];
+}
 
 bool shape_is(const Graph& g, const std::string& v, const Shape& s) {
     const ValueInfo* vi = g.info(v);
@@ -45,25 +36,25 @@ const Node* producer_of(const Graph& g, const std::string& v) {
 }
 
 // The block whose Softmax is `sm`, or false.
-bool match(const Graph& g, const Readers& rd, const Node& sm, AttentionBlock& b) {
+bool match(const Graph& g, const Consumers& rd, const Node& sm, AttentionBlock& b) {
     // Backwards from the softmax: Mul(MatMul(Transpose(q), k), scalar).
     const Node* mul = producer_of(g, sm.inputs[0]);
-    if (!mul || mul->op != "Mul" || mul->inputs.size() != 2 || rd.only(g, mul->outputs[0]) != &sm) return false;
+    if (!mul || mul->op != "Mul" || mul->inputs.size() != 2 || only_reader(g, rd, mul->outputs[0]) != &sm) return false;
     const int ci = g.is_constant(mul->inputs[1]) ? 1 : g.is_constant(mul->inputs[0]) ? 0 : -1;
     if (ci < 0 || g.constant(mul->inputs[ci])->numel() != 1) return false;
     const Node* qk = producer_of(g, mul->inputs[1 - ci]);
-    if (!qk || qk->op != "MatMul" || rd.only(g, qk->outputs[0]) != mul) return false;
+    if (!qk || qk->op != "MatMul" || only_reader(g, rd, qk->outputs[0]) != mul) return false;
     const Node* tq = producer_of(g, qk->inputs[0]);
-    if (!tq || !swaps_last_two(*tq) || rd.only(g, tq->outputs[0]) != qk) return false;
+    if (!tq || !swaps_last_two(*tq) || only_reader(g, rd, tq->outputs[0]) != qk) return false;
     const Node* split = producer_of(g, tq->inputs[0]);
     if (!split || split->op != "Split" || split->outputs.size() != 3 || split->outputs[0] != tq->inputs[0] ||
-        split->outputs[1] != qk->inputs[1] || rd.only(g, split->outputs[1]) != qk)
+        split->outputs[1] != qk->inputs[1] || only_reader(g, rd, split->outputs[1]) != qk)
         return false;
     const Node* r0 = producer_of(g, split->inputs[0]);
-    if (!r0 || r0->op != "Reshape" || rd.only(g, r0->outputs[0]) != split) return false;
+    if (!r0 || r0->op != "Reshape" || only_reader(g, rd, r0->outputs[0]) != split) return false;
     const std::string& qkv = r0->inputs[0];
     const Node* conv = producer_of(g, qkv);
-    if (!conv || conv->op != "Conv" || rd.only(g, qkv) != r0) return false;
+    if (!conv || conv->op != "Conv" || only_reader(g, rd, qkv) != r0) return false;
 
     // Geometry from the bound shapes.
     const ValueInfo *xi = g.info(qkv), *ri = g.info(r0->outputs[0]), *qi = g.info(split->outputs[0]),
@@ -81,27 +72,27 @@ bool match(const Graph& g, const Readers& rd, const Node& sm, AttentionBlock& b)
         return false;
 
     // Forwards: Transpose(softmax) -> MatMul(v, .) -> Reshape = out; Reshape(v) = the value tensor.
-    const Node* tp = rd.only(g, sm.outputs[0]);
+    const Node* tp = only_reader(g, rd, sm.outputs[0]);
     if (!tp || !swaps_last_two(*tp)) return false;
-    const Node* pv = rd.only(g, tp->outputs[0]);
+    const Node* pv = only_reader(g, rd, tp->outputs[0]);
     if (!pv || pv->op != "MatMul" || pv->inputs[0] != split->outputs[2] || pv->inputs[1] != tp->outputs[0])
         return false;
-    const Node* r1 = rd.only(g, pv->outputs[0]);
+    const Node* r1 = only_reader(g, rd, pv->outputs[0]);
     if (!r1 || r1->op != "Reshape") return false;
-    auto vr = rd.nodes.find(split->outputs[2]);
-    if (rd.outputs.count(split->outputs[2]) || vr == rd.nodes.end() || vr->second.size() != 2) return false;
+    auto vr = rd.find(split->outputs[2]);
+    if (is_graph_output(g, split->outputs[2]) || vr == rd.end() || vr->second.size() != 2) return false;
     const Node* r2 = nullptr;
-    for (int i : vr->second)
-        if (&g.nodes[static_cast<size_t>(i)] != pv) r2 = &g.nodes[static_cast<size_t>(i)];
+    for (size_t i : vr->second)
+        if (&g.nodes[i] != pv) r2 = &g.nodes[i];
     if (!r2 || r2->op != "Reshape") return false;
     const Shape image{N, heads * dv, H, W};
     if (!shape_is(g, r1->outputs[0], image) || !shape_is(g, r2->outputs[0], image)) return false;
     // The results go to convolutions only (which read NHWC views).
     for (const std::string* o : {&r1->outputs[0], &r2->outputs[0]}) {
-        auto it = rd.nodes.find(*o);
-        if (rd.outputs.count(*o) || it == rd.nodes.end()) return false;
-        for (int i : it->second)
-            if (g.nodes[static_cast<size_t>(i)].op != "Conv") return false;
+        auto it = rd.find(*o);
+        if (is_graph_output(g, *o) || it == rd.end()) return false;
+        for (size_t i : it->second)
+            if (g.nodes[i].op != "Conv") return false;
     }
 
     b.qkv = qkv;
@@ -122,7 +113,7 @@ bool match(const Graph& g, const Readers& rd, const Node& sm, AttentionBlock& b)
 }  // namespace
 
 std::vector<AttentionBlock> find_attention_blocks(const Graph& g) {
-    const Readers rd(g);
+    const Consumers rd = consumer_map(g);
     std::vector<AttentionBlock> out;
     for (const Node& n : g.nodes) {
         AttentionBlock b;

@@ -18,6 +18,8 @@ struct AttentionBlock {
     int heads = 0, dk = 0, dv = 0;
     int64_t batch = 0, hw = 0;
     float scale = 1.f;
+    int64_t qkv_channels() const { return static_cast<int64_t>(heads) * (2 * dk + dv); }
+    int64_t out_channels() const { return static_cast<int64_t>(heads) * dv; }  // of out and of v
 };
 
 // Every PSA attention block of `g` (bound shapes): the Ultralytics export

@@ -151,6 +151,13 @@ void CudaLowering::add_fused_group(FusedGroup g) {
     fused_groups.push_back(std::move(g));
 }
 
+Result<bool> CudaLowering::fusion_switch(const char* name, const std::string& what) {
+    const char* env = std::getenv(name);
+    if (!env || std::string(env) == "1") return true;
+    if (std::string(env) == "0") return false;
+    return invalid_argument(std::string(name) + "='" + env + "': expected 1 (" + what + ", the default) or 0");
+}
+
 int CudaLowering::fused_groups_of(const std::string& kind) const {
     int k = 0;
     for (const auto& g : fused_groups) k += g.kind == kind && g.fused;

@@ -240,6 +240,9 @@ struct CudaLowering {
     std::vector<FusedGroup> fused_groups;
     std::map<std::string, int> fused_node;  // node name -> its group
     void add_fused_group(FusedGroup g);
+    // A fusion's switch: environment variable `name` unset or 1 is on, 0 is off, anything else an error naming
+    // `what` the fusion does.
+    static Result<bool> fusion_switch(const char* name, const std::string& what);
     int fused_groups_of(const std::string& kind) const;
     // When `n` belongs to a fused group (`done` says so): its first node runs the group's lowering, the others
     // append nothing.

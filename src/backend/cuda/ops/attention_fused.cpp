@@ -5,9 +5,10 @@
 // position-encoding and projection convolutions read.
 #include "backend/cuda/ops/attention_fused.h"
 
-#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "passes/graph_utils.h"
 
 namespace itscam::cuda {
 
@@ -28,8 +29,8 @@ std::string block_name(const AttentionBlock& b) {
 // The fused step, at the block's first node.
 Status lower_block(CudaLowering& cx, const AttentionBlock& b) {
     const View qkv = cx.resolve_nhwc(b.qkv);
-    const int64_t rows = b.batch * b.hw, ldo = static_cast<int64_t>(b.heads) * b.dv;
-    if (qkv.ld != static_cast<int64_t>(b.heads) * (2 * b.dk + b.dv))
+    const int64_t rows = b.batch * b.hw, ldo = b.out_channels();
+    if (qkv.ld != b.qkv_channels())
         return internal_error(block_name(b) + ": the fused attention's qkv view has row pitch " +
                               std::to_string(qkv.ld));
     for (const std::string* o : {&b.out, &b.v}) {
@@ -57,21 +58,17 @@ Status lower_block(CudaLowering& cx, const AttentionBlock& b) {
 }  // namespace
 
 Status plan_fused_attention(CudaLowering& cx) {
-    const char* env = std::getenv("ITSCAM_CUDA_FUSED_ATTENTION");
-    if (env && std::string(env) != "0" && std::string(env) != "1")
-        return invalid_argument(std::string("ITSCAM_CUDA_FUSED_ATTENTION='") + env +
-                                "': expected 1 (the PSA attention block as one kernel, the default) or 0");
-    if ((env && std::string(env) == "0") || cx.act != DType::kF16) return Status::ok();
+    ITSCAM_ASSIGN_OR_RETURN(const bool on, CudaLowering::fusion_switch("ITSCAM_CUDA_FUSED_ATTENTION",
+                                                                       "the PSA attention block as one kernel"));
+    if (!on || cx.act != DType::kF16) return Status::ok();
+    const auto readers = consumer_map(cx.graph);
     for (AttentionBlock& b : find_attention_blocks(cx.graph)) {
         // qkv is read by the block alone, so its NHWC view is its own buffer (ld = channels); the results get theirs.
-        const int64_t ldq = static_cast<int64_t>(b.heads) * (2 * b.dk + b.dv),
-                      ldo = static_cast<int64_t>(b.heads) * b.dv;
         bool ok =
-            cx.vals[b.qkv].nhwc_native && ck::attention_supported(b.batch, b.hw, b.heads, b.dk, b.dv, ldq, ldo, ldo);
+            cx.vals[b.qkv].nhwc_native && ck::attention_supported(b.batch, b.hw, b.heads, b.dk, b.dv, b.qkv_channels(),
+                                                                  b.out_channels(), b.out_channels());
         for (const std::string* o : {&b.out, &b.v})
-            for (const Node& n : cx.graph.nodes)
-                for (const auto& in : n.inputs)
-                    if (in == *o) ok &= cx.layout_of(n) == Layout::kNhwc;
+            for (size_t i : readers.at(*o)) ok &= cx.layout_of(cx.graph.nodes[i]) == Layout::kNhwc;
         if (!ok) continue;
         std::vector<std::string> nodes = b.nodes;
         cx.add_fused_group({"attention", std::move(nodes), [b](CudaLowering& c) -> Result<bool> {

@@ -2,9 +2,7 @@
 // output, so their results can be placed straight into a Concat's buffer. Chains of equal MaxPools (SPPF) run as
 // one kernel (pool_resize.h).
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +11,7 @@
 #include "backend/cuda/ops/registry.h"
 #include "ops/conv_params.h"
 #include "ops/resize_params.h"
+#include "passes/graph_utils.h"
 
 namespace itscam::cuda {
 
@@ -129,14 +128,10 @@ Status lower_resize(CudaLowering& cx, const Node& n) {
 }  // namespace
 
 Status plan_maxpool_chains(CudaLowering& cx) {
-    const char* env = std::getenv("ITSCAM_CUDA_FUSED_POOLS");
-    if (env && std::string(env) != "0" && std::string(env) != "1")
-        return invalid_argument(std::string("ITSCAM_CUDA_FUSED_POOLS='") + env +
-                                "': expected 1 (chains of equal MaxPools as one kernel, the default) or 0");
-    if (env && std::string(env) == "0") return Status::ok();
-    std::map<std::string, std::vector<size_t>> readers;
-    for (size_t i = 0; i < cx.graph.nodes.size(); ++i)
-        for (const auto& in : cx.graph.nodes[i].inputs) readers[in].push_back(i);
+    ITSCAM_ASSIGN_OR_RETURN(const bool on, CudaLowering::fusion_switch("ITSCAM_CUDA_FUSED_POOLS",
+                                                                       "chains of equal MaxPools as one kernel"));
+    if (!on) return Status::ok();
+    auto readers = consumer_map(cx.graph);
     std::set<size_t> taken;
     for (size_t i = 0; i < cx.graph.nodes.size(); ++i) {
         const int k =
