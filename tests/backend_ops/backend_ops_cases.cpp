@@ -531,6 +531,30 @@ void add_block_cases(CaseList& L) {
          auto cat = b.node("Concat", "cat", {p[0], p[1], m2}, {{"axis", I(1)}});
          b.output(b.conv("cv2", cat, 24, 16, 1, 1, 0, 1, true, silu));
      }).bf16 = true;
+    // C2PSA's tail: cv1 -> Split -> (part 0, a residual block on part 1) -> Concat -> cv2. The block's result has part
+    // 1's channels and is computed from it, so the CUDA backend writes it over part 1 in the Concat's buffer.
+    L.add("Op_Block_C2PSA_tail_b3", true, [](GraphBuilder& b) {
+         const Attrs silu{{"activation", S("silu")}};
+         auto c1 = b.conv("cv1", b.input("x", {3, 16, 6, 5}), 16, 16, 1, 1, 0, 1, true, silu);
+         auto p = b.node_n("Split", "split", {c1}, {{"axis", I(1)}, {"split", Is({8, 8})}}, 2);
+         auto a1 = b.node("Conv", "attn", {p[1], b.weight("attn_W", {8, 8, 3, 3}, 0.2f), b.weight("attn_B", {8}), p[1]},
+                          {{"pads", Is({1, 1, 1, 1})}});
+         auto f1 = b.conv("ffn0", a1, 8, 16, 1, 1, 0, 1, true, silu);
+         auto f2 = b.node("Conv", "ffn1", {f1, b.weight("ffn1_W", {8, 16, 1, 1}, 0.3f), b.weight("ffn1_B", {8}), a1});
+         auto cat = b.node("Concat", "cat", {p[0], f2}, {{"axis", I(1)}});
+         b.output(b.conv("cv2", cat, 16, 16, 1, 1, 0, 1, true, silu));
+     }).bf16 = true;
+    // The same, but part 1 is also read beside the block (a second output): it is still live when the block's result
+    // is written, so that result must not take its place.
+    L.add("Op_Block_C2PSA_tail_live_part_b1", false, [](GraphBuilder& b) {
+        const Attrs silu{{"activation", S("silu")}};
+        auto c1 = b.conv("cv1", b.input("x", {1, 16, 5, 7}), 16, 16, 1, 1, 0, 1, true, silu);
+        auto p = b.node_n("Split", "split", {c1}, {{"axis", I(1)}, {"split", Is({8, 8})}}, 2);
+        auto a1 = b.conv("blk", p[1], 8, 8, 3, 1, 1, 1, true, silu);
+        auto cat = b.node("Concat", "cat", {p[0], a1}, {{"axis", I(1)}});
+        b.output(b.conv("cv2", cat, 16, 16, 1, 1, 0, 1, true, silu));
+        b.output(b.conv("side", p[1], 8, 8, 3, 1, 1, 1, true, silu));
+    });
     // FPN: Resize 2x of a deep map, Concat with a shallow one, conv.
     L.add("Op_Block_FPN_b3", true, [](GraphBuilder& b) {
          const Attrs silu{{"activation", S("silu")}};

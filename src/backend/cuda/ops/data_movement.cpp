@@ -8,6 +8,11 @@
 // pooling, resize, nested concats), and a Split whose outputs all go, in order, into one Concat has its *input*
 // placed there, so the C3k2/C2f "split, bottleneck, concat" blocks move no bytes. Other members are copied with one
 // 2-D memcpy.
+//
+// A Split whose outputs do not all go into the Concat can still have its input placed there when each output that is
+// missing is dead by the time the member in its place is written: C2PSA concatenates Split output 0 with the PSA
+// block's result, which has Split output 1's channels and is computed from it. The block's result then overwrites
+// Split output 1 in the Concat's buffer once every reader of it has run (place_over_dead_parts).
 #include "backend/cuda/ops/data_movement.h"
 
 #include <algorithm>
@@ -18,10 +23,13 @@
 #include <vector>
 
 #include "backend/cuda/ops/registry.h"
+#include "passes/graph_utils.h"
 
 namespace itscam::cuda {
 
 namespace {
+
+using ConsumerMap = std::map<std::string, std::vector<size_t>>;
 
 const std::set<std::string> kViewOps = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
 
@@ -61,7 +69,52 @@ bool is_channel_split(const CudaLowering& cx, const Node& n) {
     return n.op == "Split" && cx.layout_of(n) == Layout::kNhwc;
 }
 
-void plan_concat(CudaLowering& cx, const Node& n) {
+// The nodes that `node` depends on, directly or through others (not itself).
+std::set<int> ancestors(const Graph& g, int node) {
+    std::set<int> seen;
+    std::vector<int> todo{node};
+    while (!todo.empty()) {
+        const int i = todo.back();
+        todo.pop_back();
+        for (const auto& in : g.nodes[static_cast<size_t>(i)].inputs) {
+            const int p = in.empty() ? -1 : g.producer(in);
+            if (p >= 0 && seen.insert(p).second) todo.push_back(p);
+        }
+    }
+    return seen;
+}
+
+// Whether the channel Split `sp`'s input can be placed in Concat `n` although some of its outputs are not members:
+// the Concat's members line up with the Split's outputs one to one (same count, same channels at the same offsets),
+// every output that is not its own member is overwritten by a member that `placeable` accepts, and everything that
+// reads that output runs before the member is written (each reader is an ancestor of the member's producer, and none
+// of them makes another view of it). The Split must be its input's only reader, so nothing else sees the overwrite.
+// Nodes lower in graph order, so the readers' steps come first; graph_branches.h orders the overwrite after them
+// because both touch the Concat's buffer. (A fused group lowers at its first node, and every group so far takes its
+// inputs there only, so a group's steps do not move before a reader it depends on.)
+bool place_over_dead_parts(const CudaLowering& cx, const Node& n, const Node& sp, const ConsumerMap& consumers,
+                           const std::function<bool(const std::string&)>& placeable) {
+    const Graph& g = cx.graph;
+    if (sp.outputs.size() != n.inputs.size() || sole_consumer(g, consumers, sp.inputs[0]) < 0) return false;
+    bool any = false;
+    for (size_t j = 0; j < sp.outputs.size(); ++j) {
+        const std::string &part = sp.outputs[j], &m = n.inputs[j];
+        if (part.empty() || cx.vals.at(part).shape[1] != cx.vals.at(m).shape[1]) return false;
+        if (m == part) continue;
+        if (is_graph_output(g, part) || !placeable(m)) return false;
+        const std::set<int> before = ancestors(g, g.producer(m));
+        const auto it = consumers.find(part);
+        if (it != consumers.end())
+            for (size_t r : it->second) {
+                const Node& reader = g.nodes[r];
+                if (!before.count(static_cast<int>(r)) || reader.op == "Split" || is_view_op(reader.op)) return false;
+            }
+        any = true;
+    }
+    return any;
+}
+
+void plan_concat(CudaLowering& cx, const Node& n, const ConsumerMap& consumers) {
     std::set<std::string> outputs(cx.graph.outputs.begin(), cx.graph.outputs.end());
     std::map<std::string, int> seen;
     for (const auto& in : n.inputs) seen[in]++;
@@ -92,6 +145,21 @@ void plan_concat(CudaLowering& cx, const Node& n) {
                 i += sp.outputs.size();
                 cx.placed_members += static_cast<int>(sp.outputs.size());
                 continue;
+            }
+            if (i == 0 && placeable(sp.inputs[0], /*member=*/false) &&
+                place_over_dead_parts(cx, n, sp, consumers, [&](const std::string& v) { return placeable(v); })) {
+                cx.vals[sp.inputs[0]].placed_in = n.outputs[0];
+                cx.vals[sp.inputs[0]].place_off = 0;
+                int64_t at = 0;
+                for (size_t j = 0; j < n.inputs.size(); ++j) {
+                    if (n.inputs[j] != sp.outputs[j]) {
+                        cx.vals[n.inputs[j]].placed_in = n.outputs[0];
+                        cx.vals[n.inputs[j]].place_off = at;
+                    }
+                    at += cx.vals[n.inputs[j]].shape[1];
+                }
+                cx.placed_members += static_cast<int>(n.inputs.size());
+                return;
             }
         }
         if (placeable(m)) {
@@ -263,8 +331,9 @@ bool is_view_op(const std::string& op) {
 }
 
 void plan_concat_placements(CudaLowering& cx) {
+    const ConsumerMap consumers = consumer_map(cx.graph);
     for (const Node& n : cx.graph.nodes)
-        if (n.op == "Concat" && cx.layout_of(n) == Layout::kNhwc) plan_concat(cx, n);
+        if (n.op == "Concat" && cx.layout_of(n) == Layout::kNhwc) plan_concat(cx, n, consumers);
 }
 
 void register_cuda_data_movement_lowerings(LoweringRegistry<CudaLowering>& r) {
