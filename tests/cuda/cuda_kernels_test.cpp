@@ -866,9 +866,10 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
               cudaErrorInvalidValue);
 }
 
-// The fused PSA attention (attention.cu) against a double-precision loop: several key blocks with a partial last
-// one, padded row pitches, more images and heads (the four-warp CTAs), peaked softmaxes, the value copy; the
-// channels past the heads' in the padded outputs stay as they were.
+// The fused PSA attention (attention.cu) against a double-precision loop, on each of its kernels (split keys at
+// small batches, two- and four-warp CTAs): several key blocks with a partial last one, padded row pitches, more
+// images and heads, peaked softmaxes, the value copy; the channels past the heads' in the padded outputs stay as
+// they were.
 TEST(CudaKernelsF16, AttentionNhwc) {
     if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
     const DT dt = DT::kF16;
@@ -881,9 +882,11 @@ TEST(CudaKernelsF16, AttentionNhwc) {
         bool vout;
     };
     const Case cases[] = {
-        {1, 400, 2, 256, 128, 128, 0.1767767f, true},  // YOLO11n at 640: 20x20 tokens, 2 heads
-        {3, 100, 1, 136, 72, 64, 0.5f, true},          // padded pitches, 100 = 64 + 36 tokens
-        {2, 37, 3, 384, 192, 200, 1.0f, false},        // one partial block, no value copy
+        {1, 400, 2, 256, 128, 128, 0.1767767f, true},  // YOLO11n at 640: 20x20 tokens, 2 heads (split keys)
+        {3, 100, 1, 136, 72, 64, 0.5f, true},          // padded pitches, 100 = 64 + 36 tokens; two warps idle
+        {2, 260, 2, 256, 136, 128, 0.3f, true},        // split keys: warp 0 takes blocks 0 and 4 (4 tokens)
+        {2, 37, 3, 384, 192, 200, 1.0f, false},        // one partial block, no value copy: two-warp CTAs
+        {4, 300, 2, 256, 128, 128, 0.25f, true},       // 40 CTAs of 32 queries: the two-warp kernel
         {10, 400, 2, 256, 128, 128, 0.4f, true},       // 140 CTAs of 64 queries: the four-warp kernel
         {1, 1, 1, 128, 64, 64, 0.3f, true},            // one token
     };
