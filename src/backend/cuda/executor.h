@@ -72,6 +72,8 @@ private:
     // The mean GPU time of `iters` back-to-back replays after one warm-up. Synchronous.
     static Result<double> replay_ms(cudaGraphExec_t exec, cudaStream_t s, int iters);
     void print_profile() const;
+    // The steps that run (Step::enabled): describe() and the profile count these, and say how many are off.
+    int enabled_steps() const;
     // ITSCAM_CUDA_STEP_HASH: hashes the buffers of step `i` after it ran (synchronous) and prints them.
     Status print_step_hash(size_t i, cudaStream_t s);
 
