@@ -381,6 +381,7 @@ void CudaExecutor::print_profile() const {
         std::fprintf(stderr, "  %-12s %8.4f ms  %5.1f%%\n", k.c_str(), v / profiled_runs_, 100.0 * v / total);
     for (size_t k = 0; k < idx.size() && k < 40; ++k) {
         const size_t i = idx[k];
+        if (!cx_->steps[i].enabled) continue;
         std::fprintf(stderr, "  %8.4f ms  %5.1f%%  %s  %s\n", step_ms_[i] / profiled_runs_, 100.0 * step_ms_[i] / total,
                      cx_->steps[i].name.c_str(), cx_->steps[i].desc.c_str());
     }
