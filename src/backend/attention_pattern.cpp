@@ -13,10 +13,8 @@ namespace itscam {
 
 namespace {
 
-using Consumers = std::map<std::string, std::vector<size_t>>;
-
 // The one node reading `v` (exactly once, not a graph output), or null.
-const Node* only_reader(const Graph& g, const Consumers& rd, const std::string& v) {
+const Node* only_reader(const Graph& g, const ConsumerMap& rd, const std::string& v) {
     const int i = sole_consumer(g, rd, v);
     return i < 0 ? nullptr : &g.nodes[static_cast<size_t>(i)];
 }
@@ -36,7 +34,7 @@ const Node* producer_of(const Graph& g, const std::string& v) {
 }
 
 // The block whose Softmax is `sm`, or false.
-bool match(const Graph& g, const Consumers& rd, const Node& sm, AttentionBlock& b) {
+bool match(const Graph& g, const ConsumerMap& rd, const Node& sm, AttentionBlock& b) {
     // Backwards from the softmax: Mul(MatMul(Transpose(q), k), scalar).
     const Node* mul = producer_of(g, sm.inputs[0]);
     if (!mul || mul->op != "Mul" || mul->inputs.size() != 2 || only_reader(g, rd, mul->outputs[0]) != &sm) return false;
@@ -113,7 +111,7 @@ bool match(const Graph& g, const Consumers& rd, const Node& sm, AttentionBlock& 
 }  // namespace
 
 std::vector<AttentionBlock> find_attention_blocks(const Graph& g) {
-    const Consumers rd = consumer_map(g);
+    const ConsumerMap rd = consumer_map(g);
     std::vector<AttentionBlock> out;
     for (const Node& n : g.nodes) {
         AttentionBlock b;

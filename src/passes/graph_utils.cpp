@@ -4,8 +4,8 @@
 
 namespace itscam {
 
-std::map<std::string, std::vector<size_t>> consumer_map(const Graph& g) {
-    std::map<std::string, std::vector<size_t>> m;
+ConsumerMap consumer_map(const Graph& g) {
+    ConsumerMap m;
     for (size_t i = 0; i < g.nodes.size(); ++i)
         for (const auto& in : g.nodes[i].inputs)
             if (!in.empty()) m[in].push_back(i);
@@ -16,7 +16,7 @@ bool is_graph_output(const Graph& g, const std::string& v) {
     return std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
 }
 
-int sole_consumer(const Graph& g, const std::map<std::string, std::vector<size_t>>& consumers, const std::string& v) {
+int sole_consumer(const Graph& g, const ConsumerMap& consumers, const std::string& v) {
     auto it = consumers.find(v);
     if (it == consumers.end() || it->second.size() != 1 || is_graph_output(g, v)) return -1;
     return static_cast<int>(it->second[0]);

@@ -29,8 +29,6 @@ namespace itscam::cuda {
 
 namespace {
 
-using ConsumerMap = std::map<std::string, std::vector<size_t>>;
-
 const std::set<std::string> kViewOps = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
 
 int64_t rows(const Shape& s) {
@@ -126,6 +124,10 @@ void plan_concat(CudaLowering& cx, const Node& n, const ConsumerMap& consumers) 
         if (!val.placed_in.empty() || !val.view_of.empty()) return false;
         return writes_nhwc_view(cx, cx.graph.nodes[p]);
     };
+    auto place = [&](const std::string& v, int64_t at) {
+        cx.vals[v].placed_in = n.outputs[0];
+        cx.vals[v].place_off = at;
+    };
     int64_t off = 0;
     for (size_t i = 0; i < n.inputs.size();) {
         const std::string& m = n.inputs[i];
@@ -139,8 +141,7 @@ void plan_concat(CudaLowering& cx, const Node& n, const ConsumerMap& consumers) 
             for (size_t j = 0; run && j < sp.outputs.size(); ++j)
                 run = n.inputs[i + j] == sp.outputs[j] && seen[sp.outputs[j]] == 1;
             if (run && placeable(sp.inputs[0], /*member=*/false)) {
-                cx.vals[sp.inputs[0]].placed_in = n.outputs[0];
-                cx.vals[sp.inputs[0]].place_off = off;
+                place(sp.inputs[0], off);
                 for (const auto& o : sp.outputs) off += cx.vals[o].shape[1];
                 i += sp.outputs.size();
                 cx.placed_members += static_cast<int>(sp.outputs.size());
@@ -148,23 +149,17 @@ void plan_concat(CudaLowering& cx, const Node& n, const ConsumerMap& consumers) 
             }
             if (i == 0 && placeable(sp.inputs[0], /*member=*/false) &&
                 place_over_dead_parts(cx, n, sp, consumers, [&](const std::string& v) { return placeable(v); })) {
-                cx.vals[sp.inputs[0]].placed_in = n.outputs[0];
-                cx.vals[sp.inputs[0]].place_off = 0;
-                int64_t at = 0;
+                place(sp.inputs[0], 0);
                 for (size_t j = 0; j < n.inputs.size(); ++j) {
-                    if (n.inputs[j] != sp.outputs[j]) {
-                        cx.vals[n.inputs[j]].placed_in = n.outputs[0];
-                        cx.vals[n.inputs[j]].place_off = at;
-                    }
-                    at += cx.vals[n.inputs[j]].shape[1];
+                    if (n.inputs[j] != sp.outputs[j]) place(n.inputs[j], off);
+                    off += cx.vals[n.inputs[j]].shape[1];
                 }
                 cx.placed_members += static_cast<int>(n.inputs.size());
                 return;
             }
         }
         if (placeable(m)) {
-            cx.vals[m].placed_in = n.outputs[0];
-            cx.vals[m].place_off = off;
+            place(m, off);
             ++cx.placed_members;
         }
         off += c;
