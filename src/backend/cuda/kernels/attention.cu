@@ -372,10 +372,15 @@ cudaError_t attention_nhwc(const void* qkv, int64_t ldq, void* out, int64_t ldo,
     a.ch = 2 * dk + dv;
     a.scale_log2 = scale * 1.4426950408889634f;
     // Four warps a CTA where that still gives a wave of CTAs; two at smaller batches; where even a CTA per 16
-    // queries is about one per SM or fewer (YOLO11n at 640: batches 1 and 2), the keys are split across the warps of
-    // a CTA instead.
+    // queries is one per SM or fewer (YOLO11n at 640 on a 132-SM H100 or H200: batches 1 and 2), the keys are split
+    // across the warps of a CTA instead. The SM count is the current device's (an attribute read: no sync, legal
+    // under stream capture).
+    int dev = 0, sms = 0;
+    if (const cudaError_t e = cudaGetDevice(&dev); e != cudaSuccess) return e;
+    if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev); e != cudaSuccess)
+        return e;
     const int64_t ctas4 = N * heads * ((hw + 63) / 64), ctas1 = N * heads * ((hw + 15) / 16);
-    if (ctas1 <= 132 && hw > kKeys) return launch_split(a, N, heads, stream);
+    if (ctas1 <= sms && hw > kKeys) return launch_split(a, N, heads, stream);
     return ctas4 >= 128 ? launch<4>(a, N, heads, stream) : launch<2>(a, N, heads, stream);
 }
 
