@@ -1,6 +1,7 @@
 // itscam_conv_bench: the shapes of YOLO11n's convolutions at 640x640 (bias + SiLU [+ residual]), at one batch size,
 // alone: on cuDNN's fused fp16 convolution (src/backend/cuda/cudnn_fused.*) and, where asked, on FP8 E4M3 through
-// the same cuDNN graph (FP8 in, fp16 or FP8 out: issue 13 item 5) and on our implicit-GEMM variants
+// the same cuDNN graph (FP8 in, fp16 or FP8 out: issue 13 item 5) and through our own FP8 kernel
+// (igemm_conv_fp8_nhwc: FP8 in, fp16 out, checked against cuDNN's FP8-in output), and on our implicit-GEMM variants
 // (igemm_conv_nhwc, backend/cuda/kernels/kernels_impl.h), without building a plan. Each engine cuDNN offers and
 // each variant is timed as a CUDA graph of 10 runs (events around 5 replays, best of 3); the fastest engine is kept
 // per layer and type. Values are random and valid in each type. Each variant's output is compared with cuDNN's
@@ -145,7 +146,8 @@ struct Options {
     std::string layer;       // run the layers whose name holds this
 };
 
-// cuDNN's fused convolution of one type, the fastest of its engines. For fp16, `ref` receives that engine's output.
+// cuDNN's fused convolution of one type, the fastest of its engines. `ref`, where given, receives that engine's
+// output (fp16: fp16 and FP8-in kinds only).
 Timing time_fused(cudnnHandle_t handle, cudaStream_t stream, const Layer& L, const Options& opt, Kind kind,
                   Operands& op, void* workspace, size_t workspace_bytes, std::vector<uint16_t>* ref) {
     const bool fp8_in = kind != Kind::kFp16, fp8_out = kind == Kind::kFp8;
@@ -177,12 +179,45 @@ Timing time_fused(cudnnHandle_t handle, cudaStream_t stream, const Layer& L, con
     if (best.ms < 0) {
         best.note = "no engine ran";
     } else if (ref) {
-        die(fc.value()->run(handle, best_plan, x, w, op.b16.get(), op.r16.get(), op.y.get(), workspace), "cuDNN run");
+        die(fc.value()->run_scaled(handle, best_plan, x, w, sp, op.b16.get(), op.r16.get(), sp, op.y.get(), workspace),
+            "cuDNN run");
         ref->resize(op.ny);
         die(csl::cuda_status(cudaMemcpy(ref->data(), op.y.get(), op.ny * 2, cudaMemcpyDeviceToHost), "cudaMemcpy"),
             "download");
     }
     return best;
+}
+
+// Runs `run` once, compares its output with `ref` (where not empty: the note holds the largest difference relative
+// to the largest output where it exceeds rel), then times it as a graph.
+template <typename Run>
+Timing check_and_time(cudaStream_t stream, const Options& opt, Operands& op, const std::vector<uint16_t>& ref,
+                      Run&& run, double rel) {
+    Timing t;
+    if (Status st = run(); !st.is_ok()) {
+        t.note = st.message();
+        return t;
+    }
+    if (Status st = csl::cuda_status(cudaStreamSynchronize(stream), "the kernel"); !st.is_ok()) {
+        t.note = st.message();
+        return t;
+    }
+    if (!ref.empty()) {
+        std::vector<uint16_t> y(op.ny);
+        die(csl::cuda_status(cudaMemcpy(y.data(), op.y.get(), op.ny * 2, cudaMemcpyDeviceToHost), "cudaMemcpy"),
+            "download");
+        double diff = 0, peak = 0;
+        for (size_t i = 0; i < op.ny; ++i) {
+            const double r = half_to_float(ref[i]);
+            diff = std::max(diff, std::fabs(double(half_to_float(y[i])) - r));
+            peak = std::max(peak, std::fabs(r));
+        }
+        if (!(diff <= rel * std::max(peak, 1.0)))  // and NaN
+            t.note = "differs from cuDNN: max |diff| " + std::to_string(diff) + ", max |y| " + std::to_string(peak);
+    }
+    t.ms = opt.once ? 0 : time_graph(stream, run);
+    if (t.ms < 0) t.note = "could not be timed as a graph";
+    return t;
 }
 
 // Our implicit-GEMM variant v, its output compared with cuDNN's (`ref`, empty if cuDNN did not run): the note holds
@@ -205,30 +240,31 @@ Timing time_igemm(cudaStream_t stream, const Layer& L, const Options& opt, int v
                                 stream),
             "igemm_conv_nhwc");
     };
-    if (Status st = run(); !st.is_ok()) {
-        t.note = st.message();
+    return check_and_time(stream, opt, op, ref, run, 4e-3);  // fp16 rounding of both
+}
+
+// Our FP8 kernel (FP8 in, fp16 out, the same per-channel scale as cuDNN's), its output compared with cuDNN's on the
+// same FP8 operands (`ref`, empty if cuDNN did not run). Both sum exact E4M3 products; they differ by the order and
+// precision of the sums and by fp16 rounding.
+Timing time_igemm_fp8(cudaStream_t stream, const Layer& L, const Options& opt, Operands& op,
+                      const std::vector<uint16_t>& ref) {
+    namespace ck = cuda_kernels;
+    Timing t;
+    const int pad = L.r / 2;
+    if (!ck::igemm_conv_fp8_supported(opt.batch, L.hw, L.hw, L.c, L.c, L.k, op.o, op.o, L.k, L.residual ? L.k : 0, L.r,
+                                      L.r, 1, 1)) {
+        t.note = "our FP8 kernel does not take it (or this GPU is not compute capability 9.0)";
         return t;
     }
-    if (Status st = csl::cuda_status(cudaStreamSynchronize(stream), "igemm_conv_nhwc"); !st.is_ok()) {
-        t.note = st.message();
-        return t;
-    }
-    if (!ref.empty()) {
-        std::vector<uint16_t> y(op.ny);
-        die(csl::cuda_status(cudaMemcpy(y.data(), op.y.get(), op.ny * 2, cudaMemcpyDeviceToHost), "cudaMemcpy"),
-            "download");
-        double diff = 0, peak = 0;
-        for (size_t i = 0; i < op.ny; ++i) {
-            const double r = half_to_float(ref[i]);
-            diff = std::max(diff, std::fabs(double(half_to_float(y[i])) - r));
-            peak = std::max(peak, std::fabs(r));
-        }
-        if (!(diff <= 4e-3 * std::max(peak, 1.0)))  // fp16 rounding of both, and NaN
-            t.note = "differs from cuDNN: max |diff| " + std::to_string(diff) + ", max |y| " + std::to_string(peak);
-    }
-    t.ms = opt.once ? 0 : time_graph(stream, run);
-    if (t.ms < 0) t.note = "could not be timed as a graph";
-    return t;
+    const auto run = [&] {
+        return csl::cuda_status(
+            ck::igemm_conv_fp8_nhwc(op.x8.get(), L.c, op.w8.get(), static_cast<const float*>(op.scale.get()),
+                                    static_cast<const float*>(op.b32.get()), L.residual ? op.r16.get() : nullptr, L.k,
+                                    op.y.get(), L.k, opt.batch, L.hw, L.hw, L.c, L.k, op.o, op.o, L.r, L.r, L.stride,
+                                    L.stride, pad, pad, ck::Act::kSiLU, 0.f, stream),
+            "igemm_conv_fp8_nhwc");
+    };
+    return check_and_time(stream, opt, op, ref, run, 2e-2);
 }
 
 int usage(int rc) {
@@ -240,7 +276,8 @@ int usage(int rc) {
                  "  the same cuDNN graph and our implicit-GEMM variants, whose outputs are checked against cuDNN's.\n"
                  "  --batch N     images per convolution (default 64)\n"
                  "  --engines N   engines of cuDNN's heuristic list timed per layer and type, 1-16 (default 4)\n"
-                 "  --fp8         also FP8 E4M3 input with fp16 output, and FP8 in and out (sm_89 or later)\n"
+                 "  --fp8         also FP8 E4M3 input with fp16 output, and FP8 in and out (sm_89 or later), and our\n"
+                 "                FP8 kernel, FP8 in and fp16 out (compute capability 9.0), checked against cuDNN's\n"
                  "  --igemm LIST  also our implicit-GEMM variants, comma-separated, 0-%d (kernels_impl.h)\n"
                  "  --layer TEXT  only the layers whose name contains TEXT\n"
                  "  --once        run each selected convolution once, untimed (for a profiler such as ncu)\n"
@@ -330,30 +367,41 @@ int main_impl(int argc, char** argv) {
                 prop.minor, cudnnGetVersion(), opt.batch, opt.engines,
                 opt.once ? "each run once, untimed" : "ms per convolution");
     std::printf("%-26s %8s %10s", "layer", "MB", "cudnn fp16");
-    if (opt.fp8) std::printf(" %10s %9s %9s", "fp8->fp16", "fp8", "fp16/fp8");
+    if (opt.fp8) std::printf(" %10s %9s %9s %9s %9s", "fp8->fp16", "fp8", "fp16/fp8", "ours fp8", "fp16/ours");
     for (const int v : opt.igemm) std::printf(" %8s%d %7s", "igemm ", v, "GB/s");
     std::printf("\n");
     std::mt19937 rng(7);
     // Sums over the layers: cuDNN fp16, fp8->fp16, fp8, then each variant (a variant's sum takes cuDNN's time where
-    // the variant did not run, so that the sums compare).
+    // the variant did not run, so that the sums compare), then our FP8 kernel (the same rule, with cuDNN's fp16).
     std::vector<double> total(3 + opt.igemm.size(), 0.0);
+    double total_ours8 = 0;
     bool complete = true;
     std::vector<std::string> notes;
     for (const Layer* L : layers) {
         Operands op = make_operands(*L, opt.batch, opt.fp8, rng);
-        std::vector<uint16_t> ref;
+        std::vector<uint16_t> ref, ref8;
         std::vector<Timing> t(3 + opt.igemm.size());
+        Timing ours8;
         t[0] = time_fused(handle.get(), stream, *L, opt, Kind::kFp16, op, ws.get(), kWorkspace, &ref);
         for (int k = 1; k < 3 && opt.fp8; ++k)
-            t[k] = time_fused(handle.get(), stream, *L, opt, static_cast<Kind>(k), op, ws.get(), kWorkspace, nullptr);
+            t[k] = time_fused(handle.get(), stream, *L, opt, static_cast<Kind>(k), op, ws.get(), kWorkspace,
+                              k == 1 ? &ref8 : nullptr);
+        if (opt.fp8) ours8 = time_igemm_fp8(stream, *L, opt, op, ref8);
         for (size_t j = 0; j < opt.igemm.size(); ++j) t[3 + j] = time_igemm(stream, *L, opt, opt.igemm[j], op, ref);
         std::printf("%-26s %8.1f %10s", L->name, op.min_mb, cell(t[0], opt.once).c_str());
-        if (opt.fp8) {
-            std::printf(" %10s %9s", cell(t[1], opt.once).c_str(), cell(t[2], opt.once).c_str());
-            if (t[0].ms > 0 && t[2].ms > 0)
-                std::printf(" %8.2fx", t[0].ms / t[2].ms);
+        const auto ratio = [](const Timing& a, const Timing& b) {
+            if (a.ms > 0 && b.ms > 0)
+                std::printf(" %8.2fx", a.ms / b.ms);
             else
                 std::printf(" %9s", "");
+        };
+        if (opt.fp8) {
+            std::printf(" %10s %9s", cell(t[1], opt.once).c_str(), cell(t[2], opt.once).c_str());
+            ratio(t[0], t[2]);
+            std::printf(" %9s", cell(ours8, opt.once).c_str());
+            ratio(t[0], ours8);
+            if (!ours8.note.empty()) notes.push_back(std::string(L->name) + " ours fp8: " + ours8.note);
+            total_ours8 += ours8.ms >= 0 ? ours8.ms : std::max(t[0].ms, 0.0);
         }
         for (size_t j = 0; j < opt.igemm.size(); ++j) {
             const Timing& g = t[3 + j];
@@ -382,7 +430,10 @@ int main_impl(int argc, char** argv) {
     }
     if (!opt.once) {
         std::printf("%-26s %8s %10.4f", "sum", "", total[0]);
-        if (opt.fp8) std::printf(" %10.4f %9.4f %8.2fx", total[1], total[2], total[2] > 0 ? total[0] / total[2] : 0.0);
+        if (opt.fp8)
+            std::printf(" %10.4f %9.4f %8.2fx %9.4f %8.2fx", total[1], total[2],
+                        total[2] > 0 ? total[0] / total[2] : 0.0, total_ours8,
+                        total_ours8 > 0 ? total[0] / total_ours8 : 0.0);
         for (size_t j = 0; j < opt.igemm.size(); ++j) std::printf(" %9.4f %7s", total[3 + j], "");
         std::printf("%s\n", complete ? "" : "  (a sum misses layers that did not run)");
     }

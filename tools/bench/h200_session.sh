@@ -8,7 +8,7 @@
 #   devdata/coco128/              images/ + labels/ of ../shared/data/coco128 (val stage)
 # Stages (default all): build tests bench branches fusions e2e val profile sanitize fp8 igemm. Results go to $OUT (at
 # most 8 files come back).
-# TESTS: the GPU test binaries the tests stage runs (default all three); OPS_FILTER= (empty) skips the op suite.
+# TESTS: the GPU test binaries the tests stage runs (default all five); OPS_FILTER= (empty) skips the op suite.
 # BUILD_TARGETS: what the build stage builds (default itscam and every GPU test binary).
 # BACKEND_FILTER: a gtest filter for cuda_backend_test in the tests stage (default all). AB_ENV: environment
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
@@ -35,7 +35,7 @@ if has build; then
     -DITSCAM_WITH_OPENCV=OFF -DITSCAM_WITH_FFMPEG=OFF -DITSCAM_WITH_SERVICE=OFF -DITSCAM_BUILD_BENCH=OFF \
     > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
   ninja -C $B -j16 ${BUILD_TARGETS:-itscam cuda_backend_test cuda_kernels_test gpu_vision_test cudnn_fused_test \
-    itscam_backend_ops itscam_conv_bench} >> "$OUT/build.log" 2>&1 \
+    igemm_fp8_test itscam_backend_ops itscam_conv_bench} >> "$OUT/build.log" 2>&1 \
     || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,utilization.gpu --format=csv \
     | tee -a "$OUT/summary.txt"
@@ -55,7 +55,7 @@ PYEOF
 if has tests; then
   log tests
   export ITSCAM_TEST_MODEL=$PLAN ITSCAM_GOLDEN_DIR=devdata/golden
-  for t in ${TESTS:-cuda_kernels_test gpu_vision_test cudnn_fused_test cuda_backend_test}; do
+  for t in ${TESTS:-cuda_kernels_test igemm_fp8_test gpu_vision_test cudnn_fused_test cuda_backend_test}; do
     f=$(find $B/tests -name $t -type f | head -1)
     # cuda_backend_test builds a dozen autotuned engines (tens of seconds each): it ran past 300 s on 2026-12-05.
     filter='*'; [ $t = cuda_backend_test ] && filter=${BACKEND_FILTER:-*}  # e.g. '-*Autotuned*' to save ~4 minutes

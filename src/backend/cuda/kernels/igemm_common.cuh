@@ -22,7 +22,8 @@ constexpr int kMaxSmem = 96 * 1024;  // the dynamic shared memory any variant ma
 
 struct Args {
     const __half* x;
-    const __half* w;  // [K][R][S][C] dense
+    const __half* w;     // [K][R][S][C] dense
+    const float* scale;  // FP8 (launch_tma_fp8): per output channel, multiplies the sum before the bias; else null
     const float* bias;
     const __half* res;
     __half* y;
@@ -189,5 +190,10 @@ cudaError_t launch_wgmma(const Args& a, int kh, int variant, cudaStream_t stream
 // x 16, 32, 64 or 128 output channels. Same alignment needs as variants 4 and 5; cudaErrorNotSupported where the
 // driver offers no tensor-map encoder.
 cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream);
+
+// The same kernel on FP8 E4M3 operands x8 and w8 (a.x and a.w unused), k32 wgmma, channel blocks of 32, 64 or 128,
+// fp32 sums multiplied by a.scale per output channel, then the fp16 epilogue. x8 rows (ldx) and w8 rows (C) must be
+// multiples of 16 bytes.
+cudaError_t launch_tma_fp8(const Args& a, const void* x8, const void* w8, int kh, cudaStream_t stream);
 
 }  // namespace itscam::cuda_kernels::igemm

@@ -220,19 +220,13 @@ bool igemm_conv_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ld
     return ldx % 8 == 0 && ((variant != 2 && variant != 5) || K > 64);
 }
 
-cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
-                            int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t K,
-                            int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, Act act,
-                            float alpha, int variant, cudaStream_t stream) {
-    if (N * OH * OW == 0) return cudaSuccess;
-    const size_t xw_align = variant == 0 ? 4 : 16;
-    if (!igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1, variant) ||
-        !detail::aligned(x, xw_align) || !detail::aligned(w, xw_align) || !detail::aligned(y, 4) ||
-        !detail::aligned(residual, 4))
-        return cudaErrorInvalidValue;
+namespace {
+
+// The arguments every implicit-GEMM kernel shares (the operands x and w are the caller's to set).
+Args make_args(const float* bias, const void* residual, int64_t ldx, int64_t ldr, void* y, int64_t ldy, int64_t N,
+               int64_t H, int64_t W, int64_t C, int64_t K, int64_t OH, int64_t OW, int sh, int sw, int pad_top,
+               int pad_left, Act act, float alpha) {
     Args a{};
-    a.x = static_cast<const __half*>(x);
-    a.w = static_cast<const __half*>(w);
     a.bias = bias;
     a.res = static_cast<const __half*>(residual);
     a.y = static_cast<__half*>(y);
@@ -254,12 +248,54 @@ cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const flo
     a.CC = static_cast<int>((C + 15) / 16);
     a.act = act;
     a.alpha = alpha;
+    return a;
+}
+
+}  // namespace
+
+cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const float* bias, const void* residual,
+                            int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H, int64_t W, int64_t C, int64_t K,
+                            int64_t OH, int64_t OW, int kh, int kw, int sh, int sw, int pad_top, int pad_left, Act act,
+                            float alpha, int variant, cudaStream_t stream) {
+    if (N * OH * OW == 0) return cudaSuccess;
+    const size_t xw_align = variant == 0 ? 4 : 16;
+    if (!igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1, variant) ||
+        !detail::aligned(x, xw_align) || !detail::aligned(w, xw_align) || !detail::aligned(y, 4) ||
+        !detail::aligned(residual, 4))
+        return cudaErrorInvalidValue;
+    Args a = make_args(bias, residual, ldx, ldr, y, ldy, N, H, W, C, K, OH, OW, sh, sw, pad_top, pad_left, act, alpha);
+    a.x = static_cast<const __half*>(x);
+    a.w = static_cast<const __half*>(w);
 #ifdef ITSCAM_HAVE_WGMMA
     if (variant == 6) return igemm::launch_tma(a, kh, stream);
     if (variant >= 4) return igemm::launch_wgmma(a, kh, variant, stream);
 #endif
     if (variant > 0) return igemm::launch_tiled(a, kh, variant, stream);
     return kh == 3 ? launch_nt<3>(a, stream) : launch_nt<1>(a, stream);
+}
+
+bool igemm_conv_fp8_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH,
+                              int64_t OW, int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw) {
+    // Variant 6's shape rules, plus 16-byte rows of one-byte elements.
+    return C % 16 == 0 && ldx % 16 == 0 &&
+           igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, ldr, kh, kw, dh, dw, 6);
+}
+
+cudaError_t igemm_conv_fp8_nhwc(const void* x8, int64_t ldx, const void* w8, const float* scale, const float* bias,
+                                const void* residual, int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H,
+                                int64_t W, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int kw, int sh, int sw,
+                                int pad_top, int pad_left, Act act, float alpha, cudaStream_t stream) {
+    if (N * OH * OW == 0) return cudaSuccess;
+    if (!igemm_conv_fp8_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1) || !scale ||
+        !detail::aligned(x8, 16) || !detail::aligned(w8, 16) || !detail::aligned(y, 4) || !detail::aligned(residual, 4))
+        return cudaErrorInvalidValue;
+    Args a = make_args(bias, residual, ldx, ldr, y, ldy, N, H, W, C, K, OH, OW, sh, sw, pad_top, pad_left, act, alpha);
+    a.scale = scale;
+#ifdef ITSCAM_HAVE_WGMMA
+    return igemm::launch_tma_fp8(a, x8, w8, kh, stream);
+#else
+    return cudaErrorNotSupported;  // not reached: igemm_conv_fp8_supported() is false without sm_90a code
+#endif
 }
 
 }  // namespace itscam::cuda_kernels

@@ -14,8 +14,9 @@
 //     TMA fills coordinates outside the tensor with zeros, the negative ones included: the padding, the pixels past
 //     the image's edge and the channels past C cost no instruction;
 //   - the weights: CB channels of tap (r, s) for BN output channels, from a 3-D map (C, R*S, K).
-// Both land in shared memory in the swizzle of the row's span that wgmma reads (one row of 2 CB bytes per pixel or
-// per output channel: the 32-, 64- or 128-byte swizzle), and complete a "full" mbarrier by their byte count.
+// Both land in shared memory in the swizzle of the row's span that wgmma reads (one row of CB channels per pixel or
+// per output channel, 32, 64 or 128 bytes: the swizzle of that span), and complete a "full" mbarrier by their byte
+// count.
 //
 // Warp specialization: the CTA is two consumer warpgroups (64 pixel rows each, m64nBNk16 wgmma from shared memory,
 // fp32 accumulators in registers) and one producer warp whose lane 0 runs ahead through up to S stages (as many as
@@ -24,9 +25,15 @@
 // b + gridDim.x, ...), so the producer loads the next tile's first blocks while the consumers finish this one and
 // run its epilogue: bias, activation and residual in registers, written as half2 into the strided destination view
 // (Epilogue, igemm_common.cuh).
+//
+// The same kernel takes FP8 E4M3 operands (launch_tma_fp8, issue 13 item 5): a k-block is then 32, 64 or 128
+// channels of one byte, so the tiles, swizzles and descriptors are those of fp16 blocks of half as many channels, and
+// each 32-byte step of a row is one k32 E4M3 wgmma instead of a k16 fp16 one. The fp32 sums are multiplied by the
+// output channel's scale (the input's scale times the channel's weight scale) before the same fp16 epilogue.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
 #include <climits>
@@ -42,22 +49,23 @@ constexpr int kConsumers = 2;                              // consumer warpgroup
 constexpr int kThreads = 128 * kConsumers + 32;            // + the producer warp
 constexpr int kBM = 128;  // a tile's GEMM rows: the box's output pixels (at most 128), in row-major box order
 
-// A stage: the input box and the weights of one k-block of CB channels (rows of 2 CB bytes).
-template <int BN, int CB>
+// A stage: the input box and the weights of one k-block, rows of RB bytes (32, 64 or 128: the block's channels
+// times the element size).
+template <int BN, int RB>
 __host__ __device__ constexpr int stage_bytes() {
-    return (kBM + BN) * 2 * CB;
+    return (kBM + BN) * RB;
 }
 
-// As many stages as fit 104 KB (two CTAs an SM), at most 8: 3-5 for 64-channel blocks, 6-8 for 16 and 32.
-template <int BN, int CB>
+// As many stages as fit 104 KB (two CTAs an SM), at most 8: 3-5 for 128-byte rows, 6-8 for 32 and 64.
+template <int BN, int RB>
 __host__ __device__ constexpr int tma_stages() {
-    return 104 * 1024 / stage_bytes<BN, CB>() < 8 ? 104 * 1024 / stage_bytes<BN, CB>() : 8;
+    return 104 * 1024 / stage_bytes<BN, RB>() < 8 ? 104 * 1024 / stage_bytes<BN, RB>() : 8;
 }
 
-template <int BN, int CB>
+template <int BN, int RB>
 constexpr size_t smem_bytes() {
     // The tiles (1024-byte aligned: every swizzle's repeat), then a full and an empty barrier per stage.
-    return static_cast<size_t>(tma_stages<BN, CB>()) * (stage_bytes<BN, CB>() + 16) + 1024;
+    return static_cast<size_t>(tma_stages<BN, RB>()) * (stage_bytes<BN, RB>() + 16) + 1024;
 }
 
 __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
@@ -130,12 +138,14 @@ Grid tile_grid(int oh, int ow, int slices) {
 
 // Two CTAs an SM, as the stages are sized for: without the bound, ptxas gave the 128-channel tiles 160 registers a
 // thread, one CTA an SM; with it, 96 and no spills.
-template <int KS, int BN, int CB>
+// T: __half or __nv_fp8_e4m3. RB: a k-block row's bytes, so CB = RB / sizeof(T) channels a block.
+template <typename T, int KS, int BN, int RB>
 __global__ void __launch_bounds__(kThreads, 2)
     igemm_tma_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const Args a,
                      const Grid grid) {
-    constexpr int S = tma_stages<BN, CB>(), kRowBytes = 2 * CB, kABytes = kBM * kRowBytes,
-                  kStageBytes = stage_bytes<BN, CB>(), R = BN / 2;
+    constexpr bool kFp8 = sizeof(T) == 1;
+    constexpr int CB = RB / static_cast<int>(sizeof(T)), S = tma_stages<BN, RB>(), kRowBytes = RB,
+                  kABytes = kBM * kRowBytes, kStageBytes = stage_bytes<BN, RB>(), R = BN / 2;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
     const uint32_t bars = base + S * kStageBytes;  // full[s] at bars + 8 s, empty[s] at bars + 8 (S + s)
@@ -224,9 +234,16 @@ __global__ void __launch_bounds__(kThreads, 2)
             const uint32_t bs = base + slot * kStageBytes + kABytes;
             fence_operands(acc);
             wgmma_fence();
+            // One instruction per 32 bytes of the rows: k16 in fp16, k32 in FP8.
 #pragma unroll
-            for (int k16 = 0; k16 < CB / 16; ++k16)
-                Wgmma<BN>::mma(acc, smem_desc<kRowBytes>(as + k16 * 32), smem_desc<kRowBytes>(bs + k16 * 32));
+            for (int k = 0; k < kRowBytes / 32; ++k) {
+                const uint64_t da = smem_desc<kRowBytes>(as + k * 32), db = smem_desc<kRowBytes>(bs + k * 32);
+                if constexpr (kFp8) {
+                    WgmmaE4M3<BN>::mma(acc, da, db);
+                } else {
+                    Wgmma<BN>::mma(acc, da, db);
+                }
+            }
             wgmma_commit();
             wgmma_wait<1>();
             fence_operands(acc);
@@ -256,9 +273,11 @@ __global__ void __launch_bounds__(kThreads, 2)
                 const int col = n0 + j * 8 + 2 * t4;
                 if (col >= a.K) continue;  // K % 8 == 0, so col + 1 < K too
                 const float2 b = ep.bias(col);
+                float2 sc = make_float2(1.f, 1.f);
+                if constexpr (kFp8) sc = make_float2(__ldg(a.scale + col), __ldg(a.scale + col + 1));
 #pragma unroll
                 for (int h = 0; h < 2; ++h)
-                    if (m[h] >= 0) ep.store(m[h], col, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], b);
+                    if (m[h] >= 0) ep.store(m[h], col, acc[4 * j + 2 * h] * sc.x, acc[4 * j + 2 * h + 1] * sc.y, b);
             }
         });
     }
@@ -279,45 +298,49 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
     return fn;
 }
 
-// One fp16 tensor map whose box rows (box[0] halves) land in the swizzle of their span, out-of-bounds elements read
-// as zero.
-cudaError_t encode_map(CUtensorMap* map, cuuint32_t rank, const __half* base, const cuuint64_t* dims,
+// One tensor map of fp16 or 1-byte elements (esize) whose box rows (box[0] elements) land in the swizzle of their
+// span in bytes, out-of-bounds elements read as zero.
+cudaError_t encode_map(CUtensorMap* map, cuuint32_t rank, const void* base, int esize, const cuuint64_t* dims,
                        const cuuint64_t* strides, const cuuint32_t* box, const cuuint32_t* element_strides) {
-    const CUtensorMapSwizzle swizzle = box[0] == 16   ? CU_TENSOR_MAP_SWIZZLE_32B
-                                       : box[0] == 32 ? CU_TENSOR_MAP_SWIZZLE_64B
-                                                      : CU_TENSOR_MAP_SWIZZLE_128B;
+    const cuuint32_t span = box[0] * static_cast<cuuint32_t>(esize);
+    const CUtensorMapSwizzle swizzle = span == 32   ? CU_TENSOR_MAP_SWIZZLE_32B
+                                       : span == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
+                                                    : CU_TENSOR_MAP_SWIZZLE_128B;
     const PFN_cuTensorMapEncodeTiled_v12000 encode = encode_tiled();
     if (!encode) return cudaErrorNotSupported;
-    return encode(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, rank, const_cast<__half*>(base), dims, strides, box,
-                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS
+    return encode(map, esize == 2 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8, rank,
+                  const_cast<void*>(base), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS
                ? cudaSuccess
                : cudaErrorInvalidValue;
 }
 
-// The two tensor maps of a layer. The input's 4-D map has the view's row pitch (ldx) and the stride's element
-// strides; both boxes are cb channels wide.
-cudaError_t encode_maps(const Args& a, const Grid& grid, int ks, int bn, int cb, CUtensorMap* tx, CUtensorMap* tw) {
+// The two tensor maps of a layer, x and w of esize-byte elements. The input's 4-D map has the view's row pitch
+// (ldx) and the stride's element strides; both boxes are cb channels wide.
+cudaError_t encode_maps(const Args& a, const void* x, const void* w, int esize, const Grid& grid, int ks, int bn,
+                        int cb, CUtensorMap* tx, CUtensorMap* tw) {
     const cuuint64_t xdim[4] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(a.W),
                                 static_cast<cuuint64_t>(a.H), static_cast<cuuint64_t>(a.N)};
-    const cuuint64_t row = static_cast<cuuint64_t>(a.ldx) * 2;
+    const cuuint64_t row = static_cast<cuuint64_t>(a.ldx) * esize;
     const cuuint64_t xstride[3] = {row, row * a.W, row * a.W * a.H};
     const cuuint32_t xbox[4] = {static_cast<cuuint32_t>(cb), static_cast<cuuint32_t>(grid.bw * a.sw),
                                 static_cast<cuuint32_t>(grid.bh * a.sh), 1};
     const cuuint32_t xel[4] = {1, static_cast<cuuint32_t>(a.sw), static_cast<cuuint32_t>(a.sh), 1};
-    if (const cudaError_t e = encode_map(tx, 4, a.x, xdim, xstride, xbox, xel); e != cudaSuccess) return e;
+    if (const cudaError_t e = encode_map(tx, 4, x, esize, xdim, xstride, xbox, xel); e != cudaSuccess) return e;
     const cuuint64_t wdim[3] = {static_cast<cuuint64_t>(a.C), static_cast<cuuint64_t>(ks * ks),
                                 static_cast<cuuint64_t>(a.K)};
-    const cuuint64_t wstride[2] = {static_cast<cuuint64_t>(a.C) * 2, static_cast<cuuint64_t>(a.C) * 2 * ks * ks};
+    const cuuint64_t wrow = static_cast<cuuint64_t>(a.C) * esize;
+    const cuuint64_t wstride[2] = {wrow, wrow * ks * ks};
     const cuuint32_t wbox[3] = {static_cast<cuuint32_t>(cb), 1, static_cast<cuuint32_t>(bn)};
     const cuuint32_t wel[3] = {1, 1, 1};
-    return encode_map(tw, 3, a.w, wdim, wstride, wbox, wel);
+    return encode_map(tw, 3, w, esize, wdim, wstride, wbox, wel);
 }
 
-template <int KS, int BN, int CB>
-cudaError_t launch(Args a, cudaStream_t stream) {
-    auto kernel = igemm_tma_kernel<KS, BN, CB>;
-    constexpr size_t smem = smem_bytes<BN, CB>();
+template <typename T, int KS, int BN, int RB>
+cudaError_t launch(Args a, const void* x, const void* w, cudaStream_t stream) {
+    auto kernel = igemm_tma_kernel<T, KS, BN, RB>;
+    constexpr int esize = static_cast<int>(sizeof(T));
+    constexpr size_t smem = smem_bytes<BN, RB>();
     LaunchConfig cfg;
     if (const cudaError_t e = launch_config(kernel, kThreads, smem, &cfg, smem); e != cudaSuccess) return e;
     const Grid grid = tile_grid(a.OH, a.OW, (a.K + BN - 1) / BN);
@@ -325,26 +348,37 @@ cudaError_t launch(Args a, cudaStream_t stream) {
     if (tiles > INT_MAX) return cudaErrorInvalidValue;
     a.tiles = static_cast<int>(tiles);
     alignas(64) CUtensorMap tx, tw;
-    if (const cudaError_t e = encode_maps(a, grid, KS, BN, CB, &tx, &tw); e != cudaSuccess) return e;
+    if (const cudaError_t e = encode_maps(a, x, w, esize, grid, KS, BN, RB / esize, &tx, &tw); e != cudaSuccess)
+        return e;
     const int64_t ctas = std::min<int64_t>(tiles, static_cast<int64_t>(cfg.sms) * cfg.per_sm);
     kernel<<<static_cast<unsigned>(ctas), kThreads, smem, stream>>>(tx, tw, a, grid);
     return cudaGetLastError();
 }
 
-}  // namespace
-
-// The narrowest tile that covers K (with_tile_width), as variant 4, and the narrowest channel block that covers C
-// (16, 32, else 64).
-cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream) {
+// The narrowest tile that covers K (with_tile_width), as variant 4, and the narrowest channel block that covers C:
+// rows of 32, 64 or 128 bytes (fp16: 16, 32, else 64 channels; FP8: 32, 64, else 128).
+template <typename T>
+cudaError_t launch_narrowest(const Args& a, const void* x, const void* w, int kh, cudaStream_t stream) {
+    constexpr int esize = static_cast<int>(sizeof(T));
     return with_tile_width(a.K, [&](auto bn) {
         constexpr int BN = decltype(bn)::value;
-        auto run = [&](auto cb) {
-            constexpr int CB = decltype(cb)::value;
-            return kh == 3 ? launch<3, BN, CB>(a, stream) : launch<1, BN, CB>(a, stream);
+        auto run = [&](auto rb) {
+            constexpr int RB = decltype(rb)::value;
+            return kh == 3 ? launch<T, 3, BN, RB>(a, x, w, stream) : launch<T, 1, BN, RB>(a, x, w, stream);
         };
-        if (a.C <= 16) return run(std::integral_constant<int, 16>{});
-        return a.C <= 32 ? run(std::integral_constant<int, 32>{}) : run(std::integral_constant<int, 64>{});
+        if (a.C * esize <= 32) return run(std::integral_constant<int, 32>{});
+        return a.C * esize <= 64 ? run(std::integral_constant<int, 64>{}) : run(std::integral_constant<int, 128>{});
     });
+}
+
+}  // namespace
+
+cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream) {
+    return launch_narrowest<__half>(a, a.x, a.w, kh, stream);
+}
+
+cudaError_t launch_tma_fp8(const Args& a, const void* x8, const void* w8, int kh, cudaStream_t stream) {
+    return launch_narrowest<__nv_fp8_e4m3>(a, x8, w8, kh, stream);
 }
 
 }  // namespace itscam::cuda_kernels::igemm

@@ -1,6 +1,7 @@
 // Hopper's warpgroup matrix instruction (wgmma) as the sm_90a kernels use it (nvcc, sm_90a only): the m64nNk16
-// fp16 instruction with fp32 accumulators for N = 16, 32, 64 and 128, both operands read from shared memory through
-// matrix descriptors of K-major tiles in the 32-, 64- or 128-byte swizzle, and the fence, commit and wait around it.
+// fp16 instruction and the m64nNk32 FP8 E4M3 one, both with fp32 accumulators for N = 16, 32, 64 and 128, both
+// operands read from shared memory through matrix descriptors of K-major tiles in the 32-, 64- or 128-byte swizzle
+// (a step of either instruction reads 32 bytes of each row), and the fence, commit and wait around it.
 // igemm_wgmma.cu (cp.async-fed) and igemm_tma.cu (TMA-fed, warp-specialized) both use it.
 #pragma once
 
@@ -47,6 +48,24 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
     return d;
 }
 
+// The accumulator operands of an instruction of width N (N / 2 fp32 registers a thread): "+f" on d[0..N/2) as
+// inline-asm operands, and their "{%0, ...}" list in the instruction text. The matrix descriptors and the scale-d
+// predicate's source follow them as operands N/2, N/2 + 1 and N/2 + 2.
+#define ITSCAM_WGMMA_ACC8(p) \
+    "+f"((p)[0]), "+f"((p)[1]), "+f"((p)[2]), "+f"((p)[3]), "+f"((p)[4]), "+f"((p)[5]), "+f"((p)[6]), "+f"((p)[7])
+#define ITSCAM_WGMMA_ACC16(p) ITSCAM_WGMMA_ACC8(p), ITSCAM_WGMMA_ACC8((p) + 8)
+#define ITSCAM_WGMMA_ACC32(p) ITSCAM_WGMMA_ACC16(p), ITSCAM_WGMMA_ACC16((p) + 16)
+#define ITSCAM_WGMMA_ACC64(p) ITSCAM_WGMMA_ACC32(p), ITSCAM_WGMMA_ACC32((p) + 32)
+#define ITSCAM_WGMMA_REGS8 "{%0, %1, %2, %3, %4, %5, %6, %7}"
+#define ITSCAM_WGMMA_REGS16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
+#define ITSCAM_WGMMA_REGS32                                                                                      \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+    "%23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define ITSCAM_WGMMA_REGS64                                                                                          \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "     \
+    "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, " \
+    "%45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+
 template <int N>
 struct Wgmma;
 
@@ -55,9 +74,8 @@ struct Wgmma<16> {
     static __device__ __forceinline__ void mma(float (&d)[8], uint64_t da, uint64_t db) {
         asm volatile(
             "{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, "
-            "0;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+            "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 " ITSCAM_WGMMA_REGS8 ", %8, %9, p, 1, 1, 0, 0;\n}\n"
+            : ITSCAM_WGMMA_ACC8(d)
             : "l"(da), "l"(db), "r"(1));
     }
 };
@@ -67,10 +85,8 @@ struct Wgmma<32> {
     static __device__ __forceinline__ void mma(float (&d)[16], uint64_t da, uint64_t db) {
         asm volatile(
             "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, "
-            "%12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-              "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+            "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 " ITSCAM_WGMMA_REGS16 ", %16, %17, p, 1, 1, 0, 0;\n}\n"
+            : ITSCAM_WGMMA_ACC16(d)
             : "l"(da), "l"(db), "r"(1));
     }
 };
@@ -80,13 +96,8 @@ struct Wgmma<64> {
     static __device__ __forceinline__ void mma(float (&d)[32], uint64_t da, uint64_t db) {
         asm volatile(
             "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, "
-            "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, "
-            "%33, p, 1, 1, 0, 0;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-              "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-              "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-              "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+            "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " ITSCAM_WGMMA_REGS32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+            : ITSCAM_WGMMA_ACC32(d)
             : "l"(da), "l"(db), "r"(1));
     }
 };
@@ -96,18 +107,57 @@ struct Wgmma<128> {
     static __device__ __forceinline__ void mma(float (&d)[64], uint64_t da, uint64_t db) {
         asm volatile(
             "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, "
-            "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, "
-            "%33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, "
-            "%54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-              "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-              "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-              "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-              "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-              "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-              "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-              "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " ITSCAM_WGMMA_REGS64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+            : ITSCAM_WGMMA_ACC64(d)
+            : "l"(da), "l"(db), "r"(1));
+    }
+};
+
+// The FP8 E4M3 instruction, k32: both operands K-major (the only layout wgmma takes for 8-bit types), so it has no
+// transpose immediates; the two 1s scale A and B by +1.
+template <int N>
+struct WgmmaE4M3;
+
+template <>
+struct WgmmaE4M3<16> {
+    static __device__ __forceinline__ void mma(float (&d)[8], uint64_t da, uint64_t db) {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS8 ", %8, %9, p, 1, 1;\n}\n"
+            : ITSCAM_WGMMA_ACC8(d)
+            : "l"(da), "l"(db), "r"(1));
+    }
+};
+
+template <>
+struct WgmmaE4M3<32> {
+    static __device__ __forceinline__ void mma(float (&d)[16], uint64_t da, uint64_t db) {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS16 ", %16, %17, p, 1, 1;\n}\n"
+            : ITSCAM_WGMMA_ACC16(d)
+            : "l"(da), "l"(db), "r"(1));
+    }
+};
+
+template <>
+struct WgmmaE4M3<64> {
+    static __device__ __forceinline__ void mma(float (&d)[32], uint64_t da, uint64_t db) {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS32 ", %32, %33, p, 1, 1;\n}\n"
+            : ITSCAM_WGMMA_ACC32(d)
+            : "l"(da), "l"(db), "r"(1));
+    }
+};
+
+template <>
+struct WgmmaE4M3<128> {
+    static __device__ __forceinline__ void mma(float (&d)[64], uint64_t da, uint64_t db) {
+        asm volatile(
+            "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+            "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS64 ", %64, %65, p, 1, 1;\n}\n"
+            : ITSCAM_WGMMA_ACC64(d)
             : "l"(da), "l"(db), "r"(1));
     }
 };
