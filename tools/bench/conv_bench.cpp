@@ -147,7 +147,7 @@ struct Options {
 };
 
 // cuDNN's fused convolution of one type, the fastest of its engines. `ref`, where given, receives that engine's
-// output (fp16: fp16 and FP8-in kinds only).
+// fp16 output (so only for the fp16 and FP8->fp16 kinds).
 Timing time_fused(cudnnHandle_t handle, cudaStream_t stream, const Layer& L, const Options& opt, Kind kind,
                   Operands& op, void* workspace, size_t workspace_bytes, std::vector<uint16_t>* ref) {
     const bool fp8_in = kind != Kind::kFp16, fp8_out = kind == Kind::kFp8;
@@ -372,23 +372,23 @@ int main_impl(int argc, char** argv) {
     for (const int v : opt.igemm) std::printf(" %8s%d %7s", "igemm ", v, "GB/s");
     std::printf("\n");
     std::mt19937 rng(7);
-    // Sums over the layers: cuDNN fp16, fp8->fp16, fp8, then each variant (a variant's sum takes cuDNN's time where
-    // the variant did not run, so that the sums compare), then our FP8 kernel (the same rule, with cuDNN's fp16).
-    std::vector<double> total(3 + opt.igemm.size(), 0.0);
-    double total_ours8 = 0;
+    // Per layer and summed over the layers: cuDNN fp16, fp8->fp16 and fp8, our FP8 kernel, then each variant. Ours
+    // (slots from kOurs8 on) take cuDNN's fp16 time in a sum where they did not run, so that the sums compare.
+    constexpr size_t kOurs8 = 3, kVariants = 4;
+    std::vector<double> total(kVariants + opt.igemm.size(), 0.0);
     bool complete = true;
     std::vector<std::string> notes;
     for (const Layer* L : layers) {
         Operands op = make_operands(*L, opt.batch, opt.fp8, rng);
         std::vector<uint16_t> ref, ref8;
-        std::vector<Timing> t(3 + opt.igemm.size());
-        Timing ours8;
+        std::vector<Timing> t(kVariants + opt.igemm.size());
         t[0] = time_fused(handle.get(), stream, *L, opt, Kind::kFp16, op, ws.get(), kWorkspace, &ref);
         for (int k = 1; k < 3 && opt.fp8; ++k)
             t[k] = time_fused(handle.get(), stream, *L, opt, static_cast<Kind>(k), op, ws.get(), kWorkspace,
                               k == 1 ? &ref8 : nullptr);
-        if (opt.fp8) ours8 = time_igemm_fp8(stream, *L, opt, op, ref8);
-        for (size_t j = 0; j < opt.igemm.size(); ++j) t[3 + j] = time_igemm(stream, *L, opt, opt.igemm[j], op, ref);
+        if (opt.fp8) t[kOurs8] = time_igemm_fp8(stream, *L, opt, op, ref8);
+        for (size_t j = 0; j < opt.igemm.size(); ++j)
+            t[kVariants + j] = time_igemm(stream, *L, opt, opt.igemm[j], op, ref);
         std::printf("%-26s %8.1f %10s", L->name, op.min_mb, cell(t[0], opt.once).c_str());
         const auto ratio = [](const Timing& a, const Timing& b) {
             if (a.ms > 0 && b.ms > 0)
@@ -399,13 +399,11 @@ int main_impl(int argc, char** argv) {
         if (opt.fp8) {
             std::printf(" %10s %9s", cell(t[1], opt.once).c_str(), cell(t[2], opt.once).c_str());
             ratio(t[0], t[2]);
-            std::printf(" %9s", cell(ours8, opt.once).c_str());
-            ratio(t[0], ours8);
-            if (!ours8.note.empty()) notes.push_back(std::string(L->name) + " ours fp8: " + ours8.note);
-            total_ours8 += ours8.ms >= 0 ? ours8.ms : std::max(t[0].ms, 0.0);
+            std::printf(" %9s", cell(t[kOurs8], opt.once).c_str());
+            ratio(t[0], t[kOurs8]);
         }
         for (size_t j = 0; j < opt.igemm.size(); ++j) {
-            const Timing& g = t[3 + j];
+            const Timing& g = t[kVariants + j];
             std::printf(" %9s", cell(g, opt.once).c_str());
             if (g.ms > 0)
                 std::printf(" %7.0f", op.min_mb / g.ms);  // MB/ms = GB/s
@@ -415,14 +413,15 @@ int main_impl(int argc, char** argv) {
         std::printf("\n");
         std::fflush(stdout);
         for (size_t k = 0; k < t.size(); ++k) {
-            if (k >= 1 && k < 3 && !opt.fp8) continue;
-            const std::string what = k < 3 ? std::string("cudnn ") + kind_name(static_cast<Kind>(k))
-                                           : "igemm " + std::to_string(opt.igemm[k - 3]);
-            if (!t[k].note.empty() && (k >= 3 || t[k].ms < 0))
+            if (k >= 1 && k <= kOurs8 && !opt.fp8) continue;
+            const std::string what = k < kOurs8    ? std::string("cudnn ") + kind_name(static_cast<Kind>(k))
+                                     : k == kOurs8 ? std::string("ours fp8")
+                                                   : "igemm " + std::to_string(opt.igemm[k - kVariants]);
+            if (!t[k].note.empty() && (k >= kOurs8 || t[k].ms < 0))
                 notes.push_back(std::string(L->name) + " " + what + ": " + t[k].note);
             if (t[k].ms >= 0) {
                 total[k] += t[k].ms;
-            } else if (k >= 3 && t[0].ms >= 0) {
+            } else if (k >= kOurs8 && t[0].ms >= 0) {
                 total[k] += t[0].ms;
             } else {
                 complete = false;
@@ -433,9 +432,9 @@ int main_impl(int argc, char** argv) {
         std::printf("%-26s %8s %10.4f", "sum", "", total[0]);
         if (opt.fp8)
             std::printf(" %10.4f %9.4f %8.2fx %9.4f %8.2fx", total[1], total[2],
-                        total[2] > 0 ? total[0] / total[2] : 0.0, total_ours8,
-                        total_ours8 > 0 ? total[0] / total_ours8 : 0.0);
-        for (size_t j = 0; j < opt.igemm.size(); ++j) std::printf(" %9.4f %7s", total[3 + j], "");
+                        total[2] > 0 ? total[0] / total[2] : 0.0, total[kOurs8],
+                        total[kOurs8] > 0 ? total[0] / total[kOurs8] : 0.0);
+        for (size_t j = 0; j < opt.igemm.size(); ++j) std::printf(" %9.4f %7s", total[kVariants + j], "");
         std::printf("%s\n", complete ? "" : "  (a sum misses layers that did not run)");
     }
     for (const auto& n : notes) std::printf("  %s\n", n.c_str());
