@@ -16,9 +16,13 @@
 #include <vector>
 
 #include "backend/cuda/kernels/kernels_impl.h"
+#include "kernel_test_util.h"
 
 namespace itscam::cuda_kernels {
 namespace {
+
+using test_util::act_ref;
+using test_util::DevArray;
 
 bool cuda_available() {
     int n = 0;
@@ -89,19 +93,6 @@ class DevBuf {
     DT dt_;
 };
 
-// Device copy of a plain array (float bias/weights, int indices).
-template <typename T>
-struct DevArr {
-    explicit DevArr(const std::vector<T>& h) {
-        EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(h.size(), 1) * sizeof(T)), cudaSuccess);
-        EXPECT_EQ(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-    }
-    DevArr(const DevArr&) = delete;
-    DevArr& operator=(const DevArr&) = delete;
-    ~DevArr() { cudaFree(p); }
-    T* p = nullptr;
-};
-
 // atol_f32: the fp32 absolute tolerance (sums of many products differ from the reference's in the last bits).
 void expect_close(const std::vector<float>& got, const std::vector<float>& ref, DT dt, const std::string& what,
                   double atol_f32 = 1e-6) {
@@ -116,21 +107,6 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& ref, 
             ADD_FAILURE() << what << " [" << dt_name(dt) << "] at " << i << ": got " << g << ", want " << r;
     }
     EXPECT_EQ(bad, 0) << what << " [" << dt_name(dt) << "]: " << bad << " of " << got.size() << " elements differ";
-}
-
-float act_ref(float v, Act act, float alpha) {
-    switch (act) {
-        case Act::kSiLU:
-            return v / (1.f + std::exp(-v));
-        case Act::kReLU:
-            return std::max(v, 0.f);
-        case Act::kSigmoid:
-            return 1.f / (1.f + std::exp(-v));
-        case Act::kLeakyReLU:
-            return v >= 0.f ? v : v * alpha;
-        default:
-            return v;
-    }
 }
 
 Dims dims(std::initializer_list<int64_t> v) {
@@ -195,7 +171,7 @@ TEST_P(CudaKernels, ConvEpilogue) {
             const std::vector<float> hr = quant(rnd(c.rows * c.ldr, seed++), dt);
             const std::vector<float> hb = rnd(c.C, seed++, -1.f, 1.f);
             DevBuf x(hx, dt), y(hy0, dt), r(hr, dt);
-            DevArr<float> b(hb);
+            DevArray<float> b(hb);
             const int64_t ldx = c.inplace ? c.ldy : c.ldx;
             const std::vector<float>& xin = c.inplace ? hy0 : hx;
             const int64_t xoff = c.inplace ? c.yoff : c.xoff;
@@ -471,7 +447,7 @@ TEST_P(CudaKernels, ResizeNearest2x) {
         std::vector<int> sh(OH), sw(OW);
         for (int64_t i = 0; i < OH; ++i) sh[i] = static_cast<int>(i / 2);
         for (int64_t i = 0; i < OW; ++i) sw[i] = static_cast<int>(i / 2);
-        DevArr<int> dsh(sh), dsw(sw);
+        DevArray<int> dsh(sh), dsw(sw);
         const std::vector<float> hx = quant(rnd(c.N * c.H * c.W * c.ldx, seed++), dt);
         const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
         DevBuf x(hx, dt), y(hy0, dt);
@@ -602,7 +578,7 @@ TEST_P(CudaKernels, DflDecode) {
         std::vector<float> hw(R);
         std::iota(hw.begin(), hw.end(), 0.f);
         DevBuf x(hx, dt), y(std::vector<float>(N * 4 * A, 0.f), dt);
-        DevArr<float> w(hw);
+        DevArray<float> w(hw);
         ASSERT_EQ(dfl_decode(x.at(), w.p, y.at(), N, R, A, dt, nullptr), cudaSuccess);
         std::vector<float> ref(N * 4 * A);
         for (int64_t n = 0; n < N; ++n)
@@ -645,7 +621,7 @@ TEST_P(CudaKernels, StemConvNchw) {
         const std::vector<float> hw = rnd(c.K * c.C * c.kh * c.kw, seed++, -1.f, 1.f);
         const std::vector<float> hb = rnd(c.K, seed++, -1.f, 1.f);
         const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
-        DevArr<float> x(hx), w(hw), b(hb);
+        DevArray<float> x(hx), w(hw), b(hb);
         DevBuf y(hy0, dt);
         ASSERT_EQ(stem_conv_nchw(x.p, c.N, c.C, c.H, c.W, w.p, b.p, y.at(c.yoff), c.ldy, c.K, OH, OW,
                                  static_cast<int>(c.kh), static_cast<int>(c.kw), static_cast<int>(c.sh),
@@ -700,7 +676,7 @@ TEST_P(CudaKernels, DepthwiseConvNhwc) {
         const std::vector<float> hr = quant(rnd(c.N * OH * OW * c.ldr, seed++), dt);
         const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
         DevBuf x(hx, dt), r(hr, dt), y(hy0, dt);
-        DevArr<float> w(hw), b(hb);
+        DevArray<float> w(hw), b(hb);
         const int k = static_cast<int>(c.k), s = static_cast<int>(c.s), pad = static_cast<int>(c.pad),
                   dil = static_cast<int>(c.dil);
         ASSERT_EQ(depthwise_conv_nhwc(x.at(), c.ldx, w.p, c.bias ? b.p : nullptr, c.residual ? r.at() : nullptr, c.ldr,
@@ -799,7 +775,7 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
         const std::vector<float> hr = quant(rnd(c.N * OH * OW * c.ldr, seed++, -1.f, 1.f), dt);
         const std::vector<float> hy0 = quant(rnd(c.N * OH * OW * c.ldy, seed++), dt);
         DevBuf x(hx, dt), w(hw, dt), r(hr, dt);
-        DevArr<float> b(hb);
+        DevArray<float> b(hb);
         const std::string what = "igemm C=" + std::to_string(c.C) + " K=" + std::to_string(c.K) +
                                  " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
         std::vector<float> ref = hy0;  // channels past K in a strided output stay as they were

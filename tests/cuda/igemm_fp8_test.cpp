@@ -15,9 +15,13 @@
 #include <vector>
 
 #include "backend/cuda/kernels/kernels_impl.h"
+#include "kernel_test_util.h"
 
 namespace itscam::cuda_kernels {
 namespace {
+
+using test_util::act_ref;
+using test_util::DevArray;
 
 std::vector<float> rnd(size_t n, uint32_t seed, float lo, float hi) {
     std::mt19937 g(seed);
@@ -47,36 +51,6 @@ std::vector<__half> to_half(const std::vector<float>& v, std::vector<float>* hel
         (*held)[i] = __half2float(h[i]);
     }
     return h;
-}
-
-template <typename T>
-struct Dev {
-    explicit Dev(const std::vector<T>& h) {
-        EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(h.size(), 1) * sizeof(T)), cudaSuccess);
-        EXPECT_EQ(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-    }
-    Dev(const Dev&) = delete;
-    Dev& operator=(const Dev&) = delete;
-    ~Dev() { cudaFree(p); }
-    std::vector<T> get(size_t n) const {
-        std::vector<T> h(n);
-        EXPECT_EQ(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-        return h;
-    }
-    T* p = nullptr;
-};
-
-float act_ref(double v, Act act) {
-    switch (act) {
-        case Act::kSiLU:
-            return static_cast<float>(v / (1.0 + std::exp(-v)));
-        case Act::kReLU:
-            return static_cast<float>(std::max(v, 0.0));
-        case Act::kSigmoid:
-            return static_cast<float>(1.0 / (1.0 + std::exp(-v)));
-        default:
-            return static_cast<float>(v);
-    }
 }
 
 bool hopper() {
@@ -116,9 +90,9 @@ TEST(IgemmFp8, MatchesTheLoopOnE4m3Values) {
         const std::vector<float> scale = rnd(c.K, seed++, 0.02f, 0.2f), hb = rnd(c.K, seed++, -1.f, 1.f);
         const std::vector<__half> r16 = to_half(rnd(nr, seed++, -1.f, 1.f), &hr);
         const std::vector<__half> y16 = to_half(rnd(ny, seed++, -4.f, 4.f), &hy0);
-        Dev<uint8_t> x(x8), w(w8);
-        Dev<float> sc(scale), b(hb);
-        Dev<__half> r(r16), y(y16);
+        DevArray<uint8_t> x(x8), w(w8);
+        DevArray<float> sc(scale), b(hb);
+        DevArray<__half> r(r16), y(y16);
         const std::string what = "fp8 igemm C=" + std::to_string(c.C) + " K=" + std::to_string(c.K) +
                                  " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
         ASSERT_TRUE(igemm_conv_fp8_supported(c.N, c.H, c.W, c.C, c.ldx, c.K, OH, OW, c.ldy, c.residual ? c.ldr : 0,
@@ -179,9 +153,9 @@ TEST(IgemmFp8, RefusesWhatItDoesNotTake) {
               cudaErrorInvalidValue);
     if (!hopper()) GTEST_SKIP() << "the rest needs a compute-capability 9.0 GPU";
     // A null scale, and a 16-byte rule broken by the input's address.
-    Dev<uint8_t> x(std::vector<uint8_t>(8 * 8 * 32 + 16, 0)), w(std::vector<uint8_t>(16 * 9 * 16, 0));
-    Dev<float> sc(std::vector<float>(16, 1.f));
-    Dev<__half> y(std::vector<__half>(8 * 8 * 16));
+    DevArray<uint8_t> x(std::vector<uint8_t>(8 * 8 * 32 + 16, 0)), w(std::vector<uint8_t>(16 * 9 * 16, 0));
+    DevArray<float> sc(std::vector<float>(16, 1.f));
+    DevArray<__half> y(std::vector<__half>(8 * 8 * 16));
     EXPECT_EQ(igemm_conv_fp8_nhwc(x.p, 16, w.p, nullptr, nullptr, nullptr, 0, y.p, 16, 1, 8, 8, 16, 16, 8, 8, 3, 3, 1,
                                   1, 1, 1, Act::kNone, 0.f, nullptr),
               cudaErrorInvalidValue);
