@@ -66,101 +66,44 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
     "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, " \
     "%45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
+// One wrapper, Struct<N>::mma(d, da, db): INSTR (the instruction's name, shape and types) on the accumulators (ACC:
+// their operands, REGS: their list), the descriptors da and db (operands N/2 and N/2 + 1: DA, DB) and scale-d = 1
+// (its predicate's source is operand N/2 + 2: P), then IMM, the instruction's trailing immediates.
+#define ITSCAM_WGMMA_WRAPPER(Struct, N, INSTR, ACC, REGS, DA, DB, P, IMM)                                    \
+    template <>                                                                                              \
+    struct Struct<N> {                                                                                       \
+        static __device__ __forceinline__ void mma(float (&d)[(N) / 2], uint64_t da, uint64_t db) {          \
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #P ", 0;\n" INSTR " " REGS ", %" #DA ", %" #DB \
+                         ", p, " IMM ";\n}\n"                                                                \
+                         : ACC(d)                                                                            \
+                         : "l"(da), "l"(db), "r"(1));                                                        \
+        }                                                                                                    \
+    };
+
+// fp16: the two 1s scale A and B by +1, the two 0s leave both K-major (not transposed).
 template <int N>
 struct Wgmma;
-
-template <>
-struct Wgmma<16> {
-    static __device__ __forceinline__ void mma(float (&d)[8], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 " ITSCAM_WGMMA_REGS8 ", %8, %9, p, 1, 1, 0, 0;\n}\n"
-            : ITSCAM_WGMMA_ACC8(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
-
-template <>
-struct Wgmma<32> {
-    static __device__ __forceinline__ void mma(float (&d)[16], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 " ITSCAM_WGMMA_REGS16 ", %16, %17, p, 1, 1, 0, 0;\n}\n"
-            : ITSCAM_WGMMA_ACC16(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
-
-template <>
-struct Wgmma<64> {
-    static __device__ __forceinline__ void mma(float (&d)[32], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " ITSCAM_WGMMA_REGS32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
-            : ITSCAM_WGMMA_ACC32(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
-
-template <>
-struct Wgmma<128> {
-    static __device__ __forceinline__ void mma(float (&d)[64], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " ITSCAM_WGMMA_REGS64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
-            : ITSCAM_WGMMA_ACC64(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
+ITSCAM_WGMMA_WRAPPER(Wgmma, 16, "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16", ITSCAM_WGMMA_ACC8,
+                     ITSCAM_WGMMA_REGS8, 8, 9, 10, "1, 1, 0, 0")
+ITSCAM_WGMMA_WRAPPER(Wgmma, 32, "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16", ITSCAM_WGMMA_ACC16,
+                     ITSCAM_WGMMA_REGS16, 16, 17, 18, "1, 1, 0, 0")
+ITSCAM_WGMMA_WRAPPER(Wgmma, 64, "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16", ITSCAM_WGMMA_ACC32,
+                     ITSCAM_WGMMA_REGS32, 32, 33, 34, "1, 1, 0, 0")
+ITSCAM_WGMMA_WRAPPER(Wgmma, 128, "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16", ITSCAM_WGMMA_ACC64,
+                     ITSCAM_WGMMA_REGS64, 64, 65, 66, "1, 1, 0, 0")
 
 // The FP8 E4M3 instruction, k32: both operands K-major (the only layout wgmma takes for 8-bit types), so it has no
 // transpose immediates; the two 1s scale A and B by +1.
 template <int N>
 struct WgmmaE4M3;
-
-template <>
-struct WgmmaE4M3<16> {
-    static __device__ __forceinline__ void mma(float (&d)[8], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS8 ", %8, %9, p, 1, 1;\n}\n"
-            : ITSCAM_WGMMA_ACC8(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
-
-template <>
-struct WgmmaE4M3<32> {
-    static __device__ __forceinline__ void mma(float (&d)[16], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS16 ", %16, %17, p, 1, 1;\n}\n"
-            : ITSCAM_WGMMA_ACC16(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
-
-template <>
-struct WgmmaE4M3<64> {
-    static __device__ __forceinline__ void mma(float (&d)[32], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS32 ", %32, %33, p, 1, 1;\n}\n"
-            : ITSCAM_WGMMA_ACC32(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
-
-template <>
-struct WgmmaE4M3<128> {
-    static __device__ __forceinline__ void mma(float (&d)[64], uint64_t da, uint64_t db) {
-        asm volatile(
-            "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 " ITSCAM_WGMMA_REGS64 ", %64, %65, p, 1, 1;\n}\n"
-            : ITSCAM_WGMMA_ACC64(d)
-            : "l"(da), "l"(db), "r"(1));
-    }
-};
+ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 16, "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC8,
+                     ITSCAM_WGMMA_REGS8, 8, 9, 10, "1, 1")
+ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 32, "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC16,
+                     ITSCAM_WGMMA_REGS16, 16, 17, 18, "1, 1")
+ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 64, "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC32,
+                     ITSCAM_WGMMA_REGS32, 32, 33, 34, "1, 1")
+ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 128, "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC64,
+                     ITSCAM_WGMMA_REGS64, 64, 65, 66, "1, 1")
 
 __device__ __forceinline__ void wgmma_fence() {
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
