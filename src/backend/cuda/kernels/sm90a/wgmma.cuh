@@ -80,30 +80,27 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
         }                                                                                                    \
     };
 
-// fp16: the two 1s scale A and B by +1, the two 0s leave both K-major (not transposed).
+// The four widths of one instruction, m64nNKIND (KIND: its k, accumulator and operand types).
+#define ITSCAM_WGMMA_WIDTHS(Struct, KIND, IMM)                                                         \
+    ITSCAM_WGMMA_WRAPPER(Struct, 16, "wgmma.mma_async.sync.aligned.m64n16" KIND, ITSCAM_WGMMA_ACC8,    \
+                         ITSCAM_WGMMA_REGS8, 8, 9, 10, IMM)                                            \
+    ITSCAM_WGMMA_WRAPPER(Struct, 32, "wgmma.mma_async.sync.aligned.m64n32" KIND, ITSCAM_WGMMA_ACC16,   \
+                         ITSCAM_WGMMA_REGS16, 16, 17, 18, IMM)                                         \
+    ITSCAM_WGMMA_WRAPPER(Struct, 64, "wgmma.mma_async.sync.aligned.m64n64" KIND, ITSCAM_WGMMA_ACC32,   \
+                         ITSCAM_WGMMA_REGS32, 32, 33, 34, IMM)                                         \
+    ITSCAM_WGMMA_WRAPPER(Struct, 128, "wgmma.mma_async.sync.aligned.m64n128" KIND, ITSCAM_WGMMA_ACC64, \
+                         ITSCAM_WGMMA_REGS64, 64, 65, 66, IMM)
+
+// fp16, k16: the two 1s scale A and B by +1, the two 0s leave both K-major (not transposed).
 template <int N>
 struct Wgmma;
-ITSCAM_WGMMA_WRAPPER(Wgmma, 16, "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16", ITSCAM_WGMMA_ACC8,
-                     ITSCAM_WGMMA_REGS8, 8, 9, 10, "1, 1, 0, 0")
-ITSCAM_WGMMA_WRAPPER(Wgmma, 32, "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16", ITSCAM_WGMMA_ACC16,
-                     ITSCAM_WGMMA_REGS16, 16, 17, 18, "1, 1, 0, 0")
-ITSCAM_WGMMA_WRAPPER(Wgmma, 64, "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16", ITSCAM_WGMMA_ACC32,
-                     ITSCAM_WGMMA_REGS32, 32, 33, 34, "1, 1, 0, 0")
-ITSCAM_WGMMA_WRAPPER(Wgmma, 128, "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16", ITSCAM_WGMMA_ACC64,
-                     ITSCAM_WGMMA_REGS64, 64, 65, 66, "1, 1, 0, 0")
+ITSCAM_WGMMA_WIDTHS(Wgmma, "k16.f32.f16.f16", "1, 1, 0, 0")
 
-// The FP8 E4M3 instruction, k32: both operands K-major (the only layout wgmma takes for 8-bit types), so it has no
-// transpose immediates; the two 1s scale A and B by +1.
+// FP8 E4M3, k32: both operands K-major (the only layout wgmma takes for 8-bit types), so it has no transpose
+// immediates; the two 1s scale A and B by +1.
 template <int N>
 struct WgmmaE4M3;
-ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 16, "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC8,
-                     ITSCAM_WGMMA_REGS8, 8, 9, 10, "1, 1")
-ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 32, "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC16,
-                     ITSCAM_WGMMA_REGS16, 16, 17, 18, "1, 1")
-ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 64, "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC32,
-                     ITSCAM_WGMMA_REGS32, 32, 33, 34, "1, 1")
-ITSCAM_WGMMA_WRAPPER(WgmmaE4M3, 128, "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3", ITSCAM_WGMMA_ACC64,
-                     ITSCAM_WGMMA_REGS64, 64, 65, 66, "1, 1")
+ITSCAM_WGMMA_WIDTHS(WgmmaE4M3, "k32.f32.e4m3.e4m3", "1, 1")
 
 __device__ __forceinline__ void wgmma_fence() {
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
