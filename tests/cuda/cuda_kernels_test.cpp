@@ -22,6 +22,7 @@ namespace itscam::cuda_kernels {
 namespace {
 
 using test_util::act_ref;
+using test_util::ConvShape;
 using test_util::DevArray;
 
 bool cuda_available() {
@@ -725,14 +726,7 @@ TEST_P(CudaKernels, ConvReferenceNhwc) {
     for (int64_t p = 0; p < N * OH * OW; ++p) {
         const int64_t ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
         for (int64_t k = 0; k < K; ++k) {
-            double acc = hb[k];
-            for (int64_t i = 0; i < R; ++i)
-                for (int64_t j = 0; j < S; ++j) {
-                    const int64_t ih = oh * stride - pad + i * dil, iw = ow * stride - pad + j * dil;
-                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                    for (int64_t c = 0; c < C; ++c)
-                        acc += hx[((n * H + ih) * W + iw) * ldx + c] * hw[((k * R + i) * S + j) * C + c];
-                }
+            const double acc = hb[k] + ConvShape{H, W, C, ldx, R, S, stride, pad, dil}.sum(hx, hw, n, oh, ow, k);
             ref[p * ldy + k] = act_ref(static_cast<float>(acc), Act::kSiLU, 0.f) + hr[p * ldr + k];
         }
     }
@@ -769,6 +763,7 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
     for (const Case& c : cases) {
         const int64_t pad = c.k / 2;
         const int64_t OH = (c.H + 2 * pad - c.k) / c.s + 1, OW = (c.W + 2 * pad - c.k) / c.s + 1;
+        const ConvShape shape{c.H, c.W, c.C, c.ldx, c.k, c.k, c.s, pad};
         const std::vector<float> hx = quant(rnd(c.N * c.H * c.W * c.ldx, seed++, -1.f, 1.f), dt);
         const std::vector<float> hw = quant(rnd(c.K * c.k * c.k * c.C, seed++, -0.5f, 0.5f), dt);  // [K, k, k, C]
         const std::vector<float> hb = rnd(c.K, seed++, -1.f, 1.f);
@@ -782,15 +777,7 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
         for (int64_t p = 0; p < c.N * OH * OW; ++p) {
             const int64_t ow = p % OW, oh = (p / OW) % OH, n = p / (OW * OH);
             for (int64_t k = 0; k < c.K; ++k) {
-                double acc = c.bias ? hb[k] : 0.0;
-                for (int64_t i = 0; i < c.k; ++i)
-                    for (int64_t j = 0; j < c.k; ++j) {
-                        const int64_t ih = oh * c.s - pad + i, iw = ow * c.s - pad + j;
-                        if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
-                        const float* xp = &hx[((n * c.H + ih) * c.W + iw) * c.ldx];
-                        const float* wp = &hw[((k * c.k + i) * c.k + j) * c.C];
-                        for (int64_t ch = 0; ch < c.C; ++ch) acc += xp[ch] * wp[ch];
-                    }
+                const double acc = (c.bias ? hb[k] : 0.0) + shape.sum(hx, hw, n, oh, ow, k);
                 float v = act_ref(static_cast<float>(acc), c.act, 0.f);
                 if (c.residual) v += hr[p * c.ldr + k];
                 ref[p * c.ldy + k] = v;

@@ -21,6 +21,7 @@ namespace itscam::cuda_kernels {
 namespace {
 
 using test_util::act_ref;
+using test_util::ConvShape;
 using test_util::DevArray;
 
 std::vector<float> rnd(size_t n, uint32_t seed, float lo, float hi) {
@@ -83,6 +84,7 @@ TEST(IgemmFp8, MatchesTheLoopOnE4m3Values) {
     for (const Case& c : cases) {
         const int64_t pad = c.k / 2;
         const int64_t OH = (c.H + 2 * pad - c.k) / c.s + 1, OW = (c.W + 2 * pad - c.k) / c.s + 1;
+        const ConvShape shape{c.H, c.W, c.C, c.ldx, c.k, c.k, c.s, pad};
         const int64_t ny = c.N * OH * OW * c.ldy, nr = c.N * OH * OW * c.ldr;
         std::vector<float> hx, hw, hr, hy0;
         const std::vector<uint8_t> x8 = to_e4m3(rnd(c.N * c.H * c.W * c.ldx, seed++, -2.f, 2.f), &hx);
@@ -115,18 +117,8 @@ TEST(IgemmFp8, MatchesTheLoopOnE4m3Values) {
                     if (g != hy0[p * c.ldy + ch] && ++bad <= 5) ADD_FAILURE() << what << ": wrote channel " << ch;
                     continue;
                 }
-                double acc = 0, mag = 0;
-                for (int64_t i = 0; i < c.k; ++i)
-                    for (int64_t j = 0; j < c.k; ++j) {
-                        const int64_t ih = oh * c.s - pad + i, iw = ow * c.s - pad + j;
-                        if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
-                        const float* xp = &hx[((n * c.H + ih) * c.W + iw) * c.ldx];
-                        const float* wp = &hw[((ch * c.k + i) * c.k + j) * c.C];
-                        for (int64_t q = 0; q < c.C; ++q) {
-                            acc += double(xp[q]) * wp[q];
-                            mag += std::fabs(double(xp[q]) * wp[q]);
-                        }
-                    }
+                double mag = 0;
+                const double acc = shape.sum(hx, hw, n, oh, ow, ch, &mag);
                 double want = act_ref(acc * scale[ch] + (c.bias ? hb[ch] : 0.f), c.act);
                 if (c.residual) want += hr[p * c.ldr + ch];
                 // fp16 rounding of the output, and the tensor cores' FP8 accumulation, which keeps fewer bits than

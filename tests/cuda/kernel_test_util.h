@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "backend/cuda/kernels/kernels_impl.h"
@@ -31,6 +32,33 @@ struct DevArray {
         return h;
     }
     T* p = nullptr;
+};
+
+// A dense convolution's shape for the reference loops: x NHWC, H x W pixels of ldx values of which the first C are
+// read; w [K, R, S, C]; stride, padding (top and left) and dilation the same in both directions.
+struct ConvShape {
+    int64_t H, W, C, ldx, R, S, stride, pad, dil = 1;
+
+    // The sum over taps and channels at output pixel (n, oh, ow), output channel k, with products in double; mag,
+    // where given, gets the sum of the products' magnitudes (the scale of a tolerance for rounded accumulation).
+    double sum(const std::vector<float>& x, const std::vector<float>& w, int64_t n, int64_t oh, int64_t ow, int64_t k,
+               double* mag = nullptr) const {
+        double acc = 0, abs = 0;
+        for (int64_t i = 0; i < R; ++i)
+            for (int64_t j = 0; j < S; ++j) {
+                const int64_t ih = oh * stride - pad + i * dil, iw = ow * stride - pad + j * dil;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const float* xp = &x[((n * H + ih) * W + iw) * ldx];
+                const float* wp = &w[((k * R + i) * S + j) * C];
+                for (int64_t c = 0; c < C; ++c) {
+                    const double v = double(xp[c]) * wp[c];
+                    acc += v;
+                    abs += std::fabs(v);
+                }
+            }
+        if (mag) *mag = abs;
+        return acc;
+    }
 };
 
 // The activation in F's precision (float or double); alpha is LeakyReLU's slope.
