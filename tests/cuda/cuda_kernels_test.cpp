@@ -757,6 +757,7 @@ TEST(CudaKernelsF16, IgemmConvNhwc) {
         {1, 13, 11, 72, 80, 200, 208, 200, 3, 1, true, true, Act::kSiLU},   // 72 = 2 x 32 + 8; 200 = 128 + 72
         {2, 10, 10, 64, 64, 136, 136, 136, 3, 2, true, false, Act::kSiLU},  // stride 2, 136 = 128 + 8 channels
         {1, 33, 35, 32, 32, 48, 48, 48, 3, 2, true, true, Act::kSiLU},      // 32-channel blocks, stride 2, odd sizes
+        {1, 9, 10, 16, 16, 24, 26, 26, 3, 1, true, true, Act::kSiLU},       // 26-channel rows: variant 6 unstaged
     };
     int runs[kIgemmVariants] = {};
     uint32_t seed = 400;

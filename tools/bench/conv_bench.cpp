@@ -1,7 +1,8 @@
 // itscam_conv_bench: the shapes of YOLO11n's convolutions at 640x640 (bias + SiLU [+ residual]), at one batch size,
 // alone: on cuDNN's fused fp16 convolution (src/backend/cuda/cudnn_fused.*) and, where asked, on FP8 E4M3 through
 // the same cuDNN graph (FP8 in, fp16 or FP8 out: issue 13 item 5) and through our own FP8 kernel
-// (igemm_conv_fp8_nhwc: FP8 in, fp16 out, checked against cuDNN's FP8-in output), and on our implicit-GEMM variants
+// (igemm_conv_fp8_nhwc: FP8 in, fp16 or FP8 out, checked against cuDNN's output of the same kind), and on our
+// implicit-GEMM variants
 // (igemm_conv_nhwc, backend/cuda/kernels/kernels_impl.h), without building a plan. Each engine cuDNN offers and
 // each variant is timed as a CUDA graph of 10 runs (events around 5 replays, best of 3); the fastest engine is kept
 // per layer and type. Values are random and valid in each type. Each variant's output is compared with cuDNN's
@@ -146,10 +147,20 @@ struct Options {
     std::string layer;       // run the layers whose name holds this
 };
 
+// The n values at y on the device, fp16 or (fp8) E4M3, as floats.
+std::vector<float> download(const void* y, size_t n, bool fp8) {
+    std::vector<uint8_t> bytes(n * (fp8 ? 1 : 2));
+    die(csl::cuda_status(cudaMemcpy(bytes.data(), y, bytes.size(), cudaMemcpyDeviceToHost), "cudaMemcpy"), "download");
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; ++i)
+        v[i] = fp8 ? fp8_e4m3_to_float(bytes[i]) : half_to_float(uint16_t(bytes[2 * i] | bytes[2 * i + 1] << 8));
+    return v;
+}
+
 // cuDNN's fused convolution of one type, the fastest of its engines. `ref`, where given, receives that engine's
-// fp16 output (so only for the fp16 and FP8->fp16 kinds).
+// output as floats.
 Timing time_fused(cudnnHandle_t handle, cudaStream_t stream, const Layer& L, const Options& opt, Kind kind,
-                  Operands& op, void* workspace, size_t workspace_bytes, std::vector<uint16_t>* ref) {
+                  Operands& op, void* workspace, size_t workspace_bytes, std::vector<float>* ref) {
     const bool fp8_in = kind != Kind::kFp16, fp8_out = kind == Kind::kFp8;
     FusedConvSpec s;
     s.n = opt.batch, s.c = L.c, s.h = s.w = L.hw, s.k = L.k, s.r = s.s = L.r, s.oh = s.ow = op.o;
@@ -181,18 +192,16 @@ Timing time_fused(cudnnHandle_t handle, cudaStream_t stream, const Layer& L, con
     } else if (ref) {
         die(fc.value()->run_scaled(handle, best_plan, x, w, sp, op.b16.get(), op.r16.get(), sp, op.y.get(), workspace),
             "cuDNN run");
-        ref->resize(op.ny);
-        die(csl::cuda_status(cudaMemcpy(ref->data(), op.y.get(), op.ny * 2, cudaMemcpyDeviceToHost), "cudaMemcpy"),
-            "download");
+        *ref = download(op.y.get(), op.ny, fp8_out);
     }
     return best;
 }
 
-// Runs `run` once, compares its output with `ref` (where not empty: the note holds the largest difference relative
-// to the largest output where it exceeds rel), then times it as a graph.
+// Runs `run` once, compares its output (fp16, or E4M3 with out8) with `ref` (where not empty: the note holds the
+// largest difference relative to the largest output where it exceeds rel), then times it as a graph.
 template <typename Run>
-Timing check_and_time(cudaStream_t stream, const Options& opt, Operands& op, const std::vector<uint16_t>& ref,
-                      Run&& run, double rel) {
+Timing check_and_time(cudaStream_t stream, const Options& opt, Operands& op, const std::vector<float>& ref, Run&& run,
+                      double rel, bool out8 = false) {
     Timing t;
     if (Status st = run(); !st.is_ok()) {
         t.note = st.message();
@@ -203,14 +212,11 @@ Timing check_and_time(cudaStream_t stream, const Options& opt, Operands& op, con
         return t;
     }
     if (!ref.empty()) {
-        std::vector<uint16_t> y(op.ny);
-        die(csl::cuda_status(cudaMemcpy(y.data(), op.y.get(), op.ny * 2, cudaMemcpyDeviceToHost), "cudaMemcpy"),
-            "download");
+        const std::vector<float> y = download(op.y.get(), op.ny, out8);
         double diff = 0, peak = 0;
         for (size_t i = 0; i < op.ny; ++i) {
-            const double r = half_to_float(ref[i]);
-            diff = std::max(diff, std::fabs(double(half_to_float(y[i])) - r));
-            peak = std::max(peak, std::fabs(r));
+            diff = std::max(diff, std::fabs(double(y[i]) - ref[i]));
+            peak = std::max(peak, std::fabs(double(ref[i])));
         }
         if (!(diff <= rel * std::max(peak, 1.0)))  // and NaN
             t.note = "differs from cuDNN: max |diff| " + std::to_string(diff) + ", max |y| " + std::to_string(peak);
@@ -223,7 +229,7 @@ Timing check_and_time(cudaStream_t stream, const Options& opt, Operands& op, con
 // Our implicit-GEMM variant v, its output compared with cuDNN's (`ref`, empty if cuDNN did not run): the note holds
 // the largest difference relative to the largest output where it exceeds fp16 rounding.
 Timing time_igemm(cudaStream_t stream, const Layer& L, const Options& opt, int v, Operands& op,
-                  const std::vector<uint16_t>& ref) {
+                  const std::vector<float>& ref) {
     namespace ck = cuda_kernels;
     Timing t;
     const int pad = L.r / 2;
@@ -243,11 +249,11 @@ Timing time_igemm(cudaStream_t stream, const Layer& L, const Options& opt, int v
     return check_and_time(stream, opt, op, ref, run, 4e-3);  // fp16 rounding of both
 }
 
-// Our FP8 kernel (FP8 in, fp16 out, the same per-channel scale as cuDNN's), its output compared with cuDNN's on the
-// same FP8 operands (`ref`, empty if cuDNN did not run). Both sum exact E4M3 products; they differ by the order and
-// precision of the sums and by fp16 rounding.
+// Our FP8 kernel (FP8 in, fp16 out, or FP8 out with out8; the same per-channel scales as cuDNN's), its output
+// compared with cuDNN's of the same kind on the same FP8 operands (`ref`, empty if cuDNN did not run). Both sum
+// exact E4M3 products; they differ by the order and precision of the sums and by the output's rounding.
 Timing time_igemm_fp8(cudaStream_t stream, const Layer& L, const Options& opt, Operands& op,
-                      const std::vector<uint16_t>& ref) {
+                      const std::vector<float>& ref, bool out8) {
     namespace ck = cuda_kernels;
     Timing t;
     const int pad = L.r / 2;
@@ -259,12 +265,14 @@ Timing time_igemm_fp8(cudaStream_t stream, const Layer& L, const Options& opt, O
     const auto run = [&] {
         return csl::cuda_status(
             ck::igemm_conv_fp8_nhwc(op.x8.get(), L.c, op.w8.get(), static_cast<const float*>(op.scale.get()),
+                                    out8 ? static_cast<const float*>(op.scale.get()) : nullptr,
                                     static_cast<const float*>(op.b32.get()), L.residual ? op.r16.get() : nullptr, L.k,
                                     op.y.get(), L.k, opt.batch, L.hw, L.hw, L.c, L.k, op.o, op.o, L.r, L.r, L.stride,
                                     L.stride, pad, pad, ck::Act::kSiLU, 0.f, stream),
             "igemm_conv_fp8_nhwc");
     };
-    return check_and_time(stream, opt, op, ref, run, 2e-2);
+    // E4M3 keeps 3 bits: one rounding step is 1/8 of a value.
+    return check_and_time(stream, opt, op, ref, run, out8 ? 0.15 : 2e-2, out8);
 }
 
 int usage(int rc) {
@@ -277,8 +285,8 @@ int usage(int rc) {
                  "  --batch N     images per convolution (default 64)\n"
                  "  --engines N   engines of cuDNN's heuristic list timed per layer and type, 1-16 (default 4)\n"
                  "  --fp8         also FP8 E4M3 input with fp16 output, and FP8 in and out (sm_89 or later), and our\n"
-                 "                FP8 kernel, FP8 in and fp16 out (compute capability 9.0), checked against\n"
-                 "                cuDNN's FP8-in output\n"
+                 "                FP8 kernel, FP8 in and fp16 or FP8 out (compute capability 9.0), each checked\n"
+                 "                against cuDNN's output of the same kind\n"
                  "  --igemm LIST  also our implicit-GEMM variants, comma-separated, 0-%d (kernels_impl.h)\n"
                  "  --layer TEXT  only the layers whose name contains TEXT\n"
                  "  --once        run each selected convolution once, untimed (for a profiler such as ncu)\n"
@@ -368,25 +376,31 @@ int main_impl(int argc, char** argv) {
                 prop.minor, cudnnGetVersion(), opt.batch, opt.engines,
                 opt.once ? "each run once, untimed" : "ms per convolution");
     std::printf("%-26s %8s %10s", "layer", "MB", "cudnn fp16");
-    if (opt.fp8) std::printf(" %10s %9s %9s %9s %9s", "fp8->fp16", "fp8", "fp16/fp8", "ours fp8", "fp16/ours");
+    if (opt.fp8)
+        std::printf(" %10s %9s %9s %9s %9s %9s %9s", "fp8->fp16", "fp8", "fp16/fp8", "ours->16", "fp16/ours",
+                    "ours fp8", "fp16/ours");
     for (const int v : opt.igemm) std::printf(" %8s%d %7s", "igemm ", v, "GB/s");
     std::printf("\n");
     std::mt19937 rng(7);
-    // Per layer and summed over the layers: cuDNN fp16, fp8->fp16 and fp8, our FP8 kernel, then each variant. Ours
-    // (slots from kOurs8 on) take cuDNN's fp16 time in a sum where they did not run, so that the sums compare.
-    constexpr size_t kOurs8 = 3, kVariants = 4;
+    // Per layer and summed over the layers: cuDNN fp16, fp8->fp16 and fp8, our FP8 kernel with fp16 and with FP8
+    // output, then each variant. Ours (slots from kOurs16 on) take cuDNN's fp16 time in a sum where they did not
+    // run, so that the sums compare.
+    constexpr size_t kOurs16 = 3, kOurs8 = 4, kVariants = 5;
     std::vector<double> total(kVariants + opt.igemm.size(), 0.0);
     bool complete = true;
     std::vector<std::string> notes;
     for (const Layer* L : layers) {
         Operands op = make_operands(*L, opt.batch, opt.fp8, rng);
-        std::vector<uint16_t> ref, ref8;
+        std::vector<float> ref, ref16, ref8;  // cuDNN's fp16, FP8->fp16 and FP8 outputs
         std::vector<Timing> t(kVariants + opt.igemm.size());
         t[0] = time_fused(handle.get(), stream, *L, opt, Kind::kFp16, op, ws.get(), kWorkspace, &ref);
         for (int k = 1; k < 3 && opt.fp8; ++k)
             t[k] = time_fused(handle.get(), stream, *L, opt, static_cast<Kind>(k), op, ws.get(), kWorkspace,
-                              k == 1 ? &ref8 : nullptr);
-        if (opt.fp8) t[kOurs8] = time_igemm_fp8(stream, *L, opt, op, ref8);
+                              k == 1 ? &ref16 : &ref8);
+        if (opt.fp8) {
+            t[kOurs16] = time_igemm_fp8(stream, *L, opt, op, ref16, false);
+            t[kOurs8] = time_igemm_fp8(stream, *L, opt, op, ref8, true);
+        }
         for (size_t j = 0; j < opt.igemm.size(); ++j)
             t[kVariants + j] = time_igemm(stream, *L, opt, opt.igemm[j], op, ref);
         std::printf("%-26s %8.1f %10s", L->name, op.min_mb, cell(t[0], opt.once).c_str());
@@ -399,8 +413,10 @@ int main_impl(int argc, char** argv) {
         if (opt.fp8) {
             std::printf(" %10s %9s", cell(t[1], opt.once).c_str(), cell(t[2], opt.once).c_str());
             ratio(t[0], t[2]);
-            std::printf(" %9s", cell(t[kOurs8], opt.once).c_str());
-            ratio(t[0], t[kOurs8]);
+            for (const size_t k : {kOurs16, kOurs8}) {
+                std::printf(" %9s", cell(t[k], opt.once).c_str());
+                ratio(t[0], t[k]);
+            }
         }
         for (size_t j = 0; j < opt.igemm.size(); ++j) {
             const Timing& g = t[kVariants + j];
@@ -413,15 +429,16 @@ int main_impl(int argc, char** argv) {
         std::printf("\n");
         std::fflush(stdout);
         for (size_t k = 0; k < t.size(); ++k) {
-            if (k >= 1 && k <= kOurs8 && !opt.fp8) continue;
-            const std::string what = k < kOurs8    ? std::string("cudnn ") + kind_name(static_cast<Kind>(k))
-                                     : k == kOurs8 ? std::string("ours fp8")
-                                                   : "igemm " + std::to_string(opt.igemm[k - kVariants]);
-            if (!t[k].note.empty() && (k >= kOurs8 || t[k].ms < 0))
+            if (k >= 1 && k < kVariants && !opt.fp8) continue;
+            const std::string what = k < kOurs16    ? std::string("cudnn ") + kind_name(static_cast<Kind>(k))
+                                     : k == kOurs16 ? std::string("ours fp8->fp16")
+                                     : k == kOurs8  ? std::string("ours fp8")
+                                                    : "igemm " + std::to_string(opt.igemm[k - kVariants]);
+            if (!t[k].note.empty() && (k >= kOurs16 || t[k].ms < 0))
                 notes.push_back(std::string(L->name) + " " + what + ": " + t[k].note);
             if (t[k].ms >= 0) {
                 total[k] += t[k].ms;
-            } else if (k >= kOurs8 && t[0].ms >= 0) {
+            } else if (k >= kOurs16 && t[0].ms >= 0) {
                 total[k] += t[0].ms;
             } else {
                 complete = false;
@@ -431,8 +448,9 @@ int main_impl(int argc, char** argv) {
     if (!opt.once) {
         std::printf("%-26s %8s %10.4f", "sum", "", total[0]);
         if (opt.fp8)
-            std::printf(" %10.4f %9.4f %8.2fx %9.4f %8.2fx", total[1], total[2],
-                        total[2] > 0 ? total[0] / total[2] : 0.0, total[kOurs8],
+            std::printf(" %10.4f %9.4f %8.2fx %9.4f %8.2fx %9.4f %8.2fx", total[1], total[2],
+                        total[2] > 0 ? total[0] / total[2] : 0.0, total[kOurs16],
+                        total[kOurs16] > 0 ? total[0] / total[kOurs16] : 0.0, total[kOurs8],
                         total[kOurs8] > 0 ? total[0] / total[kOurs8] : 0.0);
         for (size_t j = 0; j < opt.igemm.size(); ++j) std::printf(" %9.4f %7s", total[kVariants + j], "");
         std::printf("%s\n", complete ? "" : "  (a sum misses layers that did not run)");

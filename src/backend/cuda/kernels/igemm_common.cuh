@@ -24,6 +24,7 @@ struct Args {
     const __half* x;
     const __half* w;     // [K][R][S][C] dense
     const float* scale;  // FP8 (launch_tma_fp8): per output channel, multiplies the sum before the bias; else null
+    const float* out_scale;  // FP8 only, or null: y is E4M3 (ldy bytes a pixel), each value times its channel's scale
     const float* bias;
     const __half* res;
     __half* y;
@@ -192,8 +193,8 @@ cudaError_t launch_wgmma(const Args& a, int kh, int variant, cudaStream_t stream
 cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream);
 
 // The same kernel on FP8 E4M3 operands x8 and w8 (a.x and a.w unused), k32 wgmma, channel blocks of 32, 64 or 128,
-// fp32 sums multiplied by a.scale per output channel, then the fp16 epilogue. x8 rows (ldx) and w8 rows (C) must be
-// multiples of 16 bytes.
+// fp32 sums multiplied by a.scale per output channel, then the fp16 epilogue; with a.out_scale, y is written as E4M3
+// (times the output scale). x8 rows (ldx) and w8 rows (C) must be multiples of 16 bytes.
 cudaError_t launch_tma_fp8(const Args& a, const void* x8, const void* w8, int kh, cudaStream_t stream);
 
 }  // namespace itscam::cuda_kernels::igemm

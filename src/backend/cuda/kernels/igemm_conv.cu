@@ -281,16 +281,20 @@ bool igemm_conv_fp8_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_
            igemm_conv_supported(N, H, W, C, ldx, K, OH, OW, ldy, ldr, kh, kw, dh, dw, 6);
 }
 
-cudaError_t igemm_conv_fp8_nhwc(const void* x8, int64_t ldx, const void* w8, const float* scale, const float* bias,
-                                const void* residual, int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H,
-                                int64_t W, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int kw, int sh, int sw,
-                                int pad_top, int pad_left, Act act, float alpha, cudaStream_t stream) {
+cudaError_t igemm_conv_fp8_nhwc(const void* x8, int64_t ldx, const void* w8, const float* scale, const float* out_scale,
+                                const float* bias, const void* residual, int64_t ldr, void* y, int64_t ldy, int64_t N,
+                                int64_t H, int64_t W, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int kw,
+                                int sh, int sw, int pad_top, int pad_left, Act act, float alpha, cudaStream_t stream) {
     if (N * OH * OW == 0) return cudaSuccess;
     if (!igemm_conv_fp8_supported(N, H, W, C, ldx, K, OH, OW, ldy, residual ? ldr : 0, kh, kw, 1, 1) || !scale ||
-        !detail::aligned(x8, 16) || !detail::aligned(w8, 16) || !detail::aligned(y, 4) || !detail::aligned(residual, 4))
+        !detail::aligned(x8, 16) || !detail::aligned(w8, 16) || !detail::aligned(y, 4) ||
+        !detail::aligned(residual, 4) ||
+        (out_scale &&
+         (ldy % 8 != 0 || !detail::aligned(y, 8) || (residual && (ldr % 8 != 0 || !detail::aligned(residual, 16))))))
         return cudaErrorInvalidValue;
     Args a = make_args(bias, residual, ldx, ldr, y, ldy, N, H, W, C, K, OH, OW, sh, sw, pad_top, pad_left, act, alpha);
     a.scale = scale;
+    a.out_scale = out_scale;
 #ifdef ITSCAM_HAVE_WGMMA
     return igemm::launch_tma_fp8(a, x8, w8, kh, stream);
 #else

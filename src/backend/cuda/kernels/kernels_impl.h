@@ -78,17 +78,20 @@ cudaError_t igemm_conv_nhwc(const void* x, int64_t ldx, const void* w, const flo
 // The same convolution on FP8 E4M3 operands (issue 13 item 5), by variant 6's kernel with k32 E4M3 wgmma:
 //   y[n, oh, ow, k] = act(scale[k] * sum_{c,r,s} x8[...] * w8[k, r, s, c] + bias[k]) (+ residual[n, oh, ow, k])
 // x8: an E4M3 NHWC view (ldx bytes a pixel); w8: E4M3 [K, kh, kw, C] dense; scale: float [K], the input's scale
-// times each output channel's weight scale; bias float [K] or null; residual and y fp16 views as above.
+// times each output channel's weight scale; bias float [K] or null; residual an fp16 view as above. y: an fp16
+// view, or with out_scale (float [K], or null) an E4M3 view (ldy bytes a pixel) of each value times its channel's
+// output scale, saturated to +-448.
 // igemm_conv_fp8_supported(): a compute-capability 9.0 GPU and an sm_90a build, 1x1 or 3x3, no dilation, C a
 // multiple of 16 and ldx of 16 (16-byte rows for the tensor maps), K a multiple of 8, even ldy and ldr, 32-bit
 // offsets. igemm_conv_fp8_nhwc() returns cudaErrorInvalidValue for any other shape, a null scale, x8 or w8 not
-// 16-byte aligned, or y and residual not 4-byte aligned.
+// 16-byte aligned, y and residual not 4-byte aligned, or, with an E4M3 y, y's rows not 8-byte aligned (ldy % 8, y)
+// or the residual's not 16-byte aligned (ldr % 8, residual).
 bool igemm_conv_fp8_supported(int64_t N, int64_t H, int64_t W, int64_t C, int64_t ldx, int64_t K, int64_t OH,
                               int64_t OW, int64_t ldy, int64_t ldr, int kh, int kw, int dh, int dw);
-cudaError_t igemm_conv_fp8_nhwc(const void* x8, int64_t ldx, const void* w8, const float* scale, const float* bias,
-                                const void* residual, int64_t ldr, void* y, int64_t ldy, int64_t N, int64_t H,
-                                int64_t W, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int kw, int sh, int sw,
-                                int pad_top, int pad_left, Act act, float alpha, cudaStream_t stream);
+cudaError_t igemm_conv_fp8_nhwc(const void* x8, int64_t ldx, const void* w8, const float* scale, const float* out_scale,
+                                const float* bias, const void* residual, int64_t ldr, void* y, int64_t ldy, int64_t N,
+                                int64_t H, int64_t W, int64_t C, int64_t K, int64_t OH, int64_t OW, int kh, int kw,
+                                int sh, int sw, int pad_top, int pad_left, Act act, float alpha, cudaStream_t stream);
 
 // The YOLOv8/11 Detect head in one pass, from the last convolutions' NHWC outputs to the model output: for anchor a
 // of level l (grid h x w, stride s, first anchor a0), pixel p = a - a0 = y * w + x:

@@ -23,13 +23,16 @@
 // fit two CTAs an SM, at most 8). A stage is refilled once both warpgroups have released it on its "empty"
 // mbarrier; nothing in the main loop waits at a __syncthreads. The grid is persistent (CTA b takes tiles b,
 // b + gridDim.x, ...), so the producer loads the next tile's first blocks while the consumers finish this one and
-// run its epilogue: bias, activation and residual in registers, written as half2 into the strided destination view
-// (Epilogue, igemm_common.cuh).
+// run its epilogue: bias and activation in registers; then, per 16 output channels, each warp's 16 rows go through
+// 1 KB of shared memory so that a lane adds the residual to 8 consecutive channels of one row and stores them as 16
+// bytes: a row's 32 bytes (a whole L2 sector) per lane pair, where the fragments' own pairs are 4 bytes, 8 rows
+// apart. A destination or residual view whose rows are not 16-byte aligned takes the fragments' pairs as they lie.
 //
 // The same kernel takes FP8 E4M3 operands (launch_tma_fp8, issue 13 item 5): a k-block is then 32, 64 or 128
 // channels of one byte, so the tiles, swizzles and descriptors are those of fp16 blocks of half as many channels, and
 // each 32-byte step of a row is one k32 E4M3 wgmma instead of a k16 fp16 one. The fp32 sums are multiplied by the
-// output channel's scale (the input's scale times the channel's weight scale) before the same fp16 epilogue.
+// output channel's scale (the input's scale times the channel's weight scale) before the same fp16 epilogue; with
+// an output scale, y is E4M3: the epilogue's value times the channel's output scale, saturated to +-448.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <cuda_fp16.h>
@@ -56,16 +59,23 @@ __host__ __device__ constexpr int stage_bytes() {
     return (kBM + BN) * RB;
 }
 
-// As many stages as fit 104 KB (two CTAs an SM), at most 8: 3-5 for 128-byte rows, 6-8 for 32 and 64.
+// The epilogue's staging: per consumer warp, 16 rows x 16 columns of fp32 (1 KB).
+constexpr int kStageFloats = 16 * 16;
+constexpr int kEpilogueBytes = 4 * kConsumers * kStageFloats * 4;
+
+// As many stages as fit 100 KB, at most 8: 3-5 for 128-byte rows, 6-8 for 32 and 64. With the barriers, the slice's
+// bias and scales and the epilogue's staging, two CTAs fit an SM (2 x 113 KB). 100 KB gives every tile the stages
+// 104 KB gave before the staging.
 template <int BN, int RB>
 __host__ __device__ constexpr int tma_stages() {
-    return 104 * 1024 / stage_bytes<BN, RB>() < 8 ? 104 * 1024 / stage_bytes<BN, RB>() : 8;
+    return 100 * 1024 / stage_bytes<BN, RB>() < 8 ? 100 * 1024 / stage_bytes<BN, RB>() : 8;
 }
 
 template <int BN, int RB>
 constexpr size_t smem_bytes() {
-    // The tiles (1024-byte aligned: every swizzle's repeat), then a full and an empty barrier per stage.
-    return static_cast<size_t>(tma_stages<BN, RB>()) * (stage_bytes<BN, RB>() + 16) + 1024;
+    // The tiles (1024-byte aligned: every swizzle's repeat), a full and an empty barrier per stage, then the CTA's
+    // slice of bias, scale and output scale (BN floats each), then the epilogue's staging.
+    return static_cast<size_t>(tma_stages<BN, RB>()) * (stage_bytes<BN, RB>() + 16) + 12 * BN + kEpilogueBytes + 1024;
 }
 
 __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
@@ -138,8 +148,9 @@ Grid tile_grid(int oh, int ow, int slices) {
 
 // Two CTAs an SM, as the stages are sized for: without the bound, ptxas gave the 128-channel tiles 160 registers a
 // thread, one CTA an SM; with it, 96 and no spills.
-// T: __half or __nv_fp8_e4m3. RB: a k-block row's bytes, so CB = RB / sizeof(T) channels a block.
-template <typename T, int KS, int BN, int RB>
+// T: __half or __nv_fp8_e4m3. RB: a k-block row's bytes, so CB = RB / sizeof(T) channels a block. O8 (FP8 only):
+// y is E4M3, each value multiplied by its channel's a.out_scale last.
+template <typename T, int KS, int BN, int RB, bool O8>
 __global__ void __launch_bounds__(kThreads, 2)
     igemm_tma_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const Args a,
                      const Grid grid) {
@@ -151,6 +162,13 @@ __global__ void __launch_bounds__(kThreads, 2)
     const uint32_t bars = base + S * kStageBytes;  // full[s] at bars + 8 s, empty[s] at bars + 8 (S + s)
     auto full = [&](int s) { return bars + 8u * static_cast<uint32_t>(s); };
     auto empty = [&](int s) { return bars + 8u * static_cast<uint32_t>(S + s); };
+    // The launch makes the grid a multiple of the slice count, so every tile of this CTA has the same output
+    // channels: their bias and scale are read from global memory once, here, instead of in every tile's epilogue
+    // (Nsight Compute put most of the consumers' stalls on those loads: docs/cuda.md, "Our own FP8 kernel").
+    float* const sbias = reinterpret_cast<float*>(smem_raw + (bars + 16u * S - smem_addr(smem_raw)));
+    float* const sscale = sbias + BN;
+    float* const sout = sscale + BN;
+    float* const staged = sout + BN + (threadIdx.x >> 5) * kStageFloats;  // this warp's (consumers only)
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int cblocks = (a.C + CB - 1) / CB, nk = KS * KS * cblocks;
@@ -166,6 +184,15 @@ __global__ void __launch_bounds__(kThreads, 2)
             mbar_init(empty(s), 4 * kConsumers);  // one arrive per consumer warp
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    {
+        const int n0 = (first % grid.slices) * BN;
+        for (int i = tid; i < BN; i += kThreads) {
+            const bool in = n0 + i < a.K;
+            sbias[i] = in && a.bias ? a.bias[n0 + i] : 0.f;
+            sscale[i] = in && kFp8 ? a.scale[n0 + i] : 1.f;
+            sout[i] = in && O8 ? a.out_scale[n0 + i] : 1.f;
+        }
     }
     __syncthreads();
 
@@ -210,14 +237,12 @@ __global__ void __launch_bounds__(kThreads, 2)
     int slot = 0;
     uint32_t phase = 0;
     float acc[R];
-    // The box pixel of this thread's two tile rows, the same in every tile (by -1: a row past the box).
-    int by[2], bx[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int row = wg * 64 + wq * 16 + g + 8 * h, q = row / grid.bw;
-        by[h] = row < box ? q : -1;
-        bx[h] = row - q * grid.bw;
-    }
+    // The staged epilogue stores 16 bytes of fp16 (8 of E4M3) a lane: it needs rows and pointers that keep them
+    // aligned (igemm_conv_fp8_nhwc refuses E4M3 output without). Else each lane stores its fragment's fp16 pairs
+    // where they lie.
+    constexpr int kOutBytes = O8 ? 8 : 16;
+    const bool vec = O8 || (a.ldy % 8 == 0 && reinterpret_cast<uintptr_t>(a.y) % kOutBytes == 0 &&
+                            (!a.res || (a.ldr % 8 == 0 && reinterpret_cast<uintptr_t>(a.res) % 16 == 0)));
     // A warp releases a stage once the wgmma that read it has retired: one wgmma group stays in flight while the
     // next block's wait and issue run, so a block's release comes one block late, and the tile's last at its end.
     auto release = [&](int s) {
@@ -257,27 +282,107 @@ __global__ void __launch_bounds__(kThreads, 2)
         wgmma_wait<0>();
         fence_operands(acc);
         release(prev);
-        // The epilogue: registers 4j .. 4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the warp's 16 (box
-        // pixels by[h], bx[h]); m[h] is the row's output pixel, -1 where it lies past the box or the map.
+        // The epilogue: registers 4j .. 4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the warp's 16.
         int n, oh0, ow0, n0;
         tile(i, n, oh0, ow0, n0);
-        int m[2];
+        // m[h]: the output pixel of the tile's row (box pixel) g + 8h of this warp's 16, and m[2] that of row
+        // lane / 2, which the staged epilogue stores; -1 where the row lies past the box or the map. Worked out
+        // here, not kept in registers through the main loop.
+        int m[3];
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const int oh = oh0 + by[h], ow = ow0 + bx[h];
-            m[h] = by[h] >= 0 && oh < a.OH && ow < a.OW ? (n * a.OH + oh) * a.OW + ow : -1;
+        for (int h = 0; h < 3; ++h) {
+            const int row = wg * 64 + wq * 16 + (h < 2 ? g + 8 * h : lane >> 1), by = row / grid.bw;
+            const int oh = oh0 + by, ow = ow0 + row - by * grid.bw;
+            m[h] = row < box && oh < a.OH && ow < a.OW ? (n * a.OH + oh) * a.OW + ow : -1;
         }
         with_epilogue(a, [&](const auto& ep) {
+            // act(sum x scale + bias) of registers 4j + 2h, +1 (columns 8j + 2t of row g + 8h).
+            auto value = [&](int j, int h, int c) {
+                const float2 b = *reinterpret_cast<const float2*>(sbias + c);
+                float s0 = acc[4 * j + 2 * h], s1 = acc[4 * j + 2 * h + 1];
+                if constexpr (kFp8) {
+                    const float2 sc = *reinterpret_cast<const float2*>(sscale + c);
+                    s0 *= sc.x;
+                    s1 *= sc.y;
+                }
+                return make_float2(ep.act(s0 + b.x), ep.act(s1 + b.y));
+            };
+            if (vec) {
+                // Per 16 columns: the warp's 16 x 16 values go through shared memory (the row's four 4-float units
+                // XOR-swizzled by 3 on rows 2-3 of every 4, so neither the fragments' 8-byte writes nor the rows'
+                // 16-byte reads meet a bank twice), then lane l adds the residual to columns 8 (l % 2) .. + 7 of
+                // row l / 2 and stores them: 32 bytes of a row (a whole sector) per lane pair.
+                auto at = [](int r, int c) { return r * 16 + ((((c >> 2) ^ (((r >> 1) & 1) * 3))) << 2) + (c & 3); };
+                const int half = lane & 1;
 #pragma unroll
-            for (int j = 0; j < BN / 8; ++j) {
-                const int col = n0 + j * 8 + 2 * t4;
-                if (col >= a.K) continue;  // K % 8 == 0, so col + 1 < K too
-                const float2 b = ep.bias(col);
-                float2 sc = make_float2(1.f, 1.f);
-                if constexpr (kFp8) sc = make_float2(__ldg(a.scale + col), __ldg(a.scale + col + 1));
+                for (int p = 0; p < BN / 16; ++p) {
+                    if (n0 + p * 16 >= a.K) break;
 #pragma unroll
-                for (int h = 0; h < 2; ++h)
-                    if (m[h] >= 0) ep.store(m[h], col, acc[4 * j + 2 * h] * sc.x, acc[4 * j + 2 * h + 1] * sc.y, b);
+                    for (int jj = 0; jj < 2; ++jj)
+#pragma unroll
+                        for (int h = 0; h < 2; ++h)
+                            *reinterpret_cast<float2*>(staged + at(g + 8 * h, 8 * jj + 2 * t4)) =
+                                value(2 * p + jj, h, 16 * p + 8 * jj + 2 * t4);
+                    __syncwarp();
+                    const int c = 16 * p + 8 * half, col = n0 + c;
+                    if (m[2] >= 0 && col < a.K) {
+                        // In two halves of 4 values, to keep the registers the accumulators leave free.
+                        uint32_t w[4];
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            float4 v = *reinterpret_cast<const float4*>(staged + at(lane >> 1, 8 * half + 4 * e));
+                            if (a.res) {
+                                const uint2 rv = *reinterpret_cast<const uint2*>(a.res + m[2] * a.ldr + col + 4 * e);
+                                const float2 r0 = __half22float2(*reinterpret_cast<const __half2*>(&rv.x));
+                                const float2 r1 = __half22float2(*reinterpret_cast<const __half2*>(&rv.y));
+                                v.x += r0.x;
+                                v.y += r0.y;
+                                v.z += r1.x;
+                                v.w += r1.y;
+                            }
+                            if constexpr (O8) {
+                                const float4 so = *reinterpret_cast<const float4*>(sout + c + 4 * e);
+                                w[e] = static_cast<uint32_t>(__nv_cvt_float2_to_fp8x2(
+                                           make_float2(v.x * so.x, v.y * so.y), __NV_SATFINITE, __NV_E4M3)) |
+                                       static_cast<uint32_t>(__nv_cvt_float2_to_fp8x2(
+                                           make_float2(v.z * so.z, v.w * so.w), __NV_SATFINITE, __NV_E4M3))
+                                           << 16;
+                            } else {
+                                const __half2 h0 = __floats2half2_rn(v.x, v.y), h1 = __floats2half2_rn(v.z, v.w);
+                                w[2 * e] = *reinterpret_cast<const uint32_t*>(&h0);
+                                w[2 * e + 1] = *reinterpret_cast<const uint32_t*>(&h1);
+                            }
+                        }
+                        if constexpr (O8) {
+                            *reinterpret_cast<uint2*>(reinterpret_cast<unsigned char*>(a.y) + m[2] * a.ldy + col) =
+                                make_uint2(w[0], w[1]);
+                        } else {
+                            *reinterpret_cast<uint4*>(a.y + m[2] * a.ldy + col) = make_uint4(w[0], w[1], w[2], w[3]);
+                        }
+                    }
+                    __syncwarp();
+                }
+                return;
+            }
+            if constexpr (!O8) {  // E4M3 output is always staged (vec)
+#pragma unroll
+                for (int j = 0; j < BN / 8; ++j) {
+                    const int c = j * 8 + 2 * t4, col = n0 + c;
+                    if (col >= a.K) continue;  // K % 8 == 0, so col + 1 < K too
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        if (m[h] < 0) continue;
+                        const float2 v = value(j, h, c);
+                        float v0 = v.x, v1 = v.y;
+                        if (a.res) {
+                            const float2 rv =
+                                __half22float2(*reinterpret_cast<const __half2*>(a.res + m[h] * a.ldr + col));
+                            v0 += rv.x;
+                            v1 += rv.y;
+                        }
+                        *reinterpret_cast<__half2*>(a.y + m[h] * a.ldy + col) = __floats2half2_rn(v0, v1);
+                    }
+                }
             }
         });
     }
@@ -336,9 +441,9 @@ cudaError_t encode_maps(const Args& a, const void* x, const void* w, int esize, 
     return encode_map(tw, 3, w, esize, wdim, wstride, wbox, wel);
 }
 
-template <typename T, int KS, int BN, int RB>
+template <typename T, int KS, int BN, int RB, bool O8>
 cudaError_t launch(Args a, const void* x, const void* w, cudaStream_t stream) {
-    auto kernel = igemm_tma_kernel<T, KS, BN, RB>;
+    auto kernel = igemm_tma_kernel<T, KS, BN, RB, O8>;
     constexpr int esize = static_cast<int>(sizeof(T));
     constexpr size_t smem = smem_bytes<BN, RB>();
     LaunchConfig cfg;
@@ -350,21 +455,23 @@ cudaError_t launch(Args a, const void* x, const void* w, cudaStream_t stream) {
     alignas(64) CUtensorMap tx, tw;
     if (const cudaError_t e = encode_maps(a, x, w, esize, grid, KS, BN, RB / esize, &tx, &tw); e != cudaSuccess)
         return e;
-    const int64_t ctas = std::min<int64_t>(tiles, static_cast<int64_t>(cfg.sms) * cfg.per_sm);
+    // A multiple of the slice count (tiles is one), so that each CTA keeps one output-channel slice.
+    int64_t ctas = std::min<int64_t>(tiles, static_cast<int64_t>(cfg.sms) * cfg.per_sm);
+    ctas = ctas < grid.slices ? grid.slices : ctas - ctas % grid.slices;
     kernel<<<static_cast<unsigned>(ctas), kThreads, smem, stream>>>(tx, tw, a, grid);
     return cudaGetLastError();
 }
 
 // The narrowest tile that covers K (with_tile_width), as variant 4, and the narrowest channel block that covers C:
 // rows of 32, 64 or 128 bytes (fp16: 16, 32, else 64 channels; FP8: 32, 64, else 128).
-template <typename T>
+template <typename T, bool O8>
 cudaError_t launch_narrowest(const Args& a, const void* x, const void* w, int kh, cudaStream_t stream) {
     constexpr int esize = static_cast<int>(sizeof(T));
     return with_tile_width(a.K, [&](auto bn) {
         constexpr int BN = decltype(bn)::value;
         auto run = [&](auto rb) {
             constexpr int RB = decltype(rb)::value;
-            return kh == 3 ? launch<T, 3, BN, RB>(a, x, w, stream) : launch<T, 1, BN, RB>(a, x, w, stream);
+            return kh == 3 ? launch<T, 3, BN, RB, O8>(a, x, w, stream) : launch<T, 1, BN, RB, O8>(a, x, w, stream);
         };
         if (a.C * esize <= 32) return run(std::integral_constant<int, 32>{});
         return a.C * esize <= 64 ? run(std::integral_constant<int, 64>{}) : run(std::integral_constant<int, 128>{});
@@ -374,11 +481,12 @@ cudaError_t launch_narrowest(const Args& a, const void* x, const void* w, int kh
 }  // namespace
 
 cudaError_t launch_tma(const Args& a, int kh, cudaStream_t stream) {
-    return launch_narrowest<__half>(a, a.x, a.w, kh, stream);
+    return launch_narrowest<__half, false>(a, a.x, a.w, kh, stream);
 }
 
 cudaError_t launch_tma_fp8(const Args& a, const void* x8, const void* w8, int kh, cudaStream_t stream) {
-    return launch_narrowest<__nv_fp8_e4m3>(a, x8, w8, kh, stream);
+    return a.out_scale ? launch_narrowest<__nv_fp8_e4m3, true>(a, x8, w8, kh, stream)
+                       : launch_narrowest<__nv_fp8_e4m3, false>(a, x8, w8, kh, stream);
 }
 
 }  // namespace itscam::cuda_kernels::igemm
