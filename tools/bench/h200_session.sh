@@ -14,6 +14,7 @@
 # assignments for a second plan the bench stage builds and benchmarks beside the default one (A/B in one run).
 # VAL_FP32=0 skips the fp32 val. ITSCAM_CUDA_TUNE_LOG=1 puts each convolution's timed alternatives in optimize.log
 # and their per-build sums (tools/bench/tune_summary.py) in the summary.
+# fp8 stage: FP8_BATCHES (default "64 8"), FP8_IGEMM (our fp16 variants beside the FP8 columns, default 6).
 # igemm stage: IGEMM_VARIANTS (default 0,6), IGEMM_BATCHES (default "64 1"); NCU_LAYER=TEXT adds Nsight Compute's
 # full report of NCU_VARIANT (default 6) on the layers whose name holds TEXT (kernels matching NCU_KERNEL, default
 # igemm_tma) at NCU_BATCH (default 64), in ncu.txt.
@@ -184,11 +185,14 @@ if has sanitize; then
   done
 fi
 if has fp8; then
-  # Issue 13 item 5: cuDNN's fused convolution with FP8 E4M3 operands against fp16 on YOLO11n's shapes
-  # (cudnn_fused_test checks every engine's output against a CPU loop in the tests stage).
-  log "fp8: fused convolution, fp16 against FP8 (itscam_conv_bench --fp8)"
+  # Issue 13 item 5: cuDNN's fused convolution with FP8 E4M3 operands against fp16 on YOLO11n's shapes, and our FP8
+  # kernel (Hopper) beside our fp16 variant(s) FP8_IGEMM (default 6; empty: none). cudnn_fused_test and
+  # igemm_fp8_test check the outputs against CPU loops in the tests stage.
+  fp8_igemm=${FP8_IGEMM-6}
+  fp8_args=(--fp8 ${fp8_igemm:+--igemm "$fp8_igemm"})
+  log "fp8: fused convolution, fp16 against FP8 (itscam_conv_bench ${fp8_args[*]})"
   for b in ${FP8_BATCHES:-64 8}; do
-    timeout 150 $B/itscam_conv_bench --fp8 --batch $b 2>&1 | tee -a "$OUT/summary.txt"
+    timeout 150 $B/itscam_conv_bench "${fp8_args[@]}" --batch $b 2>&1 | tee -a "$OUT/summary.txt"
   done
 fi
 
