@@ -118,7 +118,11 @@ struct Epilogue {
     }
 
     __device__ __forceinline__ void store(int m, int n, float c0, float c1, float2 b) const {
-        float v0 = act(c0 + b.x), v1 = act(c1 + b.y);
+        put(m, n, act(c0 + b.x), act(c1 + b.y));
+    }
+
+    // Columns n and n + 1 of row m, activated already: plus the residual, stored as half2.
+    __device__ __forceinline__ void put(int m, int n, float v0, float v1) const {
         if (a.res) {
             const float2 rv = __half22float2(*reinterpret_cast<const __half2*>(a.res + m * a.ldr + n));
             v0 += rv.x;

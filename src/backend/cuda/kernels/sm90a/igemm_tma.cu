@@ -373,14 +373,7 @@ __global__ void __launch_bounds__(kThreads, 2)
                     for (int h = 0; h < 2; ++h) {
                         if (m[h] < 0) continue;
                         const float2 v = value(j, h, c);
-                        float v0 = v.x, v1 = v.y;
-                        if (a.res) {
-                            const float2 rv =
-                                __half22float2(*reinterpret_cast<const __half2*>(a.res + m[h] * a.ldr + col));
-                            v0 += rv.x;
-                            v1 += rv.y;
-                        }
-                        *reinterpret_cast<__half2*>(a.y + m[h] * a.ldy + col) = __floats2half2_rn(v0, v1);
+                        ep.put(m[h], col, v.x, v.y);
                     }
                 }
             }
